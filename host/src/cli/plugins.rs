@@ -1,0 +1,95 @@
+//! `ferry plugins list`: what plugins are loaded, from where, with which kinds and limits.
+
+use crate::plugin::registry::{Discovery, Registry};
+use crate::plugin::wasm::WasmRuntime;
+use crate::plugin::wasm::cache::ComponentCache;
+use clap::{Args, Subcommand, ValueEnum};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Subcommand, Debug)]
+pub enum PluginsCommand {
+    /// List the loaded plugins, their kinds and their limits.
+    List(ListArgs),
+}
+
+/// Where plugins come from; shared by every command that loads them.
+#[derive(Args, Debug, Clone, Default)]
+pub struct PluginArgs {
+    /// A directory of plugins (`*.wasm` with an optional `<stem>.toml` manifest, `*.rhai`)
+    /// or a single plugin file; repeatable. Also from FERRY_PLUGIN_PATH (`:`-separated).
+    #[arg(long = "plugins", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    /// Which plugin handles a kind that several plugins declare; repeatable.
+    #[arg(long = "kind-plugin", value_name = "KIND=PLUGIN", value_parser = parse_choice)]
+    pub kind_plugin: Vec<(String, String)>,
+    /// Load only the plugins given with --plugins, not the ones built into ferry.
+    #[arg(long)]
+    pub no_bundled: bool,
+}
+
+impl PluginArgs {
+    pub fn discovery(&self) -> Discovery {
+        let mut d = Discovery::standard(&self.paths);
+        d.bundled = !self.no_bundled;
+        d.kind_choice = self.kind_plugin.iter().cloned().collect::<BTreeMap<_, _>>();
+        d
+    }
+}
+
+fn parse_choice(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, p)) if !k.is_empty() && !p.is_empty() => Ok((k.to_string(), p.to_string())),
+        _ => Err(format!("{s:?} must be KIND=PLUGIN")),
+    }
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, Default)]
+pub enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct ListArgs {
+    #[command(flatten)]
+    plugins: PluginArgs,
+    /// table for people, json for machines
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+pub async fn run(cmd: PluginsCommand) -> anyhow::Result<u8> {
+    match cmd {
+        PluginsCommand::List(args) => list(args).await,
+    }
+}
+
+async fn list(args: ListArgs) -> anyhow::Result<u8> {
+    let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
+    let registry = Registry::load(&runtime, &args.plugins.discovery()).await?;
+    match args.output {
+        Output::Json => {
+            let plugins: Vec<_> = registry.plugins().collect();
+            println!("{}", serde_json::to_string_pretty(&plugins)?);
+        }
+        Output::Table => {
+            let mut t = Table::new();
+            t.load_preset(UTF8_FULL_CONDENSED).set_header(["plugin", "version", "runtime", "source", "sha256", "limits"]);
+            for p in registry.plugins() {
+                t.add_row([p.name.clone(), p.version.clone(), p.runtime.to_string(), p.source.clone(), p.sha256[..12].to_string(), p.limits.summary()]);
+            }
+            println!("{t}");
+            let mut k = Table::new();
+            k.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "plugin", "depends on", "key", "references", "secrets", "files"]);
+            for (kind, p) in registry.kinds() {
+                let refs: Vec<String> = kind.references.iter().map(|r| format!("{} -> {}{}", r.pointer, r.kind, if r.by_key { " (by key)" } else { "" })).collect();
+                k.add_row([kind.name.clone(), p.name.clone(), kind.depends_on.join(", "), kind.key.join(", "), refs.join("\n"), kind.secrets.join(", "), if kind.has_files { "yes".into() } else { String::new() }]);
+            }
+            println!("{k}");
+        }
+    }
+    Ok(super::exit::OK)
+}

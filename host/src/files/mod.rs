@@ -1,0 +1,169 @@
+//! The file capability: move one file from a download on the source to an upload on the
+//! target. Raw bodies stream chunk by chunk (memory stays flat whatever the size); a JSON
+//! envelope (`{data, mime_type}`) is read whole, within the byte cap, and decoded.
+
+use crate::net::client::{classify, read_capped};
+use crate::net::{HttpClient, HttpError, Policy, Side};
+use base64::Engine as _;
+use futures::StreamExt;
+use reqwest::Method;
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone)]
+pub enum Encoding {
+    Raw,
+    JsonEnvelope { data: String, mime_type: String, base64: bool },
+}
+
+#[derive(Debug, Clone)]
+pub struct TransferRequest {
+    pub download_path: String,
+    pub download_query: Vec<(String, String)>,
+    pub encoding: Encoding,
+    pub upload_path: String,
+    pub upload_field: String,
+    pub filename: String,
+    pub upload_fields: Vec<(String, String)>,
+    pub max_bytes: u64,
+    pub accept: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum TransferOutcome {
+    Moved { bytes: u64, sha256: String, mime_type: String, response: String },
+    TooLarge(u64),
+    Unsupported(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TransferError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what} answered {status}: {body}")]
+    Status { what: String, status: u16, body: String },
+    #[error("{0}")]
+    Shape(String),
+}
+
+/// Raised inside the upload stream when the download passes the cap.
+#[derive(Debug, thiserror::Error)]
+#[error("file larger than {0} bytes")]
+struct OverCap(u64);
+
+/// Move one file. Nothing is uploaded for a file over the cap or of a type not accepted.
+pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferRequest) -> Result<TransferOutcome, TransferError> {
+    let what = format!("GET {} on the source", req.download_path);
+    let download = client.prepare(policy, Side::Source, Method::GET, &req.download_path, &req.download_query, &[])?;
+    let resp = download.send().await.map_err(|e| classify(&what, e))?;
+    check_status(&what, resp.status().as_u16())?;
+    match &req.encoding {
+        Encoding::Raw => {
+            let mime = resp
+                .headers()
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .map(|s| s.split(';').next().unwrap_or("").trim().to_string())
+                .unwrap_or_else(|| "application/octet-stream".into());
+            if !accepted(&req.accept, &mime) {
+                return Ok(TransferOutcome::Unsupported(mime));
+            }
+            if let Some(n) = resp.content_length().filter(|n| *n > req.max_bytes) {
+                return Ok(TransferOutcome::TooLarge(n));
+            }
+            stream_upload(client, policy, req, resp, mime).await
+        }
+        Encoding::JsonEnvelope { data, mime_type, base64 } => {
+            // base64 makes the envelope about 4/3 of the file; allow for that and the JSON.
+            let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
+            let body = match read_capped(resp, cap, &what).await {
+                Err(HttpError::TooLarge { .. }) => return Ok(TransferOutcome::TooLarge(req.max_bytes + 1)),
+                other => other?,
+            };
+            let env: Value = serde_json::from_slice(&body).map_err(|e| TransferError::Shape(format!("{what}: not a JSON envelope: {e}")))?;
+            let mime = env.pointer(mime_type).and_then(Value::as_str).unwrap_or("application/octet-stream").to_string();
+            if !accepted(&req.accept, &mime) {
+                return Ok(TransferOutcome::Unsupported(mime));
+            }
+            let text = env.pointer(data).and_then(Value::as_str).ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
+            let bytes = if *base64 {
+                base64::engine::general_purpose::STANDARD
+                    .decode(text.trim())
+                    .map_err(|e| TransferError::Shape(format!("{what}: bad base64: {e}")))?
+            } else {
+                text.as_bytes().to_vec()
+            };
+            drop(body);
+            if bytes.len() as u64 > req.max_bytes {
+                return Ok(TransferOutcome::TooLarge(bytes.len() as u64));
+            }
+            let n = bytes.len() as u64;
+            let sha = hex::encode(Sha256::digest(&bytes));
+            let part = reqwest::multipart::Part::bytes(bytes).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+            let response = upload(client, policy, req, part).await?;
+            Ok(TransferOutcome::Moved { bytes: n, sha256: sha, mime_type: mime, response })
+        }
+    }
+}
+
+/// Pipe the download's chunks into the upload's multipart body, hashing and counting on the
+/// way; passing the cap aborts the upload.
+async fn stream_upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, resp: reqwest::Response, mime: String) -> Result<TransferOutcome, TransferError> {
+    let hasher = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+    let seen = hasher.clone();
+    let cap = req.max_bytes;
+    let body = resp.bytes_stream().map(move |chunk| {
+        let chunk = chunk.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
+        let mut h = seen.lock().expect("hasher lock");
+        h.1 += chunk.len() as u64;
+        if h.1 > cap {
+            return Err(Box::new(OverCap(cap)) as Box<dyn std::error::Error + Send + Sync>);
+        }
+        h.0.update(&chunk);
+        Ok(chunk)
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(body))
+        .file_name(req.filename.clone())
+        .mime_str(&mime)
+        .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+    let result = upload(client, policy, req, part).await;
+    let (h, n) = {
+        let g = hasher.lock().expect("hasher lock");
+        (g.0.clone(), g.1)
+    };
+    match result {
+        Err(_) if n > cap => Ok(TransferOutcome::TooLarge(n)),
+        Err(e) => Err(e),
+        Ok(response) => Ok(TransferOutcome::Moved { bytes: n, sha256: hex::encode(h.finalize()), mime_type: mime, response }),
+    }
+}
+
+async fn upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, part: reqwest::multipart::Part) -> Result<String, TransferError> {
+    let what = format!("POST {} on the target", req.upload_path);
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in &req.upload_fields {
+        form = form.text(k.clone(), v.clone());
+    }
+    form = form.part(req.upload_field.clone(), part);
+    let rb = client.prepare(policy, Side::Target, Method::POST, &req.upload_path, &[], &[])?;
+    let resp = rb.multipart(form).send().await.map_err(|e| classify(&what, e))?;
+    let status = resp.status().as_u16();
+    let body = read_capped(resp, 16 * 1024 * 1024, &what).await?;
+    if !(200..300).contains(&status) {
+        return Err(TransferError::Status { what, status, body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned() });
+    }
+    Ok(String::from_utf8_lossy(&body).into_owned())
+}
+
+fn check_status(what: &str, status: u16) -> Result<(), TransferError> {
+    if (200..300).contains(&status) {
+        Ok(())
+    } else {
+        Err(TransferError::Status { what: what.to_string(), status, body: String::new() })
+    }
+}
+
+fn accepted(accept: &[String], mime: &str) -> bool {
+    accept.is_empty() || accept.iter().any(|a| a == mime || (a.ends_with("/*") && mime.starts_with(&a[..a.len() - 1])))
+}

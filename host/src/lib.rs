@@ -1,0 +1,11 @@
+//! Ferry: promote a platform's configuration from one environment to another.
+//!
+//! The host supplies the capabilities (`net`: HTTP with credentials, paging and the
+//! sandbox's network rules; `files`: streaming transfers), and runs untrusted plugins in
+//! sandboxes (`plugin`: the WASM and Rhai runtimes and the registry that finds plugins).
+//! `cli` is the `ferry` command.
+
+pub mod cli;
+pub mod files;
+pub mod net;
+pub mod plugin;

@@ -1,0 +1,225 @@
+//! The one HTTP client of a run. It resolves paths per side, applies the policy, adds the
+//! credential, re-checks every redirect against the two environments, and caps bodies.
+
+use super::policy::{self, Policy, Refusal};
+use super::{Connection, Credential, Environments, Side};
+use futures::StreamExt;
+use reqwest::{Method, redirect};
+use std::time::Duration;
+
+/// Timeouts of the client; the defaults suit a SaaS API over the internet.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub connect_timeout: Duration,
+    pub request_timeout: Duration,
+}
+
+impl Default for ClientConfig {
+    fn default() -> Self {
+        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120) }
+    }
+}
+
+/// One multipart part.
+#[derive(Debug, Clone)]
+pub struct FormPart {
+    pub name: String,
+    pub filename: Option<String>,
+    pub content_type: Option<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone)]
+pub enum RequestBody {
+    Empty,
+    Json(String),
+    Bytes { content_type: String, data: Vec<u8> },
+    Form(Vec<FormPart>),
+}
+
+/// A request as a plugin describes it: relative to a side's base URL, no credentials.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub side: Side,
+    pub method: Method,
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub headers: Vec<(String, String)>,
+    pub body: RequestBody,
+}
+
+impl Request {
+    pub fn get(side: Side, path: impl Into<String>) -> Self {
+        Request { side, method: Method::GET, path: path.into(), query: vec![], headers: vec![], body: RequestBody::Empty }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum HttpError {
+    #[error("refused by the host: {0}")]
+    Refused(#[from] Refusal),
+    #[error("{what}: the response body is larger than the limit of {limit} bytes")]
+    TooLarge { what: String, limit: u64 },
+    #[error("{what}: timed out")]
+    Timeout { what: String },
+    #[error("{what}: could not connect: {detail}")]
+    Connect { what: String, detail: String },
+    #[error("{what}: {detail}")]
+    Other { what: String, detail: String },
+}
+
+impl HttpError {
+    /// Worth retrying later: timeouts and connection failures.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, HttpError::Timeout { .. } | HttpError::Connect { .. })
+    }
+}
+
+/// The client of a run. Cheap to clone.
+#[derive(Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    envs: std::sync::Arc<Environments>,
+}
+
+impl HttpClient {
+    pub fn new(envs: Environments, config: &ClientConfig) -> anyhow::Result<Self> {
+        let bases = [envs.source.base.clone(), envs.target.base.clone()];
+        // Every redirect hop must stay inside one of the two environments.
+        let redirects = redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= 5 {
+                attempt.error("too many redirects")
+            } else if bases.iter().any(|b| policy::within(b, attempt.url())) {
+                attempt.follow()
+            } else {
+                let url = attempt.url().to_string();
+                attempt.error(Refusal::HostNotAllowed(url))
+            }
+        });
+        let inner = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .timeout(config.request_timeout)
+            .redirect(redirects)
+            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
+            .build()?;
+        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs) })
+    }
+
+    pub fn connection(&self, side: Side) -> &Connection {
+        self.envs.get(side)
+    }
+
+    /// Build a checked, authenticated request for `path` on `side`.
+    pub(crate) fn prepare(&self, policy: &Policy, side: Side, method: Method, path: &str, query: &[(String, String)], headers: &[(String, String)]) -> Result<reqwest::RequestBuilder, HttpError> {
+        let conn = self.envs.get(side);
+        let mut url = policy::resolve(conn, path)?;
+        policy.check_method(conn, &method, &url)?;
+        policy.check_headers(conn, headers.iter().map(|(k, _)| k.as_str()))?;
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query.iter());
+        }
+        let mut rb = self.inner.request(method, url);
+        for (k, v) in headers {
+            rb = rb.header(k, v);
+        }
+        Ok(authenticate(rb, &conn.credential))
+    }
+
+    /// Send a plugin's request; the body is read up to `max_body` bytes.
+    pub async fn send(&self, policy: &Policy, req: Request, max_body: u64) -> Result<Response, HttpError> {
+        let what = format!("{} {} on the {}", req.method, req.path, req.side);
+        let mut rb = self.prepare(policy, req.side, req.method.clone(), &req.path, &req.query, &req.headers)?;
+        rb = match req.body {
+            RequestBody::Empty => rb,
+            RequestBody::Json(text) => rb.header("content-type", "application/json").body(text),
+            RequestBody::Bytes { content_type, data } => rb.header("content-type", content_type).body(data),
+            RequestBody::Form(parts) => {
+                let mut form = reqwest::multipart::Form::new();
+                for p in parts {
+                    let mut part = reqwest::multipart::Part::bytes(p.data);
+                    if let Some(f) = p.filename {
+                        part = part.file_name(f);
+                    }
+                    if let Some(ct) = p.content_type {
+                        part = part.mime_str(&ct).map_err(|e| HttpError::Other { what: what.clone(), detail: format!("bad content type {ct:?}: {e}") })?;
+                    }
+                    form = form.part(p.name, part);
+                }
+                rb.multipart(form)
+            }
+        };
+        let resp = rb.send().await.map_err(|e| classify(&what, e))?;
+        let status = resp.status().as_u16();
+        let headers = resp
+            .headers()
+            .iter()
+            .filter(|(k, _)| !matches!(k.as_str(), "set-cookie"))
+            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .collect();
+        let body = read_capped(resp, max_body, &what).await?;
+        Ok(Response { status, headers, body })
+    }
+}
+
+/// Add the connection's credential to a request.
+fn authenticate(rb: reqwest::RequestBuilder, credential: &Credential) -> reqwest::RequestBuilder {
+    match credential {
+        Credential::None => rb,
+        Credential::Bearer(key) => rb.bearer_auth(key.expose()),
+        Credential::Header { name, value } => rb.header(name.as_str(), value.expose()),
+    }
+}
+
+/// Read a body, failing as soon as it passes `limit` bytes (and before, when the
+/// Content-Length says so), so that a hostile server cannot fill memory.
+pub(crate) async fn read_capped(resp: reqwest::Response, limit: u64, what: &str) -> Result<Vec<u8>, HttpError> {
+    if resp.content_length().is_some_and(|n| n > limit) {
+        return Err(HttpError::TooLarge { what: what.to_string(), limit });
+    }
+    let mut body = Vec::new();
+    let mut stream = resp.bytes_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| classify(what, e))?;
+        if body.len() as u64 + chunk.len() as u64 > limit {
+            return Err(HttpError::TooLarge { what: what.to_string(), limit });
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+pub(crate) fn classify(what: &str, e: reqwest::Error) -> HttpError {
+    // A refusal raised by the redirect policy travels inside reqwest's error.
+    let mut source: Option<&dyn std::error::Error> = Some(&e);
+    while let Some(s) = source {
+        if let Some(r) = s.downcast_ref::<Refusal>() {
+            return HttpError::Refused(r.clone());
+        }
+        source = s.source();
+    }
+    let what = what.to_string();
+    if e.is_timeout() {
+        HttpError::Timeout { what }
+    } else if e.is_connect() {
+        HttpError::Connect { what, detail: root_cause(&e) }
+    } else {
+        HttpError::Other { what, detail: root_cause(&e) }
+    }
+}
+
+fn root_cause(e: &dyn std::error::Error) -> String {
+    let mut msg = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        msg = format!("{msg}: {s}");
+        source = s.source();
+    }
+    msg
+}

@@ -1,0 +1,117 @@
+//! The network capability: connections to the two environments of a run, the rules every
+//! outbound request passes (`policy`), the client that sends them (`client`) and the paging
+//! styles `list-all` follows (`paging`).
+
+pub mod client;
+pub mod paging;
+pub mod policy;
+
+use std::fmt;
+use url::Url;
+
+pub use client::{HttpClient, HttpError, Request, RequestBody, Response};
+pub use policy::Policy;
+
+/// Which environment a request goes to. The source is read-only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Source,
+    Target,
+}
+
+impl fmt::Display for Side {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Side::Source => "source",
+            Side::Target => "target",
+        })
+    }
+}
+
+/// A secret value (a platform key). Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+    /// The value itself: only for the one place that puts it on the wire.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the host authenticates to an environment. Only the host ever sees the value.
+#[derive(Debug, Clone)]
+pub enum Credential {
+    None,
+    /// `Authorization: Bearer <key>` (Unstract, Versori).
+    Bearer(Secret),
+    /// A header of the platform's own, e.g. `X-MSTR-AuthToken` (Strategy).
+    Header { name: String, value: Secret },
+}
+
+impl Credential {
+    /// The header this credential travels in, which a plugin may therefore never set.
+    pub fn header_name(&self) -> Option<&str> {
+        match self {
+            Credential::None => None,
+            Credential::Bearer(_) => Some("authorization"),
+            Credential::Header { name, .. } => Some(name.as_str()),
+        }
+    }
+}
+
+/// One environment of a run: its base URL (every plugin path is relative to it) and its
+/// credential.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub side: Side,
+    /// Always ends with '/', so that `join("tags/")` stays below it.
+    pub base: Url,
+    pub credential: Credential,
+}
+
+impl Connection {
+    pub fn new(side: Side, base: &str, credential: Credential) -> anyhow::Result<Self> {
+        let mut base = Url::parse(base).map_err(|e| anyhow::anyhow!("{side} URL {base:?} is not a valid URL: {e}"))?;
+        if !matches!(base.scheme(), "http" | "https") {
+            anyhow::bail!("{side} URL {base} must be http or https");
+        }
+        if !base.path().ends_with('/') {
+            let path = format!("{}/", base.path());
+            base.set_path(&path);
+        }
+        Ok(Connection { side, base, credential })
+    }
+}
+
+/// The two connections of a run.
+#[derive(Debug, Clone)]
+pub struct Environments {
+    pub source: Connection,
+    pub target: Connection,
+}
+
+impl Environments {
+    pub fn get(&self, side: Side) -> &Connection {
+        match side {
+            Side::Source => &self.source,
+            Side::Target => &self.target,
+        }
+    }
+}

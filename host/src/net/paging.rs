@@ -1,0 +1,164 @@
+//! `list-all`: GET a list and follow every page, whatever the paging style.
+
+use super::client::{HttpClient, HttpError, Request};
+use super::policy::{self, Policy};
+use super::Side;
+use serde_json::Value;
+
+/// How a list endpoint pages (mirrors the WIT `paging` variant).
+#[derive(Debug, Clone)]
+pub enum Paging {
+    /// One response; items at this JSON pointer ("" = the body).
+    None { items: String },
+    /// Django REST Framework `{count, next, previous, results}`, following `next`.
+    DrfNext,
+    PageNumber { page_param: String, size_param: String, size: u32, items: String },
+    OffsetLimit { offset_param: String, limit_param: String, limit: u32, items: String },
+    Cursor { param: String, next: String, items: String },
+}
+
+/// Hard stop against a server that pages forever.
+const MAX_PAGES: usize = 100_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ListError {
+    #[error(transparent)]
+    Http(#[from] HttpError),
+    #[error("{what} answered {status}: {body}")]
+    Status { what: String, status: u16, body: String },
+    #[error("{what}: {detail}")]
+    Shape { what: String, detail: String },
+}
+
+/// Follow every page of `path` on `side`; each item returned as a JSON value.
+pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &str, query: &[(String, String)], paging: &Paging, max_body: u64) -> Result<Vec<Value>, ListError> {
+    let mut out = Vec::new();
+    match paging {
+        Paging::None { items } => {
+            let page = fetch(client, policy, side, path, query.to_vec(), max_body).await?;
+            out.extend(items_at(&page, items, path)?);
+        }
+        Paging::DrfNext => {
+            let mut next_path = path.to_string();
+            let mut q = query.to_vec();
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..MAX_PAGES {
+                let page = fetch(client, policy, side, &next_path, std::mem::take(&mut q), max_body).await?;
+                // A plain list (no paging on this server or endpoint) is the whole result.
+                if page.is_array() {
+                    out.extend(items_at(&page, "", path)?);
+                    break;
+                }
+                out.extend(items_at(&page, "/results", path)?);
+                match page.get("next") {
+                    Some(Value::String(next)) if !next.is_empty() => {
+                        if !seen.insert(next.clone()) {
+                            return Err(shape(path, format!("page link {next} repeats")));
+                        }
+                        next_path = relative_to_base(client, side, next, path)?;
+                    }
+                    _ => break,
+                }
+            }
+        }
+        Paging::PageNumber { page_param, size_param, size, items } => {
+            for page_no in 1..=MAX_PAGES {
+                let mut q = query.to_vec();
+                q.push((page_param.clone(), page_no.to_string()));
+                q.push((size_param.clone(), size.to_string()));
+                let page = fetch(client, policy, side, path, q, max_body).await?;
+                let got = items_at(&page, items, path)?;
+                let n = got.len();
+                out.extend(got);
+                if n < *size as usize || n == 0 {
+                    break;
+                }
+            }
+        }
+        Paging::OffsetLimit { offset_param, limit_param, limit, items } => {
+            let mut offset = 0u64;
+            for _ in 0..MAX_PAGES {
+                let mut q = query.to_vec();
+                q.push((offset_param.clone(), offset.to_string()));
+                q.push((limit_param.clone(), limit.to_string()));
+                let page = fetch(client, policy, side, path, q, max_body).await?;
+                let got = items_at(&page, items, path)?;
+                let n = got.len();
+                out.extend(got);
+                if n < *limit as usize || n == 0 {
+                    break;
+                }
+                offset += n as u64;
+            }
+        }
+        Paging::Cursor { param, next, items } => {
+            let mut token: Option<String> = None;
+            let mut seen = std::collections::HashSet::new();
+            for _ in 0..MAX_PAGES {
+                let mut q = query.to_vec();
+                if let Some(t) = &token {
+                    q.push((param.clone(), t.clone()));
+                }
+                let page = fetch(client, policy, side, path, q, max_body).await?;
+                out.extend(items_at(&page, items, path)?);
+                match page.pointer(next) {
+                    Some(Value::String(t)) if !t.is_empty() => {
+                        if !seen.insert(t.clone()) {
+                            return Err(shape(path, format!("cursor {t:?} repeats")));
+                        }
+                        token = Some(t.clone());
+                    }
+                    Some(Value::Number(n)) => {
+                        let t = n.to_string();
+                        if !seen.insert(t.clone()) {
+                            return Err(shape(path, format!("cursor {t} repeats")));
+                        }
+                        token = Some(t);
+                    }
+                    _ => break,
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+async fn fetch(client: &HttpClient, policy: &Policy, side: Side, path: &str, query: Vec<(String, String)>, max_body: u64) -> Result<Value, ListError> {
+    let mut req = Request::get(side, path);
+    req.query = query;
+    let what = format!("GET {path} on the {side}");
+    let resp = client.send(policy, req, max_body).await?;
+    if !(200..300).contains(&resp.status) {
+        let body = String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)]).into_owned();
+        return Err(ListError::Status { what, status: resp.status, body });
+    }
+    serde_json::from_slice(&resp.body).map_err(|e| shape(path, format!("the answer is not JSON: {e}")))
+}
+
+fn items_at(page: &Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListError> {
+    match page.pointer(pointer) {
+        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(Value::Null) | None if pointer != "" => Ok(vec![]),
+        _ => Err(shape(path, format!("expected a list at {pointer:?}"))),
+    }
+}
+
+/// A DRF `next` link is absolute; turn it back into a path below the side's base URL,
+/// refusing one that points elsewhere.
+fn relative_to_base(client: &HttpClient, side: Side, next: &str, path: &str) -> Result<String, ListError> {
+    let base = &client.connection(side).base;
+    let url = base.join(next).map_err(|e| shape(path, format!("bad next link {next:?}: {e}")))?;
+    if !policy::within(base, &url) {
+        return Err(ListError::Http(HttpError::Refused(policy::Refusal::HostNotAllowed(url.to_string()))));
+    }
+    let mut rel = url.path()[base.path().len()..].to_string();
+    if let Some(q) = url.query() {
+        rel.push('?');
+        rel.push_str(q);
+    }
+    Ok(rel)
+}
+
+fn shape(path: &str, detail: String) -> ListError {
+    ListError::Shape { what: format!("GET {path}"), detail }
+}

@@ -1,0 +1,75 @@
+//! What the host knows about plugins' kinds and resources, independent of the WIT version
+//! a plugin was built against.
+
+use serde::Serialize;
+use serde_json::Value;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reference {
+    pub pointer: String,
+    pub kind: String,
+    /// true: the field holds the referenced resource's natural key, not its id
+    pub by_key: bool,
+    pub required: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct KindInfo {
+    pub name: String,
+    pub description: String,
+    pub depends_on: Vec<String>,
+    pub key: Vec<String>,
+    pub references: Vec<Reference>,
+    pub secrets: Vec<String>,
+    pub has_files: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Resource {
+    pub kind: String,
+    pub id: String,
+    pub key: String,
+    pub body: Value,
+}
+
+/// Options of the run that plugins see (e.g. `clone-group-members=true`).
+#[derive(Debug, Clone, Default)]
+pub struct CallContext {
+    pub options: Vec<(String, String)>,
+}
+
+/// An error a plugin returned (not a limit or a trap: those are [`super::PluginError`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum GuestError {
+    #[error("not found: {0}")]
+    NotFound(String),
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("invalid: {0}")]
+    Invalid(String),
+    #[error("denied: {0}")]
+    Denied(String),
+    #[error("transient: {0}")]
+    Transient(String),
+    #[error("cancelled")]
+    Cancelled,
+    #[error("{0}")]
+    Fatal(String),
+}
+
+/// What a transform hook is told besides the resource.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct HookContext {
+    pub source_env: String,
+    pub target_env: String,
+    pub kind: String,
+    /// the hook's `with = { ... }` table from the promotion file
+    pub params: Value,
+}
+
+/// A hook's answer: the resource (changed or not), or a request to leave it behind.
+#[derive(Debug, Clone, PartialEq)]
+pub enum HookOutcome {
+    Keep(Resource),
+    Skip(String),
+}

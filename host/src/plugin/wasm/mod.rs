@@ -1,0 +1,244 @@
+//! The WASM runtime: one engine, components compiled once (and cached on disk), and a fresh
+//! store per call from a cached `InstancePre`, under epoch-based CPU deadlines, a wall-clock
+//! timeout and a memory cap.
+
+pub mod cache;
+pub mod state;
+pub mod v1;
+
+use crate::plugin::manifest::Limits;
+use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource};
+use crate::plugin::PluginError;
+use crate::net::Policy;
+use anyhow::Context;
+use cache::ComponentCache;
+use state::{Grant, HostState, LimitHit};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use wasmtime::component::{Component, HasSelf, Linker};
+use wasmtime::{Config, Engine, Store, UpdateDeadline};
+
+/// How often the epoch advances: the granularity of CPU deadlines and of yielding to the
+/// async executor.
+const TICK: Duration = Duration::from_millis(10);
+
+/// The engine, the linker and the epoch ticker, shared by every WASM plugin of a run.
+pub struct WasmRuntime {
+    engine: Engine,
+    linker: Linker<HostState>,
+    cache: ComponentCache,
+    _ticker: Ticker,
+}
+
+impl WasmRuntime {
+    /// `cache_dir = None` compiles every load (tests that must not touch `~/.cache`).
+    pub fn new(cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true).wasm_component_model(true);
+        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the WASM engine")?;
+        let mut linker = Linker::new(&engine);
+        // WASI is linked so that components built by a plain `cargo build` for wasm32-wasip2
+        // instantiate, but its context is empty: no preopened dirs, env, args or sockets.
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
+        v1::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        let ticker = Ticker::start(engine.clone());
+        let cache = ComponentCache::new(&engine, cache_dir);
+        Ok(WasmRuntime { engine, linker, cache, _ticker: ticker })
+    }
+
+    /// Compile (or load from the cache) and link a cloner component.
+    pub fn load_cloner(&self, name: &str, bytes: &[u8], limits: Limits, policy: Policy) -> Result<WasmCloner, PluginError> {
+        let load = |e: anyhow::Error| PluginError::Load { plugin: name.to_string(), message: format!("{e:#}") };
+        if !bytes.starts_with(b"\0asm") {
+            return Err(load(anyhow::anyhow!("not a WebAssembly file")));
+        }
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
+        check_contract(&self.engine, &component).map_err(load)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context("cannot link against this host")))?;
+        let pre = v1::ClonerPluginPre::new(pre).map_err(|e| load(anyhow::Error::from(e).context("does not export the ferry:plugin/cloner@1.0.0 interface")))?;
+        Ok(WasmCloner { name: Arc::from(name), sha256, limits, policy: Arc::new(policy), pre })
+    }
+}
+
+/// The contract version a component was built against, from its export names
+/// (`ferry:plugin/cloner@1.0.0`). A component of another major version gets a clear error.
+fn check_contract(engine: &Engine, component: &Component) -> anyhow::Result<()> {
+    let ty = component.component_type();
+    let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
+    let wanted = format!("ferry:plugin/cloner@{}", v1::VERSION);
+    if names.iter().any(|n| *n == wanted) {
+        return Ok(());
+    }
+    if let Some(other) = names.iter().find(|n| n.starts_with("ferry:plugin/cloner@")) {
+        let version = other.trim_start_matches("ferry:plugin/cloner@");
+        anyhow::bail!("built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk", v1::VERSION);
+    }
+    if names.iter().any(|n| n.starts_with("ferry:plugin/transform@")) {
+        anyhow::bail!("is a transform hook, not a cloner; use it as a hook in a promotion file");
+    }
+    anyhow::bail!("exports no ferry:plugin/cloner interface (it exports: {})", if names.is_empty() { "nothing".into() } else { names.join(", ") })
+}
+
+/// One loaded cloner component. Cheap to clone; every call runs in a fresh instance.
+#[derive(Clone)]
+pub struct WasmCloner {
+    name: Arc<str>,
+    sha256: String,
+    limits: Limits,
+    policy: Arc<Policy>,
+    pre: v1::ClonerPluginPre<HostState>,
+}
+
+impl WasmCloner {
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+    pub fn sha256(&self) -> &str {
+        &self.sha256
+    }
+    pub fn limits(&self) -> Limits {
+        self.limits
+    }
+
+    /// Run `f` against a fresh instance, under this plugin's limits.
+    async fn call<R, F>(&self, grant: Grant, what: &str, f: F) -> Result<R, PluginError>
+    where
+        R: Send,
+        F: for<'a> FnOnce(&'a v1::ClonerPlugin, &'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
+    {
+        let state = HostState::new(self.name.clone(), self.limits, self.policy.clone(), grant);
+        let mut store = Store::new(self.pre.engine(), state);
+        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            if state.over_budget() {
+                state.hit = Some(LimitHit::Cpu);
+                wasmtime::bail!("cpu budget exhausted");
+            }
+            // Yield to the executor at each tick so a busy guest cannot starve other tasks.
+            Ok(UpdateDeadline::Yield(1))
+        });
+        let wall = self.limits.wall;
+        let run = async {
+            store.data_mut().start_budget();
+            let plugin = self.pre.instantiate_async(&mut store).await?;
+            f(&plugin, &mut store).await
+        };
+        let outcome = tokio::time::timeout(wall, run).await;
+        let limit = |limit: String| PluginError::Limit { plugin: self.name.to_string(), call: what.to_string(), limit };
+        match outcome {
+            Err(_) => Err(limit(format!("wall-clock time of {} ms (wall-ms)", wall.as_millis()))),
+            Ok(Ok(r)) => Ok(r),
+            Ok(Err(e)) => {
+                let state = store.data();
+                match state.hit {
+                    Some(LimitHit::Cpu) => Err(limit(format!("CPU time of {} ms (cpu-ms)", self.limits.cpu.as_millis()))),
+                    Some(LimitHit::Memory) => Err(limit(format!("memory of {} MiB (memory-mib)", self.limits.memory_bytes >> 20))),
+                    None => {
+                        if let Some(v) = e.downcast_ref::<v1::Violation>() {
+                            return Err(PluginError::Violation { call: what.to_string(), message: v.0.clone() });
+                        }
+                        let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
+                        Err(PluginError::Trap { plugin: self.name.to_string(), call: what.to_string(), message: trap_message(&e), stderr })
+                    }
+                }
+            }
+        }
+    }
+
+    pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
+        let kinds = self.call(Grant::offline(), "kinds", |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_kinds(s).await })).await?;
+        Ok(kinds.into_iter().map(KindInfo::from).collect())
+    }
+
+    pub async fn list(&self, grant: Grant, ctx: &CallContext, kind: &str) -> Result<Vec<Resource>, PluginError> {
+        let (c, k) = (v1::context(ctx), kind.to_string());
+        let out = self.call(grant, &format!("list {kind}"), move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_list(s, &c, &k).await })).await?;
+        let list = out.map_err(|e| self.guest(format!("list {kind}"), e.into()))?;
+        list.into_iter().map(|r| v1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))).collect()
+    }
+
+    pub async fn find(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &Resource) -> Result<Option<Resource>, PluginError> {
+        let (c, k, w) = (v1::context(ctx), kind.to_string(), v1::to_wit(wanted));
+        let what = format!("find {kind} {:?}", wanted.key);
+        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_find(s, &c, &k, &w).await })).await?;
+        match out.map_err(|e| self.guest(what.clone(), e.into()))? {
+            None => Ok(None),
+            Some(r) => v1::from_wit(&self.name, r).map(Some).map_err(|e| self.guest(what, e)),
+        }
+    }
+
+    pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
+        let (c, k, r) = (v1::context(ctx), kind.to_string(), v1::to_wit(res));
+        let what = format!("create {kind} {:?}", res.key);
+        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_create(s, &c, &k, &r).await })).await?;
+        let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
+        v1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+    }
+
+    pub async fn update(&self, grant: Grant, ctx: &CallContext, kind: &str, target_id: &str, res: &Resource) -> Result<Resource, PluginError> {
+        let (c, k, id, r) = (v1::context(ctx), kind.to_string(), target_id.to_string(), v1::to_wit(res));
+        let what = format!("update {kind} {:?}", res.key);
+        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_update(s, &c, &k, &id, &r).await })).await?;
+        let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
+        v1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+    }
+
+    pub async fn copy_files(&self, grant: Grant, ctx: &CallContext, kind: &str, source: &Resource, target: &Resource) -> Result<serde_json::Value, PluginError> {
+        let (c, k, s_, t) = (v1::context(ctx), kind.to_string(), v1::to_wit(source), v1::to_wit(target));
+        let what = format!("copy-files {kind} {:?}", source.key);
+        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_copy_files(s, &c, &k, &s_, &t).await })).await?;
+        let text = out.map_err(|e| self.guest(what.clone(), e.into()))?;
+        serde_json::from_str(&text).map_err(|e| self.guest(what, GuestError::Invalid(format!("copy-files returned a report that is not JSON: {e}"))))
+    }
+
+    fn guest(&self, call: String, error: GuestError) -> PluginError {
+        PluginError::Guest { plugin: self.name.to_string(), call, error }
+    }
+}
+
+/// The useful part of a trap: wasmtime's message, without the backtrace noise.
+fn trap_message(e: &wasmtime::Error) -> String {
+    if let Some(t) = e.downcast_ref::<wasmtime::Trap>() {
+        return match t {
+            wasmtime::Trap::UnreachableCodeReached => "the plugin panicked or aborted (unreachable)".to_string(),
+            t => t.to_string(),
+        };
+    }
+    format!("{e:#}").lines().next().unwrap_or_default().to_string()
+}
+
+/// A thread that advances the engine's epoch every [`TICK`]; stops when dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl Ticker {
+    fn start(engine: Engine) -> Ticker {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::Builder::new()
+            .name("ferry-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    engine.increment_epoch();
+                }
+            })
+            .expect("spawning the epoch ticker thread");
+        Ticker { stop, thread: Some(thread) }
+    }
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}

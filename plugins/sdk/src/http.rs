@@ -1,0 +1,129 @@
+//! HTTP through the host: name a side and a path; the host adds credentials, follows
+//! pages, retries idempotent requests and enforces the sandbox's rules.
+
+use crate::bindings::cloner::ferry::plugin::http as wit;
+use crate::{Error, Result, Side};
+use serde_json::Value;
+
+pub use wit::{CursorPaging, OffsetLimitPaging, PageNumberPaging};
+
+/// How a list endpoint pages.
+pub enum Paging {
+    /// A single response; items at this JSON pointer ("" = the body itself).
+    None(&'static str),
+    /// Django REST Framework `{count, next, previous, results}`.
+    DrfNext,
+    PageNumber(PageNumberPaging),
+    OffsetLimit(OffsetLimitPaging),
+    Cursor(CursorPaging),
+}
+
+impl From<Paging> for wit::Paging {
+    fn from(p: Paging) -> Self {
+        match p {
+            Paging::None(items) => wit::Paging::None(items.to_string()),
+            Paging::DrfNext => wit::Paging::DrfNext,
+            Paging::PageNumber(p) => wit::Paging::PageNumber(p),
+            Paging::OffsetLimit(p) => wit::Paging::OffsetLimit(p),
+            Paging::Cursor(p) => wit::Paging::Cursor(p),
+        }
+    }
+}
+
+/// A response: status and body. A 4xx/5xx is a response too; [`Response::ok`] turns it into
+/// an [`Error`] of the matching case.
+pub struct Response {
+    pub status: u16,
+    pub body: Vec<u8>,
+    what: String,
+}
+
+impl Response {
+    /// The response if its status is 2xx, otherwise an error naming the request.
+    pub fn ok(self) -> Result<Response> {
+        let msg = || format!("{} answered {}: {}", self.what, self.status, String::from_utf8_lossy(&self.body[..self.body.len().min(300)]));
+        match self.status {
+            200..=299 => Ok(self),
+            404 => Err(Error::NotFound(msg())),
+            400 | 422 => Err(Error::Invalid(msg())),
+            401 | 403 => Err(Error::Denied(msg())),
+            409 => Err(Error::Conflict(msg())),
+            429 | 500..=599 => Err(Error::Transient(msg())),
+            _ => Err(Error::Fatal(msg())),
+        }
+    }
+
+    /// The body as JSON.
+    pub fn json(&self) -> Result<Value> {
+        serde_json::from_slice(&self.body).map_err(|e| Error::Invalid(format!("{} did not answer JSON: {e}", self.what)))
+    }
+}
+
+fn send(side: Side, method: wit::Method, path: &str, query: &[(&str, &str)], body: wit::Body) -> Result<Response> {
+    let req = wit::Request {
+        side,
+        method,
+        path: path.to_string(),
+        query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        headers: vec![],
+        body,
+    };
+    let side_name = if side == Side::Source { "source" } else { "target" };
+    let what = format!("{} {path} on the {side_name}", method_name(method));
+    let r = wit::send(&req).map_err(Error::from)?;
+    Ok(Response { status: r.status, body: r.body, what })
+}
+
+fn method_name(m: wit::Method) -> &'static str {
+    match m {
+        wit::Method::Get => "GET",
+        wit::Method::Head => "HEAD",
+        wit::Method::Options => "OPTIONS",
+        wit::Method::Post => "POST",
+        wit::Method::Put => "PUT",
+        wit::Method::Patch => "PATCH",
+        wit::Method::Delete => "DELETE",
+    }
+}
+
+/// GET a path.
+pub fn get(side: Side, path: &str, query: &[(&str, &str)]) -> Result<Response> {
+    send(side, wit::Method::Get, path, query, wit::Body::Empty)
+}
+
+/// POST a JSON body.
+pub fn post_json(side: Side, path: &str, body: &Value) -> Result<Response> {
+    send(side, wit::Method::Post, path, &[], wit::Body::Json(body.to_string()))
+}
+
+/// PATCH a JSON body.
+pub fn patch_json(side: Side, path: &str, body: &Value) -> Result<Response> {
+    send(side, wit::Method::Patch, path, &[], wit::Body::Json(body.to_string()))
+}
+
+/// PUT a JSON body.
+pub fn put_json(side: Side, path: &str, body: &Value) -> Result<Response> {
+    send(side, wit::Method::Put, path, &[], wit::Body::Json(body.to_string()))
+}
+
+/// DELETE a path.
+pub fn delete(side: Side, path: &str) -> Result<Response> {
+    send(side, wit::Method::Delete, path, &[], wit::Body::Empty)
+}
+
+/// POST multipart/form-data: `(name, filename, content type, bytes)` per part.
+pub fn post_form(side: Side, path: &str, parts: Vec<wit::FormPart>) -> Result<Response> {
+    send(side, wit::Method::Post, path, &[], wit::Body::Form(parts))
+}
+
+pub use wit::FormPart;
+
+/// GET `path` and follow every page; each item as JSON.
+pub fn list_all(side: Side, path: &str, query: &[(&str, &str)], paging: Paging) -> Result<Vec<Value>> {
+    let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let items = wit::list_all(side, path, &query, &paging.into()).map_err(Error::from)?;
+    items
+        .iter()
+        .map(|s| serde_json::from_str(s).map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}"))))
+        .collect()
+}

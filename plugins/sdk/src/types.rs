@@ -1,0 +1,256 @@
+//! Plain Rust types for what crosses the contract, and the [`Kind`] trait a cloner implements.
+
+use crate::bindings::cloner::ferry::plugin::types as wit;
+use serde_json::Value;
+
+pub use wit::Side;
+
+/// What a plugin call can fail with; the host decides from the case whether to retry.
+#[derive(Debug, Clone)]
+pub enum Error {
+    NotFound(String),
+    Conflict(String),
+    Invalid(String),
+    Denied(String),
+    Transient(String),
+    Cancelled,
+    Fatal(String),
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    pub(crate) fn into_wit(self) -> wit::Error {
+        match self {
+            Error::NotFound(m) => wit::Error::NotFound(m),
+            Error::Conflict(m) => wit::Error::Conflict(m),
+            Error::Invalid(m) => wit::Error::Invalid(m),
+            Error::Denied(m) => wit::Error::Denied(m),
+            Error::Transient(m) => wit::Error::Transient(m),
+            Error::Cancelled => wit::Error::Cancelled,
+            Error::Fatal(m) => wit::Error::Fatal(m),
+        }
+    }
+}
+
+impl From<wit::Error> for Error {
+    fn from(e: wit::Error) -> Self {
+        match e {
+            wit::Error::NotFound(m) => Error::NotFound(m),
+            wit::Error::Conflict(m) => Error::Conflict(m),
+            wit::Error::Invalid(m) => Error::Invalid(m),
+            wit::Error::Denied(m) => Error::Denied(m),
+            wit::Error::Transient(m) => Error::Transient(m),
+            wit::Error::Cancelled => Error::Cancelled,
+            wit::Error::Fatal(m) => Error::Fatal(m),
+        }
+    }
+}
+
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Self {
+        Error::Invalid(format!("bad JSON: {e}"))
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Error::NotFound(m) => write!(f, "not found: {m}"),
+            Error::Conflict(m) => write!(f, "conflict: {m}"),
+            Error::Invalid(m) => write!(f, "invalid: {m}"),
+            Error::Denied(m) => write!(f, "denied: {m}"),
+            Error::Transient(m) => write!(f, "transient: {m}"),
+            Error::Cancelled => write!(f, "cancelled"),
+            Error::Fatal(m) => write!(f, "{m}"),
+        }
+    }
+}
+
+/// The run's options that concern plugins, e.g. `clone-group-members`.
+#[derive(Debug, Clone, Default)]
+pub struct Ctx {
+    pub options: Vec<(String, String)>,
+}
+
+impl Ctx {
+    pub fn option(&self, name: &str) -> Option<&str> {
+        self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+    pub fn flag(&self, name: &str) -> bool {
+        matches!(self.option(name), Some("true" | "1" | "yes"))
+    }
+}
+
+impl From<wit::CallContext> for Ctx {
+    fn from(c: wit::CallContext) -> Self {
+        Ctx { options: c.options }
+    }
+}
+
+/// One resource: its kind, id on the side it came from, natural key and JSON body.
+#[derive(Debug, Clone)]
+pub struct Resource {
+    pub kind: String,
+    pub id: String,
+    pub key: String,
+    pub body: Value,
+}
+
+impl Resource {
+    /// Build a resource from a body, taking the id at `id_pointer` and the key from the
+    /// kind's declared key fields.
+    pub fn from_body(info: &KindInfo, id_pointer: &str, body: Value) -> Resource {
+        let id = body.pointer(id_pointer).map(scalar_text).unwrap_or_default();
+        let key = info.key_of(&body);
+        Resource { kind: info.name.clone(), id, key, body }
+    }
+
+    /// A string field of the body, or "".
+    pub fn str(&self, pointer: &str) -> &str {
+        self.body.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+impl From<Resource> for wit::Resource {
+    fn from(r: Resource) -> Self {
+        wit::Resource { kind: r.kind, id: r.id, key: r.key, body: r.body.to_string() }
+    }
+}
+
+impl TryFrom<wit::Resource> for Resource {
+    type Error = Error;
+    fn try_from(r: wit::Resource) -> Result<Self> {
+        let body = serde_json::from_str(&r.body)
+            .map_err(|e| Error::Invalid(format!("body of {} {:?} is not JSON: {e}", r.kind, r.key)))?;
+        Ok(Resource { kind: r.kind, id: r.id, key: r.key, body })
+    }
+}
+
+/// Text of a JSON scalar: strings as they are, numbers and booleans printed, null as "".
+pub fn scalar_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// One reference field: where it is and what kind it points at.
+#[derive(Debug, Clone)]
+pub struct Reference {
+    pub pointer: String,
+    pub kind: String,
+    pub by_key: bool,
+    pub required: bool,
+}
+
+/// What a cloner declares about its kind. Build it with the chained setters.
+#[derive(Debug, Clone, Default)]
+pub struct KindInfo {
+    pub name: String,
+    pub description: String,
+    pub depends_on: Vec<String>,
+    pub key: Vec<String>,
+    pub references: Vec<Reference>,
+    pub secrets: Vec<String>,
+    pub has_files: bool,
+}
+
+impl KindInfo {
+    pub fn new(name: &str, description: &str) -> Self {
+        KindInfo { name: name.into(), description: description.into(), ..Default::default() }
+    }
+    /// JSON pointers of the natural key fields.
+    pub fn key<const N: usize>(mut self, pointers: [&str; N]) -> Self {
+        self.key = pointers.iter().map(|s| s.to_string()).collect();
+        self
+    }
+    pub fn depends_on<const N: usize>(mut self, kinds: [&str; N]) -> Self {
+        self.depends_on.extend(kinds.iter().map(|s| s.to_string()));
+        self
+    }
+    /// A field holding the id of a resource of `kind` (remapped by the host).
+    pub fn reference(mut self, pointer: &str, kind: &str) -> Self {
+        self.push_ref(pointer, kind, false, true);
+        self
+    }
+    /// A field holding the natural key (name) of a resource of `kind`.
+    pub fn reference_by_key(mut self, pointer: &str, kind: &str) -> Self {
+        self.push_ref(pointer, kind, true, true);
+        self
+    }
+    /// Like [`KindInfo::reference`], for a field that may be null or absent.
+    pub fn optional_reference(mut self, pointer: &str, kind: &str) -> Self {
+        self.push_ref(pointer, kind, false, false);
+        self
+    }
+    pub fn secret(mut self, pointer: &str) -> Self {
+        self.secrets.push(pointer.into());
+        self
+    }
+    pub fn with_files(mut self) -> Self {
+        self.has_files = true;
+        self
+    }
+
+    fn push_ref(&mut self, pointer: &str, kind: &str, by_key: bool, required: bool) {
+        if !self.depends_on.iter().any(|k| k == kind) && kind != self.name {
+            self.depends_on.push(kind.into());
+        }
+        self.references.push(Reference { pointer: pointer.into(), kind: kind.into(), by_key, required });
+    }
+
+    /// The natural key of a body: the key fields' values joined by " / ".
+    pub fn key_of(&self, body: &Value) -> String {
+        self.key
+            .iter()
+            .map(|p| body.pointer(p).map(scalar_text).unwrap_or_default())
+            .collect::<Vec<_>>()
+            .join(" / ")
+    }
+}
+
+impl From<KindInfo> for wit::KindInfo {
+    fn from(k: KindInfo) -> Self {
+        wit::KindInfo {
+            name: k.name,
+            description: k.description,
+            depends_on: k.depends_on,
+            key: k.key,
+            references: k
+                .references
+                .into_iter()
+                .map(|r| wit::Reference {
+                    pointer: r.pointer,
+                    kind: r.kind,
+                    by: if r.by_key { wit::RefBy::Key } else { wit::RefBy::Id },
+                    required: r.required,
+                })
+                .collect(),
+            secrets: k.secrets,
+            has_files: k.has_files,
+        }
+    }
+}
+
+/// One kind of resource a plugin clones. Implement it for a unit struct with `Default`
+/// and export it with [`crate::export_cloner!`]. Each call runs in a fresh instance.
+pub trait Kind {
+    /// What the host needs to know to order, match and remap this kind.
+    fn info(&self) -> KindInfo;
+    /// Every resource of this kind on the source, detail included.
+    fn list(&self, ctx: &Ctx) -> Result<Vec<Resource>>;
+    /// The target's resource with the natural key of `wanted`, if there is one.
+    fn find(&self, ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>>;
+    /// Create `res` on the target; return it with its new id.
+    fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource>;
+    /// Make the target's writable fields equal `res`'s.
+    fn update(&self, _ctx: &Ctx, _target_id: &str, _res: &Resource) -> Result<Resource> {
+        Err(Error::Invalid(format!("kind {} cannot be updated", self.info().name)))
+    }
+    /// Move file contents; returns a JSON summary (see the WIT).
+    fn copy_files(&self, _ctx: &Ctx, _source: &Resource, _target: &Resource) -> Result<Value> {
+        Ok(serde_json::json!({"moved": [], "too_large": [], "unsupported": [], "failed": []}))
+    }
+}

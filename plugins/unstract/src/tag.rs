@@ -1,0 +1,63 @@
+//! Tags (`tags/`): DRF-paged at 50 a page, matched by exact name.
+
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct Tag;
+
+/// The fields a tag is created from; everything else is server-managed.
+const WRITABLE: [&str; 2] = ["name", "description"];
+
+fn info() -> KindInfo {
+    KindInfo::new("tag", "Unstract tags, matched by name").key(["/name"])
+}
+
+fn writable(body: &Value) -> Value {
+    let mut out = serde_json::Map::new();
+    for f in WRITABLE {
+        match body.get(f) {
+            None | Some(Value::Null) => {}
+            Some(Value::String(s)) if s.is_empty() => {}
+            Some(v) => {
+                out.insert(f.into(), v.clone());
+            }
+        }
+    }
+    Value::Object(out)
+}
+
+impl Kind for Tag {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let rows = http::list_all(Side::Source, "tags/", &[], Paging::DrfNext)?;
+        let info = info();
+        Ok(rows.into_iter().map(|row| Resource::from_body(&info, "/id", row)).collect())
+    }
+
+    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let name = wanted.str("/name");
+        // The name filter is exact on the server, but check again: a lenient server must
+        // not make us adopt a different tag.
+        let rows = http::list_all(Side::Target, "tags/", &[("name", name)], Paging::DrfNext)?;
+        let info = info();
+        Ok(rows
+            .into_iter()
+            .find(|row| row.get("name").and_then(Value::as_str) == Some(name))
+            .map(|row| Resource::from_body(&info, "/id", row)))
+    }
+
+    fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        let created = http::post_json(Side::Target, "tags/", &writable(&res.body))?.ok()?.json()?;
+        log::debug(format!("created tag {:?}", res.key));
+        Ok(Resource::from_body(&info(), "/id", created))
+    }
+
+    fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        let path = format!("tags/{target_id}/");
+        let updated = http::patch_json(Side::Target, &path, &writable(&res.body))?.ok()?.json()?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+}

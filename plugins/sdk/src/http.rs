@@ -60,12 +60,18 @@ impl Response {
 }
 
 fn send(side: Side, method: wit::Method, path: &str, query: &[(&str, &str)], body: wit::Body) -> Result<Response> {
+    request(side, method, path, query, &[], body)
+}
+
+/// Any request, with extra headers. The host refuses headers it owns (`Authorization`,
+/// `Cookie`, `Host`, ...) and, on the source, any method but GET, HEAD and OPTIONS.
+pub fn request(side: Side, method: Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Body) -> Result<Response> {
     let req = wit::Request {
         side,
         method,
         path: path.to_string(),
         query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        headers: vec![],
+        headers: headers.iter().map(|(n, v)| wit::Header { name: n.to_string(), value: v.to_string() }).collect(),
         body,
     };
     let side_name = if side == Side::Source { "source" } else { "target" };
@@ -116,7 +122,7 @@ pub fn post_form(side: Side, path: &str, parts: Vec<wit::FormPart>) -> Result<Re
     send(side, wit::Method::Post, path, &[], wit::Body::Form(parts))
 }
 
-pub use wit::FormPart;
+pub use wit::{Body, FormPart, Method};
 
 /// GET `path` and follow every page; each item as JSON.
 pub fn list_all(side: Side, path: &str, query: &[(&str, &str)], paging: Paging) -> Result<Vec<Value>> {

@@ -1,0 +1,85 @@
+//! A plugin that misbehaves on purpose: `list` of each kind breaks one rule of the sandbox.
+//! The kind `well` behaves, to show that the next call after a broken one still works.
+
+use ferry_sdk::prelude::*;
+
+macro_rules! hostile {
+    ($($ty:ident = $name:literal => |$ctx:ident| $body:expr;)+) => {
+        $(
+            #[derive(Default)]
+            pub struct $ty;
+            impl Kind for $ty {
+                fn info(&self) -> KindInfo {
+                    KindInfo::new($name, "misbehaves on purpose").key(["/name"])
+                }
+                #[allow(unreachable_code)]
+                fn list(&self, $ctx: &Ctx) -> Result<Vec<Resource>> {
+                    $body
+                }
+                fn find(&self, _: &Ctx, _: &Resource) -> Result<Option<Resource>> {
+                    Ok(None)
+                }
+                fn create(&self, _: &Ctx, res: &Resource) -> Result<Resource> {
+                    Ok(res.clone())
+                }
+            }
+        )+
+        ferry_sdk::export_cloner!($($ty),+);
+    };
+}
+
+fn one(name: &str) -> Vec<Resource> {
+    let body = json!({ "id": 1, "name": name });
+    vec![Resource::from_body(&KindInfo::new("well", "").key(["/name"]), "/id", body)]
+}
+
+hostile! {
+    Well = "well" => |_ctx| Ok(one("fine"));
+    Spin = "spin" => |_ctx| {
+        let mut x: u64 = 0;
+        loop {
+            x = std::hint::black_box(x.wrapping_add(1));
+        }
+    };
+    Hog = "hog" => |_ctx| {
+        let mut blocks: Vec<Vec<u8>> = Vec::new();
+        loop {
+            blocks.push(vec![1u8; 1 << 20]);
+            std::hint::black_box(&blocks);
+        }
+    };
+    Crash = "crash" => |_ctx| panic!("hostile plugin panics on purpose");
+    Escape = "escape" => |_ctx| {
+        http::get(Side::Target, "http://example.com/steal", &[])?;
+        Ok(one("escaped"))
+    };
+    Climb = "climb" => |_ctx| {
+        http::get(Side::Target, "../other-org/tags/", &[])?;
+        Ok(one("climbed"))
+    };
+    WriteSource = "write-source" => |_ctx| {
+        http::post_json(Side::Source, "tags/", &json!({ "name": "planted" }))?;
+        Ok(one("wrote"))
+    };
+    StealAuth = "steal-auth" => |_ctx| {
+        http::request(Side::Target, http::Method::Get, "tags/", &[], &[("Authorization", "Bearer mine")], http::Body::Empty)?;
+        Ok(one("auth"))
+    };
+    Greedy = "greedy" => |_ctx| {
+        http::get(Side::Source, "huge", &[])?;
+        Ok(one("greedy"))
+    };
+    Nap = "nap" => |_ctx| {
+        // Sleeping is not computing: 600 ms of sleep fits a 300 ms CPU budget.
+        for _ in 0..3 {
+            ferry_sdk::files::sleep_ms(200)?;
+        }
+        Ok(one("rested"))
+    };
+    Idle = "idle" => |_ctx| {
+        // ... but no call may outlast its wall-clock limit.
+        loop {
+            ferry_sdk::files::sleep_ms(1000)?;
+        }
+    };
+}

@@ -9,3 +9,4 @@ pub mod cli;
 pub mod files;
 pub mod net;
 pub mod plugin;
+pub mod sandbox;

@@ -2,6 +2,7 @@
 //! subcommand.
 
 mod plugins;
+mod sandbox;
 
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -30,6 +31,8 @@ enum Command {
     /// Inspect the plugins ferry can load.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Serve an emulated Unstract Platform API (several orgs, seeds, faults) until stopped.
+    Sandbox(sandbox::SandboxArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -45,6 +48,7 @@ pub fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Plugins(c) => plugins::run(c).await,
+            Command::Sandbox(a) => sandbox::run(a).await,
         }
     });
     match result {

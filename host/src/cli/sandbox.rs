@@ -1,0 +1,100 @@
+//! `ferry sandbox`: serve the emulated Unstract Platform API until stopped.
+
+use crate::sandbox::faults::Faults;
+use crate::sandbox::keys::Tier;
+use crate::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use clap::Args;
+use std::net::SocketAddr;
+
+#[derive(Args, Debug)]
+pub struct SandboxArgs {
+    /// Address to listen on (port 0 picks a free one; the banner says which).
+    #[arg(long, default_value = "127.0.0.1:8765")]
+    listen: SocketAddr,
+    /// An org to serve; repeatable. An org without --seed starts empty (users only).
+    #[arg(long = "org", value_name = "ORG", required = true)]
+    orgs: Vec<String>,
+    /// Fill an org: ORG=demo, ORG=small or ORG=N (about N resources); repeatable.
+    #[arg(long = "seed", value_name = "ORG=SEED", value_parser = parse_seed)]
+    seeds: Vec<(String, Seed)>,
+    /// Use this key instead of the derived one: ORG.TIER=KEY, TIER one of read, read_write,
+    /// full_access; repeatable.
+    #[arg(long = "key", value_name = "ORG.TIER=KEY", value_parser = parse_key)]
+    keys: Vec<(String, Tier, String)>,
+    /// The API prefix in URLs: {url}/{prefix}/unstract/{org}/...
+    #[arg(long, default_value = "api/v1")]
+    api_prefix: String,
+    /// Fixed latency added to every request, in milliseconds.
+    #[arg(long, default_value_t = 0)]
+    latency_ms: u64,
+    /// Random extra latency, 0..=N milliseconds.
+    #[arg(long, default_value_t = 0)]
+    jitter_ms: u64,
+    /// Requests per second per org; beyond it: 429 with Retry-After (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    rate_limit: u32,
+    /// Share of requests answered with a 5xx, between 0 and 1.
+    #[arg(long, default_value_t = 0.0)]
+    error_rate: f64,
+    /// Share of connections dropped mid-answer, between 0 and 1.
+    #[arg(long, default_value_t = 0.0)]
+    drop_rate: f64,
+    /// Share of answers whose body trickles out slowly, between 0 and 1.
+    #[arg(long, default_value_t = 0.0)]
+    slow_rate: f64,
+}
+
+fn parse_seed(s: &str) -> Result<(String, Seed), String> {
+    let (org, seed) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG=demo, ORG=small or ORG=N"))?;
+    Ok((org.to_string(), seed.parse()?))
+}
+
+fn parse_key(s: &str) -> Result<(String, Tier, String), String> {
+    let (left, key) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
+    let (org, tier) = left.rsplit_once('.').ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
+    let tier = Tier::parse(tier).ok_or_else(|| format!("{s:?}: tier must be read, read_write or full_access"))?;
+    if key.is_empty() {
+        return Err(format!("{s:?}: the key is empty"));
+    }
+    Ok((org.to_string(), tier, key.to_string()))
+}
+
+impl SandboxArgs {
+    pub fn config(&self) -> anyhow::Result<Config> {
+        let mut orgs: Vec<OrgSpec> = self.orgs.iter().map(|o| OrgSpec::new(o)).collect();
+        for (org, seed) in &self.seeds {
+            let spec = orgs.iter_mut().find(|o| &o.name == org).ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
+            spec.seed = Some(seed.clone());
+        }
+        for (org, tier, key) in &self.keys {
+            let spec = orgs.iter_mut().find(|o| &o.name == org).ok_or_else(|| anyhow::anyhow!("--key {org}.{}: no --org {org}", tier.name()))?;
+            spec.keys.push((*tier, key.clone()));
+        }
+        let faults = Faults { latency_ms: self.latency_ms, jitter_ms: self.jitter_ms, rate_limit: self.rate_limit, error_rate: self.error_rate, drop_rate: self.drop_rate, slow_rate: self.slow_rate };
+        faults.check().map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
+        Ok(Config { listen: self.listen, prefix: self.api_prefix.clone(), orgs, faults })
+    }
+}
+
+pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
+    let sandbox = Sandbox::start(args.config()?).await?;
+    println!("{}", serde_json::to_string(&sandbox.banner)?);
+    tracing::info!("sandbox serving on {}; Ctrl-C stops it", sandbox.url());
+    shutdown_signal().await;
+    sandbox.stop().await;
+    Ok(super::exit::OK)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing the SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

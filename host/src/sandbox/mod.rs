@@ -1,0 +1,200 @@
+//! The sandbox platform: an emulated Unstract Platform API serving several orgs on one
+//! address, for the demo, the tests and the benchmarks. Start it with `ferry sandbox` or, in
+//! process, with [`Sandbox::start`].
+//!
+//! - `server`: the request path (log, keys and tiers, faults), `api` and `studio`/`files`:
+//!   the Platform API, `store`: the data, `seed`: generated orgs, `faults`: fault injection,
+//!   `admin`: the admin API (`/_sandbox/...`), `keys`: platform keys.
+
+pub mod admin;
+pub mod api;
+pub mod faults;
+pub mod files;
+pub mod keys;
+pub mod seed;
+pub mod server;
+pub mod store;
+pub mod studio;
+
+use faults::{Faults, OrgFaults};
+use keys::{OrgKeys, Tier};
+use serde::Serialize;
+use server::{LogEntry, Org, Shared};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+/// What to fill an org with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Seed {
+    /// a small, realistic org: a few of each kind, all wired together
+    Demo,
+    /// a minimal org: one of each kind
+    Small,
+    /// about this many resources, with the demo's mix
+    Scale(usize),
+}
+
+impl std::str::FromStr for Seed {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Seed, String> {
+        match s {
+            "demo" => Ok(Seed::Demo),
+            "small" => Ok(Seed::Small),
+            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small or a number of resources")),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OrgSpec {
+    pub name: String,
+    pub seed: Option<Seed>,
+    /// keys to use instead of the derived ones
+    pub keys: Vec<(Tier, String)>,
+}
+
+impl OrgSpec {
+    pub fn new(name: &str) -> Self {
+        OrgSpec { name: name.to_string(), seed: None, keys: vec![] }
+    }
+    pub fn seeded(name: &str, seed: Seed) -> Self {
+        OrgSpec { seed: Some(seed), ..OrgSpec::new(name) }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub prefix: String,
+    pub orgs: Vec<OrgSpec>,
+    pub faults: Faults,
+}
+
+impl Config {
+    pub fn local(orgs: Vec<OrgSpec>) -> Self {
+        Config { listen: "127.0.0.1:0".parse().unwrap(), prefix: "api/v1".into(), orgs, faults: Faults::default() }
+    }
+}
+
+/// The line `ferry sandbox` prints on start.
+#[derive(Debug, Clone, Serialize)]
+pub struct Banner {
+    pub url: String,
+    pub prefix: String,
+    pub orgs: Vec<OrgBanner>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgBanner {
+    pub org: String,
+    pub keys: OrgKeys,
+}
+
+/// A running sandbox. Dropping it stops the server.
+pub struct Sandbox {
+    pub banner: Banner,
+    shared: Arc<Shared>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl Sandbox {
+    pub async fn start(config: Config) -> anyhow::Result<Sandbox> {
+        config.faults.check().map_err(|e| anyhow::anyhow!("sandbox faults: {e}"))?;
+        let mut orgs = BTreeMap::new();
+        for spec in &config.orgs {
+            if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+                anyhow::bail!("org name {:?}: use letters, digits, '-' and '_'", spec.name);
+            }
+            if orgs.contains_key(&spec.name) {
+                anyhow::bail!("org {:?} is given twice", spec.name);
+            }
+            let mut keys = OrgKeys::derived(&spec.name);
+            for (tier, key) in &spec.keys {
+                keys.set(*tier, key.clone());
+            }
+            let mut data = store::OrgData::default();
+            seed::base(&mut data, &spec.name);
+            if let Some(s) = &spec.seed {
+                seed::fill(&mut data, &spec.name, s);
+            }
+            let org = Org { name: spec.name.clone(), keys, data: Mutex::new(data), faults: RwLock::new(OrgFaults::new(config.faults.clone())) };
+            orgs.insert(spec.name.clone(), Arc::new(org));
+        }
+        let shared = Arc::new(Shared { prefix: config.prefix.trim_matches('/').to_string(), orgs: RwLock::new(orgs), log: Mutex::new(Vec::new()), started: std::time::Instant::now(), default_faults: config.faults.clone() });
+        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    let _ = rx.await;
+                })
+                .await;
+        });
+        let banner = Banner {
+            url: format!("http://{addr}"),
+            prefix: shared.prefix.clone(),
+            orgs: shared.orgs.read().unwrap().values().map(|o| OrgBanner { org: o.name.clone(), keys: o.keys.clone() }).collect(),
+        };
+        Ok(Sandbox { banner, shared, stop: Some(tx), task: Some(task) })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.banner.url
+    }
+
+    /// The base URL of an org's Platform API: `http://host:port/api/v1/unstract/{org}/`.
+    pub fn org_url(&self, org: &str) -> String {
+        format!("{}/{}/unstract/{org}/", self.banner.url, self.banner.prefix)
+    }
+
+    pub fn keys(&self, org: &str) -> OrgKeys {
+        self.shared.org(org).map(|o| o.keys.clone()).unwrap_or_else(|| panic!("no org {org}"))
+    }
+
+    /// Every request so far.
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    /// Requests other than GET/HEAD/OPTIONS that reached `org`.
+    pub fn writes_to(&self, org: &str) -> Vec<LogEntry> {
+        self.log().into_iter().filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS")).collect()
+    }
+
+    /// A canonical dump of an org (see `admin::dump`): equal for two orgs with the same
+    /// content, whatever their ids.
+    pub fn dump(&self, org: &str) -> serde_json::Value {
+        let o = self.shared.org(org).unwrap_or_else(|| panic!("no org {org}"));
+        let data = o.data.lock().unwrap();
+        admin::dump(&data)
+    }
+
+    pub fn set_faults(&self, org: &str, faults: Faults) -> anyhow::Result<()> {
+        faults.check().map_err(|e| anyhow::anyhow!(e))?;
+        let o = self.shared.org(org).ok_or_else(|| anyhow::anyhow!("no org {org}"))?;
+        *o.faults.write().unwrap() = OrgFaults::new(faults);
+        Ok(())
+    }
+
+    /// Stop serving and wait for the server task to end.
+    pub async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.task.take() {
+            let _ = t.await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+    }
+}

@@ -78,23 +78,42 @@ impl SandboxArgs {
 
 pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
     let sandbox = Sandbox::start(args.config()?).await?;
+    // Listen for the stop signals before announcing the server, so a caller that reads the
+    // banner and signals at once is never missed.
+    let stop = Stop::install()?;
     println!("{}", serde_json::to_string(&sandbox.banner)?);
     tracing::info!("sandbox serving on {}; Ctrl-C stops it", sandbox.url());
-    shutdown_signal().await;
+    stop.wait().await;
     sandbox.stop().await;
     Ok(super::exit::OK)
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// SIGINT or SIGTERM.
+struct Stop {
     #[cfg(unix)]
-    {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("installing the SIGTERM handler");
-        tokio::select! {
-            _ = ctrl_c => {},
-            _ = term.recv() => {},
+    int: tokio::signal::unix::Signal,
+    #[cfg(unix)]
+    term: tokio::signal::unix::Signal,
+}
+
+impl Stop {
+    fn install() -> anyhow::Result<Stop> {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            Ok(Stop { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
         }
+        #[cfg(not(unix))]
+        Ok(Stop {})
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
+
+    async fn wait(mut self) {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = self.int.recv() => {},
+            _ = self.term.recv() => {},
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -167,10 +167,11 @@ pub fn stamp(row: &mut Map<String, Value>, data: &mut OrgData, org: &str) {
     let n = data.next_int();
     let t = format!("2026-01-01T00:{:02}:{:02}.000000Z", (n / 60) % 60, n % 60);
     row.entry("organization").or_insert(json!(org));
-    row.entry("created_by").or_insert(json!(1));
-    row.entry("created_by_email").or_insert(json!(format!("admin@{org}.example")));
+    let admin = data.users.first().map(|u| u.0).unwrap_or(1);
+    row.entry("created_by").or_insert(json!(admin));
+    row.entry("created_by_email").or_insert(json!("admin@acme.example"));
     row.entry("created_at").or_insert(json!(t.clone()));
-    row.insert("modified_by".into(), json!(1));
+    row.insert("modified_by".into(), json!(admin));
     row.insert("modified_at".into(), json!(t));
     row.entry("is_owner").or_insert(json!(true));
     for f in ["shared_users", "shared_groups"] {
@@ -201,7 +202,7 @@ pub fn create(data: &mut OrgData, org: &str, s: &'static Spec, body: Value) -> R
 
 /// What creating a kind does besides storing the row.
 fn after_create(data: &mut OrgData, org: &str, kind: &str, row: &mut Map<String, Value>) {
-    let id = id_text(&row["id"]);
+    let id = id_text(&row[spec(kind).id]);
     match kind {
         "workflow" => {
             // A workflow comes with its SOURCE and DESTINATION endpoints.

@@ -7,7 +7,8 @@
 //!   documents (PDFs and a CSV), workflows with tool instances and endpoints, pipelines (one
 //!   inactive), API deployments, groups and sharing;
 //! - `small`: one of each kind;
-//! - `N`: about N resources with the demo's mix, more than 50 of each paged kind once N
+//! - `N`: about N resources (what a clone creates or configures, files included) with the
+//!   demo's mix, more than 50 of each paged kind once N
 //!   allows it, unicode and spaces in names, and a few files over 25 MB (generated on
 //!   download, so they cost no memory).
 
@@ -36,11 +37,13 @@ fn id(v: &Value, field: &str) -> String {
     id_text(&v[field])
 }
 
-/// What every org has: its users.
+/// What every org has: its users. The same people are in every org (same emails), under
+/// different ids, as in a real company's environments: clients must match users by email.
 pub fn base(data: &mut OrgData, org: &str) {
-    for (email, service) in [(format!("admin@{org}.example"), false), (format!("alice@{org}.example"), false), (format!("bob@{org}.example"), false), (format!("ci-bot@{org}.example"), true)] {
-        let id = data.next_int();
-        data.users.push((id, email, service));
+    use sha2::{Digest, Sha256};
+    let offset = 100 + (Sha256::digest(org.as_bytes())[0] as u64) * 10;
+    for (i, (name, service)) in [("admin", false), ("alice", false), ("bob", false), ("ci-bot", true)].into_iter().enumerate() {
+        data.users.push((offset + i as u64, format!("{name}@acme.example"), service));
     }
 }
 
@@ -80,7 +83,7 @@ fn connector(data: &mut OrgData, org: &str, name: &str, flavour: usize) -> Value
 
 /// A Prompt Studio project with its default profile, prompts and registry entry.
 fn project(data: &mut OrgData, org: &str, name: &str, adapters: [&str; 4], prompts: &[(&str, &str, &str)]) -> (Value, String) {
-    let tool = mk(data, org, "custom_tool", json!({"tool_name": name, "description": format!("{name}: extracts fields from documents"), "author": format!("admin@{org}.example"), "icon": "", "preamble": "You are a careful extraction assistant.", "postamble": "Answer only from the document.", "enable_highlight": false}));
+    let tool = mk(data, org, "custom_tool", json!({"tool_name": name, "description": format!("{name}: extracts fields from documents"), "author": "admin@acme.example", "icon": "", "preamble": "You are a careful extraction assistant.", "postamble": "Answer only from the document.", "enable_highlight": false}));
     let tid = id(&tool, "tool_id");
     let mut profile = json!({"profile_name": "Default", "prompt_studio_tool": tid, "chunk_size": 0, "chunk_overlap": 0, "retrieval_strategy": "simple", "similarity_top_k": 3, "section": "Default", "is_default": true});
     for (i, a) in adapters.iter().enumerate() {
@@ -200,8 +203,10 @@ fn demo(data: &mut OrgData, org: &str) {
 fn scaled(data: &mut OrgData, org: &str, n: usize, big_files: bool) {
     let share_of = |p: f64, min: usize| ((n as f64 * p).round() as usize).max(min);
     let paged_min = if n >= 400 { 51 } else { 1 };
+    // Shares of N, counting what a clone creates or configures: a workflow brings a tool
+    // instance and two endpoints (x4), a project one document (x2).
     let (groups, adapters, connectors, tags) = (share_of(0.03, 1), share_of(0.08, 4), share_of(0.06, 2), share_of(0.15, paged_min));
-    let (tools, workflows, pipelines, deployments) = (share_of(0.06, 1), share_of(0.12, 1), share_of(0.13, paged_min), share_of(0.13, paged_min));
+    let (tools, workflows, pipelines, deployments) = (share_of(0.05, 1), share_of(0.06, 1), share_of(0.16, paged_min), share_of(0.18, paged_min));
     let (alice, _) = (user(data, "alice"), user(data, "bob"));
 
     let mut group_ids = Vec::new();

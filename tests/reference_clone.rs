@@ -1,0 +1,87 @@
+//! Fidelity: Unstract's own clone tool (`python -m unstract.clone clone`, PyPI
+//! unstract-client 1.7.1) runs against the sandbox, from a demo org into an empty one, and
+//! cannot tell it from the real Platform API: it completes, clones what it should, skips
+//! what it should (trial adapter, OAuth connector, and their dependents), never writes to the
+//! source, and a re-run changes nothing.
+//!
+//! The tool is installed once into `target/reference-venv` (PyPI is reachable here); set
+//! `FERRY_REFERENCE_PYTHON` to use another interpreter that has it.
+
+use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn reference_python() -> PathBuf {
+    if let Some(p) = std::env::var_os("FERRY_REFERENCE_PYTHON") {
+        return PathBuf::from(p);
+    }
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
+    let venv = root.join("target").join("reference-venv");
+    let python = venv.join("bin").join("python");
+    let ready = Command::new(&python).args(["-c", "import unstract.clone"]).output().is_ok_and(|o| o.status.success());
+    if !ready {
+        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success();
+        assert!(ok, "python3 -m venv failed");
+        let ok = Command::new(venv.join("bin").join("pip")).args(["install", "--quiet", "unstract-client==1.7.1"]).status().unwrap().success();
+        assert!(ok, "pip install unstract-client==1.7.1 failed");
+    }
+    python
+}
+
+fn clone(python: &PathBuf, sandbox: &Sandbox) -> (i32, String, String) {
+    let out = Command::new(python)
+        .args(["-m", "unstract.clone", "clone", "--clone-group-members"])
+        .args(["--source-url", sandbox.url(), "--source-org", "dev", "--target-url", sandbox.url(), "--target-org", "prod"])
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read_write)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn names(dump: &Value, kind: &str) -> Vec<String> {
+    dump[kind].as_object().unwrap().keys().cloned().collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unstract_clone_tool_runs_against_the_sandbox() {
+    let python = tokio::task::spawn_blocking(reference_python).await.unwrap();
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let source_before = sandbox.dump("dev");
+
+    let (code, out, err) = { let (p, s) = (python.clone(), &sandbox); tokio::task::block_in_place(|| clone(&p, s)) };
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("Completed successfully"), "{out}");
+
+    let prod = sandbox.dump("prod");
+    assert_eq!(names(&prod, "group"), ["group:Ops", "group:Reviewers"]);
+    assert_eq!(prod["group"]["group:Reviewers"]["members"], serde_json::json!(["user:alice@acme.example", "user:bob@acme.example"]));
+    assert_eq!(names(&prod, "adapter").len(), 5);
+    assert_eq!(names(&prod, "connector"), ["connector:postgres-dev-out", "connector:s3-dev-inbox"], "the OAuth connector is skipped");
+    assert_eq!(names(&prod, "tag").len(), 4);
+    assert_eq!(names(&prod, "custom_tool"), ["custom_tool:Invoice Extractor", "custom_tool:Receipt Parser"], "the trial-adapter project is skipped");
+    assert_eq!(names(&prod, "workflow"), ["workflow:invoice-etl", "workflow:receipts-api"]);
+    assert_eq!(names(&prod, "pipeline"), ["pipeline:invoice-hourly", "pipeline:invoice-nightly"]);
+    assert_eq!(prod["pipeline"]["pipeline:invoice-hourly"]["active"], false, "the inactive pipeline stays inactive");
+    assert_eq!(names(&prod, "api_deployment"), ["api_deployment:receipts"]);
+    assert_eq!(prod["workflow_endpoint"]["workflow_endpoint:workflow:invoice-etl/SOURCE"]["connector_instance_id"], "connector:s3-dev-inbox");
+    assert_eq!(prod["adapter"]["adapter:openai-dev/LLM"]["shared_groups"], serde_json::json!(["group:Reviewers"]));
+    // Files arrive byte for byte; the default document is set.
+    let source = sandbox.dump("dev");
+    for doc in ["invoice-001.pdf", "invoice-002.pdf", "vendors.csv"] {
+        let label = format!("document:custom_tool:Invoice Extractor/{doc}");
+        assert_eq!(prod["document"][&label]["file"], source["document"][&label]["file"], "{doc}");
+    }
+    assert_eq!(prod["custom_tool"]["custom_tool:Invoice Extractor"]["output"], "document:custom_tool:Invoice Extractor/invoice-001.pdf");
+
+    // The source was only read.
+    assert!(sandbox.writes_to("dev").is_empty(), "{:?}", sandbox.writes_to("dev"));
+    assert_eq!(sandbox.dump("dev"), source_before);
+
+    // A re-run adopts everything and changes nothing.
+    let (code, out, err) = { let (p, s) = (python.clone(), &sandbox); tokio::task::block_in_place(|| clone(&p, s)) };
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert_eq!(sandbox.dump("prod"), prod);
+}

@@ -256,9 +256,12 @@ async fn seeds_are_deterministic_and_complete() {
 #[tokio::test]
 async fn faults_and_the_admin_api() {
     let api = Api::start(vec![OrgSpec::new("dev"), OrgSpec::new("prod")]).await;
-    let admin = |path: &str| format!("{}/_sandbox/{path}", api.sandbox.url());
+    let admin = |path: &str| format!("{}/_admin/{path}", api.sandbox.url());
+    let key = api.sandbox.admin_key().to_string();
+    assert_eq!(api.http.get(admin("requests")).send().await.unwrap().status(), 401, "the admin API needs its key");
+    assert_eq!(api.http.get(admin("requests")).bearer_auth(api.key("dev", "full_access")).send().await.unwrap().status(), 401, "an org key is not the admin key");
     // Rate limit: 429 with Retry-After beyond the budget.
-    let r = api.http.put(admin("orgs/dev/faults")).json(&json!({"rate_limit": 2})).send().await.unwrap();
+    let r = api.http.put(admin("orgs/dev/faults")).bearer_auth(&key).json(&json!({"rate_limit": 2})).send().await.unwrap();
     assert_eq!(r.status(), 200);
     let mut limited = None;
     for _ in 0..10 {
@@ -291,16 +294,22 @@ async fn faults_and_the_admin_api() {
     api.sandbox.set_faults("dev", Faults { slow_rate: 1.0, ..Default::default() }).unwrap();
     assert_eq!(api.get("dev", "users/").await["members"].as_array().unwrap().len(), 4);
     // Bad fault settings are refused.
-    let r = api.http.put(admin("orgs/dev/faults")).json(&json!({"error_rate": 2})).send().await.unwrap();
+    let r = api.http.put(admin("orgs/dev/faults")).bearer_auth(&key).json(&json!({"error_rate": 2})).send().await.unwrap();
     assert_eq!(r.status(), 400);
-    let r = api.http.put(admin("orgs/dev/faults")).json(&json!({"typo": 1})).send().await.unwrap();
+    let r = api.http.put(admin("orgs/dev/faults")).bearer_auth(&key).json(&json!({"typo": 1})).send().await.unwrap();
     assert_eq!(r.status(), 400);
 
     // Orgs can be added at run time; the log shows every request.
-    let r: Value = api.http.post(admin("orgs")).json(&json!({"org": "qa", "seed": "small"})).send().await.unwrap().json().await.unwrap();
+    let r = api.http.put(admin("orgs/dev/faults")).bearer_auth(&key).json(&json!({})).send().await.unwrap();
+    assert_eq!(r.json::<Value>().await.unwrap()["slow_rate"], 0.0, "{{}} clears the faults");
+    let r: Value = api.http.post(admin("orgs")).bearer_auth(&key).json(&json!({"org": "qa", "seed": "small"})).send().await.unwrap().json().await.unwrap();
     assert!(r["keys"]["read"].is_string());
-    let log: Value = api.http.get(admin("log?org=prod")).send().await.unwrap().json().await.unwrap();
-    assert!(log.as_array().unwrap().iter().all(|l| l["org"] == "prod") && !log.as_array().unwrap().is_empty());
+    let log: Value = api.http.get(admin("requests?org=prod")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert!(log.as_array().unwrap().iter().all(|l| l["org"] == "prod" && l["duration_ms"].is_number()) && !log.as_array().unwrap().is_empty());
+    let stats: Value = api.http.get(admin("orgs/dev/stats")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert!(stats["requests"].as_u64().unwrap() >= 3 && stats["writes"] == 0 && stats["failed"].as_u64().unwrap() >= 1, "{stats}");
+    let dump: Value = api.http.get(admin("orgs/qa/dump")).bearer_auth(&key).send().await.unwrap().json().await.unwrap();
+    assert!(!dump["tag"].as_object().unwrap().is_empty(), "{dump}");
     assert!(api.sandbox.writes_to("prod").is_empty());
 }
 
@@ -316,6 +325,7 @@ fn the_command_prints_its_banner_and_stops_on_sigterm() {
     std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut line).unwrap();
     let banner: Value = serde_json::from_str(&line).unwrap();
     assert_eq!(banner["prefix"], "api/v1");
+    assert!(banner["admin_key"].as_str().unwrap().starts_with("sbx_admin_"));
     assert!(banner["url"].as_str().unwrap().starts_with("http://127.0.0.1:"));
     assert_eq!(banner["orgs"][1]["keys"]["read"], "fixed-key");
     assert!(banner["orgs"][0]["keys"]["full_access"].is_string());

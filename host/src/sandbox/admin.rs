@@ -1,13 +1,15 @@
-//! The admin API, below `/_sandbox/` (no key: the sandbox listens on loopback):
+//! The admin API for tests and benchmarks, below `/_admin/`, with its own key (`admin_key`
+//! in the start line, sent as `Authorization: Bearer`):
 //!
 //! | request | does |
 //! |---|---|
-//! | `GET /_sandbox/orgs` | the orgs and their keys |
-//! | `POST /_sandbox/orgs {"org": "qa", "seed": "demo"}` | add an org (seed optional) |
-//! | `GET /_sandbox/orgs/{org}/faults` | the org's faults |
-//! | `PUT /_sandbox/orgs/{org}/faults {latency_ms, jitter_ms, rate_limit, error_rate, drop_rate, slow_rate}` | set them |
-//! | `GET /_sandbox/orgs/{org}/dump` | a canonical dump of the org: ids replaced by natural keys, server-set fields dropped |
-//! | `GET /_sandbox/log[?org=&since=SEQ]` | the request log |
+//! | `GET /_admin/requests[?org=&since=SEQ]` | the request log: seq, org, method, path, query, status, timestamp, duration |
+//! | `GET /_admin/orgs` | the orgs and their keys |
+//! | `POST /_admin/orgs {"org": "qa", "seed": "demo"}` | add an org (seed optional) |
+//! | `GET /_admin/orgs/{org}/stats` | requests and writes so far |
+//! | `GET /_admin/orgs/{org}/dump` | a canonical dump: natural keys, server-minted ids and keys left out |
+//! | `GET /_admin/orgs/{org}/faults` | the org's faults |
+//! | `PUT /_admin/orgs/{org}/faults {latency_ms, jitter_ms, rate_limit, error_rate, drop_rate, slow_rate}` | set them (`{}` clears) |
 
 use super::faults::{Faults, OrgFaults};
 use super::server::{Org, Shared};
@@ -79,14 +81,30 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
                     reply(StatusCode::OK, serde_json::to_value(f).unwrap())
                 }
                 (&Method::GET, "dump") => reply(StatusCode::OK, dump(&o.data.lock().unwrap())),
+                (&Method::GET, "stats") => {
+                    let log = shared.log.lock().unwrap();
+                    let mine: Vec<&super::server::LogEntry> = log.iter().filter(|l| l.org == o.name).collect();
+                    let writes = mine.iter().filter(|l| !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS")).count();
+                    let failed = mine.iter().filter(|l| l.status == 0 || l.status >= 400).count();
+                    reply(StatusCode::OK, json!({"org": o.name, "requests": mine.len(), "writes": writes, "failed": failed}))
+                }
                 _ => reply(StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
             }
         }
-        (&Method::GET, ["log"]) => {
+        (&Method::GET, ["requests"]) => {
             let since: u64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
             let log = shared.log.lock().unwrap();
-            let rows: Vec<&super::server::LogEntry> = log.iter().filter(|l| l.seq >= since && q.get("org").is_none_or(|o| *o == l.org)).collect();
-            reply(StatusCode::OK, serde_json::to_value(rows).unwrap())
+            let rows: Vec<Value> = log
+                .iter()
+                .filter(|l| l.seq >= since && q.get("org").is_none_or(|o| *o == l.org))
+                .map(|l| {
+                    let mut v = serde_json::to_value(l).unwrap();
+                    v["timestamp_ms"] = json!(l.start_us / 1000);
+                    v["duration_ms"] = json!((l.end_us.saturating_sub(l.start_us)) as f64 / 1000.0);
+                    v
+                })
+                .collect();
+            reply(StatusCode::OK, Value::Array(rows))
         }
         _ => reply(StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
     }

@@ -4,7 +4,7 @@
 //!
 //! - `server`: the request path (log, keys and tiers, faults), `api` and `studio`/`files`:
 //!   the Platform API, `store`: the data, `seed`: generated orgs, `faults`: fault injection,
-//!   `admin`: the admin API (`/_sandbox/...`), `keys`: platform keys.
+//!   `admin`: the admin API (`/_admin/...`), `keys`: platform keys.
 
 pub mod admin;
 pub mod api;
@@ -82,6 +82,8 @@ impl Config {
 pub struct Banner {
     pub url: String,
     pub prefix: String,
+    /// the admin API's key (`Authorization: Bearer`), new every run
+    pub admin_key: String,
     pub orgs: Vec<OrgBanner>,
 }
 
@@ -122,7 +124,8 @@ impl Sandbox {
             let org = Org { name: spec.name.clone(), keys, data: Mutex::new(data), faults: RwLock::new(OrgFaults::new(config.faults.clone())) };
             orgs.insert(spec.name.clone(), Arc::new(org));
         }
-        let shared = Arc::new(Shared { prefix: config.prefix.trim_matches('/').to_string(), orgs: RwLock::new(orgs), log: Mutex::new(Vec::new()), started: std::time::Instant::now(), default_faults: config.faults.clone() });
+        let admin_key = format!("sbx_admin_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
+        let shared = Arc::new(Shared { admin_key: admin_key.clone(), prefix: config.prefix.trim_matches('/').to_string(), orgs: RwLock::new(orgs), log: Mutex::new(Vec::new()), started: std::time::Instant::now(), default_faults: config.faults.clone() });
         let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
         let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
@@ -137,9 +140,14 @@ impl Sandbox {
         let banner = Banner {
             url: format!("http://{addr}"),
             prefix: shared.prefix.clone(),
+            admin_key,
             orgs: shared.orgs.read().unwrap().values().map(|o| OrgBanner { org: o.name.clone(), keys: o.keys.clone() }).collect(),
         };
         Ok(Sandbox { banner, shared, stop: Some(tx), task: Some(task) })
+    }
+
+    pub fn admin_key(&self) -> &str {
+        &self.banner.admin_key
     }
 
     pub fn url(&self) -> &str {

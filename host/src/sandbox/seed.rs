@@ -6,7 +6,7 @@
 //!   connectors (one OAuth), tags, Prompt Studio projects with prompts, a default profile and
 //!   documents (PDFs and a CSV), workflows with tool instances and endpoints, pipelines (one
 //!   inactive), API deployments, groups and sharing;
-//! - `small`: one of each kind;
+//! - `small`: a handful of each kind;
 //! - `N`: about N resources (what a clone creates or configures, files included) with the
 //!   demo's mix, more than 50 of each paged kind once N
 //!   allows it, unicode and spaces in names, and a few files over 25 MB (generated on

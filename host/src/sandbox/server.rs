@@ -42,6 +42,8 @@ pub struct LogEntry {
 
 pub struct Shared {
     pub prefix: String,
+    /// the admin API's key, random per run
+    pub admin_key: String,
     pub orgs: RwLock<BTreeMap<String, Arc<Org>>>,
     pub log: Mutex<Vec<LogEntry>>,
     pub started: Instant,
@@ -134,7 +136,11 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
-    if let Some(rest) = path.strip_prefix("/_sandbox/") {
+    if let Some(rest) = path.strip_prefix("/_admin/") {
+        let key = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        if key != Some(shared.admin_key.as_str()) {
+            return detail(StatusCode::UNAUTHORIZED, "The admin API needs the admin key (admin_key in the start line).");
+        }
         return admin::handle(&shared, &method, rest, &raw_query, req).await;
     }
     let org_path = format!("/{}/unstract/", shared.prefix.trim_matches('/'));

@@ -19,7 +19,10 @@ fn lists_bundled_and_directory_plugins_as_json() {
     let names: Vec<&str> = v.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["unstract", "hostile"]);
     assert_eq!(v[0]["source"], "bundled");
-    assert_eq!(v[0]["kinds"][0]["name"], "tag");
+    let kinds: Vec<&str> = v[0]["kinds"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
+    for k in ["group", "adapter", "connector", "tag", "custom_tool", "prompt", "workflow", "tool_instance", "workflow_endpoint", "pipeline", "api_deployment"] {
+        assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
+    }
     assert_eq!(v[1]["limits"]["cpu"], 300);
     assert_eq!(v[1]["sha256"].as_str().unwrap().len(), 64);
 }

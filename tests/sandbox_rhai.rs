@@ -14,7 +14,7 @@ use ferry::plugin::{CallContext, PluginError, Resource};
 use serde_json::{Value, json};
 
 fn resource(body: Value) -> Resource {
-    Resource { kind: "adapter".into(), id: "7".into(), key: body["name"].as_str().unwrap_or("").into(), body }
+    Resource::new("adapter", "7", body["name"].as_str().unwrap_or(""), body.clone())
 }
 
 fn ctx(params: Value) -> HookContext {
@@ -194,7 +194,7 @@ async fn the_ready_made_env_suffix_hook() {
     assert_eq!((r.key.as_str(), r.body.clone()), ("openai-prod", json!({"name": "openai-prod", "x": 1})));
     // Another field and separator; a name without the suffix is left alone.
     let out = hook.apply(&ctx(json!({"field": "/meta/title", "separator": "_"})), &resource(json!({"name": "k", "meta": {"title": "s3_dev"}}))).await.unwrap();
-    assert_eq!(out, HookOutcome::Keep(Resource { kind: "adapter".into(), id: "7".into(), key: "k".into(), body: json!({"name": "k", "meta": {"title": "s3_prod"}}) }));
+    assert_eq!(out, HookOutcome::Keep(Resource::new("adapter", "7", "k", json!({"name": "k", "meta": {"title": "s3_prod"}}))));
     let e = hook.apply(&ctx(json!({"field": "/nope"})), &resource(json!({"name": "a"}))).await.unwrap_err().to_string();
     assert!(e.contains("no string at /nope in adapter a"), "{e}");
 }

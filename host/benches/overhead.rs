@@ -73,12 +73,12 @@ async fn main() {
         RhaiLimits::HOOK,
     )
     .unwrap();
-    let res = Resource {
-        kind: "adapter".into(),
-        id: "3f2a".into(),
-        key: "openai-dev".into(),
-        body: json!({"id": "3f2a", "adapter_name": "openai-dev", "adapter_id": "openai|502ecf49", "adapter_type": "LLM", "description": "main model", "adapter_metadata": {"model": "gpt-4o", "max_tokens": 4096, "timeout": 900}, "is_default": false}),
-    };
+    let res = Resource::new(
+        "adapter",
+        "3f2a",
+        "openai-dev",
+        json!({"id": "3f2a", "adapter_name": "openai-dev", "adapter_id": "openai|502ecf49", "adapter_type": "LLM", "description": "main model", "adapter_metadata": {"model": "gpt-4o", "max_tokens": 4096, "timeout": 900}, "is_default": false}),
+    );
     let hctx = HookContext { source_env: "dev".into(), target_env: "prod".into(), kind: "adapter".into(), params: json!({}) };
     row("Rhai: transform, on the calling thread", measure(5000, || async { hook.apply_blocking(&hctx, &res).unwrap(); }).await);
     row("Rhai: transform, via spawn_blocking", measure(5000, || async { hook.apply(&hctx, &res).await.unwrap(); }).await);

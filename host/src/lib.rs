@@ -6,6 +6,7 @@
 //! `cli` is the `ferry` command.
 
 pub mod cli;
+pub mod engine;
 pub mod files;
 pub mod net;
 pub mod plugin;

@@ -1,6 +1,8 @@
 //! The `ferry` command: argument parsing, logging setup, exit codes. One module per
 //! subcommand.
 
+mod clone;
+mod demo;
 mod plugins;
 mod sandbox;
 
@@ -28,6 +30,12 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
+    /// Promote: clone the source org's resources into the target org.
+    Clone(clone::CloneArgs),
+    /// Read and match both orgs and print what a clone would do; write nothing.
+    Plan(clone::PlanArgs),
+    /// Start the sandbox with a seeded DEV and an empty PROD org, plan, clone, report.
+    Demo(demo::DemoArgs),
     /// Inspect the plugins ferry can load.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -47,6 +55,9 @@ pub fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
+            Command::Clone(a) => clone::clone(a).await,
+            Command::Plan(a) => clone::plan_cmd(a).await,
+            Command::Demo(a) => demo::run(a).await,
             Command::Plugins(c) => plugins::run(c).await,
             Command::Sandbox(a) => sandbox::run(a).await,
         }

@@ -85,7 +85,18 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
             let mut k = Table::new();
             k.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "plugin", "depends on", "key", "references", "secrets", "files"]);
             for (kind, p) in registry.kinds() {
-                let refs: Vec<String> = kind.references.iter().map(|r| format!("{} -> {}{}", r.pointer, r.kind, if r.by_key { " (by key)" } else { "" })).collect();
+                let refs: Vec<String> = kind
+                    .references
+                    .iter()
+                    .map(|r| {
+                        let by = match &r.by {
+                            crate::plugin::types::RefBy::Id => String::new(),
+                            crate::plugin::types::RefBy::Key => " (by key)".into(),
+                            crate::plugin::types::RefBy::Field(f) => format!(" (by {f})"),
+                        };
+                        format!("{} -> {}{by}{}", r.pointer, r.kind, if r.required { "" } else { ", optional" })
+                    })
+                    .collect();
                 k.add_row([kind.name.clone(), p.name.clone(), kind.depends_on.join(", "), kind.key.join(", "), refs.join("\n"), kind.secrets.join(", "), if kind.has_files { "yes".into() } else { String::new() }]);
             }
             println!("{k}");

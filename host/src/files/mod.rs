@@ -87,7 +87,8 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
                 return Ok(TransferOutcome::Unsupported(mime));
             }
             let text = env.pointer(data).and_then(Value::as_str).ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
-            let bytes = if *base64 {
+            // Text types travel as text even in a base64 envelope (Unstract: PDFs base64, CSV plain).
+            let bytes = if *base64 && !mime.starts_with("text/") {
                 base64::engine::general_purpose::STANDARD
                     .decode(text.trim())
                     .map_err(|e| TransferError::Shape(format!("{what}: bad base64: {e}")))?

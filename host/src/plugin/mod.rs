@@ -8,7 +8,7 @@ pub mod types;
 pub mod wasm;
 
 pub use registry::{Cloner, PluginInfo, Registry};
-pub use types::{CallContext, GuestError, KindInfo, Reference, Resource};
+pub use types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource};
 
 /// Why a plugin call failed. Every variant names the plugin (or the rule) so that a user
 /// reading a report knows whom to blame.

@@ -4,12 +4,21 @@
 use serde::Serialize;
 use serde_json::Value;
 
+/// What a reference field holds of the resource it references.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RefBy {
+    Id,
+    Key,
+    /// the value at this JSON pointer of the referenced resource's body
+    Field(String),
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Reference {
     pub pointer: String,
     pub kind: String,
-    /// true: the field holds the referenced resource's natural key, not its id
-    pub by_key: bool,
+    pub by: RefBy,
     pub required: bool,
 }
 
@@ -30,6 +39,15 @@ pub struct Resource {
     pub id: String,
     pub key: String,
     pub body: Value,
+    /// why this resource cannot be cloned, when its cloner says so
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub skip: Option<String>,
+}
+
+impl Resource {
+    pub fn new(kind: &str, id: &str, key: &str, body: Value) -> Self {
+        Resource { kind: kind.into(), id: id.into(), key: key.into(), body, skip: None }
+    }
 }
 
 /// Options of the run that plugins see (e.g. `clone-group-members=true`).

@@ -95,6 +95,8 @@ pub struct Resource {
     pub id: String,
     pub key: String,
     pub body: Value,
+    /// why this resource cannot be cloned (set in `list`; the host skips it and its dependants)
+    pub skip: Option<String>,
 }
 
 impl Resource {
@@ -103,7 +105,13 @@ impl Resource {
     pub fn from_body(info: &KindInfo, id_pointer: &str, body: Value) -> Resource {
         let id = body.pointer(id_pointer).map(scalar_text).unwrap_or_default();
         let key = info.key_of(&body);
-        Resource { kind: info.name.clone(), id, key, body }
+        Resource { kind: info.name.clone(), id, key, body, skip: None }
+    }
+
+    /// Mark this resource as one that cannot be cloned, with the reason.
+    pub fn skipped(mut self, reason: impl Into<String>) -> Resource {
+        self.skip = Some(reason.into());
+        self
     }
 
     /// A string field of the body, or "".
@@ -114,7 +122,7 @@ impl Resource {
 
 impl From<Resource> for wit::Resource {
     fn from(r: Resource) -> Self {
-        wit::Resource { kind: r.kind, id: r.id, key: r.key, body: r.body.to_string() }
+        wit::Resource { kind: r.kind, id: r.id, key: r.key, body: r.body.to_string(), skip: r.skip }
     }
 }
 
@@ -123,7 +131,7 @@ impl TryFrom<wit::Resource> for Resource {
     fn try_from(r: wit::Resource) -> Result<Self> {
         let body = serde_json::from_str(&r.body)
             .map_err(|e| Error::Invalid(format!("body of {} {:?} is not JSON: {e}", r.kind, r.key)))?;
-        Ok(Resource { kind: r.kind, id: r.id, key: r.key, body })
+        Ok(Resource { kind: r.kind, id: r.id, key: r.key, body, skip: r.skip })
     }
 }
 
@@ -136,12 +144,21 @@ pub fn scalar_text(v: &Value) -> String {
     }
 }
 
+/// What a reference field holds of the resource it references.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RefBy {
+    Id,
+    Key,
+    /// the value at this JSON pointer of the referenced resource's body
+    Field(String),
+}
+
 /// One reference field: where it is and what kind it points at.
 #[derive(Debug, Clone)]
 pub struct Reference {
     pub pointer: String,
     pub kind: String,
-    pub by_key: bool,
+    pub by: RefBy,
     pub required: bool,
 }
 
@@ -172,17 +189,27 @@ impl KindInfo {
     }
     /// A field holding the id of a resource of `kind` (remapped by the host).
     pub fn reference(mut self, pointer: &str, kind: &str) -> Self {
-        self.push_ref(pointer, kind, false, true);
+        self.push_ref(pointer, kind, RefBy::Id, true);
         self
     }
     /// A field holding the natural key (name) of a resource of `kind`.
     pub fn reference_by_key(mut self, pointer: &str, kind: &str) -> Self {
-        self.push_ref(pointer, kind, true, true);
+        self.push_ref(pointer, kind, RefBy::Key, true);
+        self
+    }
+    /// A field holding the value at `field` (a JSON pointer) of a resource of `kind`.
+    pub fn reference_by_field(mut self, pointer: &str, kind: &str, field: &str) -> Self {
+        self.push_ref(pointer, kind, RefBy::Field(field.into()), true);
         self
     }
     /// Like [`KindInfo::reference`], for a field that may be null or absent.
     pub fn optional_reference(mut self, pointer: &str, kind: &str) -> Self {
-        self.push_ref(pointer, kind, false, false);
+        self.push_ref(pointer, kind, RefBy::Id, false);
+        self
+    }
+    /// Like [`KindInfo::reference_by_key`], for a field that may be null or absent.
+    pub fn optional_reference_by_key(mut self, pointer: &str, kind: &str) -> Self {
+        self.push_ref(pointer, kind, RefBy::Key, false);
         self
     }
     pub fn secret(mut self, pointer: &str) -> Self {
@@ -194,11 +221,11 @@ impl KindInfo {
         self
     }
 
-    fn push_ref(&mut self, pointer: &str, kind: &str, by_key: bool, required: bool) {
+    fn push_ref(&mut self, pointer: &str, kind: &str, by: RefBy, required: bool) {
         if !self.depends_on.iter().any(|k| k == kind) && kind != self.name {
             self.depends_on.push(kind.into());
         }
-        self.references.push(Reference { pointer: pointer.into(), kind: kind.into(), by_key, required });
+        self.references.push(Reference { pointer: pointer.into(), kind: kind.into(), by, required });
     }
 
     /// The natural key of a body: the key fields' values joined by " / ".
@@ -224,7 +251,11 @@ impl From<KindInfo> for wit::KindInfo {
                 .map(|r| wit::Reference {
                     pointer: r.pointer,
                     kind: r.kind,
-                    by: if r.by_key { wit::RefBy::Key } else { wit::RefBy::Id },
+                    by: match r.by {
+                        RefBy::Id => wit::RefBy::Id,
+                        RefBy::Key => wit::RefBy::Key,
+                        RefBy::Field(f) => wit::RefBy::Field(f),
+                    },
                     required: r.required,
                 })
                 .collect(),

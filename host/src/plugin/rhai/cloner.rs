@@ -2,6 +2,8 @@
 //!
 //! ```rhai
 //! fn kinds() { [#{ name: "label", key: ["/name"], depends_on: [], references: [] }] }
+//! // a reference: #{ pointer: "/project", kind: "project", by: "id" | "key" | "/field", required: true }
+//! // a resource map may carry skip: "reason" when it cannot be cloned
 //! fn list(ctx, kind) { list_all("source", "labels/", #{}, "drf-next").map(|b| #{ id: `${b.id}`, key: b.name, body: b }) }
 //! fn find(ctx, kind, wanted) { ... }        // a resource map, or () when absent
 //! fn create(ctx, kind, res) { ... }         // the created resource
@@ -22,7 +24,7 @@ use crate::net::paging::{self, ListError, Paging};
 use crate::net::{HttpClient, Policy, Side};
 use crate::plugin::PluginError;
 use crate::plugin::manifest::{Limits, Manifest};
-use crate::plugin::types::{CallContext, GuestError, KindInfo, Reference, Resource};
+use crate::plugin::types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource};
 use crate::plugin::wasm::state::Grant;
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, Map, Scope};
 use serde::Deserialize;
@@ -149,7 +151,7 @@ impl RhaiCloner {
     }
 
     fn resource(&self, call: &str, kind: &str, v: &Dynamic) -> Result<Resource, PluginError> {
-        let blank = Resource { kind: kind.to_string(), id: String::new(), key: String::new(), body: serde_json::Value::Null };
+        let blank = Resource::new(kind, "", "", serde_json::Value::Null);
         let r = resource_from_dynamic(v, &blank).map_err(|e| self.invalid(call, e))?;
         if r.id.is_empty() {
             return Err(self.invalid(call, "a resource must have a non-empty id"));
@@ -249,7 +251,20 @@ impl KindDecl {
             description: self.description,
             depends_on: self.depends_on,
             key: self.key,
-            references: self.references.into_iter().map(|r| Reference { pointer: r.pointer, by_key: r.by.as_deref() == Some("key"), kind: r.kind, required: r.required }).collect(),
+            references: self
+                .references
+                .into_iter()
+                .map(|r| Reference {
+                    pointer: r.pointer,
+                    by: match r.by.as_deref() {
+                        Some("key") => RefBy::Key,
+                        Some(f) if f.starts_with('/') => RefBy::Field(f.to_string()),
+                        _ => RefBy::Id,
+                    },
+                    kind: r.kind,
+                    required: r.required,
+                })
+                .collect(),
             secrets: self.secrets,
             has_files: self.has_files,
         }

@@ -119,5 +119,11 @@ pub(super) fn resource_from_dynamic(v: &Dynamic, old: &Resource) -> Result<Resou
     };
     let body = map.get("body").ok_or("the resource has no body")?;
     let body: serde_json::Value = rhai::serde::from_dynamic(body).map_err(|e| format!("res.body: {e}"))?;
-    Ok(Resource { kind: text("kind", &old.kind)?, id: text("id", &old.id)?, key: text("key", &old.key)?, body })
+    let skip = match map.get("skip") {
+        None => old.skip.clone(),
+        Some(v) if v.is_unit() => None,
+        Some(v) if v.is_string() => Some(v.clone().into_string().unwrap_or_default()),
+        Some(v) => return Err(format!("res.skip must be a string, not {}", v.type_name())),
+    };
+    Ok(Resource { kind: text("kind", &old.kind)?, id: text("id", &old.id)?, key: text("key", &old.key)?, body, skip })
 }

@@ -209,7 +209,16 @@ impl From<types::KindInfo> for host::KindInfo {
             references: k
                 .references
                 .into_iter()
-                .map(|r| host::Reference { pointer: r.pointer, kind: r.kind, by_key: matches!(r.by, types::RefBy::Key), required: r.required })
+                .map(|r| host::Reference {
+                    pointer: r.pointer,
+                    kind: r.kind,
+                    by: match r.by {
+                        types::RefBy::Id => host::RefBy::Id,
+                        types::RefBy::Key => host::RefBy::Key,
+                        types::RefBy::Field(f) => host::RefBy::Field(f),
+                    },
+                    required: r.required,
+                })
                 .collect(),
             secrets: k.secrets,
             has_files: k.has_files,
@@ -232,12 +241,12 @@ impl From<types::Error> for host::GuestError {
 }
 
 pub fn to_wit(r: &host::Resource) -> types::Resource {
-    types::Resource { kind: r.kind.clone(), id: r.id.clone(), key: r.key.clone(), body: r.body.to_string() }
+    types::Resource { kind: r.kind.clone(), id: r.id.clone(), key: r.key.clone(), body: r.body.to_string(), skip: r.skip.clone() }
 }
 
 pub fn from_wit(plugin: &str, r: types::Resource) -> Result<host::Resource, host::GuestError> {
     let body = serde_json::from_str(&r.body).map_err(|e| host::GuestError::Invalid(format!("plugin {plugin} returned a {} whose body is not JSON: {e}", r.kind)))?;
-    Ok(host::Resource { kind: r.kind, id: r.id, key: r.key, body })
+    Ok(host::Resource { kind: r.kind, id: r.id, key: r.key, body, skip: r.skip })
 }
 
 pub fn context(c: &host::CallContext) -> types::CallContext {

@@ -1,0 +1,177 @@
+//! Applying a plan as a dependency graph: a resource starts as soon as everything it
+//! references exists on the target (no phase barriers), with at most `concurrency` plugin
+//! calls in flight. References are rewritten from the referenced items' target resources;
+//! a failure skips what depends on it.
+
+use super::plan::{Plan, context, rewritten};
+use super::{Action, Options};
+use crate::plugin::wasm::state::Grant;
+use crate::plugin::{Registry, Resource};
+use futures::{FutureExt, StreamExt};
+use serde::Serialize;
+use serde_json::Value;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// What happened to one item.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
+pub enum Outcome {
+    Created,
+    Adopted,
+    Updated,
+    Skipped(String),
+    Failed(String),
+}
+
+impl Outcome {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Outcome::Created => "created",
+            Outcome::Adopted => "adopted",
+            Outcome::Updated => "updated",
+            Outcome::Skipped(_) => "skipped",
+            Outcome::Failed(_) => "failed",
+        }
+    }
+    fn done_ok(&self) -> bool {
+        matches!(self, Outcome::Created | Outcome::Adopted | Outcome::Updated)
+    }
+}
+
+/// The result of applying one item.
+#[derive(Debug, Clone)]
+pub struct Done {
+    pub outcome: Outcome,
+    pub target: Option<Resource>,
+    pub files: Option<Value>,
+    pub duration: Duration,
+}
+
+/// Something that wants to hear about progress (a progress bar, plain lines, nothing).
+pub trait Progress: Send + Sync {
+    fn started(&self, _total: usize) {}
+    fn finished(&self, _kind: &str, _key: &str, _outcome: &Outcome) {}
+}
+
+pub struct NoProgress;
+impl Progress for NoProgress {}
+
+/// Apply the plan; returns one [`Done`] per item, in the plan's order.
+pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &Options, progress: &dyn Progress) -> Vec<Done> {
+    let n = plan.items.len();
+    let ctx = context(opts);
+    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    // Dependencies per item, and who waits on whom.
+    let deps: Vec<Vec<usize>> = plan
+        .items
+        .iter()
+        .map(|it| {
+            let mut d: Vec<usize> = it.edges.iter().map(|e| e.to).chain(it.after.iter().copied()).collect();
+            d.sort_unstable();
+            d.dedup();
+            d
+        })
+        .collect();
+    let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
+    let mut dependants: Vec<Vec<usize>> = vec![vec![]; n];
+    for (i, d) in deps.iter().enumerate() {
+        for &j in d {
+            dependants[j].push(i);
+        }
+    }
+    let mut results: Vec<Option<Done>> = vec![None; n];
+    let mut running = futures::stream::FuturesUnordered::new();
+    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    progress.started(n);
+
+    loop {
+        while let Some(i) = ready.pop() {
+            // A dependency that did not end well skips this item without a call.
+            if let Some(&bad) = deps[i].iter().find(|&&d| !results[d].as_ref().is_some_and(|r| r.outcome.done_ok())) {
+                let d = &plan.items[bad].source;
+                let why = match &results[bad].as_ref().map(|r| &r.outcome) {
+                    Some(Outcome::Failed(_)) => format!("depends on {} {:?}, which failed", d.kind, d.key),
+                    _ => format!("depends on {} {:?}, which is skipped", d.kind, d.key),
+                };
+                let outcome = match &plan.items[i].action {
+                    Action::Skip(reason) => Outcome::Skipped(reason.clone()),
+                    _ => Outcome::Skipped(why),
+                };
+                running.push(futures::future::ready((i, Done { outcome, target: plan.items[i].target.clone(), files: None, duration: Duration::ZERO })).boxed());
+                continue;
+            }
+            let item = &plan.items[i];
+            if let Action::Skip(reason) = &item.action {
+                let done = Done { outcome: Outcome::Skipped(reason.clone()), target: None, files: None, duration: Duration::ZERO };
+                running.push(futures::future::ready((i, done)).boxed());
+                continue;
+            }
+            let (info, kind_info, cloner) = registry.cloner_for(&item.source.kind).expect("registered kind");
+            let _ = info;
+            let has_files = kind_info.has_files && !opts.skip_files;
+            let wanted = rewritten(&plan.items, i);
+            let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());
+            let source = item.source.clone();
+            let (cloner, grant, ctx, permits) = (cloner.clone(), grant.clone(), ctx.clone(), permits.clone());
+            let mut file_ctx = ctx.clone();
+            file_ctx.options.push(("max-file-size".into(), opts.max_file_size.to_string()));
+            running.push(
+                async move {
+                    let started = Instant::now();
+                    let _permit = permits.acquire_owned().await.expect("semaphore open");
+                    let wanted = match wanted {
+                        Ok(Some(w)) => w,
+                        Ok(None) => return (i, failed("a referenced resource has no target", started)),
+                        Err(e) => return (i, failed(&e, started)),
+                    };
+                    let result = match action {
+                        Action::Create => cloner.create(grant.clone(), &ctx, &kind, &wanted).await.map(|t| (Outcome::Created, t)),
+                        Action::Update => {
+                            let id = target.as_ref().map(|t| t.id.clone()).unwrap_or_default();
+                            cloner.update(grant.clone(), &ctx, &kind, &id, &wanted).await.map(|t| (Outcome::Updated, t))
+                        }
+                        Action::Adopt => Ok((Outcome::Adopted, target.clone().expect("adopt has a target"))),
+                        Action::Skip(_) => unreachable!("skips are handled above"),
+                    };
+                    let (outcome, t) = match result {
+                        Ok(r) => r,
+                        Err(e) => return (i, failed(&e.to_string(), started)),
+                    };
+                    let mut files = None;
+                    if has_files {
+                        match cloner.copy_files(grant, &file_ctx, &kind, &source, &t).await {
+                            Ok(report) => files = Some(report),
+                            Err(e) => files = Some(serde_json::json!({"failed": [{"error": e.to_string()}]})),
+                        }
+                    }
+                    (i, Done { outcome, target: Some(t), files, duration: started.elapsed() })
+                }
+                .boxed(),
+            );
+        }
+        let Some((i, done)) = running.next().await else { break };
+        let it = &plan.items[i];
+        match &done.outcome {
+            Outcome::Failed(e) => tracing::warn!(kind = %it.source.kind, key = %it.source.key, "failed: {e}"),
+            o => tracing::info!(kind = %it.source.kind, key = %it.source.key, "{}", o.name()),
+        }
+        progress.finished(&it.source.kind, &it.source.key, &done.outcome);
+        if let Some(t) = &done.target {
+            plan.items[i].target = Some(t.clone());
+        }
+        results[i] = Some(done);
+        for &d in &dependants[i] {
+            waiting[d] -= 1;
+            if waiting[d] == 0 {
+                ready.push(d);
+            }
+        }
+    }
+    results.into_iter().map(|r| r.unwrap_or(Done { outcome: Outcome::Skipped("never became ready (dependency cycle)".into()), target: None, files: None, duration: Duration::ZERO })).collect()
+}
+
+fn failed(e: &str, started: Instant) -> Done {
+    Done { outcome: Outcome::Failed(e.to_string()), target: None, files: None, duration: started.elapsed() }
+}

@@ -1,0 +1,205 @@
+//! The report of a run: per kind (created, adopted, updated, skipped, failed, time), every
+//! resource's outcome and reason, the ID map, files, credentials the target still needs,
+//! warnings and durations. A table for people, JSON for machines. It names resources by kind
+//! and key and never holds a body, so no secret can reach it.
+
+use super::Action;
+use super::apply::{Done, Outcome};
+use super::plan::Plan;
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct KindStats {
+    pub created: usize,
+    pub adopted: usize,
+    pub updated: usize,
+    pub skipped: usize,
+    pub failed: usize,
+    /// time spent in this kind's items, summed (they overlap: it is work, not wall time)
+    pub work_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ItemReport {
+    pub kind: String,
+    pub key: String,
+    pub source_id: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_id: Option<String>,
+    /// what the plan said
+    pub action: String,
+    /// what happened (absent in a plan)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pulled_in: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub files: Option<Value>,
+    pub duration_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Credential {
+    pub kind: String,
+    pub key: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Files {
+    pub moved: usize,
+    pub bytes: u64,
+    pub too_large: Vec<String>,
+    pub unsupported: Vec<String>,
+    pub failed: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub source: String,
+    pub target: String,
+    pub dry_run: bool,
+    pub duration_ms: u64,
+    pub kinds: BTreeMap<String, KindStats>,
+    pub items: Vec<ItemReport>,
+    pub id_map: BTreeMap<String, BTreeMap<String, String>>,
+    pub files: Files,
+    pub credentials_needed: Vec<Credential>,
+    pub warnings: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aborted: Option<String>,
+}
+
+impl Report {
+    /// A report of a plan (nothing applied) or of a run (`done` given).
+    pub fn build(plan: &Plan, done: Option<&[Done]>, source: &str, target: &str, duration_ms: u64) -> Report {
+        let mut kinds: BTreeMap<String, KindStats> = plan.kinds.iter().map(|k| (k.name.clone(), KindStats::default())).collect();
+        let mut items = Vec::new();
+        let mut id_map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        let mut files = Files::default();
+        let mut credentials = Vec::new();
+        for (i, it) in plan.items.iter().enumerate() {
+            let d = done.map(|d| &d[i]);
+            let stats = kinds.entry(it.source.kind.clone()).or_default();
+            let (outcome_name, reason) = match (d.map(|d| &d.outcome), &it.action) {
+                (Some(o), _) => (o.name(), match o {
+                    Outcome::Skipped(r) | Outcome::Failed(r) => Some(r.clone()),
+                    _ => None,
+                }),
+                (None, Action::Skip(r)) => ("skipped", Some(r.clone())),
+                (None, a) => (match a {
+                    Action::Create => "created",
+                    Action::Adopt => "adopted",
+                    _ => "updated",
+                }, None),
+            };
+            match outcome_name {
+                "created" => stats.created += 1,
+                "adopted" => stats.adopted += 1,
+                "updated" => stats.updated += 1,
+                "skipped" => stats.skipped += 1,
+                _ => stats.failed += 1,
+            }
+            let duration_ms = d.map(|d| d.duration.as_millis() as u64).unwrap_or(0);
+            stats.work_ms += duration_ms;
+            let target = d.and_then(|d| d.target.as_ref()).or(it.target.as_ref());
+            if let Some(t) = target {
+                id_map.entry(it.source.kind.clone()).or_default().insert(it.source.id.clone(), t.id.clone());
+            }
+            if let Some(f) = d.and_then(|d| d.files.as_ref()) {
+                tally(&mut files, f, &it.source.key);
+            }
+            if let Some(why) = &it.source.skip
+                && !plan.kind(&it.source.kind).secrets.is_empty()
+            {
+                credentials.push(Credential { kind: it.source.kind.clone(), key: it.source.key.clone(), reason: why.clone() });
+            }
+            items.push(ItemReport {
+                kind: it.source.kind.clone(),
+                key: it.source.key.clone(),
+                source_id: it.source.id.clone(),
+                target_id: target.map(|t| t.id.clone()),
+                action: it.action.name().to_string(),
+                outcome: d.map(|d| d.outcome.name().to_string()),
+                reason,
+                pulled_in: it.pulled_in.clone(),
+                files: d.and_then(|d| d.files.clone()),
+                duration_ms,
+            });
+        }
+        Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None }
+    }
+
+    pub fn failed(&self) -> usize {
+        self.kinds.values().map(|k| k.failed).sum()
+    }
+
+    /// The table for people, with the reasons of skips and failures below it.
+    pub fn render(&self) -> String {
+        let mut t = Table::new();
+        let verbs = if self.dry_run { ["create", "adopt", "update", "skip", "fail"] } else { ["created", "adopted", "updated", "skipped", "failed"] };
+        let mut header = vec!["kind".to_string()];
+        header.extend(verbs.iter().map(|v| v.to_string()));
+        header.push("time".into());
+        t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
+        let mut total = KindStats::default();
+        for (kind, s) in &self.kinds {
+            t.add_row([kind.clone(), s.created.to_string(), s.adopted.to_string(), s.updated.to_string(), s.skipped.to_string(), s.failed.to_string(), format!("{:.1}s", s.work_ms as f64 / 1000.0)]);
+            total.created += s.created;
+            total.adopted += s.adopted;
+            total.updated += s.updated;
+            total.skipped += s.skipped;
+            total.failed += s.failed;
+        }
+        t.add_row(["TOTAL".to_string(), total.created.to_string(), total.adopted.to_string(), total.updated.to_string(), total.skipped.to_string(), total.failed.to_string(), format!("{:.1}s", self.duration_ms as f64 / 1000.0)]);
+        let mut out = format!("{} → {}{}\n{t}\n", self.source, self.target, if self.dry_run { " (plan: nothing written)" } else { "" });
+        let notes: Vec<&ItemReport> = self.items.iter().filter(|i| i.reason.is_some()).collect();
+        if !notes.is_empty() {
+            out += "\nSkipped and failed:\n";
+            for i in notes {
+                out += &format!("  {} {} {:?}: {}\n", i.outcome.as_deref().unwrap_or(&i.action), i.kind, i.key, i.reason.as_deref().unwrap_or(""));
+            }
+        }
+        let pulled: Vec<&ItemReport> = self.items.iter().filter(|i| i.pulled_in.is_some()).collect();
+        if !pulled.is_empty() {
+            out += "\nPulled in by the selection's dependencies:\n";
+            for i in pulled {
+                out += &format!("  {} {:?}: {}\n", i.kind, i.key, i.pulled_in.as_deref().unwrap_or(""));
+            }
+        }
+        if self.files.moved + self.files.too_large.len() + self.files.unsupported.len() + self.files.failed.len() > 0 {
+            out += &format!("\nFiles: {} moved ({} bytes), {} too large, {} unsupported, {} failed\n", self.files.moved, self.files.bytes, self.files.too_large.len(), self.files.unsupported.len(), self.files.failed.len());
+        }
+        if !self.credentials_needed.is_empty() {
+            out += "\nCredentials the target still needs:\n";
+            for c in &self.credentials_needed {
+                out += &format!("  {} {:?}: {}\n", c.kind, c.key, c.reason);
+            }
+        }
+        for w in &self.warnings {
+            out += &format!("warning: {w}\n");
+        }
+        if let Some(a) = &self.aborted {
+            out += &format!("ABORTED: {a}\n");
+        }
+        out
+    }
+}
+
+/// Add a cloner's `copy-files` summary (`{moved: [{name, bytes}], too_large: [..],
+/// unsupported: [..], failed: [..]}`) to the totals.
+fn tally(files: &mut Files, f: &Value, owner: &str) {
+    let names = |k: &str| -> Vec<String> { f[k].as_array().into_iter().flatten().map(|x| format!("{owner}/{}", x.get("name").and_then(Value::as_str).or(x.as_str()).unwrap_or("?"))).collect() };
+    for m in f["moved"].as_array().into_iter().flatten() {
+        files.moved += 1;
+        files.bytes += m.get("bytes").and_then(Value::as_u64).unwrap_or(0);
+    }
+    files.too_large.extend(names("too_large"));
+    files.unsupported.extend(names("unsupported"));
+    files.failed.extend(names("failed"));
+}

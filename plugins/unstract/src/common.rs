@@ -1,0 +1,113 @@
+//! What the Unstract kinds share: payloads cut to what a client may write, exact-name
+//! lookups, sharing (users by email, groups already remapped by the host) and reading
+//! details.
+
+use ferry_sdk::prelude::*;
+
+/// Fields the server sets; never sent.
+pub const SERVER_MANAGED: [&str; 12] = [
+    "id", "organization", "created_by", "created_by_email", "modified_by", "modified_by_email", "created_at", "modified_at", "shared_users", "shared_groups", "shared_to_org", "workflow_owner",
+];
+
+/// The body to POST: the source's fields minus server-managed ones, `extra_out` and the
+/// host-only `_ferry` notes; nulls and empty strings dropped (false and 0 kept).
+pub fn payload(body: &Value, extra_out: &[&str]) -> Value {
+    let mut out = serde_json::Map::new();
+    if let Some(obj) = body.as_object() {
+        for (k, v) in obj {
+            if SERVER_MANAGED.contains(&k.as_str()) || extra_out.contains(&k.as_str()) || k.starts_with('_') || k == "is_owner" {
+                continue;
+            }
+            if v.is_null() || v.as_str() == Some("") {
+                continue;
+            }
+            out.insert(k.clone(), v.clone());
+        }
+    }
+    Value::Object(out)
+}
+
+/// GET a list (bare or DRF-paged) following every page.
+pub fn list(side: Side, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
+    http::list_all(side, path, query, Paging::DrfNext)
+}
+
+/// The one row of `path` whose `field` equals `value` exactly, filtered on the server and
+/// checked again here.
+pub fn by_exact(side: Side, path: &str, query: &[(&str, &str)], checks: &[(&str, &str)]) -> Result<Option<Value>> {
+    let rows = list(side, path, query)?;
+    Ok(rows.into_iter().find(|r| checks.iter().all(|(f, v)| r.get(*f).and_then(Value::as_str) == Some(*v))))
+}
+
+/// GET one object.
+pub fn get(side: Side, path: &str) -> Result<Value> {
+    http::get(side, path, &[])?.ok()?.json()
+}
+
+/// Every row of a list, replaced by its detail (`{path}{id}/`).
+pub fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>> {
+    rows.into_iter()
+        .map(|row| {
+            let rid = scalar(&row[id]);
+            let mut detail = get(Side::Source, &format!("{path}{rid}/"))?;
+            // Keep list-only fields the detail lacks.
+            if let (Some(d), Some(r)) = (detail.as_object_mut(), row.as_object()) {
+                for (k, v) in r {
+                    d.entry(k.clone()).or_insert_with(|| v.clone());
+                }
+            }
+            Ok(detail)
+        })
+        .collect()
+}
+
+pub fn scalar(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Users of a side: id -> (email, is_service_account).
+fn users(side: Side) -> Result<Vec<(String, String, bool)>> {
+    let v = get(side, "users/")?;
+    Ok(v["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|u| Some((scalar(&u["id"]), u["email"].as_str()?.to_lowercase(), u["is_service_account"].as_bool().unwrap_or(false))))
+        .collect())
+}
+
+/// Share a target resource as its source is shared: groups (ids already remapped by the
+/// host), users by email, the org flag. Sends nothing when there is nothing to share.
+pub fn share(route: &str, target_id: &str, source: &Value) -> Result<()> {
+    let groups: Vec<Value> = source["shared_groups"].as_array().cloned().unwrap_or_default();
+    let owner = scalar(&source["created_by"]);
+    let source_users: Vec<String> = source["shared_users"].as_array().into_iter().flatten().map(scalar).filter(|u| *u != owner).collect();
+    let to_org = source["shared_to_org"].as_bool().unwrap_or(false);
+    if groups.is_empty() && source_users.is_empty() && !to_org {
+        return Ok(());
+    }
+    let mut user_ids = Vec::new();
+    if !source_users.is_empty() {
+        let (src, tgt) = (users(Side::Source)?, users(Side::Target)?);
+        for u in source_users {
+            let Some((_, email, service)) = src.iter().find(|(id, _, _)| *id == u) else {
+                log::warn(format!("shared user {u} is not in the source's user list; not shared"));
+                continue;
+            };
+            if *service {
+                continue;
+            }
+            match tgt.iter().find(|(_, e, _)| e == email) {
+                Some((id, _, _)) => user_ids.push(json!(id.parse::<i64>().unwrap_or_default())),
+                None => log::warn(format!("user {email} is not in the target org; not shared")),
+            }
+        }
+    }
+    let body = json!({"shared_to_org": to_org, "shared_users": user_ids, "shared_groups": groups});
+    http::post_json(Side::Target, &format!("{route}{target_id}/share/"), &body)?.ok()?;
+    Ok(())
+}

@@ -1,0 +1,167 @@
+//! Prompt Studio projects (`prompt-studio/`), matched by name. A new one is imported from the
+//! source's project-transfer export with the target's adapters (named by its default
+//! profile), then published to the registry, whose id tool instances reference. Its documents
+//! are copied by `copy-files`, streamed by the host, and the default document is set.
+
+use crate::common::{get, list, scalar, share};
+use ferry_sdk::files::{Download, Encoding, JsonEnvelope, TransferOutcome, TransferRequest, Upload};
+use ferry_sdk::http::{Body, FormPart, Method};
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct CustomTool;
+
+/// The profile's adapter fields and the import form field for each.
+const ADAPTERS: [(&str, &str); 4] = [("llm", "llm_adapter_id"), ("vector_store", "vector_db_adapter_id"), ("embedding_model", "embedding_adapter_id"), ("x2text", "x2text_adapter_id")];
+
+fn info() -> KindInfo {
+    let mut k = KindInfo::new("custom_tool", "Prompt Studio projects with prompts, settings, default profile and documents, matched by name").key(["/tool_name"]).with_files().optional_reference("/shared_groups/*", "group");
+    for (field, _) in ADAPTERS {
+        k = k.reference_by_field(&format!("/_ferry/profile/{field}"), "adapter", "/adapter_name");
+    }
+    k
+}
+
+/// A profile's adapter as a name (the API gives a name, or an object with one).
+fn adapter_name(v: &Value) -> Option<String> {
+    match v {
+        Value::String(s) if !s.is_empty() => Some(s.clone()),
+        Value::Object(o) => o.get("adapter_name").or_else(|| o.get("name")).and_then(Value::as_str).map(str::to_string),
+        _ => None,
+    }
+}
+
+fn registry_id(side: Side, tool: &str) -> Result<Option<String>> {
+    Ok(list(side, "prompt-studio/registry/", &[("custom_tool", tool)])?.first().map(|r| scalar(&r["prompt_registry_id"])))
+}
+
+/// The target's view of a tool, with its registry id, as the engine needs it.
+fn target_resource(tool_id: &str) -> Result<Resource> {
+    let mut body = get(Side::Target, &format!("prompt-studio/{tool_id}/"))?;
+    body["prompt_registry_id"] = registry_id(Side::Target, tool_id)?.map(Value::String).unwrap_or(Value::Null);
+    Ok(Resource::from_body(&info(), "/tool_id", body))
+}
+
+impl Kind for CustomTool {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        for row in list(Side::Source, "prompt-studio/", &[])? {
+            let id = scalar(&row["tool_id"]);
+            let mut body = get(Side::Source, &format!("prompt-studio/{id}/"))?;
+            let profiles = list(Side::Source, &format!("prompt-studio/prompt-studio-profile/{id}/"), &[])?;
+            let default = profiles.iter().find(|p| p["is_default"].as_bool().unwrap_or(false)).or(profiles.first()).cloned().unwrap_or(Value::Null);
+            let mut profile = serde_json::Map::new();
+            for (field, _) in ADAPTERS {
+                if let Some(name) = adapter_name(&default[field]) {
+                    profile.insert(field.into(), json!(name));
+                }
+            }
+            body["_ferry"] = json!({"profile": profile, "export": get(Side::Source, &format!("prompt-studio/project-transfer/{id}"))?});
+            body["prompt_registry_id"] = registry_id(Side::Source, &id)?.map(Value::String).unwrap_or(Value::Null);
+            out.push(Resource::from_body(&info(), "/tool_id", body));
+        }
+        Ok(out)
+    }
+
+    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let name = wanted.str("/tool_name");
+        match list(Side::Target, "prompt-studio/", &[])?.into_iter().find(|t| t["tool_name"].as_str() == Some(name)) {
+            Some(t) => target_resource(&scalar(&t["tool_id"])).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        // The profile's adapters by name, as the host rewrote them, to target ids.
+        let mut parts = Vec::new();
+        for (field, form) in ADAPTERS {
+            let Some(name) = res.body.pointer(&format!("/_ferry/profile/{field}")).and_then(Value::as_str) else { continue };
+            let hit = list(Side::Target, "adapter/", &[("adapter_name", name)])?.into_iter().find(|a| a["adapter_name"].as_str() == Some(name));
+            match hit {
+                Some(a) => parts.push(FormPart { name: form.into(), filename: None, content_type: None, data: scalar(&a["id"]).into_bytes() }),
+                None => log::warn(format!("project {:?}: adapter {name:?} is not on the target", res.key)),
+            }
+        }
+        let mut export = res.body.pointer("/_ferry/export").cloned().unwrap_or(Value::Null);
+        export["tool_metadata"]["tool_name"] = json!(res.str("/tool_name"));
+        parts.push(FormPart { name: "file".into(), filename: Some(format!("{}.json", res.key)), content_type: Some("application/json".into()), data: export.to_string().into_bytes() });
+        let imported = http::request(Side::Target, Method::Post, "prompt-studio/project-transfer/", &[], &[], Body::Form(parts))?.ok()?.json()?;
+        let tool_id = scalar(&imported["tool_id"]);
+        if imported["needs_adapter_config"].as_bool().unwrap_or(false) {
+            log::warn(format!("project {:?} was imported but needs its adapters configured on the target", res.key));
+        }
+        let name = get(Side::Target, &format!("prompt-studio/{tool_id}/"))?["tool_name"].as_str().unwrap_or("").to_string();
+        if name != res.str("/tool_name") {
+            return Err(Error::Conflict(format!("the target imported project {:?} as {name:?}: a project of that name appeared meanwhile", res.key)));
+        }
+        // Publish to the registry when the source project is published.
+        if !res.body["prompt_registry_id"].is_null() {
+            http::post_json(Side::Target, &format!("prompt-studio/export/{tool_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
+        }
+        share("prompt-studio/", &tool_id, &res.body)?;
+        target_resource(&tool_id)
+    }
+
+    fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        // Settings, then the prompts from the source's export.
+        let settings = res.body.pointer("/_ferry/export/tool_settings").cloned().unwrap_or(json!({}));
+        let mut patch = settings.as_object().cloned().unwrap_or_default();
+        for f in ["description", "author", "icon"] {
+            if let Some(v) = res.body.get(f) {
+                patch.insert(f.into(), v.clone());
+            }
+        }
+        http::patch_json(Side::Target, &format!("prompt-studio/{target_id}/"), &Value::Object(patch))?.ok()?;
+        let export = res.body.pointer("/_ferry/export").cloned().unwrap_or(Value::Null);
+        http::post_json(Side::Target, &format!("prompt-studio/{target_id}/sync-prompts/"), &json!({"data": export, "create_copy": false}))?.ok()?;
+        if !res.body["prompt_registry_id"].is_null() {
+            http::post_json(Side::Target, &format!("prompt-studio/export/{target_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
+        }
+        share("prompt-studio/", target_id, &res.body)?;
+        target_resource(target_id)
+    }
+
+    fn copy_files(&self, ctx: &Ctx, source: &Resource, target: &Resource) -> Result<Value> {
+        let max: u64 = ctx.option("max-file-size").and_then(|m| m.parse().ok()).unwrap_or(25 << 20);
+        let docs = list(Side::Source, "prompt-studio/prompt-document/", &[("tool_id", &source.id)])?;
+        let present: Vec<String> = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?.iter().map(|d| scalar(&d["document_name"])).collect();
+        let (mut moved, mut too_large, mut unsupported, mut failed) = (vec![], vec![], vec![], vec![]);
+        for d in &docs {
+            let name = scalar(&d["document_name"]);
+            if present.contains(&name) {
+                continue;
+            }
+            let req = TransferRequest {
+                download: Download {
+                    path: format!("prompt-studio/file/{}", source.id),
+                    query: vec![("document_id".into(), scalar(&d["document_id"]))],
+                    encoding: Encoding::JsonEnvelope(JsonEnvelope { data: "/data".into(), mime_type: "/mime_type".into(), base64: true }),
+                },
+                upload: Upload { path: format!("prompt-studio/file/{}", target.id), field: "file".into(), filename: name.clone(), fields: vec![] },
+                max_bytes: max,
+                accept: vec!["application/pdf".into(), "text/plain".into(), "text/csv".into()],
+            };
+            match ferry_sdk::files::transfer(&req) {
+                Ok(TransferOutcome::Moved(m)) => moved.push(json!({"name": name, "bytes": m.bytes, "sha256": m.sha256})),
+                Ok(TransferOutcome::TooLarge(n)) => too_large.push(json!({"name": name, "bytes": n})),
+                Ok(TransferOutcome::Unsupported(mime)) => unsupported.push(json!({"name": name, "mime_type": mime})),
+                Err(e) => failed.push(json!({"name": name, "error": e.to_string()})),
+            }
+        }
+        // The default document: the source's, by name, unless the target has one.
+        let tool = get(Side::Target, &format!("prompt-studio/{}/", target.id))?;
+        if tool["output"].is_null() || tool["output"].as_str() == Some("") {
+            let wanted = docs.iter().find(|d| scalar(&d["document_id"]) == scalar(&source.body["output"])).map(|d| scalar(&d["document_name"]));
+            let now = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?;
+            let pick = now.iter().find(|d| Some(scalar(&d["document_name"])) == wanted).or(now.first());
+            if let Some(doc) = pick {
+                http::patch_json(Side::Target, &format!("prompt-studio/{}/", target.id), &json!({"output": scalar(&doc["document_id"])}))?.ok()?;
+            }
+        }
+        Ok(json!({"moved": moved, "too_large": too_large, "unsupported": unsupported, "failed": failed}))
+    }
+}

@@ -1,0 +1,58 @@
+//! Groups (`groups/`), matched by name; members (by email) with `--clone-group-members`.
+
+use crate::common::{get, list, scalar};
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct Group;
+
+fn info() -> KindInfo {
+    KindInfo::new("group", "Unstract user groups, matched by name").key(["/name"])
+}
+
+fn emails(side: Side) -> Result<Vec<(String, String)>> {
+    let v = get(side, "users/")?;
+    Ok(v["members"].as_array().into_iter().flatten().filter(|u| !u["is_service_account"].as_bool().unwrap_or(false)).filter_map(|u| Some((scalar(&u["id"]), u["email"].as_str()?.to_lowercase()))).collect())
+}
+
+impl Kind for Group {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        Ok(list(Side::Source, "groups/", &[])?.into_iter().map(|g| Resource::from_body(&info(), "/id", g)).collect())
+    }
+
+    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let name = wanted.str("/name");
+        Ok(list(Side::Target, "groups/", &[])?.into_iter().find(|g| g["name"].as_str() == Some(name)).map(|g| Resource::from_body(&info(), "/id", g)))
+    }
+
+    fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        let name = res.str("/name");
+        let body = json!({"name": name, "description": res.body.get("description").and_then(Value::as_str).unwrap_or("")});
+        http::post_json(Side::Target, "groups/", &body)?.ok()?;
+        // The answer has no id: find the new group by name.
+        let created = self.find(ctx, res)?.ok_or_else(|| Error::Fatal(format!("group {name:?} was created but is not listed")))?;
+        if ctx.flag("clone-group-members") {
+            let members = list(Side::Source, &format!("groups/{}/members/", res.id), &[])?;
+            let target_users = emails(Side::Target)?;
+            let mut ids = Vec::new();
+            for m in members {
+                if m["is_service_account"].as_bool().unwrap_or(false) {
+                    continue;
+                }
+                let email = m["email"].as_str().unwrap_or("").to_lowercase();
+                match target_users.iter().find(|(_, e)| *e == email) {
+                    Some((id, _)) => ids.push(json!(id.parse::<i64>().unwrap_or_default())),
+                    None => log::warn(format!("group {name:?}: member {email} is not in the target org")),
+                }
+            }
+            if !ids.is_empty() {
+                http::post_json(Side::Target, &format!("groups/{}/members/", created.id), &json!({"user_ids": ids}))?.ok()?;
+            }
+        }
+        Ok(created)
+    }
+}

@@ -1,0 +1,62 @@
+//! Workflows (`workflow/`), matched by name. Creating one makes its SOURCE and DESTINATION
+//! endpoints on the server; `workflow_endpoint` configures them. A workflow is only useful
+//! with the project it runs and the connectors of its endpoints, so it declares them as
+//! references (`/_ferry/uses/...`): if one of them is skipped, so is the workflow, and with it
+//! its pipelines and API deployments.
+
+use crate::common::{by_exact, list, payload, scalar, share, with_details};
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct Workflow;
+
+fn info() -> KindInfo {
+    KindInfo::new("workflow", "Unstract workflows, matched by name")
+        .key(["/workflow_name"])
+        .optional_reference("/shared_groups/*", "group")
+        .reference_by_field("/_ferry/uses/tool", "custom_tool", "/prompt_registry_id")
+        .reference("/_ferry/uses/connectors/*", "connector")
+}
+
+impl Kind for Workflow {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        for mut w in with_details(list(Side::Source, "workflow/", &[])?, "workflow/", "id")? {
+            let id = scalar(&w["id"]);
+            let tool = list(Side::Source, "tool_instance/", &[("workflow", &id)])?.first().map(|t| t["tool_id"].clone()).unwrap_or(Value::Null);
+            let connectors: Vec<Value> = list(Side::Source, "workflow/endpoint/", &[("workflow", &id)])?
+                .iter()
+                .filter_map(|e| match &e["connector_instance"] {
+                    Value::Object(o) => o.get("id").cloned(),
+                    Value::Null => Some(e["connector_instance_id"].clone()).filter(|c| !c.is_null()),
+                    other => Some(other.clone()),
+                })
+                .collect();
+            w["_ferry"] = json!({"uses": {"tool": tool, "connectors": connectors}});
+            out.push(Resource::from_body(&info(), "/id", w));
+        }
+        Ok(out)
+    }
+
+    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let name = wanted.str("/workflow_name");
+        Ok(by_exact(Side::Target, "workflow/", &[("workflow_name", name)], &[("workflow_name", name)])?.map(|w| Resource::from_body(&info(), "/id", w)))
+    }
+
+    fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        let created = http::post_json(Side::Target, "workflow/", &payload(&res.body, &[]))?.ok()?.json()?;
+        let r = Resource::from_body(&info(), "/id", created);
+        share("workflow/", &r.id, &res.body)?;
+        Ok(r)
+    }
+
+    fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        let updated = http::patch_json(Side::Target, &format!("workflow/{target_id}/"), &payload(&res.body, &[]))?.ok()?.json()?;
+        share("workflow/", target_id, &res.body)?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+}

@@ -1,0 +1,64 @@
+//! Workflow endpoints (`workflow/endpoint/`): a workflow's SOURCE and DESTINATION, made by
+//! the server with the workflow. Cloning one configures the target's: connection type,
+//! configuration and connector.
+
+use crate::common::{list, scalar};
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct WorkflowEndpoint;
+
+fn info() -> KindInfo {
+    KindInfo::new("workflow_endpoint", "A workflow's SOURCE and DESTINATION settings")
+        .key(["/_ferry/workflow_name", "/endpoint_type"])
+        .reference("/workflow", "workflow")
+        .optional_reference("/connector_instance_id", "connector")
+}
+
+fn resource(mut e: Value, workflow_name: &str) -> Resource {
+    e["_ferry"] = json!({"workflow_name": workflow_name});
+    // The connector comes as an object, an id, or only as connector_instance_id.
+    let connector = match &e["connector_instance"] {
+        Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
+        Value::Null => e["connector_instance_id"].clone(),
+        other => other.clone(),
+    };
+    e["connector_instance_id"] = connector;
+    Resource::from_body(&info(), "/id", e)
+}
+
+impl Kind for WorkflowEndpoint {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let mut out = Vec::new();
+        for w in list(Side::Source, "workflow/", &[])? {
+            let (id, name) = (scalar(&w["id"]), scalar(&w["workflow_name"]));
+            out.extend(list(Side::Source, "workflow/endpoint/", &[("workflow", &id)])?.into_iter().map(|e| resource(e, &name)));
+        }
+        Ok(out)
+    }
+
+    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let t = wanted.str("/endpoint_type");
+        let hit = list(Side::Target, "workflow/endpoint/", &[("workflow", wanted.str("/workflow"))])?.into_iter().find(|e| e["endpoint_type"].as_str() == Some(t));
+        Ok(hit.map(|e| resource(e, wanted.str("/_ferry/workflow_name"))))
+    }
+
+    /// The server made the endpoint with the workflow: configure it.
+    fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        let existing = self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("the target workflow has no {} endpoint", res.str("/endpoint_type"))))?;
+        self.update(ctx, &existing.id, res)
+    }
+
+    fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        let mut body = json!({"configuration": res.body.get("configuration").cloned().filter(|c| !c.is_null()).unwrap_or(json!({})), "connector_instance_id": res.body["connector_instance_id"].clone()});
+        if let Some(t) = res.body.get("connection_type").filter(|t| !t.is_null()) {
+            body["connection_type"] = t.clone();
+        }
+        let updated = http::patch_json(Side::Target, &format!("workflow/endpoint/{target_id}/"), &body)?.ok()?.json()?;
+        Ok(resource(updated, res.str("/_ferry/workflow_name")))
+    }
+}

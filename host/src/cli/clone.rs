@@ -86,6 +86,9 @@ pub struct RunArgs {
     /// Only resources whose key matches KIND:GLOB (repeatable), plus what they need.
     #[arg(long, value_name = "KIND:GLOB")]
     pub select: Vec<String>,
+    /// Only resources tagged NAME (repeatable), plus what they need.
+    #[arg(long, value_name = "NAME")]
+    pub select_tag: Vec<String>,
     /// What to do with a resource that already exists on the target.
     #[arg(long, value_enum, default_value = "adopt")]
     pub on_name_conflict: OnConflict,
@@ -146,7 +149,7 @@ impl RunArgs {
             concurrency: self.concurrency as usize,
             on_conflict: self.on_name_conflict,
             on_conflict_kind: self.on_name_conflict_kind.iter().cloned().collect(),
-            selection: Selection { include: self.include.clone(), exclude: self.exclude.clone(), select: self.select.clone() },
+            selection: Selection { include: self.include.clone(), exclude: self.exclude.clone(), select: self.select.clone(), tags: self.select_tag.clone() },
             skip_files: self.skip_files,
             max_file_size: self.max_file_size,
             plugin_options,

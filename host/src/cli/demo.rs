@@ -35,6 +35,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         include: vec![],
         exclude: vec![],
         select: vec![],
+        select_tag: vec![],
         on_name_conflict: OnConflict::Adopt,
         on_name_conflict_kind: vec![],
         concurrency: args.concurrency,

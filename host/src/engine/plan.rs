@@ -85,7 +85,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
     link(&kinds, &mut items, &mut warnings);
 
     // Selection and its closure.
-    let keep = select::closure(&mut items, &patterns);
+    let keep = select::closure(&mut items, &patterns, &opts.selection.tags);
     if keep.iter().any(|k| !k) {
         let mut new_index = vec![usize::MAX; items.len()];
         let mut kept = Vec::new();

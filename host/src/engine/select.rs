@@ -12,8 +12,12 @@ pub struct Selection {
     pub exclude: Vec<String>,
     /// `KIND:GLOB` patterns on natural keys (empty: everything of the included kinds)
     pub select: Vec<String>,
+    /// resources carrying one of these tags (a `tags` list in their body, of names or of
+    /// objects with a `name`)
+    pub tags: Vec<String>,
 }
 
+#[derive(Debug)]
 pub struct Pattern {
     kind: String,
     glob: glob::Pattern,
@@ -46,11 +50,19 @@ impl Selection {
 }
 
 /// Mark what the patterns select plus its dependency closure; returns which items stay.
-pub fn closure(items: &mut [Item], patterns: &[Pattern]) -> Vec<bool> {
-    if patterns.is_empty() {
+pub fn closure(items: &mut [Item], patterns: &[Pattern], tags: &[String]) -> Vec<bool> {
+    if patterns.is_empty() && tags.is_empty() {
         return vec![true; items.len()];
     }
-    let mut keep: Vec<bool> = items.iter().map(|i| patterns.iter().any(|p| p.kind == i.source.kind && p.glob.matches(&i.source.key))).collect();
+    let tagged = |body: &serde_json::Value| {
+        body.get("tags").and_then(|t| t.as_array()).is_some_and(|list| {
+            list.iter().any(|t| {
+                let name = t.as_str().or_else(|| t.get("name").and_then(|n| n.as_str()));
+                name.is_some_and(|n| tags.iter().any(|w| w == n))
+            })
+        })
+    };
+    let mut keep: Vec<bool> = items.iter().map(|i| patterns.iter().any(|p| p.kind == i.source.kind && p.glob.matches(&i.source.key)) || tagged(&i.source.body)).collect();
     let mut stack: Vec<usize> = (0..items.len()).filter(|&i| keep[i]).collect();
     while let Some(i) = stack.pop() {
         // References only: a kind-level ordering does not make a resource needed.
@@ -65,4 +77,38 @@ pub fn closure(items: &mut [Item], patterns: &[Pattern]) -> Vec<bool> {
         }
     }
     keep
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engine::{Action, Edge, Item};
+    use crate::plugin::{RefBy, Resource};
+    use serde_json::json;
+
+    fn item(kind: &str, key: &str, body: serde_json::Value, edges: Vec<usize>) -> Item {
+        Item {
+            source: Resource::new(kind, key, key, body),
+            action: Action::Create,
+            target: None,
+            edges: edges.into_iter().map(|to| Edge { to, pointer: "/ref".into(), by: RefBy::Id, source_value: json!(to) }).collect(),
+            after: vec![],
+            pulled_in: None,
+        }
+    }
+
+    #[test]
+    fn patterns_and_tags_select_with_their_closure() {
+        let known: BTreeSet<String> = ["adapter", "workflow", "pipeline"].iter().map(|s| s.to_string()).collect();
+        let sel = Selection { select: vec!["pipeline:nightly-*".into()], ..Default::default() };
+        let patterns = sel.check(&known).unwrap();
+        let mut items = vec![item("adapter", "a", json!({}), vec![]), item("workflow", "w", json!({}), vec![0]), item("pipeline", "nightly-1", json!({}), vec![1]), item("pipeline", "hourly", json!({}), vec![1]), item("adapter", "b", json!({"tags": [{"name": "eu"}]}), vec![])];
+        let keep = closure(&mut items, &patterns, &[]);
+        assert_eq!(keep, [true, true, true, false, false]);
+        assert!(items[0].pulled_in.as_deref().unwrap().contains("workflow"));
+        let keep = closure(&mut items, &[], &["eu".to_string()]);
+        assert_eq!(keep, [false, false, false, false, true]);
+        assert!(Selection { include: vec!["nope".into()], ..Default::default() }.check(&known).unwrap_err().contains("unknown kind"));
+        assert!(Selection { select: vec!["pipeline".into()], ..Default::default() }.check(&known).unwrap_err().contains("KIND:GLOB"));
+    }
 }

@@ -1,0 +1,189 @@
+//! `ferry clone` and `ferry plan` end to end against the sandbox platform, as a user runs
+//! them: the demo org into an empty one (the target then equals the source apart from the
+//! documented skips), convergence, selection with its closure, conflict policies, a larger
+//! org with paging and files over the size cap, bad input with nothing written, and no secret
+//! in the report.
+
+use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use serde_json::{Value, json};
+use std::process::{Command, Output};
+
+fn ferry(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["clone", "--source-url", sandbox.url(), "--source-org", source, "--target-url", sandbox.url(), "--target-org", target])
+        .args(extra)
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
+        .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
+        .env_remove("FERRY_PLUGIN_PATH");
+    tokio::task::block_in_place(|| c.output().unwrap())
+}
+
+fn plan(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["plan", "--source-url", sandbox.url(), "--source-org", source, "--target-url", sandbox.url(), "--target-org", target])
+        .args(extra)
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
+        .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
+        .env_remove("FERRY_PLUGIN_PATH");
+    tokio::task::block_in_place(|| c.output().unwrap())
+}
+
+fn json_report(out: &Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)))
+}
+
+fn expect(out: &Output, code: i32) {
+    assert_eq!(out.status.code(), Some(code), "stdout:\n{}\nstderr:\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// The source's dump without what cannot be cloned from the demo seed.
+fn expected_target(source: &Value) -> Value {
+    let skipped = ["connector:gdrive-dev", "custom_tool:Contract Review", "workflow:contract-api", "workflow:gdrive-sync", "pipeline:gdrive-task", "api_deployment:contract_review"];
+    let mut expected = source.clone();
+    for rows in expected.as_object_mut().unwrap().values_mut() {
+        rows.as_object_mut().unwrap().retain(|label, row| !skipped.iter().any(|s| label == s || label.contains(&format!(":{s}/")) || row.to_string().contains(&format!("\"{s}\""))));
+    }
+    expected
+}
+
+fn diff(expected: &Value, got: &Value) -> Vec<String> {
+    let mut d = Vec::new();
+    for (kind, rows) in expected.as_object().unwrap() {
+        for (label, row) in rows.as_object().unwrap() {
+            if got[kind].get(label) != Some(row) {
+                d.push(format!("{label}:\n  source {row}\n  target {}", got[kind].get(label).map(|v| v.to_string()).unwrap_or("missing".into())));
+            }
+        }
+        for label in got[kind].as_object().unwrap().keys() {
+            if rows.get(label).is_none() {
+                d.push(format!("{label}: only on the target"));
+            }
+        }
+    }
+    d
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_org_clones_fully_and_a_rerun_converges() {
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let source = sandbox.dump("dev");
+
+    // The plan says what would change, and writes nothing.
+    let p = plan(&sandbox, "dev", "prod", &["--detailed-exitcode"]);
+    expect(&p, 2);
+    assert!(String::from_utf8_lossy(&p.stdout).contains("plan: nothing written"));
+    assert!(sandbox.writes_to("prod").is_empty());
+
+    let out = ferry(&sandbox, "dev", "prod", &["--clone-group-members", "--output", "json"]);
+    expect(&out, 0);
+    let report = json_report(&out);
+    assert_eq!(report["kinds"]["adapter"]["created"], 5);
+    assert_eq!(report["kinds"]["connector"]["skipped"], 1);
+    assert_eq!(report["files"]["moved"], 3);
+    assert_eq!(report["credentials_needed"][0]["key"], "gdrive-dev");
+    let skipped: Vec<&Value> = report["items"].as_array().unwrap().iter().filter(|i| i["outcome"] == "skipped").collect();
+    assert!(skipped.iter().all(|i| i["reason"].as_str().is_some_and(|r| !r.is_empty())), "every skip has a reason");
+    assert!(report["id_map"]["workflow"].as_object().unwrap().len() == 2);
+
+    // The target equals the source, apart from the documented skips.
+    assert!(!diff(&source, &sandbox.dump("prod")).is_empty(), "the comparison sees the skipped resources");
+    let d = diff(&expected_target(&source), &sandbox.dump("prod"));
+    assert!(d.is_empty(), "the target differs from the source:\n{}", d.join("\n"));
+    assert!(sandbox.writes_to("dev").is_empty(), "the source was written");
+    assert_eq!(sandbox.dump("dev"), source);
+    // No secret anywhere in the report.
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("sk-sandbox") && !text.contains("pg-dev-secret") && !text.contains("ya29"), "a secret leaked into the report");
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("sk-sandbox"), "a secret leaked into the logs");
+
+    // A re-run: nothing pending, everything adopted, nothing written.
+    let writes_before = sandbox.writes_to("prod").len();
+    expect(&plan(&sandbox, "dev", "prod", &["--detailed-exitcode"]), 0);
+    let again = json_report(&ferry(&sandbox, "dev", "prod", &["--output", "json"]));
+    let created: u64 = again["kinds"].as_object().unwrap().values().map(|k| k["created"].as_u64().unwrap()).sum();
+    assert_eq!(created, 0);
+    assert_eq!(sandbox.writes_to("prod").len(), writes_before, "a re-run wrote to the target");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn selection_pulls_in_what_it_needs_and_policies_hold() {
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--select", "pipeline:invoice-nightly", "--output", "json", "--skip-files"]);
+    expect(&out, 0);
+    let report = json_report(&out);
+    let items = report["items"].as_array().unwrap();
+    let pulled: Vec<String> = items.iter().filter(|i| i["pulled_in"].is_string()).map(|i| format!("{} {}", i["kind"].as_str().unwrap(), i["key"].as_str().unwrap())).collect();
+    for needed in ["workflow invoice-etl", "custom_tool Invoice Extractor", "connector s3-dev-inbox", "adapter openai-dev / LLM"] {
+        assert!(pulled.iter().any(|p| p == needed), "{needed} not pulled in: {pulled:?}");
+    }
+    assert!(!items.iter().any(|i| i["kind"] == "tag"), "tags are not needed by the pipeline");
+    let prod = sandbox.dump("prod");
+    assert_eq!(prod["pipeline"].as_object().unwrap().keys().collect::<Vec<_>>(), ["pipeline:invoice-nightly"]);
+    assert!(prod["tag"].as_object().unwrap().is_empty());
+
+    // abort: a name that exists stops the run before any write.
+    let writes = sandbox.writes_to("prod").len();
+    let out = ferry(&sandbox, "dev", "prod", &["--on-name-conflict", "abort"]);
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing was written"));
+    assert_eq!(sandbox.writes_to("prod").len(), writes);
+
+    // update: the target's writable fields follow the source's.
+    let http = reqwest::Client::new();
+    let tags: Value = http.get(format!("{}tags/?name=finance", sandbox.org_url("dev"))).bearer_auth(sandbox.keys("dev").read).send().await.unwrap().json().await.unwrap();
+    let id = tags["results"][0]["id"].as_str().unwrap();
+    expect(&ferry(&sandbox, "dev", "prod", &["--include", "tag"]), 0);
+    http.patch(format!("{}tags/{id}/", sandbox.org_url("dev"))).bearer_auth(sandbox.keys("dev").read_write).json(&json!({"description": "changed on dev"})).send().await.unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--include", "tag", "--on-name-conflict-kind", "tag=update", "--output", "json"]);
+    expect(&out, 0);
+    assert_eq!(json_report(&out)["kinds"]["tag"]["updated"], 4);
+    assert_eq!(sandbox.dump("prod")["tag"]["tag:finance"]["description"], "changed on dev");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_larger_org_pages_and_reports_oversize_files() {
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Scale(500)), OrgSpec::new("prod")])).await.unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--output", "json", "--concurrency", "16"]);
+    expect(&out, 0);
+    let report = json_report(&out);
+    let failed: u64 = report["kinds"].as_object().unwrap().values().map(|k| k["failed"].as_u64().unwrap()).sum();
+    assert_eq!(failed, 0);
+    let source = sandbox.dump("dev");
+    let target = sandbox.dump("prod");
+    for kind in ["tag", "pipeline", "api_deployment", "workflow", "adapter"] {
+        assert_eq!(target[kind].as_object().unwrap().len(), source[kind].as_object().unwrap().len(), "{kind}");
+    }
+    assert!(source["tag"].as_object().unwrap().len() > 50);
+    // The three 26-28 MB documents are over the default 25 MB cap: reported, not fatal.
+    assert_eq!(report["files"]["too_large"].as_array().unwrap().len(), 3, "{}", report["files"]);
+    assert!(sandbox.writes_to("dev").is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_nothing_written() {
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--include", "tags"]);
+    expect(&out, 2);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind \"tags\""));
+    let out = ferry(&sandbox, "dev", "prod", &["--max-file-size", "lots"]);
+    expect(&out, 2);
+    // A wrong key.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["clone", "--source-url", sandbox.url(), "--source-org", "dev", "--target-url", sandbox.url(), "--target-org", "prod", "--source-key", "wrong", "--target-key", "wrong-too"]);
+    let out = tokio::task::block_in_place(|| c.output().unwrap());
+    expect(&out, 2);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("401") && err.contains("nothing was written"), "{err}");
+    assert!(!err.contains("wrong-too"), "the key was printed");
+    // A read key on the target: the plan passes, every write is refused and reported.
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["clone", "--source-url", sandbox.url(), "--source-org", "dev", "--target-url", sandbox.url(), "--target-org", "prod", "--include", "tag"])
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read);
+    let out = tokio::task::block_in_place(|| c.output().unwrap());
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("403"));
+    assert!(sandbox.dump("prod")["tag"].as_object().unwrap().is_empty());
+}

@@ -187,3 +187,19 @@ async fn bad_input_is_refused_with_nothing_written() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("403"));
     assert!(sandbox.dump("prod")["tag"].as_object().unwrap().is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_files_stream_through_byte_for_byte() {
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Scale(100)), OrgSpec::new("prod")])).await.unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--include", "adapter,custom_tool", "--max-file-size", "30MB", "--output", "json"]);
+    expect(&out, 0);
+    let report = json_report(&out);
+    assert!(report["files"]["too_large"].as_array().unwrap().is_empty(), "{}", report["files"]);
+    assert!(report["files"]["bytes"].as_u64().unwrap() > 3 * (26 << 20));
+    let (source, target) = (sandbox.dump("dev"), sandbox.dump("prod"));
+    let big: Vec<(&String, &Value)> = source["document"].as_object().unwrap().iter().filter(|(_, d)| d["file"]["bytes"].as_u64().unwrap() > 25 << 20).collect();
+    assert_eq!(big.len(), 3);
+    for (label, doc) in big {
+        assert_eq!(target["document"][label]["file"], doc["file"], "{label}: size and sha256 must match");
+    }
+}

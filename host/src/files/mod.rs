@@ -1,6 +1,10 @@
 //! The file capability: move one file from a download on the source to an upload on the
-//! target. Raw bodies stream chunk by chunk (memory stays flat whatever the size); a JSON
-//! envelope (`{data, mime_type}`) is read whole, within the byte cap, and decoded.
+//! target. Raw bodies stream chunk by chunk; a JSON envelope (`{data, mime_type}`, top-level
+//! keys) is unescaped into a spool file as it arrives and then streamed up, base64-decoded on
+//! the way, so memory stays flat whatever the size. An envelope with nested pointers is read
+//! whole, within the byte cap.
+
+mod envelope;
 
 use crate::net::client::{classify, read_capped};
 use crate::net::{HttpClient, HttpError, Policy, Side};
@@ -74,6 +78,9 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
             }
             stream_upload(client, policy, req, resp, mime).await
         }
+        Encoding::JsonEnvelope { data, mime_type, base64 } if top_level(data).is_some() && top_level(mime_type).is_some() => {
+            stream_envelope(client, policy, req, resp, top_level(data).unwrap_or_default(), top_level(mime_type).unwrap_or_default(), *base64, &what).await
+        }
         Encoding::JsonEnvelope { data, mime_type, base64 } => {
             // base64 makes the envelope about 4/3 of the file; allow for that and the JSON.
             let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
@@ -105,6 +112,83 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
             let response = upload(client, policy, req, part).await?;
             Ok(TransferOutcome::Moved { bytes: n, sha256: sha, mime_type: mime, response })
         }
+    }
+}
+
+/// "/data" -> "data"; `None` for a nested pointer.
+fn top_level(pointer: &str) -> Option<String> {
+    let key = pointer.strip_prefix('/')?;
+    (!key.contains('/')).then(|| key.replace("~1", "/").replace("~0", "~"))
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// Spool the envelope's data (unescaped) to a temporary file, then stream it up, decoding
+/// base64 for binary types. Memory holds a chunk at a time.
+#[allow(clippy::too_many_arguments)]
+async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferRequest, resp: reqwest::Response, data_key: String, mime_key: String, base64: bool, what: &str) -> Result<TransferOutcome, TransferError> {
+    use std::io::{Seek, SeekFrom};
+    let spool = tempfile::tempfile().map_err(|e| TransferError::Shape(format!("cannot make a spool file: {e}")))?;
+    let mut scanner = envelope::Scanner::new(&data_key, &mime_key, std::io::BufWriter::with_capacity(64 * 1024, spool));
+    // base64 is 4/3 of the file: a data string longer than that is over the cap either way.
+    let raw_cap = req.max_bytes.saturating_mul(4) / 3 + 16;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| classify(what, e))?;
+        scanner.feed(&chunk).map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
+        if scanner.data_len > raw_cap {
+            return Ok(TransferOutcome::TooLarge(scanner.data_len.saturating_mul(3) / 4));
+        }
+    }
+    let done = scanner.finish().map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
+    let (writer, raw_len, mime) = (done.sink, done.len, done.mime);
+    if !done.saw_data {
+        return Err(TransferError::Shape(format!("{what}: the envelope has no {data_key:?}")));
+    }
+    let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
+    if !accepted(&req.accept, &mime) {
+        return Ok(TransferOutcome::Unsupported(mime));
+    }
+    let decode = base64 && !mime.starts_with("text/");
+    if decode && done.nonws % 4 != 0 {
+        return Err(TransferError::Shape(format!("{what}: bad base64: the data ends mid-group (truncated?)")));
+    }
+    let size = if decode { done.nonws / 4 * 3 } else { raw_len };
+    // With padding the decoded size is up to 2 bytes less than `size`; the stream's cap is exact.
+    if size > req.max_bytes + if decode { 2 } else { 0 } {
+        return Ok(TransferOutcome::TooLarge(size));
+    }
+    let mut file = writer.into_inner().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+    file.seek(SeekFrom::Start(0)).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+    let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
+    let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+    let seen = counted.clone();
+    let cap = req.max_bytes;
+    let mut decoder = decode.then(envelope::Base64Stream::new);
+    let stream = reader.map(move |chunk| -> Result<bytes::Bytes, BoxError> {
+        let chunk = chunk?;
+        let out = match &mut decoder {
+            Some(d) => bytes::Bytes::from(d.feed(&chunk)?),
+            None => chunk,
+        };
+        let mut h = seen.lock().expect("hasher lock");
+        h.1 += out.len() as u64;
+        if h.1 > cap {
+            return Err(Box::new(OverCap(cap)));
+        }
+        h.0.update(&out);
+        Ok(out)
+    });
+    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+    let result = upload(client, policy, req, part).await;
+    let (h, n) = {
+        let g = counted.lock().expect("hasher lock");
+        (g.0.clone(), g.1)
+    };
+    match result {
+        Err(_) if n > cap => Ok(TransferOutcome::TooLarge(n)),
+        Err(e) => Err(e),
+        Ok(response) => Ok(TransferOutcome::Moved { bytes: n, sha256: hex::encode(h.finalize()), mime_type: mime, response }),
     }
 }
 

@@ -8,9 +8,10 @@ use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
 use std::process::{Command, Output};
 
-fn ferry(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
+/// Run `ferry SUBCOMMAND` from `source` to `target` with the keys in the environment.
+fn run(sub: &str, sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args(["clone", "--source-url", sandbox.url(), "--source-org", source, "--target-url", sandbox.url(), "--target-org", target])
+    c.args([sub, "--source-url", sandbox.url(), "--source-org", source, "--target-url", sandbox.url(), "--target-org", target])
         .args(extra)
         .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
         .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
@@ -19,15 +20,12 @@ fn ferry(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Outpu
     tokio::task::block_in_place(|| c.output().unwrap())
 }
 
+fn ferry(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
+    run("clone", sandbox, source, target, extra)
+}
+
 fn plan(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args(["plan", "--source-url", sandbox.url(), "--source-org", source, "--target-url", sandbox.url(), "--target-org", target])
-        .args(extra)
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
-        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
-        .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
-        .env_remove("FERRY_PLUGIN_PATH");
-    tokio::task::block_in_place(|| c.output().unwrap())
+    run("plan", sandbox, source, target, extra)
 }
 
 fn json_report(out: &Output) -> Value {

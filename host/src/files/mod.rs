@@ -181,15 +181,7 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
     });
     let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
     let result = upload(client, policy, req, part).await;
-    let (h, n) = {
-        let g = counted.lock().expect("hasher lock");
-        (g.0.clone(), g.1)
-    };
-    match result {
-        Err(_) if n > cap => Ok(TransferOutcome::TooLarge(n)),
-        Err(e) => Err(e),
-        Ok(response) => Ok(TransferOutcome::Moved { bytes: n, sha256: hex::encode(h.finalize()), mime_type: mime, response }),
-    }
+    outcome(result, &counted, cap, mime)
 }
 
 /// Pipe the download's chunks into the upload's multipart body, hashing and counting on the
@@ -213,11 +205,17 @@ async fn stream_upload(client: &HttpClient, policy: &Policy, req: &TransferReque
         .mime_str(&mime)
         .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
     let result = upload(client, policy, req, part).await;
+    outcome(result, &hasher, cap, mime)
+}
+
+/// What a streamed upload came to, from its result and what passed through the stream.
+fn outcome(result: Result<String, TransferError>, counted: &Mutex<(Sha256, u64)>, cap: u64, mime: String) -> Result<TransferOutcome, TransferError> {
     let (h, n) = {
-        let g = hasher.lock().expect("hasher lock");
+        let g = counted.lock().expect("hasher lock");
         (g.0.clone(), g.1)
     };
     match result {
+        // The stream stopped at the cap: not an error, a file too large.
         Err(_) if n > cap => Ok(TransferOutcome::TooLarge(n)),
         Err(e) => Err(e),
         Ok(response) => Ok(TransferOutcome::Moved { bytes: n, sha256: hex::encode(h.finalize()), mime_type: mime, response }),

@@ -89,7 +89,9 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
     loop {
         while let Some(i) = ready.pop() {
             // A dependency that did not end well skips this item without a call.
-            if let Some(&bad) = deps[i].iter().find(|&&d| !results[d].as_ref().is_some_and(|r| r.outcome.done_ok())) {
+            // (Only references carry a skip: a kind-level ordering just waits.)
+            let referenced = plan.items[i].edges.iter().map(|e| e.to);
+            if let Some(bad) = referenced.into_iter().find(|&d| !results[d].as_ref().is_some_and(|r| r.outcome.done_ok())) {
                 let d = &plan.items[bad].source;
                 let why = match &results[bad].as_ref().map(|r| &r.outcome) {
                     Some(Outcome::Failed(_)) => format!("depends on {} {:?}, which failed", d.kind, d.key),
@@ -114,6 +116,7 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
             let wanted = rewritten(&plan.items, i);
             let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());
             let source = item.source.clone();
+            let secrets = secret_values(&source, &kind_info.secrets);
             let (cloner, grant, ctx, permits) = (cloner.clone(), grant.clone(), ctx.clone(), permits.clone());
             let mut file_ctx = ctx.clone();
             file_ctx.options.push(("max-file-size".into(), opts.max_file_size.to_string()));
@@ -137,13 +140,13 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                     };
                     let (outcome, t) = match result {
                         Ok(r) => r,
-                        Err(e) => return (i, failed(&e.to_string(), started)),
+                        Err(e) => return (i, failed(&redact(&e.to_string(), &secrets), started)),
                     };
                     let mut files = None;
                     if has_files {
                         match cloner.copy_files(grant, &file_ctx, &kind, &source, &t).await {
                             Ok(report) => files = Some(report),
-                            Err(e) => files = Some(serde_json::json!({"failed": [{"error": e.to_string()}]})),
+                            Err(e) => files = Some(serde_json::json!({"failed": [{"error": redact(&e.to_string(), &secrets)}]})),
                         }
                     }
                     (i, Done { outcome, target: Some(t), files, duration: started.elapsed() })
@@ -172,6 +175,52 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
     results.into_iter().map(|r| r.unwrap_or(Done { outcome: Outcome::Skipped("never became ready (dependency cycle)".into()), target: None, files: None, duration: Duration::ZERO })).collect()
 }
 
+/// The secret strings of a resource: every string at or below its kind's secret pointers.
+pub fn secret_values(r: &Resource, pointers: &[String]) -> Vec<String> {
+    fn collect(v: &Value, out: &mut Vec<String>) {
+        match v {
+            Value::String(s) if s.len() >= 4 => out.push(s.clone()),
+            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
+            Value::Object(o) => o.values().for_each(|x| collect(x, out)),
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    for p in pointers {
+        for (_, v) in super::refs::values_at(&r.body, p) {
+            collect(&v, &mut out);
+        }
+    }
+    // Longest first, so a secret containing another is masked whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
+}
+
+/// A message with every secret value masked: a server may echo a field back in an error.
+pub fn redact(message: &str, secrets: &[String]) -> String {
+    let mut m = message.to_string();
+    for s in secrets {
+        if m.contains(s.as_str()) {
+            m = m.replace(s.as_str(), "***");
+        }
+    }
+    m
+}
+
 fn failed(e: &str, started: Instant) -> Done {
     Done { outcome: Outcome::Failed(e.to_string()), target: None, files: None, duration: started.elapsed() }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secrets_are_masked_in_messages() {
+        let r = Resource::new("adapter", "1", "a", json!({"adapter_metadata": {"api_key": "sk-123456", "nested": ["tok-abcdef"], "n": 5}, "name": "sk"}));
+        let secrets = secret_values(&r, &["/adapter_metadata".to_string()]);
+        let m = redact("400: {\"api_key\": \"sk-123456\", \"t\": \"tok-abcdef\", \"name\": \"sk\"}", &secrets);
+        assert_eq!(m, "400: {\"api_key\": \"***\", \"t\": \"***\", \"name\": \"sk\"}");
+    }
 }

@@ -114,7 +114,9 @@ impl Report {
             if let Some(f) = d.and_then(|d| d.files.as_ref()) {
                 tally(&mut files, f, &it.source.key);
             }
+            // A resource whose credentials cannot be cloned, and that the target lacks.
             if let Some(why) = &it.source.skip
+                && outcome_name == "skipped"
                 && !plan.kind(&it.source.kind).secrets.is_empty()
             {
                 credentials.push(Credential { kind: it.source.kind.clone(), key: it.source.key.clone(), reason: why.clone() });

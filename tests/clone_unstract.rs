@@ -201,3 +201,20 @@ async fn large_files_stream_through_byte_for_byte() {
         assert_eq!(target["document"][label]["file"], doc["file"], "{label}: size and sha256 must match");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
+    use ferry::sandbox::faults::Faults;
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let source = sandbox.dump("dev");
+    // Every fault the source can throw at reads: 5xx pages, cut connections, 429s, latency.
+    sandbox.set_faults("dev", Faults { error_rate: 0.15, drop_rate: 0.05, rate_limit: 40, latency_ms: 2, jitter_ms: 5, slow_rate: 0.05 }).unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--clone-group-members", "--output", "json", "--attempts", "10"]);
+    expect(&out, 0);
+    let log = sandbox.log();
+    let faults = log.iter().filter(|l| l.org == "dev" && (l.status == 0 || l.status == 429 || l.status >= 500)).count();
+    assert!(faults > 0, "the source threw no fault: the test proves nothing");
+    let d = diff(&expected_target(&source), &sandbox.dump("prod"));
+    assert!(d.is_empty(), "with faults on the source, the target differs:\n{}", d.join("\n"));
+    assert!(sandbox.writes_to("dev").is_empty());
+}

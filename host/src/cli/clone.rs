@@ -42,6 +42,21 @@ pub struct Endpoints {
     /// API prefix: {url}/{prefix}/unstract/{org}/
     #[arg(long, default_value = "api/v1")]
     pub api_prefix: String,
+    /// Requests per second per environment (0: no limit).
+    #[arg(long, default_value_t = 0)]
+    pub rate_limit: u32,
+    /// Requests in flight per environment.
+    #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u32).range(1..=1024))]
+    pub max_in_flight: u32,
+    /// Tries per request when a retry is safe (1: no retry).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u32).range(1..=20))]
+    pub attempts: u32,
+    /// Seconds to wait for a connection.
+    #[arg(long, default_value_t = 10)]
+    pub connect_timeout: u64,
+    /// Seconds for one request, body included.
+    #[arg(long, default_value_t = 120)]
+    pub request_timeout: u64,
 }
 
 impl Endpoints {
@@ -57,7 +72,14 @@ impl Endpoints {
             Connection::new(side, &Self::base(url, &self.api_prefix, org), Credential::Bearer(Secret::new(key.trim())))
         };
         let envs = Environments { source: conn(Side::Source, &self.source_url, &self.source_org, &self.source_key)?, target: conn(Side::Target, &self.target_url, &self.target_org, &self.target_key)? };
-        HttpClient::new(envs, &ClientConfig::default())
+        let config = ClientConfig {
+            connect_timeout: std::time::Duration::from_secs(self.connect_timeout.max(1)),
+            request_timeout: std::time::Duration::from_secs(self.request_timeout.max(1)),
+            retry: crate::net::retry::RetryPolicy { attempts: self.attempts, ..Default::default() },
+            rate_limit: (self.rate_limit > 0).then_some(self.rate_limit),
+            max_in_flight: self.max_in_flight as usize,
+        };
+        HttpClient::new(envs, &config)
     }
 
     pub fn describe(&self) -> (String, String) {

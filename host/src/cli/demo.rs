@@ -31,7 +31,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let url = sandbox.url().to_string();
     println!("Sandbox platform at {url}: org \"dev\" seeded ({:?}), org \"prod\" empty.\n", args.seed);
     let run = RunArgs {
-        endpoints: Endpoints { source_url: url.clone(), source_org: "dev".into(), source_key: sandbox.keys("dev").read, target_url: url.clone(), target_org: "prod".into(), target_key: sandbox.keys("prod").read_write, api_prefix: "api/v1".into() },
+        endpoints: Endpoints { source_url: url.clone(), source_org: "dev".into(), source_key: sandbox.keys("dev").read, target_url: url.clone(), target_org: "prod".into(), target_key: sandbox.keys("prod").read_write, api_prefix: "api/v1".into(), rate_limit: 0, max_in_flight: 32, attempts: 5, connect_timeout: 10, request_timeout: 120 },
         include: vec![],
         exclude: vec![],
         select: vec![],

@@ -137,8 +137,10 @@ impl Report {
         Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None }
     }
 
+    /// Failed items, and files that failed to move (oversize and unsupported ones are not
+    /// failures: they are reported).
     pub fn failed(&self) -> usize {
-        self.kinds.values().map(|k| k.failed).sum()
+        self.kinds.values().map(|k| k.failed).sum::<usize>() + self.files.failed.len()
     }
 
     /// The table for people, with the reasons of skips and failures below it.

@@ -7,6 +7,7 @@
 mod envelope;
 
 use crate::net::client::{classify, read_capped};
+use crate::net::retry::Tried;
 use crate::net::{HttpClient, HttpError, Policy, Side};
 use base64::Engine as _;
 use futures::StreamExt;
@@ -59,11 +60,12 @@ struct OverCap(u64);
 /// Move one file. Nothing is uploaded for a file over the cap or of a type not accepted.
 pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferRequest) -> Result<TransferOutcome, TransferError> {
     let what = format!("GET {} on the source", req.download_path);
-    let download = client.prepare(policy, Side::Source, Method::GET, &req.download_path, &req.download_query, &[])?;
-    let resp = download.send().await.map_err(|e| classify(&what, e))?;
-    check_status(&what, resp.status().as_u16())?;
+    // A transfer holds a request slot on both sides while the bytes flow.
+    let _source_slot = client.admit(Side::Source).await;
+    let _target_slot = client.admit(Side::Target).await;
     match &req.encoding {
         Encoding::Raw => {
+            let resp = download(client, policy, req, &what).await?;
             let mime = resp
                 .headers()
                 .get("content-type")
@@ -79,9 +81,10 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
             stream_upload(client, policy, req, resp, mime).await
         }
         Encoding::JsonEnvelope { data, mime_type, base64 } if top_level(data).is_some() && top_level(mime_type).is_some() => {
-            stream_envelope(client, policy, req, resp, top_level(data).unwrap_or_default(), top_level(mime_type).unwrap_or_default(), *base64, &what).await
+            stream_envelope(client, policy, req, top_level(data).unwrap_or_default(), top_level(mime_type).unwrap_or_default(), *base64, &what).await
         }
         Encoding::JsonEnvelope { data, mime_type, base64 } => {
+            let resp = download(client, policy, req, &what).await?;
             // base64 makes the envelope about 4/3 of the file; allow for that and the JSON.
             let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
             let body = match read_capped(resp, cap, &what).await {
@@ -126,20 +129,44 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Spool the envelope's data (unescaped) to a temporary file, then stream it up, decoding
 /// base64 for binary types. Memory holds a chunk at a time.
 #[allow(clippy::too_many_arguments)]
-async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferRequest, resp: reqwest::Response, data_key: String, mime_key: String, base64: bool, what: &str) -> Result<TransferOutcome, TransferError> {
+async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferRequest, data_key: String, mime_key: String, base64: bool, what: &str) -> Result<TransferOutcome, TransferError> {
     use std::io::{Seek, SeekFrom};
-    let spool = tempfile::tempfile().map_err(|e| TransferError::Shape(format!("cannot make a spool file: {e}")))?;
-    let mut scanner = envelope::Scanner::new(&data_key, &mime_key, std::io::BufWriter::with_capacity(64 * 1024, spool));
     // base64 is 4/3 of the file: a data string longer than that is over the cap either way.
     let raw_cap = req.max_bytes.saturating_mul(4) / 3 + 16;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| classify(what, e))?;
-        scanner.feed(&chunk).map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
-        if scanner.data_len > raw_cap {
-            return Ok(TransferOutcome::TooLarge(scanner.data_len.saturating_mul(3) / 4));
+    let retry = client.retry_policy();
+    let mut attempt = 1;
+    // Download and spool; a connection cut mid-body starts the download again.
+    let scanner = loop {
+        let resp = download(client, policy, req, what).await?;
+        let spool = tempfile::tempfile().map_err(|e| TransferError::Shape(format!("cannot make a spool file: {e}")))?;
+        let mut scanner = envelope::Scanner::new(&data_key, &mime_key, std::io::BufWriter::with_capacity(64 * 1024, spool));
+        let mut body = resp.bytes_stream();
+        let mut cut = None;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(c) => c,
+                Err(e) => {
+                    cut = Some(classify(what, e));
+                    break;
+                }
+            };
+            scanner.feed(&chunk).map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
+            if scanner.data_len > raw_cap {
+                return Ok(TransferOutcome::TooLarge(scanner.data_len.saturating_mul(3) / 4));
+            }
         }
-    }
+        match cut {
+            None => break scanner,
+            Some(e) => match retry.next(&Method::GET, attempt, Tried::Failed(&e)) {
+                Some(wait) => {
+                    tracing::debug!("{what}: {e}; download again in {} ms", wait.as_millis());
+                    tokio::time::sleep(wait).await;
+                    attempt += 1;
+                }
+                None => return Err(e.into()),
+            },
+        }
+    };
     let done = scanner.finish().map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
     let (writer, raw_len, mime) = (done.sink, done.len, done.mime);
     if !done.saw_data {
@@ -239,11 +266,29 @@ async fn upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, par
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
-fn check_status(what: &str, status: u16) -> Result<(), TransferError> {
-    if (200..300).contains(&status) {
-        Ok(())
-    } else {
-        Err(TransferError::Status { what: what.to_string(), status, body: String::new() })
+/// GET the file, again while that is safe (see `net::retry`), until the source answers 2xx.
+async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, what: &str) -> Result<reqwest::Response, TransferError> {
+    let retry = client.retry_policy();
+    let mut attempt = 1;
+    loop {
+        let result = client.prepare(policy, Side::Source, Method::GET, &req.download_path, &req.download_query, &[])?.send().await.map_err(|e| classify(what, e));
+        let wait = match &result {
+            Ok(r) if r.status().is_success() => None,
+            Ok(r) => {
+                let after = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
+                retry.next(&Method::GET, attempt, Tried::Status { status: r.status().as_u16(), retry_after: after })
+            }
+            Err(e) => retry.next(&Method::GET, attempt, Tried::Failed(e)),
+        };
+        match (wait, result) {
+            (Some(d), _) => {
+                tokio::time::sleep(d).await;
+                attempt += 1;
+            }
+            (None, Ok(r)) if r.status().is_success() => return Ok(r),
+            (None, Ok(r)) => return Err(TransferError::Status { what: what.to_string(), status: r.status().as_u16(), body: String::new() }),
+            (None, Err(e)) => return Err(e.into()),
+        }
     }
 }
 

@@ -1,22 +1,57 @@
 //! The one HTTP client of a run. It resolves paths per side, applies the policy, adds the
-//! credential, re-checks every redirect against the two environments, and caps bodies.
+//! credential, re-checks every redirect against the two environments, and caps bodies. Per
+//! environment it keeps a rate limit and a cap on requests in flight, and it retries what is
+//! safe to retry (see `retry`), so every plugin gets the same reliable transport.
 
 use super::policy::{self, Policy, Refusal};
+use super::retry::{RetryPolicy, Tried};
 use super::{Connection, Credential, Environments, Side};
 use futures::StreamExt;
+use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, redirect};
+use std::num::NonZeroU32;
+use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-/// Timeouts of the client; the defaults suit a SaaS API over the internet.
+/// Timeouts, retries and limits of the client; the defaults suit a SaaS API over the internet.
 #[derive(Debug, Clone)]
 pub struct ClientConfig {
     pub connect_timeout: Duration,
     pub request_timeout: Duration,
+    pub retry: RetryPolicy,
+    /// requests per second per environment (`None`: no limit)
+    pub rate_limit: Option<u32>,
+    /// requests in flight per environment
+    pub max_in_flight: usize,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120) }
+        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120), retry: RetryPolicy::default(), rate_limit: None, max_in_flight: 32 }
+    }
+}
+
+/// The throttle of one environment.
+struct Gate {
+    limiter: Option<DefaultDirectRateLimiter>,
+    in_flight: Arc<Semaphore>,
+}
+
+impl Gate {
+    fn new(config: &ClientConfig) -> Gate {
+        Gate {
+            limiter: config.rate_limit.and_then(NonZeroU32::new).map(|rps| RateLimiter::direct(Quota::per_second(rps))),
+            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+        }
+    }
+
+    /// Wait for the rate limit and a free slot.
+    async fn admit(&self) -> OwnedSemaphorePermit {
+        if let Some(l) = &self.limiter {
+            l.until_ready().await;
+        }
+        self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed")
     }
 }
 
@@ -87,6 +122,8 @@ impl HttpError {
 pub struct HttpClient {
     inner: reqwest::Client,
     envs: std::sync::Arc<Environments>,
+    gates: Arc<[Gate; 2]>,
+    retry: RetryPolicy,
 }
 
 impl HttpClient {
@@ -109,7 +146,21 @@ impl HttpClient {
             .redirect(redirects)
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs) })
+        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs), gates: Arc::new([Gate::new(config), Gate::new(config)]), retry: config.retry })
+    }
+
+    pub fn retry_policy(&self) -> RetryPolicy {
+        self.retry
+    }
+
+    /// Wait until `side` may take one more request; hold the permit while it runs.
+    pub(crate) async fn admit(&self, side: Side) -> OwnedSemaphorePermit {
+        self.gates[match side {
+            Side::Source => 0,
+            Side::Target => 1,
+        }]
+        .admit()
+        .await
     }
 
     pub fn connection(&self, side: Side) -> &Connection {
@@ -132,30 +183,60 @@ impl HttpClient {
         Ok(authenticate(rb, &conn.credential))
     }
 
-    /// Send a plugin's request; the body is read up to `max_body` bytes.
+    /// Send a plugin's request; the body is read up to `max_body` bytes. Throttled per
+    /// environment, and retried when that is safe (see [`RetryPolicy`]).
     pub async fn send(&self, policy: &Policy, req: Request, max_body: u64) -> Result<Response, HttpError> {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
+        let mut attempt = 1;
+        loop {
+            let result = {
+                let _permit = self.admit(req.side).await;
+                self.send_once(policy, &req, max_body, &what).await
+            };
+            let wait = match &result {
+                Ok(r) => {
+                    let retry_after = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).map(|(_, v)| v.as_str());
+                    self.retry.next(&req.method, attempt, Tried::Status { status: r.status, retry_after })
+                }
+                Err(e) => self.retry.next(&req.method, attempt, Tried::Failed(e)),
+            };
+            match wait {
+                Some(d) => {
+                    let why = match &result {
+                        Ok(r) => format!("status {}", r.status),
+                        Err(e) => e.to_string(),
+                    };
+                    tracing::debug!("{what}: {why}; retry {attempt} in {} ms", d.as_millis());
+                    tokio::time::sleep(d).await;
+                    attempt += 1;
+                }
+                None => return result,
+            }
+        }
+    }
+
+    async fn send_once(&self, policy: &Policy, req: &Request, max_body: u64, what: &str) -> Result<Response, HttpError> {
         let mut rb = self.prepare(policy, req.side, req.method.clone(), &req.path, &req.query, &req.headers)?;
-        rb = match req.body {
+        rb = match &req.body {
             RequestBody::Empty => rb,
-            RequestBody::Json(text) => rb.header("content-type", "application/json").body(text),
-            RequestBody::Bytes { content_type, data } => rb.header("content-type", content_type).body(data),
+            RequestBody::Json(text) => rb.header("content-type", "application/json").body(text.clone()),
+            RequestBody::Bytes { content_type, data } => rb.header("content-type", content_type.as_str()).body(data.clone()),
             RequestBody::Form(parts) => {
                 let mut form = reqwest::multipart::Form::new();
                 for p in parts {
-                    let mut part = reqwest::multipart::Part::bytes(p.data);
-                    if let Some(f) = p.filename {
-                        part = part.file_name(f);
+                    let mut part = reqwest::multipart::Part::bytes(p.data.clone());
+                    if let Some(f) = &p.filename {
+                        part = part.file_name(f.clone());
                     }
-                    if let Some(ct) = p.content_type {
-                        part = part.mime_str(&ct).map_err(|e| HttpError::Other { what: what.clone(), detail: format!("bad content type {ct:?}: {e}") })?;
+                    if let Some(ct) = &p.content_type {
+                        part = part.mime_str(ct).map_err(|e| HttpError::Other { what: what.to_string(), detail: format!("bad content type {ct:?}: {e}") })?;
                     }
-                    form = form.part(p.name, part);
+                    form = form.part(p.name.clone(), part);
                 }
                 rb.multipart(form)
             }
         };
-        let resp = rb.send().await.map_err(|e| classify(&what, e))?;
+        let resp = rb.send().await.map_err(|e| classify(what, e))?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()
@@ -163,7 +244,7 @@ impl HttpClient {
             .filter(|(k, _)| !matches!(k.as_str(), "set-cookie"))
             .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
             .collect();
-        let body = read_capped(resp, max_body, &what).await?;
+        let body = read_capped(resp, max_body, what).await?;
         Ok(Response { status, headers, body })
     }
 }

@@ -5,6 +5,7 @@
 pub mod client;
 pub mod paging;
 pub mod policy;
+pub mod retry;
 
 use std::fmt;
 use url::Url;

@@ -218,3 +218,21 @@ async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
     assert!(d.is_empty(), "with faults on the source, the target differs:\n{}", d.join("\n"));
     assert!(sandbox.writes_to("dev").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
+    use ferry::sandbox::faults::Faults;
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let source = sandbox.dump("dev");
+    let faults = Faults { error_rate: 0.10, drop_rate: 0.05, rate_limit: 60, latency_ms: 1, jitter_ms: 4, slow_rate: 0.02 };
+    sandbox.set_faults("dev", faults.clone()).unwrap();
+    sandbox.set_faults("prod", faults).unwrap();
+    let out = ferry(&sandbox, "dev", "prod", &["--clone-group-members", "--output", "json", "--attempts", "8"]);
+    expect(&out, 0);
+    let hit = sandbox.log().iter().filter(|l| l.org == "prod" && l.method != "GET" && (l.status == 0 || l.status >= 500)).count();
+    assert!(hit > 0, "no write met a fault: the test proves nothing");
+    sandbox.set_faults("prod", Faults::default()).unwrap();
+    let d = diff(&expected_target(&source), &sandbox.dump("prod"));
+    assert!(d.is_empty(), "under faults, the target differs from a fault-free clone:\n{}", d.join("\n"));
+    assert!(sandbox.writes_to("dev").is_empty());
+}

@@ -130,7 +130,7 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                         Err(e) => return (i, failed(&e, started)),
                     };
                     let result = match action {
-                        Action::Create => cloner.create(grant.clone(), &ctx, &kind, &wanted).await.map(|t| (Outcome::Created, t)),
+                        Action::Create => create_once(&cloner, &grant, &ctx, &kind, &wanted).await.map(|t| (Outcome::Created, t)),
                         Action::Update => {
                             let id = target.as_ref().map(|t| t.id.clone()).unwrap_or_default();
                             cloner.update(grant.clone(), &ctx, &kind, &id, &wanted).await.map(|t| (Outcome::Updated, t))
@@ -144,9 +144,19 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                     };
                     let mut files = None;
                     if has_files {
-                        match cloner.copy_files(grant, &file_ctx, &kind, &source, &t).await {
-                            Ok(report) => files = Some(report),
-                            Err(e) => files = Some(serde_json::json!({"failed": [{"error": redact(&e.to_string(), &secrets)}]})),
+                        // copy-files only moves what the target lacks, so trying again after a
+                        // failed transfer is safe.
+                        for attempt in 1..=FILE_ATTEMPTS {
+                            let report = match cloner.copy_files(grant.clone(), &file_ctx, &kind, &source, &t).await {
+                                Ok(report) => report,
+                                Err(e) => serde_json::json!({"failed": [{"error": redact(&e.to_string(), &secrets)}]}),
+                            };
+                            let failed = report["failed"].as_array().is_some_and(|f| !f.is_empty());
+                            files = Some(report);
+                            if !failed || attempt == FILE_ATTEMPTS {
+                                break;
+                            }
+                            tokio::time::sleep(backoff(attempt)).await;
                         }
                     }
                     (i, Done { outcome, target: Some(t), files, duration: started.elapsed() })
@@ -173,6 +183,57 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
         }
     }
     results.into_iter().map(|r| r.unwrap_or(Done { outcome: Outcome::Skipped("never became ready (dependency cycle)".into()), target: None, files: None, duration: Duration::ZERO })).collect()
+}
+
+/// Tries of a create whose failure may be transient, and of a files copy that failed.
+const CREATE_ATTEMPTS: u32 = 6;
+const FILE_ATTEMPTS: u32 = 5;
+
+fn backoff(attempt: u32) -> Duration {
+    let cap = 200u64 << attempt.min(6);
+    Duration::from_millis(fastrand::u64(cap / 2..=cap))
+}
+
+/// Create a resource exactly once. A create is never blindly tried again: after a failure
+/// that may be transient (the server may have made it before failing), the resource is looked
+/// up by its natural key; found, it is completed with `update` (the rest of a multi-step
+/// create: sharing, publishing...); not found, the create is tried again.
+async fn create_once(cloner: &crate::plugin::Cloner, grant: &Grant, ctx: &crate::plugin::CallContext, kind: &str, wanted: &Resource) -> Result<Resource, crate::plugin::PluginError> {
+    let mut attempt = 1;
+    loop {
+        let err = match cloner.create(grant.clone(), ctx, kind, wanted).await {
+            Ok(t) => return Ok(t),
+            Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => e,
+            Err(e) => return Err(e),
+        };
+        tracing::info!(kind, key = %wanted.key, "create may have failed midway ({err}); looking it up before trying again");
+        tokio::time::sleep(backoff(attempt)).await;
+        attempt += 1;
+        // The lookup and the completion are reads and idempotent writes: retry them too.
+        let found = loop {
+            match cloner.find(grant.clone(), ctx, kind, wanted).await {
+                Ok(f) => break f,
+                Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                Err(e) => return Err(e),
+            }
+        };
+        let Some(made) = found else { continue };
+        loop {
+            match cloner.update(grant.clone(), ctx, kind, &made.id, wanted).await {
+                Ok(t) => return Ok(t),
+                Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => {
+                    tokio::time::sleep(backoff(attempt)).await;
+                    attempt += 1;
+                }
+                // A kind that cannot be updated: what was made is what there is.
+                Err(crate::plugin::PluginError::Guest { error: crate::plugin::GuestError::Invalid(_), .. }) => return Ok(made),
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 
 /// The secret strings of a resource: every string at or below its kind's secret pointers.

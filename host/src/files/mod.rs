@@ -47,7 +47,7 @@ pub enum TransferError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("{what} answered {status}: {body}")]
-    Status { what: String, status: u16, body: String },
+    Status { what: String, status: u16, body: String, retry_after: Option<String> },
     #[error("{0}")]
     Shape(String),
 }
@@ -157,7 +157,7 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
         }
         match cut {
             None => break scanner,
-            Some(e) => match retry.next(&Method::GET, attempt, Tried::Failed(&e)) {
+            Some(e) => match retry.next(true, attempt, Tried::Failed(&e)) {
                 Some(wait) => {
                     tracing::debug!("{what}: {e}; download again in {} ms", wait.as_millis());
                     tokio::time::sleep(wait).await;
@@ -186,29 +186,47 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
         return Ok(TransferOutcome::TooLarge(size));
     }
     let mut file = writer.into_inner().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-    file.seek(SeekFrom::Start(0)).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-    let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
-    let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
-    let seen = counted.clone();
-    let cap = req.max_bytes;
-    let mut decoder = decode.then(envelope::Base64Stream::new);
-    let stream = reader.map(move |chunk| -> Result<bytes::Bytes, BoxError> {
-        let chunk = chunk?;
-        let out = match &mut decoder {
-            Some(d) => bytes::Bytes::from(d.feed(&chunk)?),
-            None => chunk,
+    // The spool can be read again: an upload the target refused without handling it (429,
+    // 503 with Retry-After, no connection) is sent again.
+    let mut attempt = 1;
+    loop {
+        file.seek(SeekFrom::Start(0)).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+        let copy = file.try_clone().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+        let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(copy), 64 * 1024);
+        let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
+        let seen = counted.clone();
+        let cap = req.max_bytes;
+        let mut decoder = decode.then(envelope::Base64Stream::new);
+        let stream = reader.map(move |chunk| -> Result<bytes::Bytes, BoxError> {
+            let chunk = chunk?;
+            let out = match &mut decoder {
+                Some(d) => bytes::Bytes::from(d.feed(&chunk)?),
+                None => chunk,
+            };
+            let mut h = seen.lock().expect("hasher lock");
+            h.1 += out.len() as u64;
+            if h.1 > cap {
+                return Err(Box::new(OverCap(cap)));
+            }
+            h.0.update(&out);
+            Ok(out)
+        });
+        let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+        let result = upload(client, policy, req, part).await;
+        let wait = match &result {
+            Err(TransferError::Status { status, retry_after, .. }) => retry.next(false, attempt, Tried::Status { status: *status, retry_after: retry_after.as_deref() }),
+            Err(TransferError::Http(e)) => retry.next(false, attempt, Tried::Failed(e)),
+            _ => None,
         };
-        let mut h = seen.lock().expect("hasher lock");
-        h.1 += out.len() as u64;
-        if h.1 > cap {
-            return Err(Box::new(OverCap(cap)));
+        match wait {
+            Some(d) => {
+                tracing::debug!("POST {} on the target: refused; upload again in {} ms", req.upload_path, d.as_millis());
+                tokio::time::sleep(d).await;
+                attempt += 1;
+            }
+            None => return outcome(result, &counted, cap, mime),
         }
-        h.0.update(&out);
-        Ok(out)
-    });
-    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
-    let result = upload(client, policy, req, part).await;
-    outcome(result, &counted, cap, mime)
+    }
 }
 
 /// Pipe the download's chunks into the upload's multipart body, hashing and counting on the
@@ -259,9 +277,10 @@ async fn upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, par
     let rb = client.prepare(policy, Side::Target, Method::POST, &req.upload_path, &[], &[])?;
     let resp = rb.multipart(form).send().await.map_err(|e| classify(&what, e))?;
     let status = resp.status().as_u16();
+    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = read_capped(resp, 16 * 1024 * 1024, &what).await?;
     if !(200..300).contains(&status) {
-        return Err(TransferError::Status { what, status, body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned() });
+        return Err(TransferError::Status { what, status, body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(), retry_after });
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
@@ -276,9 +295,9 @@ async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, w
             Ok(r) if r.status().is_success() => None,
             Ok(r) => {
                 let after = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
-                retry.next(&Method::GET, attempt, Tried::Status { status: r.status().as_u16(), retry_after: after })
+                retry.next(true, attempt, Tried::Status { status: r.status().as_u16(), retry_after: after })
             }
-            Err(e) => retry.next(&Method::GET, attempt, Tried::Failed(e)),
+            Err(e) => retry.next(true, attempt, Tried::Failed(e)),
         };
         match (wait, result) {
             (Some(d), _) => {
@@ -286,7 +305,7 @@ async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, w
                 attempt += 1;
             }
             (None, Ok(r)) if r.status().is_success() => return Ok(r),
-            (None, Ok(r)) => return Err(TransferError::Status { what: what.to_string(), status: r.status().as_u16(), body: String::new() }),
+            (None, Ok(r)) => return Err(TransferError::Status { what: what.to_string(), status: r.status().as_u16(), body: String::new(), retry_after: None }),
             (None, Err(e)) => return Err(e.into()),
         }
     }

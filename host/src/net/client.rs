@@ -111,9 +111,10 @@ pub enum HttpError {
 }
 
 impl HttpError {
-    /// Worth retrying later: timeouts and connection failures.
+    /// Worth trying later: timeouts, connections that failed or were cut. (Whether it is
+    /// safe to try again is for the caller: a cut POST may have been applied.)
     pub fn is_transient(&self) -> bool {
-        matches!(self, HttpError::Timeout { .. } | HttpError::Connect { .. })
+        matches!(self, HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. })
     }
 }
 
@@ -187,6 +188,7 @@ impl HttpClient {
     /// environment, and retried when that is safe (see [`RetryPolicy`]).
     pub async fn send(&self, policy: &Policy, req: Request, max_body: u64) -> Result<Response, HttpError> {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
+        let safe = super::retry::safe(&req.method, &req.headers);
         let mut attempt = 1;
         loop {
             let result = {
@@ -196,9 +198,9 @@ impl HttpClient {
             let wait = match &result {
                 Ok(r) => {
                     let retry_after = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).map(|(_, v)| v.as_str());
-                    self.retry.next(&req.method, attempt, Tried::Status { status: r.status, retry_after })
+                    self.retry.next(safe, attempt, Tried::Status { status: r.status, retry_after })
                 }
-                Err(e) => self.retry.next(&req.method, attempt, Tried::Failed(e)),
+                Err(e) => self.retry.next(safe, attempt, Tried::Failed(e)),
             };
             match wait {
                 Some(d) => {

@@ -102,9 +102,29 @@ pub fn post_json(side: Side, path: &str, body: &Value) -> Result<Response> {
     send(side, wit::Method::Post, path, &[], wit::Body::Json(body.to_string()))
 }
 
-/// PATCH a JSON body.
+/// PATCH a JSON body. Marked idempotent (it sets fields), so the host may send it again
+/// after a cut connection or a 5xx.
 pub fn patch_json(side: Side, path: &str, body: &Value) -> Result<Response> {
-    send(side, wit::Method::Patch, path, &[], wit::Body::Json(body.to_string()))
+    let text = body.to_string();
+    let key = idempotency_key("PATCH", path, &text);
+    request(side, wit::Method::Patch, path, &[], &[("Idempotency-Key", &key)], wit::Body::Json(text))
+}
+
+/// POST a JSON body that sets state (sharing, publishing, syncing): sending it twice has the
+/// effect of once, so the host may retry it.
+pub fn post_json_idempotent(side: Side, path: &str, body: &Value) -> Result<Response> {
+    let text = body.to_string();
+    let key = idempotency_key("POST", path, &text);
+    request(side, wit::Method::Post, path, &[], &[("Idempotency-Key", &key)], wit::Body::Json(text))
+}
+
+/// The same request gets the same key (FNV-1a of method, path and body).
+fn idempotency_key(method: &str, path: &str, body: &str) -> String {
+    let mut h: u64 = 0xcbf29ce484222325;
+    for b in method.bytes().chain(path.bytes()).chain(body.bytes()) {
+        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
+    }
+    format!("ferry-{h:016x}")
 }
 
 /// PUT a JSON body.

@@ -108,6 +108,6 @@ pub fn share(route: &str, target_id: &str, source: &Value) -> Result<()> {
         }
     }
     let body = json!({"shared_to_org": to_org, "shared_users": user_ids, "shared_groups": groups});
-    http::post_json(Side::Target, &format!("{route}{target_id}/share/"), &body)?.ok()?;
+    http::post_json_idempotent(Side::Target, &format!("{route}{target_id}/share/"), &body)?.ok()?;
     Ok(())
 }

@@ -100,7 +100,7 @@ impl Kind for CustomTool {
         }
         // Publish to the registry when the source project is published.
         if !res.body["prompt_registry_id"].is_null() {
-            http::post_json(Side::Target, &format!("prompt-studio/export/{tool_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
+            http::post_json_idempotent(Side::Target, &format!("prompt-studio/export/{tool_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
         }
         share("prompt-studio/", &tool_id, &res.body)?;
         target_resource(&tool_id)
@@ -117,9 +117,9 @@ impl Kind for CustomTool {
         }
         http::patch_json(Side::Target, &format!("prompt-studio/{target_id}/"), &Value::Object(patch))?.ok()?;
         let export = res.body.pointer("/_ferry/export").cloned().unwrap_or(Value::Null);
-        http::post_json(Side::Target, &format!("prompt-studio/{target_id}/sync-prompts/"), &json!({"data": export, "create_copy": false}))?.ok()?;
+        http::post_json_idempotent(Side::Target, &format!("prompt-studio/{target_id}/sync-prompts/"), &json!({"data": export, "create_copy": false}))?.ok()?;
         if !res.body["prompt_registry_id"].is_null() {
-            http::post_json(Side::Target, &format!("prompt-studio/export/{target_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
+            http::post_json_idempotent(Side::Target, &format!("prompt-studio/export/{target_id}"), &json!({"is_shared_with_org": false, "user_id": [], "force_export": true}))?.ok()?;
         }
         share("prompt-studio/", target_id, &res.body)?;
         target_resource(target_id)
@@ -157,7 +157,12 @@ impl Kind for CustomTool {
         if tool["output"].is_null() || tool["output"].as_str() == Some("") {
             let wanted = docs.iter().find(|d| scalar(&d["document_id"]) == scalar(&source.body["output"])).map(|d| scalar(&d["document_name"]));
             let now = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?;
-            let pick = now.iter().find(|d| Some(scalar(&d["document_name"])) == wanted).or(now.first());
+            // The source's default when it is there (not yet, if its copy failed: the next
+            // try sets it); the first document when the source names none.
+            let pick = match &wanted {
+                Some(name) => now.iter().find(|d| scalar(&d["document_name"]) == *name),
+                None => now.first(),
+            };
             if let Some(doc) = pick {
                 http::patch_json(Side::Target, &format!("prompt-studio/{}/", target.id), &json!({"output": scalar(&doc["document_id"])}))?.ok()?;
             }

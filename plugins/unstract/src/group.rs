@@ -35,6 +35,13 @@ impl Kind for Group {
         http::post_json(Side::Target, "groups/", &body)?.ok()?;
         // The answer has no id: find the new group by name.
         let created = self.find(ctx, res)?.ok_or_else(|| Error::Fatal(format!("group {name:?} was created but is not listed")))?;
+        self.update(ctx, &created.id, res)
+    }
+
+    /// A group's name and description are its key and a note; what can change is its
+    /// members: add the source's that the target group lacks.
+    fn update(&self, ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        let name = res.str("/name");
         if ctx.flag("clone-group-members") {
             let members = list(Side::Source, &format!("groups/{}/members/", res.id), &[])?;
             let target_users = emails(Side::Target)?;
@@ -49,10 +56,12 @@ impl Kind for Group {
                     None => log::warn(format!("group {name:?}: member {email} is not in the target org")),
                 }
             }
+            let present: Vec<String> = list(Side::Target, &format!("groups/{target_id}/members/"), &[])?.iter().map(|m| scalar(&m["id"])).collect();
+            ids.retain(|id| !present.contains(&id.to_string()));
             if !ids.is_empty() {
-                http::post_json(Side::Target, &format!("groups/{}/members/", created.id), &json!({"user_ids": ids}))?.ok()?;
+                http::post_json_idempotent(Side::Target, &format!("groups/{target_id}/members/"), &json!({"user_ids": ids}))?.ok()?;
             }
         }
-        Ok(created)
+        self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("group {name:?} is not on the target")))
     }
 }

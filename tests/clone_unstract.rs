@@ -236,3 +236,39 @@ async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
     assert!(d.is_empty(), "under faults, the target differs from a fault-free clone:\n{}", d.join("\n"));
     assert!(sandbox.writes_to("dev").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_interrupted_clone_reports_exits_130_and_a_rerun_finishes() {
+    use ferry::sandbox::faults::Faults;
+    let sandbox = Sandbox::start(Config::local(vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("prod")])).await.unwrap();
+    let source = sandbox.dump("dev");
+    // Slow enough that the signal lands mid-run.
+    sandbox.set_faults("prod", Faults { latency_ms: 150, ..Default::default() }).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let report_path = dir.path().join("report.json");
+    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.args(["clone", "--source-url", sandbox.url(), "--source-org", "dev", "--target-url", sandbox.url(), "--target-org", "prod", "--clone-group-members", "--report"])
+        .arg(&report_path)
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read_write)
+        .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let child = c.spawn().unwrap();
+    // Wait for the first write to the target, then interrupt.
+    let started = std::time::Instant::now();
+    while sandbox.writes_to("prod").is_empty() && started.elapsed() < std::time::Duration::from_secs(60) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = tokio::task::block_in_place(|| child.wait_with_output().unwrap());
+    assert_eq!(out.status.code(), Some(130), "{}", String::from_utf8_lossy(&out.stderr));
+    let report: Value = serde_json::from_slice(&std::fs::read(&report_path).unwrap()).unwrap();
+    let interrupted = report["items"].as_array().unwrap().iter().filter(|i| i["reason"].as_str().is_some_and(|r| r.contains("interrupted"))).count();
+    assert!(interrupted > 0, "nothing was left for the re-run: the interrupt came too late");
+
+    sandbox.set_faults("prod", Faults::default()).unwrap();
+    expect(&ferry(&sandbox, "dev", "prod", &["--clone-group-members"]), 0);
+    let d = diff(&expected_target(&source), &sandbox.dump("prod"));
+    assert!(d.is_empty(), "after an interrupt and a re-run the target differs:\n{}", d.join("\n"));
+}

@@ -273,10 +273,25 @@ pub async fn promote(session: &Session, args: &RunArgs, dry_run: bool, quiet: bo
 
 pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
     let session = Session::open(&args.run).await?;
-    match promote(&session, &args.run, args.dry_run, false).await {
+    let cancel = session.grant.cancel.clone();
+    // Ctrl-C or SIGTERM: stop starting work, let what is in flight finish, report, exit 130.
+    let watcher = tokio::spawn(async move {
+        super::signals::stop_requested().await;
+        eprintln!("interrupted: finishing what is in flight, then writing the report (a re-run finishes the job)");
+        cancel.cancel();
+    });
+    let result = promote(&session, &args.run, args.dry_run, false).await;
+    watcher.abort();
+    match result {
         Ok(report) => {
             emit(&report, &args.run)?;
-            Ok(if report.failed() > 0 { exit::FAILED } else { exit::OK })
+            Ok(if session.grant.cancel.is_cancelled() {
+                exit::INTERRUPTED
+            } else if report.failed() > 0 {
+                exit::FAILED
+            } else {
+                exit::OK
+            })
         }
         Err(PlanError::Conflicts(c)) => {
             eprintln!("error: {}", PlanError::Conflicts(c));

@@ -16,6 +16,27 @@ pub mod exit {
     pub const FAILED: u8 = 1;
     /// bad usage or a fatal error before any work
     pub const USAGE: u8 = 2;
+    /// stopped by Ctrl-C or SIGTERM (after writing the report of what was done)
+    pub const INTERRUPTED: u8 = 130;
+}
+
+/// Waiting for Ctrl-C or SIGTERM.
+pub mod signals {
+    pub async fn stop_requested() {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+                return std::future::pending().await;
+            };
+            tokio::select! {
+                _ = int.recv() => {},
+                _ = term.recv() => {},
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }
 
 #[derive(Parser, Debug)]

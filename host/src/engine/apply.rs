@@ -88,6 +88,12 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
 
     loop {
         while let Some(i) = ready.pop() {
+            // Interrupted: start nothing new; what is in flight finishes.
+            if grant.cancel.is_cancelled() {
+                let done = Done { outcome: Outcome::Skipped(INTERRUPTED.into()), target: plan.items[i].target.clone(), files: None, duration: Duration::ZERO };
+                running.push(futures::future::ready((i, done)).boxed());
+                continue;
+            }
             // A dependency that did not end well skips this item without a call.
             // (Only references carry a skip: a kind-level ordering just waits.)
             let referenced = plan.items[i].edges.iter().map(|e| e.to);
@@ -184,6 +190,9 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
     }
     results.into_iter().map(|r| r.unwrap_or(Done { outcome: Outcome::Skipped("never became ready (dependency cycle)".into()), target: None, files: None, duration: Duration::ZERO })).collect()
 }
+
+/// The reason given to items not started because the run was interrupted.
+pub const INTERRUPTED: &str = "not started: the run was interrupted (a re-run finishes the job)";
 
 /// Tries of a create whose failure may be transient, and of a files copy that failed.
 const CREATE_ATTEMPTS: u32 = 6;

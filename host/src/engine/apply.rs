@@ -116,8 +116,7 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                 running.push(futures::future::ready((i, done)).boxed());
                 continue;
             }
-            let (info, kind_info, cloner) = registry.cloner_for(&item.source.kind).expect("registered kind");
-            let _ = info;
+            let (_, kind_info, cloner) = registry.cloner_for(&item.source.kind).expect("registered kind");
             let has_files = kind_info.has_files && !opts.skip_files;
             let wanted = rewritten(&plan.items, i);
             let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());

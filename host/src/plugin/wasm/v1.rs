@@ -6,7 +6,7 @@ use super::state::HostState;
 use crate::files::{self, Encoding, TransferOutcome, TransferRequest};
 use crate::net::client::{FormPart, HttpError, Request, RequestBody};
 use crate::net::paging::{self, ListError, Paging};
-use crate::net::{self, policy::Refusal};
+use crate::net;
 use crate::plugin::types as host;
 use std::time::{Duration, Instant};
 
@@ -251,9 +251,4 @@ pub fn from_wit(plugin: &str, r: types::Resource) -> Result<host::Resource, host
 
 pub fn context(c: &host::CallContext) -> types::CallContext {
     types::CallContext { options: c.options.clone() }
-}
-
-#[allow(dead_code)]
-fn _refusal_is_displayable(r: Refusal) -> String {
-    r.to_string()
 }

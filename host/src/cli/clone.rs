@@ -307,8 +307,7 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
         let session = Session::open(&args.run).await?;
         let report = promote(&session, &args.run, true, true).await?;
         emit(&report, &args.run)?;
-        let pending = report.items.iter().any(|i| matches!(i.action.as_str(), "create" | "update"));
-        Ok::<_, anyhow::Error>(pending)
+        Ok::<_, anyhow::Error>(report.pending() > 0)
     };
     match run.await {
         Ok(pending) if args.detailed_exitcode => Ok(if pending { 2 } else { 0 }),

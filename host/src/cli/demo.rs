@@ -60,8 +60,7 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
 
     println!("\n== Again: a re-run converges, nothing left to do ==");
     let again = promote(&session, &run, true, true).await?;
-    let pending = again.items.iter().filter(|i| matches!(i.action.as_str(), "create" | "update")).count();
-    println!("{pending} changes pending.");
+    println!("{} changes pending.", again.pending());
 
     let key = sandbox.admin_key().to_string();
     println!("\nLook at the result:");

@@ -82,9 +82,6 @@ impl Action {
             Action::Skip(_) => "skip",
         }
     }
-    pub fn writes(&self) -> bool {
-        matches!(self, Action::Create | Action::Update)
-    }
 }
 
 /// One edge of the graph: the item `of` is referenced at `pointer` (a concrete pointer in

@@ -31,19 +31,6 @@ impl Plan {
     pub fn kind(&self, name: &str) -> &KindInfo {
         self.kinds.iter().find(|k| k.name == name).expect("planned kind")
     }
-
-    pub fn counts(&self) -> HashMap<&'static str, usize> {
-        let mut c = HashMap::new();
-        for i in &self.items {
-            *c.entry(i.action.name()).or_insert(0) += 1;
-        }
-        c
-    }
-
-    /// Whether applying would write anything.
-    pub fn has_changes(&self) -> bool {
-        self.items.iter().any(|i| i.action.writes())
-    }
 }
 
 pub fn context(opts: &Options) -> CallContext {

@@ -137,6 +137,11 @@ impl Report {
         Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None }
     }
 
+    /// Items the plan would create or update.
+    pub fn pending(&self) -> usize {
+        self.items.iter().filter(|i| matches!(i.action.as_str(), "create" | "update")).count()
+    }
+
     /// Failed items, and files that failed to move (oversize and unsupported ones are not
     /// failures: they are reported).
     pub fn failed(&self) -> usize {

@@ -3,7 +3,7 @@
 //! members, prompt studio's profiles, transfer, sync, registry, files, API keys) are here.
 
 use super::server::{Call, Org, Reply};
-use super::store::{Blob, OrgData, SERVER_MANAGED, SPECS, Spec, id_text, spec};
+use super::store::{OrgData, SERVER_MANAGED, SPECS, Spec, id_text, spec};
 use super::{files, studio};
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -353,18 +353,4 @@ fn api_keys(org: &Org, call: &Call, owner: &str) -> Reply {
         Some(keys) => Reply::ok(json!(keys)),
         None => Reply::not_found(),
     }
-}
-
-/// A row by kind and id, for the special handlers.
-pub fn get(data: &OrgData, kind: &str, id: &str) -> Option<Value> {
-    data.find(kind, id).cloned()
-}
-
-/// Store a file for a document.
-pub fn put_file(data: &mut OrgData, document: &str, mime: &str, blob: Blob) {
-    data.files.insert(document.to_string(), (mime.to_string(), blob));
-}
-
-pub fn spec_of(kind: &str) -> &'static Spec {
-    spec(kind)
 }

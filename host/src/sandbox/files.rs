@@ -135,7 +135,7 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
     let reply = api::create(&mut data, &org.name, spec("document"), json!({"document_name": name, "tool": tool}));
     let Reply::Json(StatusCode::CREATED, row) = reply else { return reply };
     let id = row["document_id"].as_str().unwrap_or_default().to_string();
-    api::put_file(&mut data, &id, &mime, blob);
+    data.files.insert(id, (mime, blob));
     Reply::created(json!({"data": [row]}))
 }
 

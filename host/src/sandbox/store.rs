@@ -277,12 +277,6 @@ impl Collection {
     pub fn iter(&self) -> impl Iterator<Item = &Value> {
         self.rows.iter()
     }
-    pub fn len(&self) -> usize {
-        self.rows.len()
-    }
-    pub fn is_empty(&self) -> bool {
-        self.rows.is_empty()
-    }
 }
 
 /// A stored file: small ones as bytes; generated ones (seeds' large files) as a size and a

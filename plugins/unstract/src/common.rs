@@ -61,6 +61,27 @@ pub fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>
         .collect()
 }
 
+/// Every row of a per-workflow list (`tool_instance/`, `workflow/endpoint/`) in one request,
+/// grouped by workflow id, in the server's order: one GET instead of one per workflow.
+pub fn by_workflow(side: Side, path: &str) -> Result<std::collections::HashMap<String, Vec<Value>>> {
+    let mut out: std::collections::HashMap<String, Vec<Value>> = std::collections::HashMap::new();
+    for row in list(side, path, &[])? {
+        let w = if row["workflow"].is_null() { &row["workflow_id"] } else { &row["workflow"] };
+        out.entry(scalar(w)).or_default().push(row);
+    }
+    Ok(out)
+}
+
+/// The connector of a workflow endpoint: it comes as an object, an id, or only as
+/// `connector_instance_id`.
+pub fn endpoint_connector(e: &Value) -> Value {
+    match &e["connector_instance"] {
+        Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
+        Value::Null => e["connector_instance_id"].clone(),
+        other => other.clone(),
+    }
+}
+
 pub fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),

@@ -1,7 +1,7 @@
 //! Tool instances (`tool_instance/`): the Prompt Studio project a workflow runs, one per
 //! workflow. It references the project through its registry id.
 
-use crate::common::{list, scalar};
+use crate::common::{by_workflow, list, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
@@ -37,10 +37,11 @@ impl Kind for ToolInstance {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let mut all = by_workflow(Side::Source, "tool_instance/")?;
         let mut out = Vec::new();
         for w in list(Side::Source, "workflow/", &[])? {
             let (id, name) = (scalar(&w["id"]), scalar(&w["workflow_name"]));
-            let instances = list(Side::Source, "tool_instance/", &[("workflow", &id)])?;
+            let instances = all.remove(&id).unwrap_or_default();
             if instances.len() > 1 {
                 log::warn(format!("workflow {name:?} has {} tool instances; the first is cloned", instances.len()));
             }

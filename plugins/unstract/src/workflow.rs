@@ -4,7 +4,7 @@
 //! references (`/_ferry/uses/...`): if one of them is skipped, so is the workflow, and with it
 //! its pipelines and API deployments.
 
-use crate::common::{by_exact, list, payload, scalar, share, with_details};
+use crate::common::{by_exact, by_workflow, endpoint_connector, list, payload, scalar, share, with_details};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
@@ -24,18 +24,13 @@ impl Kind for Workflow {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let instances = by_workflow(Side::Source, "tool_instance/")?;
+        let endpoints = by_workflow(Side::Source, "workflow/endpoint/")?;
         let mut out = Vec::new();
         for mut w in with_details(list(Side::Source, "workflow/", &[])?, "workflow/", "id")? {
             let id = scalar(&w["id"]);
-            let tool = list(Side::Source, "tool_instance/", &[("workflow", &id)])?.first().map(|t| t["tool_id"].clone()).unwrap_or(Value::Null);
-            let connectors: Vec<Value> = list(Side::Source, "workflow/endpoint/", &[("workflow", &id)])?
-                .iter()
-                .filter_map(|e| match &e["connector_instance"] {
-                    Value::Object(o) => o.get("id").cloned(),
-                    Value::Null => Some(e["connector_instance_id"].clone()).filter(|c| !c.is_null()),
-                    other => Some(other.clone()),
-                })
-                .collect();
+            let tool = instances.get(&id).and_then(|t| t.first()).map(|t| t["tool_id"].clone()).unwrap_or(Value::Null);
+            let connectors: Vec<Value> = endpoints.get(&id).into_iter().flatten().map(endpoint_connector).filter(|c| !c.is_null()).collect();
             w["_ferry"] = json!({"uses": {"tool": tool, "connectors": connectors}});
             out.push(Resource::from_body(&info(), "/id", w));
         }

@@ -2,7 +2,7 @@
 //! the server with the workflow. Cloning one configures the target's: connection type,
 //! configuration and connector.
 
-use crate::common::{list, scalar};
+use crate::common::{by_workflow, endpoint_connector, list, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
@@ -17,13 +17,7 @@ fn info() -> KindInfo {
 
 fn resource(mut e: Value, workflow_name: &str) -> Resource {
     e["_ferry"] = json!({"workflow_name": workflow_name});
-    // The connector comes as an object, an id, or only as connector_instance_id.
-    let connector = match &e["connector_instance"] {
-        Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
-        Value::Null => e["connector_instance_id"].clone(),
-        other => other.clone(),
-    };
-    e["connector_instance_id"] = connector;
+    e["connector_instance_id"] = endpoint_connector(&e);
     Resource::from_body(&info(), "/id", e)
 }
 
@@ -33,10 +27,11 @@ impl Kind for WorkflowEndpoint {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let mut endpoints = by_workflow(Side::Source, "workflow/endpoint/")?;
         let mut out = Vec::new();
         for w in list(Side::Source, "workflow/", &[])? {
             let (id, name) = (scalar(&w["id"]), scalar(&w["workflow_name"]));
-            out.extend(list(Side::Source, "workflow/endpoint/", &[("workflow", &id)])?.into_iter().map(|e| resource(e, &name)));
+            out.extend(endpoints.remove(&id).unwrap_or_default().into_iter().map(|e| resource(e, &name)));
         }
         Ok(out)
     }

@@ -185,16 +185,3 @@ async fn two_plugins_declaring_one_kind_need_a_choice() {
     let e = Registry::load(&runtime, &d).await.err().unwrap().to_string();
     assert!(e.contains("does not declare"), "{e}");
 }
-
-#[tokio::test]
-async fn the_ready_made_env_suffix_hook() {
-    let hook = RhaiHook::load(&common::repo_root().join("scripts/env-suffix.rhai"), RhaiLimits::HOOK).unwrap();
-    let out = hook.apply(&ctx(json!({})), &resource(json!({"name": "openai-dev", "x": 1}))).await.unwrap();
-    let HookOutcome::Keep(r) = out else { panic!("{out:?}") };
-    assert_eq!((r.key.as_str(), r.body.clone()), ("openai-prod", json!({"name": "openai-prod", "x": 1})));
-    // Another field and separator; a name without the suffix is left alone.
-    let out = hook.apply(&ctx(json!({"field": "/meta/title", "separator": "_"})), &resource(json!({"name": "k", "meta": {"title": "s3_dev"}}))).await.unwrap();
-    assert_eq!(out, HookOutcome::Keep(Resource::new("adapter", "7", "k", json!({"name": "k", "meta": {"title": "s3_prod"}}))));
-    let e = hook.apply(&ctx(json!({"field": "/nope"})), &resource(json!({"name": "a"}))).await.unwrap_err().to_string();
-    assert!(e.contains("no string at /nope in adapter a"), "{e}");
-}

@@ -1,10 +1,11 @@
-//! `ferry demo`: start the sandbox with a seeded DEV org and an empty PROD org, print the
-//! plan, run the clone, print the report, and say how to look at the result.
+//! `ferry demo`: start the sandbox with a seeded DEV org and a PROD org that has only its own
+//! services, print the plan of the promotion in `scripts/demo.toml` (rewrites included), run
+//! it, print the report, and say how to look at the result.
 
-use super::clone::{Endpoints, Output, RunArgs, Session, promote};
+use super::args::{Endpoints, RunArgs};
+use super::clone::{Session, promote};
 use super::exit;
-use super::plugins::PluginArgs;
-use crate::engine::OnConflict;
+use crate::promotion::Loaded;
 use crate::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use clap::Args;
 
@@ -24,42 +25,36 @@ pub struct DemoArgs {
     concurrency: u16,
 }
 
+/// The promotion file the demo runs (`scripts/demo.toml`); the demo fills in URLs and keys.
+const PROMOTION: &str = include_str!("../../../scripts/demo.toml");
+
 pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
-    let mut config = Config::local(vec![OrgSpec::seeded("dev", args.seed.clone()), OrgSpec::new("prod")]);
+    let mut config = Config::local(vec![OrgSpec::seeded("dev", args.seed.clone()), OrgSpec::seeded("prod", Seed::Services)]);
     config.listen = args.listen;
     let sandbox = Sandbox::start(config).await?;
     let url = sandbox.url().to_string();
-    println!("Sandbox platform at {url}: org \"dev\" seeded ({:?}), org \"prod\" empty.\n", args.seed);
+    println!("Sandbox platform at {url}: org \"dev\" seeded ({:?}); org \"prod\" has only its own adapters and connectors.", args.seed);
+    println!("The promotion file (scripts/demo.toml) maps DEV's services onto PROD's, renames, sets and scrubs fields.\n");
     let run = RunArgs {
-        endpoints: Endpoints { source_url: url.clone(), source_org: "dev".into(), source_key: sandbox.keys("dev").read, target_url: url.clone(), target_org: "prod".into(), target_key: sandbox.keys("prod").read_write, api_prefix: "api/v1".into(), rate_limit: 0, max_in_flight: 32, attempts: 5, connect_timeout: 10, request_timeout: 120 },
-        include: vec![],
-        exclude: vec![],
-        select: vec![],
-        select_tag: vec![],
-        on_name_conflict: OnConflict::Adopt,
-        on_name_conflict_kind: vec![],
-        concurrency: args.concurrency,
-        max_file_size: 25 << 20,
-        skip_files: false,
-        clone_group_members: true,
-        report: None,
-        output: Output::Table,
-        plugins: PluginArgs::default(),
+        endpoints: Endpoints { source_url: Some(url.clone()), source_org: Some("dev".into()), source_key: Some(sandbox.keys("dev").read), target_url: Some(url.clone()), target_org: Some("prod".into()), target_key: Some(sandbox.keys("prod").read_write), ..Default::default() },
+        concurrency: Some(args.concurrency),
+        ..Default::default()
     };
-    let session = Session::open(&run).await?;
+    let file = Loaded::parse("scripts/demo.toml", PROMOTION, std::path::PathBuf::from("scripts"))?;
+    let session = Session::open(run.settings_with(Some(file))?).await?;
 
-    println!("== Plan (ferry plan): nothing written yet ==");
-    let planned = promote(&session, &run, true, true).await?;
+    println!("== Plan (ferry plan --config scripts/demo.toml): nothing written yet ==");
+    let planned = promote(&session, true, true).await?;
     print!("{}", planned.render());
 
-    println!("\n== Clone (ferry clone) ==");
-    let report = promote(&session, &run, false, false).await?;
+    println!("\n== Clone (ferry clone --config scripts/demo.toml) ==");
+    let report = promote(&session, false, false).await?;
     print!("{}", report.render());
     let writes_to_source = sandbox.writes_to("dev").len();
     println!("\nThe source received {writes_to_source} writes (it is only ever read).");
 
     println!("\n== Again: a re-run converges, nothing left to do ==");
-    let again = promote(&session, &run, true, true).await?;
+    let again = promote(&session, true, true).await?;
     println!("{} changes pending.", again.pending());
 
     let key = sandbox.admin_key().to_string();

@@ -1,8 +1,10 @@
 //! The `ferry` command: argument parsing, logging setup, exit codes. One module per
 //! subcommand.
 
+mod args;
 mod clone;
 mod demo;
+mod hook;
 mod plugins;
 mod sandbox;
 
@@ -57,6 +59,9 @@ enum Command {
     Plan(clone::PlanArgs),
     /// Start the sandbox with a seeded DEV and an empty PROD org, plan, clone, report.
     Demo(demo::DemoArgs),
+    /// Develop transform hooks: run one on a resource from a file, list the bundled ones.
+    #[command(subcommand)]
+    Hook(hook::HookCommand),
     /// Inspect the plugins ferry can load.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
@@ -79,6 +84,7 @@ pub fn main() -> ExitCode {
             Command::Clone(a) => clone::clone(a).await,
             Command::Plan(a) => clone::plan_cmd(a).await,
             Command::Demo(a) => demo::run(a).await,
+            Command::Hook(c) => hook::run(c).await,
             Command::Plugins(c) => plugins::run(c).await,
             Command::Sandbox(a) => sandbox::run(a).await,
         }

@@ -105,19 +105,21 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                 };
                 let outcome = match &plan.items[i].action {
                     Action::Skip(reason) => Outcome::Skipped(reason.clone()),
+                    Action::Fail(reason) => Outcome::Failed(reason.clone()),
                     _ => Outcome::Skipped(why),
                 };
                 running.push(futures::future::ready((i, Done { outcome, target: plan.items[i].target.clone(), files: None, duration: Duration::ZERO })).boxed());
                 continue;
             }
             let item = &plan.items[i];
-            if let Action::Skip(reason) = &item.action {
-                let done = Done { outcome: Outcome::Skipped(reason.clone()), target: None, files: None, duration: Duration::ZERO };
+            if let Action::Skip(reason) | Action::Fail(reason) = &item.action {
+                let outcome = if matches!(item.action, Action::Fail(_)) { Outcome::Failed(reason.clone()) } else { Outcome::Skipped(reason.clone()) };
+                let done = Done { outcome, target: None, files: None, duration: Duration::ZERO };
                 running.push(futures::future::ready((i, done)).boxed());
                 continue;
             }
             let (_, kind_info, cloner) = registry.cloner_for(&item.source.kind).expect("registered kind");
-            let has_files = kind_info.has_files && !opts.skip_files;
+            let has_files = kind_info.has_files && !opts.skip_files && item.lookup_only.is_none();
             let wanted = rewritten(&plan.items, i);
             let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());
             let source = item.source.clone();
@@ -141,7 +143,7 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                             cloner.update(grant.clone(), &ctx, &kind, &id, &wanted).await.map(|t| (Outcome::Updated, t))
                         }
                         Action::Adopt => Ok((Outcome::Adopted, target.clone().expect("adopt has a target"))),
-                        Action::Skip(_) => unreachable!("skips are handled above"),
+                        Action::Skip(_) | Action::Fail(_) => unreachable!("skips and failures are handled above"),
                     };
                     let (outcome, t) = match result {
                         Ok(r) => r,

@@ -14,11 +14,14 @@ pub mod report;
 pub mod select;
 
 use crate::plugin::Resource;
+use crate::transform::Transformer;
+use crate::transform::diff::Rewrite;
 use serde::Serialize;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// What to do when a resource already exists on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum OnConflict {
     /// use the target's resource as it is
@@ -41,6 +44,8 @@ pub struct Options {
     pub max_file_size: u64,
     /// options passed to every plugin call (`clone-group-members=true`, ...)
     pub plugin_options: Vec<(String, String)>,
+    /// the promotion file's rules and hooks
+    pub transform: Arc<Transformer>,
 }
 
 impl Default for Options {
@@ -53,6 +58,7 @@ impl Default for Options {
             skip_files: false,
             max_file_size: 25 << 20,
             plugin_options: vec![],
+            transform: Arc::new(Transformer::default()),
         }
     }
 }
@@ -71,6 +77,8 @@ pub enum Action {
     Adopt,
     Update,
     Skip(String),
+    /// a hook failed on it: it fails, what depends on it is skipped
+    Fail(String),
 }
 
 impl Action {
@@ -80,7 +88,13 @@ impl Action {
             Action::Adopt => "adopt",
             Action::Update => "update",
             Action::Skip(_) => "skip",
+            Action::Fail(_) => "fail",
         }
+    }
+
+    /// Skipped or failed: nothing will be written for it.
+    pub fn is_out(&self) -> bool {
+        matches!(self, Action::Skip(_) | Action::Fail(_))
     }
 }
 
@@ -92,12 +106,23 @@ pub struct Edge {
     pub pointer: String,
     pub by: crate::plugin::RefBy,
     pub source_value: serde_json::Value,
+    /// false for a field that may be empty (sharing, say): it does not decide whether the
+    /// resource can already exist on the target
+    pub required: bool,
 }
 
 /// One source resource and what becomes of it.
 #[derive(Debug, Clone)]
 pub struct Item {
+    /// the resource as read, then as the rules and hooks made it (its id stays the source's)
     pub source: Resource,
+    /// its key as read from the source, before any rename
+    pub source_key: String,
+    /// what the rules and hooks changed
+    pub rewrites: Vec<Rewrite>,
+    /// set when this item is never written, only looked up on the target (mapped to the
+    /// target's own resource, or named by a rewritten reference): why
+    pub lookup_only: Option<String>,
     pub action: Action,
     /// the matching target resource, when one exists (or once created)
     pub target: Option<Resource>,
@@ -107,4 +132,10 @@ pub struct Item {
     pub after: Vec<usize>,
     /// why it is in the run when selection did not name it
     pub pulled_in: Option<String>,
+}
+
+impl Item {
+    pub fn new(source: Resource, action: Action) -> Item {
+        Item { source_key: source.key.clone(), source, action, rewrites: vec![], lookup_only: None, target: None, edges: vec![], after: vec![], pulled_in: None }
+    }
 }

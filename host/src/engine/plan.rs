@@ -1,9 +1,11 @@
 //! Planning: read every selected kind from the source (every page), resolve each reference
-//! to the source resource it names, select, cascade skips, match on the target by natural
-//! key, and decide an action per resource. Nothing is written.
+//! to the source resource it names, select, apply the promotion file's rules and hooks,
+//! check that every reference still resolves, match on the target by natural key, cascade
+//! skips, and decide an action per resource. Nothing is written.
 
 use super::refs::{self, text};
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
+use crate::transform::{Transformed, Verdict};
 use crate::plugin::wasm::state::Grant;
 use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource};
 use futures::{StreamExt, TryStreamExt};
@@ -18,6 +20,8 @@ pub enum PlanError {
     Plugin(#[from] PluginError),
     #[error("--on-name-conflict abort: {} resource(s) already exist on the target: {}", .0.len(), .0.join(", "))]
     Conflicts(Vec<String>),
+    #[error("{} reference(s) do not resolve on the target after the rules and hooks:\n  {}", .0.len(), .0.join("\n  "))]
+    Unresolved(Vec<String>),
 }
 
 /// The result of planning: every resource in the run, in dependency order of kinds.
@@ -65,7 +69,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
                 Some(why) => Action::Skip(why.clone()),
                 None => Action::Create,
             };
-            items.push(Item { source, action, target: None, edges: vec![], after: vec![], pulled_in: None });
+            items.push(Item::new(source, action));
         }
     }
     let mut warnings = Vec::new();
@@ -89,9 +93,128 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         items = kept;
     }
 
-    matching(registry, grant, opts, &ctx, &mut items).await?;
+    transform(&kinds, opts, &mut items).await;
+    let mut unresolved = Vec::new();
+    repoint(&kinds, &mut items, &mut warnings, &mut unresolved);
+    matching(registry, grant, opts, &ctx, &kinds, &mut items).await?;
+    unresolved.extend(dangling(&items));
+    if !unresolved.is_empty() {
+        return Err(PlanError::Unresolved(unresolved));
+    }
     cascade(&mut items);
     Ok(Plan { kinds, items, warnings })
+}
+
+/// Apply the rules and hooks to every item (in parallel, bounded; hooks run on blocking
+/// threads). An item keeps its source id; its body and key become what the target should get.
+async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
+    let t = &opts.transform;
+    if t.is_empty() {
+        return;
+    }
+    let info: HashMap<&str, &KindInfo> = kinds.iter().map(|k| (k.name.as_str(), k)).collect();
+    let results: Vec<Transformed> = futures::stream::iter(items.iter().map(|it| t.apply(info[it.source.kind.as_str()], it.source.clone()))).buffered(opts.concurrency.max(1)).collect().await;
+    for (it, done) in items.iter_mut().zip(results) {
+        it.source = done.resource;
+        it.rewrites = done.rewrites;
+        match done.verdict {
+            Verdict::Keep => {}
+            Verdict::Leave(why) => {
+                // Left behind on purpose: not looked up on the target either.
+                it.source.skip = None;
+                it.action = Action::Skip(why);
+            }
+            Verdict::Map(to) => it.lookup_only = Some(format!("mapped to {to:?} by kinds.{}.map", it.source.kind)),
+            Verdict::Fail(e) => it.action = Action::Fail(e),
+        }
+    }
+}
+
+/// Follow references that a rule or hook rewrote: the item's field now names another
+/// resource, which must be one this run writes or one the target has. Mapped items whose
+/// new name this run creates hand their dependants over to that item.
+fn repoint(kinds: &[KindInfo], items: &mut Vec<Item>, warnings: &mut Vec<String>, unresolved: &mut Vec<String>) {
+    let info: HashMap<String, KindInfo> = kinds.iter().map(|k| (k.name.clone(), k.clone())).collect();
+    // A mapped item whose new name another item of the run takes: that item stands in.
+    let written: HashMap<(String, String), usize> = items.iter().enumerate().filter(|(_, it)| it.lookup_only.is_none() && !it.action.is_out()).map(|(i, it)| ((it.source.kind.clone(), it.source.key.clone()), i)).collect();
+    let mut stand_in: HashMap<usize, usize> = HashMap::new();
+    for (m, it) in items.iter_mut().enumerate() {
+        if it.lookup_only.is_some()
+            && let Some(&j) = written.get(&(it.source.kind.clone(), it.source.key.clone()))
+        {
+            stand_in.insert(m, j);
+            it.action = Action::Skip(format!("{}: this run writes that resource", it.lookup_only.take().unwrap_or_default()));
+        }
+    }
+    let mut phantoms: HashMap<(String, String), usize> = HashMap::new();
+    for i in 0..items.len() {
+        let mut edges = std::mem::take(&mut items[i].edges);
+        edges.retain_mut(|e| {
+            if let Some(&j) = stand_in.get(&e.to) {
+                e.to = j;
+            }
+            let now = items[i].source.body.pointer(&e.pointer).cloned().unwrap_or(Value::Null);
+            if now == e.source_value {
+                return true;
+            }
+            let (kind, key) = (items[i].source.kind.clone(), items[i].source.key.clone());
+            if now.is_null() {
+                return false; // the reference was removed on purpose
+            }
+            let target_kind = items[e.to].source.kind.clone();
+            let v = text(&now);
+            let names = |it: &Item| match &e.by {
+                RefBy::Key => it.source.key == v,
+                RefBy::Field(f) => it.source.body.pointer(f).map(text).as_deref() == Some(v.as_str()),
+                RefBy::Id => false,
+            };
+            if let Some(j) = (0..items.len()).find(|&j| j != i && items[j].source.kind == target_kind && !items[j].action.is_out() && names(&items[j])) {
+                e.to = j;
+                e.source_value = now;
+                return true;
+            }
+            let k = &info[target_kind.as_str()];
+            let single_key = k.key.len() == 1 && match &e.by {
+                RefBy::Key => true,
+                RefBy::Field(f) => *f == k.key[0],
+                RefBy::Id => false,
+            };
+            if single_key {
+                let j = *phantoms.entry((target_kind.clone(), v.clone())).or_insert_with(|| {
+                    let mut body = serde_json::json!({});
+                    crate::transform::rules::put(&mut body, &k.key[0], now.clone());
+                    let mut p = Item::new(Resource::new(&target_kind, "", &v, body), Action::Create);
+                    p.lookup_only = Some(format!("named by {kind} {key:?} at {}, as rewritten", e.pointer));
+                    items.push(p);
+                    items.len() - 1
+                });
+                e.to = j;
+                e.source_value = now;
+                return true;
+            }
+            if matches!(e.by, RefBy::Id) {
+                warnings.push(format!("{kind} {key:?}: {} was rewritten to {v}, taken as a target id as it is", e.pointer));
+                return false;
+            }
+            unresolved.push(format!("{kind} {key:?}: {} was rewritten to {v:?}, which names no {target_kind} of this run; use a [kinds.{target_kind}] map to point at the target's own", e.pointer));
+            true
+        });
+        items[i].edges = edges;
+    }
+}
+
+/// References to items that are only looked up on the target, and that the target lacks.
+fn dangling(items: &[Item]) -> Vec<String> {
+    let mut out = Vec::new();
+    for it in items.iter().filter(|it| !it.action.is_out()) {
+        for e in &it.edges {
+            let to = &items[e.to];
+            if let (Some(why), None) = (&to.lookup_only, &to.target) {
+                out.push(format!("{} {:?}: {} names {} {:?} ({why}), which is neither on the target nor written by this run", it.source.kind, it.source.key, e.pointer, to.source.kind, to.source.key));
+            }
+        }
+    }
+    out
 }
 
 /// Resolve every reference of every item to the item it names; an unresolvable required
@@ -137,7 +260,7 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
                     RefBy::Field(f) => by_field.get(&(r.kind.clone(), f.clone(), v.clone())),
                 };
                 match hit {
-                    Some(&to) if to != i => items[i].edges.push(Edge { to, pointer, by: r.by.clone(), source_value: value }),
+                    Some(&to) if to != i => items[i].edges.push(Edge { to, pointer, by: r.by.clone(), source_value: value, required: r.required }),
                     Some(_) => {}
                     None if r.required => {
                         if !matches!(items[i].action, Action::Skip(_)) {
@@ -169,10 +292,9 @@ fn cascade(items: &mut [Item]) {
         let deps: Vec<usize> = items[i].edges.iter().map(|e| e.to).collect();
         for d in deps {
             visit(d, items, state);
-            if let Action::Skip(_) = &items[d].action
-                && !matches!(items[i].action, Action::Skip(_))
-            {
-                let why = format!("depends on {} {:?}, which is skipped", items[d].source.kind, items[d].source.key);
+            if items[d].action.is_out() && !items[i].action.is_out() {
+                let what = if matches!(items[d].action, Action::Fail(_)) { "failed" } else { "is skipped" };
+                let why = format!("depends on {} {:?}, which {what}", items[d].source.kind, items[d].source.key);
                 items[i].action = Action::Skip(why);
             }
         }
@@ -186,9 +308,26 @@ fn cascade(items: &mut [Item]) {
 /// The body with every reference rewritten to what the referenced item's target holds, or
 /// `None` when a referenced item has no target yet (it will be created).
 pub fn rewritten(items: &[Item], i: usize) -> Result<Option<Resource>, String> {
+    rewrite(items, i, false)
+}
+
+/// What to look the item up by on the target: like [`rewritten`], but a referenced item
+/// that has no target yet only rules out a match when the reference is required (a child
+/// under a parent that is still to be created cannot exist yet; an adapter shared with a
+/// group still to be created can).
+fn for_lookup(items: &[Item], i: usize) -> Result<Option<Resource>, String> {
+    rewrite(items, i, true)
+}
+
+fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, String> {
     let mut r = items[i].source.clone();
     for e in &items[i].edges {
-        let Some(t) = &items[e.to].target else { return Ok(None) };
+        let Some(t) = &items[e.to].target else {
+            if lookup && (!e.required || items[i].lookup_only.is_some()) {
+                continue;
+            }
+            return Ok(None);
+        };
         let new = match &e.by {
             RefBy::Id => refs::like(&e.source_value, &t.id),
             RefBy::Key => Value::String(t.key.clone()),
@@ -201,23 +340,17 @@ pub fn rewritten(items: &[Item], i: usize) -> Result<Option<Resource>, String> {
 
 /// Match every item on the target, kind by kind in dependency order (a child is looked up
 /// under its parent's target id), and decide its action.
-async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &CallContext, items: &mut [Item]) -> Result<(), PlanError> {
-    let mut kinds_in_order: Vec<String> = Vec::new();
-    for it in items.iter() {
-        if !kinds_in_order.contains(&it.source.kind) {
-            kinds_in_order.push(it.source.kind.clone());
-        }
-    }
+async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &CallContext, kinds: &[KindInfo], items: &mut [Item]) -> Result<(), PlanError> {
     let mut conflicts = Vec::new();
-    for kind in kinds_in_order {
+    for kind in kinds.iter().map(|k| k.name.clone()) {
         let cloner = registry.cloner_for(&kind).expect("registered kind").2.clone();
         // Resources a cloner cannot clone are still looked up: if the target has its own (an
         // OAuth connector authorised there, say), it is adopted and dependants can go on.
-        let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == kind && (!matches!(items[i].action, Action::Skip(_)) || items[i].source.skip.is_some())).collect();
+        let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == kind && !matches!(items[i].action, Action::Fail(_)) && (!items[i].action.is_out() || items[i].source.skip.is_some())).collect();
         let lookups: Vec<(usize, Option<Resource>)> = {
             let snapshot: &[Item] = items;
             futures::stream::iter(todo.into_iter().map(|i| {
-                let wanted = rewritten(snapshot, i);
+                let wanted = for_lookup(snapshot, i);
                 let (cloner, grant, ctx, kind) = (cloner.clone(), grant.clone(), ctx.clone(), kind.clone());
                 async move {
                     match wanted {
@@ -233,6 +366,15 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
             .await?
         };
         for (i, found) in lookups {
+            if let Some(why) = &items[i].lookup_only {
+                // Never written: the target's own is used, or dependants cannot resolve.
+                items[i].action = match &found {
+                    Some(_) => Action::Adopt,
+                    None => Action::Skip(format!("{why}, but the target has no {kind} {:?}", items[i].source.key)),
+                };
+                items[i].target = found;
+                continue;
+            }
             match found {
                 None if items[i].source.skip.is_some() => {}
                 None => items[i].action = Action::Create,

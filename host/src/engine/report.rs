@@ -6,10 +6,14 @@
 use super::Action;
 use super::apply::{Done, Outcome};
 use super::plan::Plan;
+use crate::transform::diff::Rewrite;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// Resources whose rewrites the table output lists (all of them are in the JSON report).
+const REWRITES_SHOWN: usize = 200;
 
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct KindStats {
@@ -25,7 +29,11 @@ pub struct KindStats {
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemReport {
     pub kind: String,
+    /// the key on the target (after renames)
     pub key: String,
+    /// the key on the source, when a rule or hook renamed it
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source_key: Option<String>,
     pub source_id: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
@@ -40,6 +48,9 @@ pub struct ItemReport {
     pub pulled_in: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub files: Option<Value>,
+    /// what the promotion file's rules and hooks changed (secret fields shown as ***)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rewrites: Vec<Rewrite>,
     pub duration_ms: u64,
 }
 
@@ -92,6 +103,7 @@ impl Report {
                     _ => None,
                 }),
                 (None, Action::Skip(r)) => ("skipped", Some(r.clone())),
+                (None, Action::Fail(r)) => ("failed", Some(r.clone())),
                 (None, a) => (match a {
                     Action::Create => "created",
                     Action::Adopt => "adopted",
@@ -108,7 +120,7 @@ impl Report {
             let duration_ms = d.map(|d| d.duration.as_millis() as u64).unwrap_or(0);
             stats.work_ms += duration_ms;
             let target = d.and_then(|d| d.target.as_ref()).or(it.target.as_ref());
-            if let Some(t) = target {
+            if let Some(t) = target.filter(|_| !it.source.id.is_empty()) {
                 id_map.entry(it.source.kind.clone()).or_default().insert(it.source.id.clone(), t.id.clone());
             }
             if let Some(f) = d.and_then(|d| d.files.as_ref()) {
@@ -124,6 +136,7 @@ impl Report {
             items.push(ItemReport {
                 kind: it.source.kind.clone(),
                 key: it.source.key.clone(),
+                source_key: (it.source_key != it.source.key).then(|| it.source_key.clone()),
                 source_id: it.source.id.clone(),
                 target_id: target.map(|t| t.id.clone()),
                 action: it.action.name().to_string(),
@@ -131,6 +144,7 @@ impl Report {
                 reason,
                 pulled_in: it.pulled_in.clone(),
                 files: d.and_then(|d| d.files.clone()),
+                rewrites: it.rewrites.clone(),
                 duration_ms,
             });
         }
@@ -172,6 +186,23 @@ impl Report {
             out += "\nSkipped and failed:\n";
             for i in notes {
                 out += &format!("  {} {} {:?}: {}\n", i.outcome.as_deref().unwrap_or(&i.action), i.kind, i.key, i.reason.as_deref().unwrap_or(""));
+            }
+        }
+        let rewritten: Vec<&ItemReport> = self.items.iter().filter(|i| !i.rewrites.is_empty()).collect();
+        if !rewritten.is_empty() {
+            out += "\nRewrites (rules and hooks):\n";
+            for (n, i) in rewritten.iter().enumerate() {
+                if n == REWRITES_SHOWN {
+                    out += &format!("  ... and {} more resources (--output json or --report lists them all)\n", rewritten.len() - n);
+                    break;
+                }
+                match &i.source_key {
+                    Some(old) => out += &format!("  {} {old:?} → {:?}\n", i.kind, i.key),
+                    None => out += &format!("  {} {:?}\n", i.kind, i.key),
+                }
+                for r in &i.rewrites {
+                    out += &format!("    {r}\n");
+                }
             }
         }
         let pulled: Vec<&ItemReport> = self.items.iter().filter(|i| i.pulled_in.is_some()).collect();

@@ -87,14 +87,9 @@ mod tests {
     use serde_json::json;
 
     fn item(kind: &str, key: &str, body: serde_json::Value, edges: Vec<usize>) -> Item {
-        Item {
-            source: Resource::new(kind, key, key, body),
-            action: Action::Create,
-            target: None,
-            edges: edges.into_iter().map(|to| Edge { to, pointer: "/ref".into(), by: RefBy::Id, source_value: json!(to) }).collect(),
-            after: vec![],
-            pulled_in: None,
-        }
+        let mut it = Item::new(Resource::new(kind, key, key, body), Action::Create);
+        it.edges = edges.into_iter().map(|to| Edge { to, pointer: "/ref".into(), by: RefBy::Id, source_value: json!(to), required: true }).collect();
+        it
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Plugins: cloners (WASM components or Rhai scripts) and transform hooks, each run in a
 //! sandbox. `registry` finds and loads them; `wasm` and `rhai` are the two runtimes.
 
+pub mod hook;
 pub mod manifest;
 pub mod registry;
 pub mod rhai;

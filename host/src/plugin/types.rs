@@ -33,6 +33,14 @@ pub struct KindInfo {
     pub has_files: bool,
 }
 
+impl KindInfo {
+    /// The natural key of a body: the key fields' values joined by " / " (as the SDK renders
+    /// it, so host and plugins agree).
+    pub fn key_of(&self, body: &Value) -> String {
+        self.key.iter().map(|p| body.pointer(p).map(crate::engine::refs::text).unwrap_or_default()).collect::<Vec<_>>().join(" / ")
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Resource {
     pub kind: String,

@@ -33,6 +33,10 @@ pub enum Seed {
     Small,
     /// about this many resources, with the demo's mix
     Scale(usize),
+    /// the environment's own services, named for the org: the adapters and connectors the
+    /// demo's DEV names, as `openai-{org}`, `s3-{org}-inbox`, ... (a QA or PROD org that a
+    /// promotion maps DEV's services onto)
+    Services,
 }
 
 impl std::str::FromStr for Seed {
@@ -41,7 +45,8 @@ impl std::str::FromStr for Seed {
         match s {
             "demo" => Ok(Seed::Demo),
             "small" => Ok(Seed::Small),
-            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small or a number of resources")),
+            "services" => Ok(Seed::Services),
+            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small, services or a number of resources")),
         }
     }
 }

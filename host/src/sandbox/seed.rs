@@ -56,6 +56,7 @@ pub fn fill(data: &mut OrgData, org: &str, seed: &Seed) {
         Seed::Demo => demo(data, org),
         Seed::Small => scaled(data, org, 14, false),
         Seed::Scale(n) => scaled(data, org, *n, true),
+        Seed::Services => services(data, org),
     }
 }
 
@@ -197,6 +198,18 @@ fn demo(data: &mut OrgData, org: &str) {
     mk(data, org, "pipeline", json!({"pipeline_name": "gdrive-task", "workflow": gsync, "pipeline_type": "TASK", "cron_string": "*/30 * * * *"}));
     mk(data, org, "api_deployment", json!({"api_name": "contract_review", "display_name": "Contract review", "description": "Reviews uploaded contracts", "workflow": contract_api}));
     mk(data, org, "api_deployment", json!({"api_name": "receipts", "display_name": "Receipts", "description": "Parses receipts", "workflow": receipts_api}));
+}
+
+/// The environment's own adapters and connectors, as an operator set them up: the demo's
+/// services under this org's name, each with credentials of its own (the OAuth connector
+/// authorised here).
+fn services(data: &mut OrgData, org: &str) {
+    for (i, stem) in ["openai", "qdrant", "openai-embed", "llmwhisperer"].iter().enumerate() {
+        adapter(data, org, &format!("{stem}-{org}"), i, 100 + i);
+    }
+    connector(data, org, &format!("s3-{org}-inbox"), 0);
+    connector(data, org, &format!("postgres-{org}-out"), 1);
+    mk(data, org, "connector", json!({"connector_name": format!("gdrive-{org}"), "connector_id": "google_drive|a6c2c4a0", "connector_type": "FILESYSTEM", "connector_mode": 2, "connector_metadata": {"access_token": format!("ya29.{org}-oauth-token"), "refresh_token": format!("1//{org}-refresh"), "provider": "google-oauth2"}}));
 }
 
 /// About `n` resources with the demo's mix.

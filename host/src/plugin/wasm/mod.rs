@@ -3,6 +3,7 @@
 //! timeout and a memory cap.
 
 pub mod cache;
+pub mod hook;
 pub mod state;
 pub mod v1;
 
@@ -55,30 +56,49 @@ impl WasmRuntime {
         }
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
-        check_contract(&self.engine, &component).map_err(load)?;
+        check_contract(&self.engine, &component, "cloner").map_err(load)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context("cannot link against this host")))?;
         let pre = v1::ClonerPluginPre::new(pre).map_err(|e| load(anyhow::Error::from(e).context("does not export the ferry:plugin/cloner@1.0.0 interface")))?;
         Ok(WasmCloner { name: Arc::from(name), sha256, limits, policy: Arc::new(policy), pre })
     }
+
+    /// Compile (or load from the cache) and link a transform hook component. Hooks get no
+    /// network and no files: only `log`.
+    pub fn load_hook(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<hook::WasmHook, PluginError> {
+        let load = |e: anyhow::Error| PluginError::Load { plugin: name.to_string(), message: format!("{e:#}") };
+        if !bytes.starts_with(b"\0asm") {
+            return Err(load(anyhow::anyhow!("not a WebAssembly file")));
+        }
+        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
+        let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
+        check_contract(&self.engine, &component, "transform").map_err(load)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context("cannot link against this host (a hook may import only ferry:plugin/log)")))?;
+        let pre = hook::TransformHookPre::new(pre).map_err(|e| load(anyhow::Error::from(e).context("does not export the ferry:plugin/transform@1.0.0 interface")))?;
+        Ok(hook::WasmHook::new(name, sha256, limits, pre))
+    }
 }
 
 /// The contract version a component was built against, from its export names
-/// (`ferry:plugin/cloner@1.0.0`). A component of another major version gets a clear error.
-fn check_contract(engine: &Engine, component: &Component) -> anyhow::Result<()> {
+/// (`ferry:plugin/cloner@1.0.0`). A component of another major version, or one that exports
+/// the other interface (a hook where a cloner is wanted), gets a clear error.
+fn check_contract(engine: &Engine, component: &Component, wanted: &str) -> anyhow::Result<()> {
     let ty = component.component_type();
     let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
-    let wanted = format!("ferry:plugin/cloner@{}", v1::VERSION);
-    if names.iter().any(|n| *n == wanted) {
+    let prefix = format!("ferry:plugin/{wanted}@");
+    if names.iter().any(|n| *n == format!("{prefix}{}", v1::VERSION)) {
         return Ok(());
     }
-    if let Some(other) = names.iter().find(|n| n.starts_with("ferry:plugin/cloner@")) {
-        let version = other.trim_start_matches("ferry:plugin/cloner@");
+    if let Some(other) = names.iter().find(|n| n.starts_with(&prefix)) {
+        let version = other.trim_start_matches(&prefix);
         anyhow::bail!("built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk", v1::VERSION);
     }
-    if names.iter().any(|n| n.starts_with("ferry:plugin/transform@")) {
+    if wanted == "cloner" && names.iter().any(|n| n.starts_with("ferry:plugin/transform@")) {
         anyhow::bail!("is a transform hook, not a cloner; use it as a hook in a promotion file");
     }
-    anyhow::bail!("exports no ferry:plugin/cloner interface (it exports: {})", if names.is_empty() { "nothing".into() } else { names.join(", ") })
+    if wanted == "transform" && names.iter().any(|n| n.starts_with("ferry:plugin/cloner@")) {
+        anyhow::bail!("is a cloner plugin, not a transform hook; load it with --plugins");
+    }
+    anyhow::bail!("exports no ferry:plugin/{wanted} interface (it exports: {})", if names.is_empty() { "nothing".into() } else { names.join(", ") })
 }
 
 /// One loaded cloner component. Cheap to clone; every call runs in a fresh instance.
@@ -106,47 +126,16 @@ impl WasmCloner {
     async fn call<R, F>(&self, grant: Grant, what: &str, f: F) -> Result<R, PluginError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a v1::ClonerPlugin, &'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
+        F: for<'a> FnOnce(&'a v1::ClonerPlugin, &'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send + 'static,
     {
-        let state = HostState::new(self.name.clone(), self.limits, self.policy.clone(), grant);
-        let mut store = Store::new(self.pre.engine(), state);
-        store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_callback(|mut ctx| {
-            let state = ctx.data_mut();
-            if state.over_budget() {
-                state.hit = Some(LimitHit::Cpu);
-                wasmtime::bail!("cpu budget exhausted");
-            }
-            // Yield to the executor at each tick so a busy guest cannot starve other tasks.
-            Ok(UpdateDeadline::Yield(1))
-        });
-        let wall = self.limits.wall;
-        let run = async {
-            store.data_mut().start_budget();
-            let plugin = self.pre.instantiate_async(&mut store).await?;
-            f(&plugin, &mut store).await
-        };
-        let outcome = tokio::time::timeout(wall, run).await;
-        let limit = |limit: String| PluginError::Limit { plugin: self.name.to_string(), call: what.to_string(), limit };
-        match outcome {
-            Err(_) => Err(limit(format!("wall-clock time of {} ms (wall-ms)", wall.as_millis()))),
-            Ok(Ok(r)) => Ok(r),
-            Ok(Err(e)) => {
-                let state = store.data();
-                match state.hit {
-                    Some(LimitHit::Cpu) => Err(limit(format!("CPU time of {} ms (cpu-ms)", self.limits.cpu.as_millis()))),
-                    Some(LimitHit::Memory) => Err(limit(format!("memory of {} MiB (memory-mib)", self.limits.memory_bytes >> 20))),
-                    None => {
-                        if let Some(v) = e.downcast_ref::<v1::Violation>() {
-                            return Err(PluginError::Violation { call: what.to_string(), message: v.0.clone() });
-                        }
-                        let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-                        Err(PluginError::Trap { plugin: self.name.to_string(), call: what.to_string(), message: trap_message(&e), stderr })
-                    }
-                }
-            }
-        }
+        let pre = self.pre.clone();
+        guarded(&self.name, self.limits, self.policy.clone(), grant, what, pre.engine().clone(), move |store| {
+            Box::pin(async move {
+                let plugin = pre.instantiate_async(&mut *store).await?;
+                f(&plugin, store).await
+            })
+        })
+        .await
     }
 
     pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
@@ -197,6 +186,53 @@ impl WasmCloner {
 
     fn guest(&self, call: String, error: GuestError) -> PluginError {
         PluginError::Guest { plugin: self.name.to_string(), call, error }
+    }
+}
+
+/// Run `f` in a fresh store under `limits`: a CPU budget counted in epoch ticks (time in host
+/// calls excluded), a memory cap, and a wall-clock timeout. A broken limit or rule becomes a
+/// [`PluginError`] that names the plugin, the call and the limit.
+pub(crate) async fn guarded<R, F>(name: &Arc<str>, limits: Limits, policy: Arc<Policy>, grant: Grant, what: &str, engine: Engine, f: F) -> Result<R, PluginError>
+where
+    R: Send,
+    F: for<'a> FnOnce(&'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
+{
+    let state = HostState::new(name.clone(), limits, policy, grant);
+    let mut store = Store::new(&engine, state);
+    store.limiter(|s| s as &mut dyn wasmtime::ResourceLimiter);
+    store.set_epoch_deadline(1);
+    store.epoch_deadline_callback(|mut ctx| {
+        let state = ctx.data_mut();
+        if state.over_budget() {
+            state.hit = Some(LimitHit::Cpu);
+            wasmtime::bail!("cpu budget exhausted");
+        }
+        // Yield to the executor at each tick so a busy guest cannot starve other tasks.
+        Ok(UpdateDeadline::Yield(1))
+    });
+    let run = async {
+        store.data_mut().start_budget();
+        f(&mut store).await
+    };
+    let outcome = tokio::time::timeout(limits.wall, run).await;
+    let limit = |limit: String| PluginError::Limit { plugin: name.to_string(), call: what.to_string(), limit };
+    match outcome {
+        Err(_) => Err(limit(format!("wall-clock time of {} ms (wall-ms)", limits.wall.as_millis()))),
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(e)) => {
+            let state = store.data();
+            match state.hit {
+                Some(LimitHit::Cpu) => Err(limit(format!("CPU time of {} ms (cpu-ms)", limits.cpu.as_millis()))),
+                Some(LimitHit::Memory) => Err(limit(format!("memory of {} MiB (memory-mib)", limits.memory_bytes >> 20))),
+                None => {
+                    if let Some(v) = e.downcast_ref::<v1::Violation>() {
+                        return Err(PluginError::Violation { call: what.to_string(), message: v.0.clone() });
+                    }
+                    let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
+                    Err(PluginError::Trap { plugin: name.to_string(), call: what.to_string(), message: trap_message(&e), stderr })
+                }
+            }
+        }
     }
 }
 

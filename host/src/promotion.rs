@@ -1,0 +1,305 @@
+//! The promotion file (`ferry clone --config promote.toml`): where to read and write, what
+//! to take, and how to rewrite it for the target environment. Flags override it.
+//!
+//! ```toml
+//! [source]
+//! name = "dev"                       # what hooks see as ctx.source_env (default: the org)
+//! url = "https://us-central.unstract.com"
+//! org = "org_dev"
+//! key_env = "DEV_PLATFORM_KEY"       # or key_file = "keys/dev"; never the key itself
+//!
+//! [target]
+//! name = "qa"
+//! url = "https://us-central.unstract.com"
+//! org = "org_qa"
+//! key_env = "QA_PLATFORM_KEY"
+//!
+//! [run]                              # the flags of `ferry clone`, all optional
+//! exclude = ["pipeline"]
+//! on_name_conflict = "adopt"
+//!
+//! [kinds.adapter]                    # rules per kind (see transform::rules)
+//! map = { "openai-dev" = "openai-qa" }
+//!
+//! [[hooks]]
+//! uses = "rename.rhai"               # relative to this file, or "bundled:rename.wasm"
+//! kinds = ["workflow"]
+//! with = { from = "-dev", to = "-qa" }
+//! ```
+//!
+//! Every error names the file, line and column, and never quotes the file's text (a key
+//! written by mistake must not reach a terminal or a CI log).
+
+use crate::engine::OnConflict;
+use crate::transform::rules::{KindRules, Template, expand_env};
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use toml::Spanned;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromotionFile {
+    #[serde(default)]
+    pub source: EnvToml,
+    #[serde(default)]
+    pub target: EnvToml,
+    #[serde(default)]
+    pub run: RunToml,
+    #[serde(default)]
+    pub kinds: BTreeMap<Spanned<String>, KindRules>,
+    #[serde(default)]
+    pub hooks: Vec<HookToml>,
+}
+
+/// One environment.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EnvToml {
+    /// the environment's name, as hooks see it (default: the org)
+    pub name: Option<String>,
+    pub url: Option<Expanded>,
+    pub org: Option<Expanded>,
+    /// `{url}/{api_prefix}/unstract/{org}/` (default "api/v1")
+    pub api_prefix: Option<String>,
+    /// the environment variable that holds the platform key
+    pub key_env: Option<String>,
+    /// a file that holds the platform key (relative to the promotion file)
+    pub key_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<KeyInFile>,
+}
+
+/// The `[run]` table: the flags of `ferry clone` and `ferry plan`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunToml {
+    #[serde(default)]
+    pub include: Vec<String>,
+    #[serde(default)]
+    pub exclude: Vec<String>,
+    #[serde(default)]
+    pub select: Vec<String>,
+    #[serde(default)]
+    pub select_tag: Vec<String>,
+    pub on_name_conflict: Option<OnConflict>,
+    pub concurrency: Option<u16>,
+    pub max_file_size: Option<Size>,
+    pub skip_files: Option<bool>,
+    pub clone_group_members: Option<bool>,
+    pub rate_limit: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub attempts: Option<u32>,
+    pub connect_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
+}
+
+/// One entry of the hook chain.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookToml {
+    /// a path (`.rhai` or `.wasm`, relative to the promotion file) or `bundled:NAME`
+    pub uses: Spanned<String>,
+    /// kinds it applies to (default: all)
+    #[serde(default)]
+    pub kinds: Vec<Spanned<String>>,
+    /// its parameters (`${env:NAME}` expanded)
+    pub with: Option<Template>,
+}
+
+/// A string with `${env:NAME}` expanded.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "String")]
+pub struct Expanded(pub String);
+
+impl TryFrom<String> for Expanded {
+    type Error = String;
+    fn try_from(s: String) -> Result<Self, String> {
+        expand_env(&s).map(Expanded)
+    }
+}
+
+/// A size: `25`, `25MB`, `1.5GB`.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(try_from = "Value")]
+pub struct Size(pub u64);
+
+impl TryFrom<Value> for Size {
+    type Error = String;
+    fn try_from(v: Value) -> Result<Self, String> {
+        match v {
+            Value::Number(n) => n.as_u64().map(Size).ok_or_else(|| format!("{n} is not a size in bytes")),
+            Value::String(s) => parse_size(&s).map(Size),
+            other => Err(format!("{other} is not a size (examples: 25, \"25MB\", \"1.5GB\")")),
+        }
+    }
+}
+
+/// `key = "..."` in a promotion file: always refused.
+#[derive(Debug)]
+pub struct KeyInFile;
+
+impl<'de> Deserialize<'de> for KeyInFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Consume the value without keeping it.
+        let _ = serde::de::IgnoredAny::deserialize(d)?;
+        Err(serde::de::Error::custom("a key written in the promotion file is refused (these files are shared and committed); use key_env = \"VARIABLE\" or key_file = \"path\""))
+    }
+}
+
+/// `25` (bytes), `25MB`, `1.5GB`, `512K`: powers of 1024, as Unstract's tool reads them.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (examples: 25, 25MB, 1.5GB)"))?;
+    let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
+        "" | "B" => 1,
+        "K" | "KB" => 1 << 10,
+        "M" | "MB" => 1 << 20,
+        "G" | "GB" => 1 << 30,
+        other => return Err(format!("{s:?}: unknown unit {other:?} (use B, KB, MB or GB)")),
+    };
+    Ok((n * mult as f64) as u64)
+}
+
+/// A loaded promotion file, with what is needed to report positions in it.
+#[derive(Debug)]
+pub struct Loaded {
+    pub file: PromotionFile,
+    /// how errors name it (its path)
+    pub name: String,
+    /// its folder: hook paths and key files are relative to it
+    pub dir: PathBuf,
+    text: String,
+}
+
+impl Loaded {
+    pub fn read(path: &Path) -> anyhow::Result<Loaded> {
+        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the promotion file {}: {e}", path.display()))?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        Loaded::parse(&path.display().to_string(), &text, dir)
+    }
+
+    /// Parse a promotion file's text; `name` is how errors refer to it.
+    pub fn parse(name: &str, text: &str, dir: PathBuf) -> anyhow::Result<Loaded> {
+        let file: PromotionFile = toml::from_str(text).map_err(|e| {
+            let at = e.span().map(|s| position(text, s.start)).unwrap_or_default();
+            anyhow::anyhow!("{name}{at}: {}", e.message().trim())
+        })?;
+        Ok(Loaded { file, name: name.to_string(), dir, text: text.to_string() })
+    }
+
+    /// `promote.toml:12:5` for a spanned value.
+    pub fn at<T>(&self, s: &Spanned<T>) -> String {
+        format!("{}{}", self.name, position(&self.text, s.span().start))
+    }
+
+    /// The key of one side: `key_env`, or `key_file`; `None` when the file names neither.
+    pub fn key(&self, side: &str) -> anyhow::Result<Option<String>> {
+        let env = if side == "source" { &self.file.source } else { &self.file.target };
+        match (&env.key_env, &env.key_file) {
+            (Some(_), Some(_)) => anyhow::bail!("{}: [{side}] has both key_env and key_file; keep one", self.name),
+            (Some(var), None) => match std::env::var(var) {
+                Ok(k) if !k.trim().is_empty() => Ok(Some(k.trim().to_string())),
+                _ => anyhow::bail!("{}: [{side}] key_env = {var:?}, but the environment variable {var} is not set (or is empty)", self.name),
+            },
+            (None, Some(f)) => {
+                let path = self.dir.join(f);
+                let k = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: [{side}] key_file: cannot read {}: {e}", self.name, path.display()))?;
+                if k.trim().is_empty() {
+                    anyhow::bail!("{}: [{side}] key_file {} is empty", self.name, path.display());
+                }
+                Ok(Some(k.trim().to_string()))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Check that every kind the file names is one a loaded plugin declares.
+    pub fn check_kinds(&self, known: &std::collections::BTreeSet<String>) -> anyhow::Result<()> {
+        let unknown = |k: &Spanned<String>, what: &str| anyhow::anyhow!("{}: {what} names unknown kind {:?} (known: {})", self.at(k), k.get_ref(), known.iter().cloned().collect::<Vec<_>>().join(", "));
+        for k in self.file.kinds.keys() {
+            if !known.contains(k.get_ref()) {
+                return Err(unknown(k, "[kinds.*]"));
+            }
+        }
+        for h in &self.file.hooks {
+            if let Some(k) = h.kinds.iter().find(|k| !known.contains(k.get_ref())) {
+                return Err(unknown(k, "a hook's kinds"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `:LINE:COLUMN` (1-based) of a byte offset.
+fn position(text: &str, offset: usize) -> String {
+    let before = &text[..offset.min(text.len())];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    format!(":{line}:{col}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(t: &str) -> Result<Loaded, String> {
+        Loaded::parse("p.toml", t, PathBuf::new()).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_full_file_reads() {
+        let l = parse(
+            r#"
+[source]
+name = "dev"
+url = "http://127.0.0.1:1"
+org = "dev"
+key_env = "DEV_KEY"
+[target]
+url = "http://127.0.0.1:1"
+org = "prod"
+key_file = "prod.key"
+[run]
+exclude = ["pipeline"]
+on_name_conflict = "update"
+max_file_size = "10MB"
+[kinds.adapter]
+map = { "openai-dev" = "openai-prod" }
+rename = { suffix = "-dev", to = "-prod" }
+set = { "/description" = "promoted" }
+remove = ["/shared_users"]
+leave = ["scratch-*"]
+on_name_conflict = "adopt"
+[[hooks]]
+uses = "bundled:rename.rhai"
+kinds = ["workflow"]
+with = { to = "-prod" }
+"#,
+        )
+        .unwrap();
+        assert_eq!(l.file.run.max_file_size.unwrap().0, 10 << 20);
+        assert_eq!(l.file.kinds.len(), 1);
+        assert_eq!(l.file.hooks[0].uses.get_ref(), "bundled:rename.rhai");
+        assert_eq!(l.at(&l.file.hooks[0].kinds[0]), "p.toml:24:10");
+    }
+
+    #[test]
+    fn errors_name_line_and_column_and_never_quote_a_key() {
+        let e = parse("[source]\nurl = \"x\"\nurl2 = 1\n").unwrap_err();
+        assert!(e.starts_with("p.toml:3:1:") && e.contains("unknown field `url2`"), "{e}");
+        let e = parse("[source]\nurl = \"x\n").unwrap_err();
+        assert!(e.starts_with("p.toml:2:"), "{e}");
+        let e = parse("[target]\norg = \"p\"\nkey = \"sk-very-secret\"\n").unwrap_err();
+        assert!(e.starts_with("p.toml:3:7:") && e.contains("key_env") && !e.contains("sk-very-secret"), "{e}");
+        let e = parse("[kinds.tag]\nset = { \"description\" = 1 }\n").unwrap_err();
+        assert!(e.starts_with("p.toml:2:") && e.contains("must start with '/'"), "{e}");
+        let e = parse("[source]\nurl = \"${env:FERRY_PROMOTION_TEST_UNSET}\"\n").unwrap_err();
+        assert!(e.starts_with("p.toml:2:7:") && e.contains("FERRY_PROMOTION_TEST_UNSET is not set"), "{e}");
+        let e = parse("[run]\nmax_file_size = \"5TB\"\n").unwrap_err();
+        assert!(e.contains("unknown unit"), "{e}");
+    }
+}

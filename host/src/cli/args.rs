@@ -204,6 +204,7 @@ impl RunArgs {
             max_file_size: self.max_file_size.or(run.max_file_size.map(|s| s.0)).unwrap_or(defaults::MAX_FILE_SIZE),
             plugin_options,
             transform: Default::default(),
+            journal: std::sync::Arc::new(crate::engine::journal::Journal::none()),
         };
         Ok(Settings { source, target, net, options, file, report: self.report.clone(), output: self.output, plugins: self.plugins.clone() })
     }

@@ -86,6 +86,7 @@ impl Session {
         let registry = Registry::load(&runtime, &settings.plugins.discovery()).await?;
         let mut options = settings.options.clone();
         options.transform = Arc::new(transformer(&settings, &registry, &runtime)?);
+        options.journal = Arc::new(crate::engine::journal::Journal::for_target(&settings.target.base()));
         let grant = Grant { http: Some(settings.client()?), cancel: Default::default() };
         Ok(Session { _runtime: runtime, registry, grant, settings, options })
     }
@@ -126,6 +127,7 @@ pub async fn promote(session: &Session, dry_run: bool, quiet: bool) -> Result<Re
         return Ok(Report::build(&p, None, &source, &target, started.elapsed().as_millis() as u64));
     }
     let done = apply(&mut p, &session.registry, &session.grant, opts, &Bar::new(quiet || session.settings.output == Output::Json)).await;
+    opts.journal.compact();
     Ok(Report::build(&p, Some(&done), &source, &target, started.elapsed().as_millis() as u64))
 }
 

@@ -124,7 +124,7 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
             let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());
             let source = item.source.clone();
             let secrets = secret_values(&source, &kind_info.secrets);
-            let (cloner, grant, ctx, permits) = (cloner.clone(), grant.clone(), ctx.clone(), permits.clone());
+            let (cloner, grant, ctx, permits, journal) = (cloner.clone(), grant.clone(), ctx.clone(), permits.clone(), opts.journal.clone());
             let mut file_ctx = ctx.clone();
             file_ctx.options.push(("max-file-size".into(), opts.max_file_size.to_string()));
             running.push(
@@ -136,6 +136,11 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                         Ok(None) => return (i, failed("a referenced resource has no target", started)),
                         Err(e) => return (i, failed(&e, started)),
                     };
+                    // Journaled from before the create until its files are in: a run killed in
+                    // between leaves a note for the next one to complete it.
+                    if matches!(action, Action::Create) {
+                        journal.started(&kind, &wanted.key);
+                    }
                     let result = match action {
                         Action::Create => create_once(&cloner, &grant, &ctx, &kind, &wanted).await.map(|t| (Outcome::Created, t)),
                         Action::Update => {
@@ -165,6 +170,10 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                             }
                             tokio::time::sleep(backoff(attempt)).await;
                         }
+                    }
+                    let files_failed = files.as_ref().is_some_and(|f| f["failed"].as_array().is_some_and(|a| !a.is_empty()));
+                    if !files_failed && matches!(outcome, Outcome::Created | Outcome::Updated) {
+                        journal.done(&kind, &wanted.key);
                     }
                     (i, Done { outcome, target: Some(t), files, duration: started.elapsed() })
                 }

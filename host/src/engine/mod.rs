@@ -7,6 +7,7 @@
 //! declarations (key, references, secrets, files) and calls.
 
 pub mod apply;
+pub mod journal;
 pub mod order;
 pub mod plan;
 pub mod refs;
@@ -46,6 +47,8 @@ pub struct Options {
     pub plugin_options: Vec<(String, String)>,
     /// the promotion file's rules and hooks
     pub transform: Arc<Transformer>,
+    /// creates started by earlier runs and not seen through
+    pub journal: Arc<journal::Journal>,
 }
 
 impl Default for Options {
@@ -59,6 +62,7 @@ impl Default for Options {
             max_file_size: 25 << 20,
             plugin_options: vec![],
             transform: Arc::new(Transformer::default()),
+            journal: Arc::new(journal::Journal::none()),
         }
     }
 }

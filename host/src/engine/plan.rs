@@ -383,6 +383,12 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
                     items[i].action = Action::Adopt;
                     items[i].target = Some(t);
                 }
+                Some(t) if opts.journal.unfinished(&kind, &items[i].source.key) => {
+                    // Made by an earlier run that was killed before it finished: complete it.
+                    tracing::info!(kind = %kind, key = %items[i].source.key, "completing a resource an interrupted run left half-made");
+                    items[i].action = Action::Update;
+                    items[i].target = Some(t);
+                }
                 Some(t) => {
                     items[i].action = match opts.conflict_for(&kind) {
                         OnConflict::Adopt => Action::Adopt,

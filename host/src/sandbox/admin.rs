@@ -198,7 +198,14 @@ pub fn dump(data: &OrgData) -> Value {
                     o.insert("file".into(), json!({"mime_type": mime, "bytes": blob.len(), "sha256": super::files::digest(blob)}));
                 }
             }
-            rows.insert(labels[&id].clone(), r);
+            // Two rows with one label are a duplicate: both show, the second marked.
+            let mut label = labels[&id].clone();
+            let mut n = 1;
+            while rows.contains_key(&label) {
+                n += 1;
+                label = format!("{}#{n}", labels[&id]);
+            }
+            rows.insert(label, r);
         }
         out.insert(kind.to_string(), Value::Object(rows.into_iter().collect()));
     }

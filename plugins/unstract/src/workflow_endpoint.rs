@@ -21,6 +21,13 @@ fn resource(mut e: Value, workflow_name: &str) -> Resource {
     Resource::from_body(&info(), "/id", e)
 }
 
+/// The target workflow's endpoint of the wanted type, configured or not.
+fn server_made(wanted: &Resource) -> Result<Option<Resource>> {
+    let t = wanted.str("/endpoint_type");
+    let hit = list(Side::Target, "workflow/endpoint/", &[("workflow", wanted.str("/workflow"))])?.into_iter().find(|e| e["endpoint_type"].as_str() == Some(t));
+    Ok(hit.map(|e| resource(e, wanted.str("/_ferry/workflow_name"))))
+}
+
 impl Kind for WorkflowEndpoint {
     fn info(&self) -> KindInfo {
         info()
@@ -36,15 +43,17 @@ impl Kind for WorkflowEndpoint {
         Ok(out)
     }
 
+    /// The target's endpoint once configured. One the server made and nobody configured yet
+    /// (a run stopped between creating the workflow and configuring its endpoints) does not
+    /// count: `create` configures it.
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
-        let t = wanted.str("/endpoint_type");
-        let hit = list(Side::Target, "workflow/endpoint/", &[("workflow", wanted.str("/workflow"))])?.into_iter().find(|e| e["endpoint_type"].as_str() == Some(t));
-        Ok(hit.map(|e| resource(e, wanted.str("/_ferry/workflow_name"))))
+        let unconfigured = |e: &Resource| e.body["connection_type"].is_null() && !wanted.body["connection_type"].is_null();
+        Ok(server_made(wanted)?.filter(|e| !unconfigured(e)))
     }
 
     /// The server made the endpoint with the workflow: configure it.
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
-        let existing = self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("the target workflow has no {} endpoint", res.str("/endpoint_type"))))?;
+        let existing = server_made(res)?.ok_or_else(|| Error::NotFound(format!("the target workflow has no {} endpoint", res.str("/endpoint_type"))))?;
         self.update(ctx, &existing.id, res)
     }
 

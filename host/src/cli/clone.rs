@@ -132,7 +132,11 @@ pub async fn promote(session: &Session, dry_run: bool, quiet: bool) -> Result<Re
 }
 
 pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
-    let session = Session::open(args.run.settings()?).await?;
+    let opened = match args.run.settings() {
+        Ok(settings) => Session::open(settings).await,
+        Err(e) => Err(e),
+    };
+    let session = opened.map_err(|e| anyhow::anyhow!("{e:#}\nnothing was written"))?;
     let cancel = session.grant.cancel.clone();
     // Ctrl-C or SIGTERM: stop starting work, let what is in flight finish, report, exit 130.
     let watcher = tokio::spawn(async move {

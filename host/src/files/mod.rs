@@ -280,7 +280,7 @@ async fn upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, par
     let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = read_capped(resp, 16 * 1024 * 1024, &what).await?;
     if !(200..300).contains(&status) {
-        return Err(TransferError::Status { what, status, body: String::from_utf8_lossy(&body[..body.len().min(300)]).into_owned(), retry_after });
+        return Err(TransferError::Status { what, status, body: crate::net::body_summary(&body), retry_after });
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
 }

@@ -116,3 +116,37 @@ impl Environments {
         }
     }
 }
+
+/// What an error answer's body says, in one short line: a proxy's HTML error page becomes its
+/// title (or first heading), anything else its first 300 bytes.
+pub fn body_summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]);
+    let t = text.trim_start();
+    if t.starts_with('<') && (t.to_ascii_lowercase().contains("<html") || t.to_ascii_lowercase().starts_with("<!doctype")) {
+        let inner = |tag: &str| {
+            let lower = t.to_ascii_lowercase();
+            let start = lower.find(&format!("<{tag}"))?;
+            let open_end = start + lower[start..].find('>')? + 1;
+            let end = open_end + lower[open_end..].find(&format!("</{tag}"))?;
+            Some(t[open_end..end].trim().to_string()).filter(|s| !s.is_empty())
+        };
+        let title = inner("title").or_else(|| inner("h1")).unwrap_or_else(|| "no title".into());
+        return format!("an HTML page ({title})");
+    }
+    let mut s: String = text.chars().take(300).collect();
+    if text.chars().count() > 300 {
+        s.push('…');
+    }
+    s
+}
+
+#[cfg(test)]
+mod summary_tests {
+    #[test]
+    fn html_pages_are_summed_up_by_their_title() {
+        assert_eq!(super::body_summary(b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>...</body></html>"), "an HTML page (502 Bad Gateway)");
+        assert_eq!(super::body_summary(b"<html><body><h1>Oops</h1></body></html>"), "an HTML page (Oops)");
+        assert_eq!(super::body_summary(b"{\"detail\": \"no\"}"), "{\"detail\": \"no\"}");
+        assert_eq!(super::body_summary("x".repeat(400).as_bytes()).chars().count(), 301);
+    }
+}

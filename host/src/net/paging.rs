@@ -129,7 +129,7 @@ async fn fetch(client: &HttpClient, policy: &Policy, side: Side, path: &str, que
     let what = format!("GET {path} on the {side}");
     let resp = client.send(policy, req, max_body).await?;
     if !(200..300).contains(&resp.status) {
-        let body = String::from_utf8_lossy(&resp.body[..resp.body.len().min(300)]).into_owned();
+        let body = super::body_summary(&resp.body);
         return Err(ListError::Status { what, status: resp.status, body });
     }
     serde_json::from_slice(&resp.body).map_err(|e| shape(path, format!("the answer is not JSON: {e}")))

@@ -38,10 +38,28 @@ pub struct Response {
     what: String,
 }
 
+/// An error body in one short line: an HTML error page (a proxy's) by its title, anything
+/// else by its first 300 bytes.
+fn summary(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]);
+    let lower = text.trim_start().to_ascii_lowercase();
+    if lower.starts_with("<!doctype") || lower.starts_with("<html") {
+        let title = ["title", "h1"].iter().find_map(|tag| {
+            let start = lower.find(&format!("<{tag}"))?;
+            let open_end = start + lower[start..].find('>')? + 1;
+            let end = open_end + lower[open_end..].find(&format!("</{tag}"))?;
+            let t = text.trim_start()[open_end..end].trim();
+            (!t.is_empty()).then(|| t.to_string())
+        });
+        return format!("an HTML page ({})", title.unwrap_or_else(|| "no title".into()));
+    }
+    text.chars().take(300).collect()
+}
+
 impl Response {
     /// The response if its status is 2xx, otherwise an error naming the request.
     pub fn ok(self) -> Result<Response> {
-        let msg = || format!("{} answered {}: {}", self.what, self.status, String::from_utf8_lossy(&self.body[..self.body.len().min(300)]));
+        let msg = || format!("{} answered {}: {}", self.what, self.status, summary(&self.body));
         match self.status {
             200..=299 => Ok(self),
             404 => Err(Error::NotFound(msg())),

@@ -16,6 +16,7 @@ fn run(sub: &str, sandbox: &Sandbox, source: &str, target: &str, extra: &[&str])
         .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
         .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
         .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
+        .env("FERRY_STATE_DIR", std::env::temp_dir().join("ferry-test-state"))
         .env_remove("FERRY_PLUGIN_PATH");
     tokio::task::block_in_place(|| c.output().unwrap())
 }
@@ -252,6 +253,7 @@ async fn an_interrupted_clone_reports_exits_130_and_a_rerun_finishes() {
         .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
         .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read_write)
         .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
+        .env("FERRY_STATE_DIR", std::env::temp_dir().join("ferry-test-state"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();

@@ -21,7 +21,7 @@ fn ferry(sub: &str, sandbox: &Sandbox, config: &Path, source: &str, target: &str
             c.env(var, sandbox.keys(org).read_write);
         }
     }
-    c.env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache")).env("FERRY_TEST_RUN_BY", "ci-bot").env_remove("FERRY_PLUGIN_PATH").env_remove("UNSTRACT_SRC_PLATFORM_KEY").env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    c.env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache")).env("FERRY_STATE_DIR", std::env::temp_dir().join("ferry-test-state")).env("FERRY_TEST_RUN_BY", "ci-bot").env_remove("FERRY_PLUGIN_PATH").env_remove("UNSTRACT_SRC_PLATFORM_KEY").env_remove("UNSTRACT_TGT_PLATFORM_KEY");
     tokio::task::block_in_place(|| c.output().unwrap())
 }
 

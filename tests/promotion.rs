@@ -198,6 +198,7 @@ async fn a_reference_that_no_longer_resolves_stops_the_plan() {
     let out = ferry("clone", &sb, &file, "dev", "prod", &[]);
     expect(&out, 0);
     assert_eq!(sb.dump("prod")["profile"]["profile:custom_tool:Invoice Extractor/Default"]["llm"], "adapter:azure-gpt4-dev/LLM");
+    assert!(sb.writes_to("dev").is_empty(), "the source was written");
     sb.stop().await;
 }
 
@@ -243,5 +244,6 @@ async fn flags_override_the_file() {
     let kinds: Vec<&str> = r["kinds"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(kinds, vec!["tag"]);
     assert!(r["target"].as_str().unwrap().starts_with("prod @"), "{}", r["target"]);
+    assert!(sb.writes_to("dev").is_empty() && sb.writes_to("prod").is_empty(), "a plan wrote");
     sb.stop().await;
 }

@@ -4,7 +4,7 @@
 //! the way, so memory stays flat whatever the size. An envelope with nested pointers is read
 //! whole, within the byte cap.
 
-mod envelope;
+pub mod envelope;
 
 use crate::net::client::{classify, read_capped};
 use crate::net::retry::Tried;

@@ -50,32 +50,37 @@ impl WasmRuntime {
 
     /// Compile (or load from the cache) and link a cloner component.
     pub fn load_cloner(&self, name: &str, bytes: &[u8], limits: Limits, policy: Policy) -> Result<WasmCloner, PluginError> {
-        let load = |e: anyhow::Error| PluginError::Load { plugin: name.to_string(), message: format!("{e:#}") };
-        if !bytes.starts_with(b"\0asm") {
-            return Err(load(anyhow::anyhow!("not a WebAssembly file")));
-        }
-        let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
-        let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
-        check_contract(&self.engine, &component, "cloner").map_err(load)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context("cannot link against this host")))?;
-        let pre = v1::ClonerPluginPre::new(pre).map_err(|e| load(anyhow::Error::from(e).context("does not export the ferry:plugin/cloner@1.0.0 interface")))?;
+        let (sha256, pre) = self.prepare(name, bytes, "cloner", "cannot link against this host")?;
+        let pre = v1::ClonerPluginPre::new(pre).map_err(|e| load_error(name, anyhow::Error::from(e).context("does not export the ferry:plugin/cloner@1.0.0 interface")))?;
         Ok(WasmCloner { name: Arc::from(name), sha256, limits, policy: Arc::new(policy), pre })
     }
 
     /// Compile (or load from the cache) and link a transform hook component. Hooks get no
     /// network and no files: only `log`.
     pub fn load_hook(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<hook::WasmHook, PluginError> {
-        let load = |e: anyhow::Error| PluginError::Load { plugin: name.to_string(), message: format!("{e:#}") };
+        let (sha256, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
+        let pre = hook::TransformHookPre::new(pre).map_err(|e| load_error(name, anyhow::Error::from(e).context("does not export the ferry:plugin/transform@1.0.0 interface")))?;
+        Ok(hook::WasmHook::new(name, sha256, limits, pre))
+    }
+
+    /// What loading any component takes: check it is WebAssembly, compile it (or load it
+    /// from the cache), check it exports `interface` of this contract version, and link it.
+    /// Returns its sha256 and the linked component.
+    fn prepare(&self, name: &str, bytes: &[u8], interface: &str, link_hint: &str) -> Result<(String, wasmtime::component::InstancePre<HostState>), PluginError> {
+        let load = |e: anyhow::Error| load_error(name, e);
         if !bytes.starts_with(b"\0asm") {
             return Err(load(anyhow::anyhow!("not a WebAssembly file")));
         }
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
-        check_contract(&self.engine, &component, "transform").map_err(load)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context("cannot link against this host (a hook may import only ferry:plugin/log)")))?;
-        let pre = hook::TransformHookPre::new(pre).map_err(|e| load(anyhow::Error::from(e).context("does not export the ferry:plugin/transform@1.0.0 interface")))?;
-        Ok(hook::WasmHook::new(name, sha256, limits, pre))
+        check_contract(&self.engine, &component, interface).map_err(load)?;
+        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context(link_hint.to_string())))?;
+        Ok((sha256, pre))
     }
+}
+
+fn load_error(plugin: &str, e: anyhow::Error) -> PluginError {
+    PluginError::Load { plugin: plugin.to_string(), message: format!("{e:#}") }
 }
 
 /// The contract version a component was built against, from its export names

@@ -4,29 +4,20 @@
 //! what it should (trial adapter, OAuth connector, and their dependents), never writes to the
 //! source, and a re-run changes nothing.
 //!
-//! The tool is installed once into `target/reference-venv` (PyPI is reachable here); set
-//! `FERRY_REFERENCE_PYTHON` to use another interpreter that has it.
+//! The tool is installed once into `target/reference-venv` (PyPI is reachable here; see
+//! `common/reference.rs`); set `FERRY_REFERENCE_PYTHON` to use another interpreter that has it.
 
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;
 
+#[path = "common/reference.rs"]
+mod reference;
+
 fn reference_python() -> PathBuf {
-    if let Some(p) = std::env::var_os("FERRY_REFERENCE_PYTHON") {
-        return PathBuf::from(p);
-    }
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf();
-    let venv = root.join("target").join("reference-venv");
-    let python = venv.join("bin").join("python");
-    let ready = Command::new(&python).args(["-c", "import unstract.clone"]).output().is_ok_and(|o| o.status.success());
-    if !ready {
-        let ok = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().unwrap().success();
-        assert!(ok, "python3 -m venv failed");
-        let ok = Command::new(venv.join("bin").join("pip")).args(["install", "--quiet", "unstract-client==1.7.1"]).status().unwrap().success();
-        assert!(ok, "pip install unstract-client==1.7.1 failed");
-    }
-    python
+    reference::reference_python(&root).unwrap_or_else(|e| panic!("{e}"))
 }
 
 fn clone(python: &PathBuf, sandbox: &Sandbox) -> (i32, String, String) {

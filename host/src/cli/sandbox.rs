@@ -14,8 +14,9 @@ pub struct SandboxArgs {
     /// An org to serve; repeatable. An org without --seed starts empty (users only).
     #[arg(long = "org", value_name = "ORG", required = true)]
     orgs: Vec<String>,
-    /// Fill an org: ORG=demo, ORG=small, ORG=services (its own adapters and connectors) or
-    /// ORG=N (about N resources); repeatable.
+    /// Fill an org: ORG=demo, ORG=small, ORG=services (its own adapters and connectors),
+    /// ORG=N (about N resources) or ORG=file:SIZE (one project with one file of SIZE, e.g.
+    /// 1GB); repeatable.
     #[arg(long = "seed", value_name = "ORG=SEED", value_parser = parse_seed)]
     seeds: Vec<(String, Seed)>,
     /// Use this key instead of the derived one: ORG.TIER=KEY, TIER one of read, read_write,
@@ -46,7 +47,7 @@ pub struct SandboxArgs {
 }
 
 fn parse_seed(s: &str) -> Result<(String, Seed), String> {
-    let (org, seed) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG=demo, ORG=small, ORG=services or ORG=N"))?;
+    let (org, seed) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG=demo, ORG=small, ORG=services, ORG=N or ORG=file:SIZE"))?;
     Ok((org.to_string(), seed.parse()?))
 }
 

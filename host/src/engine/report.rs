@@ -84,6 +84,8 @@ pub struct Report {
     pub warnings: Vec<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub aborted: Option<String>,
+    /// time spent inside the plugin runtimes (see `plugin::stats`)
+    pub runtime: crate::plugin::stats::Runtime,
 }
 
 impl Report {
@@ -148,7 +150,7 @@ impl Report {
                 duration_ms,
             });
         }
-        Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None }
+        Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None, runtime: crate::plugin::stats::snapshot() }
     }
 
     /// Items the plan would create or update.

@@ -5,6 +5,7 @@ pub mod hook;
 pub mod manifest;
 pub mod registry;
 pub mod rhai;
+pub mod stats;
 pub mod types;
 pub mod wasm;
 

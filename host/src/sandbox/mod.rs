@@ -37,6 +37,9 @@ pub enum Seed {
     /// demo's DEV names, as `openai-{org}`, `s3-{org}-inbox`, ... (a QA or PROD org that a
     /// promotion maps DEV's services onto)
     Services,
+    /// one Prompt Studio project (with its adapters) holding one generated PDF of this many
+    /// bytes: the large-file benchmark
+    File(u64),
 }
 
 impl std::str::FromStr for Seed {
@@ -46,7 +49,8 @@ impl std::str::FromStr for Seed {
             "demo" => Ok(Seed::Demo),
             "small" => Ok(Seed::Small),
             "services" => Ok(Seed::Services),
-            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small, services or a number of resources")),
+            f if f.starts_with("file:") => crate::promotion::parse_size(&f[5..]).map(Seed::File),
+            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small, services, file:SIZE or a number of resources")),
         }
     }
 }

@@ -57,6 +57,7 @@ pub fn fill(data: &mut OrgData, org: &str, seed: &Seed) {
         Seed::Small => scaled(data, org, 14, false),
         Seed::Scale(n) => scaled(data, org, *n, true),
         Seed::Services => services(data, org),
+        Seed::File(size) => one_file(data, org, *size),
     }
 }
 
@@ -104,6 +105,14 @@ fn document(data: &mut OrgData, org: &str, tool: &str, name: &str, mime: &str, b
     let did = id(&doc, "document_id");
     data.files.insert(did.clone(), (mime.to_string(), blob));
     did
+}
+
+/// One project with its four adapters and a single generated document of `size` bytes
+/// (made on download, so it costs the sandbox no memory).
+fn one_file(data: &mut OrgData, org: &str, size: u64) {
+    let adapters: Vec<String> = (0..4).map(|t| id(&adapter(data, org, &format!("file adapter {t}"), t, t), "id")).collect();
+    let (tool, _) = project(data, org, "Large file", [&adapters[0], &adapters[1], &adapters[2], &adapters[3]], &[("field_a", "What is field A?", "text")]);
+    document(data, org, &id(&tool, "tool_id"), "large.pdf", "application/pdf", Blob::Generated { size, seed: 7 });
 }
 
 fn small_pdf(title: &str) -> Blob {

@@ -115,10 +115,12 @@ impl RhaiCloner {
         let task = tokio::task::spawn_blocking(move || {
             let env = grant.http.map(|client| CallEnv { client, policy: this.policy.clone(), handle, violation: None });
             ENV.with(|e| *e.borrow_mut() = env);
+            let started = std::time::Instant::now();
             let result = {
                 let _budget = Budget::start(this.limits.cpu);
                 this.engine.call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
             };
+            crate::plugin::stats::RHAI_CLONERS.add(started.elapsed());
             let violation = ENV.with(|e| e.borrow_mut().take().and_then(|env| env.violation));
             if let Some(message) = violation {
                 return Err(PluginError::Violation { call: w, message });

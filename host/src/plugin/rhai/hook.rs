@@ -64,6 +64,13 @@ impl RhaiHook {
 
     /// Run the hook on the current thread (which must not be an async worker).
     pub fn apply_blocking(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+        let started = std::time::Instant::now();
+        let out = self.run(ctx, res);
+        crate::plugin::stats::RHAI_HOOKS.add(started.elapsed());
+        out
+    }
+
+    fn run(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
         let call = format!("transform {} {:?}", res.kind, res.key);
         let fail = |error: GuestError| PluginError::Guest { plugin: self.name.to_string(), call: call.clone(), error };
         let to_dyn = |v: serde_json::Value| rhai::serde::to_dynamic(v).map_err(|e| fail(GuestError::Invalid(e.to_string())));

@@ -215,11 +215,13 @@ where
         // Yield to the executor at each tick so a busy guest cannot starve other tasks.
         Ok(UpdateDeadline::Yield(1))
     });
+    let entered = std::time::Instant::now();
     let run = async {
         store.data_mut().start_budget();
         f(&mut store).await
     };
     let outcome = tokio::time::timeout(limits.wall, run).await;
+    crate::plugin::stats::WASM.add(entered.elapsed().saturating_sub(store.data().in_host));
     let limit = |limit: String| PluginError::Limit { plugin: name.to_string(), call: what.to_string(), limit };
     match outcome {
         Err(_) => Err(limit(format!("wall-clock time of {} ms (wall-ms)", limits.wall.as_millis()))),

@@ -4,7 +4,7 @@
 use crate::net::{HttpClient, Policy};
 use crate::plugin::manifest::Limits;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
@@ -45,6 +45,8 @@ pub struct HostState {
     /// host calls, so only guest execution counts.
     pub(crate) deadline: Instant,
     pub(crate) hit: Option<LimitHit>,
+    /// time spent in host calls during this store's call (for `plugin::stats`)
+    pub(crate) in_host: Duration,
 }
 
 impl HostState {
@@ -70,12 +72,15 @@ impl HostState {
             grant,
             deadline: Instant::now() + limits.cpu,
             hit: None,
+            in_host: Duration::ZERO,
         }
     }
 
     /// Credit time spent outside the guest back to its CPU budget.
     pub(crate) fn credit(&mut self, since: Instant) {
-        self.deadline += since.elapsed();
+        let spent = since.elapsed();
+        self.deadline += spent;
+        self.in_host += spent;
     }
 
     pub(crate) fn start_budget(&mut self) {

@@ -13,7 +13,7 @@ mod reference;
 use ferry::sandbox::server::LogEntry;
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed, faults::Faults};
 use serde_json::Value;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -83,23 +83,45 @@ struct Cost {
     exit: i32,
 }
 
-/// Run `cmd` to its end; its peak resident memory and CPU time come from `wait4`.
+/// The child's own high-water mark of resident memory (`VmHWM`), in KiB.
+fn high_water_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find_map(|l| l.strip_prefix("VmHWM:")).and_then(|v| v.split_whitespace().next()).and_then(|v| v.parse().ok())
+}
+
+/// Run `cmd` to its end. CPU time comes from `wait4`; peak memory from the child's `VmHWM`,
+/// read every few milliseconds while it runs. (`ru_maxrss` would do, but on Linux a spawned
+/// child's counts the parent's memory at spawn time: the sandbox's, here.)
 fn measure(mut cmd: Command, log: &Path) -> Cost {
     let out = std::fs::File::create(log).expect("log file");
     cmd.stdout(out.try_clone().unwrap()).stderr(out).stdin(Stdio::null());
     let started = Instant::now();
     let child = cmd.spawn().unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
     let pid = child.id() as libc::pid_t;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let done = done.clone();
+        std::thread::spawn(move || {
+            let mut peak = 0;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                peak = high_water_kib(pid as u32).unwrap_or(0).max(peak);
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            peak
+        })
+    };
     let mut status = 0;
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     // SAFETY: `pid` is our child, not yet waited for; `status` and `usage` are valid.
     let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
     let wall = started.elapsed();
     assert_eq!(got, pid, "wait4 failed");
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    let peak_kib = watcher.join().unwrap();
     let tv = |t: libc::timeval| Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64);
     let exit = if libc::WIFEXITED(status) { libc::WEXITSTATUS(status) } else { -1 };
     std::mem::forget(child);
-    Cost { wall, peak_mib: usage.ru_maxrss as f64 / 1024.0, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), exit }
+    Cost { wall, peak_mib: peak_kib as f64 / 1024.0, cpu: tv(usage.ru_utime) + tv(usage.ru_stime), exit }
 }
 
 /// The requests of one run, as the sandbox logged them.
@@ -376,6 +398,142 @@ fn clone_case(b: &mut Bench, rt: &tokio::runtime::Runtime, size: usize, latency_
     rt.block_on(sandbox.stop());
 }
 
+/// One file of `size` bytes: ferry's peak memory and throughput against curl downloading the
+/// same document and uploading the same bytes, on loopback, without latency.
+fn file_case(b: &mut Bench, rt: &tokio::runtime::Runtime, size: u64) {
+    let sandbox = start(rt, vec![OrgSpec::seeded("src", Seed::File(size)), OrgSpec::new("t0")], 0);
+    let mib = size as f64 / (1u64 << 20) as f64;
+    let max = format!("{}", size + (1 << 20));
+    let run = b.run(&Tool::Ferry { concurrency: None }, &sandbox, "src", "t0", &["--max-file-size", &max], "file-ferry");
+    // The transfer: from the download's start to the upload's end, as the sandbox saw them.
+    let download = run.entries.iter().find(|e| e.org == "src" && e.path.starts_with("prompt-studio/file/")).expect("the download");
+    let upload = run.entries.iter().find(|e| e.org == "t0" && e.method == "POST" && e.path.starts_with("prompt-studio/file/")).expect("the upload");
+    let ferry_transfer = Duration::from_micros(upload.end_us - download.start_us);
+    let moved = sandbox.dump("t0")["document"].as_object().unwrap().values().any(|d| d["file"] == sandbox.dump("src")["document"].as_object().unwrap().values().next().unwrap()["file"]);
+
+    // curl: the same download to a file, then the decoded bytes uploaded as the same form
+    // (into the project ferry made, as a second document).
+    let rows = |org: &str, path: &str| -> Value {
+        let out = Command::new("curl").args(["-sS", "-H", &format!("Authorization: Bearer {}", sandbox.keys(org).read_write)]).arg(format!("{}{path}", sandbox.org_url(org))).output().expect("curl");
+        serde_json::from_slice(&out.stdout).expect("JSON from the sandbox")
+    };
+    let tool = rows("src", "prompt-studio/")["results"].as_array().or(rows("src", "prompt-studio/").as_array()).and_then(|a| a.first().cloned()).expect("a project");
+    let tool_id = tool["tool_id"].as_str().unwrap().to_string();
+    let docs = rows("src", &format!("prompt-studio/prompt-document/?tool_id={tool_id}"));
+    let doc_id = docs.as_array().and_then(|a| a.first()).map(|d| d["document_id"].as_str().unwrap().to_string()).expect("a document");
+    let target_tool = rows("t0", "prompt-studio/");
+    let target_tool_id = target_tool["results"].as_array().or(target_tool.as_array()).and_then(|a| a.first()).map(|t| t["tool_id"].as_str().unwrap().to_string()).expect("a target project");
+    let json_file = b.work.path().join("download.json");
+    let raw_file = b.work.path().join("large.pdf");
+    let started = Instant::now();
+    let got = Command::new("curl")
+        .args(["-sS", "-o"])
+        .arg(&json_file)
+        .args(["-H", &format!("Authorization: Bearer {}", sandbox.keys("src").read)])
+        .arg(format!("{}prompt-studio/file/{tool_id}?document_id={doc_id}", sandbox.org_url("src")))
+        .status()
+        .expect("curl");
+    let download_time = started.elapsed();
+    assert!(got.success(), "curl download failed");
+    // Decoding is not timed: curl is given the bytes for free.
+    {
+        use base64::Engine as _;
+        let text = std::fs::read(&json_file).unwrap();
+        let v: Value = serde_json::from_slice(&text).unwrap();
+        let bytes = base64::engine::general_purpose::STANDARD.decode(v["data"].as_str().unwrap()).unwrap();
+        std::fs::write(&raw_file, bytes).unwrap();
+        std::fs::remove_file(&json_file).unwrap();
+    }
+    let started = Instant::now();
+    let sent = Command::new("curl")
+        .args(["-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", &format!("Authorization: Bearer {}", sandbox.keys("t0").read_write)])
+        .args(["-F", &format!("file=@{};filename=large-copy.pdf;type=application/pdf", raw_file.display())])
+        .arg(format!("{}prompt-studio/file/{target_tool_id}", sandbox.org_url("t0")))
+        .output()
+        .expect("curl");
+    let upload_time = started.elapsed();
+    let _ = std::fs::remove_file(&raw_file);
+    let curl_time = download_time + upload_time;
+    let code = String::from_utf8_lossy(&sent.stdout).to_string();
+
+    b.emit(&format!("\n### One file of {mib:.0} MiB, no latency\n"));
+    b.emit(&format!("curl: download {} s + upload {} s (HTTP {code}); decoding the download for the upload is not counted.\n", secs(download_time), secs(upload_time)));
+    b.emit("| client | exit | file arrived | transfer s | MiB/s | share of curl's throughput | whole run s | CPU s | peak RSS MiB |");
+    b.emit("|---|---|---|---|---|---|---|---|---|");
+    b.emit(&format!(
+        "| ferry (defaults) | {} | {} | {} | {:.0} | {:.0}% | {} | {} | {:.0} |",
+        run.cost.exit,
+        if moved { "yes, same sha256" } else { "NO" },
+        secs(ferry_transfer),
+        mib / ferry_transfer.as_secs_f64(),
+        100.0 * curl_time.as_secs_f64() / ferry_transfer.as_secs_f64(),
+        secs(run.cost.wall),
+        secs(run.cost.cpu),
+        run.cost.peak_mib
+    ));
+    b.emit(&format!("| curl, download then upload | 0 | - | {} | {:.0} | 100% | - | - | - |", secs(curl_time), mib / curl_time.as_secs_f64()));
+    rt.block_on(sandbox.stop());
+}
+
+/// Growth without latency: time per resource and peak memory at several sizes.
+fn scale_case(b: &mut Bench, rt: &tokio::runtime::Runtime, sizes: &[usize]) {
+    b.emit("\n### Scale, no latency (ferry defaults)\n");
+    b.emit("| resources | wall s | ms per resource | requests | peak RSS MiB | KiB per resource | CPU s |");
+    b.emit("|---|---|---|---|---|---|---|");
+    for &size in sizes {
+        let sandbox = start(rt, vec![OrgSpec::seeded("src", Seed::Scale(size)), OrgSpec::new("t0")], 0);
+        let resources: usize = sandbox.dump("src").as_object().unwrap().values().map(|r| r.as_object().unwrap().len()).sum();
+        let run = b.run(&Tool::Ferry { concurrency: None }, &sandbox, "src", "t0", &[], &format!("scale-{size}"));
+        b.emit(&format!(
+            "| {resources} | {} | {:.2} | {} | {:.0} | {:.1} | {} |",
+            secs(run.cost.wall),
+            run.cost.wall.as_secs_f64() * 1000.0 / resources as f64,
+            run.traffic.requests(),
+            run.cost.peak_mib,
+            run.cost.peak_mib * 1024.0 / resources as f64,
+            secs(run.cost.cpu)
+        ));
+        rt.block_on(sandbox.stop());
+    }
+}
+
+/// The cost of the sandboxes: with no latency, the time spent inside WASM guests (the cloner,
+/// instantiation included) and in a Rhai hook, per resource, against the run's CPU time.
+fn overhead_case(b: &mut Bench, rt: &tokio::runtime::Runtime, size: usize) {
+    let sandbox = start(rt, vec![OrgSpec::seeded("src", Seed::Scale(size)), OrgSpec::new("t0"), OrgSpec::new("t1")], 0);
+    let resources: usize = sandbox.dump("src").as_object().unwrap().values().map(|r| r.as_object().unwrap().len()).sum();
+    let file = b.work.path().join("overhead.toml");
+    // The ready-made rename hook on every resource, as a Rhai script and as a WASM component.
+    let promotion = |uses: &str| format!("[run]\nclone_group_members = true\n\n[[hooks]]\nuses = \"{uses}\"\nwith = {{ from = \" \", to = \" \", at = \"anywhere\" }}\n");
+    b.emit(&format!("\n### Plugin overhead, {resources} resources, no latency (ferry defaults, the rename hook on every resource)\n"));
+    b.emit("| hook | wall s | CPU s | CPU µs per resource | WASM guest µs per resource (calls) | hook µs per resource (calls) | WASM + hook share of CPU |");
+    b.emit("|---|---|---|---|---|---|---|");
+    for (target, uses) in [("t0", "bundled:rename.rhai"), ("t1", "bundled:rename.wasm")] {
+        std::fs::write(&file, promotion(uses)).unwrap();
+        let report = b.work.path().join(format!("overhead-{target}.json"));
+        let run = b.run(&Tool::Ferry { concurrency: None }, &sandbox, "src", target, &["--config", file.to_str().unwrap(), "--report", report.to_str().unwrap()], &format!("overhead-{target}"));
+        let r: Value = serde_json::from_slice(&std::fs::read(&report).unwrap_or_default()).unwrap_or(Value::Null);
+        let ms = |k: &str| r["runtime"][k]["ms"].as_f64().unwrap_or(0.0);
+        let calls = |k: &str| r["runtime"][k]["calls"].as_u64().unwrap_or(0);
+        // The WASM hook's time is inside `wasm`; the cloner's alone is that minus the hook's calls
+        // cannot be told apart here, so the WASM row shows both together.
+        let hook_ms = if uses.ends_with(".rhai") { ms("rhai_hooks") } else { 0.0 };
+        let per = |ms: f64| ms * 1000.0 / resources as f64;
+        let cpu_ms = run.cost.cpu.as_secs_f64() * 1000.0;
+        b.emit(&format!(
+            "| {uses} | {} | {} | {:.0} | {:.0} ({}) | {} | {:.0}% |",
+            secs(run.cost.wall),
+            secs(run.cost.cpu),
+            per(cpu_ms),
+            per(ms("wasm")),
+            calls("wasm"),
+            if uses.ends_with(".rhai") { format!("{:.0} ({})", per(hook_ms), calls("rhai_hooks")) } else { "in the WASM column".into() },
+            100.0 * (ms("wasm") + hook_ms) / cpu_ms
+        ));
+    }
+    rt.block_on(sandbox.stop());
+}
+
 fn main() {
     let o = opts();
     let root = repo_root();
@@ -405,7 +563,17 @@ fn main() {
             clone_case(&mut b, &rt, size, o.latency_ms, has("noop") && size == 1000);
         }
     }
-    let _ = (o.file_size, o.scale, BTreeMap::<u8, u8>::new());
+    if has("overhead") {
+        overhead_case(&mut b, &rt, 1000);
+    }
+    if has("file") {
+        file_case(&mut b, &rt, o.file_size);
+    }
+    if has("scale") {
+        let mut sizes: Vec<usize> = [o.scale / 10, o.scale / 3, o.scale].into_iter().filter(|&n| n >= 100).collect();
+        sizes.dedup();
+        scale_case(&mut b, &rt, &sizes);
+    }
     if let Some(out) = &o.out {
         std::fs::write(out, &b.tables).unwrap_or_else(|e| panic!("writing {}: {e}", out.display()));
     }

@@ -184,8 +184,37 @@ impl<W: Write> Scanner<W> {
         Ok(false)
     }
 
+    /// A run of plain bytes (no quote, no backslash) inside the data string, written as is.
+    fn data_run(&mut self, run: &[u8]) -> Result<(), String> {
+        self.data_nonws += run.iter().filter(|b| !b.is_ascii_whitespace()).count() as u64;
+        if self.buf.len() + run.len() > self.buf.capacity() {
+            self.flush()?;
+        }
+        if run.len() >= self.buf.capacity() {
+            self.sink.write_all(run).map_err(|e| format!("spooling the file: {e}"))?;
+            self.data_len += run.len() as u64;
+        } else {
+            self.buf.extend_from_slice(run);
+        }
+        Ok(())
+    }
+
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), String> {
-        for &b in chunk {
+        let mut at = 0;
+        while at < chunk.len() {
+            // The data string is nearly all of an envelope: copy its plain runs whole rather
+            // than byte by byte.
+            if self.state == State::Str && self.target == Target::Data && !self.escape && self.unicode.is_none() {
+                let rest = &chunk[at..];
+                let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
+                self.data_run(&rest[..run])?;
+                at += run;
+                if at == chunk.len() {
+                    break;
+                }
+            }
+            let b = chunk[at];
+            at += 1;
             match self.state {
                 State::Start => match b {
                     b'{' => self.state = State::Member,
@@ -290,7 +319,11 @@ impl Base64Stream {
 
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, String> {
         use base64::Engine as _;
-        self.pending.extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        if chunk.iter().any(|b| b.is_ascii_whitespace()) {
+            self.pending.extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+        } else {
+            self.pending.extend_from_slice(chunk);
+        }
         let whole = self.pending.len() / 4 * 4;
         let out = base64::engine::general_purpose::STANDARD.decode(&self.pending[..whole]).map_err(|e| format!("bad base64: {e}"))?;
         self.pending.drain(..whole);

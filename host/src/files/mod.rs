@@ -186,13 +186,16 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
         return Ok(TransferOutcome::TooLarge(size));
     }
     let mut file = writer.into_inner().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+    // The exact length, so the upload carries a Content-Length (a server can then take the
+    // body in one allocation): base64 padding at the end takes 1 or 2 bytes off.
+    let length = if decode { size - padding(&mut file).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))? } else { size };
     // The spool can be read again: an upload the target refused without handling it (429,
     // 503 with Retry-After, no connection) is sent again.
     let mut attempt = 1;
     loop {
         file.seek(SeekFrom::Start(0)).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
         let copy = file.try_clone().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-        let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(copy), 64 * 1024);
+        let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(copy), 256 * 1024);
         let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
         let seen = counted.clone();
         let cap = req.max_bytes;
@@ -211,7 +214,7 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
             h.0.update(&out);
             Ok(out)
         });
-        let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(stream)).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
         let result = upload(client, policy, req, part).await;
         let wait = match &result {
             Err(TransferError::Status { status, retry_after, .. }) => retry.next(false, attempt, Tried::Status { status: *status, retry_after: retry_after.as_deref() }),
@@ -227,6 +230,17 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
             None => return outcome(result, &counted, cap, mime),
         }
     }
+}
+
+/// How many `=` end the base64 text in `file` (whitespace after them ignored).
+fn padding(file: &mut std::fs::File) -> std::io::Result<u64> {
+    use std::io::{Read, Seek, SeekFrom};
+    let len = file.seek(SeekFrom::End(0))?;
+    let from = len.saturating_sub(64);
+    file.seek(SeekFrom::Start(from))?;
+    let mut tail = Vec::with_capacity(64);
+    file.read_to_end(&mut tail)?;
+    Ok(tail.iter().rev().filter(|b| !b.is_ascii_whitespace()).take(2).filter(|&&b| b == b'=').count() as u64)
 }
 
 /// Pipe the download's chunks into the upload's multipart body, hashing and counting on the

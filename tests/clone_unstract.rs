@@ -82,6 +82,10 @@ async fn the_demo_org_clones_fully_and_a_rerun_converges() {
     assert_eq!(report["kinds"]["connector"]["skipped"], 1);
     assert_eq!(report["files"]["moved"], 3);
     assert_eq!(report["credentials_needed"][0]["key"], "gdrive-dev");
+    // Time inside the WASM cloner is counted (every plugin call), and no Rhai ran.
+    assert!(report["runtime"]["wasm"]["calls"].as_u64().unwrap() > 40, "{}", report["runtime"]);
+    assert!(report["runtime"]["wasm"]["ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(report["runtime"]["rhai_hooks"]["calls"], 0);
     let skipped: Vec<&Value> = report["items"].as_array().unwrap().iter().filter(|i| i["outcome"] == "skipped").collect();
     assert!(skipped.iter().all(|i| i["reason"].as_str().is_some_and(|r| !r.is_empty())), "every skip has a reason");
     assert!(report["id_map"]["workflow"].as_object().unwrap().len() == 2);
@@ -185,6 +189,26 @@ async fn bad_input_is_refused_with_nothing_written() {
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("403"));
     assert!(sandbox.dump("prod")["tag"].as_object().unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn single_files_of_every_base64_padding_arrive_whole() {
+    // Sizes of 3n, 3n+1 and 3n+2 bytes: base64 ends in no, two and one `=`, and the upload's
+    // Content-Length must come out exact each time.
+    let sizes = [(3 << 20) as u64, (3 << 20) + 1, (3 << 20) + 2];
+    let mut orgs: Vec<OrgSpec> = sizes.iter().enumerate().map(|(i, n)| OrgSpec::seeded(&format!("src{i}"), Seed::File(*n))).collect();
+    orgs.extend((0..sizes.len()).map(|i| OrgSpec::new(&format!("dst{i}"))));
+    let sandbox = Sandbox::start(Config::local(orgs)).await.unwrap();
+    for (i, n) in sizes.iter().enumerate() {
+        let out = ferry(&sandbox, &format!("src{i}"), &format!("dst{i}"), &["--output", "json"]);
+        expect(&out, 0);
+        let report = json_report(&out);
+        assert_eq!(report["files"]["moved"], 1, "{}", report["files"]);
+        assert_eq!(report["files"]["bytes"], *n);
+        let (source, target) = (sandbox.dump(&format!("src{i}")), sandbox.dump(&format!("dst{i}")));
+        let label = "document:custom_tool:Large file/large.pdf";
+        assert_eq!(target["document"][label]["file"], source["document"][label]["file"], "{n} bytes: size and sha256 must match");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -76,6 +76,7 @@ async fn the_example_files_promote_dev_to_qa_to_prod() {
     assert_eq!(r["kinds"]["adapter"]["adopted"], 4, "{}", r["kinds"]);
     assert_eq!(r["kinds"]["adapter"]["created"], 1);
     assert_eq!(r["kinds"]["connector"]["adopted"], 3, "QA's own three connectors, the OAuth one included");
+    assert!(r["runtime"]["rhai_hooks"]["calls"].as_u64().unwrap() > 0, "the Rhai hooks' time is counted: {}", r["runtime"]);
     let qa = sb.dump("qa");
     let all: Vec<String> = qa.as_object().unwrap().keys().flat_map(|k| labels(&qa, k)).collect();
     assert!(!all.iter().any(|l| l.contains("-dev")), "a DEV name reached QA: {all:?}");

@@ -187,9 +187,14 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
             o => tracing::info!(kind = %it.source.kind, key = %it.source.key, "{}", o.name()),
         }
         progress.finished(&it.source.kind, &it.source.key, &done.outcome);
-        if let Some(t) = &done.target {
-            plan.items[i].target = Some(t.clone());
+        // Dependants need its target (ids, fields they reference), never its source body
+        // again: keep one copy of the first and drop the second, so memory follows the
+        // items in flight rather than the whole org twice over.
+        let mut done = done;
+        if let Some(t) = done.target.take() {
+            plan.items[i].target = Some(t);
         }
+        plan.items[i].source.body = Value::Null;
         results[i] = Some(done);
         for &d in &dependants[i] {
             waiting[d] -= 1;

@@ -102,12 +102,13 @@ impl Journal {
     pub fn compact(&self) {
         let Some(path) = &self.path else { return };
         let Ok(text) = std::fs::read_to_string(path) else { return };
-        let mut open: Vec<(String, String)> = Vec::new();
+        let mut open: BTreeSet<(String, String)> = BTreeSet::new();
         for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
             let k = (line.kind, line.key);
-            open.retain(|o| *o != k);
             if line.event == "started" {
-                open.push(k);
+                open.insert(k);
+            } else {
+                open.remove(&k);
             }
         }
         let body: String = open.into_iter().map(|(kind, key)| serde_json::to_string(&Line { event: "started".into(), kind, key }).unwrap_or_default() + "\n").collect();

@@ -328,3 +328,18 @@ async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, w
 fn accepted(accept: &[String], mime: &str) -> bool {
     accept.is_empty() || accept.iter().any(|a| a == mime || (a.ends_with("/*") && mime.starts_with(&a[..a.len() - 1])))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::padding;
+    use std::io::Write;
+
+    #[test]
+    fn padding_counts_the_closing_equals_signs() {
+        for (text, want) in [("QUJD", 0), ("QUI=", 1), ("QQ==", 2), ("QQ==\n", 2), ("QUI=  \r\n", 1), ("", 0)] {
+            let mut f = tempfile::tempfile().unwrap();
+            f.write_all(text.as_bytes()).unwrap();
+            assert_eq!(padding(&mut f).unwrap(), want, "{text:?}");
+        }
+    }
+}

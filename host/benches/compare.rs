@@ -408,7 +408,8 @@ fn file_case(b: &mut Bench, rt: &tokio::runtime::Runtime, size: u64) {
     let download = run.entries.iter().find(|e| e.org == "src" && e.path.starts_with("prompt-studio/file/")).expect("the download");
     let upload = run.entries.iter().find(|e| e.org == "t0" && e.method == "POST" && e.path.starts_with("prompt-studio/file/")).expect("the upload");
     let ferry_transfer = Duration::from_micros(upload.end_us - download.start_us);
-    let moved = sandbox.dump("t0")["document"].as_object().unwrap().values().any(|d| d["file"] == sandbox.dump("src")["document"].as_object().unwrap().values().next().unwrap()["file"]);
+    let (source_doc, target) = (sandbox.dump("src")["document"].as_object().unwrap().values().next().unwrap()["file"].clone(), sandbox.dump("t0"));
+    let moved = target["document"].as_object().unwrap().values().any(|d| d["file"] == source_doc);
 
     // curl: the same download to a file, then the decoded bytes uploaded as the same form
     // (into the project ferry made, as a second document).
@@ -416,7 +417,8 @@ fn file_case(b: &mut Bench, rt: &tokio::runtime::Runtime, size: u64) {
         let out = Command::new("curl").args(["-sS", "-H", &format!("Authorization: Bearer {}", sandbox.keys(org).read_write)]).arg(format!("{}{path}", sandbox.org_url(org))).output().expect("curl");
         serde_json::from_slice(&out.stdout).expect("JSON from the sandbox")
     };
-    let tool = rows("src", "prompt-studio/")["results"].as_array().or(rows("src", "prompt-studio/").as_array()).and_then(|a| a.first().cloned()).expect("a project");
+    let projects = rows("src", "prompt-studio/");
+    let tool = projects["results"].as_array().or(projects.as_array()).and_then(|a| a.first().cloned()).expect("a project");
     let tool_id = tool["tool_id"].as_str().unwrap().to_string();
     let docs = rows("src", &format!("prompt-studio/prompt-document/?tool_id={tool_id}"));
     let doc_id = docs.as_array().and_then(|a| a.first()).map(|d| d["document_id"].as_str().unwrap().to_string()).expect("a document");

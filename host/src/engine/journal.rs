@@ -36,18 +36,7 @@ impl Journal {
     pub fn open(dir: PathBuf, target: &str) -> Journal {
         let name = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(target.as_bytes())[..12]);
         let path = dir.join(format!("{name}.jsonl"));
-        let mut open = BTreeSet::new();
-        if let Ok(text) = std::fs::read_to_string(&path) {
-            // A torn last line (killed mid-write) is ignored.
-            for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
-                let k = (line.kind, line.key);
-                if line.event == "started" {
-                    open.insert(k);
-                } else {
-                    open.remove(&k);
-                }
-            }
-        }
+        let open = std::fs::read_to_string(&path).map(|text| still_open(&text)).unwrap_or_default();
         let file = std::fs::create_dir_all(&dir).and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path)).and_then(|mut f| {
             // End a torn last line, so the next line stands on its own.
             if std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|&c| c != b'\n')) {
@@ -102,21 +91,27 @@ impl Journal {
     pub fn compact(&self) {
         let Some(path) = &self.path else { return };
         let Ok(text) = std::fs::read_to_string(path) else { return };
-        let mut open: BTreeSet<(String, String)> = BTreeSet::new();
-        for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
-            let k = (line.kind, line.key);
-            if line.event == "started" {
-                open.insert(k);
-            } else {
-                open.remove(&k);
-            }
-        }
-        let body: String = open.into_iter().map(|(kind, key)| serde_json::to_string(&Line { event: "started".into(), kind, key }).unwrap_or_default() + "\n").collect();
+        let body: String = still_open(&text).into_iter().map(|(kind, key)| serde_json::to_string(&Line { event: "started".into(), kind, key }).unwrap_or_default() + "\n").collect();
         let tmp = path.with_extension("tmp");
         if std::fs::write(&tmp, body).is_ok() {
             let _ = std::fs::rename(&tmp, path);
         }
     }
+}
+
+/// The creates a journal's text started and did not finish, as (kind, key). A torn last line
+/// (killed mid-write) is ignored.
+fn still_open(text: &str) -> BTreeSet<(String, String)> {
+    let mut open = BTreeSet::new();
+    for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
+        let k = (line.kind, line.key);
+        if line.event == "started" {
+            open.insert(k);
+        } else {
+            open.remove(&k);
+        }
+    }
+    open
 }
 
 #[cfg(test)]

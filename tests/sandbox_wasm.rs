@@ -104,6 +104,15 @@ async fn source_is_read_only() {
 }
 
 #[tokio::test]
+async fn a_batch_with_a_forbidden_request_sends_nothing() {
+    let s = setup().await;
+    let m = s.list("write-source-batch").await.unwrap_err().to_string();
+    assert!(m.contains("source is read-only") && m.contains("POST"), "{m}");
+    assert!(s.server.log().is_empty(), "part of the batch was sent: {:?}", s.server.log());
+    s.still_works().await;
+}
+
+#[tokio::test]
 async fn plugin_cannot_set_credentials() {
     let s = setup().await;
     let m = s.list("steal-auth").await.unwrap_err().to_string();

@@ -1,6 +1,8 @@
 //! The bundled Unstract `tag` cloner, end to end through the WASM runtime against a server
 //! with DRF paging: list every page on the source, find by exact name on the target, create,
 //! update; the source receives no write and every request carries the host's key.
+//! Also: a whole kind looked up in one listing (find-all, contract 1.1.0), and a plugin
+//! built against the frozen 1.0.0 contract still loading and cloning.
 
 mod common;
 
@@ -82,4 +84,57 @@ async fn a_wrong_key_is_denied() {
     let e = cloner.list(Grant { http: Some(client), cancel: Default::default() }, &CallContext::default(), "tag").await.unwrap_err().to_string();
     assert!(e.contains("401") && e.contains("denied"), "{e}");
     assert!(!e.contains("key-dev"), "a key leaked into an error: {e}");
+}
+
+#[tokio::test]
+async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
+    let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
+    let (_rt, registry) = bundled().await;
+    let (_, _, cloner) = registry.cloner_for("tag").unwrap();
+    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
+    let ctx = CallContext::default();
+    let tags = cloner.list(grant.clone(), &ctx, "tag").await.unwrap();
+    let made = [cloner.create(grant.clone(), &ctx, "tag", &tags[3]).await.unwrap(), cloner.create(grant.clone(), &ctx, "tag", &tags[90]).await.unwrap()];
+    let before = server.log().len();
+
+    let wanted: Vec<(usize, Resource)> = tags.iter().cloned().enumerate().collect();
+    let mut found = cloner.find_many(&grant, &ctx, "tag", wanted, 8).await.unwrap();
+    found.sort_by_key(|(i, _)| *i);
+    assert_eq!(found.len(), 120);
+    for (i, f) in &found {
+        match *i {
+            3 => assert_eq!(f.as_ref().unwrap().id, made[0].id),
+            90 => assert_eq!(f.as_ref().unwrap().id, made[1].id),
+            _ => assert!(f.is_none(), "tag {i} was matched to {f:?}"),
+        }
+    }
+    // find-all: one listing of the target (one page), not one lookup per tag.
+    let lookups: Vec<_> = server.log()[before..].to_vec();
+    assert_eq!(lookups.len(), 1, "{lookups:?}");
+    assert_eq!((lookups[0].org.as_str(), lookups[0].path.as_str()), ("prod", "tags/"));
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
+    let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
+    let dir = common::plugin_dir("ferry-contract-1-0");
+    let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
+    let registry = Registry::load(&runtime, &Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() }).await.unwrap();
+    let (plugin, _, cloner) = registry.cloner_for("tag").expect("the 1.0.0 plugin declares tag");
+    assert_eq!(plugin.name, "ferry_contract_1_0");
+    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
+    let ctx = CallContext::default();
+
+    let tags = cloner.list(grant.clone(), &ctx, "tag").await.unwrap();
+    assert_eq!(tags.len(), 120);
+    let made = cloner.create(grant.clone(), &ctx, "tag", &tags[7]).await.unwrap();
+    assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
+
+    // A 1.0.0 plugin has no find-all: the host asks `find` per resource.
+    let before = server.log().len();
+    let wanted: Vec<(usize, Resource)> = tags[..10].iter().cloned().enumerate().collect();
+    let found = cloner.find_many(&grant, &ctx, "tag", wanted, 4).await.unwrap();
+    assert_eq!(found.iter().filter(|(_, f)| f.is_some()).map(|(i, f)| (*i, f.as_ref().unwrap().id.clone())).collect::<Vec<_>>(), vec![(7, made.id)]);
+    assert_eq!(server.log().len() - before, 10);
+    assert!(server.writes_to("dev").is_empty());
 }

@@ -181,12 +181,15 @@ impl RunArgs {
         let e = &self.endpoints;
         let source = env(&file, "source", &e.source_url, &e.source_org, &e.source_key, &e.api_prefix, "UNSTRACT_SRC_PLATFORM_KEY")?;
         let target = env(&file, "target", &e.target_url, &e.target_org, &e.target_key, &e.api_prefix, "UNSTRACT_TGT_PLATFORM_KEY")?;
+        let concurrency = self.concurrency.or(run.concurrency).unwrap_or(defaults::CONCURRENCY).clamp(1, 64) as usize;
         let net = ClientConfig {
             connect_timeout: Duration::from_secs(e.connect_timeout.or(run.connect_timeout).unwrap_or(defaults::CONNECT_TIMEOUT).max(1)),
             request_timeout: Duration::from_secs(e.request_timeout.or(run.request_timeout).unwrap_or(defaults::REQUEST_TIMEOUT).max(1)),
             retry: RetryPolicy { attempts: e.attempts.or(run.attempts).unwrap_or(defaults::ATTEMPTS).clamp(1, 20), ..Default::default() },
             rate_limit: e.rate_limit.or(run.rate_limit).filter(|&r| r > 0),
             max_in_flight: e.max_in_flight.or(run.max_in_flight).unwrap_or(defaults::MAX_IN_FLIGHT).clamp(1, 1024) as usize,
+            // A plugin call's batch of reads goes as wide as the run: --concurrency.
+            batch: concurrency,
         };
         let pick = |flag: &Vec<String>, file: &Vec<String>| if flag.is_empty() { file.clone() } else { flag.clone() };
         let mut on_conflict_kind: std::collections::BTreeMap<String, OnConflict> = file.iter().flat_map(|l| l.file.kinds.iter().filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))).collect();
@@ -196,7 +199,7 @@ impl RunArgs {
             plugin_options.push(("clone-group-members".into(), "true".into()));
         }
         let options = Options {
-            concurrency: self.concurrency.or(run.concurrency).unwrap_or(defaults::CONCURRENCY).clamp(1, 64) as usize,
+            concurrency,
             on_conflict: self.on_name_conflict.or(run.on_name_conflict).unwrap_or(OnConflict::Adopt),
             on_conflict_kind,
             selection: Selection { include: pick(&self.include, &run.include), exclude: pick(&self.exclude, &run.exclude), select: pick(&self.select, &run.select), tags: pick(&self.select_tag, &run.select_tag) },

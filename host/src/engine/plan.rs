@@ -347,24 +347,18 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
         // Resources a cloner cannot clone are still looked up: if the target has its own (an
         // OAuth connector authorised there, say), it is adopted and dependants can go on.
         let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == kind && !matches!(items[i].action, Action::Fail(_)) && (!items[i].action.is_out() || items[i].source.skip.is_some())).collect();
-        let lookups: Vec<(usize, Option<Resource>)> = {
-            let snapshot: &[Item] = items;
-            futures::stream::iter(todo.into_iter().map(|i| {
-                let wanted = for_lookup(snapshot, i);
-                let (cloner, grant, ctx, kind) = (cloner.clone(), grant.clone(), ctx.clone(), kind.clone());
-                async move {
-                    match wanted {
-                        // A parent will be created: the child cannot exist yet.
-                        Ok(None) => Ok((i, None)),
-                        Ok(Some(w)) => cloner.find(grant, &ctx, &kind, &w).await.map(|f| (i, f)),
-                        Err(e) => Err(PluginError::Guest { plugin: "engine".into(), call: format!("find {kind}"), error: crate::plugin::GuestError::Invalid(e) }),
-                    }
-                }
-            }))
-            .buffer_unordered(opts.concurrency.max(1))
-            .try_collect()
-            .await?
-        };
+        // What to look each item up by; an item whose required parent will be created cannot
+        // exist on the target yet, and is not looked up.
+        let mut lookups: Vec<(usize, Option<Resource>)> = Vec::new();
+        let mut wanted = Vec::new();
+        for i in todo {
+            match for_lookup(items, i) {
+                Ok(None) => lookups.push((i, None)),
+                Ok(Some(w)) => wanted.push((i, w)),
+                Err(e) => return Err(PluginError::Guest { plugin: "engine".into(), call: format!("find {kind}"), error: crate::plugin::GuestError::Invalid(e) }.into()),
+            }
+        }
+        lookups.extend(cloner.find_many(grant, ctx, &kind, wanted, opts.concurrency).await?);
         for (i, found) in lookups {
             if let Some(why) = &items[i].lookup_only {
                 // Never written: the target's own is used, or dependants cannot resolve.

@@ -24,11 +24,13 @@ pub struct ClientConfig {
     pub rate_limit: Option<u32>,
     /// requests in flight per environment
     pub max_in_flight: usize,
+    /// requests one plugin call's batch (`http.send-all`, `http.list-all-many`) sends at once
+    pub batch: usize,
 }
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120), retry: RetryPolicy::default(), rate_limit: None, max_in_flight: 32 }
+        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120), retry: RetryPolicy::default(), rate_limit: None, max_in_flight: 32, batch: 8 }
     }
 }
 
@@ -125,6 +127,7 @@ pub struct HttpClient {
     envs: std::sync::Arc<Environments>,
     gates: Arc<[Gate; 2]>,
     retry: RetryPolicy,
+    batch: usize,
 }
 
 impl HttpClient {
@@ -147,11 +150,22 @@ impl HttpClient {
             .redirect(redirects)
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs), gates: Arc::new([Gate::new(config), Gate::new(config)]), retry: config.retry })
+        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs), gates: Arc::new([Gate::new(config), Gate::new(config)]), retry: config.retry, batch: config.batch.max(1) })
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// How many requests of one batch go out at once.
+    pub fn batch_width(&self) -> usize {
+        self.batch
+    }
+
+    /// Whether the policy lets `req` out, without sending it: a batch is checked whole
+    /// before any of it is sent.
+    pub fn check(&self, policy: &Policy, req: &Request) -> Result<(), HttpError> {
+        self.prepare(policy, req.side, req.method.clone(), &req.path, &req.query, &req.headers).map(drop)
     }
 
     /// Wait until `side` may take one more request; hold the permit while it runs.

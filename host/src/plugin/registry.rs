@@ -64,6 +64,26 @@ impl Cloner {
             Cloner::Rhai(c) => c.find(grant, ctx, kind, wanted).await,
         }
     }
+    /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
+    /// lookup for the kind (`find-all`, contract 1.1.0), else one `find` per resource,
+    /// `concurrency` at a time. Answers carry the caller's index.
+    pub async fn find_many(&self, grant: &Grant, ctx: &CallContext, kind: &str, wanted: Vec<(usize, Resource)>, concurrency: usize) -> Result<Vec<(usize, Option<Resource>)>, PluginError> {
+        use futures::{StreamExt, TryStreamExt};
+        if wanted.is_empty() {
+            return Ok(vec![]);
+        }
+        if let Cloner::Wasm(c) = self {
+            let resources: Vec<Resource> = wanted.iter().map(|(_, r)| r.clone()).collect();
+            if let Some(found) = c.find_all(grant.clone(), ctx, kind, &resources).await? {
+                return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
+            }
+        }
+        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move { self.find(grant.clone(), ctx, kind, &w).await.map(|f| (i, f)) }))
+            .buffer_unordered(concurrency.max(1))
+            .try_collect()
+            .await
+    }
+
     pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
         match self {
             Cloner::Wasm(c) => c.create(grant, ctx, kind, res).await,

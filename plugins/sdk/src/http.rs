@@ -84,18 +84,50 @@ fn send(side: Side, method: wit::Method, path: &str, query: &[(&str, &str)], bod
 /// Any request, with extra headers. The host refuses headers it owns (`Authorization`,
 /// `Cookie`, `Host`, ...) and, on the source, any method but GET, HEAD and OPTIONS.
 pub fn request(side: Side, method: Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Body) -> Result<Response> {
-    let req = wit::Request {
+    let req = Request::new(side, method, path, query, headers, body);
+    let what = req.what();
+    let r = wit::send(&req.0).map_err(Error::from)?;
+    Ok(Response { status: r.status, body: r.body, what })
+}
+
+/// A request to send with [`send_all`].
+pub struct Request(wit::Request);
+
+impl Request {
+    pub fn new(side: Side, method: Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Body) -> Request {
+        Request(wit::Request {
         side,
         method,
         path: path.to_string(),
         query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         headers: headers.iter().map(|(n, v)| wit::Header { name: n.to_string(), value: v.to_string() }).collect(),
         body,
-    };
-    let side_name = if side == Side::Source { "source" } else { "target" };
-    let what = format!("{} {path} on the {side_name}", method_name(method));
-    let r = wit::send(&req).map_err(Error::from)?;
-    Ok(Response { status: r.status, body: r.body, what })
+        })
+    }
+
+    /// A GET.
+    pub fn get(side: Side, path: &str, query: &[(&str, &str)]) -> Request {
+        Request::new(side, Method::Get, path, query, &[], Body::Empty)
+    }
+
+    fn what(&self) -> String {
+        let side = if self.0.side == Side::Source { "source" } else { "target" };
+        format!("{} {} on the {side}", method_name(self.0.method), self.0.path)
+    }
+}
+
+/// Send several requests at once (the host sends up to the run's concurrency of them at a
+/// time); one answer per request, in order.
+pub fn send_all(reqs: Vec<Request>) -> Vec<Result<Response>> {
+    let what: Vec<String> = reqs.iter().map(Request::what).collect();
+    let reqs: Vec<wit::Request> = reqs.into_iter().map(|r| r.0).collect();
+    wit::send_all(&reqs).into_iter().zip(what).map(|(r, what)| r.map(|r| Response { status: r.status, body: r.body, what }).map_err(Error::from)).collect()
+}
+
+/// GET several objects at once and parse each: the first failure (a status that is not 2xx,
+/// a body that is not JSON) fails them all.
+pub fn get_all(side: Side, paths: &[String]) -> Result<Vec<Value>> {
+    send_all(paths.iter().map(|p| Request::get(side, p, &[])).collect()).into_iter().map(|r| r?.ok()?.json()).collect()
 }
 
 fn method_name(m: wit::Method) -> &'static str {
@@ -161,6 +193,20 @@ pub fn post_form(side: Side, path: &str, parts: Vec<wit::FormPart>) -> Result<Re
 }
 
 pub use wit::{Body, FormPart, Method};
+
+/// Read several lists at once, each through every page: `(side, path, query)` per list, all
+/// paged alike. The first failure fails them all.
+pub fn list_all_many(lists: &[(Side, String, Vec<(String, String)>)], paging: Paging) -> Result<Vec<Vec<Value>>> {
+    let paging: wit::Paging = paging.into();
+    let reqs: Vec<wit::ListRequest> = lists.iter().map(|(side, path, query)| wit::ListRequest { side: *side, path: path.clone(), query: query.clone(), paging: paging.clone() }).collect();
+    wit::list_all_many(&reqs)
+        .into_iter()
+        .zip(lists)
+        .map(|(items, (_, path, _))| {
+            items.map_err(Error::from)?.iter().map(|s| serde_json::from_str(s).map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}")))).collect()
+        })
+        .collect()
+}
 
 /// GET `path` and follow every page; each item as JSON.
 pub fn list_all(side: Side, path: &str, query: &[(&str, &str)], paging: Paging) -> Result<Vec<Value>> {

@@ -31,12 +31,12 @@ mod types;
 pub use serde_json::{self, Value, json};
 pub use types::*;
 
-/// Generated bindings of `ferry:plugin@1.0.0`. Plugins do not need them directly.
+/// Generated bindings of `ferry:plugin@1.1.0`. Plugins do not need them directly.
 #[doc(hidden)]
 pub mod bindings {
     pub mod cloner {
         wit_bindgen::generate!({
-            path: "../../wit/v1.0.0",
+            path: "../../wit/v1.1.0",
             world: "cloner-plugin",
             pub_export_macro: true,
             export_macro_name: "__export_cloner_world",
@@ -89,6 +89,16 @@ macro_rules! export_cloner {
                 $crate::bindings::cloner::ferry::plugin::types::Error,
             > {
                 $crate::rt::find(&Self::__kinds(), ctx, &kind, wanted)
+            }
+            fn find_all(
+                ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
+                kind: ::std::string::String,
+                wanted: ::std::vec::Vec<$crate::bindings::cloner::ferry::plugin::types::Resource>,
+            ) -> ::std::result::Result<
+                ::std::option::Option<::std::vec::Vec<::std::option::Option<$crate::bindings::cloner::ferry::plugin::types::Resource>>>,
+                $crate::bindings::cloner::ferry::plugin::types::Error,
+            > {
+                $crate::rt::find_all(&Self::__kinds(), ctx, &kind, wanted)
             }
             fn create(
                 ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
@@ -161,6 +171,18 @@ pub mod rt {
         let k = pick(kinds, kind)?;
         let wanted = Resource::try_from(wanted).map_err(Error::into_wit)?;
         Ok(k.find(&Ctx::from(ctx), &wanted).map_err(Error::into_wit)?.map(Into::into))
+    }
+
+    pub fn find_all(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+        wanted: Vec<wit::Resource>,
+    ) -> Result<Option<Vec<Option<wit::Resource>>>, wit::Error> {
+        let k = pick(kinds, kind)?;
+        let wanted = wanted.into_iter().map(Resource::try_from).collect::<crate::Result<Vec<_>>>().map_err(Error::into_wit)?;
+        let found = k.find_all(&Ctx::from(ctx), &wanted).map_err(Error::into_wit)?;
+        Ok(found.map(|f| f.into_iter().map(|r| r.map(Into::into)).collect()))
     }
 
     pub fn create(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, res: wit::Resource) -> Result<wit::Resource, wit::Error> {

@@ -274,6 +274,13 @@ pub trait Kind {
     fn list(&self, ctx: &Ctx) -> Result<Vec<Resource>>;
     /// The target's resource with the natural key of `wanted`, if there is one.
     fn find(&self, ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>>;
+    /// Look up many at once: one entry per wanted resource, in order, as [`Kind::find`] would
+    /// answer. Worth writing when the target can be listed once and matched in memory,
+    /// instead of one lookup per resource. `None` (the default): the host calls `find` per
+    /// resource, several at a time.
+    fn find_all(&self, _ctx: &Ctx, _wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        Ok(None)
+    }
     /// Create `res` on the target; return it with its new id.
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource>;
     /// Make the target's writable fields equal `res`'s.

@@ -27,6 +27,10 @@ impl Kind for Adapter {
         Ok(hit.map(|a| Resource::from_body(&info(), "/id", a)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("adapter/", &["adapter_name", "adapter_type"], wanted, |a| Resource::from_body(&info(), "/id", a))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let created = http::post_json(Side::Target, "adapter/", &payload(&res.body, &["is_friction_less", "is_usable"]))?.ok()?.json()?;
         let r = Resource::from_body(&info(), "/id", created);

@@ -36,6 +36,10 @@ impl Kind for ApiDeployment {
         Ok(by_exact(Side::Target, "api/deployment/", &[("api_name", name)], &[("api_name", name)])?.map(|d| Resource::from_body(&info(), "/id", d)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("api/deployment/", &["api_name"], wanted, |d| Resource::from_body(&info(), "/id", d))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let created = http::post_json(Side::Target, "api/deployment/", &payload(&res.body, &NOT_SENT))?.ok()?.json()?;
         let r = Resource::from_body(&info(), "/id", created);

@@ -44,21 +44,37 @@ pub fn get(side: Side, path: &str) -> Result<Value> {
     http::get(side, path, &[])?.ok()?.json()
 }
 
-/// Every row of a list, replaced by its detail (`{path}{id}/`).
+/// Every row of a list, replaced by its detail (`{path}{id}/`), read in one batch.
 pub fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>> {
-    rows.into_iter()
-        .map(|row| {
-            let rid = scalar(&row[id]);
-            let mut detail = get(Side::Source, &format!("{path}{rid}/"))?;
+    let paths: Vec<String> = rows.iter().map(|row| format!("{path}{}/", scalar(&row[id]))).collect();
+    let details = http::get_all(Side::Source, &paths)?;
+    Ok(rows
+        .into_iter()
+        .zip(details)
+        .map(|(row, mut detail)| {
             // Keep list-only fields the detail lacks.
             if let (Some(d), Some(r)) = (detail.as_object_mut(), row.as_object()) {
                 for (k, v) in r {
                     d.entry(k.clone()).or_insert_with(|| v.clone());
                 }
             }
-            Ok(detail)
+            detail
         })
-        .collect()
+        .collect())
+}
+
+/// A batch lookup by exact key: list `path` on the target once and match each wanted
+/// resource by its `fields` (top-level text fields), instead of one filtered GET each.
+/// The first row of a key wins, as it does for `by_exact`.
+pub fn match_all(path: &str, fields: &[&str], wanted: &[Resource], make: impl Fn(Value) -> Resource) -> Result<Option<Vec<Option<Resource>>>> {
+    let key = |v: &Value| fields.iter().map(|f| v.get(*f).and_then(Value::as_str).map(str::to_string)).collect::<Option<Vec<String>>>();
+    let mut rows: std::collections::HashMap<Vec<String>, Value> = std::collections::HashMap::new();
+    for row in list(Side::Target, path, &[])? {
+        if let Some(k) = key(&row) {
+            rows.entry(k).or_insert(row);
+        }
+    }
+    Ok(Some(wanted.iter().map(|w| key(&w.body).and_then(|k| rows.get(&k).cloned()).map(&make)).collect()))
 }
 
 /// Every row of a per-workflow list (`tool_instance/`, `workflow/endpoint/`) in one request,

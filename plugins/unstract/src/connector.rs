@@ -49,6 +49,10 @@ impl Kind for Connector {
         Ok(by_exact(Side::Target, "connector/", &[("connector_name", name)], &[("connector_name", name)])?.map(|c| Resource::from_body(&info(), "/id", c)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("connector/", &["connector_name"], wanted, |c| Resource::from_body(&info(), "/id", c))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let created = http::post_json(Side::Target, "connector/", &payload(&res.body, &[]))?.ok()?.json()?;
         let r = Resource::from_body(&info(), "/id", created);

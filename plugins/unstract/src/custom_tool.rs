@@ -31,15 +31,39 @@ fn adapter_name(v: &Value) -> Option<String> {
     }
 }
 
-fn registry_id(side: Side, tool: &str) -> Result<Option<String>> {
-    Ok(list(side, "prompt-studio/registry/", &[("custom_tool", tool)])?.first().map(|r| scalar(&r["prompt_registry_id"])))
+/// Per tool, the lists at `prefix{id}/` (or, with `by`, at `prefix?by={id}`), read in one batch.
+fn lists_of(side: Side, ids: &[String], prefix: &str, by: Option<&str>) -> Result<Vec<Vec<Value>>> {
+    let lists: Vec<_> = ids
+        .iter()
+        .map(|id| match by {
+            Some(param) => (side, prefix.to_string(), vec![(param.to_string(), id.clone())]),
+            None => (side, format!("{prefix}{id}/"), vec![]),
+        })
+        .collect();
+    http::list_all_many(&lists, Paging::DrfNext)
 }
 
-/// The target's view of a tool, with its registry id, as the engine needs it.
+/// Each tool's registry id (null when it is not published), read in one batch.
+fn registry_ids(side: Side, ids: &[String]) -> Result<Vec<Value>> {
+    Ok(lists_of(side, ids, "prompt-studio/registry/", Some("custom_tool"))?.into_iter().map(|rows| rows.first().map(|r| Value::String(scalar(&r["prompt_registry_id"]))).unwrap_or(Value::Null)).collect())
+}
+
+/// The target's view of tools, with their registry ids, as the engine needs them.
+fn target_resources(ids: &[String]) -> Result<Vec<Resource>> {
+    let paths: Vec<String> = ids.iter().map(|id| format!("prompt-studio/{id}/")).collect();
+    let bodies = http::get_all(Side::Target, &paths)?;
+    Ok(bodies
+        .into_iter()
+        .zip(registry_ids(Side::Target, ids)?)
+        .map(|(mut body, registry)| {
+            body["prompt_registry_id"] = registry;
+            Resource::from_body(&info(), "/tool_id", body)
+        })
+        .collect())
+}
+
 fn target_resource(tool_id: &str) -> Result<Resource> {
-    let mut body = get(Side::Target, &format!("prompt-studio/{tool_id}/"))?;
-    body["prompt_registry_id"] = registry_id(Side::Target, tool_id)?.map(Value::String).unwrap_or(Value::Null);
-    Ok(Resource::from_body(&info(), "/tool_id", body))
+    Ok(target_resources(&[tool_id.to_string()])?.remove(0))
 }
 
 impl Kind for CustomTool {
@@ -48,11 +72,14 @@ impl Kind for CustomTool {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        // Each of the four reads per tool goes as one batch over all tools.
+        let ids: Vec<String> = list(Side::Source, "prompt-studio/", &[])?.iter().map(|row| scalar(&row["tool_id"])).collect();
+        let bodies = http::get_all(Side::Source, &ids.iter().map(|id| format!("prompt-studio/{id}/")).collect::<Vec<_>>())?;
+        let profiles = lists_of(Side::Source, &ids, "prompt-studio/prompt-studio-profile/", None)?;
+        let exports = http::get_all(Side::Source, &ids.iter().map(|id| format!("prompt-studio/project-transfer/{id}")).collect::<Vec<_>>())?;
+        let registries = registry_ids(Side::Source, &ids)?;
         let mut out = Vec::new();
-        for row in list(Side::Source, "prompt-studio/", &[])? {
-            let id = scalar(&row["tool_id"]);
-            let mut body = get(Side::Source, &format!("prompt-studio/{id}/"))?;
-            let profiles = list(Side::Source, &format!("prompt-studio/prompt-studio-profile/{id}/"), &[])?;
+        for (((mut body, profiles), export), registry) in bodies.into_iter().zip(profiles).zip(exports).zip(registries) {
             let default = profiles.iter().find(|p| p["is_default"].as_bool().unwrap_or(false)).or(profiles.first()).cloned().unwrap_or(Value::Null);
             let mut profile = serde_json::Map::new();
             for (field, _) in ADAPTERS {
@@ -60,27 +87,40 @@ impl Kind for CustomTool {
                     profile.insert(field.into(), json!(name));
                 }
             }
-            body["_ferry"] = json!({"profile": profile, "export": get(Side::Source, &format!("prompt-studio/project-transfer/{id}"))?});
-            body["prompt_registry_id"] = registry_id(Side::Source, &id)?.map(Value::String).unwrap_or(Value::Null);
+            body["_ferry"] = json!({"profile": profile, "export": export});
+            body["prompt_registry_id"] = registry;
             out.push(Resource::from_body(&info(), "/tool_id", body));
         }
         Ok(out)
     }
 
-    fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
-        let name = wanted.str("/tool_name");
-        match list(Side::Target, "prompt-studio/", &[])?.into_iter().find(|t| t["tool_name"].as_str() == Some(name)) {
-            Some(t) => target_resource(&scalar(&t["tool_id"])).map(Some),
-            None => Ok(None),
+    fn find(&self, ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        Ok(self.find_all(ctx, std::slice::from_ref(wanted))?.and_then(|mut f| f.pop()).flatten())
+    }
+
+    /// One listing of the target's projects for all of them, then the found ones' details
+    /// in one batch.
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        let mut by_name = std::collections::HashMap::new();
+        for t in list(Side::Target, "prompt-studio/", &[])? {
+            if let Some(name) = t["tool_name"].as_str() {
+                by_name.entry(name.to_string()).or_insert_with(|| scalar(&t["tool_id"]));
+            }
         }
+        let hits: Vec<Option<String>> = wanted.iter().map(|w| by_name.get(w.str("/tool_name")).cloned()).collect();
+        let ids: Vec<String> = hits.iter().flatten().cloned().collect();
+        let mut found = target_resources(&ids)?.into_iter();
+        Ok(Some(hits.into_iter().map(|h| h.and_then(|_| found.next())).collect()))
     }
 
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         // The profile's adapters by name, as the host rewrote them, to target ids.
         let mut parts = Vec::new();
-        for (field, form) in ADAPTERS {
-            let Some(name) = res.body.pointer(&format!("/_ferry/profile/{field}")).and_then(Value::as_str) else { continue };
-            let hit = list(Side::Target, "adapter/", &[("adapter_name", name)])?.into_iter().find(|a| a["adapter_name"].as_str() == Some(name));
+        let named: Vec<(&str, &str)> = ADAPTERS.iter().filter_map(|(field, form)| Some((*form, res.body.pointer(&format!("/_ferry/profile/{field}")).and_then(Value::as_str)?))).collect();
+        let lookups: Vec<_> = named.iter().map(|(_, name)| (Side::Target, "adapter/".to_string(), vec![("adapter_name".to_string(), name.to_string())])).collect();
+        for ((form, name), rows) in named.iter().zip(http::list_all_many(&lookups, Paging::DrfNext)?) {
+            let (form, name) = (*form, *name);
+            let hit = rows.into_iter().find(|a| a["adapter_name"].as_str() == Some(name));
             match hit {
                 Some(a) => parts.push(FormPart { name: form.into(), filename: None, content_type: None, data: scalar(&a["id"]).into_bytes() }),
                 None => log::warn(format!("project {:?}: adapter {name:?} is not on the target", res.key)),

@@ -29,6 +29,10 @@ impl Kind for Group {
         Ok(list(Side::Target, "groups/", &[])?.into_iter().find(|g| g["name"].as_str() == Some(name)).map(|g| Resource::from_body(&info(), "/id", g)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("groups/", &["name"], wanted, |g| Resource::from_body(&info(), "/id", g))
+    }
+
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let name = res.str("/name");
         let body = json!({"name": name, "description": res.body.get("description").and_then(Value::as_str).unwrap_or("")});

@@ -38,6 +38,10 @@ impl Kind for Pipeline {
         Ok(by_exact(Side::Target, "pipeline/", &[("pipeline_name", name)], &[("pipeline_name", name)])?.map(|p| Resource::from_body(&info(), "/id", p)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("pipeline/", &["pipeline_name"], wanted, |p| Resource::from_body(&info(), "/id", p))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let mut created = http::post_json(Side::Target, "pipeline/", &payload(&res.body, &NOT_SENT))?.ok()?.json()?;
         let id = created["id"].as_str().unwrap_or_default().to_string();

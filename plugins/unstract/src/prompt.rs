@@ -12,6 +12,12 @@ fn info() -> KindInfo {
     KindInfo::new("prompt", "Prompt Studio prompts, matched by key within their project").key(["/_ferry/tool_name", "/prompt_key"]).reference("/tool_id", "custom_tool")
 }
 
+/// The prompts of each project, read in one batch.
+fn prompts_of<'a>(side: Side, tools: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<Value>>> {
+    let lists: Vec<_> = tools.map(|id| (side, "prompt-studio/prompt/".to_string(), vec![("tool_id".to_string(), id.to_string())])).collect();
+    http::list_all_many(&lists, Paging::DrfNext)
+}
+
 fn resource(mut p: Value, tool_name: &str) -> Resource {
     p["_ferry"] = json!({"tool_name": tool_name});
     Resource::from_body(&info(), "/prompt_id", p)
@@ -23,15 +29,36 @@ impl Kind for Prompt {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
+        let tools: Vec<(String, String)> = list(Side::Source, "prompt-studio/", &[])?.iter().map(|t| (scalar(&t["tool_id"]), scalar(&t["tool_name"]))).collect();
         let mut out = Vec::new();
-        for t in list(Side::Source, "prompt-studio/", &[])? {
-            let (id, name) = (scalar(&t["tool_id"]), scalar(&t["tool_name"]));
-            for mut p in list(Side::Source, "prompt-studio/prompt/", &[("tool_id", &id)])? {
+        for ((id, name), prompts) in tools.iter().zip(prompts_of(Side::Source, tools.iter().map(|(id, _)| id.as_str()))?) {
+            for mut p in prompts {
                 p["tool_id"] = json!(id);
-                out.push(resource(p, &name));
+                out.push(resource(p, name));
             }
         }
         Ok(out)
+    }
+
+    /// One list of prompts per project that has wanted prompts, in one batch.
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        let mut tools: Vec<&str> = wanted.iter().map(|w| w.str("/tool_id")).collect();
+        tools.sort_unstable();
+        tools.dedup();
+        let lists: std::collections::HashMap<&str, Vec<Value>> = tools.iter().copied().zip(prompts_of(Side::Target, tools.iter().copied())?).collect();
+        Ok(Some(
+            wanted
+                .iter()
+                .map(|w| {
+                    let (tool, key) = (w.str("/tool_id"), w.str("/prompt_key"));
+                    lists[tool].iter().find(|p| p["prompt_key"].as_str() == Some(key)).map(|p| {
+                        let mut p = p.clone();
+                        p["tool_id"] = json!(tool);
+                        resource(p, w.str("/_ferry/tool_name"))
+                    })
+                })
+                .collect(),
+        ))
     }
 
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {

@@ -49,6 +49,10 @@ impl Kind for Tag {
             .map(|row| Resource::from_body(&info, "/id", row)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("tags/", &["name"], wanted, |t| Resource::from_body(&info(), "/id", t))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let created = http::post_json(Side::Target, "tags/", &writable(&res.body))?.ok()?.json()?;
         log::debug(format!("created tag {:?}", res.key));

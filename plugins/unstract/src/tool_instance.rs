@@ -57,6 +57,12 @@ impl Kind for ToolInstance {
         Ok(list(Side::Target, "tool_instance/", &[("workflow", workflow)])?.into_iter().next().map(|t| resource(t, wanted.str("/_ferry/workflow_name"))))
     }
 
+    /// The target's instances of every workflow in one listing.
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        let all = by_workflow(Side::Target, "tool_instance/")?;
+        Ok(Some(wanted.iter().map(|w| all.get(w.str("/workflow")).and_then(|t| t.first()).map(|t| resource(t.clone(), w.str("/_ferry/workflow_name")))).collect()))
+    }
+
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let (workflow, registry) = (res.str("/workflow"), res.str("/tool_id"));
         let created = http::post_json(Side::Target, "tool_instance/", &json!({"workflow_id": workflow, "tool_id": registry}))?.ok()?.json()?;

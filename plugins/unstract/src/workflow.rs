@@ -42,6 +42,10 @@ impl Kind for Workflow {
         Ok(by_exact(Side::Target, "workflow/", &[("workflow_name", name)], &[("workflow_name", name)])?.map(|w| Resource::from_body(&info(), "/id", w)))
     }
 
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        crate::common::match_all("workflow/", &["workflow_name"], wanted, |w| Resource::from_body(&info(), "/id", w))
+    }
+
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
         let created = http::post_json(Side::Target, "workflow/", &payload(&res.body, &[]))?.ok()?.json()?;
         let r = Resource::from_body(&info(), "/id", created);

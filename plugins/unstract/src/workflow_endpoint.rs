@@ -22,6 +22,11 @@ fn resource(mut e: Value, workflow_name: &str) -> Resource {
 }
 
 /// The target workflow's endpoint of the wanted type, configured or not.
+/// A server-made endpoint left unconfigured does not count as the wanted one until it is.
+fn configured(e: &Resource, wanted: &Resource) -> bool {
+    !(e.body["connection_type"].is_null() && !wanted.body["connection_type"].is_null())
+}
+
 fn server_made(wanted: &Resource) -> Result<Option<Resource>> {
     let t = wanted.str("/endpoint_type");
     let hit = list(Side::Target, "workflow/endpoint/", &[("workflow", wanted.str("/workflow"))])?.into_iter().find(|e| e["endpoint_type"].as_str() == Some(t));
@@ -47,8 +52,22 @@ impl Kind for WorkflowEndpoint {
     /// (a run stopped between creating the workflow and configuring its endpoints) does not
     /// count: `create` configures it.
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
-        let unconfigured = |e: &Resource| e.body["connection_type"].is_null() && !wanted.body["connection_type"].is_null();
-        Ok(server_made(wanted)?.filter(|e| !unconfigured(e)))
+        Ok(server_made(wanted)?.filter(|e| configured(e, wanted)))
+    }
+
+    /// The target's endpoints of every workflow in one listing.
+    fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
+        let all = by_workflow(Side::Target, "workflow/endpoint/")?;
+        Ok(Some(
+            wanted
+                .iter()
+                .map(|w| {
+                    let t = w.str("/endpoint_type");
+                    let hit = all.get(w.str("/workflow")).and_then(|es| es.iter().find(|e| e["endpoint_type"].as_str() == Some(t)));
+                    hit.map(|e| resource(e.clone(), w.str("/_ferry/workflow_name"))).filter(|e| configured(e, w))
+                })
+                .collect(),
+        ))
     }
 
     /// The server made the endpoint with the workflow: configure it.

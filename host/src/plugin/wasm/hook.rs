@@ -3,7 +3,7 @@
 //! network and no files, and runs under the hook limits (CPU, memory, wall clock, output).
 
 use super::state::{Grant, HostState};
-use super::{guarded, v1};
+use super::{guarded, v1_1 as v1};
 use crate::net::Policy;
 use crate::plugin::PluginError;
 use crate::plugin::manifest::Limits;
@@ -18,8 +18,8 @@ mod bindings {
         exports: { default: async },
         // Share the cloner world's types and `log` host implementation.
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_1::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_1::ferry::plugin::log,
         },
     });
 }

@@ -6,6 +6,7 @@ pub mod cache;
 pub mod hook;
 pub mod state;
 pub mod v1;
+pub mod v1_1;
 
 use crate::plugin::manifest::Limits;
 use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource};
@@ -42,7 +43,8 @@ impl WasmRuntime {
         // WASI is linked so that components built by a plain `cargo build` for wasm32-wasip2
         // instantiate, but its context is empty: no preopened dirs, env, args or sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
-        v1::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        // Only the newest contract's imports are defined: they satisfy 1.0.0 imports too.
+        v1_1::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(engine.clone());
         let cache = ComponentCache::new(&engine, cache_dir);
         Ok(WasmRuntime { engine, linker, cache, _ticker: ticker })
@@ -50,32 +52,36 @@ impl WasmRuntime {
 
     /// Compile (or load from the cache) and link a cloner component.
     pub fn load_cloner(&self, name: &str, bytes: &[u8], limits: Limits, policy: Policy) -> Result<WasmCloner, PluginError> {
-        let (sha256, pre) = self.prepare(name, bytes, "cloner", "cannot link against this host")?;
-        let pre = v1::ClonerPluginPre::new(pre).map_err(|e| load_error(name, anyhow::Error::from(e).context("does not export the ferry:plugin/cloner@1.0.0 interface")))?;
+        let (sha256, version, pre) = self.prepare(name, bytes, "cloner", "cannot link against this host")?;
+        let missing = |e: wasmtime::Error| load_error(name, anyhow::Error::from(e).context(format!("does not export the ferry:plugin/cloner@{version} interface")));
+        let pre = match version {
+            v1::VERSION => Contract::V1_0(v1::ClonerPluginPre::new(pre).map_err(missing)?),
+            _ => Contract::V1_1(v1_1::ClonerPluginPre::new(pre).map_err(missing)?),
+        };
         Ok(WasmCloner { name: Arc::from(name), sha256, limits, policy: Arc::new(policy), pre })
     }
 
     /// Compile (or load from the cache) and link a transform hook component. Hooks get no
     /// network and no files: only `log`.
     pub fn load_hook(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<hook::WasmHook, PluginError> {
-        let (sha256, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
+        let (sha256, _, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
         let pre = hook::TransformHookPre::new(pre).map_err(|e| load_error(name, anyhow::Error::from(e).context("does not export the ferry:plugin/transform@1.0.0 interface")))?;
         Ok(hook::WasmHook::new(name, sha256, limits, pre))
     }
 
     /// What loading any component takes: check it is WebAssembly, compile it (or load it
     /// from the cache), check it exports `interface` of this contract version, and link it.
-    /// Returns its sha256 and the linked component.
-    fn prepare(&self, name: &str, bytes: &[u8], interface: &str, link_hint: &str) -> Result<(String, wasmtime::component::InstancePre<HostState>), PluginError> {
+    /// Returns its sha256, the contract version it was built against and the linked component.
+    fn prepare(&self, name: &str, bytes: &[u8], interface: &str, link_hint: &str) -> Result<(String, &'static str, wasmtime::component::InstancePre<HostState>), PluginError> {
         let load = |e: anyhow::Error| load_error(name, e);
         if !bytes.starts_with(b"\0asm") {
             return Err(load(anyhow::anyhow!("not a WebAssembly file")));
         }
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
         let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
-        check_contract(&self.engine, &component, interface).map_err(load)?;
+        let version = check_contract(&self.engine, &component, interface).map_err(load)?;
         let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context(link_hint.to_string())))?;
-        Ok((sha256, pre))
+        Ok((sha256, version, pre))
     }
 }
 
@@ -83,19 +89,22 @@ fn load_error(plugin: &str, e: anyhow::Error) -> PluginError {
     PluginError::Load { plugin: plugin.to_string(), message: format!("{e:#}") }
 }
 
+/// The contract versions this host loads, oldest first.
+pub const VERSIONS: [&str; 2] = [v1::VERSION, v1_1::VERSION];
+
 /// The contract version a component was built against, from its export names
-/// (`ferry:plugin/cloner@1.0.0`). A component of another major version, or one that exports
-/// the other interface (a hook where a cloner is wanted), gets a clear error.
-fn check_contract(engine: &Engine, component: &Component, wanted: &str) -> anyhow::Result<()> {
+/// (`ferry:plugin/cloner@1.0.0`). A component of a version this host does not know, or one
+/// that exports the other interface (a hook where a cloner is wanted), gets a clear error.
+fn check_contract(engine: &Engine, component: &Component, wanted: &str) -> anyhow::Result<&'static str> {
     let ty = component.component_type();
     let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let prefix = format!("ferry:plugin/{wanted}@");
-    if names.iter().any(|n| *n == format!("{prefix}{}", v1::VERSION)) {
-        return Ok(());
+    if let Some(v) = VERSIONS.iter().find(|v| names.iter().any(|n| *n == format!("{prefix}{v}"))) {
+        return Ok(v);
     }
     if let Some(other) = names.iter().find(|n| n.starts_with(&prefix)) {
         let version = other.trim_start_matches(&prefix);
-        anyhow::bail!("built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk", v1::VERSION);
+        anyhow::bail!("built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk", VERSIONS.join(" and @"));
     }
     if wanted == "cloner" && names.iter().any(|n| n.starts_with("ferry:plugin/transform@")) {
         anyhow::bail!("is a transform hook, not a cloner; use it as a hook in a promotion file");
@@ -106,6 +115,31 @@ fn check_contract(engine: &Engine, component: &Component, wanted: &str) -> anyho
     anyhow::bail!("exports no ferry:plugin/{wanted} interface (it exports: {})", if names.is_empty() { "nothing".into() } else { names.join(", ") })
 }
 
+/// A cloner's linked component, by the contract version it was built against.
+#[derive(Clone)]
+enum Contract {
+    V1_0(v1::ClonerPluginPre<HostState>),
+    V1_1(v1_1::ClonerPluginPre<HostState>),
+}
+
+/// Run one export call on a fresh instance of whichever version `$self` was built against:
+/// `$call` is the same code for every version (the types are shared), with `$c` bound to
+/// the instance's `cloner` exports and `$s` to its store.
+macro_rules! call_cloner {
+    ($self:ident, $grant:expr, $what:expr, |$c:ident, $s:ident| $call:expr) => {
+        match &$self.pre {
+            Contract::V1_0(pre) => {
+                let pre = pre.clone();
+                $self.call($grant, $what, move |$s| Box::pin(async move { let p = pre.instantiate_async(&mut *$s).await?; let $c = p.ferry_plugin_cloner(); $call.await })).await
+            }
+            Contract::V1_1(pre) => {
+                let pre = pre.clone();
+                $self.call($grant, $what, move |$s| Box::pin(async move { let p = pre.instantiate_async(&mut *$s).await?; let $c = p.ferry_plugin_cloner(); $call.await })).await
+            }
+        }
+    };
+}
+
 /// One loaded cloner component. Cheap to clone; every call runs in a fresh instance.
 #[derive(Clone)]
 pub struct WasmCloner {
@@ -113,7 +147,7 @@ pub struct WasmCloner {
     sha256: String,
     limits: Limits,
     policy: Arc<Policy>,
-    pre: v1::ClonerPluginPre<HostState>,
+    pre: Contract,
 }
 
 impl WasmCloner {
@@ -127,64 +161,83 @@ impl WasmCloner {
         self.limits
     }
 
-    /// Run `f` against a fresh instance, under this plugin's limits.
+    /// Run `f` in a fresh store under this plugin's limits; `call_cloner!` instantiates.
     async fn call<R, F>(&self, grant: Grant, what: &str, f: F) -> Result<R, PluginError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a v1::ClonerPlugin, &'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send + 'static,
+        F: for<'a> FnOnce(&'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
     {
-        let pre = self.pre.clone();
-        guarded(&self.name, self.limits, self.policy.clone(), grant, what, pre.engine().clone(), move |store| {
-            Box::pin(async move {
-                let plugin = pre.instantiate_async(&mut *store).await?;
-                f(&plugin, store).await
-            })
-        })
-        .await
+        let engine = match &self.pre {
+            Contract::V1_0(pre) => pre.engine().clone(),
+            Contract::V1_1(pre) => pre.engine().clone(),
+        };
+        guarded(&self.name, self.limits, self.policy.clone(), grant, what, engine, f).await
     }
 
     pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
-        let kinds = self.call(Grant::offline(), "kinds", |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_kinds(s).await })).await?;
+        let kinds = call_cloner!(self, Grant::offline(), "kinds", |g, s| g.call_kinds(s))?;
         Ok(kinds.into_iter().map(KindInfo::from).collect())
     }
 
     pub async fn list(&self, grant: Grant, ctx: &CallContext, kind: &str) -> Result<Vec<Resource>, PluginError> {
-        let (c, k) = (v1::context(ctx), kind.to_string());
-        let out = self.call(grant, &format!("list {kind}"), move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_list(s, &c, &k).await })).await?;
+        let (c, k) = (v1_1::context(ctx), kind.to_string());
+        let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g.call_list(s, &c, &k))?;
         let list = out.map_err(|e| self.guest(format!("list {kind}"), e.into()))?;
-        list.into_iter().map(|r| v1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))).collect()
+        list.into_iter().map(|r| v1_1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))).collect()
     }
 
     pub async fn find(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &Resource) -> Result<Option<Resource>, PluginError> {
-        let (c, k, w) = (v1::context(ctx), kind.to_string(), v1::to_wit(wanted));
+        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(wanted));
         let what = format!("find {kind} {:?}", wanted.key);
-        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_find(s, &c, &k, &w).await })).await?;
+        let out = call_cloner!(self, grant, &what, |g, s| g.call_find(s, &c, &k, &w))?;
         match out.map_err(|e| self.guest(what.clone(), e.into()))? {
             None => Ok(None),
-            Some(r) => v1::from_wit(&self.name, r).map(Some).map_err(|e| self.guest(what, e)),
+            Some(r) => v1_1::from_wit(&self.name, r).map(Some).map_err(|e| self.guest(what, e)),
         }
     }
 
+    /// Look up many resources at once. `None` when the plugin has no batch lookup for the
+    /// kind (every 1.0.0 plugin): the caller then calls [`WasmCloner::find`] per resource.
+    pub async fn find_all(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
+        if matches!(self.pre, Contract::V1_0(_)) {
+            return Ok(None);
+        }
+        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), wanted.iter().map(v1_1::to_wit).collect::<Vec<_>>());
+        let what = format!("find-all {kind} ({} resources)", wanted.len());
+        let out = match &self.pre {
+            Contract::V1_1(pre) => {
+                let pre = pre.clone();
+                self.call(grant, &what, move |s| Box::pin(async move { pre.instantiate_async(&mut *s).await?.ferry_plugin_cloner().call_find_all(s, &c, &k, &w).await })).await?
+            }
+            Contract::V1_0(_) => unreachable!("checked above"),
+        };
+        let Some(found) = out.map_err(|e| self.guest(what.clone(), e.into()))? else { return Ok(None) };
+        if found.len() != wanted.len() {
+            return Err(self.guest(what, GuestError::Invalid(format!("find-all answered {} entries for {} resources", found.len(), wanted.len()))));
+        }
+        found.into_iter().map(|f| f.map(|r| v1_1::from_wit(&self.name, r)).transpose().map_err(|e| self.guest(what.clone(), e))).collect::<Result<Vec<_>, _>>().map(Some)
+    }
+
     pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
-        let (c, k, r) = (v1::context(ctx), kind.to_string(), v1::to_wit(res));
+        let (c, k, r) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(res));
         let what = format!("create {kind} {:?}", res.key);
-        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_create(s, &c, &k, &r).await })).await?;
+        let out = call_cloner!(self, grant, &what, |g, s| g.call_create(s, &c, &k, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     pub async fn update(&self, grant: Grant, ctx: &CallContext, kind: &str, target_id: &str, res: &Resource) -> Result<Resource, PluginError> {
-        let (c, k, id, r) = (v1::context(ctx), kind.to_string(), target_id.to_string(), v1::to_wit(res));
+        let (c, k, id, r) = (v1_1::context(ctx), kind.to_string(), target_id.to_string(), v1_1::to_wit(res));
         let what = format!("update {kind} {:?}", res.key);
-        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_update(s, &c, &k, &id, &r).await })).await?;
+        let out = call_cloner!(self, grant, &what, |g, s| g.call_update(s, &c, &k, &id, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     pub async fn copy_files(&self, grant: Grant, ctx: &CallContext, kind: &str, source: &Resource, target: &Resource) -> Result<serde_json::Value, PluginError> {
-        let (c, k, s_, t) = (v1::context(ctx), kind.to_string(), v1::to_wit(source), v1::to_wit(target));
+        let (c, k, s_, t) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(source), v1_1::to_wit(target));
         let what = format!("copy-files {kind} {:?}", source.key);
-        let out = self.call(grant, &what, move |p, s| Box::pin(async move { p.ferry_plugin_cloner().call_copy_files(s, &c, &k, &s_, &t).await })).await?;
+        let out = call_cloner!(self, grant, &what, |g, s| g.call_copy_files(s, &c, &k, &s_, &t))?;
         let text = out.map_err(|e| self.guest(what.clone(), e.into()))?;
         serde_json::from_str(&text).map_err(|e| self.guest(what, GuestError::Invalid(format!("copy-files returned a report that is not JSON: {e}"))))
     }
@@ -232,7 +285,7 @@ where
                 Some(LimitHit::Cpu) => Err(limit(format!("CPU time of {} ms (cpu-ms)", limits.cpu.as_millis()))),
                 Some(LimitHit::Memory) => Err(limit(format!("memory of {} MiB (memory-mib)", limits.memory_bytes >> 20))),
                 None => {
-                    if let Some(v) = e.downcast_ref::<v1::Violation>() {
+                    if let Some(v) = e.downcast_ref::<v1_1::Violation>() {
                         return Err(PluginError::Violation { call: what.to_string(), message: v.0.clone() });
                     }
                     let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();

@@ -61,6 +61,18 @@ hostile! {
         http::post_json(Side::Source, "tags/", &json!({ "name": "planted" }))?;
         Ok(one("wrote"))
     };
+    WriteSourceInBatch = "write-source-batch" => |_ctx| {
+        // A batch with one forbidden request among harmless ones: none of it may be sent.
+        let reqs = vec![
+            http::Request::get(Side::Target, "tags/", &[]),
+            http::Request::new(Side::Source, http::Method::Post, "tags/", &[], &[], http::Body::Json(json!({ "name": "planted" }).to_string())),
+            http::Request::get(Side::Source, "tags/", &[]),
+        ];
+        for r in http::send_all(reqs) {
+            r?;
+        }
+        Ok(one("wrote"))
+    };
     StealAuth = "steal-auth" => |_ctx| {
         http::request(Side::Target, http::Method::Get, "tags/", &[], &[("Authorization", "Bearer mine")], http::Body::Empty)?;
         Ok(one("auth"))

@@ -23,7 +23,7 @@ pub use serde_json::{self, Value, json};
 #[doc(hidden)]
 pub mod bindings {
     wit_bindgen::generate!({
-        path: "../../wit/v1.0.0",
+        path: "../../wit/v1.1.0",
         world: "transform-hook",
         pub_export_macro: true,
         export_macro_name: "__export_hook_world",

@@ -10,6 +10,8 @@ use crate::plugin::manifest::Limits;
 use crate::plugin::types::{GuestError, HookContext, HookOutcome, Resource};
 use std::sync::Arc;
 
+/// Hooks of both contract versions. The transform world did not change in 1.1.0; its types
+/// are shared, its exports are bound per version (bindgen's `with` covers imports only).
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit/v1.0.0",
@@ -24,8 +26,36 @@ mod bindings {
     });
 }
 
-pub use bindings::TransformHookPre;
+mod bindings_1_1 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1.1.0",
+        world: "transform-hook",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ferry:plugin/types": crate::plugin::wasm::v1_1::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_1::ferry::plugin::log,
+        },
+    });
+}
+
 use bindings::exports::ferry::plugin::transform as wt;
+
+/// A hook's linked component, by the contract version it was built against.
+#[derive(Clone)]
+pub enum TransformHookPre {
+    V1_0(bindings::TransformHookPre<HostState>),
+    V1_1(bindings_1_1::TransformHookPre<HostState>),
+}
+
+impl TransformHookPre {
+    pub(super) fn new(version: &str, pre: wasmtime::component::InstancePre<HostState>) -> wasmtime::Result<Self> {
+        Ok(match version {
+            super::v1::VERSION => TransformHookPre::V1_0(bindings::TransformHookPre::new(pre)?),
+            _ => TransformHookPre::V1_1(bindings_1_1::TransformHookPre::new(pre)?),
+        })
+    }
+}
 
 /// Largest body a hook may return, as JSON text.
 pub const MAX_OUTPUT: usize = 4 << 20;
@@ -35,11 +65,11 @@ pub struct WasmHook {
     name: Arc<str>,
     sha256: String,
     limits: Limits,
-    pre: TransformHookPre<HostState>,
+    pre: TransformHookPre,
 }
 
 impl WasmHook {
-    pub(super) fn new(name: &str, sha256: String, limits: Limits, pre: TransformHookPre<HostState>) -> Self {
+    pub(super) fn new(name: &str, sha256: String, limits: Limits, pre: TransformHookPre) -> Self {
         WasmHook { name: Arc::from(name), sha256, limits, pre }
     }
     pub fn name(&self) -> &str {
@@ -54,10 +84,25 @@ impl WasmHook {
         let wctx = wt::HookContext { source_env: ctx.source_env.clone(), target_env: ctx.target_env.clone(), kind: ctx.kind.clone(), params: ctx.params.to_string() };
         let wres = v1::to_wit(res);
         let pre = self.pre.clone();
-        let out = guarded(&self.name, self.limits, Arc::new(Policy::default()), Grant::offline(), &what, pre.engine().clone(), move |store| {
+        let engine = match &pre {
+            TransformHookPre::V1_0(p) => p.engine().clone(),
+            TransformHookPre::V1_1(p) => p.engine().clone(),
+        };
+        let out = guarded(&self.name, self.limits, Arc::new(Policy::default()), Grant::offline(), &what, engine, move |store| {
             Box::pin(async move {
-                let hook = pre.instantiate_async(&mut *store).await?;
-                hook.ferry_plugin_transform().call_apply(store, &wctx, &wres).await
+                match pre {
+                    TransformHookPre::V1_0(p) => p.instantiate_async(&mut *store).await?.ferry_plugin_transform().call_apply(store, &wctx, &wres).await,
+                    TransformHookPre::V1_1(p) => {
+                        // Same shapes, distinct Rust types: exports are bound per version.
+                        use bindings_1_1::exports::ferry::plugin::transform as w11;
+                        let ctx = w11::HookContext { source_env: wctx.source_env, target_env: wctx.target_env, kind: wctx.kind, params: wctx.params };
+                        let out = p.instantiate_async(&mut *store).await?.ferry_plugin_transform().call_apply(store, &ctx, &wres).await?;
+                        Ok(out.map(|o| match o {
+                            w11::Outcome::Keep(r) => wt::Outcome::Keep(r),
+                            w11::Outcome::Skip(why) => wt::Outcome::Skip(why),
+                        }))
+                    }
+                }
             })
         })
         .await?;

@@ -64,8 +64,8 @@ impl WasmRuntime {
     /// Compile (or load from the cache) and link a transform hook component. Hooks get no
     /// network and no files: only `log`.
     pub fn load_hook(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<hook::WasmHook, PluginError> {
-        let (sha256, _, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
-        let pre = hook::TransformHookPre::new(pre).map_err(|e| load_error(name, anyhow::Error::from(e).context("does not export the ferry:plugin/transform@1.0.0 interface")))?;
+        let (sha256, version, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
+        let pre = hook::TransformHookPre::new(version, pre).map_err(|e| load_error(name, anyhow::Error::from(e).context(format!("does not export the ferry:plugin/transform@{version} interface"))))?;
         Ok(hook::WasmHook::new(name, sha256, limits, pre))
     }
 

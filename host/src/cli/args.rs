@@ -21,7 +21,9 @@ pub mod defaults {
     pub const ATTEMPTS: u32 = 5;
     pub const CONNECT_TIMEOUT: u64 = 10;
     pub const REQUEST_TIMEOUT: u64 = 120;
-    pub const CONCURRENCY: u16 = 8;
+    /// Plugin calls in flight. A call is sequential, so this is also about how many writes
+    /// are in flight; requests per environment stay under MAX_IN_FLIGHT whatever it is.
+    pub const CONCURRENCY: u16 = 16;
     pub const MAX_FILE_SIZE: u64 = 25 << 20;
 }
 
@@ -182,14 +184,16 @@ impl RunArgs {
         let source = env(&file, "source", &e.source_url, &e.source_org, &e.source_key, &e.api_prefix, "UNSTRACT_SRC_PLATFORM_KEY")?;
         let target = env(&file, "target", &e.target_url, &e.target_org, &e.target_key, &e.api_prefix, "UNSTRACT_TGT_PLATFORM_KEY")?;
         let concurrency = self.concurrency.or(run.concurrency).unwrap_or(defaults::CONCURRENCY).clamp(1, 64) as usize;
+        let max_in_flight = e.max_in_flight.or(run.max_in_flight).unwrap_or(defaults::MAX_IN_FLIGHT).clamp(1, 1024) as usize;
         let net = ClientConfig {
             connect_timeout: Duration::from_secs(e.connect_timeout.or(run.connect_timeout).unwrap_or(defaults::CONNECT_TIMEOUT).max(1)),
             request_timeout: Duration::from_secs(e.request_timeout.or(run.request_timeout).unwrap_or(defaults::REQUEST_TIMEOUT).max(1)),
             retry: RetryPolicy { attempts: e.attempts.or(run.attempts).unwrap_or(defaults::ATTEMPTS).clamp(1, 20), ..Default::default() },
             rate_limit: e.rate_limit.or(run.rate_limit).filter(|&r| r > 0),
-            max_in_flight: e.max_in_flight.or(run.max_in_flight).unwrap_or(defaults::MAX_IN_FLIGHT).clamp(1, 1024) as usize,
-            // A plugin call's batch of reads goes as wide as the run: --concurrency.
-            batch: concurrency,
+            max_in_flight,
+            // One plugin call's batch may fill the environment's pipe; the in-flight cap
+            // shares it with the other calls.
+            batch: max_in_flight,
         };
         let pick = |flag: &Vec<String>, file: &Vec<String>| if flag.is_empty() { file.clone() } else { flag.clone() };
         let mut on_conflict_kind: std::collections::BTreeMap<String, OnConflict> = file.iter().flat_map(|l| l.file.kinds.iter().filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))).collect();

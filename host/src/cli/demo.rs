@@ -21,7 +21,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:0")]
     listen: std::net::SocketAddr,
     /// Plugin calls in flight at once.
-    #[arg(long, default_value_t = 8)]
+    #[arg(long, default_value_t = super::args::defaults::CONCURRENCY)]
     concurrency: u16,
 }
 

@@ -8,6 +8,9 @@ mod hook;
 mod plugins;
 mod sandbox;
 
+/// The defaults of the flags (for the benchmarks, which report against them).
+pub use args::defaults;
+
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 

@@ -36,6 +36,24 @@ pub fn sorted(kinds: &[KindInfo]) -> Result<Vec<KindInfo>, String> {
     Ok(out)
 }
 
+/// Kinds in `sorted` order grouped into levels: a kind's level is one more than the highest
+/// level among the kinds it depends on or references, so the kinds of one level can be
+/// looked up at once, after the levels before.
+pub fn levels(sorted: &[KindInfo]) -> Vec<Vec<String>> {
+    let mut level: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut out: Vec<Vec<String>> = Vec::new();
+    for k in sorted {
+        let deps = k.depends_on.iter().chain(k.references.iter().map(|r| &r.kind));
+        let l = deps.filter(|d| **d != k.name).filter_map(|d| level.get(d.as_str())).map(|l| l + 1).max().unwrap_or(0);
+        level.insert(&k.name, l);
+        if out.len() <= l {
+            out.resize(l + 1, Vec::new());
+        }
+        out[l].push(k.name.clone());
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,5 +68,12 @@ mod tests {
         assert_eq!(order, ["connector", "workflow", "pipeline"]);
         let e = sorted(&[kind("a", &["b"]), kind("b", &["c"]), kind("c", &["a"])]).unwrap_err();
         assert!(e.contains("a -> b -> c -> a"), "{e}");
+    }
+
+    #[test]
+    fn levels_put_independent_kinds_together() {
+        let kinds = sorted(&[kind("pipeline", &["workflow"]), kind("workflow", &["connector", "tag"]), kind("connector", &[]), kind("tag", &[]), kind("deployment", &["workflow"]), kind("note", &["tag"])]).unwrap();
+        let l = levels(&kinds);
+        assert_eq!(l, vec![vec!["connector".to_string(), "tag".into()], vec!["workflow".into(), "note".into()], vec!["deployment".into(), "pipeline".into()]]);
     }
 }

@@ -342,63 +342,77 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
 /// under its parent's target id), and decide its action.
 async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &CallContext, kinds: &[KindInfo], items: &mut [Item]) -> Result<(), PlanError> {
     let mut conflicts = Vec::new();
-    for kind in kinds.iter().map(|k| k.name.clone()) {
-        let cloner = registry.cloner_for(&kind).expect("registered kind").2.clone();
-        // Resources a cloner cannot clone are still looked up: if the target has its own (an
-        // OAuth connector authorised there, say), it is adopted and dependants can go on.
-        let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == kind && !matches!(items[i].action, Action::Fail(_)) && (!items[i].action.is_out() || items[i].source.skip.is_some())).collect();
-        // What to look each item up by; an item whose required parent will be created cannot
-        // exist on the target yet, and is not looked up.
-        let mut lookups: Vec<(usize, Option<Resource>)> = Vec::new();
-        let mut wanted = Vec::new();
-        for i in todo {
-            match for_lookup(items, i) {
-                Ok(None) => lookups.push((i, None)),
-                Ok(Some(w)) => wanted.push((i, w)),
-                Err(e) => return Err(PluginError::Guest { plugin: "engine".into(), call: format!("find {kind}"), error: crate::plugin::GuestError::Invalid(e) }.into()),
+    // Kinds of one level do not reference each other: look them all up at once.
+    for level in order::levels(kinds) {
+        let mut batches = Vec::new();
+        for kind in &level {
+            // Resources a cloner cannot clone are still looked up: if the target has its own
+            // (an OAuth connector authorised there, say), it is adopted and dependants can go on.
+            let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == *kind && !matches!(items[i].action, Action::Fail(_)) && (!items[i].action.is_out() || items[i].source.skip.is_some())).collect();
+            // What to look each item up by; an item whose required parent will be created
+            // cannot exist on the target yet, and is not looked up.
+            let (mut none, mut wanted) = (Vec::new(), Vec::new());
+            for i in todo {
+                match for_lookup(items, i) {
+                    Ok(None) => none.push((i, None)),
+                    Ok(Some(w)) => wanted.push((i, w)),
+                    Err(e) => return Err(PluginError::Guest { plugin: "engine".into(), call: format!("find {kind}"), error: crate::plugin::GuestError::Invalid(e) }.into()),
+                }
             }
+            batches.push((kind.clone(), none, wanted));
         }
-        lookups.extend(cloner.find_many(grant, ctx, &kind, wanted, opts.concurrency).await?);
-        for (i, found) in lookups {
-            if let Some(why) = &items[i].lookup_only {
-                // Never written: the target's own is used, or dependants cannot resolve.
-                items[i].action = match &found {
-                    Some(_) => Action::Adopt,
-                    None => Action::Skip(format!("{why}, but the target has no {kind} {:?}", items[i].source.key)),
-                };
-                items[i].target = found;
-                continue;
-            }
-            match found {
-                None if items[i].source.skip.is_some() => {}
-                None => items[i].action = Action::Create,
-                Some(t) if items[i].source.skip.is_some() => {
-                    // Its own copy on the target, made by hand: use it as it is.
-                    items[i].action = Action::Adopt;
-                    items[i].target = Some(t);
-                }
-                Some(t) if opts.journal.unfinished(&kind, &items[i].source.key) => {
-                    // Made by an earlier run that was killed before it finished: complete it.
-                    tracing::info!(kind = %kind, key = %items[i].source.key, "completing a resource an interrupted run left half-made");
-                    items[i].action = Action::Update;
-                    items[i].target = Some(t);
-                }
-                Some(t) => {
-                    items[i].action = match opts.conflict_for(&kind) {
-                        OnConflict::Adopt => Action::Adopt,
-                        OnConflict::Update => Action::Update,
-                        OnConflict::Abort => {
-                            conflicts.push(format!("{kind} {:?}", items[i].source.key));
-                            Action::Adopt
-                        }
-                    };
-                    items[i].target = Some(t);
-                }
-            }
+        let found = futures::future::try_join_all(batches.iter_mut().map(|(kind, _, wanted)| {
+            let cloner = registry.cloner_for(kind).expect("registered kind").2;
+            cloner.find_many(grant, ctx, kind, std::mem::take(wanted), opts.concurrency)
+        }))
+        .await?;
+        for ((kind, none, _), found) in batches.into_iter().zip(found) {
+            match_kind(opts, &kind, none.into_iter().chain(found), items, &mut conflicts);
         }
     }
     if !conflicts.is_empty() {
         return Err(PlanError::Conflicts(conflicts));
     }
     Ok(())
+}
+
+/// Decide each looked-up item's action from what the target has.
+fn match_kind(opts: &Options, kind: &str, lookups: impl Iterator<Item = (usize, Option<Resource>)>, items: &mut [Item], conflicts: &mut Vec<String>) {
+    for (i, found) in lookups {
+        if let Some(why) = &items[i].lookup_only {
+            // Never written: the target's own is used, or dependants cannot resolve.
+            items[i].action = match &found {
+                Some(_) => Action::Adopt,
+                None => Action::Skip(format!("{why}, but the target has no {kind} {:?}", items[i].source.key)),
+            };
+            items[i].target = found;
+            continue;
+        }
+        match found {
+            None if items[i].source.skip.is_some() => {}
+            None => items[i].action = Action::Create,
+            Some(t) if items[i].source.skip.is_some() => {
+                // Its own copy on the target, made by hand: use it as it is.
+                items[i].action = Action::Adopt;
+                items[i].target = Some(t);
+            }
+            Some(t) if opts.journal.unfinished(kind, &items[i].source.key) => {
+                // Made by an earlier run that was killed before it finished: complete it.
+                tracing::info!(kind = %kind, key = %items[i].source.key, "completing a resource an interrupted run left half-made");
+                items[i].action = Action::Update;
+                items[i].target = Some(t);
+            }
+            Some(t) => {
+                items[i].action = match opts.conflict_for(kind) {
+                    OnConflict::Adopt => Action::Adopt,
+                    OnConflict::Update => Action::Update,
+                    OnConflict::Abort => {
+                        conflicts.push(format!("{kind} {:?}", items[i].source.key));
+                        Action::Adopt
+                    }
+                };
+                items[i].target = Some(t);
+            }
+        }
+    }
 }

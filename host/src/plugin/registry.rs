@@ -73,7 +73,7 @@ impl Cloner {
             return Ok(vec![]);
         }
         if let Cloner::Wasm(c) = self {
-            let resources: Vec<Resource> = wanted.iter().map(|(_, r)| r.clone()).collect();
+            let resources: Vec<&Resource> = wanted.iter().map(|(_, r)| r).collect();
             if let Some(found) = c.find_all(grant.clone(), ctx, kind, &resources).await? {
                 return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
             }

@@ -198,11 +198,11 @@ impl WasmCloner {
 
     /// Look up many resources at once. `None` when the plugin has no batch lookup for the
     /// kind (every 1.0.0 plugin): the caller then calls [`WasmCloner::find`] per resource.
-    pub async fn find_all(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
+    pub async fn find_all(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &[&Resource]) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
         if matches!(self.pre, Contract::V1_0(_)) {
             return Ok(None);
         }
-        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), wanted.iter().map(v1_1::to_wit).collect::<Vec<_>>());
+        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), wanted.iter().map(|r| v1_1::to_wit(r)).collect::<Vec<_>>());
         let what = format!("find-all {kind} ({} resources)", wanted.len());
         let out = match &self.pre {
             Contract::V1_1(pre) => {

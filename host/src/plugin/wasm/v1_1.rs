@@ -120,16 +120,39 @@ fn list_failure(state: &HostState, e: ListError) -> wasmtime::Result<types::Erro
     }
 }
 
+/// What a sent request is to the guest: the response, an error case, or a trap.
+fn answer(state: &HostState, r: Result<net::client::Response, HttpError>) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
+    match r {
+        Ok(r) => Ok(Ok(response(r))),
+        Err(e) => http_failure(state, e).map(Err),
+    }
+}
+
+/// What a read list is to the guest: its items as JSON text, an error case, or a trap.
+fn items(state: &HostState, r: Result<Vec<serde_json::Value>, ListError>) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
+    match r {
+        Ok(items) => Ok(Ok(items.into_iter().map(|v| v.to_string()).collect())),
+        Err(e) => list_failure(state, e).map(Err),
+    }
+}
+
+/// Run `work` on every element of a batch, as many at once as the client's batch width (the
+/// environment's in-flight cap also holds), answers in order.
+async fn batch<T, R, F, Fut>(client: &net::HttpClient, elements: Vec<T>, work: F) -> Vec<R>
+where
+    F: Fn(T) -> Fut,
+    Fut: std::future::Future<Output = R>,
+{
+    futures::stream::iter(elements.into_iter().map(work)).buffered(client.batch_width()).collect().await
+}
+
 impl whttp::Host for HostState {
     async fn send(&mut self, req: whttp::Request) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
         let Some(client) = self.grant.http.clone() else { return Ok(Err(no_network(self))) };
         let started = Instant::now();
         let result = client.send(&self.policy, request(req), self.limits.max_response_bytes).await;
         self.credit(started);
-        match result {
-            Ok(r) => Ok(Ok(response(r))),
-            Err(e) => http_failure(self, e).map(Err),
-        }
+        answer(self, result)
     }
 
     async fn list_all(&mut self, s: types::Side, path: String, query: Vec<(String, String)>, p: whttp::Paging) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
@@ -137,51 +160,34 @@ impl whttp::Host for HostState {
         let started = Instant::now();
         let result = paging::list_all(&client, &self.policy, side(s), &path, &query, &paging(p), self.limits.max_response_bytes).await;
         self.credit(started);
-        match result {
-            Ok(items) => Ok(Ok(items.into_iter().map(|v| v.to_string()).collect())),
-            Err(e) => list_failure(self, e).map(Err),
-        }
+        items(self, result)
     }
 
     async fn send_all(&mut self, reqs: Vec<whttp::Request>) -> wasmtime::Result<Vec<Result<whttp::Response, types::Error>>> {
         let Some(client) = self.grant.http.clone() else { return Ok(reqs.iter().map(|_| Err(no_network(self))).collect()) };
         let reqs: Vec<Request> = reqs.into_iter().map(request).collect();
         // A refused request fails the call before any of the batch is sent.
-        if let Some(e) = reqs.iter().find_map(|r| client.check(&self.policy, r).err()) {
-            return Err(http_failure(self, e).err().unwrap_or_else(|| violation(self, "a request of the batch was refused")));
+        if let Some(refusal) = reqs.iter().find_map(|r| match client.check(&self.policy, r) {
+            Err(HttpError::Refused(refusal)) => Some(refusal),
+            _ => None,
+        }) {
+            return Err(violation(self, refusal));
         }
         let started = Instant::now();
-        let (policy, max) = (self.policy.clone(), self.limits.max_response_bytes);
-        let results: Vec<_> = futures::stream::iter(reqs.into_iter().map(|r| {
-            let (client, policy) = (client.clone(), policy.clone());
-            async move { client.send(&policy, r, max).await }
-        }))
-        .buffered(client.batch_width())
-        .collect()
-        .await;
+        let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
+        let results = batch(&client, reqs, |r| client.send(policy, r, max)).await;
         self.credit(started);
-        results.into_iter().map(|r| match r {
-            Ok(r) => Ok(Ok(response(r))),
-            Err(e) => http_failure(self, e).map(Err),
-        }).collect()
+        results.into_iter().map(|r| answer(self, r)).collect()
     }
 
     async fn list_all_many(&mut self, lists: Vec<whttp::ListRequest>) -> wasmtime::Result<Vec<Result<Vec<String>, types::Error>>> {
         let Some(client) = self.grant.http.clone() else { return Ok(lists.iter().map(|_| Err(no_network(self))).collect()) };
         let started = Instant::now();
-        let (policy, max) = (self.policy.clone(), self.limits.max_response_bytes);
-        let results: Vec<_> = futures::stream::iter(lists.into_iter().map(|l| {
-            let (client, policy) = (client.clone(), policy.clone());
-            async move { paging::list_all(&client, &policy, side(l.side), &l.path, &l.query, &paging(l.paging), max).await }
-        }))
-        .buffered(client.batch_width())
-        .collect()
-        .await;
+        let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
+        let client = &client;
+        let results = batch(client, lists, |l| async move { paging::list_all(client, policy, side(l.side), &l.path, &l.query, &paging(l.paging), max).await }).await;
         self.credit(started);
-        results.into_iter().map(|r| match r {
-            Ok(items) => Ok(Ok(items.into_iter().map(|v| v.to_string()).collect())),
-            Err(e) => list_failure(self, e).map(Err),
-        }).collect()
+        results.into_iter().map(|r| items(self, r)).collect()
     }
 }
 

@@ -6,21 +6,55 @@ use std::process::Command;
 
 fn ferry() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache")).env_remove("FERRY_PLUGIN_PATH");
+    c.env(
+        "FERRY_CACHE_DIR",
+        std::env::temp_dir().join("ferry-test-cache"),
+    )
+    .env_remove("FERRY_PLUGIN_PATH");
     c
 }
 
 #[test]
 fn lists_bundled_and_directory_plugins_as_json() {
     let dir = common::plugin_dir("ferry-hostile");
-    let out = ferry().args(["plugins", "list", "--output", "json", "--plugins"]).arg(dir.path()).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = ferry()
+        .args(["plugins", "list", "--output", "json", "--plugins"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let names: Vec<&str> = v.as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, vec!["unstract", "hostile"]);
     assert_eq!(v[0]["source"], "bundled");
-    let kinds: Vec<&str> = v[0]["kinds"].as_array().unwrap().iter().map(|k| k["name"].as_str().unwrap()).collect();
-    for k in ["group", "adapter", "connector", "tag", "custom_tool", "prompt", "workflow", "tool_instance", "workflow_endpoint", "pipeline", "api_deployment"] {
+    let kinds: Vec<&str> = v[0]["kinds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["name"].as_str().unwrap())
+        .collect();
+    for k in [
+        "group",
+        "adapter",
+        "connector",
+        "tag",
+        "custom_tool",
+        "prompt",
+        "workflow",
+        "tool_instance",
+        "workflow_endpoint",
+        "pipeline",
+        "api_deployment",
+    ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
     assert_eq!(v[1]["limits"]["cpu"], 300);
@@ -32,14 +66,23 @@ fn table_output_and_clear_errors() {
     let out = ferry().args(["plugins", "list"]).output().unwrap();
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("unstract") && text.contains("tag") && text.contains("/name"), "{text}");
+    assert!(
+        text.contains("unstract") && text.contains("tag") && text.contains("/name"),
+        "{text}"
+    );
 
-    let out = ferry().args(["plugins", "list", "--plugins", "/no/such/dir"]).output().unwrap();
+    let out = ferry()
+        .args(["plugins", "list", "--plugins", "/no/such/dir"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("/no/such/dir"), "{err}");
 
-    let out = ferry().args(["plugins", "list", "--kind-plugin", "tag"]).output().unwrap();
+    let out = ferry()
+        .args(["plugins", "list", "--kind-plugin", "tag"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("KIND=PLUGIN"));
 }

@@ -13,14 +13,28 @@ use std::time::{Duration, Instant};
 
 fn clone_cmd(sb: &Sandbox, target: &str, state: &std::path::Path) -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args(["clone", "--source-url", sb.url(), "--source-org", "dev", "--target-url", sb.url(), "--target-org", target, "--clone-group-members"])
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read)
-        .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys(target).read_write)
-        .env("FERRY_CACHE_DIR", std::env::temp_dir().join("ferry-test-cache"))
-        .env("FERRY_STATE_DIR", state)
-        .env_remove("FERRY_PLUGIN_PATH")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped());
+    c.args([
+        "clone",
+        "--source-url",
+        sb.url(),
+        "--source-org",
+        "dev",
+        "--target-url",
+        sb.url(),
+        "--target-org",
+        target,
+        "--clone-group-members",
+    ])
+    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read)
+    .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys(target).read_write)
+    .env(
+        "FERRY_CACHE_DIR",
+        std::env::temp_dir().join("ferry-test-cache"),
+    )
+    .env("FERRY_STATE_DIR", state)
+    .env_remove("FERRY_PLUGIN_PATH")
+    .stdout(Stdio::null())
+    .stderr(Stdio::piped());
     c
 }
 
@@ -34,14 +48,23 @@ fn points() -> Vec<usize> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killed_at_any_point_a_rerun_converges() {
     let points = points();
-    let mut orgs = vec![OrgSpec::seeded("dev", Seed::Demo), OrgSpec::new("reference")];
+    let mut orgs = vec![
+        OrgSpec::seeded("dev", Seed::Demo),
+        OrgSpec::new("reference"),
+    ];
     orgs.extend((0..points.len()).map(|i| OrgSpec::new(&format!("t{i}"))));
     let sb = Sandbox::start(Config::local(orgs)).await.unwrap();
     let state = tempfile::tempdir().unwrap();
 
     // What an uninterrupted clone makes.
-    let out = tokio::task::block_in_place(|| clone_cmd(&sb, "reference", state.path()).output().unwrap());
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out =
+        tokio::task::block_in_place(|| clone_cmd(&sb, "reference", state.path()).output().unwrap());
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let expected = sb.dump("reference");
     let total = sb.writes_to("reference").len();
     eprintln!("an uninterrupted clone makes {total} writes");
@@ -49,7 +72,14 @@ async fn killed_at_any_point_a_rerun_converges() {
     for (i, &at) in points.iter().enumerate() {
         let org = format!("t{i}");
         // Slow writes a little, so that the kill lands while the clone is at work.
-        sb.set_faults(&org, Faults { latency_ms: 4, ..Default::default() }).unwrap();
+        sb.set_faults(
+            &org,
+            Faults {
+                latency_ms: 4,
+                ..Default::default()
+            },
+        )
+        .unwrap();
         let mut child = clone_cmd(&sb, &org, state.path()).spawn().unwrap();
         let started = Instant::now();
         let finished_first = loop {
@@ -59,7 +89,10 @@ async fn killed_at_any_point_a_rerun_converges() {
             if child.try_wait().unwrap().is_some() {
                 break true;
             }
-            assert!(started.elapsed() < Duration::from_secs(120), "the clone into {org} made no progress");
+            assert!(
+                started.elapsed() < Duration::from_secs(120),
+                "the clone into {org} made no progress"
+            );
             std::thread::sleep(Duration::from_millis(1));
         };
         child.kill().unwrap(); // SIGKILL
@@ -67,22 +100,47 @@ async fn killed_at_any_point_a_rerun_converges() {
         let killed_at = sb.writes_to(&org).len();
         sb.set_faults(&org, Faults::default()).unwrap();
 
-        let out = tokio::task::block_in_place(|| clone_cmd(&sb, &org, state.path()).output().unwrap());
-        assert_eq!(out.status.code(), Some(0), "re-run after a kill at {killed_at} writes: {}", String::from_utf8_lossy(&out.stderr));
+        let out =
+            tokio::task::block_in_place(|| clone_cmd(&sb, &org, state.path()).output().unwrap());
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "re-run after a kill at {killed_at} writes: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = sb.dump(&org);
         if got != expected {
             let mut d = Vec::new();
             for (kind, rows) in expected.as_object().unwrap() {
                 for (label, row) in rows.as_object().unwrap() {
                     if got[kind].get(label) != Some(row) {
-                        d.push(format!("{label}: expected {row}\n   got {}", got[kind].get(label).map(|v| v.to_string()).unwrap_or("missing".into())));
+                        d.push(format!(
+                            "{label}: expected {row}\n   got {}",
+                            got[kind]
+                                .get(label)
+                                .map(|v| v.to_string())
+                                .unwrap_or("missing".into())
+                        ));
                     }
                 }
-                for label in got[kind].as_object().unwrap().keys().filter(|l| rows.get(l.as_str()).is_none()) {
+                for label in got[kind]
+                    .as_object()
+                    .unwrap()
+                    .keys()
+                    .filter(|l| rows.get(l.as_str()).is_none())
+                {
                     d.push(format!("{label}: only here (a duplicate?)"));
                 }
             }
-            panic!("killed at {killed_at} writes (aimed at {at}{}), the re-run did not converge:\n{}", if finished_first { ", but it had finished" } else { "" }, d.join("\n"));
+            panic!(
+                "killed at {killed_at} writes (aimed at {at}{}), the re-run did not converge:\n{}",
+                if finished_first {
+                    ", but it had finished"
+                } else {
+                    ""
+                },
+                d.join("\n")
+            );
         }
         eprintln!("killed at {killed_at} writes of {total}: converged");
     }

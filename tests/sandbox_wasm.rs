@@ -21,9 +21,18 @@ async fn setup() -> Setup {
     let server = TestServer::start(&[("dev", 3), ("prod", 0)]).await;
     let dir = common::plugin_dir("ferry-hostile");
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
-    let discovery = Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() };
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
     let registry = Registry::load(&runtime, &discovery).await.unwrap();
-    Setup { server, registry, _runtime: runtime, _dir: dir }
+    Setup {
+        server,
+        registry,
+        _runtime: runtime,
+        _dir: dir,
+    }
 }
 
 impl Setup {
@@ -31,10 +40,16 @@ impl Setup {
         self.registry.cloner_for(kind).unwrap().2.clone()
     }
     fn grant(&self) -> Grant {
-        Grant { http: Some(self.server.client("dev", "prod")), cancel: Default::default() }
+        Grant {
+            http: Some(self.server.client("dev", "prod")),
+            cancel: Default::default(),
+        }
     }
     async fn list(&self, kind: &str) -> Result<usize, PluginError> {
-        self.cloner(kind).list(self.grant(), &CallContext::default(), kind).await.map(|v| v.len())
+        self.cloner(kind)
+            .list(self.grant(), &CallContext::default(), kind)
+            .await
+            .map(|v| v.len())
     }
     /// The well-behaved kind of the same plugin still works.
     async fn still_works(&self) {
@@ -58,7 +73,10 @@ async fn infinite_loop_stops_at_the_cpu_limit() {
     let e = s.list("spin").await.unwrap_err();
     assert!(matches!(e, PluginError::Limit { .. }), "{e:?}");
     let m = e.to_string();
-    assert!(m.contains("plugin hostile") && m.contains("list spin") && m.contains("cpu-ms"), "{m}");
+    assert!(
+        m.contains("plugin hostile") && m.contains("list spin") && m.contains("cpu-ms"),
+        "{m}"
+    );
     s.still_works().await;
 }
 
@@ -66,7 +84,10 @@ async fn infinite_loop_stops_at_the_cpu_limit() {
 async fn memory_bomb_stops_at_the_memory_limit() {
     let s = setup().await;
     let m = s.list("hog").await.unwrap_err().to_string();
-    assert!(m.contains("plugin hostile") && m.contains("memory-mib") && m.contains("16 MiB"), "{m}");
+    assert!(
+        m.contains("plugin hostile") && m.contains("memory-mib") && m.contains("16 MiB"),
+        "{m}"
+    );
     s.still_works().await;
 }
 
@@ -76,7 +97,10 @@ async fn panic_is_reported_with_its_message() {
     let e = s.list("crash").await.unwrap_err();
     assert!(matches!(e, PluginError::Trap { .. }), "{e:?}");
     let m = e.to_string();
-    assert!(m.contains("plugin hostile") && m.contains("panics on purpose"), "{m}");
+    assert!(
+        m.contains("plugin hostile") && m.contains("panics on purpose"),
+        "{m}"
+    );
     s.still_works().await;
 }
 
@@ -89,8 +113,19 @@ async fn requests_cannot_leave_the_two_environments() {
         let m = e.to_string();
         assert!(m.contains("plugin hostile broke a sandbox rule"), "{m}");
     }
-    assert!(s.server.log().iter().all(|l| l.org == "dev" || l.org == "prod"), "{:?}", s.server.log());
-    assert!(s.server.log().is_empty(), "nothing should have been sent: {:?}", s.server.log());
+    assert!(
+        s.server
+            .log()
+            .iter()
+            .all(|l| l.org == "dev" || l.org == "prod"),
+        "{:?}",
+        s.server.log()
+    );
+    assert!(
+        s.server.log().is_empty(),
+        "nothing should have been sent: {:?}",
+        s.server.log()
+    );
     s.still_works().await;
 }
 
@@ -98,7 +133,10 @@ async fn requests_cannot_leave_the_two_environments() {
 async fn source_is_read_only() {
     let s = setup().await;
     let m = s.list("write-source").await.unwrap_err().to_string();
-    assert!(m.contains("source is read-only") && m.contains("POST"), "{m}");
+    assert!(
+        m.contains("source is read-only") && m.contains("POST"),
+        "{m}"
+    );
     assert!(s.server.writes_to("dev").is_empty());
     assert_eq!(s.server.tag_names("dev").len(), 3);
 }
@@ -107,8 +145,15 @@ async fn source_is_read_only() {
 async fn a_batch_with_a_forbidden_request_sends_nothing() {
     let s = setup().await;
     let m = s.list("write-source-batch").await.unwrap_err().to_string();
-    assert!(m.contains("source is read-only") && m.contains("POST"), "{m}");
-    assert!(s.server.log().is_empty(), "part of the batch was sent: {:?}", s.server.log());
+    assert!(
+        m.contains("source is read-only") && m.contains("POST"),
+        "{m}"
+    );
+    assert!(
+        s.server.log().is_empty(),
+        "part of the batch was sent: {:?}",
+        s.server.log()
+    );
     s.still_works().await;
 }
 
@@ -116,22 +161,37 @@ async fn a_batch_with_a_forbidden_request_sends_nothing() {
 async fn plugin_cannot_set_credentials() {
     let s = setup().await;
     let m = s.list("steal-auth").await.unwrap_err().to_string();
-    assert!(m.contains("\"Authorization\"") && m.contains("set by the host"), "{m}");
-    assert!(s.server.log().iter().all(|l| l.authorization.as_deref() != Some("Bearer mine")));
+    assert!(
+        m.contains("\"Authorization\"") && m.contains("set by the host"),
+        "{m}"
+    );
+    assert!(
+        s.server
+            .log()
+            .iter()
+            .all(|l| l.authorization.as_deref() != Some("Bearer mine"))
+    );
 }
 
 #[tokio::test]
 async fn response_bodies_are_capped() {
     let s = setup().await;
     let m = s.list("greedy").await.unwrap_err().to_string();
-    assert!(m.contains("max-response-mib") && m.contains("1048576"), "{m}");
+    assert!(
+        m.contains("max-response-mib") && m.contains("1048576"),
+        "{m}"
+    );
     s.still_works().await;
 }
 
 #[tokio::test]
 async fn sleeping_does_not_burn_cpu_but_wall_clock_is_capped() {
     let s = setup().await;
-    assert_eq!(s.list("nap").await.unwrap(), 1, "600 ms of sleep must fit a 300 ms CPU budget");
+    assert_eq!(
+        s.list("nap").await.unwrap(),
+        1,
+        "600 ms of sleep must fit a 300 ms CPU budget"
+    );
     let m = s.list("idle").await.unwrap_err().to_string();
     assert!(m.contains("wall-ms") && m.contains("3000"), "{m}");
 }
@@ -142,7 +202,8 @@ async fn interrupt_cancels_a_sleeping_plugin() {
     let grant = s.grant();
     let cancel = grant.cancel.clone();
     let cloner = s.cloner("idle");
-    let call = tokio::spawn(async move { cloner.list(grant, &CallContext::default(), "idle").await });
+    let call =
+        tokio::spawn(async move { cloner.list(grant, &CallContext::default(), "idle").await });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
     let m = call.await.unwrap().unwrap_err().to_string();
@@ -152,7 +213,12 @@ async fn interrupt_cancels_a_sleeping_plugin() {
 #[tokio::test]
 async fn calls_without_a_grant_have_no_network() {
     let s = setup().await;
-    let m = s.cloner("escape").list(Grant::offline(), &CallContext::default(), "escape").await.unwrap_err().to_string();
+    let m = s
+        .cloner("escape")
+        .list(Grant::offline(), &CallContext::default(), "escape")
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(m.contains("no network access"), "{m}");
 }
 
@@ -162,11 +228,26 @@ async fn a_corrupt_plugin_file_is_refused_with_its_name() {
     let bad = dir.path().join("broken.wasm");
     std::fs::write(&bad, b"\0asm\x0d\0\x01\0 this is not a component").unwrap();
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
-    let discovery = Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() };
-    let e = Registry::load(&runtime, &discovery).await.err().unwrap().to_string();
-    assert!(e.contains("broken") && e.contains("cannot be loaded"), "{e}");
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    let e = Registry::load(&runtime, &discovery)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
+    assert!(
+        e.contains("broken") && e.contains("cannot be loaded"),
+        "{e}"
+    );
     std::fs::write(&bad, b"plain text").unwrap();
-    let e = Registry::load(&runtime, &discovery).await.err().unwrap().to_string();
+    let e = Registry::load(&runtime, &discovery)
+        .await
+        .err()
+        .unwrap()
+        .to_string();
     assert!(e.contains("not a WebAssembly file"), "{e}");
 }
 
@@ -175,8 +256,15 @@ async fn bad_manifest_is_refused_with_file_and_field() {
     let dir = common::plugin_dir("ferry-hostile");
     std::fs::write(dir.path().join("ferry_hostile.toml"), "[limits]\ncpu = 5\n").unwrap();
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
-    let discovery = Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() };
-    let e = format!("{:#}", Registry::load(&runtime, &discovery).await.err().unwrap());
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    let e = format!(
+        "{:#}",
+        Registry::load(&runtime, &discovery).await.err().unwrap()
+    );
     assert!(e.contains("ferry_hostile.toml") && e.contains("cpu"), "{e}");
 }
 
@@ -184,10 +272,17 @@ async fn bad_manifest_is_refused_with_file_and_field() {
 async fn compiled_components_are_cached_on_disk() {
     let cache = tempfile::tempdir().unwrap();
     let dir = common::plugin_dir("ferry-hostile");
-    let discovery = Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() };
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
     let runtime = WasmRuntime::new(Some(cache.path().to_path_buf())).unwrap();
     Registry::load(&runtime, &discovery).await.unwrap();
-    let entries: Vec<_> = std::fs::read_dir(cache.path()).unwrap().map(|e| e.unwrap().file_name().into_string().unwrap()).collect();
+    let entries: Vec<_> = std::fs::read_dir(cache.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
     assert_eq!(entries.len(), 1, "{entries:?}");
     assert!(entries[0].ends_with(".cwasm"));
     // A second runtime loads from the cache and works the same.

@@ -15,7 +15,15 @@ use serde_json::json;
 
 async fn bundled() -> (WasmRuntime, Registry) {
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
-    let registry = Registry::load(&runtime, &Discovery { bundled: true, ..Default::default() }).await.unwrap();
+    let registry = Registry::load(
+        &runtime,
+        &Discovery {
+            bundled: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     (runtime, registry)
 }
 
@@ -23,40 +31,82 @@ async fn bundled() -> (WasmRuntime, Registry) {
 async fn tag_cloner_lists_every_page_finds_and_creates() {
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
     let (_rt, registry) = bundled().await;
-    let (plugin, kind, cloner) = registry.cloner_for("tag").expect("the bundled plugin declares tag");
+    let (plugin, kind, cloner) = registry
+        .cloner_for("tag")
+        .expect("the bundled plugin declares tag");
     assert_eq!(plugin.name, "unstract");
     assert_eq!(kind.key, vec!["/name"]);
-    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
+    let grant = Grant {
+        http: Some(server.client("dev", "prod")),
+        cancel: Default::default(),
+    };
     let ctx = CallContext::default();
 
     let tags = cloner.list(grant.clone(), &ctx, "tag").await.unwrap();
     assert_eq!(tags.len(), 120, "all three pages of 50");
-    let pages = server.log().iter().filter(|l| l.org == "dev" && l.path == "tags/").count();
+    let pages = server
+        .log()
+        .iter()
+        .filter(|l| l.org == "dev" && l.path == "tags/")
+        .count();
     assert_eq!(pages, 3);
     assert_eq!(tags[7].key, "tag 007 é");
     assert_eq!(tags[7].id, "8");
 
     // Not on the target yet.
-    assert_eq!(cloner.find(grant.clone(), &ctx, "tag", &tags[7]).await.unwrap(), None);
-    let created = cloner.create(grant.clone(), &ctx, "tag", &tags[7]).await.unwrap();
+    assert_eq!(
+        cloner
+            .find(grant.clone(), &ctx, "tag", &tags[7])
+            .await
+            .unwrap(),
+        None
+    );
+    let created = cloner
+        .create(grant.clone(), &ctx, "tag", &tags[7])
+        .await
+        .unwrap();
     assert_eq!(created.key, "tag 007 é");
     assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
     assert_eq!(server.tags("prod")[0]["description"], "seeded 7");
 
     // Now it is found, by exact name only.
-    let found = cloner.find(grant.clone(), &ctx, "tag", &tags[7]).await.unwrap().unwrap();
+    let found = cloner
+        .find(grant.clone(), &ctx, "tag", &tags[7])
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.id, created.id);
-    assert_eq!(cloner.find(grant.clone(), &ctx, "tag", &tags[8]).await.unwrap(), None);
+    assert_eq!(
+        cloner
+            .find(grant.clone(), &ctx, "tag", &tags[8])
+            .await
+            .unwrap(),
+        None
+    );
 
     // Update makes the writable fields equal.
     let mut changed: Resource = tags[7].clone();
     changed.body["description"] = json!("changed on the source");
-    cloner.update(grant.clone(), &ctx, "tag", &created.id, &changed).await.unwrap();
-    assert_eq!(server.tags("prod")[0]["description"], "changed on the source");
+    cloner
+        .update(grant.clone(), &ctx, "tag", &created.id, &changed)
+        .await
+        .unwrap();
+    assert_eq!(
+        server.tags("prod")[0]["description"],
+        "changed on the source"
+    );
 
-    assert!(server.writes_to("dev").is_empty(), "the source was written: {:?}", server.writes_to("dev"));
+    assert!(
+        server.writes_to("dev").is_empty(),
+        "the source was written: {:?}",
+        server.writes_to("dev")
+    );
     for l in server.log() {
-        assert_eq!(l.authorization.as_deref(), Some(format!("Bearer key-{}", l.org).as_str()), "{l:?}");
+        assert_eq!(
+            l.authorization.as_deref(),
+            Some(format!("Bearer key-{}", l.org).as_str()),
+            "{l:?}"
+        );
     }
 }
 
@@ -65,11 +115,24 @@ async fn a_rejected_create_is_an_invalid_error_naming_the_call() {
     let server = TestServer::start(&[("dev", 1), ("prod", 1)]).await;
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
-    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
-    let tags = cloner.list(grant.clone(), &CallContext::default(), "tag").await.unwrap();
+    let grant = Grant {
+        http: Some(server.client("dev", "prod")),
+        cancel: Default::default(),
+    };
+    let tags = cloner
+        .list(grant.clone(), &CallContext::default(), "tag")
+        .await
+        .unwrap();
     // The same name exists on prod: the server answers 400 with a DRF field error.
-    let e = cloner.create(grant, &CallContext::default(), "tag", &tags[0]).await.unwrap_err().to_string();
-    assert!(e.contains("plugin unstract") && e.contains("create tag") && e.contains("already exists"), "{e}");
+    let e = cloner
+        .create(grant, &CallContext::default(), "tag", &tags[0])
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("plugin unstract") && e.contains("create tag") && e.contains("already exists"),
+        "{e}"
+    );
 }
 
 #[tokio::test]
@@ -78,10 +141,31 @@ async fn a_wrong_key_is_denied() {
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
     // The source connection points at prod's URL but carries dev's key.
-    let conn = |side, org: &str, key: &str| ferry::net::Connection::new(side, &server.base(org), ferry::net::Credential::Bearer(ferry::net::Secret::new(key))).unwrap();
-    let envs = ferry::net::Environments { source: conn(ferry::net::Side::Source, "prod", "key-dev"), target: conn(ferry::net::Side::Target, "prod", "key-prod") };
+    let conn = |side, org: &str, key: &str| {
+        ferry::net::Connection::new(
+            side,
+            &server.base(org),
+            ferry::net::Credential::Bearer(ferry::net::Secret::new(key)),
+        )
+        .unwrap()
+    };
+    let envs = ferry::net::Environments {
+        source: conn(ferry::net::Side::Source, "prod", "key-dev"),
+        target: conn(ferry::net::Side::Target, "prod", "key-prod"),
+    };
     let client = ferry::net::HttpClient::new(envs, &Default::default()).unwrap();
-    let e = cloner.list(Grant { http: Some(client), cancel: Default::default() }, &CallContext::default(), "tag").await.unwrap_err().to_string();
+    let e = cloner
+        .list(
+            Grant {
+                http: Some(client),
+                cancel: Default::default(),
+            },
+            &CallContext::default(),
+            "tag",
+        )
+        .await
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("401") && e.contains("denied"), "{e}");
     assert!(!e.contains("key-dev"), "a key leaked into an error: {e}");
 }
@@ -91,14 +175,29 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
-    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
+    let grant = Grant {
+        http: Some(server.client("dev", "prod")),
+        cancel: Default::default(),
+    };
     let ctx = CallContext::default();
     let tags = cloner.list(grant.clone(), &ctx, "tag").await.unwrap();
-    let made = [cloner.create(grant.clone(), &ctx, "tag", &tags[3]).await.unwrap(), cloner.create(grant.clone(), &ctx, "tag", &tags[90]).await.unwrap()];
+    let made = [
+        cloner
+            .create(grant.clone(), &ctx, "tag", &tags[3])
+            .await
+            .unwrap(),
+        cloner
+            .create(grant.clone(), &ctx, "tag", &tags[90])
+            .await
+            .unwrap(),
+    ];
     let before = server.log().len();
 
     let wanted: Vec<(usize, Resource)> = tags.iter().cloned().enumerate().collect();
-    let mut found = cloner.find_many(&grant, &ctx, "tag", wanted, 8).await.unwrap();
+    let mut found = cloner
+        .find_many(&grant, &ctx, "tag", wanted, 8)
+        .await
+        .unwrap();
     found.sort_by_key(|(i, _)| *i);
     assert_eq!(found.len(), 120);
     for (i, f) in &found {
@@ -111,7 +210,10 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
     // find-all: one listing of the target (one page), not one lookup per tag.
     let lookups: Vec<_> = server.log()[before..].to_vec();
     assert_eq!(lookups.len(), 1, "{lookups:?}");
-    assert_eq!((lookups[0].org.as_str(), lookups[0].path.as_str()), ("prod", "tags/"));
+    assert_eq!(
+        (lookups[0].org.as_str(), lookups[0].path.as_str()),
+        ("prod", "tags/")
+    );
 }
 
 #[tokio::test]
@@ -119,22 +221,49 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
     let dir = common::plugin_dir("ferry-contract-1-0");
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
-    let registry = Registry::load(&runtime, &Discovery { bundled: false, paths: vec![dir.path().to_path_buf()], ..Default::default() }).await.unwrap();
-    let (plugin, _, cloner) = registry.cloner_for("tag").expect("the 1.0.0 plugin declares tag");
+    let registry = Registry::load(
+        &runtime,
+        &Discovery {
+            bundled: false,
+            paths: vec![dir.path().to_path_buf()],
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    let (plugin, _, cloner) = registry
+        .cloner_for("tag")
+        .expect("the 1.0.0 plugin declares tag");
     assert_eq!(plugin.name, "ferry_contract_1_0");
-    let grant = Grant { http: Some(server.client("dev", "prod")), cancel: Default::default() };
+    let grant = Grant {
+        http: Some(server.client("dev", "prod")),
+        cancel: Default::default(),
+    };
     let ctx = CallContext::default();
 
     let tags = cloner.list(grant.clone(), &ctx, "tag").await.unwrap();
     assert_eq!(tags.len(), 120);
-    let made = cloner.create(grant.clone(), &ctx, "tag", &tags[7]).await.unwrap();
+    let made = cloner
+        .create(grant.clone(), &ctx, "tag", &tags[7])
+        .await
+        .unwrap();
     assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
 
     // A 1.0.0 plugin has no find-all: the host asks `find` per resource.
     let before = server.log().len();
     let wanted: Vec<(usize, Resource)> = tags[..10].iter().cloned().enumerate().collect();
-    let found = cloner.find_many(&grant, &ctx, "tag", wanted, 4).await.unwrap();
-    assert_eq!(found.iter().filter(|(_, f)| f.is_some()).map(|(i, f)| (*i, f.as_ref().unwrap().id.clone())).collect::<Vec<_>>(), vec![(7, made.id)]);
+    let found = cloner
+        .find_many(&grant, &ctx, "tag", wanted, 4)
+        .await
+        .unwrap();
+    assert_eq!(
+        found
+            .iter()
+            .filter(|(_, f)| f.is_some())
+            .map(|(i, f)| (*i, f.as_ref().unwrap().id.clone()))
+            .collect::<Vec<_>>(),
+        vec![(7, made.id)]
+    );
     assert_eq!(server.log().len() - before, 10);
     assert!(server.writes_to("dev").is_empty());
 }

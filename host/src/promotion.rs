@@ -129,9 +129,14 @@ impl TryFrom<Value> for Size {
     type Error = String;
     fn try_from(v: Value) -> Result<Self, String> {
         match v {
-            Value::Number(n) => n.as_u64().map(Size).ok_or_else(|| format!("{n} is not a size in bytes")),
+            Value::Number(n) => n
+                .as_u64()
+                .map(Size)
+                .ok_or_else(|| format!("{n} is not a size in bytes")),
             Value::String(s) => parse_size(&s).map(Size),
-            other => Err(format!("{other} is not a size (examples: 25, \"25MB\", \"1.5GB\")")),
+            other => Err(format!(
+                "{other} is not a size (examples: 25, \"25MB\", \"1.5GB\")"
+            )),
         }
     }
 }
@@ -144,22 +149,32 @@ impl<'de> Deserialize<'de> for KeyInFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         // Consume the value without keeping it.
         let _ = serde::de::IgnoredAny::deserialize(d)?;
-        Err(serde::de::Error::custom("a key written in the promotion file is refused (these files are shared and committed); use key_env = \"VARIABLE\" or key_file = \"path\""))
+        Err(serde::de::Error::custom(
+            "a key written in the promotion file is refused (these files are shared and committed); use key_env = \"VARIABLE\" or key_file = \"path\"",
+        ))
     }
 }
 
 /// `25` (bytes), `25MB`, `1.5GB`, `512K`: powers of 1024, as Unstract's tool reads them.
 pub fn parse_size(s: &str) -> Result<u64, String> {
     let t = s.trim();
-    let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
     let (num, unit) = t.split_at(split);
-    let n: f64 = num.parse().map_err(|_| format!("{s:?} is not a size (examples: 25, 25MB, 1.5GB)"))?;
+    let n: f64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (examples: 25, 25MB, 1.5GB)"))?;
     let mult: u64 = match unit.trim().to_ascii_uppercase().as_str() {
         "" | "B" => 1,
         "K" | "KB" => 1 << 10,
         "M" | "MB" => 1 << 20,
         "G" | "GB" => 1 << 30,
-        other => return Err(format!("{s:?}: unknown unit {other:?} (use B, KB, MB or GB)")),
+        other => {
+            return Err(format!(
+                "{s:?}: unknown unit {other:?} (use B, KB, MB or GB)"
+            ));
+        }
     };
     Ok((n * mult as f64) as u64)
 }
@@ -177,7 +192,9 @@ pub struct Loaded {
 
 impl Loaded {
     pub fn read(path: &Path) -> anyhow::Result<Loaded> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("cannot read the promotion file {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the promotion file {}: {e}", path.display())
+        })?;
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         Loaded::parse(&path.display().to_string(), &text, dir)
     }
@@ -185,10 +202,18 @@ impl Loaded {
     /// Parse a promotion file's text; `name` is how errors refer to it.
     pub fn parse(name: &str, text: &str, dir: PathBuf) -> anyhow::Result<Loaded> {
         let file: PromotionFile = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| position(text, s.start)).unwrap_or_default();
+            let at = e
+                .span()
+                .map(|s| position(text, s.start))
+                .unwrap_or_default();
             anyhow::anyhow!("{name}{at}: {}", e.message().trim())
         })?;
-        Ok(Loaded { file, name: name.to_string(), dir, text: text.to_string() })
+        Ok(Loaded {
+            file,
+            name: name.to_string(),
+            dir,
+            text: text.to_string(),
+        })
     }
 
     /// `promote.toml:12:5` for a spanned value.
@@ -198,18 +223,38 @@ impl Loaded {
 
     /// The key of one side: `key_env`, or `key_file`; `None` when the file names neither.
     pub fn key(&self, side: &str) -> anyhow::Result<Option<String>> {
-        let env = if side == "source" { &self.file.source } else { &self.file.target };
+        let env = if side == "source" {
+            &self.file.source
+        } else {
+            &self.file.target
+        };
         match (&env.key_env, &env.key_file) {
-            (Some(_), Some(_)) => anyhow::bail!("{}: [{side}] has both key_env and key_file; keep one", self.name),
+            (Some(_), Some(_)) => anyhow::bail!(
+                "{}: [{side}] has both key_env and key_file; keep one",
+                self.name
+            ),
             (Some(var), None) => match std::env::var(var) {
                 Ok(k) if !k.trim().is_empty() => Ok(Some(k.trim().to_string())),
-                _ => anyhow::bail!("{}: [{side}] key_env = {var:?}, but the environment variable {var} is not set (or is empty)", self.name),
+                _ => anyhow::bail!(
+                    "{}: [{side}] key_env = {var:?}, but the environment variable {var} is not set (or is empty)",
+                    self.name
+                ),
             },
             (None, Some(f)) => {
                 let path = self.dir.join(f);
-                let k = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("{}: [{side}] key_file: cannot read {}: {e}", self.name, path.display()))?;
+                let k = std::fs::read_to_string(&path).map_err(|e| {
+                    anyhow::anyhow!(
+                        "{}: [{side}] key_file: cannot read {}: {e}",
+                        self.name,
+                        path.display()
+                    )
+                })?;
                 if k.trim().is_empty() {
-                    anyhow::bail!("{}: [{side}] key_file {} is empty", self.name, path.display());
+                    anyhow::bail!(
+                        "{}: [{side}] key_file {} is empty",
+                        self.name,
+                        path.display()
+                    );
                 }
                 Ok(Some(k.trim().to_string()))
             }
@@ -219,7 +264,14 @@ impl Loaded {
 
     /// Check that every kind the file names is one a loaded plugin declares.
     pub fn check_kinds(&self, known: &std::collections::BTreeSet<String>) -> anyhow::Result<()> {
-        let unknown = |k: &Spanned<String>, what: &str| anyhow::anyhow!("{}: {what} names unknown kind {:?} (known: {})", self.at(k), k.get_ref(), known.iter().cloned().collect::<Vec<_>>().join(", "));
+        let unknown = |k: &Spanned<String>, what: &str| {
+            anyhow::anyhow!(
+                "{}: {what} names unknown kind {:?} (known: {})",
+                self.at(k),
+                k.get_ref(),
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
         for k in self.file.kinds.keys() {
             if !known.contains(k.get_ref()) {
                 return Err(unknown(k, "[kinds.*]"));
@@ -238,7 +290,12 @@ impl Loaded {
 fn position(text: &str, offset: usize) -> String {
     let before = &text[..offset.min(text.len())];
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map(|l| l.chars().count())
+        .unwrap_or(0)
+        + 1;
     format!(":{line}:{col}")
 }
 
@@ -290,15 +347,27 @@ with = { to = "-prod" }
     #[test]
     fn errors_name_line_and_column_and_never_quote_a_key() {
         let e = parse("[source]\nurl = \"x\"\nurl2 = 1\n").unwrap_err();
-        assert!(e.starts_with("p.toml:3:1:") && e.contains("unknown field `url2`"), "{e}");
+        assert!(
+            e.starts_with("p.toml:3:1:") && e.contains("unknown field `url2`"),
+            "{e}"
+        );
         let e = parse("[source]\nurl = \"x\n").unwrap_err();
         assert!(e.starts_with("p.toml:2:"), "{e}");
         let e = parse("[target]\norg = \"p\"\nkey = \"sk-very-secret\"\n").unwrap_err();
-        assert!(e.starts_with("p.toml:3:7:") && e.contains("key_env") && !e.contains("sk-very-secret"), "{e}");
+        assert!(
+            e.starts_with("p.toml:3:7:") && e.contains("key_env") && !e.contains("sk-very-secret"),
+            "{e}"
+        );
         let e = parse("[kinds.tag]\nset = { \"description\" = 1 }\n").unwrap_err();
-        assert!(e.starts_with("p.toml:2:") && e.contains("must start with '/'"), "{e}");
+        assert!(
+            e.starts_with("p.toml:2:") && e.contains("must start with '/'"),
+            "{e}"
+        );
         let e = parse("[source]\nurl = \"${env:FERRY_PROMOTION_TEST_UNSET}\"\n").unwrap_err();
-        assert!(e.starts_with("p.toml:2:7:") && e.contains("FERRY_PROMOTION_TEST_UNSET is not set"), "{e}");
+        assert!(
+            e.starts_with("p.toml:2:7:") && e.contains("FERRY_PROMOTION_TEST_UNSET is not set"),
+            "{e}"
+        );
         let e = parse("[run]\nmax_file_size = \"5TB\"\n").unwrap_err();
         assert!(e.contains("unknown unit"), "{e}");
     }

@@ -15,7 +15,10 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex, OnceLock};
 
 pub fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
 }
 
 /// Build `tests/plugins` for wasm32-wasip2 (once per test binary) and return the directory
@@ -26,15 +29,28 @@ pub fn test_plugins() -> PathBuf {
         .get_or_init(|| {
             let root = repo_root();
             let target = root.join("target").join("plugins");
-            let mut cmd = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
-            cmd.current_dir(root.join("tests/plugins")).args(["build", "--release", "--target", "wasm32-wasip2", "--target-dir"]).arg(&target);
+            let mut cmd = std::process::Command::new(
+                std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()),
+            );
+            cmd.current_dir(root.join("tests/plugins"))
+                .args([
+                    "build",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "--target-dir",
+                ])
+                .arg(&target);
             for (k, _) in std::env::vars() {
                 if k.starts_with("CARGO_") && k != "CARGO_HOME" || k == "RUSTFLAGS" {
                     cmd.env_remove(k);
                 }
             }
             let status = cmd.status().expect("running cargo for tests/plugins");
-            assert!(status.success(), "building tests/plugins failed (is the wasm32-wasip2 target installed?)");
+            assert!(
+                status.success(),
+                "building tests/plugins failed (is the wasm32-wasip2 target installed?)"
+            );
             target.join("wasm32-wasip2").join("release")
         })
         .clone()
@@ -51,8 +67,15 @@ pub fn plugin_dir(crate_name: &str) -> tempfile::TempDir {
     let built = test_plugins();
     let dir = tempfile::tempdir().unwrap();
     let stem = crate_name.replace('-', "_");
-    std::fs::copy(built.join(format!("{stem}.wasm")), dir.path().join(format!("{stem}.wasm"))).unwrap();
-    let manifest = repo_root().join("tests/plugins").join(crate_name.trim_start_matches("ferry-")).join("plugin.toml");
+    std::fs::copy(
+        built.join(format!("{stem}.wasm")),
+        dir.path().join(format!("{stem}.wasm")),
+    )
+    .unwrap();
+    let manifest = repo_root()
+        .join("tests/plugins")
+        .join(crate_name.trim_start_matches("ferry-"))
+        .join("plugin.toml");
     if manifest.exists() {
         std::fs::copy(manifest, dir.path().join(format!("{stem}.toml"))).unwrap();
     }
@@ -105,17 +128,32 @@ impl TestServer {
             }
         }
         let app = Router::new()
-            .route("/api/v1/unstract/{org}/tags/", get(list_tags).post(create_tag))
-            .route("/api/v1/unstract/{org}/tags/{id}/", axum::routing::patch(update_tag))
+            .route(
+                "/api/v1/unstract/{org}/tags/",
+                get(list_tags).post(create_tag),
+            )
+            .route(
+                "/api/v1/unstract/{org}/tags/{id}/",
+                axum::routing::patch(update_tag),
+            )
             .route("/api/v1/unstract/{org}/huge", get(huge))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            axum::serve(listener, app).with_graceful_shutdown(async { rx.await.ok(); }).await.ok();
+            axum::serve(listener, app)
+                .with_graceful_shutdown(async {
+                    rx.await.ok();
+                })
+                .await
+                .ok();
         });
-        TestServer { url, shared, _shutdown: tx }
+        TestServer {
+            url,
+            shared,
+            _shutdown: tx,
+        }
     }
 
     pub fn base(&self, org: &str) -> String {
@@ -123,8 +161,22 @@ impl TestServer {
     }
 
     pub fn client(&self, source: &str, target: &str) -> HttpClient {
-        let conn = |side, org: &str| Connection::new(side, &self.base(org), Credential::Bearer(Secret::new(key(org)))).unwrap();
-        HttpClient::new(Environments { source: conn(Side::Source, source), target: conn(Side::Target, target) }, &ClientConfig::default()).unwrap()
+        let conn = |side, org: &str| {
+            Connection::new(
+                side,
+                &self.base(org),
+                Credential::Bearer(Secret::new(key(org))),
+            )
+            .unwrap()
+        };
+        HttpClient::new(
+            Environments {
+                source: conn(Side::Source, source),
+                target: conn(Side::Target, target),
+            },
+            &ClientConfig::default(),
+        )
+        .unwrap()
     }
 
     pub fn log(&self) -> Vec<Logged> {
@@ -137,61 +189,136 @@ impl TestServer {
 
     /// Names of `org`'s tags, sorted.
     pub fn tag_names(&self, org: &str) -> Vec<String> {
-        let mut names: Vec<String> = self.tags(org).iter().map(|t| t["name"].as_str().unwrap().to_string()).collect();
+        let mut names: Vec<String> = self
+            .tags(org)
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_string())
+            .collect();
         names.sort();
         names
     }
 
     /// No request other than GET/HEAD/OPTIONS reached `org`.
     pub fn writes_to(&self, org: &str) -> Vec<Logged> {
-        self.log().into_iter().filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS")).collect()
+        self.log()
+            .into_iter()
+            .filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+            .collect()
     }
 }
 
-fn check(shared: &Shared, method: &Method, org: &str, path: &str, headers: &HeaderMap) -> Result<(), Response> {
-    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_string);
-    shared.log.lock().unwrap().push(Logged { method: method.to_string(), org: org.to_string(), path: path.to_string(), authorization: authorization.clone() });
+fn check(
+    shared: &Shared,
+    method: &Method,
+    org: &str,
+    path: &str,
+    headers: &HeaderMap,
+) -> Result<(), Response> {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    shared.log.lock().unwrap().push(Logged {
+        method: method.to_string(),
+        org: org.to_string(),
+        path: path.to_string(),
+        authorization: authorization.clone(),
+    });
     if authorization.as_deref() != Some(&format!("Bearer {}", key(org))) {
-        return Err((StatusCode::UNAUTHORIZED, Json(json!({ "detail": "Invalid API key" }))).into_response());
+        return Err((
+            StatusCode::UNAUTHORIZED,
+            Json(json!({ "detail": "Invalid API key" })),
+        )
+            .into_response());
     }
     if !shared.orgs.lock().unwrap().contains_key(org) {
-        return Err((StatusCode::NOT_FOUND, Json(json!({ "detail": "Not found." }))).into_response());
+        return Err((
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "Not found." })),
+        )
+            .into_response());
     }
     Ok(())
 }
 
-async fn list_tags(State(s): State<Shared>, Path(org): Path<String>, Query(q): Query<BTreeMap<String, String>>, method: Method, headers: HeaderMap) -> Response {
+async fn list_tags(
+    State(s): State<Shared>,
+    Path(org): Path<String>,
+    Query(q): Query<BTreeMap<String, String>>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&s, &method, &org, "tags/", &headers) {
         return r;
     }
     let orgs = s.orgs.lock().unwrap();
-    let all: Vec<Value> = orgs[&org].tags.iter().filter(|t| q.get("name").is_none_or(|n| t["name"] == *n)).cloned().collect();
-    let page: usize = q.get("page").and_then(|p| p.parse().ok()).unwrap_or(1).max(1);
+    let all: Vec<Value> = orgs[&org]
+        .tags
+        .iter()
+        .filter(|t| q.get("name").is_none_or(|n| t["name"] == *n))
+        .cloned()
+        .collect();
+    let page: usize = q
+        .get("page")
+        .and_then(|p| p.parse().ok())
+        .unwrap_or(1)
+        .max(1);
     let size = 50;
-    let results: Vec<Value> = all.iter().skip((page - 1) * size).take(size).cloned().collect();
+    let results: Vec<Value> = all
+        .iter()
+        .skip((page - 1) * size)
+        .take(size)
+        .cloned()
+        .collect();
     let link = |p: usize| {
         let mut url = format!("http://testserver/api/v1/unstract/{org}/tags/?page={p}");
         if let Some(n) = q.get("name") {
-            url += &format!("&name={}", url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>());
+            url += &format!(
+                "&name={}",
+                url::form_urlencoded::byte_serialize(n.as_bytes()).collect::<String>()
+            );
         }
         url
     };
-    let next = if page * size < all.len() { Value::String(link(page + 1)) } else { Value::Null };
-    let previous = if page > 1 { Value::String(link(page - 1)) } else { Value::Null };
-    Json(json!({ "count": all.len(), "next": next, "previous": previous, "results": results })).into_response()
+    let next = if page * size < all.len() {
+        Value::String(link(page + 1))
+    } else {
+        Value::Null
+    };
+    let previous = if page > 1 {
+        Value::String(link(page - 1))
+    } else {
+        Value::Null
+    };
+    Json(json!({ "count": all.len(), "next": next, "previous": previous, "results": results }))
+        .into_response()
 }
 
-async fn create_tag(State(s): State<Shared>, Path(org): Path<String>, method: Method, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn create_tag(
+    State(s): State<Shared>,
+    Path(org): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = check(&s, &method, &org, "tags/", &headers) {
         return r;
     }
     let mut orgs = s.orgs.lock().unwrap();
     let o = orgs.get_mut(&org).unwrap();
     let Some(name) = body.get("name").and_then(Value::as_str) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "name": ["This field is required."] }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "name": ["This field is required."] })),
+        )
+            .into_response();
     };
     if o.tags.iter().any(|t| t["name"] == name) {
-        return (StatusCode::BAD_REQUEST, Json(json!({ "name": ["tag with this name already exists."] }))).into_response();
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({ "name": ["tag with this name already exists."] })),
+        )
+            .into_response();
     }
     o.next_id += 1;
     let tag = json!({ "id": o.next_id, "name": name, "description": body.get("description").cloned().unwrap_or(Value::Null) });
@@ -199,14 +326,24 @@ async fn create_tag(State(s): State<Shared>, Path(org): Path<String>, method: Me
     (StatusCode::CREATED, Json(tag)).into_response()
 }
 
-async fn update_tag(State(s): State<Shared>, Path((org, id)): Path<(String, u64)>, method: Method, headers: HeaderMap, Json(body): Json<Value>) -> Response {
+async fn update_tag(
+    State(s): State<Shared>,
+    Path((org, id)): Path<(String, u64)>,
+    method: Method,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
     if let Err(r) = check(&s, &method, &org, &format!("tags/{id}/"), &headers) {
         return r;
     }
     let mut orgs = s.orgs.lock().unwrap();
     let o = orgs.get_mut(&org).unwrap();
     let Some(tag) = o.tags.iter_mut().find(|t| t["id"] == id) else {
-        return (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not found." }))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "Not found." })),
+        )
+            .into_response();
     };
     if let (Some(t), Some(b)) = (tag.as_object_mut(), body.as_object()) {
         for (k, v) in b {
@@ -218,7 +355,12 @@ async fn update_tag(State(s): State<Shared>, Path((org, id)): Path<(String, u64)
     Json(tag.clone()).into_response()
 }
 
-async fn huge(State(s): State<Shared>, Path(org): Path<String>, method: Method, headers: HeaderMap) -> Response {
+async fn huge(
+    State(s): State<Shared>,
+    Path(org): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
     if let Err(r) = check(&s, &method, &org, "huge", &headers) {
         return r;
     }

@@ -14,13 +14,24 @@ pub fn reference_python(repo_root: &Path) -> Result<PathBuf, String> {
     }
     let venv = repo_root.join("target").join("reference-venv");
     let python = venv.join("bin").join("python");
-    let ready = Command::new(&python).args(["-c", "import unstract.clone"]).output().is_ok_and(|o| o.status.success());
+    let ready = Command::new(&python)
+        .args(["-c", "import unstract.clone"])
+        .output()
+        .is_ok_and(|o| o.status.success());
     if !ready {
-        let made = Command::new("python3").arg("-m").arg("venv").arg(&venv).status().map_err(|e| format!("python3: {e}"))?;
+        let made = Command::new("python3")
+            .arg("-m")
+            .arg("venv")
+            .arg(&venv)
+            .status()
+            .map_err(|e| format!("python3: {e}"))?;
         if !made.success() {
             return Err(format!("python3 -m venv {} failed", venv.display()));
         }
-        let pip = Command::new(venv.join("bin").join("pip")).args(["install", "--quiet", PACKAGE]).status().map_err(|e| format!("pip: {e}"))?;
+        let pip = Command::new(venv.join("bin").join("pip"))
+            .args(["install", "--quiet", PACKAGE])
+            .status()
+            .map_err(|e| format!("pip: {e}"))?;
         if !pip.success() {
             return Err(format!("pip install {PACKAGE} failed"));
         }

@@ -123,8 +123,11 @@ pub struct RunArgs {
 }
 
 fn parse_kind_policy(s: &str) -> Result<(String, OnConflict), String> {
-    let (k, p) = s.split_once('=').ok_or_else(|| format!("{s:?} must be KIND=adopt|update|abort"))?;
-    let p = OnConflict::from_str(p, true).map_err(|_| format!("{s:?}: the policy must be adopt, update or abort"))?;
+    let (k, p) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} must be KIND=adopt|update|abort"))?;
+    let p = OnConflict::from_str(p, true)
+        .map_err(|_| format!("{s:?}: the policy must be adopt, update or abort"))?;
     Ok((k.to_string(), p))
 }
 
@@ -141,7 +144,12 @@ pub struct Env {
 
 impl Env {
     pub fn base(&self) -> String {
-        format!("{}/{}/unstract/{}/", self.url.trim_end_matches('/'), self.api_prefix.trim_matches('/'), self.org)
+        format!(
+            "{}/{}/unstract/{}/",
+            self.url.trim_end_matches('/'),
+            self.api_prefix.trim_matches('/'),
+            self.org
+        )
     }
     pub fn describe(&self) -> String {
         format!("{} @ {}", self.org, self.url)
@@ -164,8 +172,16 @@ pub struct Settings {
 impl Settings {
     /// The client for both environments.
     pub fn client(&self) -> anyhow::Result<HttpClient> {
-        let conn = |side, env: &Env| Connection::new(side, &env.base(), Credential::Bearer(env.key.clone()));
-        HttpClient::new(Environments { source: conn(Side::Source, &self.source)?, target: conn(Side::Target, &self.target)? }, &self.net)
+        let conn = |side, env: &Env| {
+            Connection::new(side, &env.base(), Credential::Bearer(env.key.clone()))
+        };
+        HttpClient::new(
+            Environments {
+                source: conn(Side::Source, &self.source)?,
+                target: conn(Side::Target, &self.target)?,
+            },
+            &self.net,
+        )
     }
 }
 
@@ -181,22 +197,77 @@ impl RunArgs {
         let empty = crate::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let e = &self.endpoints;
-        let source = env(&file, "source", &e.source_url, &e.source_org, &e.source_key, &e.api_prefix, "UNSTRACT_SRC_PLATFORM_KEY")?;
-        let target = env(&file, "target", &e.target_url, &e.target_org, &e.target_key, &e.api_prefix, "UNSTRACT_TGT_PLATFORM_KEY")?;
-        let concurrency = self.concurrency.or(run.concurrency).unwrap_or(defaults::CONCURRENCY).clamp(1, 64) as usize;
-        let max_in_flight = e.max_in_flight.or(run.max_in_flight).unwrap_or(defaults::MAX_IN_FLIGHT).clamp(1, 1024) as usize;
+        let source = env(
+            &file,
+            "source",
+            &e.source_url,
+            &e.source_org,
+            &e.source_key,
+            &e.api_prefix,
+            "UNSTRACT_SRC_PLATFORM_KEY",
+        )?;
+        let target = env(
+            &file,
+            "target",
+            &e.target_url,
+            &e.target_org,
+            &e.target_key,
+            &e.api_prefix,
+            "UNSTRACT_TGT_PLATFORM_KEY",
+        )?;
+        let concurrency = self
+            .concurrency
+            .or(run.concurrency)
+            .unwrap_or(defaults::CONCURRENCY)
+            .clamp(1, 64) as usize;
+        let max_in_flight = e
+            .max_in_flight
+            .or(run.max_in_flight)
+            .unwrap_or(defaults::MAX_IN_FLIGHT)
+            .clamp(1, 1024) as usize;
         let net = ClientConfig {
-            connect_timeout: Duration::from_secs(e.connect_timeout.or(run.connect_timeout).unwrap_or(defaults::CONNECT_TIMEOUT).max(1)),
-            request_timeout: Duration::from_secs(e.request_timeout.or(run.request_timeout).unwrap_or(defaults::REQUEST_TIMEOUT).max(1)),
-            retry: RetryPolicy { attempts: e.attempts.or(run.attempts).unwrap_or(defaults::ATTEMPTS).clamp(1, 20), ..Default::default() },
+            connect_timeout: Duration::from_secs(
+                e.connect_timeout
+                    .or(run.connect_timeout)
+                    .unwrap_or(defaults::CONNECT_TIMEOUT)
+                    .max(1),
+            ),
+            request_timeout: Duration::from_secs(
+                e.request_timeout
+                    .or(run.request_timeout)
+                    .unwrap_or(defaults::REQUEST_TIMEOUT)
+                    .max(1),
+            ),
+            retry: RetryPolicy {
+                attempts: e
+                    .attempts
+                    .or(run.attempts)
+                    .unwrap_or(defaults::ATTEMPTS)
+                    .clamp(1, 20),
+                ..Default::default()
+            },
             rate_limit: e.rate_limit.or(run.rate_limit).filter(|&r| r > 0),
             max_in_flight,
             // One plugin call's batch may fill the environment's pipe; the in-flight cap
             // shares it with the other calls.
             batch: max_in_flight,
         };
-        let pick = |flag: &Vec<String>, file: &Vec<String>| if flag.is_empty() { file.clone() } else { flag.clone() };
-        let mut on_conflict_kind: std::collections::BTreeMap<String, OnConflict> = file.iter().flat_map(|l| l.file.kinds.iter().filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))).collect();
+        let pick = |flag: &Vec<String>, file: &Vec<String>| {
+            if flag.is_empty() {
+                file.clone()
+            } else {
+                flag.clone()
+            }
+        };
+        let mut on_conflict_kind: std::collections::BTreeMap<String, OnConflict> = file
+            .iter()
+            .flat_map(|l| {
+                l.file
+                    .kinds
+                    .iter()
+                    .filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))
+            })
+            .collect();
         on_conflict_kind.extend(self.on_name_conflict_kind.iter().cloned());
         let mut plugin_options = vec![];
         if self.clone_group_members || run.clone_group_members == Some(true) {
@@ -204,33 +275,94 @@ impl RunArgs {
         }
         let options = Options {
             concurrency,
-            on_conflict: self.on_name_conflict.or(run.on_name_conflict).unwrap_or(OnConflict::Adopt),
+            on_conflict: self
+                .on_name_conflict
+                .or(run.on_name_conflict)
+                .unwrap_or(OnConflict::Adopt),
             on_conflict_kind,
-            selection: Selection { include: pick(&self.include, &run.include), exclude: pick(&self.exclude, &run.exclude), select: pick(&self.select, &run.select), tags: pick(&self.select_tag, &run.select_tag) },
+            selection: Selection {
+                include: pick(&self.include, &run.include),
+                exclude: pick(&self.exclude, &run.exclude),
+                select: pick(&self.select, &run.select),
+                tags: pick(&self.select_tag, &run.select_tag),
+            },
             skip_files: self.skip_files || run.skip_files == Some(true),
-            max_file_size: self.max_file_size.or(run.max_file_size.map(|s| s.0)).unwrap_or(defaults::MAX_FILE_SIZE),
+            max_file_size: self
+                .max_file_size
+                .or(run.max_file_size.map(|s| s.0))
+                .unwrap_or(defaults::MAX_FILE_SIZE),
             plugin_options,
             transform: Default::default(),
             journal: std::sync::Arc::new(crate::engine::journal::Journal::none()),
         };
-        Ok(Settings { source, target, net, options, file, report: self.report.clone(), output: self.output, plugins: self.plugins.clone() })
+        Ok(Settings {
+            source,
+            target,
+            net,
+            options,
+            file,
+            report: self.report.clone(),
+            output: self.output,
+            plugins: self.plugins.clone(),
+        })
     }
 }
 
 /// One side: flag, else the file, else (for the key) the Unstract tool's variable.
-fn env(file: &Option<Loaded>, side: &str, url: &Option<String>, org: &Option<String>, key: &Option<String>, prefix: &Option<String>, key_var: &str) -> anyhow::Result<Env> {
+fn env(
+    file: &Option<Loaded>,
+    side: &str,
+    url: &Option<String>,
+    org: &Option<String>,
+    key: &Option<String>,
+    prefix: &Option<String>,
+    key_var: &str,
+) -> anyhow::Result<Env> {
     let empty = EnvToml::default();
-    let t = file.as_ref().map(|l| if side == "source" { &l.file.source } else { &l.file.target }).unwrap_or(&empty);
-    let missing = |what: &str| anyhow::anyhow!("no {side} {what}: give --{side}-{what} or [{side}] {what} in a promotion file (--config)");
-    let url = url.clone().or_else(|| t.url.as_ref().map(|u| u.0.clone())).ok_or_else(|| missing("url"))?;
-    let org = org.clone().or_else(|| t.org.as_ref().map(|o| o.0.clone())).ok_or_else(|| missing("org"))?;
+    let t = file
+        .as_ref()
+        .map(|l| {
+            if side == "source" {
+                &l.file.source
+            } else {
+                &l.file.target
+            }
+        })
+        .unwrap_or(&empty);
+    let missing = |what: &str| {
+        anyhow::anyhow!(
+            "no {side} {what}: give --{side}-{what} or [{side}] {what} in a promotion file (--config)"
+        )
+    };
+    let url = url
+        .clone()
+        .or_else(|| t.url.as_ref().map(|u| u.0.clone()))
+        .ok_or_else(|| missing("url"))?;
+    let org = org
+        .clone()
+        .or_else(|| t.org.as_ref().map(|o| o.0.clone()))
+        .ok_or_else(|| missing("org"))?;
     let from_file = match file {
         Some(l) if key.is_none() => l.key(side)?,
         _ => None,
     };
-    let key = key.clone().or(from_file).or_else(|| std::env::var(key_var).ok()).map(|k| k.trim().to_string()).filter(|k| !k.is_empty());
+    let key = key
+        .clone()
+        .or(from_file)
+        .or_else(|| std::env::var(key_var).ok())
+        .map(|k| k.trim().to_string())
+        .filter(|k| !k.is_empty());
     let key = key.ok_or_else(|| anyhow::anyhow!("no {side} key: give --{side}-key, set {key_var}, or name key_env or key_file in [{side}] of a promotion file"))?;
-    let api_prefix = prefix.clone().or_else(|| t.api_prefix.clone()).unwrap_or_else(|| defaults::API_PREFIX.into());
+    let api_prefix = prefix
+        .clone()
+        .or_else(|| t.api_prefix.clone())
+        .unwrap_or_else(|| defaults::API_PREFIX.into());
     let name = t.name.clone().unwrap_or_else(|| org.clone());
-    Ok(Env { name, url, org, api_prefix, key: Secret::new(&key) })
+    Ok(Env {
+        name,
+        url,
+        org,
+        api_prefix,
+        key: Secret::new(&key),
+    })
 }

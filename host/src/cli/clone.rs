@@ -51,10 +51,14 @@ impl Progress for Bar {
                 b.inc(1);
                 b.set_message(format!("{kind} {key}"));
             }
-            None => eprintln!("{} {kind} {key:?}{}", outcome.name(), match outcome {
-                Outcome::Skipped(r) | Outcome::Failed(r) => format!(": {r}"),
-                _ => String::new(),
-            }),
+            None => eprintln!(
+                "{} {kind} {key:?}{}",
+                outcome.name(),
+                match outcome {
+                    Outcome::Skipped(r) | Outcome::Failed(r) => format!(": {r}"),
+                    _ => String::new(),
+                }
+            ),
         }
     }
 }
@@ -65,7 +69,10 @@ impl Bar {
             return Bar(None);
         }
         let b = indicatif::ProgressBar::new(0);
-        b.set_style(indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}").expect("a valid template"));
+        b.set_style(
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .expect("a valid template"),
+        );
         Bar(Some(b))
     }
 }
@@ -86,29 +93,65 @@ impl Session {
         let registry = Registry::load(&runtime, &settings.plugins.discovery()).await?;
         let mut options = settings.options.clone();
         options.transform = Arc::new(transformer(&settings, &registry, &runtime)?);
-        options.journal = Arc::new(crate::engine::journal::Journal::for_target(&settings.target.base()));
-        let grant = Grant { http: Some(settings.client()?), cancel: Default::default() };
-        Ok(Session { _runtime: runtime, registry, grant, settings, options })
+        options.journal = Arc::new(crate::engine::journal::Journal::for_target(
+            &settings.target.base(),
+        ));
+        let grant = Grant {
+            http: Some(settings.client()?),
+            cancel: Default::default(),
+        };
+        Ok(Session {
+            _runtime: runtime,
+            registry,
+            grant,
+            settings,
+            options,
+        })
     }
 }
 
 /// The promotion file's rules and hooks, checked against the loaded kinds.
-fn transformer(settings: &Settings, registry: &Registry, runtime: &WasmRuntime) -> anyhow::Result<Transformer> {
-    let mut t = Transformer { source_env: settings.source.name.clone(), target_env: settings.target.name.clone(), ..Default::default() };
-    let Some(l) = &settings.file else { return Ok(t) };
+fn transformer(
+    settings: &Settings,
+    registry: &Registry,
+    runtime: &WasmRuntime,
+) -> anyhow::Result<Transformer> {
+    let mut t = Transformer {
+        source_env: settings.source.name.clone(),
+        target_env: settings.target.name.clone(),
+        ..Default::default()
+    };
+    let Some(l) = &settings.file else {
+        return Ok(t);
+    };
     l.check_kinds(&registry.kinds().map(|(k, _)| k.name.clone()).collect())?;
-    t.kinds = l.file.kinds.iter().map(|(k, r)| (k.get_ref().clone(), r.clone())).collect();
+    t.kinds = l
+        .file
+        .kinds
+        .iter()
+        .map(|(k, r)| (k.get_ref().clone(), r.clone()))
+        .collect();
     for h in &l.file.hooks {
-        let hook = Hook::load(h.uses.get_ref(), &l.dir, runtime).map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?;
-        let params = h.with.as_ref().map(|w| w.value.clone()).unwrap_or_else(|| serde_json::json!({}));
-        t.hooks.push(HookStep { hook, kinds: h.kinds.iter().map(|k| k.get_ref().clone()).collect(), params });
+        let hook = Hook::load(h.uses.get_ref(), &l.dir, runtime)
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?;
+        let params = h
+            .with
+            .as_ref()
+            .map(|w| w.value.clone())
+            .unwrap_or_else(|| serde_json::json!({}));
+        t.hooks.push(HookStep {
+            hook,
+            kinds: h.kinds.iter().map(|k| k.get_ref().clone()).collect(),
+            params,
+        });
     }
     Ok(t)
 }
 
 fn emit(report: &Report, settings: &Settings) -> anyhow::Result<()> {
     if let Some(path) = &settings.report {
-        std::fs::write(path, serde_json::to_string_pretty(report)?).map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", path.display()))?;
+        std::fs::write(path, serde_json::to_string_pretty(report)?)
+            .map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", path.display()))?;
     }
     match settings.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
@@ -120,15 +163,37 @@ fn emit(report: &Report, settings: &Settings) -> anyhow::Result<()> {
 /// Plan, and apply unless `dry_run`. Returns the report.
 pub async fn promote(session: &Session, dry_run: bool, quiet: bool) -> Result<Report, PlanError> {
     let opts = &session.options;
-    let (source, target) = (session.settings.source.describe(), session.settings.target.describe());
+    let (source, target) = (
+        session.settings.source.describe(),
+        session.settings.target.describe(),
+    );
     let started = Instant::now();
     let mut p = plan(&session.registry, &session.grant, opts).await?;
     if dry_run {
-        return Ok(Report::build(&p, None, &source, &target, started.elapsed().as_millis() as u64));
+        return Ok(Report::build(
+            &p,
+            None,
+            &source,
+            &target,
+            started.elapsed().as_millis() as u64,
+        ));
     }
-    let done = apply(&mut p, &session.registry, &session.grant, opts, &Bar::new(quiet || session.settings.output == Output::Json)).await;
+    let done = apply(
+        &mut p,
+        &session.registry,
+        &session.grant,
+        opts,
+        &Bar::new(quiet || session.settings.output == Output::Json),
+    )
+    .await;
     opts.journal.compact();
-    Ok(Report::build(&p, Some(&done), &source, &target, started.elapsed().as_millis() as u64))
+    Ok(Report::build(
+        &p,
+        Some(&done),
+        &source,
+        &target,
+        started.elapsed().as_millis() as u64,
+    ))
 }
 
 pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
@@ -141,7 +206,9 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
     // Ctrl-C or SIGTERM: stop starting work, let what is in flight finish, report, exit 130.
     let watcher = tokio::spawn(async move {
         super::signals::stop_requested().await;
-        eprintln!("interrupted: finishing what is in flight, then writing the report (a re-run finishes the job)");
+        eprintln!(
+            "interrupted: finishing what is in flight, then writing the report (a re-run finishes the job)"
+        );
         cancel.cancel();
     });
     let result = promote(&session, args.dry_run, false).await;
@@ -176,7 +243,12 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
     match run.await {
         Ok(pending) if args.detailed_exitcode => Ok(if pending { 2 } else { 0 }),
         Ok(_) => Ok(exit::OK),
-        Err(e) if matches!(e.downcast_ref::<PlanError>(), Some(PlanError::Conflicts(_) | PlanError::Unresolved(_))) => {
+        Err(e)
+            if matches!(
+                e.downcast_ref::<PlanError>(),
+                Some(PlanError::Conflicts(_) | PlanError::Unresolved(_))
+            ) =>
+        {
             eprintln!("error: {e}");
             Ok(exit::FAILED)
         }

@@ -29,18 +29,38 @@ pub struct DemoArgs {
 const PROMOTION: &str = include_str!("../../../scripts/demo.toml");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
-    let mut config = Config::local(vec![OrgSpec::seeded("dev", args.seed.clone()), OrgSpec::seeded("prod", Seed::Services)]);
+    let mut config = Config::local(vec![
+        OrgSpec::seeded("dev", args.seed.clone()),
+        OrgSpec::seeded("prod", Seed::Services),
+    ]);
     config.listen = args.listen;
     let sandbox = Sandbox::start(config).await?;
     let url = sandbox.url().to_string();
-    println!("Sandbox platform at {url}: org \"dev\" seeded ({:?}); org \"prod\" has only its own adapters and connectors.", args.seed);
-    println!("The promotion file (scripts/demo.toml) maps DEV's services onto PROD's, renames, sets and scrubs fields.\n");
+    println!(
+        "Sandbox platform at {url}: org \"dev\" seeded ({:?}); org \"prod\" has only its own adapters and connectors.",
+        args.seed
+    );
+    println!(
+        "The promotion file (scripts/demo.toml) maps DEV's services onto PROD's, renames, sets and scrubs fields.\n"
+    );
     let run = RunArgs {
-        endpoints: Endpoints { source_url: Some(url.clone()), source_org: Some("dev".into()), source_key: Some(sandbox.keys("dev").read), target_url: Some(url.clone()), target_org: Some("prod".into()), target_key: Some(sandbox.keys("prod").read_write), ..Default::default() },
+        endpoints: Endpoints {
+            source_url: Some(url.clone()),
+            source_org: Some("dev".into()),
+            source_key: Some(sandbox.keys("dev").read),
+            target_url: Some(url.clone()),
+            target_org: Some("prod".into()),
+            target_key: Some(sandbox.keys("prod").read_write),
+            ..Default::default()
+        },
         concurrency: Some(args.concurrency),
         ..Default::default()
     };
-    let file = Loaded::parse("scripts/demo.toml", PROMOTION, std::path::PathBuf::from("scripts"))?;
+    let file = Loaded::parse(
+        "scripts/demo.toml",
+        PROMOTION,
+        std::path::PathBuf::from("scripts"),
+    )?;
     let session = Session::open(run.settings_with(Some(file))?).await?;
 
     println!("== Plan (ferry plan --config scripts/demo.toml): nothing written yet ==");
@@ -60,7 +80,11 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let key = sandbox.admin_key().to_string();
     println!("\nLook at the result:");
     println!("  curl -s -H 'Authorization: Bearer {key}' {url}/_admin/orgs/prod/dump");
-    println!("  curl -s -H 'Authorization: Bearer {}' {}", sandbox.keys("prod").read, sandbox.org_url("prod") + "workflow/");
+    println!(
+        "  curl -s -H 'Authorization: Bearer {}' {}",
+        sandbox.keys("prod").read,
+        sandbox.org_url("prod") + "workflow/"
+    );
     if args.serve {
         println!("\nServing until Ctrl-C.");
         let _ = tokio::signal::ctrl_c().await;
@@ -68,5 +92,9 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         println!("(run `ferry demo --serve` to keep the sandbox up and try those)");
     }
     sandbox.stop().await;
-    Ok(if report.failed() > 0 { exit::FAILED } else { exit::OK })
+    Ok(if report.failed() > 0 {
+        exit::FAILED
+    } else {
+        exit::OK
+    })
 }

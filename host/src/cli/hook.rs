@@ -51,7 +51,9 @@ pub struct TestArgs {
 }
 
 fn parse_param(s: &str) -> Result<(String, Value), String> {
-    let (k, v) = s.split_once('=').ok_or_else(|| format!("{s:?} must be NAME=VALUE"))?;
+    let (k, v) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} must be NAME=VALUE"))?;
     let value = serde_json::from_str(v).unwrap_or_else(|_| Value::String(v.to_string()));
     Ok((k.to_string(), value))
 }
@@ -69,22 +71,46 @@ pub async fn run(cmd: HookCommand) -> anyhow::Result<u8> {
 }
 
 async fn test(args: TestArgs) -> anyhow::Result<u8> {
-    let text = std::fs::read_to_string(&args.input).map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
-    let input: Value = serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", args.input.display()))?;
+    let text = std::fs::read_to_string(&args.input)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
+    let input: Value = serde_json::from_str(&text)
+        .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", args.input.display()))?;
     let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
     let hook = Hook::load(&args.hook, &std::env::current_dir()?, &runtime)?;
 
     let (kind, id, key, body) = match input.get("body") {
-        Some(body) => (input.get("kind").and_then(Value::as_str).map(str::to_string), input.get("id").map(crate::engine::refs::text), input.get("key").and_then(Value::as_str).map(str::to_string), body.clone()),
+        Some(body) => (
+            input
+                .get("kind")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+            input.get("id").map(crate::engine::refs::text),
+            input.get("key").and_then(Value::as_str).map(str::to_string),
+            body.clone(),
+        ),
         None => (None, None, None, input.clone()),
     };
-    let kind = args.kind.clone().or(kind).ok_or_else(|| anyhow::anyhow!("{}: the resource has no kind; give --kind", args.input.display()))?;
+    let kind = args.kind.clone().or(kind).ok_or_else(|| {
+        anyhow::anyhow!(
+            "{}: the resource has no kind; give --kind",
+            args.input.display()
+        )
+    })?;
     let info = kind_info(&runtime, &kind, &args.key_fields).await;
     let key = key.unwrap_or_else(|| info.key_of(&body));
     let res = Resource::new(&kind, id.as_deref().unwrap_or(""), &key, body);
 
     let params = Value::Object(args.with.into_iter().collect());
-    let t = Transformer { source_env: args.source_env, target_env: args.target_env, hooks: vec![HookStep { hook, kinds: vec![], params }], ..Default::default() };
+    let t = Transformer {
+        source_env: args.source_env,
+        target_env: args.target_env,
+        hooks: vec![HookStep {
+            hook,
+            kinds: vec![],
+            params,
+        }],
+        ..Default::default()
+    };
     let done = t.apply(&info, res).await;
     let mut body = done.resource.body.clone();
     if !args.show_secrets {
@@ -96,7 +122,10 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
     }
     let resource = json!({"kind": done.resource.kind, "id": done.resource.id, "key": done.resource.key, "body": body});
     let (out, code) = match done.verdict {
-        Verdict::Keep => (json!({"outcome": "keep", "resource": resource, "rewrites": done.rewrites}), exit::OK),
+        Verdict::Keep => (
+            json!({"outcome": "keep", "resource": resource, "rewrites": done.rewrites}),
+            exit::OK,
+        ),
         Verdict::Leave(reason) => (json!({"outcome": "skip", "reason": reason}), exit::OK),
         Verdict::Fail(error) => (json!({"outcome": "error", "error": error}), exit::FAILED),
         Verdict::Map(to) => (json!({"outcome": "map", "to": to}), exit::OK),
@@ -111,11 +140,24 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
 /// The kind's declaration from the bundled plugins, or one made of `--key-field`.
 async fn kind_info(runtime: &WasmRuntime, kind: &str, key_fields: &[String]) -> KindInfo {
     if key_fields.is_empty()
-        && let Ok(reg) = Registry::load(runtime, &crate::plugin::registry::Discovery::standard(&[])).await
+        && let Ok(reg) =
+            Registry::load(runtime, &crate::plugin::registry::Discovery::standard(&[])).await
         && let Some((k, _)) = reg.kinds().find(|(k, _)| k.name == kind)
     {
         return k.clone();
     }
-    let key = if key_fields.is_empty() { vec!["/name".to_string()] } else { key_fields.to_vec() };
-    KindInfo { name: kind.to_string(), description: String::new(), depends_on: vec![], key, references: vec![], secrets: vec![], has_files: false }
+    let key = if key_fields.is_empty() {
+        vec!["/name".to_string()]
+    } else {
+        key_fields.to_vec()
+    };
+    KindInfo {
+        name: kind.to_string(),
+        description: String::new(),
+        depends_on: vec![],
+        key,
+        references: vec![],
+        secrets: vec![],
+        has_files: false,
+    }
 }

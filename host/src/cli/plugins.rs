@@ -77,13 +77,29 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
         }
         Output::Table => {
             let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED).set_header(["plugin", "version", "runtime", "source", "sha256", "limits"]);
+            t.load_preset(UTF8_FULL_CONDENSED)
+                .set_header(["plugin", "version", "runtime", "source", "sha256", "limits"]);
             for p in registry.plugins() {
-                t.add_row([p.name.clone(), p.version.clone(), p.runtime.to_string(), p.source.clone(), p.sha256[..12].to_string(), p.limits.summary()]);
+                t.add_row([
+                    p.name.clone(),
+                    p.version.clone(),
+                    p.runtime.to_string(),
+                    p.source.clone(),
+                    p.sha256[..12].to_string(),
+                    p.limits.summary(),
+                ]);
             }
             println!("{t}");
             let mut k = Table::new();
-            k.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "plugin", "depends on", "key", "references", "secrets", "files"]);
+            k.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "kind",
+                "plugin",
+                "depends on",
+                "key",
+                "references",
+                "secrets",
+                "files",
+            ]);
             for (kind, p) in registry.kinds() {
                 let refs: Vec<String> = kind
                     .references
@@ -94,10 +110,27 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                             crate::plugin::types::RefBy::Key => " (by key)".into(),
                             crate::plugin::types::RefBy::Field(f) => format!(" (by {f})"),
                         };
-                        format!("{} -> {}{by}{}", r.pointer, r.kind, if r.required { "" } else { ", optional" })
+                        format!(
+                            "{} -> {}{by}{}",
+                            r.pointer,
+                            r.kind,
+                            if r.required { "" } else { ", optional" }
+                        )
                     })
                     .collect();
-                k.add_row([kind.name.clone(), p.name.clone(), kind.depends_on.join(", "), kind.key.join(", "), refs.join("\n"), kind.secrets.join(", "), if kind.has_files { "yes".into() } else { String::new() }]);
+                k.add_row([
+                    kind.name.clone(),
+                    p.name.clone(),
+                    kind.depends_on.join(", "),
+                    kind.key.join(", "),
+                    refs.join("\n"),
+                    kind.secrets.join(", "),
+                    if kind.has_files {
+                        "yes".into()
+                    } else {
+                        String::new()
+                    },
+                ]);
             }
             println!("{k}");
         }

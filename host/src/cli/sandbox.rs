@@ -47,14 +47,21 @@ pub struct SandboxArgs {
 }
 
 fn parse_seed(s: &str) -> Result<(String, Seed), String> {
-    let (org, seed) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG=demo, ORG=small, ORG=services, ORG=N or ORG=file:SIZE"))?;
+    let (org, seed) = s.split_once('=').ok_or_else(|| {
+        format!("{s:?} must be ORG=demo, ORG=small, ORG=services, ORG=N or ORG=file:SIZE")
+    })?;
     Ok((org.to_string(), seed.parse()?))
 }
 
 fn parse_key(s: &str) -> Result<(String, Tier, String), String> {
-    let (left, key) = s.split_once('=').ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
-    let (org, tier) = left.rsplit_once('.').ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
-    let tier = Tier::parse(tier).ok_or_else(|| format!("{s:?}: tier must be read, read_write or full_access"))?;
+    let (left, key) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
+    let (org, tier) = left
+        .rsplit_once('.')
+        .ok_or_else(|| format!("{s:?} must be ORG.TIER=KEY"))?;
+    let tier = Tier::parse(tier)
+        .ok_or_else(|| format!("{s:?}: tier must be read, read_write or full_access"))?;
     if key.is_empty() {
         return Err(format!("{s:?}: the key is empty"));
     }
@@ -65,16 +72,36 @@ impl SandboxArgs {
     pub fn config(&self) -> anyhow::Result<Config> {
         let mut orgs: Vec<OrgSpec> = self.orgs.iter().map(|o| OrgSpec::new(o)).collect();
         for (org, seed) in &self.seeds {
-            let spec = orgs.iter_mut().find(|o| &o.name == org).ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
+            let spec = orgs
+                .iter_mut()
+                .find(|o| &o.name == org)
+                .ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
             spec.seed = Some(seed.clone());
         }
         for (org, tier, key) in &self.keys {
-            let spec = orgs.iter_mut().find(|o| &o.name == org).ok_or_else(|| anyhow::anyhow!("--key {org}.{}: no --org {org}", tier.name()))?;
+            let spec = orgs
+                .iter_mut()
+                .find(|o| &o.name == org)
+                .ok_or_else(|| anyhow::anyhow!("--key {org}.{}: no --org {org}", tier.name()))?;
             spec.keys.push((*tier, key.clone()));
         }
-        let faults = Faults { latency_ms: self.latency_ms, jitter_ms: self.jitter_ms, rate_limit: self.rate_limit, error_rate: self.error_rate, drop_rate: self.drop_rate, slow_rate: self.slow_rate };
-        faults.check().map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
-        Ok(Config { listen: self.listen, prefix: self.api_prefix.clone(), orgs, faults })
+        let faults = Faults {
+            latency_ms: self.latency_ms,
+            jitter_ms: self.jitter_ms,
+            rate_limit: self.rate_limit,
+            error_rate: self.error_rate,
+            drop_rate: self.drop_rate,
+            slow_rate: self.slow_rate,
+        };
+        faults
+            .check()
+            .map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
+        Ok(Config {
+            listen: self.listen,
+            prefix: self.api_prefix.clone(),
+            orgs,
+            faults,
+        })
     }
 }
 
@@ -103,7 +130,10 @@ impl Stop {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{SignalKind, signal};
-            Ok(Stop { int: signal(SignalKind::interrupt())?, term: signal(SignalKind::terminate())? })
+            Ok(Stop {
+                int: signal(SignalKind::interrupt())?,
+                term: signal(SignalKind::terminate())?,
+            })
         }
         #[cfg(not(unix))]
         Ok(Stop {})

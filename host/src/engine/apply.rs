@@ -59,7 +59,13 @@ pub struct NoProgress;
 impl Progress for NoProgress {}
 
 /// Apply the plan; returns one [`Done`] per item, in the plan's order.
-pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &Options, progress: &dyn Progress) -> Vec<Done> {
+pub async fn apply(
+    plan: &mut Plan,
+    registry: &Registry,
+    grant: &Grant,
+    opts: &Options,
+    progress: &dyn Progress,
+) -> Vec<Done> {
     let n = plan.items.len();
     let ctx = context(opts);
     let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
@@ -68,7 +74,12 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
         .items
         .iter()
         .map(|it| {
-            let mut d: Vec<usize> = it.edges.iter().map(|e| e.to).chain(it.after.iter().copied()).collect();
+            let mut d: Vec<usize> = it
+                .edges
+                .iter()
+                .map(|e| e.to)
+                .chain(it.after.iter().copied())
+                .collect();
             d.sort_unstable();
             d.dedup();
             d
@@ -90,17 +101,27 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
         while let Some(i) = ready.pop() {
             // Interrupted: start nothing new; what is in flight finishes.
             if grant.cancel.is_cancelled() {
-                let done = Done { outcome: Outcome::Skipped(INTERRUPTED.into()), target: plan.items[i].target.clone(), files: None, duration: Duration::ZERO };
+                let done = Done {
+                    outcome: Outcome::Skipped(INTERRUPTED.into()),
+                    target: plan.items[i].target.clone(),
+                    files: None,
+                    duration: Duration::ZERO,
+                };
                 running.push(futures::future::ready((i, done)).boxed());
                 continue;
             }
             // A dependency that did not end well skips this item without a call.
             // (Only references carry a skip: a kind-level ordering just waits.)
             let referenced = plan.items[i].edges.iter().map(|e| e.to);
-            if let Some(bad) = referenced.into_iter().find(|&d| !results[d].as_ref().is_some_and(|r| r.outcome.done_ok())) {
+            if let Some(bad) = referenced
+                .into_iter()
+                .find(|&d| !results[d].as_ref().is_some_and(|r| r.outcome.done_ok()))
+            {
                 let d = &plan.items[bad].source;
                 let why = match &results[bad].as_ref().map(|r| &r.outcome) {
-                    Some(Outcome::Failed(_)) => format!("depends on {} {:?}, which failed", d.kind, d.key),
+                    Some(Outcome::Failed(_)) => {
+                        format!("depends on {} {:?}, which failed", d.kind, d.key)
+                    }
                     _ => format!("depends on {} {:?}, which is skipped", d.kind, d.key),
                 };
                 let outcome = match &plan.items[i].action {
@@ -108,25 +129,59 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                     Action::Fail(reason) => Outcome::Failed(reason.clone()),
                     _ => Outcome::Skipped(why),
                 };
-                running.push(futures::future::ready((i, Done { outcome, target: plan.items[i].target.clone(), files: None, duration: Duration::ZERO })).boxed());
+                running.push(
+                    futures::future::ready((
+                        i,
+                        Done {
+                            outcome,
+                            target: plan.items[i].target.clone(),
+                            files: None,
+                            duration: Duration::ZERO,
+                        },
+                    ))
+                    .boxed(),
+                );
                 continue;
             }
             let item = &plan.items[i];
             if let Action::Skip(reason) | Action::Fail(reason) = &item.action {
-                let outcome = if matches!(item.action, Action::Fail(_)) { Outcome::Failed(reason.clone()) } else { Outcome::Skipped(reason.clone()) };
-                let done = Done { outcome, target: None, files: None, duration: Duration::ZERO };
+                let outcome = if matches!(item.action, Action::Fail(_)) {
+                    Outcome::Failed(reason.clone())
+                } else {
+                    Outcome::Skipped(reason.clone())
+                };
+                let done = Done {
+                    outcome,
+                    target: None,
+                    files: None,
+                    duration: Duration::ZERO,
+                };
                 running.push(futures::future::ready((i, done)).boxed());
                 continue;
             }
-            let (_, kind_info, cloner) = registry.cloner_for(&item.source.kind).expect("registered kind");
+            let (_, kind_info, cloner) = registry
+                .cloner_for(&item.source.kind)
+                .expect("registered kind");
             let has_files = kind_info.has_files && !opts.skip_files && item.lookup_only.is_none();
             let wanted = rewritten(&plan.items, i);
-            let (action, target, kind) = (item.action.clone(), item.target.clone(), item.source.kind.clone());
+            let (action, target, kind) = (
+                item.action.clone(),
+                item.target.clone(),
+                item.source.kind.clone(),
+            );
             let source = item.source.clone();
             let secrets = secret_values(&source, &kind_info.secrets);
-            let (cloner, grant, ctx, permits, journal) = (cloner.clone(), grant.clone(), ctx.clone(), permits.clone(), opts.journal.clone());
+            let (cloner, grant, ctx, permits, journal) = (
+                cloner.clone(),
+                grant.clone(),
+                ctx.clone(),
+                permits.clone(),
+                opts.journal.clone(),
+            );
             let mut file_ctx = ctx.clone();
-            file_ctx.options.push(("max-file-size".into(), opts.max_file_size.to_string()));
+            file_ctx
+                .options
+                .push(("max-file-size".into(), opts.max_file_size.to_string()));
             running.push(
                 async move {
                     let started = Instant::now();
@@ -180,10 +235,14 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
                 .boxed(),
             );
         }
-        let Some((i, done)) = running.next().await else { break };
+        let Some((i, done)) = running.next().await else {
+            break;
+        };
         let it = &plan.items[i];
         match &done.outcome {
-            Outcome::Failed(e) => tracing::warn!(kind = %it.source.kind, key = %it.source.key, "failed: {e}"),
+            Outcome::Failed(e) => {
+                tracing::warn!(kind = %it.source.kind, key = %it.source.key, "failed: {e}")
+            }
             o => tracing::info!(kind = %it.source.kind, key = %it.source.key, "{}", o.name()),
         }
         progress.finished(&it.source.kind, &it.source.key, &done.outcome);
@@ -203,7 +262,17 @@ pub async fn apply(plan: &mut Plan, registry: &Registry, grant: &Grant, opts: &O
             }
         }
     }
-    results.into_iter().map(|r| r.unwrap_or(Done { outcome: Outcome::Skipped("never became ready (dependency cycle)".into()), target: None, files: None, duration: Duration::ZERO })).collect()
+    results
+        .into_iter()
+        .map(|r| {
+            r.unwrap_or(Done {
+                outcome: Outcome::Skipped("never became ready (dependency cycle)".into()),
+                target: None,
+                files: None,
+                duration: Duration::ZERO,
+            })
+        })
+        .collect()
 }
 
 /// The reason given to items not started because the run was interrupted.
@@ -222,7 +291,13 @@ fn backoff(attempt: u32) -> Duration {
 /// that may be transient (the server may have made it before failing), the resource is looked
 /// up by its natural key; found, it is completed with `update` (the rest of a multi-step
 /// create: sharing, publishing...); not found, the create is tried again.
-async fn create_once(cloner: &crate::plugin::Cloner, grant: &Grant, ctx: &crate::plugin::CallContext, kind: &str, wanted: &Resource) -> Result<Resource, crate::plugin::PluginError> {
+async fn create_once(
+    cloner: &crate::plugin::Cloner,
+    grant: &Grant,
+    ctx: &crate::plugin::CallContext,
+    kind: &str,
+    wanted: &Resource,
+) -> Result<Resource, crate::plugin::PluginError> {
     let mut attempt = 1;
     loop {
         let err = match cloner.create(grant.clone(), ctx, kind, wanted).await {
@@ -246,14 +321,20 @@ async fn create_once(cloner: &crate::plugin::Cloner, grant: &Grant, ctx: &crate:
         };
         let Some(made) = found else { continue };
         loop {
-            match cloner.update(grant.clone(), ctx, kind, &made.id, wanted).await {
+            match cloner
+                .update(grant.clone(), ctx, kind, &made.id, wanted)
+                .await
+            {
                 Ok(t) => return Ok(t),
                 Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
                     attempt += 1;
                 }
                 // A kind that cannot be updated: what was made is what there is.
-                Err(crate::plugin::PluginError::Guest { error: crate::plugin::GuestError::Invalid(_), .. }) => return Ok(made),
+                Err(crate::plugin::PluginError::Guest {
+                    error: crate::plugin::GuestError::Invalid(_),
+                    ..
+                }) => return Ok(made),
                 Err(e) => return Err(e),
             }
         }
@@ -293,7 +374,12 @@ pub fn redact(message: &str, secrets: &[String]) -> String {
 }
 
 fn failed(e: &str, started: Instant) -> Done {
-    Done { outcome: Outcome::Failed(e.to_string()), target: None, files: None, duration: started.elapsed() }
+    Done {
+        outcome: Outcome::Failed(e.to_string()),
+        target: None,
+        files: None,
+        duration: started.elapsed(),
+    }
 }
 
 #[cfg(test)]
@@ -303,9 +389,20 @@ mod tests {
 
     #[test]
     fn secrets_are_masked_in_messages() {
-        let r = Resource::new("adapter", "1", "a", json!({"adapter_metadata": {"api_key": "sk-123456", "nested": ["tok-abcdef"], "n": 5}, "name": "sk"}));
+        let r = Resource::new(
+            "adapter",
+            "1",
+            "a",
+            json!({"adapter_metadata": {"api_key": "sk-123456", "nested": ["tok-abcdef"], "n": 5}, "name": "sk"}),
+        );
         let secrets = secret_values(&r, &["/adapter_metadata".to_string()]);
-        let m = redact("400: {\"api_key\": \"sk-123456\", \"t\": \"tok-abcdef\", \"name\": \"sk\"}", &secrets);
-        assert_eq!(m, "400: {\"api_key\": \"***\", \"t\": \"***\", \"name\": \"sk\"}");
+        let m = redact(
+            "400: {\"api_key\": \"sk-123456\", \"t\": \"tok-abcdef\", \"name\": \"sk\"}",
+            &secrets,
+        );
+        assert_eq!(
+            m,
+            "400: {\"api_key\": \"***\", \"t\": \"***\", \"name\": \"sk\"}"
+        );
     }
 }

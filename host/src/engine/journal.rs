@@ -29,26 +29,50 @@ struct Line {
 impl Journal {
     /// No journal: nothing is remembered between runs.
     pub fn none() -> Journal {
-        Journal { path: None, file: Mutex::new(None), open: BTreeSet::new() }
+        Journal {
+            path: None,
+            file: Mutex::new(None),
+            open: BTreeSet::new(),
+        }
     }
 
     /// The journal of one target (`target` identifies it: its base URL), under `dir`.
     pub fn open(dir: PathBuf, target: &str) -> Journal {
         let name = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(target.as_bytes())[..12]);
         let path = dir.join(format!("{name}.jsonl"));
-        let open = std::fs::read_to_string(&path).map(|text| still_open(&text)).unwrap_or_default();
-        let file = std::fs::create_dir_all(&dir).and_then(|_| std::fs::OpenOptions::new().create(true).append(true).open(&path)).and_then(|mut f| {
-            // End a torn last line, so the next line stands on its own.
-            if std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|&c| c != b'\n')) {
-                writeln!(f)?;
-            }
-            Ok(f)
-        });
+        let open = std::fs::read_to_string(&path)
+            .map(|text| still_open(&text))
+            .unwrap_or_default();
+        let file = std::fs::create_dir_all(&dir)
+            .and_then(|_| {
+                std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(&path)
+            })
+            .and_then(|mut f| {
+                // End a torn last line, so the next line stands on its own.
+                if std::fs::read(&path).is_ok_and(|b| b.last().is_some_and(|&c| c != b'\n')) {
+                    writeln!(f)?;
+                }
+                Ok(f)
+            });
         match file {
-            Ok(f) => Journal { path: Some(path), file: Mutex::new(Some(f)), open },
+            Ok(f) => Journal {
+                path: Some(path),
+                file: Mutex::new(Some(f)),
+                open,
+            },
             Err(e) => {
-                tracing::warn!("cannot write the creates journal {}: {e}; a run killed midway may leave half-made resources that a re-run adopts", path.display());
-                Journal { path: None, file: Mutex::new(None), open }
+                tracing::warn!(
+                    "cannot write the creates journal {}: {e}; a run killed midway may leave half-made resources that a re-run adopts",
+                    path.display()
+                );
+                Journal {
+                    path: None,
+                    file: Mutex::new(None),
+                    open,
+                }
             }
         }
     }
@@ -56,10 +80,17 @@ impl Journal {
     /// The journal of a target under ferry's state directory (`$FERRY_STATE_DIR`, else
     /// `$XDG_STATE_HOME/ferry/journal`, else `~/.local/state/ferry/journal`).
     pub fn for_target(target: &str) -> Journal {
-        let dir = std::env::var_os("FERRY_STATE_DIR").map(PathBuf::from).or_else(|| {
-            let base = std::env::var_os("XDG_STATE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state")))?;
-            Some(base.join("ferry").join("journal"))
-        });
+        let dir = std::env::var_os("FERRY_STATE_DIR")
+            .map(PathBuf::from)
+            .or_else(|| {
+                let base = std::env::var_os("XDG_STATE_HOME")
+                    .map(PathBuf::from)
+                    .or_else(|| {
+                        std::env::var_os("HOME")
+                            .map(|h| PathBuf::from(h).join(".local").join("state"))
+                    })?;
+                Some(base.join("ferry").join("journal"))
+            });
         match dir {
             Some(d) => Journal::open(d, target),
             None => Journal::none(),
@@ -82,7 +113,12 @@ impl Journal {
     fn append(&self, event: &str, kind: &str, key: &str) {
         let mut guard = self.file.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(f) = guard.as_mut() {
-            let line = serde_json::to_string(&Line { event: event.into(), kind: kind.into(), key: key.into() }).unwrap_or_default();
+            let line = serde_json::to_string(&Line {
+                event: event.into(),
+                kind: kind.into(),
+                key: key.into(),
+            })
+            .unwrap_or_default();
             let _ = writeln!(f, "{line}");
         }
     }
@@ -90,8 +126,21 @@ impl Journal {
     /// Rewrite the file with only the creates still open (after a run).
     pub fn compact(&self) {
         let Some(path) = &self.path else { return };
-        let Ok(text) = std::fs::read_to_string(path) else { return };
-        let body: String = still_open(&text).into_iter().map(|(kind, key)| serde_json::to_string(&Line { event: "started".into(), kind, key }).unwrap_or_default() + "\n").collect();
+        let Ok(text) = std::fs::read_to_string(path) else {
+            return;
+        };
+        let body: String = still_open(&text)
+            .into_iter()
+            .map(|(kind, key)| {
+                serde_json::to_string(&Line {
+                    event: "started".into(),
+                    kind,
+                    key,
+                })
+                .unwrap_or_default()
+                    + "\n"
+            })
+            .collect();
         let tmp = path.with_extension("tmp");
         if std::fs::write(&tmp, body).is_ok() {
             let _ = std::fs::rename(&tmp, path);
@@ -103,7 +152,10 @@ impl Journal {
 /// (killed mid-write) is ignored.
 fn still_open(text: &str) -> BTreeSet<(String, String)> {
     let mut open = BTreeSet::new();
-    for line in text.lines().filter_map(|l| serde_json::from_str::<Line>(l).ok()) {
+    for line in text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+    {
         let k = (line.kind, line.key);
         if line.event == "started" {
             open.insert(k);
@@ -127,11 +179,24 @@ mod tests {
         j.done("tag", "a");
         drop(j);
         // A torn last line, as a kill mid-write leaves.
-        let path = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
-        std::fs::OpenOptions::new().append(true).open(&path).unwrap().write_all(b"{\"event\":\"do").unwrap();
+        let path = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap()
+            .write_all(b"{\"event\":\"do")
+            .unwrap();
         let j = Journal::open(dir.path().to_path_buf(), "http://t/org/");
         assert!(j.unfinished("tag", "b") && !j.unfinished("tag", "a"));
-        assert!(!Journal::open(dir.path().to_path_buf(), "http://other/").unfinished("tag", "b"), "per target");
+        assert!(
+            !Journal::open(dir.path().to_path_buf(), "http://other/").unfinished("tag", "b"),
+            "per target"
+        );
         j.done("tag", "b");
         j.compact();
         assert!(!Journal::open(dir.path().to_path_buf(), "http://t/org/").unfinished("tag", "b"));

@@ -69,7 +69,10 @@ impl Default for Options {
 
 impl Options {
     pub fn conflict_for(&self, kind: &str) -> OnConflict {
-        self.on_conflict_kind.get(kind).copied().unwrap_or(self.on_conflict)
+        self.on_conflict_kind
+            .get(kind)
+            .copied()
+            .unwrap_or(self.on_conflict)
     }
 }
 
@@ -140,6 +143,16 @@ pub struct Item {
 
 impl Item {
     pub fn new(source: Resource, action: Action) -> Item {
-        Item { source_key: source.key.clone(), source, action, rewrites: vec![], lookup_only: None, target: None, edges: vec![], after: vec![], pulled_in: None }
+        Item {
+            source_key: source.key.clone(),
+            source,
+            action,
+            rewrites: vec![],
+            lookup_only: None,
+            target: None,
+            edges: vec![],
+            after: vec![],
+            pulled_in: None,
+        }
     }
 }

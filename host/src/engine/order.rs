@@ -7,18 +7,35 @@ use std::collections::{BTreeMap, BTreeSet};
 /// Kinds sorted so that dependencies come first (ties by name, for a stable order).
 pub fn sorted(kinds: &[KindInfo]) -> Result<Vec<KindInfo>, String> {
     let by_name: BTreeMap<&str, &KindInfo> = kinds.iter().map(|k| (k.name.as_str(), k)).collect();
-    let deps = |k: &KindInfo| -> BTreeSet<String> { k.depends_on.iter().cloned().chain(k.references.iter().map(|r| r.kind.clone())).filter(|d| *d != k.name && by_name.contains_key(d.as_str())).collect() };
+    let deps = |k: &KindInfo| -> BTreeSet<String> {
+        k.depends_on
+            .iter()
+            .cloned()
+            .chain(k.references.iter().map(|r| r.kind.clone()))
+            .filter(|d| *d != k.name && by_name.contains_key(d.as_str()))
+            .collect()
+    };
     let mut out: Vec<KindInfo> = Vec::new();
     let mut done: BTreeSet<String> = BTreeSet::new();
     let mut visiting: Vec<String> = Vec::new();
-    fn visit<'a>(name: &str, by_name: &BTreeMap<&str, &'a KindInfo>, deps: &dyn Fn(&KindInfo) -> BTreeSet<String>, done: &mut BTreeSet<String>, visiting: &mut Vec<String>, out: &mut Vec<KindInfo>) -> Result<(), String> {
+    fn visit<'a>(
+        name: &str,
+        by_name: &BTreeMap<&str, &'a KindInfo>,
+        deps: &dyn Fn(&KindInfo) -> BTreeSet<String>,
+        done: &mut BTreeSet<String>,
+        visiting: &mut Vec<String>,
+        out: &mut Vec<KindInfo>,
+    ) -> Result<(), String> {
         if done.contains(name) {
             return Ok(());
         }
         if let Some(at) = visiting.iter().position(|v| v == name) {
             let mut cycle = visiting[at..].to_vec();
             cycle.push(name.to_string());
-            return Err(format!("the plugins' declarations form a dependency cycle: {}", cycle.join(" -> ")));
+            return Err(format!(
+                "the plugins' declarations form a dependency cycle: {}",
+                cycle.join(" -> ")
+            ));
         }
         visiting.push(name.to_string());
         let k = by_name[name];
@@ -43,8 +60,16 @@ pub fn levels(sorted: &[KindInfo]) -> Vec<Vec<String>> {
     let mut level: BTreeMap<&str, usize> = BTreeMap::new();
     let mut out: Vec<Vec<String>> = Vec::new();
     for k in sorted {
-        let deps = k.depends_on.iter().chain(k.references.iter().map(|r| &r.kind));
-        let l = deps.filter(|d| **d != k.name).filter_map(|d| level.get(d.as_str())).map(|l| l + 1).max().unwrap_or(0);
+        let deps = k
+            .depends_on
+            .iter()
+            .chain(k.references.iter().map(|r| &r.kind));
+        let l = deps
+            .filter(|d| **d != k.name)
+            .filter_map(|d| level.get(d.as_str()))
+            .map(|l| l + 1)
+            .max()
+            .unwrap_or(0);
         level.insert(&k.name, l);
         if out.len() <= l {
             out.resize(l + 1, Vec::new());
@@ -59,12 +84,28 @@ mod tests {
     use super::*;
 
     fn kind(name: &str, deps: &[&str]) -> KindInfo {
-        KindInfo { name: name.into(), description: String::new(), depends_on: deps.iter().map(|s| s.to_string()).collect(), key: vec!["/name".into()], references: vec![], secrets: vec![], has_files: false }
+        KindInfo {
+            name: name.into(),
+            description: String::new(),
+            depends_on: deps.iter().map(|s| s.to_string()).collect(),
+            key: vec!["/name".into()],
+            references: vec![],
+            secrets: vec![],
+            has_files: false,
+        }
     }
 
     #[test]
     fn dependencies_first_and_cycles_named() {
-        let order: Vec<String> = sorted(&[kind("pipeline", &["workflow"]), kind("workflow", &["connector"]), kind("connector", &[])]).unwrap().into_iter().map(|k| k.name).collect();
+        let order: Vec<String> = sorted(&[
+            kind("pipeline", &["workflow"]),
+            kind("workflow", &["connector"]),
+            kind("connector", &[]),
+        ])
+        .unwrap()
+        .into_iter()
+        .map(|k| k.name)
+        .collect();
         assert_eq!(order, ["connector", "workflow", "pipeline"]);
         let e = sorted(&[kind("a", &["b"]), kind("b", &["c"]), kind("c", &["a"])]).unwrap_err();
         assert!(e.contains("a -> b -> c -> a"), "{e}");
@@ -72,8 +113,23 @@ mod tests {
 
     #[test]
     fn levels_put_independent_kinds_together() {
-        let kinds = sorted(&[kind("pipeline", &["workflow"]), kind("workflow", &["connector", "tag"]), kind("connector", &[]), kind("tag", &[]), kind("deployment", &["workflow"]), kind("note", &["tag"])]).unwrap();
+        let kinds = sorted(&[
+            kind("pipeline", &["workflow"]),
+            kind("workflow", &["connector", "tag"]),
+            kind("connector", &[]),
+            kind("tag", &[]),
+            kind("deployment", &["workflow"]),
+            kind("note", &["tag"]),
+        ])
+        .unwrap();
         let l = levels(&kinds);
-        assert_eq!(l, vec![vec!["connector".to_string(), "tag".into()], vec!["workflow".into(), "note".into()], vec!["deployment".into(), "pipeline".into()]]);
+        assert_eq!(
+            l,
+            vec![
+                vec!["connector".to_string(), "tag".into()],
+                vec!["workflow".into(), "note".into()],
+                vec!["deployment".into(), "pipeline".into()]
+            ]
+        );
     }
 }

@@ -5,9 +5,9 @@
 
 use super::refs::{self, text};
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
-use crate::transform::{Transformed, Verdict};
 use crate::plugin::wasm::state::Grant;
 use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource};
+use crate::transform::{Transformed, Verdict};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use std::collections::{BTreeSet, HashMap};
@@ -33,24 +33,41 @@ pub struct Plan {
 
 impl Plan {
     pub fn kind(&self, name: &str) -> &KindInfo {
-        self.kinds.iter().find(|k| k.name == name).expect("planned kind")
+        self.kinds
+            .iter()
+            .find(|k| k.name == name)
+            .expect("planned kind")
     }
 }
 
 pub fn context(opts: &Options) -> CallContext {
-    CallContext { options: opts.plugin_options.clone() }
+    CallContext {
+        options: opts.plugin_options.clone(),
+    }
 }
 
 pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<Plan, PlanError> {
     let all: Vec<KindInfo> = registry.kinds().map(|(k, _)| k.clone()).collect();
     let known: BTreeSet<String> = all.iter().map(|k| k.name.clone()).collect();
     let patterns = opts.selection.check(&known).map_err(PlanError::Usage)?;
-    let kinds: Vec<KindInfo> = order::sorted(&all).map_err(PlanError::Usage)?.into_iter().filter(|k| opts.selection.takes_kind(&k.name)).collect();
+    let kinds: Vec<KindInfo> = order::sorted(&all)
+        .map_err(PlanError::Usage)?
+        .into_iter()
+        .filter(|k| opts.selection.takes_kind(&k.name))
+        .collect();
     let ctx = context(opts);
 
     // Read every kind (kinds in parallel, bounded).
     let lists: Vec<Vec<Resource>> = futures::stream::iter(kinds.iter().map(|k| {
-        let (cloner, grant, ctx) = (registry.cloner_for(&k.name).expect("registered kind").2.clone(), grant.clone(), ctx.clone());
+        let (cloner, grant, ctx) = (
+            registry
+                .cloner_for(&k.name)
+                .expect("registered kind")
+                .2
+                .clone(),
+            grant.clone(),
+            ctx.clone(),
+        );
         let name = k.name.clone();
         async move {
             let rows = cloner.list(grant, &ctx, &name).await?;
@@ -88,7 +105,12 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         }
         for item in &mut kept {
             item.edges.iter_mut().for_each(|e| e.to = new_index[e.to]);
-            item.after = item.after.iter().filter(|&&a| new_index[a] != usize::MAX).map(|&a| new_index[a]).collect();
+            item.after = item
+                .after
+                .iter()
+                .filter(|&&a| new_index[a] != usize::MAX)
+                .map(|&a| new_index[a])
+                .collect();
         }
         items = kept;
     }
@@ -102,7 +124,11 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         return Err(PlanError::Unresolved(unresolved));
     }
     cascade(&mut items);
-    Ok(Plan { kinds, items, warnings })
+    Ok(Plan {
+        kinds,
+        items,
+        warnings,
+    })
 }
 
 /// Apply the rules and hooks to every item (in parallel, bounded; hooks run on blocking
@@ -113,7 +139,14 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
         return;
     }
     let info: HashMap<&str, &KindInfo> = kinds.iter().map(|k| (k.name.as_str(), k)).collect();
-    let results: Vec<Transformed> = futures::stream::iter(items.iter().map(|it| t.apply(info[it.source.kind.as_str()], it.source.clone()))).buffered(opts.concurrency.max(1)).collect().await;
+    let results: Vec<Transformed> = futures::stream::iter(
+        items
+            .iter()
+            .map(|it| t.apply(info[it.source.kind.as_str()], it.source.clone())),
+    )
+    .buffered(opts.concurrency.max(1))
+    .collect()
+    .await;
     for (it, done) in items.iter_mut().zip(results) {
         it.source = done.resource;
         it.rewrites = done.rewrites;
@@ -124,7 +157,9 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
                 it.source.skip = None;
                 it.action = Action::Skip(why);
             }
-            Verdict::Map(to) => it.lookup_only = Some(format!("mapped to {to:?} by kinds.{}.map", it.source.kind)),
+            Verdict::Map(to) => {
+                it.lookup_only = Some(format!("mapped to {to:?} by kinds.{}.map", it.source.kind))
+            }
             Verdict::Fail(e) => it.action = Action::Fail(e),
         }
     }
@@ -133,17 +168,31 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
 /// Follow references that a rule or hook rewrote: the item's field now names another
 /// resource, which must be one this run writes or one the target has. Mapped items whose
 /// new name this run creates hand their dependants over to that item.
-fn repoint(kinds: &[KindInfo], items: &mut Vec<Item>, warnings: &mut Vec<String>, unresolved: &mut Vec<String>) {
-    let info: HashMap<String, KindInfo> = kinds.iter().map(|k| (k.name.clone(), k.clone())).collect();
+fn repoint(
+    kinds: &[KindInfo],
+    items: &mut Vec<Item>,
+    warnings: &mut Vec<String>,
+    unresolved: &mut Vec<String>,
+) {
+    let info: HashMap<String, KindInfo> =
+        kinds.iter().map(|k| (k.name.clone(), k.clone())).collect();
     // A mapped item whose new name another item of the run takes: that item stands in.
-    let written: HashMap<(String, String), usize> = items.iter().enumerate().filter(|(_, it)| it.lookup_only.is_none() && !it.action.is_out()).map(|(i, it)| ((it.source.kind.clone(), it.source.key.clone()), i)).collect();
+    let written: HashMap<(String, String), usize> = items
+        .iter()
+        .enumerate()
+        .filter(|(_, it)| it.lookup_only.is_none() && !it.action.is_out())
+        .map(|(i, it)| ((it.source.kind.clone(), it.source.key.clone()), i))
+        .collect();
     let mut stand_in: HashMap<usize, usize> = HashMap::new();
     for (m, it) in items.iter_mut().enumerate() {
         if it.lookup_only.is_some()
             && let Some(&j) = written.get(&(it.source.kind.clone(), it.source.key.clone()))
         {
             stand_in.insert(m, j);
-            it.action = Action::Skip(format!("{}: this run writes that resource", it.lookup_only.take().unwrap_or_default()));
+            it.action = Action::Skip(format!(
+                "{}: this run writes that resource",
+                it.lookup_only.take().unwrap_or_default()
+            ));
         }
     }
     let mut phantoms: HashMap<(String, String), usize> = HashMap::new();
@@ -242,7 +291,9 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
     }
     let info: HashMap<&str, &KindInfo> = kinds.iter().map(|k| (k.name.as_str(), k)).collect();
     for i in 0..items.len() {
-        let Some(k) = info.get(items[i].source.kind.as_str()) else { continue };
+        let Some(k) = info.get(items[i].source.kind.as_str()) else {
+            continue;
+        };
         for r in &k.references {
             if !info.contains_key(r.kind.as_str()) {
                 // The referenced kind is not in this run (excluded): the reference is left
@@ -274,7 +325,9 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         for dep in &k.depends_on {
             let referenced = k.references.iter().any(|r| &r.kind == dep);
             if !referenced && let Some(all) = by_kind.get(dep) {
-                items[i].after.extend(all.iter().copied().filter(|&j| j != i));
+                items[i]
+                    .after
+                    .extend(all.iter().copied().filter(|&j| j != i));
             }
         }
     }
@@ -293,8 +346,15 @@ fn cascade(items: &mut [Item]) {
         for d in deps {
             visit(d, items, state);
             if items[d].action.is_out() && !items[i].action.is_out() {
-                let what = if matches!(items[d].action, Action::Fail(_)) { "failed" } else { "is skipped" };
-                let why = format!("depends on {} {:?}, which {what}", items[d].source.kind, items[d].source.key);
+                let what = if matches!(items[d].action, Action::Fail(_)) {
+                    "failed"
+                } else {
+                    "is skipped"
+                };
+                let why = format!(
+                    "depends on {} {:?}, which {what}",
+                    items[d].source.kind, items[d].source.key
+                );
                 items[i].action = Action::Skip(why);
             }
         }
@@ -331,7 +391,11 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
         let new = match &e.by {
             RefBy::Id => refs::like(&e.source_value, &t.id),
             RefBy::Key => Value::String(t.key.clone()),
-            RefBy::Field(f) => t.body.pointer(f).cloned().ok_or_else(|| format!("{} {:?} on the target has no {f}", t.kind, t.key))?,
+            RefBy::Field(f) => t
+                .body
+                .pointer(f)
+                .cloned()
+                .ok_or_else(|| format!("{} {:?} on the target has no {f}", t.kind, t.key))?,
         };
         refs::set_at(&mut r.body, &e.pointer, new);
     }
@@ -340,7 +404,14 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
 
 /// Match every item on the target, kind by kind in dependency order (a child is looked up
 /// under its parent's target id), and decide its action.
-async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &CallContext, kinds: &[KindInfo], items: &mut [Item]) -> Result<(), PlanError> {
+async fn matching(
+    registry: &Registry,
+    grant: &Grant,
+    opts: &Options,
+    ctx: &CallContext,
+    kinds: &[KindInfo],
+    items: &mut [Item],
+) -> Result<(), PlanError> {
     let mut conflicts = Vec::new();
     // Kinds of one level do not reference each other: look them all up at once.
     for level in order::levels(kinds) {
@@ -348,7 +419,13 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
         for kind in &level {
             // Resources a cloner cannot clone are still looked up: if the target has its own
             // (an OAuth connector authorised there, say), it is adopted and dependants can go on.
-            let todo: Vec<usize> = (0..items.len()).filter(|&i| items[i].source.kind == *kind && !matches!(items[i].action, Action::Fail(_)) && (!items[i].action.is_out() || items[i].source.skip.is_some())).collect();
+            let todo: Vec<usize> = (0..items.len())
+                .filter(|&i| {
+                    items[i].source.kind == *kind
+                        && !matches!(items[i].action, Action::Fail(_))
+                        && (!items[i].action.is_out() || items[i].source.skip.is_some())
+                })
+                .collect();
             // What to look each item up by; an item whose required parent will be created
             // cannot exist on the target yet, and is not looked up.
             let (mut none, mut wanted) = (Vec::new(), Vec::new());
@@ -356,7 +433,14 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
                 match for_lookup(items, i) {
                     Ok(None) => none.push((i, None)),
                     Ok(Some(w)) => wanted.push((i, w)),
-                    Err(e) => return Err(PluginError::Guest { plugin: "engine".into(), call: format!("find {kind}"), error: crate::plugin::GuestError::Invalid(e) }.into()),
+                    Err(e) => {
+                        return Err(PluginError::Guest {
+                            plugin: "engine".into(),
+                            call: format!("find {kind}"),
+                            error: crate::plugin::GuestError::Invalid(e),
+                        }
+                        .into());
+                    }
                 }
             }
             batches.push((kind.clone(), none, wanted));
@@ -367,7 +451,13 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
         }))
         .await?;
         for ((kind, none, _), found) in batches.into_iter().zip(found) {
-            match_kind(opts, &kind, none.into_iter().chain(found), items, &mut conflicts);
+            match_kind(
+                opts,
+                &kind,
+                none.into_iter().chain(found),
+                items,
+                &mut conflicts,
+            );
         }
     }
     if !conflicts.is_empty() {
@@ -377,13 +467,22 @@ async fn matching(registry: &Registry, grant: &Grant, opts: &Options, ctx: &Call
 }
 
 /// Decide each looked-up item's action from what the target has.
-fn match_kind(opts: &Options, kind: &str, lookups: impl Iterator<Item = (usize, Option<Resource>)>, items: &mut [Item], conflicts: &mut Vec<String>) {
+fn match_kind(
+    opts: &Options,
+    kind: &str,
+    lookups: impl Iterator<Item = (usize, Option<Resource>)>,
+    items: &mut [Item],
+    conflicts: &mut Vec<String>,
+) {
     for (i, found) in lookups {
         if let Some(why) = &items[i].lookup_only {
             // Never written: the target's own is used, or dependants cannot resolve.
             items[i].action = match &found {
                 Some(_) => Action::Adopt,
-                None => Action::Skip(format!("{why}, but the target has no {kind} {:?}", items[i].source.key)),
+                None => Action::Skip(format!(
+                    "{why}, but the target has no {kind} {:?}",
+                    items[i].source.key
+                )),
             };
             items[i].target = found;
             continue;

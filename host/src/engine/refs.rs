@@ -13,7 +13,14 @@ pub fn values_at(body: &Value, pointer: &str) -> Vec<(String, Value)> {
 }
 
 fn split(pointer: &str) -> Vec<String> {
-    pointer.strip_prefix('/').map(|p| p.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect()).unwrap_or_default()
+    pointer
+        .strip_prefix('/')
+        .map(|p| {
+            p.split('/')
+                .map(|s| s.replace("~1", "/").replace("~0", "~"))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn escape(s: &str) -> String {
@@ -71,7 +78,10 @@ pub fn text(v: &Value) -> String {
 /// The target value keeps the source value's type: numbers stay numbers.
 pub fn like(source: &Value, target: &str) -> Value {
     match source {
-        Value::Number(_) => target.parse::<i64>().map(Value::from).unwrap_or_else(|_| Value::String(target.to_string())),
+        Value::Number(_) => target
+            .parse::<i64>()
+            .map(Value::from)
+            .unwrap_or_else(|_| Value::String(target.to_string())),
         _ => Value::String(target.to_string()),
     }
 }
@@ -83,10 +93,21 @@ mod tests {
 
     #[test]
     fn wildcards_reach_every_member() {
-        let body = json!({"a": {"x": "1", "y": null}, "list": [{"id": 5}, {"id": 6}, {}], "s/t": "7"});
+        let body =
+            json!({"a": {"x": "1", "y": null}, "list": [{"id": 5}, {"id": 6}, {}], "s/t": "7"});
         let got: Vec<(String, Value)> = values_at(&body, "/list/*/id");
-        assert_eq!(got, vec![("/list/0/id".to_string(), json!(5)), ("/list/1/id".to_string(), json!(6))]);
-        assert_eq!(values_at(&body, "/a/*").len(), 1, "null values are left out");
+        assert_eq!(
+            got,
+            vec![
+                ("/list/0/id".to_string(), json!(5)),
+                ("/list/1/id".to_string(), json!(6))
+            ]
+        );
+        assert_eq!(
+            values_at(&body, "/a/*").len(),
+            1,
+            "null values are left out"
+        );
         assert_eq!(values_at(&body, "/s~1t")[0].1, json!("7"));
         assert!(values_at(&body, "/missing/x").is_empty());
         let mut b = body.clone();

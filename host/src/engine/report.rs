@@ -90,8 +90,18 @@ pub struct Report {
 
 impl Report {
     /// A report of a plan (nothing applied) or of a run (`done` given).
-    pub fn build(plan: &Plan, done: Option<&[Done]>, source: &str, target: &str, duration_ms: u64) -> Report {
-        let mut kinds: BTreeMap<String, KindStats> = plan.kinds.iter().map(|k| (k.name.clone(), KindStats::default())).collect();
+    pub fn build(
+        plan: &Plan,
+        done: Option<&[Done]>,
+        source: &str,
+        target: &str,
+        duration_ms: u64,
+    ) -> Report {
+        let mut kinds: BTreeMap<String, KindStats> = plan
+            .kinds
+            .iter()
+            .map(|k| (k.name.clone(), KindStats::default()))
+            .collect();
         let mut items = Vec::new();
         let mut id_map: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
         let mut files = Files::default();
@@ -100,17 +110,23 @@ impl Report {
             let d = done.map(|d| &d[i]);
             let stats = kinds.entry(it.source.kind.clone()).or_default();
             let (outcome_name, reason) = match (d.map(|d| &d.outcome), &it.action) {
-                (Some(o), _) => (o.name(), match o {
-                    Outcome::Skipped(r) | Outcome::Failed(r) => Some(r.clone()),
-                    _ => None,
-                }),
+                (Some(o), _) => (
+                    o.name(),
+                    match o {
+                        Outcome::Skipped(r) | Outcome::Failed(r) => Some(r.clone()),
+                        _ => None,
+                    },
+                ),
                 (None, Action::Skip(r)) => ("skipped", Some(r.clone())),
                 (None, Action::Fail(r)) => ("failed", Some(r.clone())),
-                (None, a) => (match a {
-                    Action::Create => "created",
-                    Action::Adopt => "adopted",
-                    _ => "updated",
-                }, None),
+                (None, a) => (
+                    match a {
+                        Action::Create => "created",
+                        Action::Adopt => "adopted",
+                        _ => "updated",
+                    },
+                    None,
+                ),
             };
             match outcome_name {
                 "created" => stats.created += 1,
@@ -123,7 +139,10 @@ impl Report {
             stats.work_ms += duration_ms;
             let target = d.and_then(|d| d.target.as_ref()).or(it.target.as_ref());
             if let Some(t) = target.filter(|_| !it.source.id.is_empty()) {
-                id_map.entry(it.source.kind.clone()).or_default().insert(it.source.id.clone(), t.id.clone());
+                id_map
+                    .entry(it.source.kind.clone())
+                    .or_default()
+                    .insert(it.source.id.clone(), t.id.clone());
             }
             if let Some(f) = d.and_then(|d| d.files.as_ref()) {
                 tally(&mut files, f, &it.source.key);
@@ -133,7 +152,11 @@ impl Report {
                 && outcome_name == "skipped"
                 && !plan.kind(&it.source.kind).secrets.is_empty()
             {
-                credentials.push(Credential { kind: it.source.kind.clone(), key: it.source.key.clone(), reason: why.clone() });
+                credentials.push(Credential {
+                    kind: it.source.kind.clone(),
+                    key: it.source.key.clone(),
+                    reason: why.clone(),
+                });
             }
             items.push(ItemReport {
                 kind: it.source.kind.clone(),
@@ -150,12 +173,28 @@ impl Report {
                 duration_ms,
             });
         }
-        Report { source: source.into(), target: target.into(), dry_run: done.is_none(), duration_ms, kinds, items, id_map, files, credentials_needed: credentials, warnings: plan.warnings.clone(), aborted: None, runtime: crate::plugin::stats::snapshot() }
+        Report {
+            source: source.into(),
+            target: target.into(),
+            dry_run: done.is_none(),
+            duration_ms,
+            kinds,
+            items,
+            id_map,
+            files,
+            credentials_needed: credentials,
+            warnings: plan.warnings.clone(),
+            aborted: None,
+            runtime: crate::plugin::stats::snapshot(),
+        }
     }
 
     /// Items the plan would create or update.
     pub fn pending(&self) -> usize {
-        self.items.iter().filter(|i| matches!(i.action.as_str(), "create" | "update")).count()
+        self.items
+            .iter()
+            .filter(|i| matches!(i.action.as_str(), "create" | "update"))
+            .count()
     }
 
     /// Failed items, and files that failed to move (oversize and unsupported ones are not
@@ -167,35 +206,77 @@ impl Report {
     /// The table for people, with the reasons of skips and failures below it.
     pub fn render(&self) -> String {
         let mut t = Table::new();
-        let verbs = if self.dry_run { ["create", "adopt", "update", "skip", "fail"] } else { ["created", "adopted", "updated", "skipped", "failed"] };
+        let verbs = if self.dry_run {
+            ["create", "adopt", "update", "skip", "fail"]
+        } else {
+            ["created", "adopted", "updated", "skipped", "failed"]
+        };
         let mut header = vec!["kind".to_string()];
         header.extend(verbs.iter().map(|v| v.to_string()));
         header.push("time".into());
         t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
         let mut total = KindStats::default();
         for (kind, s) in &self.kinds {
-            t.add_row([kind.clone(), s.created.to_string(), s.adopted.to_string(), s.updated.to_string(), s.skipped.to_string(), s.failed.to_string(), format!("{:.1}s", s.work_ms as f64 / 1000.0)]);
+            t.add_row([
+                kind.clone(),
+                s.created.to_string(),
+                s.adopted.to_string(),
+                s.updated.to_string(),
+                s.skipped.to_string(),
+                s.failed.to_string(),
+                format!("{:.1}s", s.work_ms as f64 / 1000.0),
+            ]);
             total.created += s.created;
             total.adopted += s.adopted;
             total.updated += s.updated;
             total.skipped += s.skipped;
             total.failed += s.failed;
         }
-        t.add_row(["TOTAL".to_string(), total.created.to_string(), total.adopted.to_string(), total.updated.to_string(), total.skipped.to_string(), total.failed.to_string(), format!("{:.1}s", self.duration_ms as f64 / 1000.0)]);
-        let mut out = format!("{} → {}{}\n{t}\n", self.source, self.target, if self.dry_run { " (plan: nothing written)" } else { "" });
+        t.add_row([
+            "TOTAL".to_string(),
+            total.created.to_string(),
+            total.adopted.to_string(),
+            total.updated.to_string(),
+            total.skipped.to_string(),
+            total.failed.to_string(),
+            format!("{:.1}s", self.duration_ms as f64 / 1000.0),
+        ]);
+        let mut out = format!(
+            "{} → {}{}\n{t}\n",
+            self.source,
+            self.target,
+            if self.dry_run {
+                " (plan: nothing written)"
+            } else {
+                ""
+            }
+        );
         let notes: Vec<&ItemReport> = self.items.iter().filter(|i| i.reason.is_some()).collect();
         if !notes.is_empty() {
             out += "\nSkipped and failed:\n";
             for i in notes {
-                out += &format!("  {} {} {:?}: {}\n", i.outcome.as_deref().unwrap_or(&i.action), i.kind, i.key, i.reason.as_deref().unwrap_or(""));
+                out += &format!(
+                    "  {} {} {:?}: {}\n",
+                    i.outcome.as_deref().unwrap_or(&i.action),
+                    i.kind,
+                    i.key,
+                    i.reason.as_deref().unwrap_or("")
+                );
             }
         }
-        let rewritten: Vec<&ItemReport> = self.items.iter().filter(|i| !i.rewrites.is_empty()).collect();
+        let rewritten: Vec<&ItemReport> = self
+            .items
+            .iter()
+            .filter(|i| !i.rewrites.is_empty())
+            .collect();
         if !rewritten.is_empty() {
             out += "\nRewrites (rules and hooks):\n";
             for (n, i) in rewritten.iter().enumerate() {
                 if n == REWRITES_SHOWN {
-                    out += &format!("  ... and {} more resources (--output json or --report lists them all)\n", rewritten.len() - n);
+                    out += &format!(
+                        "  ... and {} more resources (--output json or --report lists them all)\n",
+                        rewritten.len() - n
+                    );
                     break;
                 }
                 match &i.source_key {
@@ -207,15 +288,36 @@ impl Report {
                 }
             }
         }
-        let pulled: Vec<&ItemReport> = self.items.iter().filter(|i| i.pulled_in.is_some()).collect();
+        let pulled: Vec<&ItemReport> = self
+            .items
+            .iter()
+            .filter(|i| i.pulled_in.is_some())
+            .collect();
         if !pulled.is_empty() {
             out += "\nPulled in by the selection's dependencies:\n";
             for i in pulled {
-                out += &format!("  {} {:?}: {}\n", i.kind, i.key, i.pulled_in.as_deref().unwrap_or(""));
+                out += &format!(
+                    "  {} {:?}: {}\n",
+                    i.kind,
+                    i.key,
+                    i.pulled_in.as_deref().unwrap_or("")
+                );
             }
         }
-        if self.files.moved + self.files.too_large.len() + self.files.unsupported.len() + self.files.failed.len() > 0 {
-            out += &format!("\nFiles: {} moved ({} bytes), {} too large, {} unsupported, {} failed\n", self.files.moved, self.files.bytes, self.files.too_large.len(), self.files.unsupported.len(), self.files.failed.len());
+        if self.files.moved
+            + self.files.too_large.len()
+            + self.files.unsupported.len()
+            + self.files.failed.len()
+            > 0
+        {
+            out += &format!(
+                "\nFiles: {} moved ({} bytes), {} too large, {} unsupported, {} failed\n",
+                self.files.moved,
+                self.files.bytes,
+                self.files.too_large.len(),
+                self.files.unsupported.len(),
+                self.files.failed.len()
+            );
         }
         if !self.credentials_needed.is_empty() {
             out += "\nCredentials the target still needs:\n";
@@ -236,7 +338,21 @@ impl Report {
 /// Add a cloner's `copy-files` summary (`{moved: [{name, bytes}], too_large: [..],
 /// unsupported: [..], failed: [..]}`) to the totals.
 fn tally(files: &mut Files, f: &Value, owner: &str) {
-    let names = |k: &str| -> Vec<String> { f[k].as_array().into_iter().flatten().map(|x| format!("{owner}/{}", x.get("name").and_then(Value::as_str).or(x.as_str()).unwrap_or("?"))).collect() };
+    let names = |k: &str| -> Vec<String> {
+        f[k].as_array()
+            .into_iter()
+            .flatten()
+            .map(|x| {
+                format!(
+                    "{owner}/{}",
+                    x.get("name")
+                        .and_then(Value::as_str)
+                        .or(x.as_str())
+                        .unwrap_or("?")
+                )
+            })
+            .collect()
+    };
     for m in f["moved"].as_array().into_iter().flatten() {
         files.moved += 1;
         files.bytes += m.get("bytes").and_then(Value::as_u64).unwrap_or(0);

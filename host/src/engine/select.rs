@@ -28,24 +28,33 @@ impl Selection {
     pub fn check(&self, known: &BTreeSet<String>) -> Result<Vec<Pattern>, String> {
         for k in self.include.iter().chain(&self.exclude) {
             if !known.contains(k) {
-                return Err(format!("unknown kind {k:?} (known: {})", known.iter().cloned().collect::<Vec<_>>().join(", ")));
+                return Err(format!(
+                    "unknown kind {k:?} (known: {})",
+                    known.iter().cloned().collect::<Vec<_>>().join(", ")
+                ));
             }
         }
         self.select
             .iter()
             .map(|s| {
-                let (kind, glob) = s.split_once(':').ok_or_else(|| format!("--select {s:?} must be KIND:GLOB"))?;
+                let (kind, glob) = s
+                    .split_once(':')
+                    .ok_or_else(|| format!("--select {s:?} must be KIND:GLOB"))?;
                 if !known.contains(kind) {
                     return Err(format!("--select {s:?}: unknown kind {kind:?}"));
                 }
                 let glob = glob::Pattern::new(glob).map_err(|e| format!("--select {s:?}: {e}"))?;
-                Ok(Pattern { kind: kind.to_string(), glob })
+                Ok(Pattern {
+                    kind: kind.to_string(),
+                    glob,
+                })
             })
             .collect()
     }
 
     pub fn takes_kind(&self, kind: &str) -> bool {
-        (self.include.is_empty() || self.include.iter().any(|k| k == kind)) && !self.exclude.iter().any(|k| k == kind)
+        (self.include.is_empty() || self.include.iter().any(|k| k == kind))
+            && !self.exclude.iter().any(|k| k == kind)
     }
 }
 
@@ -55,22 +64,41 @@ pub fn closure(items: &mut [Item], patterns: &[Pattern], tags: &[String]) -> Vec
         return vec![true; items.len()];
     }
     let tagged = |body: &serde_json::Value| {
-        body.get("tags").and_then(|t| t.as_array()).is_some_and(|list| {
-            list.iter().any(|t| {
-                let name = t.as_str().or_else(|| t.get("name").and_then(|n| n.as_str()));
-                name.is_some_and(|n| tags.iter().any(|w| w == n))
+        body.get("tags")
+            .and_then(|t| t.as_array())
+            .is_some_and(|list| {
+                list.iter().any(|t| {
+                    let name = t
+                        .as_str()
+                        .or_else(|| t.get("name").and_then(|n| n.as_str()));
+                    name.is_some_and(|n| tags.iter().any(|w| w == n))
+                })
             })
-        })
     };
-    let mut keep: Vec<bool> = items.iter().map(|i| patterns.iter().any(|p| p.kind == i.source.kind && p.glob.matches(&i.source.key)) || tagged(&i.source.body)).collect();
+    let mut keep: Vec<bool> = items
+        .iter()
+        .map(|i| {
+            patterns
+                .iter()
+                .any(|p| p.kind == i.source.kind && p.glob.matches(&i.source.key))
+                || tagged(&i.source.body)
+        })
+        .collect();
     let mut stack: Vec<usize> = (0..items.len()).filter(|&i| keep[i]).collect();
     while let Some(i) = stack.pop() {
         // References only: a kind-level ordering does not make a resource needed.
-        let deps: Vec<(usize, String)> = items[i].edges.iter().map(|e| (e.to, e.pointer.clone())).collect();
+        let deps: Vec<(usize, String)> = items[i]
+            .edges
+            .iter()
+            .map(|e| (e.to, e.pointer.clone()))
+            .collect();
         for (d, pointer) in deps {
             if !keep[d] {
                 keep[d] = true;
-                let why = format!("referenced by {} {:?} at {pointer}", items[i].source.kind, items[i].source.key);
+                let why = format!(
+                    "referenced by {} {:?} at {pointer}",
+                    items[i].source.kind, items[i].source.key
+                );
                 items[d].pulled_in = Some(why);
                 stack.push(d);
             }
@@ -88,22 +116,59 @@ mod tests {
 
     fn item(kind: &str, key: &str, body: serde_json::Value, edges: Vec<usize>) -> Item {
         let mut it = Item::new(Resource::new(kind, key, key, body), Action::Create);
-        it.edges = edges.into_iter().map(|to| Edge { to, pointer: "/ref".into(), by: RefBy::Id, source_value: json!(to), required: true }).collect();
+        it.edges = edges
+            .into_iter()
+            .map(|to| Edge {
+                to,
+                pointer: "/ref".into(),
+                by: RefBy::Id,
+                source_value: json!(to),
+                required: true,
+            })
+            .collect();
         it
     }
 
     #[test]
     fn patterns_and_tags_select_with_their_closure() {
-        let known: BTreeSet<String> = ["adapter", "workflow", "pipeline"].iter().map(|s| s.to_string()).collect();
-        let sel = Selection { select: vec!["pipeline:nightly-*".into()], ..Default::default() };
+        let known: BTreeSet<String> = ["adapter", "workflow", "pipeline"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        let sel = Selection {
+            select: vec!["pipeline:nightly-*".into()],
+            ..Default::default()
+        };
         let patterns = sel.check(&known).unwrap();
-        let mut items = vec![item("adapter", "a", json!({}), vec![]), item("workflow", "w", json!({}), vec![0]), item("pipeline", "nightly-1", json!({}), vec![1]), item("pipeline", "hourly", json!({}), vec![1]), item("adapter", "b", json!({"tags": [{"name": "eu"}]}), vec![])];
+        let mut items = vec![
+            item("adapter", "a", json!({}), vec![]),
+            item("workflow", "w", json!({}), vec![0]),
+            item("pipeline", "nightly-1", json!({}), vec![1]),
+            item("pipeline", "hourly", json!({}), vec![1]),
+            item("adapter", "b", json!({"tags": [{"name": "eu"}]}), vec![]),
+        ];
         let keep = closure(&mut items, &patterns, &[]);
         assert_eq!(keep, [true, true, true, false, false]);
         assert!(items[0].pulled_in.as_deref().unwrap().contains("workflow"));
         let keep = closure(&mut items, &[], &["eu".to_string()]);
         assert_eq!(keep, [false, false, false, false, true]);
-        assert!(Selection { include: vec!["nope".into()], ..Default::default() }.check(&known).unwrap_err().contains("unknown kind"));
-        assert!(Selection { select: vec!["pipeline".into()], ..Default::default() }.check(&known).unwrap_err().contains("KIND:GLOB"));
+        assert!(
+            Selection {
+                include: vec!["nope".into()],
+                ..Default::default()
+            }
+            .check(&known)
+            .unwrap_err()
+            .contains("unknown kind")
+        );
+        assert!(
+            Selection {
+                select: vec!["pipeline".into()],
+                ..Default::default()
+            }
+            .check(&known)
+            .unwrap_err()
+            .contains("KIND:GLOB")
+        );
     }
 }

@@ -104,12 +104,20 @@ impl<W: Write> Scanner<W> {
             return Err("the JSON envelope ends early (truncated body?)".into());
         }
         let mime = self.mime();
-        Ok(Finished { sink: self.sink, len: self.data_len, nonws: self.data_nonws, mime, saw_data: self.saw_data })
+        Ok(Finished {
+            sink: self.sink,
+            len: self.data_len,
+            nonws: self.data_nonws,
+            mime,
+            saw_data: self.saw_data,
+        })
     }
 
     fn flush(&mut self) -> Result<(), String> {
         if !self.buf.is_empty() {
-            self.sink.write_all(&self.buf).map_err(|e| format!("spooling the file: {e}"))?;
+            self.sink
+                .write_all(&self.buf)
+                .map_err(|e| format!("spooling the file: {e}"))?;
             self.data_len += self.buf.len() as u64;
             self.buf.clear();
         }
@@ -150,12 +158,16 @@ impl<W: Write> Scanner<W> {
             if hex.len() < 4 {
                 return Ok(false);
             }
-            let code = u16::from_str_radix(hex, 16).map_err(|_| format!("bad \\u escape {hex:?}"))?;
+            let code =
+                u16::from_str_radix(hex, 16).map_err(|_| format!("bad \\u escape {hex:?}"))?;
             self.unicode = None;
             match (self.surrogate.take(), code) {
                 (None, 0xD800..=0xDBFF) => self.surrogate = Some(code),
                 (Some(hi), 0xDC00..=0xDFFF) => {
-                    let c = char::from_u32(0x10000 + (((hi as u32) - 0xD800) << 10) + (code as u32 - 0xDC00)).unwrap_or('\u{FFFD}');
+                    let c = char::from_u32(
+                        0x10000 + (((hi as u32) - 0xD800) << 10) + (code as u32 - 0xDC00),
+                    )
+                    .unwrap_or('\u{FFFD}');
                     self.emit_char(c)?;
                 }
                 (_, c) => self.emit_char(char::from_u32(c as u32).unwrap_or('\u{FFFD}'))?,
@@ -191,7 +203,9 @@ impl<W: Write> Scanner<W> {
             self.flush()?;
         }
         if run.len() >= self.buf.capacity() {
-            self.sink.write_all(run).map_err(|e| format!("spooling the file: {e}"))?;
+            self.sink
+                .write_all(run)
+                .map_err(|e| format!("spooling the file: {e}"))?;
             self.data_len += run.len() as u64;
         } else {
             self.buf.extend_from_slice(run);
@@ -204,7 +218,11 @@ impl<W: Write> Scanner<W> {
         while at < chunk.len() {
             // The data string is nearly all of an envelope: copy its plain runs whole rather
             // than byte by byte.
-            if self.state == State::Str && self.target == Target::Data && !self.escape && self.unicode.is_none() {
+            if self.state == State::Str
+                && self.target == Target::Data
+                && !self.escape
+                && self.unicode.is_none()
+            {
                 let rest = &chunk[at..];
                 let run = memchr::memchr2(b'"', b'\\', rest).unwrap_or(rest.len());
                 self.data_run(&rest[..run])?;
@@ -314,25 +332,34 @@ pub struct Base64Stream {
 
 impl Base64Stream {
     pub fn new() -> Self {
-        Base64Stream { pending: Vec::new() }
+        Base64Stream {
+            pending: Vec::new(),
+        }
     }
 
     pub fn feed(&mut self, chunk: &[u8]) -> Result<Vec<u8>, String> {
         use base64::Engine as _;
         if chunk.iter().any(|b| b.is_ascii_whitespace()) {
-            self.pending.extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
+            self.pending
+                .extend(chunk.iter().copied().filter(|b| !b.is_ascii_whitespace()));
         } else {
             self.pending.extend_from_slice(chunk);
         }
         let whole = self.pending.len() / 4 * 4;
-        let out = base64::engine::general_purpose::STANDARD.decode(&self.pending[..whole]).map_err(|e| format!("bad base64: {e}"))?;
+        let out = base64::engine::general_purpose::STANDARD
+            .decode(&self.pending[..whole])
+            .map_err(|e| format!("bad base64: {e}"))?;
         self.pending.drain(..whole);
         Ok(out)
     }
 
     #[cfg(test)]
     pub fn finish(self) -> Result<(), String> {
-        if self.pending.is_empty() { Ok(()) } else { Err("bad base64: the data ends mid-group".into()) }
+        if self.pending.is_empty() {
+            Ok(())
+        } else {
+            Err("bad base64: the data ends mid-group".into())
+        }
     }
 }
 

@@ -19,7 +19,11 @@ use std::sync::{Arc, Mutex};
 #[derive(Debug, Clone)]
 pub enum Encoding {
     Raw,
-    JsonEnvelope { data: String, mime_type: String, base64: bool },
+    JsonEnvelope {
+        data: String,
+        mime_type: String,
+        base64: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -37,7 +41,12 @@ pub struct TransferRequest {
 
 #[derive(Debug, Clone)]
 pub enum TransferOutcome {
-    Moved { bytes: u64, sha256: String, mime_type: String, response: String },
+    Moved {
+        bytes: u64,
+        sha256: String,
+        mime_type: String,
+        response: String,
+    },
     TooLarge(u64),
     Unsupported(String),
 }
@@ -47,7 +56,12 @@ pub enum TransferError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("{what} answered {status}: {body}")]
-    Status { what: String, status: u16, body: String, retry_after: Option<String> },
+    Status {
+        what: String,
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
     #[error("{0}")]
     Shape(String),
 }
@@ -58,7 +72,11 @@ pub enum TransferError {
 struct OverCap(u64);
 
 /// Move one file. Nothing is uploaded for a file over the cap or of a type not accepted.
-pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferRequest) -> Result<TransferOutcome, TransferError> {
+pub async fn transfer(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+) -> Result<TransferOutcome, TransferError> {
     let what = format!("GET {} on the source", req.download_path);
     // A transfer holds a request slot on both sides while the bytes flow.
     let _source_slot = client.admit(Side::Source).await;
@@ -80,23 +98,50 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
             }
             stream_upload(client, policy, req, resp, mime).await
         }
-        Encoding::JsonEnvelope { data, mime_type, base64 } if top_level(data).is_some() && top_level(mime_type).is_some() => {
-            stream_envelope(client, policy, req, top_level(data).unwrap_or_default(), top_level(mime_type).unwrap_or_default(), *base64, &what).await
+        Encoding::JsonEnvelope {
+            data,
+            mime_type,
+            base64,
+        } if top_level(data).is_some() && top_level(mime_type).is_some() => {
+            stream_envelope(
+                client,
+                policy,
+                req,
+                top_level(data).unwrap_or_default(),
+                top_level(mime_type).unwrap_or_default(),
+                *base64,
+                &what,
+            )
+            .await
         }
-        Encoding::JsonEnvelope { data, mime_type, base64 } => {
+        Encoding::JsonEnvelope {
+            data,
+            mime_type,
+            base64,
+        } => {
             let resp = download(client, policy, req, &what).await?;
             // base64 makes the envelope about 4/3 of the file; allow for that and the JSON.
             let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
             let body = match read_capped(resp, cap, &what).await {
-                Err(HttpError::TooLarge { .. }) => return Ok(TransferOutcome::TooLarge(req.max_bytes + 1)),
+                Err(HttpError::TooLarge { .. }) => {
+                    return Ok(TransferOutcome::TooLarge(req.max_bytes + 1));
+                }
                 other => other?,
             };
-            let env: Value = serde_json::from_slice(&body).map_err(|e| TransferError::Shape(format!("{what}: not a JSON envelope: {e}")))?;
-            let mime = env.pointer(mime_type).and_then(Value::as_str).unwrap_or("application/octet-stream").to_string();
+            let env: Value = serde_json::from_slice(&body)
+                .map_err(|e| TransferError::Shape(format!("{what}: not a JSON envelope: {e}")))?;
+            let mime = env
+                .pointer(mime_type)
+                .and_then(Value::as_str)
+                .unwrap_or("application/octet-stream")
+                .to_string();
             if !accepted(&req.accept, &mime) {
                 return Ok(TransferOutcome::Unsupported(mime));
             }
-            let text = env.pointer(data).and_then(Value::as_str).ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
+            let text = env
+                .pointer(data)
+                .and_then(Value::as_str)
+                .ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
             // Text types travel as text even in a base64 envelope (Unstract: PDFs base64, CSV plain).
             let bytes = if *base64 && !mime.starts_with("text/") {
                 base64::engine::general_purpose::STANDARD
@@ -111,9 +156,17 @@ pub async fn transfer(client: &HttpClient, policy: &Policy, req: &TransferReques
             }
             let n = bytes.len() as u64;
             let sha = hex::encode(Sha256::digest(&bytes));
-            let part = reqwest::multipart::Part::bytes(bytes).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+            let part = reqwest::multipart::Part::bytes(bytes)
+                .file_name(req.filename.clone())
+                .mime_str(&mime)
+                .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
             let response = upload(client, policy, req, part).await?;
-            Ok(TransferOutcome::Moved { bytes: n, sha256: sha, mime_type: mime, response })
+            Ok(TransferOutcome::Moved {
+                bytes: n,
+                sha256: sha,
+                mime_type: mime,
+                response,
+            })
         }
     }
 }
@@ -129,7 +182,15 @@ type BoxError = Box<dyn std::error::Error + Send + Sync>;
 /// Spool the envelope's data (unescaped) to a temporary file, then stream it up, decoding
 /// base64 for binary types. Memory holds a chunk at a time.
 #[allow(clippy::too_many_arguments)]
-async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferRequest, data_key: String, mime_key: String, base64: bool, what: &str) -> Result<TransferOutcome, TransferError> {
+async fn stream_envelope(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    data_key: String,
+    mime_key: String,
+    base64: bool,
+    what: &str,
+) -> Result<TransferOutcome, TransferError> {
     use std::io::{Seek, SeekFrom};
     // base64 is 4/3 of the file: a data string longer than that is over the cap either way.
     let raw_cap = req.max_bytes.saturating_mul(4) / 3 + 16;
@@ -138,8 +199,13 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
     // Download and spool; a connection cut mid-body starts the download again.
     let scanner = loop {
         let resp = download(client, policy, req, what).await?;
-        let spool = tempfile::tempfile().map_err(|e| TransferError::Shape(format!("cannot make a spool file: {e}")))?;
-        let mut scanner = envelope::Scanner::new(&data_key, &mime_key, std::io::BufWriter::with_capacity(64 * 1024, spool));
+        let spool = tempfile::tempfile()
+            .map_err(|e| TransferError::Shape(format!("cannot make a spool file: {e}")))?;
+        let mut scanner = envelope::Scanner::new(
+            &data_key,
+            &mime_key,
+            std::io::BufWriter::with_capacity(64 * 1024, spool),
+        );
         let mut body = resp.bytes_stream();
         let mut cut = None;
         while let Some(chunk) = body.next().await {
@@ -150,9 +216,13 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
                     break;
                 }
             };
-            scanner.feed(&chunk).map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
+            scanner
+                .feed(&chunk)
+                .map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
             if scanner.data_len > raw_cap {
-                return Ok(TransferOutcome::TooLarge(scanner.data_len.saturating_mul(3) / 4));
+                return Ok(TransferOutcome::TooLarge(
+                    scanner.data_len.saturating_mul(3) / 4,
+                ));
             }
         }
         match cut {
@@ -167,10 +237,14 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
             },
         }
     };
-    let done = scanner.finish().map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
+    let done = scanner
+        .finish()
+        .map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
     let (writer, raw_len, mime) = (done.sink, done.len, done.mime);
     if !done.saw_data {
-        return Err(TransferError::Shape(format!("{what}: the envelope has no {data_key:?}")));
+        return Err(TransferError::Shape(format!(
+            "{what}: the envelope has no {data_key:?}"
+        )));
     }
     let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
     if !accepted(&req.accept, &mime) {
@@ -178,24 +252,39 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
     }
     let decode = base64 && !mime.starts_with("text/");
     if decode && done.nonws % 4 != 0 {
-        return Err(TransferError::Shape(format!("{what}: bad base64: the data ends mid-group (truncated?)")));
+        return Err(TransferError::Shape(format!(
+            "{what}: bad base64: the data ends mid-group (truncated?)"
+        )));
     }
     let size = if decode { done.nonws / 4 * 3 } else { raw_len };
     // With padding the decoded size is up to 2 bytes less than `size`; the stream's cap is exact.
     if size > req.max_bytes + if decode { 2 } else { 0 } {
         return Ok(TransferOutcome::TooLarge(size));
     }
-    let mut file = writer.into_inner().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+    let mut file = writer
+        .into_inner()
+        .map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
     // The exact length, so the upload carries a Content-Length (a server can then take the
     // body in one allocation): base64 padding at the end takes 1 or 2 bytes off.
-    let length = if decode { size - padding(&mut file).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))? } else { size };
+    let length = if decode {
+        size - padding(&mut file)
+            .map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?
+    } else {
+        size
+    };
     // The spool can be read again: an upload the target refused without handling it (429,
     // 503 with Retry-After, no connection) is sent again.
     let mut attempt = 1;
     loop {
-        file.seek(SeekFrom::Start(0)).map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-        let copy = file.try_clone().map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-        let reader = tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(copy), 256 * 1024);
+        file.seek(SeekFrom::Start(0))
+            .map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+        let copy = file
+            .try_clone()
+            .map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
+        let reader = tokio_util::io::ReaderStream::with_capacity(
+            tokio::fs::File::from_std(copy),
+            256 * 1024,
+        );
         let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
         let seen = counted.clone();
         let cap = req.max_bytes;
@@ -214,16 +303,37 @@ async fn stream_envelope(client: &HttpClient, policy: &Policy, req: &TransferReq
             h.0.update(&out);
             Ok(out)
         });
-        let part = reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), length).file_name(req.filename.clone()).mime_str(&mime).map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+        let part = reqwest::multipart::Part::stream_with_length(
+            reqwest::Body::wrap_stream(stream),
+            length,
+        )
+        .file_name(req.filename.clone())
+        .mime_str(&mime)
+        .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
         let result = upload(client, policy, req, part).await;
         let wait = match &result {
-            Err(TransferError::Status { status, retry_after, .. }) => retry.next(false, attempt, Tried::Status { status: *status, retry_after: retry_after.as_deref() }),
+            Err(TransferError::Status {
+                status,
+                retry_after,
+                ..
+            }) => retry.next(
+                false,
+                attempt,
+                Tried::Status {
+                    status: *status,
+                    retry_after: retry_after.as_deref(),
+                },
+            ),
             Err(TransferError::Http(e)) => retry.next(false, attempt, Tried::Failed(e)),
             _ => None,
         };
         match wait {
             Some(d) => {
-                tracing::debug!("POST {} on the target: refused; upload again in {} ms", req.upload_path, d.as_millis());
+                tracing::debug!(
+                    "POST {} on the target: refused; upload again in {} ms",
+                    req.upload_path,
+                    d.as_millis()
+                );
                 tokio::time::sleep(d).await;
                 attempt += 1;
             }
@@ -240,12 +350,24 @@ fn padding(file: &mut std::fs::File) -> std::io::Result<u64> {
     file.seek(SeekFrom::Start(from))?;
     let mut tail = Vec::with_capacity(64);
     file.read_to_end(&mut tail)?;
-    Ok(tail.iter().rev().filter(|b| !b.is_ascii_whitespace()).take(2).filter(|&&b| b == b'=').count() as u64)
+    Ok(tail
+        .iter()
+        .rev()
+        .filter(|b| !b.is_ascii_whitespace())
+        .take(2)
+        .filter(|&&b| b == b'=')
+        .count() as u64)
 }
 
 /// Pipe the download's chunks into the upload's multipart body, hashing and counting on the
 /// way; passing the cap aborts the upload.
-async fn stream_upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, resp: reqwest::Response, mime: String) -> Result<TransferOutcome, TransferError> {
+async fn stream_upload(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    resp: reqwest::Response,
+    mime: String,
+) -> Result<TransferOutcome, TransferError> {
     let hasher = Arc::new(Mutex::new((Sha256::new(), 0u64)));
     let seen = hasher.clone();
     let cap = req.max_bytes;
@@ -268,7 +390,12 @@ async fn stream_upload(client: &HttpClient, policy: &Policy, req: &TransferReque
 }
 
 /// What a streamed upload came to, from its result and what passed through the stream.
-fn outcome(result: Result<String, TransferError>, counted: &Mutex<(Sha256, u64)>, cap: u64, mime: String) -> Result<TransferOutcome, TransferError> {
+fn outcome(
+    result: Result<String, TransferError>,
+    counted: &Mutex<(Sha256, u64)>,
+    cap: u64,
+    mime: String,
+) -> Result<TransferOutcome, TransferError> {
     let (h, n) = {
         let g = counted.lock().expect("hasher lock");
         (g.0.clone(), g.1)
@@ -277,39 +404,92 @@ fn outcome(result: Result<String, TransferError>, counted: &Mutex<(Sha256, u64)>
         // The stream stopped at the cap: not an error, a file too large.
         Err(_) if n > cap => Ok(TransferOutcome::TooLarge(n)),
         Err(e) => Err(e),
-        Ok(response) => Ok(TransferOutcome::Moved { bytes: n, sha256: hex::encode(h.finalize()), mime_type: mime, response }),
+        Ok(response) => Ok(TransferOutcome::Moved {
+            bytes: n,
+            sha256: hex::encode(h.finalize()),
+            mime_type: mime,
+            response,
+        }),
     }
 }
 
-async fn upload(client: &HttpClient, policy: &Policy, req: &TransferRequest, part: reqwest::multipart::Part) -> Result<String, TransferError> {
+async fn upload(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    part: reqwest::multipart::Part,
+) -> Result<String, TransferError> {
     let what = format!("POST {} on the target", req.upload_path);
     let mut form = reqwest::multipart::Form::new();
     for (k, v) in &req.upload_fields {
         form = form.text(k.clone(), v.clone());
     }
     form = form.part(req.upload_field.clone(), part);
-    let rb = client.prepare(policy, Side::Target, Method::POST, &req.upload_path, &[], &[])?;
-    let resp = rb.multipart(form).send().await.map_err(|e| classify(&what, e))?;
+    let rb = client.prepare(
+        policy,
+        Side::Target,
+        Method::POST,
+        &req.upload_path,
+        &[],
+        &[],
+    )?;
+    let resp = rb
+        .multipart(form)
+        .send()
+        .await
+        .map_err(|e| classify(&what, e))?;
     let status = resp.status().as_u16();
-    let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let retry_after = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
     let body = read_capped(resp, 16 * 1024 * 1024, &what).await?;
     if !(200..300).contains(&status) {
-        return Err(TransferError::Status { what, status, body: crate::net::body_summary(&body), retry_after });
+        return Err(TransferError::Status {
+            what,
+            status,
+            body: crate::net::body_summary(&body),
+            retry_after,
+        });
     }
     Ok(String::from_utf8_lossy(&body).into_owned())
 }
 
 /// GET the file, again while that is safe (see `net::retry`), until the source answers 2xx.
-async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, what: &str) -> Result<reqwest::Response, TransferError> {
+async fn download(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    what: &str,
+) -> Result<reqwest::Response, TransferError> {
     let retry = client.retry_policy();
     let mut attempt = 1;
     loop {
-        let result = client.prepare(policy, Side::Source, Method::GET, &req.download_path, &req.download_query, &[])?.send().await.map_err(|e| classify(what, e));
+        let result = client
+            .prepare(
+                policy,
+                Side::Source,
+                Method::GET,
+                &req.download_path,
+                &req.download_query,
+                &[],
+            )?
+            .send()
+            .await
+            .map_err(|e| classify(what, e));
         let wait = match &result {
             Ok(r) if r.status().is_success() => None,
             Ok(r) => {
                 let after = r.headers().get("retry-after").and_then(|v| v.to_str().ok());
-                retry.next(true, attempt, Tried::Status { status: r.status().as_u16(), retry_after: after })
+                retry.next(
+                    true,
+                    attempt,
+                    Tried::Status {
+                        status: r.status().as_u16(),
+                        retry_after: after,
+                    },
+                )
             }
             Err(e) => retry.next(true, attempt, Tried::Failed(e)),
         };
@@ -319,14 +499,24 @@ async fn download(client: &HttpClient, policy: &Policy, req: &TransferRequest, w
                 attempt += 1;
             }
             (None, Ok(r)) if r.status().is_success() => return Ok(r),
-            (None, Ok(r)) => return Err(TransferError::Status { what: what.to_string(), status: r.status().as_u16(), body: String::new(), retry_after: None }),
+            (None, Ok(r)) => {
+                return Err(TransferError::Status {
+                    what: what.to_string(),
+                    status: r.status().as_u16(),
+                    body: String::new(),
+                    retry_after: None,
+                });
+            }
             (None, Err(e)) => return Err(e.into()),
         }
     }
 }
 
 fn accepted(accept: &[String], mime: &str) -> bool {
-    accept.is_empty() || accept.iter().any(|a| a == mime || (a.ends_with("/*") && mime.starts_with(&a[..a.len() - 1])))
+    accept.is_empty()
+        || accept
+            .iter()
+            .any(|a| a == mime || (a.ends_with("/*") && mime.starts_with(&a[..a.len() - 1])))
 }
 
 #[cfg(test)]
@@ -336,7 +526,14 @@ mod tests {
 
     #[test]
     fn padding_counts_the_closing_equals_signs() {
-        for (text, want) in [("QUJD", 0), ("QUI=", 1), ("QQ==", 2), ("QQ==\n", 2), ("QUI=  \r\n", 1), ("", 0)] {
+        for (text, want) in [
+            ("QUJD", 0),
+            ("QUI=", 1),
+            ("QQ==", 2),
+            ("QQ==\n", 2),
+            ("QUI=  \r\n", 1),
+            ("", 0),
+        ] {
             let mut f = tempfile::tempfile().unwrap();
             f.write_all(text.as_bytes()).unwrap();
             assert_eq!(padding(&mut f).unwrap(), want, "{text:?}");

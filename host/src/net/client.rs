@@ -30,7 +30,14 @@ pub struct ClientConfig {
 
 impl Default for ClientConfig {
     fn default() -> Self {
-        ClientConfig { connect_timeout: Duration::from_secs(10), request_timeout: Duration::from_secs(120), retry: RetryPolicy::default(), rate_limit: None, max_in_flight: 32, batch: 8 }
+        ClientConfig {
+            connect_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(120),
+            retry: RetryPolicy::default(),
+            rate_limit: None,
+            max_in_flight: 32,
+            batch: 8,
+        }
     }
 }
 
@@ -43,7 +50,10 @@ struct Gate {
 impl Gate {
     fn new(config: &ClientConfig) -> Gate {
         Gate {
-            limiter: config.rate_limit.and_then(NonZeroU32::new).map(|rps| RateLimiter::direct(Quota::per_second(rps))),
+            limiter: config
+                .rate_limit
+                .and_then(NonZeroU32::new)
+                .map(|rps| RateLimiter::direct(Quota::per_second(rps))),
             in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
         }
     }
@@ -53,7 +63,11 @@ impl Gate {
         if let Some(l) = &self.limiter {
             l.until_ready().await;
         }
-        self.in_flight.clone().acquire_owned().await.expect("the semaphore is never closed")
+        self.in_flight
+            .clone()
+            .acquire_owned()
+            .await
+            .expect("the semaphore is never closed")
     }
 }
 
@@ -87,7 +101,14 @@ pub struct Request {
 
 impl Request {
     pub fn get(side: Side, path: impl Into<String>) -> Self {
-        Request { side, method: Method::GET, path: path.into(), query: vec![], headers: vec![], body: RequestBody::Empty }
+        Request {
+            side,
+            method: Method::GET,
+            path: path.into(),
+            query: vec![],
+            headers: vec![],
+            body: RequestBody::Empty,
+        }
     }
 }
 
@@ -116,7 +137,10 @@ impl HttpError {
     /// Worth trying later: timeouts, connections that failed or were cut. (Whether it is
     /// safe to try again is for the caller: a cut POST may have been applied.)
     pub fn is_transient(&self) -> bool {
-        matches!(self, HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. })
+        matches!(
+            self,
+            HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. }
+        )
     }
 }
 
@@ -150,7 +174,13 @@ impl HttpClient {
             .redirect(redirects)
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()?;
-        Ok(HttpClient { inner, envs: std::sync::Arc::new(envs), gates: Arc::new([Gate::new(config), Gate::new(config)]), retry: config.retry, batch: config.batch.max(1) })
+        Ok(HttpClient {
+            inner,
+            envs: std::sync::Arc::new(envs),
+            gates: Arc::new([Gate::new(config), Gate::new(config)]),
+            retry: config.retry,
+            batch: config.batch.max(1),
+        })
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
@@ -165,7 +195,15 @@ impl HttpClient {
     /// Whether the policy lets `req` out, without sending it: a batch is checked whole
     /// before any of it is sent.
     pub fn check(&self, policy: &Policy, req: &Request) -> Result<(), HttpError> {
-        self.prepare(policy, req.side, req.method.clone(), &req.path, &req.query, &req.headers).map(drop)
+        self.prepare(
+            policy,
+            req.side,
+            req.method.clone(),
+            &req.path,
+            &req.query,
+            &req.headers,
+        )
+        .map(drop)
     }
 
     /// Wait until `side` may take one more request; hold the permit while it runs.
@@ -183,7 +221,15 @@ impl HttpClient {
     }
 
     /// Build a checked, authenticated request for `path` on `side`.
-    pub(crate) fn prepare(&self, policy: &Policy, side: Side, method: Method, path: &str, query: &[(String, String)], headers: &[(String, String)]) -> Result<reqwest::RequestBuilder, HttpError> {
+    pub(crate) fn prepare(
+        &self,
+        policy: &Policy,
+        side: Side,
+        method: Method,
+        path: &str,
+        query: &[(String, String)],
+        headers: &[(String, String)],
+    ) -> Result<reqwest::RequestBuilder, HttpError> {
         let conn = self.envs.get(side);
         let mut url = policy::resolve(conn, path)?;
         policy.check_method(conn, &method, &url)?;
@@ -200,7 +246,12 @@ impl HttpClient {
 
     /// Send a plugin's request; the body is read up to `max_body` bytes. Throttled per
     /// environment, and retried when that is safe (see [`RetryPolicy`]).
-    pub async fn send(&self, policy: &Policy, req: Request, max_body: u64) -> Result<Response, HttpError> {
+    pub async fn send(
+        &self,
+        policy: &Policy,
+        req: Request,
+        max_body: u64,
+    ) -> Result<Response, HttpError> {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
         let safe = super::retry::safe(&req.method, &req.headers);
         let mut attempt = 1;
@@ -211,8 +262,19 @@ impl HttpClient {
             };
             let wait = match &result {
                 Ok(r) => {
-                    let retry_after = r.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).map(|(_, v)| v.as_str());
-                    self.retry.next(safe, attempt, Tried::Status { status: r.status, retry_after })
+                    let retry_after = r
+                        .headers
+                        .iter()
+                        .find(|(k, _)| k.eq_ignore_ascii_case("retry-after"))
+                        .map(|(_, v)| v.as_str());
+                    self.retry.next(
+                        safe,
+                        attempt,
+                        Tried::Status {
+                            status: r.status,
+                            retry_after,
+                        },
+                    )
                 }
                 Err(e) => self.retry.next(safe, attempt, Tried::Failed(e)),
             };
@@ -231,12 +293,29 @@ impl HttpClient {
         }
     }
 
-    async fn send_once(&self, policy: &Policy, req: &Request, max_body: u64, what: &str) -> Result<Response, HttpError> {
-        let mut rb = self.prepare(policy, req.side, req.method.clone(), &req.path, &req.query, &req.headers)?;
+    async fn send_once(
+        &self,
+        policy: &Policy,
+        req: &Request,
+        max_body: u64,
+        what: &str,
+    ) -> Result<Response, HttpError> {
+        let mut rb = self.prepare(
+            policy,
+            req.side,
+            req.method.clone(),
+            &req.path,
+            &req.query,
+            &req.headers,
+        )?;
         rb = match &req.body {
             RequestBody::Empty => rb,
-            RequestBody::Json(text) => rb.header("content-type", "application/json").body(text.clone()),
-            RequestBody::Bytes { content_type, data } => rb.header("content-type", content_type.as_str()).body(data.clone()),
+            RequestBody::Json(text) => rb
+                .header("content-type", "application/json")
+                .body(text.clone()),
+            RequestBody::Bytes { content_type, data } => rb
+                .header("content-type", content_type.as_str())
+                .body(data.clone()),
             RequestBody::Form(parts) => {
                 let mut form = reqwest::multipart::Form::new();
                 for p in parts {
@@ -245,7 +324,10 @@ impl HttpClient {
                         part = part.file_name(f.clone());
                     }
                     if let Some(ct) = &p.content_type {
-                        part = part.mime_str(ct).map_err(|e| HttpError::Other { what: what.to_string(), detail: format!("bad content type {ct:?}: {e}") })?;
+                        part = part.mime_str(ct).map_err(|e| HttpError::Other {
+                            what: what.to_string(),
+                            detail: format!("bad content type {ct:?}: {e}"),
+                        })?;
                     }
                     form = form.part(p.name.clone(), part);
                 }
@@ -258,10 +340,19 @@ impl HttpClient {
             .headers()
             .iter()
             .filter(|(k, _)| !matches!(k.as_str(), "set-cookie"))
-            .map(|(k, v)| (k.to_string(), String::from_utf8_lossy(v.as_bytes()).into_owned()))
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                )
+            })
             .collect();
         let body = read_capped(resp, max_body, what).await?;
-        Ok(Response { status, headers, body })
+        Ok(Response {
+            status,
+            headers,
+            body,
+        })
     }
 }
 
@@ -276,16 +367,26 @@ fn authenticate(rb: reqwest::RequestBuilder, credential: &Credential) -> reqwest
 
 /// Read a body, failing as soon as it passes `limit` bytes (and before, when the
 /// Content-Length says so), so that a hostile server cannot fill memory.
-pub(crate) async fn read_capped(resp: reqwest::Response, limit: u64, what: &str) -> Result<Vec<u8>, HttpError> {
+pub(crate) async fn read_capped(
+    resp: reqwest::Response,
+    limit: u64,
+    what: &str,
+) -> Result<Vec<u8>, HttpError> {
     if resp.content_length().is_some_and(|n| n > limit) {
-        return Err(HttpError::TooLarge { what: what.to_string(), limit });
+        return Err(HttpError::TooLarge {
+            what: what.to_string(),
+            limit,
+        });
     }
     let mut body = Vec::new();
     let mut stream = resp.bytes_stream();
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| classify(what, e))?;
         if body.len() as u64 + chunk.len() as u64 > limit {
-            return Err(HttpError::TooLarge { what: what.to_string(), limit });
+            return Err(HttpError::TooLarge {
+                what: what.to_string(),
+                limit,
+            });
         }
         body.extend_from_slice(&chunk);
     }
@@ -305,9 +406,15 @@ pub(crate) fn classify(what: &str, e: reqwest::Error) -> HttpError {
     if e.is_timeout() {
         HttpError::Timeout { what }
     } else if e.is_connect() {
-        HttpError::Connect { what, detail: root_cause(&e) }
+        HttpError::Connect {
+            what,
+            detail: root_cause(&e),
+        }
     } else {
-        HttpError::Other { what, detail: root_cause(&e) }
+        HttpError::Other {
+            what,
+            detail: root_cause(&e),
+        }
     }
 }
 

@@ -63,7 +63,10 @@ pub enum Credential {
     /// `Authorization: Bearer <key>` (Unstract, Versori).
     Bearer(Secret),
     /// A header of the platform's own, e.g. `X-MSTR-AuthToken` (Strategy).
-    Header { name: String, value: Secret },
+    Header {
+        name: String,
+        value: Secret,
+    },
 }
 
 impl Credential {
@@ -89,7 +92,8 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(side: Side, base: &str, credential: Credential) -> anyhow::Result<Self> {
-        let mut base = Url::parse(base).map_err(|e| anyhow::anyhow!("{side} URL {base:?} is not a valid URL: {e}"))?;
+        let mut base = Url::parse(base)
+            .map_err(|e| anyhow::anyhow!("{side} URL {base:?} is not a valid URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             anyhow::bail!("{side} URL {base} must be http or https");
         }
@@ -97,7 +101,11 @@ impl Connection {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
-        Ok(Connection { side, base, credential })
+        Ok(Connection {
+            side,
+            base,
+            credential,
+        })
     }
 }
 
@@ -122,7 +130,10 @@ impl Environments {
 pub fn body_summary(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(&body[..body.len().min(64 << 10)]);
     let t = text.trim_start();
-    if t.starts_with('<') && (t.to_ascii_lowercase().contains("<html") || t.to_ascii_lowercase().starts_with("<!doctype")) {
+    if t.starts_with('<')
+        && (t.to_ascii_lowercase().contains("<html")
+            || t.to_ascii_lowercase().starts_with("<!doctype"))
+    {
         let inner = |tag: &str| {
             let lower = t.to_ascii_lowercase();
             let start = lower.find(&format!("<{tag}"))?;
@@ -130,7 +141,9 @@ pub fn body_summary(body: &[u8]) -> String {
             let end = open_end + lower[open_end..].find(&format!("</{tag}"))?;
             Some(t[open_end..end].trim().to_string()).filter(|s| !s.is_empty())
         };
-        let title = inner("title").or_else(|| inner("h1")).unwrap_or_else(|| "no title".into());
+        let title = inner("title")
+            .or_else(|| inner("h1"))
+            .unwrap_or_else(|| "no title".into());
         return format!("an HTML page ({title})");
     }
     let mut s: String = text.chars().take(300).collect();
@@ -145,8 +158,19 @@ mod summary_tests {
     #[test]
     fn html_pages_are_summed_up_by_their_title() {
         assert_eq!(super::body_summary(b"<!DOCTYPE html><html><head><title>502 Bad Gateway</title></head><body>...</body></html>"), "an HTML page (502 Bad Gateway)");
-        assert_eq!(super::body_summary(b"<html><body><h1>Oops</h1></body></html>"), "an HTML page (Oops)");
-        assert_eq!(super::body_summary(b"{\"detail\": \"no\"}"), "{\"detail\": \"no\"}");
-        assert_eq!(super::body_summary("x".repeat(400).as_bytes()).chars().count(), 301);
+        assert_eq!(
+            super::body_summary(b"<html><body><h1>Oops</h1></body></html>"),
+            "an HTML page (Oops)"
+        );
+        assert_eq!(
+            super::body_summary(b"{\"detail\": \"no\"}"),
+            "{\"detail\": \"no\"}"
+        );
+        assert_eq!(
+            super::body_summary("x".repeat(400).as_bytes())
+                .chars()
+                .count(),
+            301
+        );
     }
 }

@@ -1,8 +1,8 @@
 //! `list-all`: GET a list and follow every page, whatever the paging style.
 
+use super::Side;
 use super::client::{HttpClient, HttpError, Request};
 use super::policy::Policy;
-use super::Side;
 use serde_json::Value;
 
 /// How a list endpoint pages (mirrors the WIT `paging` variant).
@@ -12,9 +12,23 @@ pub enum Paging {
     None { items: String },
     /// Django REST Framework `{count, next, previous, results}`, following `next`.
     DrfNext,
-    PageNumber { page_param: String, size_param: String, size: u32, items: String },
-    OffsetLimit { offset_param: String, limit_param: String, limit: u32, items: String },
-    Cursor { param: String, next: String, items: String },
+    PageNumber {
+        page_param: String,
+        size_param: String,
+        size: u32,
+        items: String,
+    },
+    OffsetLimit {
+        offset_param: String,
+        limit_param: String,
+        limit: u32,
+        items: String,
+    },
+    Cursor {
+        param: String,
+        next: String,
+        items: String,
+    },
 }
 
 /// Hard stop against a server that pages forever.
@@ -25,13 +39,25 @@ pub enum ListError {
     #[error(transparent)]
     Http(#[from] HttpError),
     #[error("{what} answered {status}: {body}")]
-    Status { what: String, status: u16, body: String },
+    Status {
+        what: String,
+        status: u16,
+        body: String,
+    },
     #[error("{what}: {detail}")]
     Shape { what: String, detail: String },
 }
 
 /// Follow every page of `path` on `side`; each item returned as a JSON value.
-pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &str, query: &[(String, String)], paging: &Paging, max_body: u64) -> Result<Vec<Value>, ListError> {
+pub async fn list_all(
+    client: &HttpClient,
+    policy: &Policy,
+    side: Side,
+    path: &str,
+    query: &[(String, String)],
+    paging: &Paging,
+    max_body: u64,
+) -> Result<Vec<Value>, ListError> {
     let mut out = Vec::new();
     match paging {
         Paging::None { items } => {
@@ -43,7 +69,15 @@ pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &s
             let mut q = query.to_vec();
             let mut seen = std::collections::HashSet::new();
             for _ in 0..MAX_PAGES {
-                let page = fetch(client, policy, side, &next_path, std::mem::take(&mut q), max_body).await?;
+                let page = fetch(
+                    client,
+                    policy,
+                    side,
+                    &next_path,
+                    std::mem::take(&mut q),
+                    max_body,
+                )
+                .await?;
                 // A plain list (no paging on this server or endpoint) is the whole result.
                 if page.is_array() {
                     out.extend(items_at(&page, "", path)?);
@@ -61,7 +95,12 @@ pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &s
                 }
             }
         }
-        Paging::PageNumber { page_param, size_param, size, items } => {
+        Paging::PageNumber {
+            page_param,
+            size_param,
+            size,
+            items,
+        } => {
             for page_no in 1..=MAX_PAGES {
                 let mut q = query.to_vec();
                 q.push((page_param.clone(), page_no.to_string()));
@@ -75,7 +114,12 @@ pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &s
                 }
             }
         }
-        Paging::OffsetLimit { offset_param, limit_param, limit, items } => {
+        Paging::OffsetLimit {
+            offset_param,
+            limit_param,
+            limit,
+            items,
+        } => {
             let mut offset = 0u64;
             for _ in 0..MAX_PAGES {
                 let mut q = query.to_vec();
@@ -123,16 +167,28 @@ pub async fn list_all(client: &HttpClient, policy: &Policy, side: Side, path: &s
     Ok(out)
 }
 
-async fn fetch(client: &HttpClient, policy: &Policy, side: Side, path: &str, query: Vec<(String, String)>, max_body: u64) -> Result<Value, ListError> {
+async fn fetch(
+    client: &HttpClient,
+    policy: &Policy,
+    side: Side,
+    path: &str,
+    query: Vec<(String, String)>,
+    max_body: u64,
+) -> Result<Value, ListError> {
     let mut req = Request::get(side, path);
     req.query = query;
     let what = format!("GET {path} on the {side}");
     let resp = client.send(policy, req, max_body).await?;
     if !(200..300).contains(&resp.status) {
         let body = super::body_summary(&resp.body);
-        return Err(ListError::Status { what, status: resp.status, body });
+        return Err(ListError::Status {
+            what,
+            status: resp.status,
+            body,
+        });
     }
-    serde_json::from_slice(&resp.body).map_err(|e| shape(path, format!("the answer is not JSON: {e}")))
+    serde_json::from_slice(&resp.body)
+        .map_err(|e| shape(path, format!("the answer is not JSON: {e}")))
 }
 
 fn items_at(page: &Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListError> {
@@ -148,11 +204,21 @@ fn items_at(page: &Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListE
 /// A `next` link as a path relative to the side's base URL. Only its path and query are
 /// used: behind a proxy a server often builds links with its internal host or scheme, and
 /// the request must go to the configured base URL anyway, never to a host the server names.
-fn relative_to_base(client: &HttpClient, side: Side, next: &str, path: &str) -> Result<String, ListError> {
+fn relative_to_base(
+    client: &HttpClient,
+    side: Side,
+    next: &str,
+    path: &str,
+) -> Result<String, ListError> {
     let base = &client.connection(side).base;
-    let url = base.join(next).map_err(|e| shape(path, format!("bad next link {next:?}: {e}")))?;
+    let url = base
+        .join(next)
+        .map_err(|e| shape(path, format!("bad next link {next:?}: {e}")))?;
     let Some(rel) = url.path().strip_prefix(base.path()) else {
-        return Err(shape(path, format!("next link {next} is not below the base URL {base}")));
+        return Err(shape(
+            path,
+            format!("next link {next} is not below the base URL {base}"),
+        ));
     };
     let mut rel = rel.to_string();
     if let Some(q) = url.query() {
@@ -163,5 +229,8 @@ fn relative_to_base(client: &HttpClient, side: Side, next: &str, path: &str) -> 
 }
 
 fn shape(path: &str, detail: String) -> ListError {
-    ListError::Shape { what: format!("GET {path}"), detail }
+    ListError::Shape {
+        what: format!("GET {path}"),
+        detail,
+    }
 }

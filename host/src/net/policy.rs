@@ -6,12 +6,21 @@ use reqwest::Method;
 use url::Url;
 
 /// Headers a plugin may never set: the host owns credentials and routing.
-const FORBIDDEN_HEADERS: [&str; 6] = ["authorization", "cookie", "host", "proxy-authorization", "content-length", "transfer-encoding"];
+const FORBIDDEN_HEADERS: [&str; 6] = [
+    "authorization",
+    "cookie",
+    "host",
+    "proxy-authorization",
+    "content-length",
+    "transfer-encoding",
+];
 
 /// Why the host refused a request.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum Refusal {
-    #[error("the source is read-only: {method} {path} refused (only GET, HEAD and OPTIONS reach the source)")]
+    #[error(
+        "the source is read-only: {method} {path} refused (only GET, HEAD and OPTIONS reach the source)"
+    )]
     SourceWrite { method: String, path: String },
     #[error("header {0:?} is set by the host, never by a plugin")]
     ForbiddenHeader(String),
@@ -31,24 +40,44 @@ pub struct Policy {
 impl Policy {
     /// Check a method on a side.
     /// Rules in `source_writes` are path prefixes relative to the source's base URL.
-    pub fn check_method(&self, conn: &Connection, method: &Method, url: &Url) -> Result<(), Refusal> {
-        if conn.side == Side::Target || matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS) {
+    pub fn check_method(
+        &self,
+        conn: &Connection,
+        method: &Method,
+        url: &Url,
+    ) -> Result<(), Refusal> {
+        if conn.side == Side::Target
+            || matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+        {
             return Ok(());
         }
         let path = url.path();
         let relative = path.strip_prefix(conn.base.path()).unwrap_or(path);
-        if self.source_writes.iter().any(|(m, prefix)| m == method && relative.starts_with(prefix.trim_start_matches('/'))) {
+        if self
+            .source_writes
+            .iter()
+            .any(|(m, prefix)| m == method && relative.starts_with(prefix.trim_start_matches('/')))
+        {
             return Ok(());
         }
-        Err(Refusal::SourceWrite { method: method.to_string(), path: path.to_string() })
+        Err(Refusal::SourceWrite {
+            method: method.to_string(),
+            path: path.to_string(),
+        })
     }
 
     /// Check the headers a plugin asked for.
-    pub fn check_headers<'a>(&self, conn: &Connection, names: impl IntoIterator<Item = &'a str>) -> Result<(), Refusal> {
+    pub fn check_headers<'a>(
+        &self,
+        conn: &Connection,
+        names: impl IntoIterator<Item = &'a str>,
+    ) -> Result<(), Refusal> {
         let credential = conn.credential.header_name().map(str::to_ascii_lowercase);
         for name in names {
             let lower = name.to_ascii_lowercase();
-            if FORBIDDEN_HEADERS.contains(&lower.as_str()) || credential.as_deref() == Some(lower.as_str()) {
+            if FORBIDDEN_HEADERS.contains(&lower.as_str())
+                || credential.as_deref() == Some(lower.as_str())
+            {
                 return Err(Refusal::ForbiddenHeader(name.to_string()));
             }
         }
@@ -60,10 +89,17 @@ impl Policy {
 /// would leave it: absolute URLs, scheme-relative `//host`, and `..` segments.
 pub fn resolve(conn: &Connection, path: &str) -> Result<Url, Refusal> {
     let bad = || Refusal::BadPath(path.to_string());
-    if path.contains("://") || path.starts_with('/') || path.starts_with('\\') || path.contains('\\') {
+    if path.contains("://")
+        || path.starts_with('/')
+        || path.starts_with('\\')
+        || path.contains('\\')
+    {
         return Err(bad());
     }
-    if path.split(['/', '?', '#']).any(|seg| seg == ".." || seg == "." || seg.eq_ignore_ascii_case("%2e%2e")) {
+    if path
+        .split(['/', '?', '#'])
+        .any(|seg| seg == ".." || seg == "." || seg.eq_ignore_ascii_case("%2e%2e"))
+    {
         return Err(bad());
     }
     let url = conn.base.join(path).map_err(|_| bad())?;
@@ -87,14 +123,30 @@ mod tests {
     use crate::net::Credential;
 
     fn conn() -> Connection {
-        Connection::new(Side::Source, "http://127.0.0.1:9/api/v1/unstract/dev", Credential::None).unwrap()
+        Connection::new(
+            Side::Source,
+            "http://127.0.0.1:9/api/v1/unstract/dev",
+            Credential::None,
+        )
+        .unwrap()
     }
 
     #[test]
     fn paths_stay_below_the_base() {
         let c = conn();
-        assert_eq!(resolve(&c, "tags/?page=2").unwrap().as_str(), "http://127.0.0.1:9/api/v1/unstract/dev/tags/?page=2");
-        for bad in ["http://evil/", "//evil/x", "/etc/passwd", "../prod/tags/", "a/../../x", "a\\b", "%2e%2e/x"] {
+        assert_eq!(
+            resolve(&c, "tags/?page=2").unwrap().as_str(),
+            "http://127.0.0.1:9/api/v1/unstract/dev/tags/?page=2"
+        );
+        for bad in [
+            "http://evil/",
+            "//evil/x",
+            "/etc/passwd",
+            "../prod/tags/",
+            "a/../../x",
+            "a\\b",
+            "%2e%2e/x",
+        ] {
             assert!(resolve(&c, bad).is_err(), "{bad} should be refused");
         }
     }
@@ -109,14 +161,24 @@ mod tests {
         let mut t = c.clone();
         t.side = Side::Target;
         assert!(p.check_method(&t, &Method::DELETE, &url).is_ok());
-        let p = Policy { source_writes: vec![(Method::POST, "/tags/".into())] };
+        let p = Policy {
+            source_writes: vec![(Method::POST, "/tags/".into())],
+        };
         assert!(p.check_method(&c, &Method::POST, &url).is_ok());
         assert!(p.check_method(&c, &Method::PUT, &url).is_err());
     }
 
     #[test]
     fn credential_headers_are_the_hosts() {
-        let c = Connection::new(Side::Target, "http://h/", Credential::Header { name: "X-MSTR-AuthToken".into(), value: crate::net::Secret::new("s") }).unwrap();
+        let c = Connection::new(
+            Side::Target,
+            "http://h/",
+            Credential::Header {
+                name: "X-MSTR-AuthToken".into(),
+                value: crate::net::Secret::new("s"),
+            },
+        )
+        .unwrap();
         let p = Policy::default();
         assert!(p.check_headers(&c, ["Accept"]).is_ok());
         for h in ["Authorization", "COOKIE", "host", "x-mstr-authtoken"] {

@@ -21,23 +21,37 @@ pub struct RetryPolicy {
 
 impl Default for RetryPolicy {
     fn default() -> Self {
-        RetryPolicy { attempts: 5, base: Duration::from_millis(200), max: Duration::from_secs(10), max_retry_after: Duration::from_secs(60) }
+        RetryPolicy {
+            attempts: 5,
+            base: Duration::from_millis(200),
+            max: Duration::from_secs(10),
+            max_retry_after: Duration::from_secs(60),
+        }
     }
 }
 
 /// Methods that may be sent twice with the effect of once.
 pub fn idempotent(m: &Method) -> bool {
-    matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE)
+    matches!(
+        *m,
+        Method::GET | Method::HEAD | Method::OPTIONS | Method::PUT | Method::DELETE
+    )
 }
 
 /// Whether a request may be sent twice: an idempotent method, or a plugin's promise.
 pub fn safe(m: &Method, headers: &[(String, String)]) -> bool {
-    idempotent(m) || headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
+    idempotent(m)
+        || headers
+            .iter()
+            .any(|(k, _)| k.eq_ignore_ascii_case("idempotency-key"))
 }
 
 /// What came back from one try.
 pub enum Tried<'a> {
-    Status { status: u16, retry_after: Option<&'a str> },
+    Status {
+        status: u16,
+        retry_after: Option<&'a str>,
+    },
     Failed(&'a HttpError),
 }
 
@@ -52,16 +66,30 @@ impl RetryPolicy {
             let cap = self.base.saturating_mul(1 << attempt.min(16)).min(self.max);
             Duration::from_millis(fastrand::u64(0..=cap.as_millis() as u64))
         };
-        let after = |h: Option<&str>| h.and_then(parse_retry_after).map(|d| d.min(self.max_retry_after));
+        let after = |h: Option<&str>| {
+            h.and_then(parse_retry_after)
+                .map(|d| d.min(self.max_retry_after))
+        };
         match tried {
             // The server refused to handle it: safe for any method.
-            Tried::Status { status: 429, retry_after } => Some(after(retry_after).unwrap_or_else(backoff)),
-            Tried::Status { status: 503, retry_after: Some(h) } => Some(after(Some(h)).unwrap_or_else(backoff)),
-            Tried::Status { status: 500 | 502 | 503 | 504, .. } if safe => Some(backoff()),
+            Tried::Status {
+                status: 429,
+                retry_after,
+            } => Some(after(retry_after).unwrap_or_else(backoff)),
+            Tried::Status {
+                status: 503,
+                retry_after: Some(h),
+            } => Some(after(Some(h)).unwrap_or_else(backoff)),
+            Tried::Status {
+                status: 500 | 502 | 503 | 504,
+                ..
+            } if safe => Some(backoff()),
             Tried::Status { .. } => None,
             // The connection never opened: nothing was sent.
             Tried::Failed(HttpError::Connect { .. }) => Some(backoff()),
-            Tried::Failed(HttpError::Timeout { .. } | HttpError::Other { .. }) if safe => Some(backoff()),
+            Tried::Failed(HttpError::Timeout { .. } | HttpError::Other { .. }) if safe => {
+                Some(backoff())
+            }
             Tried::Failed(_) => None,
         }
     }
@@ -74,7 +102,10 @@ fn parse_retry_after(v: &str) -> Option<Duration> {
         return Some(Duration::from_secs(s));
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 #[cfg(test)]
@@ -83,22 +114,105 @@ mod tests {
 
     #[test]
     fn retries_only_what_is_safe() {
-        let p = RetryPolicy { attempts: 3, ..Default::default() };
+        let p = RetryPolicy {
+            attempts: 3,
+            ..Default::default()
+        };
         let get = safe(&Method::GET, &[]);
         let post = safe(&Method::POST, &[]);
-        assert!(safe(&Method::POST, &[("Idempotency-Key".into(), "k".into())]));
-        assert_eq!(p.next(post, 1, Tried::Status { status: 429, retry_after: Some("2") }), Some(Duration::from_secs(2)));
-        assert!(p.next(get, 1, Tried::Status { status: 502, retry_after: None }).is_some());
-        assert!(p.next(post, 1, Tried::Status { status: 502, retry_after: None }).is_none(), "a POST may have been applied");
-        assert!(p.next(post, 1, Tried::Status { status: 503, retry_after: Some("1") }).is_some(), "503 with Retry-After was not handled");
-        assert!(p.next(get, 1, Tried::Status { status: 404, retry_after: None }).is_none());
-        assert!(p.next(get, 3, Tried::Status { status: 502, retry_after: None }).is_none(), "attempts are bounded");
-        let connect = HttpError::Connect { what: "x".into(), detail: "refused".into() };
+        assert!(safe(
+            &Method::POST,
+            &[("Idempotency-Key".into(), "k".into())]
+        ));
+        assert_eq!(
+            p.next(
+                post,
+                1,
+                Tried::Status {
+                    status: 429,
+                    retry_after: Some("2")
+                }
+            ),
+            Some(Duration::from_secs(2))
+        );
+        assert!(
+            p.next(
+                get,
+                1,
+                Tried::Status {
+                    status: 502,
+                    retry_after: None
+                }
+            )
+            .is_some()
+        );
+        assert!(
+            p.next(
+                post,
+                1,
+                Tried::Status {
+                    status: 502,
+                    retry_after: None
+                }
+            )
+            .is_none(),
+            "a POST may have been applied"
+        );
+        assert!(
+            p.next(
+                post,
+                1,
+                Tried::Status {
+                    status: 503,
+                    retry_after: Some("1")
+                }
+            )
+            .is_some(),
+            "503 with Retry-After was not handled"
+        );
+        assert!(
+            p.next(
+                get,
+                1,
+                Tried::Status {
+                    status: 404,
+                    retry_after: None
+                }
+            )
+            .is_none()
+        );
+        assert!(
+            p.next(
+                get,
+                3,
+                Tried::Status {
+                    status: 502,
+                    retry_after: None
+                }
+            )
+            .is_none(),
+            "attempts are bounded"
+        );
+        let connect = HttpError::Connect {
+            what: "x".into(),
+            detail: "refused".into(),
+        };
         assert!(p.next(post, 1, Tried::Failed(&connect)).is_some());
         let timeout = HttpError::Timeout { what: "x".into() };
         assert!(p.next(post, 1, Tried::Failed(&timeout)).is_none());
         assert!(p.next(get, 1, Tried::Failed(&timeout)).is_some());
-        assert_eq!(p.next(get, 1, Tried::Status { status: 429, retry_after: Some("3600") }), Some(Duration::from_secs(60)), "capped");
+        assert_eq!(
+            p.next(
+                get,
+                1,
+                Tried::Status {
+                    status: 429,
+                    retry_after: Some("3600")
+                }
+            ),
+            Some(Duration::from_secs(60)),
+            "capped"
+        );
         assert!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT").is_some());
     }
 }

@@ -17,7 +17,10 @@ use std::path::Path;
 /// The ready-made Rhai hooks of `scripts/`, compiled into the binary.
 pub const BUNDLED_SCRIPTS: &[(&str, &str)] = &[
     ("rename.rhai", include_str!("../../../scripts/rename.rhai")),
-    ("map-names.rhai", include_str!("../../../scripts/map-names.rhai")),
+    (
+        "map-names.rhai",
+        include_str!("../../../scripts/map-names.rhai"),
+    ),
     ("scrub.rhai", include_str!("../../../scripts/scrub.rhai")),
 ];
 
@@ -34,22 +37,38 @@ impl Hook {
             if let Some((_, text)) = BUNDLED_SCRIPTS.iter().find(|(n, _)| *n == name) {
                 return Ok(Hook::Rhai(RhaiHook::compile(uses, text, RhaiLimits::HOOK)?));
             }
-            if let Some(b) = super::registry::BUNDLED_HOOKS.iter().find(|b| format!("{}.wasm", b.name) == name) {
+            if let Some(b) = super::registry::BUNDLED_HOOKS
+                .iter()
+                .find(|b| format!("{}.wasm", b.name) == name)
+            {
                 return Ok(Hook::Wasm(runtime.load_hook(uses, b.wasm, Limits::HOOK)?));
             }
-            anyhow::bail!("hook {uses:?}: no such bundled hook (bundled: {})", bundled_names().join(", "));
+            anyhow::bail!(
+                "hook {uses:?}: no such bundled hook (bundled: {})",
+                bundled_names().join(", ")
+            );
         }
         let path = base.join(uses);
         match path.extension().and_then(|e| e.to_str()) {
             Some("rhai") => {
-                let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display()))?;
-                Ok(Hook::Rhai(RhaiHook::compile(uses, &text, RhaiLimits::HOOK)?))
+                let text = std::fs::read_to_string(&path).map_err(|e| {
+                    anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display())
+                })?;
+                Ok(Hook::Rhai(RhaiHook::compile(
+                    uses,
+                    &text,
+                    RhaiLimits::HOOK,
+                )?))
             }
             Some("wasm") => {
-                let bytes = std::fs::read(&path).map_err(|e| anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display()))?;
+                let bytes = std::fs::read(&path).map_err(|e| {
+                    anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display())
+                })?;
                 Ok(Hook::Wasm(runtime.load_hook(uses, &bytes, Limits::HOOK)?))
             }
-            _ => anyhow::bail!("hook {uses:?}: a hook is a Rhai script (.rhai) or a WASM component (.wasm)"),
+            _ => anyhow::bail!(
+                "hook {uses:?}: a hook is a Rhai script (.rhai) or a WASM component (.wasm)"
+            ),
         }
     }
 
@@ -60,7 +79,11 @@ impl Hook {
         }
     }
 
-    pub async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+    pub async fn apply(
+        &self,
+        ctx: &HookContext,
+        res: &Resource,
+    ) -> Result<HookOutcome, PluginError> {
         match self {
             Hook::Rhai(h) => h.apply(ctx, res).await,
             Hook::Wasm(h) => h.apply(ctx, res).await,
@@ -70,5 +93,13 @@ impl Hook {
 
 /// Every bundled hook's `uses` name.
 pub fn bundled_names() -> Vec<String> {
-    BUNDLED_SCRIPTS.iter().map(|(n, _)| format!("bundled:{n}")).chain(super::registry::BUNDLED_HOOKS.iter().map(|b| format!("bundled:{}.wasm", b.name))).collect()
+    BUNDLED_SCRIPTS
+        .iter()
+        .map(|(n, _)| format!("bundled:{n}"))
+        .chain(
+            super::registry::BUNDLED_HOOKS
+                .iter()
+                .map(|b| format!("bundled:{}.wasm", b.name)),
+        )
+        .collect()
 }

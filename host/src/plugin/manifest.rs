@@ -82,7 +82,10 @@ impl Limits {
             cpu: t.cpu_ms.map(Duration::from_millis).unwrap_or(self.cpu),
             wall: t.wall_ms.map(Duration::from_millis).unwrap_or(self.wall),
             memory_bytes: t.memory_mib.map(|m| m << 20).unwrap_or(self.memory_bytes),
-            max_response_bytes: t.max_response_mib.map(|m| m << 20).unwrap_or(self.max_response_bytes),
+            max_response_bytes: t
+                .max_response_mib
+                .map(|m| m << 20)
+                .unwrap_or(self.max_response_bytes),
         }
     }
 
@@ -99,7 +102,11 @@ impl Limits {
 }
 
 fn human_duration(d: Duration) -> String {
-    if d.as_millis() % 1000 == 0 { format!("{}s", d.as_secs()) } else { format!("{}ms", d.as_millis()) }
+    if d.as_millis() % 1000 == 0 {
+        format!("{}s", d.as_secs())
+    } else {
+        format!("{}ms", d.as_millis())
+    }
 }
 
 mod millis {
@@ -112,11 +119,16 @@ mod millis {
 
 impl Manifest {
     pub fn parse(text: &str, origin: &str) -> anyhow::Result<Manifest> {
-        let m: Manifest = toml::from_str(text).map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
+        let m: Manifest =
+            toml::from_str(text).map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
         for rule in &m.source_writes.allow {
-            parse_source_write(rule).with_context(|| format!("plugin manifest {origin}: [source-writes] allow"))?;
+            parse_source_write(rule)
+                .with_context(|| format!("plugin manifest {origin}: [source-writes] allow"))?;
         }
-        if m.limits.memory_mib == Some(0) || m.limits.cpu_ms == Some(0) || m.limits.wall_ms == Some(0) {
+        if m.limits.memory_mib == Some(0)
+            || m.limits.cpu_ms == Some(0)
+            || m.limits.wall_ms == Some(0)
+        {
             anyhow::bail!("plugin manifest {origin}: a limit of 0 would make every call fail");
         }
         Ok(m)
@@ -133,14 +145,22 @@ impl Manifest {
     }
 
     pub fn source_write_rules(&self) -> Vec<(reqwest::Method, String)> {
-        self.source_writes.allow.iter().filter_map(|r| parse_source_write(r).ok()).collect()
+        self.source_writes
+            .allow
+            .iter()
+            .filter_map(|r| parse_source_write(r).ok())
+            .collect()
     }
 }
 
 /// "POST /api/projectDuplications" -> (POST, "/api/projectDuplications")
 fn parse_source_write(rule: &str) -> anyhow::Result<(reqwest::Method, String)> {
-    let (m, p) = rule.split_once(' ').ok_or_else(|| anyhow::anyhow!("{rule:?} must be \"METHOD /path-prefix\""))?;
-    let method: reqwest::Method = m.parse().map_err(|_| anyhow::anyhow!("{rule:?}: unknown method {m:?}"))?;
+    let (m, p) = rule
+        .split_once(' ')
+        .ok_or_else(|| anyhow::anyhow!("{rule:?} must be \"METHOD /path-prefix\""))?;
+    let method: reqwest::Method = m
+        .parse()
+        .map_err(|_| anyhow::anyhow!("{rule:?}: unknown method {m:?}"))?;
     if p.is_empty() || p.contains("..") {
         anyhow::bail!("{rule:?}: give a path prefix relative to the source's base URL");
     }
@@ -153,12 +173,15 @@ mod tests {
 
     #[test]
     fn manifest_overrides_limits_and_refuses_unknown_fields() {
-        let m = Manifest::parse("name='x'\n[limits]\ncpu-ms = 500\nmemory-mib = 16\n", "t").unwrap();
+        let m =
+            Manifest::parse("name='x'\n[limits]\ncpu-ms = 500\nmemory-mib = 16\n", "t").unwrap();
         let l = Limits::CLONER.with_overrides(&m.limits);
         assert_eq!(l.cpu, Duration::from_millis(500));
         assert_eq!(l.memory_bytes, 16 << 20);
         assert_eq!(l.wall, Limits::CLONER.wall);
-        let e = Manifest::parse("[limits]\ncpu = 5\n", "x.toml").unwrap_err().to_string();
+        let e = Manifest::parse("[limits]\ncpu = 5\n", "x.toml")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("x.toml") && e.contains("cpu"), "{e}");
         assert!(Manifest::parse("[source-writes]\nallow=['post']\n", "t").is_err());
         assert!(Manifest::parse("[source-writes]\nallow=['POST jobs/']\n", "t").is_ok());

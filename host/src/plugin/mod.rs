@@ -18,16 +18,29 @@ pub use types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource};
 pub enum PluginError {
     /// The plugin ran and returned an error of its own.
     #[error("plugin {plugin}, {call}: {error}")]
-    Guest { plugin: String, call: String, error: GuestError },
+    Guest {
+        plugin: String,
+        call: String,
+        error: GuestError,
+    },
     /// The plugin broke a resource limit and was stopped.
     #[error("plugin {plugin}, {call}: stopped at its limit of {limit}")]
-    Limit { plugin: String, call: String, limit: String },
+    Limit {
+        plugin: String,
+        call: String,
+        limit: String,
+    },
     /// The plugin asked for something the sandbox forbids (the message names plugin and rule).
     #[error("{message} (during {call})")]
     Violation { call: String, message: String },
     /// The plugin crashed (panic, out-of-bounds access, ...).
     #[error("plugin {plugin}, {call}: crashed: {message}{}", stderr_tail(stderr))]
-    Trap { plugin: String, call: String, message: String, stderr: String },
+    Trap {
+        plugin: String,
+        call: String,
+        message: String,
+        stderr: String,
+    },
     /// The plugin could not be loaded.
     #[error("plugin {plugin} cannot be loaded: {message}")]
     Load { plugin: String, message: String },
@@ -36,7 +49,13 @@ pub enum PluginError {
 impl PluginError {
     /// Whether retrying the same call later could succeed.
     pub fn is_transient(&self) -> bool {
-        matches!(self, PluginError::Guest { error: GuestError::Transient(_), .. })
+        matches!(
+            self,
+            PluginError::Guest {
+                error: GuestError::Transient(_),
+                ..
+            }
+        )
     }
 }
 

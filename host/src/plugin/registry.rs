@@ -2,12 +2,12 @@
 //! `*.wasm` (with its `<stem>.toml` manifest) and `*.rhai` cloner in the plugin directories.
 //! Each kind must come from exactly one plugin, unless the user picks one.
 
+use super::PluginError;
 use super::manifest::{Limits, Manifest};
 use super::rhai::RhaiCloner;
 use super::types::{CallContext, KindInfo, Resource};
 use super::wasm::state::Grant;
 use super::wasm::{WasmCloner, WasmRuntime};
-use super::PluginError;
 use crate::net::Policy;
 use anyhow::Context;
 use serde::Serialize;
@@ -52,13 +52,24 @@ impl Cloner {
             Cloner::Rhai(c) => c.kinds().await,
         }
     }
-    pub async fn list(&self, grant: Grant, ctx: &CallContext, kind: &str) -> Result<Vec<Resource>, PluginError> {
+    pub async fn list(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+    ) -> Result<Vec<Resource>, PluginError> {
         match self {
             Cloner::Wasm(c) => c.list(grant, ctx, kind).await,
             Cloner::Rhai(c) => c.list(grant, ctx, kind).await,
         }
     }
-    pub async fn find(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &Resource) -> Result<Option<Resource>, PluginError> {
+    pub async fn find(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &Resource,
+    ) -> Result<Option<Resource>, PluginError> {
         match self {
             Cloner::Wasm(c) => c.find(grant, ctx, kind, wanted).await,
             Cloner::Rhai(c) => c.find(grant, ctx, kind, wanted).await,
@@ -67,7 +78,14 @@ impl Cloner {
     /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
     /// lookup for the kind (`find-all`, contract 1.1.0), else one `find` per resource,
     /// `concurrency` at a time. Answers carry the caller's index.
-    pub async fn find_many(&self, grant: &Grant, ctx: &CallContext, kind: &str, wanted: Vec<(usize, Resource)>, concurrency: usize) -> Result<Vec<(usize, Option<Resource>)>, PluginError> {
+    pub async fn find_many(
+        &self,
+        grant: &Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: Vec<(usize, Resource)>,
+        concurrency: usize,
+    ) -> Result<Vec<(usize, Option<Resource>)>, PluginError> {
         use futures::{StreamExt, TryStreamExt};
         if wanted.is_empty() {
             return Ok(vec![]);
@@ -78,25 +96,49 @@ impl Cloner {
                 return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
             }
         }
-        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move { self.find(grant.clone(), ctx, kind, &w).await.map(|f| (i, f)) }))
-            .buffer_unordered(concurrency.max(1))
-            .try_collect()
-            .await
+        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move {
+            self.find(grant.clone(), ctx, kind, &w)
+                .await
+                .map(|f| (i, f))
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await
     }
 
-    pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
+    pub async fn create(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
         match self {
             Cloner::Wasm(c) => c.create(grant, ctx, kind, res).await,
             Cloner::Rhai(c) => c.create(grant, ctx, kind, res).await,
         }
     }
-    pub async fn update(&self, grant: Grant, ctx: &CallContext, kind: &str, target_id: &str, res: &Resource) -> Result<Resource, PluginError> {
+    pub async fn update(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
         match self {
             Cloner::Wasm(c) => c.update(grant, ctx, kind, target_id, res).await,
             Cloner::Rhai(c) => c.update(grant, ctx, kind, target_id, res).await,
         }
     }
-    pub async fn copy_files(&self, grant: Grant, ctx: &CallContext, kind: &str, source: &Resource, target: &Resource) -> Result<serde_json::Value, PluginError> {
+    pub async fn copy_files(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        source: &Resource,
+        target: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
         match self {
             Cloner::Wasm(c) => c.copy_files(grant, ctx, kind, source, target).await,
             Cloner::Rhai(c) => c.copy_files(grant, ctx, kind, source, target).await,
@@ -119,9 +161,19 @@ pub struct Discovery {
 impl Discovery {
     /// Bundled plugins, then `$FERRY_PLUGIN_PATH` (`:`-separated), then `extra`.
     pub fn standard(extra: &[PathBuf]) -> Self {
-        let mut paths: Vec<PathBuf> = std::env::var_os("FERRY_PLUGIN_PATH").map(|v| std::env::split_paths(&v).filter(|p| !p.as_os_str().is_empty()).collect()).unwrap_or_default();
+        let mut paths: Vec<PathBuf> = std::env::var_os("FERRY_PLUGIN_PATH")
+            .map(|v| {
+                std::env::split_paths(&v)
+                    .filter(|p| !p.as_os_str().is_empty())
+                    .collect()
+            })
+            .unwrap_or_default();
         paths.extend(extra.iter().cloned());
-        Discovery { bundled: true, paths, kind_choice: BTreeMap::new() }
+        Discovery {
+            bundled: true,
+            paths,
+            kind_choice: BTreeMap::new(),
+        }
     }
 }
 
@@ -138,8 +190,13 @@ struct Candidate {
 }
 
 enum CandidateKind {
-    Wasm { bytes: Vec<u8>, manifest: Option<Manifest> },
-    Rhai { path: PathBuf },
+    Wasm {
+        bytes: Vec<u8>,
+        manifest: Option<Manifest>,
+    },
+    Rhai {
+        path: PathBuf,
+    },
 }
 
 impl Registry {
@@ -147,9 +204,22 @@ impl Registry {
         let mut candidates: Vec<Candidate> = Vec::new();
         if discovery.bundled {
             for b in BUNDLED {
-                let manifest = b.manifest.map(|m| Manifest::parse(m, &format!("bundled plugin {}", b.name))).transpose()?;
-                let name = manifest.as_ref().and_then(|m| m.name.clone()).unwrap_or_else(|| b.name.to_string());
-                candidates.push(Candidate { name, source: "bundled".into(), kind: CandidateKind::Wasm { bytes: b.wasm.to_vec(), manifest } });
+                let manifest = b
+                    .manifest
+                    .map(|m| Manifest::parse(m, &format!("bundled plugin {}", b.name)))
+                    .transpose()?;
+                let name = manifest
+                    .as_ref()
+                    .and_then(|m| m.name.clone())
+                    .unwrap_or_else(|| b.name.to_string());
+                candidates.push(Candidate {
+                    name,
+                    source: "bundled".into(),
+                    kind: CandidateKind::Wasm {
+                        bytes: b.wasm.to_vec(),
+                        manifest,
+                    },
+                });
             }
         }
         for path in &discovery.paths {
@@ -163,7 +233,12 @@ impl Registry {
         let mut chosen: Vec<Candidate> = Vec::new();
         for c in candidates {
             if let Some(&i) = by_name.get(&c.name) {
-                tracing::info!("plugin {} from {} replaces the one from {}", c.name, c.source, chosen[i].source);
+                tracing::info!(
+                    "plugin {} from {} replaces the one from {}",
+                    c.name,
+                    c.source,
+                    chosen[i].source
+                );
                 chosen[i] = c;
             } else {
                 by_name.insert(c.name.clone(), chosen.len());
@@ -177,7 +252,10 @@ impl Registry {
         Registry::assemble(plugins, &discovery.kind_choice)
     }
 
-    fn assemble(plugins: Vec<(PluginInfo, Cloner)>, choice: &BTreeMap<String, String>) -> anyhow::Result<Registry> {
+    fn assemble(
+        plugins: Vec<(PluginInfo, Cloner)>,
+        choice: &BTreeMap<String, String>,
+    ) -> anyhow::Result<Registry> {
         let mut declared: BTreeMap<String, Vec<usize>> = BTreeMap::new();
         for (i, (info, _)) in plugins.iter().enumerate() {
             for k in &info.kinds {
@@ -185,20 +263,36 @@ impl Registry {
             }
         }
         for (kind, plugin) in choice {
-            let Some(owners) = declared.get(kind) else { anyhow::bail!("--kind-plugin {kind}={plugin}: no loaded plugin declares the kind {kind:?}") };
+            let Some(owners) = declared.get(kind) else {
+                anyhow::bail!(
+                    "--kind-plugin {kind}={plugin}: no loaded plugin declares the kind {kind:?}"
+                )
+            };
             if !owners.iter().any(|&i| plugins[i].0.name == *plugin) {
                 let names: Vec<&str> = owners.iter().map(|&i| plugins[i].0.name.as_str()).collect();
-                anyhow::bail!("--kind-plugin {kind}={plugin}: plugin {plugin:?} does not declare {kind:?} (declared by {})", names.join(", "));
+                anyhow::bail!(
+                    "--kind-plugin {kind}={plugin}: plugin {plugin:?} does not declare {kind:?} (declared by {})",
+                    names.join(", ")
+                );
             }
         }
         let mut by_kind = BTreeMap::new();
         for (kind, owners) in declared {
             let owner = match (owners.as_slice(), choice.get(&kind)) {
                 (&[only], _) => only,
-                (_, Some(name)) => *owners.iter().find(|&&i| plugins[i].0.name == *name).expect("checked above"),
+                (_, Some(name)) => *owners
+                    .iter()
+                    .find(|&&i| plugins[i].0.name == *name)
+                    .expect("checked above"),
                 (_, None) => {
-                    let names: Vec<String> = owners.iter().map(|&i| format!("{} ({})", plugins[i].0.name, plugins[i].0.source)).collect();
-                    anyhow::bail!("kind {kind:?} is declared by several plugins: {}; pick one with --kind-plugin {kind}=PLUGIN", names.join(", "));
+                    let names: Vec<String> = owners
+                        .iter()
+                        .map(|&i| format!("{} ({})", plugins[i].0.name, plugins[i].0.source))
+                        .collect();
+                    anyhow::bail!(
+                        "kind {kind:?} is declared by several plugins: {}; pick one with --kind-plugin {kind}=PLUGIN",
+                        names.join(", ")
+                    );
                 }
             };
             by_kind.insert(kind, owner);
@@ -222,37 +316,63 @@ impl Registry {
     pub fn kinds(&self) -> impl Iterator<Item = (&KindInfo, &PluginInfo)> {
         self.by_kind.iter().filter_map(|(kind, &i)| {
             let info = &self.plugins[i].0;
-            info.kinds.iter().find(|k| &k.name == kind).map(|k| (k, info))
+            info.kinds
+                .iter()
+                .find(|k| &k.name == kind)
+                .map(|k| (k, info))
         })
     }
 }
 
 /// The plugin files of a directory (sorted, for a stable order), or the file itself.
 fn plugin_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("plugin path {}", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("plugin path {}", path.display()))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
     let mut files: Vec<PathBuf> = std::fs::read_dir(path)
         .with_context(|| format!("reading plugin directory {}", path.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("wasm" | "rhai")))
+        .filter(|p| {
+            matches!(
+                p.extension().and_then(|e| e.to_str()),
+                Some("wasm" | "rhai")
+            )
+        })
         .collect();
     files.sort();
     Ok(files)
 }
 
 fn read_candidate(file: &Path) -> anyhow::Result<Candidate> {
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or("plugin").to_string();
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("plugin")
+        .to_string();
     let source = file.display().to_string();
     match file.extension().and_then(|e| e.to_str()) {
         Some("wasm") => {
             let bytes = std::fs::read(file).with_context(|| format!("reading plugin {source}"))?;
             let manifest = Manifest::beside(file)?;
-            let name = manifest.as_ref().and_then(|m| m.name.clone()).unwrap_or(stem);
-            Ok(Candidate { name, source, kind: CandidateKind::Wasm { bytes, manifest } })
+            let name = manifest
+                .as_ref()
+                .and_then(|m| m.name.clone())
+                .unwrap_or(stem);
+            Ok(Candidate {
+                name,
+                source,
+                kind: CandidateKind::Wasm { bytes, manifest },
+            })
         }
-        Some("rhai") => Ok(Candidate { name: stem, source, kind: CandidateKind::Rhai { path: file.to_path_buf() } }),
+        Some("rhai") => Ok(Candidate {
+            name: stem,
+            source,
+            kind: CandidateKind::Rhai {
+                path: file.to_path_buf(),
+            },
+        }),
         _ => anyhow::bail!("{source}: a plugin is a .wasm component or a .rhai script"),
     }
 }
@@ -262,9 +382,16 @@ async fn load_one(runtime: &WasmRuntime, c: Candidate) -> anyhow::Result<(Plugin
         CandidateKind::Wasm { bytes, manifest } => {
             let manifest = manifest.unwrap_or_default();
             let limits = Limits::CLONER.with_overrides(&manifest.limits);
-            let policy = Policy { source_writes: manifest.source_write_rules() };
-            let cloner = runtime.load_cloner(&c.name, &bytes, limits, policy).map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
-            let kinds = cloner.kinds().await.map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
+            let policy = Policy {
+                source_writes: manifest.source_write_rules(),
+            };
+            let cloner = runtime
+                .load_cloner(&c.name, &bytes, limits, policy)
+                .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
+            let kinds = cloner
+                .kinds()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
             check_kinds(&c.name, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
@@ -280,7 +407,10 @@ async fn load_one(runtime: &WasmRuntime, c: Candidate) -> anyhow::Result<(Plugin
         }
         CandidateKind::Rhai { path } => {
             let cloner = RhaiCloner::load(&c.name, &path)?;
-            let kinds = cloner.kinds().await.map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
+            let kinds = cloner
+                .kinds()
+                .await
+                .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
             check_kinds(&c.name, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
@@ -302,7 +432,12 @@ fn check_kinds(plugin: &str, kinds: &[KindInfo]) -> anyhow::Result<()> {
     let mut seen = std::collections::BTreeSet::new();
     for k in kinds {
         let at = format!("plugin {plugin}, kind {:?}", k.name);
-        if k.name.is_empty() || !k.name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
+        if k.name.is_empty()
+            || !k
+                .name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+        {
             anyhow::bail!("{at}: a kind name is lowercase letters, digits, '-' and '_'");
         }
         if !seen.insert(k.name.as_str()) {
@@ -311,7 +446,12 @@ fn check_kinds(plugin: &str, kinds: &[KindInfo]) -> anyhow::Result<()> {
         if k.key.is_empty() {
             anyhow::bail!("{at}: declares no key fields, so it cannot be matched on the target");
         }
-        for p in k.key.iter().chain(&k.secrets).chain(k.references.iter().map(|r| &r.pointer)) {
+        for p in k
+            .key
+            .iter()
+            .chain(&k.secrets)
+            .chain(k.references.iter().map(|r| &r.pointer))
+        {
             if !(p.is_empty() || p.starts_with('/')) {
                 anyhow::bail!("{at}: {p:?} is not a JSON pointer (it must start with '/')");
             }
@@ -325,19 +465,47 @@ mod tests {
     use super::*;
 
     fn kind(name: &str) -> KindInfo {
-        KindInfo { name: name.into(), description: String::new(), depends_on: vec![], key: vec!["/name".into()], references: vec![], secrets: vec![], has_files: false }
+        KindInfo {
+            name: name.into(),
+            description: String::new(),
+            depends_on: vec![],
+            key: vec!["/name".into()],
+            references: vec![],
+            secrets: vec![],
+            has_files: false,
+        }
     }
 
     #[test]
     fn declarations_are_checked() {
         assert!(check_kinds("p", &[kind("tag")]).is_ok());
-        assert!(check_kinds("p", &[kind("Tag")]).unwrap_err().to_string().contains("lowercase"));
-        assert!(check_kinds("p", &[kind("tag"), kind("tag")]).unwrap_err().to_string().contains("twice"));
+        assert!(
+            check_kinds("p", &[kind("Tag")])
+                .unwrap_err()
+                .to_string()
+                .contains("lowercase")
+        );
+        assert!(
+            check_kinds("p", &[kind("tag"), kind("tag")])
+                .unwrap_err()
+                .to_string()
+                .contains("twice")
+        );
         let mut k = kind("tag");
         k.key.clear();
-        assert!(check_kinds("p", &[k]).unwrap_err().to_string().contains("no key"));
+        assert!(
+            check_kinds("p", &[k])
+                .unwrap_err()
+                .to_string()
+                .contains("no key")
+        );
         let mut k = kind("tag");
         k.secrets.push("password".into());
-        assert!(check_kinds("p", &[k]).unwrap_err().to_string().contains("JSON pointer"));
+        assert!(
+            check_kinds("p", &[k])
+                .unwrap_err()
+                .to_string()
+                .contains("JSON pointer")
+        );
     }
 }

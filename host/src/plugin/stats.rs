@@ -16,16 +16,23 @@ pub struct Counter {
 
 impl Counter {
     const fn new() -> Counter {
-        Counter { calls: AtomicU64::new(0), nanos: AtomicU64::new(0) }
+        Counter {
+            calls: AtomicU64::new(0),
+            nanos: AtomicU64::new(0),
+        }
     }
 
     pub fn add(&self, spent: Duration) {
         self.calls.fetch_add(1, Ordering::Relaxed);
-        self.nanos.fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
+        self.nanos
+            .fetch_add(spent.as_nanos() as u64, Ordering::Relaxed);
     }
 
     fn read(&self) -> Spent {
-        Spent { calls: self.calls.load(Ordering::Relaxed), ms: self.nanos.load(Ordering::Relaxed) as f64 / 1e6 }
+        Spent {
+            calls: self.calls.load(Ordering::Relaxed),
+            ms: self.nanos.load(Ordering::Relaxed) as f64 / 1e6,
+        }
     }
 }
 
@@ -51,5 +58,9 @@ pub struct Runtime {
 }
 
 pub fn snapshot() -> Runtime {
-    Runtime { wasm: WASM.read(), rhai_hooks: RHAI_HOOKS.read(), rhai_cloners: RHAI_CLONERS.read() }
+    Runtime {
+        wasm: WASM.read(),
+        rhai_hooks: RHAI_HOOKS.read(),
+        rhai_cloners: RHAI_CLONERS.read(),
+    }
 }

@@ -37,7 +37,15 @@ impl KindInfo {
     /// The natural key of a body: the key fields' values joined by " / " (as the SDK renders
     /// it, so host and plugins agree).
     pub fn key_of(&self, body: &Value) -> String {
-        self.key.iter().map(|p| body.pointer(p).map(crate::engine::refs::text).unwrap_or_default()).collect::<Vec<_>>().join(" / ")
+        self.key
+            .iter()
+            .map(|p| {
+                body.pointer(p)
+                    .map(crate::engine::refs::text)
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<_>>()
+            .join(" / ")
     }
 }
 
@@ -54,7 +62,13 @@ pub struct Resource {
 
 impl Resource {
     pub fn new(kind: &str, id: &str, key: &str, body: Value) -> Self {
-        Resource { kind: kind.into(), id: id.into(), key: key.into(), body, skip: None }
+        Resource {
+            kind: kind.into(),
+            id: id.into(),
+            key: key.into(),
+            body,
+            skip: None,
+        }
     }
 }
 

@@ -26,14 +26,37 @@ fn reply(status: StatusCode, v: Value) -> Response {
     (status, axum::Json(v)).into_response()
 }
 
-pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, req: Request) -> Response {
+pub async fn handle(
+    shared: &Shared,
+    method: &Method,
+    rest: &str,
+    query: &str,
+    req: Request,
+) -> Response {
     let seg: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20).await.unwrap_or_default();
-    let parsed = || -> Result<Value, Response> { serde_json::from_slice(&body).map_err(|e| reply(StatusCode::BAD_REQUEST, json!({"detail": format!("invalid JSON: {e}")}))) };
-    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let parsed = || -> Result<Value, Response> {
+        serde_json::from_slice(&body).map_err(|e| {
+            reply(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": format!("invalid JSON: {e}")}),
+            )
+        })
+    };
+    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     match (method, seg.as_slice()) {
         (&Method::GET, ["orgs"]) => {
-            let orgs: Vec<Value> = shared.orgs.read().unwrap().values().map(|o| json!({"org": o.name, "keys": o.keys})).collect();
+            let orgs: Vec<Value> = shared
+                .orgs
+                .read()
+                .unwrap()
+                .values()
+                .map(|o| json!({"org": o.name, "keys": o.keys}))
+                .collect();
             reply(StatusCode::OK, json!(orgs))
         }
         (&Method::POST, ["orgs"]) => {
@@ -41,16 +64,31 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
                 Ok(v) => v,
                 Err(r) => return r,
             };
-            let Some(name) = v.get("org").and_then(Value::as_str).filter(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')) else {
-                return reply(StatusCode::BAD_REQUEST, json!({"org": ["a name of letters, digits, '-' and '_' is required"]}));
+            let Some(name) = v.get("org").and_then(Value::as_str).filter(|n| {
+                !n.is_empty()
+                    && n.chars()
+                        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            }) else {
+                return reply(
+                    StatusCode::BAD_REQUEST,
+                    json!({"org": ["a name of letters, digits, '-' and '_' is required"]}),
+                );
             };
-            let seed = match v.get("seed").and_then(Value::as_str).map(str::parse::<Seed>).transpose() {
+            let seed = match v
+                .get("seed")
+                .and_then(Value::as_str)
+                .map(str::parse::<Seed>)
+                .transpose()
+            {
                 Ok(s) => s,
                 Err(e) => return reply(StatusCode::BAD_REQUEST, json!({"seed": [e]})),
             };
             let mut orgs = shared.orgs.write().unwrap();
             if orgs.contains_key(name) {
-                return reply(StatusCode::CONFLICT, json!({"org": [format!("org {name} exists")]}));
+                return reply(
+                    StatusCode::CONFLICT,
+                    json!({"org": [format!("org {name} exists")]}),
+                );
             }
             let mut data = OrgData::default();
             seed::base(&mut data, name);
@@ -58,13 +96,29 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
                 seed::fill(&mut data, name, s);
             }
             let keys = OrgKeys::derived(name);
-            orgs.insert(name.to_string(), Arc::new(Org { name: name.to_string(), keys: keys.clone(), data: Mutex::new(data), faults: RwLock::new(OrgFaults::new(shared.default_faults.clone())) }));
+            orgs.insert(
+                name.to_string(),
+                Arc::new(Org {
+                    name: name.to_string(),
+                    keys: keys.clone(),
+                    data: Mutex::new(data),
+                    faults: RwLock::new(OrgFaults::new(shared.default_faults.clone())),
+                }),
+            );
             reply(StatusCode::CREATED, json!({"org": name, "keys": keys}))
         }
         (_, ["orgs", org, what]) => {
-            let Some(o) = shared.org(org) else { return reply(StatusCode::NOT_FOUND, json!({"detail": format!("no org {org}")})) };
+            let Some(o) = shared.org(org) else {
+                return reply(
+                    StatusCode::NOT_FOUND,
+                    json!({"detail": format!("no org {org}")}),
+                );
+            };
             match (method, *what) {
-                (&Method::GET, "faults") => reply(StatusCode::OK, serde_json::to_value(&o.faults.read().unwrap().faults).unwrap()),
+                (&Method::GET, "faults") => reply(
+                    StatusCode::OK,
+                    serde_json::to_value(&o.faults.read().unwrap().faults).unwrap(),
+                ),
                 (&Method::PUT, "faults") => {
                     let v = match parsed() {
                         Ok(v) => v,
@@ -72,7 +126,9 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
                     };
                     let f: Faults = match serde_json::from_value(v) {
                         Ok(f) => f,
-                        Err(e) => return reply(StatusCode::BAD_REQUEST, json!({"detail": e.to_string()})),
+                        Err(e) => {
+                            return reply(StatusCode::BAD_REQUEST, json!({"detail": e.to_string()}));
+                        }
                     };
                     if let Err(e) = f.check() {
                         return reply(StatusCode::BAD_REQUEST, json!({"detail": e}));
@@ -83,10 +139,20 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
                 (&Method::GET, "dump") => reply(StatusCode::OK, dump(&o.data.lock().unwrap())),
                 (&Method::GET, "stats") => {
                     let log = shared.log.lock().unwrap();
-                    let mine: Vec<&super::server::LogEntry> = log.iter().filter(|l| l.org == o.name).collect();
-                    let writes = mine.iter().filter(|l| !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS")).count();
-                    let failed = mine.iter().filter(|l| l.status == 0 || l.status >= 400).count();
-                    reply(StatusCode::OK, json!({"org": o.name, "requests": mine.len(), "writes": writes, "failed": failed}))
+                    let mine: Vec<&super::server::LogEntry> =
+                        log.iter().filter(|l| l.org == o.name).collect();
+                    let writes = mine
+                        .iter()
+                        .filter(|l| !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+                        .count();
+                    let failed = mine
+                        .iter()
+                        .filter(|l| l.status == 0 || l.status >= 400)
+                        .count();
+                    reply(
+                        StatusCode::OK,
+                        json!({"org": o.name, "requests": mine.len(), "writes": writes, "failed": failed}),
+                    )
                 }
                 _ => reply(StatusCode::NOT_FOUND, json!({"detail": "Not found."})),
             }
@@ -111,10 +177,36 @@ pub async fn handle(shared: &Shared, method: &Method, rest: &str, query: &str, r
 }
 
 /// Kinds in an order where a row's parents come before it, with how to label a row.
-const ORDER: [&str; 14] = ["group", "adapter", "connector", "tag", "custom_tool", "profile", "prompt", "document", "registry", "workflow", "tool_instance", "workflow_endpoint", "pipeline", "api_deployment"];
+const ORDER: [&str; 14] = [
+    "group",
+    "adapter",
+    "connector",
+    "tag",
+    "custom_tool",
+    "profile",
+    "prompt",
+    "document",
+    "registry",
+    "workflow",
+    "tool_instance",
+    "workflow_endpoint",
+    "pipeline",
+    "api_deployment",
+];
 
 /// Fields that differ between two equal orgs: set by the server, or secrets it mints.
-const VOLATILE: [&str; 10] = ["organization", "created_by", "modified_by", "created_at", "modified_at", "created_by_email", "api_key", "api_endpoint", "run_count", "last_run_status"];
+const VOLATILE: [&str; 10] = [
+    "organization",
+    "created_by",
+    "modified_by",
+    "created_at",
+    "modified_at",
+    "created_by_email",
+    "api_key",
+    "api_endpoint",
+    "run_count",
+    "last_run_status",
+];
 
 fn label(kind: &str, row: &Value, labels: &HashMap<String, String>) -> String {
     let t = |f: &str| id_text(&row[f]);
@@ -124,13 +216,21 @@ fn label(kind: &str, row: &Value, labels: &HashMap<String, String>) -> String {
         "connector" => format!("connector:{}", t("connector_name")),
         "tag" | "group" => format!("{kind}:{}", t("name")),
         "custom_tool" => format!("custom_tool:{}", t("tool_name")),
-        "profile" => format!("profile:{}/{}", parent("prompt_studio_tool"), t("profile_name")),
+        "profile" => format!(
+            "profile:{}/{}",
+            parent("prompt_studio_tool"),
+            t("profile_name")
+        ),
         "prompt" => format!("prompt:{}/{}", parent("tool_id"), t("prompt_key")),
         "document" => format!("document:{}/{}", parent("tool"), t("document_name")),
         "registry" => format!("registry:{}", parent("custom_tool")),
         "workflow" => format!("workflow:{}", t("workflow_name")),
         "tool_instance" => format!("tool_instance:{}/{}", parent("workflow"), t("step")),
-        "workflow_endpoint" => format!("workflow_endpoint:{}/{}", parent("workflow"), t("endpoint_type")),
+        "workflow_endpoint" => format!(
+            "workflow_endpoint:{}/{}",
+            parent("workflow"),
+            t("endpoint_type")
+        ),
         "pipeline" => format!("pipeline:{}", t("pipeline_name")),
         "api_deployment" => format!("api_deployment:{}", t("api_name")),
         other => format!("{other}:?"),
@@ -144,9 +244,17 @@ fn id_field(kind: &str) -> &'static str {
 /// Replace every id with the label of what it names, recursively.
 fn relabel(v: &Value, labels: &HashMap<String, String>) -> Value {
     match v {
-        Value::String(s) => labels.get(s).map(|l| Value::String(l.clone())).unwrap_or_else(|| v.clone()),
+        Value::String(s) => labels
+            .get(s)
+            .map(|l| Value::String(l.clone()))
+            .unwrap_or_else(|| v.clone()),
         Value::Array(a) => Value::Array(a.iter().map(|x| relabel(x, labels)).collect()),
-        Value::Object(o) => Value::Object(o.iter().filter(|(k, _)| !VOLATILE.contains(&k.as_str())).map(|(k, x)| (k.clone(), relabel(x, labels))).collect()),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .filter(|(k, _)| !VOLATILE.contains(&k.as_str()))
+                .map(|(k, x)| (k.clone(), relabel(x, labels)))
+                .collect(),
+        ),
         other => other.clone(),
     }
 }
@@ -163,7 +271,11 @@ pub fn dump(data: &OrgData) -> Value {
         }
     }
     // Group and user ids are integers, referenced as numbers in sharing fields.
-    let emails: HashMap<u64, &str> = data.users.iter().map(|(id, e, _)| (*id, e.as_str())).collect();
+    let emails: HashMap<u64, &str> = data
+        .users
+        .iter()
+        .map(|(id, e, _)| (*id, e.as_str()))
+        .collect();
     let mut out = Map::new();
     for kind in ORDER {
         let mut rows: BTreeMap<String, Value> = BTreeMap::new();
@@ -189,7 +301,14 @@ pub fn dump(data: &OrgData) -> Value {
                     groups.sort_by_key(|a| a.to_string());
                 }
                 if kind == "group" {
-                    let members: Vec<String> = data.members.get(&row["id"].as_u64().unwrap_or(0)).into_iter().flatten().filter_map(|u| emails.get(u)).map(|e| format!("user:{e}")).collect();
+                    let members: Vec<String> = data
+                        .members
+                        .get(&row["id"].as_u64().unwrap_or(0))
+                        .into_iter()
+                        .flatten()
+                        .filter_map(|u| emails.get(u))
+                        .map(|e| format!("user:{e}"))
+                        .collect();
                     o.insert("members".into(), json!(members));
                 }
                 if kind == "document"

@@ -26,8 +26,12 @@ pub async fn route(org: &Org, call: Call) -> Reply {
         ["users"] => return users(org, &call),
         ["groups", id, "members"] => return members(org, &call, id),
         ["api", "keys", "pipeline" | "api", id] => return api_keys(org, &call, id),
-        ["prompt-studio", "prompt-studio-profile", tool] => return studio::profiles(org, &call, tool),
-        ["prompt-studio", "project-transfer", rest @ ..] => return studio::transfer(org, &call, rest).await,
+        ["prompt-studio", "prompt-studio-profile", tool] => {
+            return studio::profiles(org, &call, tool);
+        }
+        ["prompt-studio", "project-transfer", rest @ ..] => {
+            return studio::transfer(org, &call, rest).await;
+        }
         ["prompt-studio", "export", tool] => return studio::export(org, &call, tool),
         ["prompt-studio", tool, "sync-prompts"] => return studio::sync_prompts(org, &call, tool),
         ["prompt-studio", "file", tool] => {
@@ -58,7 +62,9 @@ fn collection(org: &Org, call: &Call, s: &'static Spec) -> Reply {
     match call.method {
         Method::GET | Method::HEAD => list(org, call, s),
         Method::OPTIONS => Reply::ok(s.options()),
-        Method::POST if s.kind == "workflow_endpoint" || s.kind == "registry" => Reply::method_not_allowed(&call.method),
+        Method::POST if s.kind == "workflow_endpoint" || s.kind == "registry" => {
+            Reply::method_not_allowed(&call.method)
+        }
         Method::POST => match call.json() {
             Ok(body) => create(&mut org.data.lock().unwrap(), &org.name, s, body),
             Err(r) => r,
@@ -93,7 +99,13 @@ fn list(org: &Org, call: &Call, s: &Spec) -> Reply {
     let data = org.data.lock().unwrap();
     let rows: Vec<Value> = data
         .rows(s.kind)
-        .filter(|row| s.filters.iter().all(|(param, field)| call.query.get(*param).is_none_or(|want| id_text(&row[*field]) == *want)))
+        .filter(|row| {
+            s.filters.iter().all(|(param, field)| {
+                call.query
+                    .get(*param)
+                    .is_none_or(|want| id_text(&row[*field]) == *want)
+            })
+        })
         .map(|row| s.row(row))
         .collect();
     page(call, rows, s.paged)
@@ -106,7 +118,13 @@ pub fn page(call: &Call, rows: Vec<Value>, paged: bool) -> Reply {
     if !paged && !asked {
         return Reply::ok(Value::Array(rows));
     }
-    let size: usize = call.query.get("page_size").and_then(|p| p.parse().ok()).filter(|n| *n > 0).unwrap_or(50).min(1000);
+    let size: usize = call
+        .query
+        .get("page_size")
+        .and_then(|p| p.parse().ok())
+        .filter(|n| *n > 0)
+        .unwrap_or(50)
+        .min(1000);
     let pages = rows.len().div_ceil(size).max(1);
     let number: usize = match call.query.get("page").map(|p| p.parse::<usize>()) {
         None => 1,
@@ -114,14 +132,25 @@ pub fn page(call: &Call, rows: Vec<Value>, paged: bool) -> Reply {
         Some(_) => return Reply::Json(StatusCode::NOT_FOUND, json!({"detail": "Invalid page."})),
     };
     let link = |n: usize| {
-        let mut q: Vec<(String, String)> = call.query.iter().filter(|(k, _)| *k != "page").map(|(k, v)| (k.clone(), v.clone())).collect();
+        let mut q: Vec<(String, String)> = call
+            .query
+            .iter()
+            .filter(|(k, _)| *k != "page")
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
         q.push(("page".into(), n.to_string()));
         let path = call.segments.join("/");
-        let qs: String = url::form_urlencoded::Serializer::new(String::new()).extend_pairs(q).finish();
+        let qs: String = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(q)
+            .finish();
         Value::String(format!("{}{path}/?{qs}", call.base))
     };
     let count = rows.len();
-    let results: Vec<Value> = rows.into_iter().skip((number - 1) * size).take(size).collect();
+    let results: Vec<Value> = rows
+        .into_iter()
+        .skip((number - 1) * size)
+        .take(size)
+        .collect();
     Reply::ok(json!({
         "count": count,
         "next": if number < pages { link(number + 1) } else { Value::Null },
@@ -131,7 +160,13 @@ pub fn page(call: &Call, rows: Vec<Value>, paged: bool) -> Reply {
 }
 
 /// Check the body of a create or update; `full` requires every required field.
-fn validate(data: &OrgData, s: &Spec, body: &Map<String, Value>, existing_id: Option<&str>, full: bool) -> Result<(), Reply> {
+fn validate(
+    data: &OrgData,
+    s: &Spec,
+    body: &Map<String, Value>,
+    existing_id: Option<&str>,
+    full: bool,
+) -> Result<(), Reply> {
     let mut errors = Map::new();
     if full {
         for f in s.required {
@@ -147,20 +182,50 @@ fn validate(data: &OrgData, s: &Spec, body: &Map<String, Value>, existing_id: Op
         if let Some(v) = body.get(field).filter(|v| !v.is_null())
             && data.find(target, &id_text(v)).is_none()
         {
-            errors.insert(field.to_string(), json!([format!("Invalid pk \"{}\" - object does not exist.", id_text(v))]));
+            errors.insert(
+                field.to_string(),
+                json!([format!(
+                    "Invalid pk \"{}\" - object does not exist.",
+                    id_text(v)
+                )]),
+            );
         }
     }
     let existing = existing_id.and_then(|id| data.find(s.kind, id));
-    let candidate = |f: &str| body.get(f).cloned().or_else(|| existing.map(|e| e[f].clone())).unwrap_or(Value::Null);
+    let candidate = |f: &str| {
+        body.get(f)
+            .cloned()
+            .or_else(|| existing.map(|e| e[f].clone()))
+            .unwrap_or(Value::Null)
+    };
     for set in s.unique {
-        let clash = data.rows(s.kind).any(|row| existing_id.is_none_or(|id| id_text(&row[s.id]) != id) && set.iter().all(|f| candidate(f) == row[*f]));
+        let clash = data.rows(s.kind).any(|row| {
+            existing_id.is_none_or(|id| id_text(&row[s.id]) != id)
+                && set.iter().all(|f| candidate(f) == row[*f])
+        });
         if clash {
-            let message = if set.len() == 1 { format!("{} with this {} already exists.", s.kind.replace('_', " "), set[0].replace('_', " ")) } else { format!("The fields {} must make a unique set.", set.join(", ")) };
-            let field = if set.len() == 1 { set[0] } else { "non_field_errors" };
+            let message = if set.len() == 1 {
+                format!(
+                    "{} with this {} already exists.",
+                    s.kind.replace('_', " "),
+                    set[0].replace('_', " ")
+                )
+            } else {
+                format!("The fields {} must make a unique set.", set.join(", "))
+            };
+            let field = if set.len() == 1 {
+                set[0]
+            } else {
+                "non_field_errors"
+            };
             errors.insert(field.to_string(), json!([message]));
         }
     }
-    if errors.is_empty() { Ok(()) } else { Err(Reply::Json(StatusCode::BAD_REQUEST, Value::Object(errors))) }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(Reply::Json(StatusCode::BAD_REQUEST, Value::Object(errors)))
+    }
 }
 
 pub fn stamp(row: &mut Map<String, Value>, data: &mut OrgData, org: &str) {
@@ -169,7 +234,8 @@ pub fn stamp(row: &mut Map<String, Value>, data: &mut OrgData, org: &str) {
     row.entry("organization").or_insert(json!(org));
     let admin = data.users.first().map(|u| u.0).unwrap_or(1);
     row.entry("created_by").or_insert(json!(admin));
-    row.entry("created_by_email").or_insert(json!("admin@acme.example"));
+    row.entry("created_by_email")
+        .or_insert(json!("admin@acme.example"));
     row.entry("created_at").or_insert(json!(t.clone()));
     row.insert("modified_by".into(), json!(admin));
     row.insert("modified_at".into(), json!(t));
@@ -182,12 +248,22 @@ pub fn stamp(row: &mut Map<String, Value>, data: &mut OrgData, org: &str) {
 
 /// Create a row of kind `s` from a client's body; kind-specific effects follow.
 pub fn create(data: &mut OrgData, org: &str, s: &'static Spec, body: Value) -> Reply {
-    let Some(body) = body.as_object() else { return Reply::invalid("non_field_errors", "Invalid data. Expected a dictionary.") };
+    let Some(body) = body.as_object() else {
+        return Reply::invalid("non_field_errors", "Invalid data. Expected a dictionary.");
+    };
     if let Err(r) = validate(data, s, body, None, true) {
         return r;
     }
-    let mut row: Map<String, Value> = body.iter().filter(|(k, _)| s.accepts(k) && !SERVER_MANAGED.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect();
-    let id = if s.kind == "group" { json!(data.next_int()) } else { json!(data.next_uuid(org)) };
+    let mut row: Map<String, Value> = body
+        .iter()
+        .filter(|(k, _)| s.accepts(k) && !SERVER_MANAGED.contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    let id = if s.kind == "group" {
+        json!(data.next_int())
+    } else {
+        json!(data.next_uuid(org))
+    };
     row.insert(s.id.into(), id.clone());
     stamp(&mut row, data, org);
     after_create(data, org, s.kind, &mut row);
@@ -195,7 +271,9 @@ pub fn create(data: &mut OrgData, org: &str, s: &'static Spec, body: Value) -> R
     data.col(s.kind).insert(s.id, row.clone());
     if s.kind == "group" {
         // Unstract answers a group's creation without its id: clients re-list to find it.
-        return Reply::created(json!({"name": row["name"], "description": row.get("description").cloned().unwrap_or(Value::Null)}));
+        return Reply::created(
+            json!({"name": row["name"], "description": row.get("description").cloned().unwrap_or(Value::Null)}),
+        );
     }
     Reply::created(row)
 }
@@ -209,7 +287,15 @@ fn after_create(data: &mut OrgData, org: &str, kind: &str, row: &mut Map<String,
             for t in ["SOURCE", "DESTINATION"] {
                 let eid = data.next_uuid(org);
                 let mut e = Map::new();
-                for (k, v) in [("id", json!(eid)), ("workflow", json!(id)), ("endpoint_type", json!(t)), ("connection_type", Value::Null), ("configuration", json!({})), ("connector_instance", Value::Null), ("connector_instance_id", Value::Null)] {
+                for (k, v) in [
+                    ("id", json!(eid)),
+                    ("workflow", json!(id)),
+                    ("endpoint_type", json!(t)),
+                    ("connection_type", Value::Null),
+                    ("configuration", json!({})),
+                    ("connector_instance", Value::Null),
+                    ("connector_instance_id", Value::Null),
+                ] {
                     e.insert(k.into(), v);
                 }
                 stamp(&mut e, data, org);
@@ -228,12 +314,24 @@ fn after_create(data: &mut OrgData, org: &str, kind: &str, row: &mut Map<String,
             row.entry("is_active").or_insert(json!(true));
             let key = mint_key(data, org, &id, "api");
             row.insert("api_key".into(), json!(key));
-            row.insert("api_endpoint".into(), json!(format!("/deployment/api/{org}/{}/", row.get("api_name").and_then(Value::as_str).unwrap_or(""))));
+            row.insert(
+                "api_endpoint".into(),
+                json!(format!(
+                    "/deployment/api/{org}/{}/",
+                    row.get("api_name").and_then(Value::as_str).unwrap_or("")
+                )),
+            );
         }
         "tool_instance" => {
-            row.insert("workflow".into(), row.get("workflow_id").cloned().unwrap_or(Value::Null));
+            row.insert(
+                "workflow".into(),
+                row.get("workflow_id").cloned().unwrap_or(Value::Null),
+            );
             row.entry("metadata").or_insert(json!({}));
-            let n = data.rows("tool_instance").filter(|t| t["workflow"] == row["workflow"]).count();
+            let n = data
+                .rows("tool_instance")
+                .filter(|t| t["workflow"] == row["workflow"])
+                .count();
             row.insert("step".into(), json!(n + 1));
         }
         _ => {}
@@ -243,12 +341,17 @@ fn after_create(data: &mut OrgData, org: &str, kind: &str, row: &mut Map<String,
 fn mint_key(data: &mut OrgData, org: &str, owner: &str, kind: &str) -> String {
     let key = data.next_uuid(org);
     let entry = json!({"id": data.next_uuid(org), "api_key": key, "description": format!("{kind} key"), "is_active": true});
-    data.api_keys.entry(owner.to_string()).or_default().push(entry);
+    data.api_keys
+        .entry(owner.to_string())
+        .or_default()
+        .push(entry);
     key
 }
 
 fn update(data: &mut OrgData, s: &Spec, id: &str, body: Value, full: bool) -> Reply {
-    let Some(body) = body.as_object() else { return Reply::invalid("non_field_errors", "Invalid data. Expected a dictionary.") };
+    let Some(body) = body.as_object() else {
+        return Reply::invalid("non_field_errors", "Invalid data. Expected a dictionary.");
+    };
     if data.find(s.kind, id).is_none() {
         return Reply::not_found();
     }
@@ -263,7 +366,10 @@ fn update(data: &mut OrgData, s: &Spec, id: &str, body: Value, full: bool) -> Re
             }
         }
         if s.kind == "workflow_endpoint" && body.contains_key("connector_instance_id") {
-            obj.insert("connector_instance".into(), body["connector_instance_id"].clone());
+            obj.insert(
+                "connector_instance".into(),
+                body["connector_instance_id"].clone(),
+            );
         }
     }
     Reply::ok(row.clone())
@@ -279,17 +385,35 @@ fn share(org: &Org, call: &Call, s: &Spec, id: &str) -> Reply {
         Err(r) => return r,
     };
     let mut data = org.data.lock().unwrap();
-    for u in body.get("shared_users").and_then(Value::as_array).into_iter().flatten() {
+    for u in body
+        .get("shared_users")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if !data.users.iter().any(|(id, _, _)| Some(*id) == u.as_u64()) {
-            return Reply::invalid("shared_users", format!("Invalid pk \"{u}\" - object does not exist."));
+            return Reply::invalid(
+                "shared_users",
+                format!("Invalid pk \"{u}\" - object does not exist."),
+            );
         }
     }
-    for g in body.get("shared_groups").and_then(Value::as_array).into_iter().flatten() {
+    for g in body
+        .get("shared_groups")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
         if data.find("group", &id_text(g)).is_none() {
-            return Reply::invalid("shared_groups", format!("Invalid pk \"{g}\" - object does not exist."));
+            return Reply::invalid(
+                "shared_groups",
+                format!("Invalid pk \"{g}\" - object does not exist."),
+            );
         }
     }
-    let Some(row) = data.col(s.kind).get_mut(id) else { return Reply::not_found() };
+    let Some(row) = data.col(s.kind).get_mut(id) else {
+        return Reply::not_found();
+    };
     for f in ["shared_to_org", "shared_users", "shared_groups"] {
         if let Some(v) = body.get(f) {
             row[f] = v.clone();
@@ -303,20 +427,33 @@ fn users(org: &Org, call: &Call) -> Reply {
         return Reply::method_not_allowed(&call.method);
     }
     let data = org.data.lock().unwrap();
-    let members: Vec<Value> = data.users.iter().map(|(id, email, service)| json!({"id": id, "email": email, "is_service_account": service})).collect();
+    let members: Vec<Value> = data
+        .users
+        .iter()
+        .map(
+            |(id, email, service)| json!({"id": id, "email": email, "is_service_account": service}),
+        )
+        .collect();
     Reply::ok(json!({ "members": members }))
 }
 
 fn members(org: &Org, call: &Call, group: &str) -> Reply {
     let mut data = org.data.lock().unwrap();
-    let Ok(gid) = group.parse::<u64>() else { return Reply::not_found() };
+    let Ok(gid) = group.parse::<u64>() else {
+        return Reply::not_found();
+    };
     if data.find("group", group).is_none() {
         return Reply::not_found();
     }
     match call.method {
         Method::GET => {
             let ids = data.members.get(&gid).cloned().unwrap_or_default();
-            let rows: Vec<Value> = data.users.iter().filter(|(id, _, _)| ids.contains(id)).map(|(id, email, _)| json!({"id": id, "email": email})).collect();
+            let rows: Vec<Value> = data
+                .users
+                .iter()
+                .filter(|(id, _, _)| ids.contains(id))
+                .map(|(id, email, _)| json!({"id": id, "email": email}))
+                .collect();
             Reply::ok(json!(rows))
         }
         Method::POST => {
@@ -324,12 +461,22 @@ fn members(org: &Org, call: &Call, group: &str) -> Reply {
                 Ok(b) => b,
                 Err(r) => return r,
             };
-            let Some(ids) = body.get("user_ids").and_then(Value::as_array) else { return Reply::invalid("user_ids", "This field is required.") };
+            let Some(ids) = body.get("user_ids").and_then(Value::as_array) else {
+                return Reply::invalid("user_ids", "This field is required.");
+            };
             let mut add = Vec::new();
             for v in ids {
-                match v.as_u64().filter(|id| data.users.iter().any(|(u, _, _)| u == id)) {
+                match v
+                    .as_u64()
+                    .filter(|id| data.users.iter().any(|(u, _, _)| u == id))
+                {
                     Some(id) => add.push(id),
-                    None => return Reply::invalid("user_ids", format!("Invalid pk \"{v}\" - object does not exist.")),
+                    None => {
+                        return Reply::invalid(
+                            "user_ids",
+                            format!("Invalid pk \"{v}\" - object does not exist."),
+                        );
+                    }
                 }
             }
             let list = data.members.entry(gid).or_default();

@@ -27,7 +27,11 @@ pub struct Faults {
 
 impl Faults {
     pub fn check(&self) -> Result<(), String> {
-        for (name, p) in [("error_rate", self.error_rate), ("drop_rate", self.drop_rate), ("slow_rate", self.slow_rate)] {
+        for (name, p) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+            ("slow_rate", self.slow_rate),
+        ] {
             if !(0.0..=1.0).contains(&p) {
                 return Err(format!("{name} must be between 0 and 1, not {p}"));
             }
@@ -57,13 +61,18 @@ pub struct OrgFaults {
 
 impl OrgFaults {
     pub fn new(faults: Faults) -> Self {
-        let limiter = NonZeroU32::new(faults.rate_limit).map(|rps| Arc::new(RateLimiter::direct(Quota::per_second(rps))));
+        let limiter = NonZeroU32::new(faults.rate_limit)
+            .map(|rps| Arc::new(RateLimiter::direct(Quota::per_second(rps))));
         OrgFaults { faults, limiter }
     }
 
     /// The delay before answering.
     pub fn delay(&self) -> Duration {
-        let jitter = if self.faults.jitter_ms > 0 { fastrand::u64(0..=self.faults.jitter_ms) } else { 0 };
+        let jitter = if self.faults.jitter_ms > 0 {
+            fastrand::u64(0..=self.faults.jitter_ms)
+        } else {
+            0
+        };
         Duration::from_millis(self.faults.latency_ms + jitter)
     }
 
@@ -71,8 +80,12 @@ impl OrgFaults {
         if let Some(l) = &self.limiter
             && let Err(not_until) = l.check()
         {
-            let wait = not_until.wait_time_from(governor::clock::Clock::now(&governor::clock::DefaultClock::default()));
-            return Verdict::RateLimited { retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64 };
+            let wait = not_until.wait_time_from(governor::clock::Clock::now(
+                &governor::clock::DefaultClock::default(),
+            ));
+            return Verdict::RateLimited {
+                retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+            };
         }
         let f = &self.faults;
         if f.drop_rate > 0.0 && fastrand::f64() < f.drop_rate {
@@ -81,6 +94,8 @@ impl OrgFaults {
         if f.error_rate > 0.0 && fastrand::f64() < f.error_rate {
             return Verdict::ServerError([500, 502, 503, 504][fastrand::usize(0..4)]);
         }
-        Verdict::Serve { slow: f.slow_rate > 0.0 && fastrand::f64() < f.slow_rate }
+        Verdict::Serve {
+            slow: f.slow_rate > 0.0 && fastrand::f64() < f.slow_rate,
+        }
     }
 }

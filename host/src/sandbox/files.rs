@@ -23,7 +23,11 @@ fn generated_chunk(seed: u64, offset: u64, len: usize) -> Vec<u8> {
     let mut out = Vec::with_capacity(len);
     for i in 0..len as u64 {
         let at = offset + i;
-        out.push(if (at as usize) < HEAD.len() { HEAD[at as usize] } else { b"0123456789abcdef\n"[((at.wrapping_mul(31) ^ seed) % 17) as usize] });
+        out.push(if (at as usize) < HEAD.len() {
+            HEAD[at as usize]
+        } else {
+            b"0123456789abcdef\n"[((at.wrapping_mul(31) ^ seed) % 17) as usize]
+        });
     }
     out
 }
@@ -33,13 +37,25 @@ fn chunks(blob: &Blob) -> futures::stream::BoxStream<'static, Bytes> {
     match blob {
         Blob::Bytes(b) => {
             let b = b.clone();
-            futures::stream::iter((0..b.len().div_ceil(1 << 16)).map(move |i| Bytes::copy_from_slice(&b[i << 16..((i + 1) << 16).min(b.len())]))).boxed()
+            futures::stream::iter(
+                (0..b.len().div_ceil(1 << 16)).map(move |i| {
+                    Bytes::copy_from_slice(&b[i << 16..((i + 1) << 16).min(b.len())])
+                }),
+            )
+            .boxed()
         }
         Blob::Generated { size, seed } => {
             let (size, seed) = (*size, *seed);
             // base64 needs chunks that are multiples of 3 bytes to concatenate cleanly.
             let step: u64 = 3 << 16;
-            futures::stream::iter((0..size.div_ceil(step)).map(move |i| Bytes::from(generated_chunk(seed, i * step, (size - i * step).min(step) as usize)))).boxed()
+            futures::stream::iter((0..size.div_ceil(step)).map(move |i| {
+                Bytes::from(generated_chunk(
+                    seed,
+                    i * step,
+                    (size - i * step).min(step) as usize,
+                ))
+            }))
+            .boxed()
         }
         Blob::Digest { .. } => futures::stream::empty().boxed(),
     }
@@ -76,19 +92,29 @@ fn download(org: &Org, call: &Call, tool: &str) -> Reply {
     if data.find("custom_tool", tool).is_none() {
         return Reply::not_found();
     }
-    let Some(doc) = call.query.get("document_id") else { return Reply::invalid("document_id", "This field is required.") };
-    let Some((mime, blob)) = data.files.get(doc).filter(|_| data.find("document", doc).is_some_and(|d| d["tool"] == tool)) else {
+    let Some(doc) = call.query.get("document_id") else {
+        return Reply::invalid("document_id", "This field is required.");
+    };
+    let Some((mime, blob)) = data.files.get(doc).filter(|_| {
+        data.find("document", doc)
+            .is_some_and(|d| d["tool"] == tool)
+    }) else {
         return Reply::not_found();
     };
     let (mime, blob) = (mime.clone(), blob.clone());
     if matches!(blob, Blob::Digest { .. }) {
-        return Reply::Json(StatusCode::GONE, json!({"detail": "this file was kept as a digest only"}));
+        return Reply::Json(
+            StatusCode::GONE,
+            json!({"detail": "this file was kept as a digest only"}),
+        );
     }
     let binary = mime == "application/pdf";
     let open = Bytes::from_static(b"{\"data\": \"");
     let close = Bytes::from(format!("\", \"mime_type\": {}}}", Value::String(mime)));
     let encoded: futures::stream::BoxStream<'static, Bytes> = match (&blob, binary) {
-        (_, true) => chunks(&blob).map(|c| Bytes::from(base64::engine::general_purpose::STANDARD.encode(&c))).boxed(),
+        (_, true) => chunks(&blob)
+            .map(|c| Bytes::from(base64::engine::general_purpose::STANDARD.encode(&c)))
+            .boxed(),
         // Text files are small: escape them whole, so no character is cut at a chunk edge.
         (Blob::Bytes(b), false) => {
             let s = serde_json::to_string(&String::from_utf8_lossy(b)).unwrap();
@@ -96,8 +122,15 @@ fn download(org: &Org, call: &Call, tool: &str) -> Reply {
         }
         (_, false) => futures::stream::empty().boxed(),
     };
-    let stream = futures::stream::once(async move { open }).chain(encoded).chain(futures::stream::once(async move { close })).map(Ok::<Bytes, std::io::Error>);
-    Reply::Stream(StatusCode::OK, "application/json", Body::from_stream(stream))
+    let stream = futures::stream::once(async move { open })
+        .chain(encoded)
+        .chain(futures::stream::once(async move { close }))
+        .map(Ok::<Bytes, std::io::Error>);
+    Reply::Stream(
+        StatusCode::OK,
+        "application/json",
+        Body::from_stream(stream),
+    )
 }
 
 async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
@@ -109,14 +142,20 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
         Err(_) => return Reply::invalid("file", "Send the file as multipart/form-data."),
     };
     let body = call.body.clone();
-    let mut form = multer::Multipart::new(futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) }), boundary);
+    let mut form = multer::Multipart::new(
+        futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) }),
+        boundary,
+    );
     let mut stored = None;
     while let Ok(Some(mut field)) = form.next_field().await {
         if field.name() != Some("file") {
             continue;
         }
         let name = field.file_name().unwrap_or("document").to_string();
-        let mime = field.content_type().map(|m| m.to_string()).unwrap_or_else(|| mime_of(&name).to_string());
+        let mime = field
+            .content_type()
+            .map(|m| m.to_string())
+            .unwrap_or_else(|| mime_of(&name).to_string());
         let mut bytes = Vec::new();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
@@ -127,20 +166,41 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
                 bytes.extend_from_slice(&chunk);
             }
         }
-        let blob = if size as usize > KEEP_BYTES { Blob::Digest { size, sha256: hex::encode(hasher.finalize()) } } else { Blob::Bytes(std::sync::Arc::new(bytes)) };
+        let blob = if size as usize > KEEP_BYTES {
+            Blob::Digest {
+                size,
+                sha256: hex::encode(hasher.finalize()),
+            }
+        } else {
+            Blob::Bytes(std::sync::Arc::new(bytes))
+        };
         stored = Some((name, mime, blob, size));
     }
-    let Some((name, mime, blob, _size)) = stored else { return Reply::invalid("file", "No file was submitted.") };
+    let Some((name, mime, blob, _size)) = stored else {
+        return Reply::invalid("file", "No file was submitted.");
+    };
     let mut data = org.data.lock().unwrap();
-    let reply = api::create(&mut data, &org.name, spec("document"), json!({"document_name": name, "tool": tool}));
-    let Reply::Json(StatusCode::CREATED, row) = reply else { return reply };
+    let reply = api::create(
+        &mut data,
+        &org.name,
+        spec("document"),
+        json!({"document_name": name, "tool": tool}),
+    );
+    let Reply::Json(StatusCode::CREATED, row) = reply else {
+        return reply;
+    };
     let id = row["document_id"].as_str().unwrap_or_default().to_string();
     data.files.insert(id, (mime, blob));
     Reply::created(json!({"data": [row]}))
 }
 
 pub fn mime_of(name: &str) -> &'static str {
-    match name.rsplit('.').next().map(str::to_ascii_lowercase).as_deref() {
+    match name
+        .rsplit('.')
+        .next()
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
         Some("pdf") => "application/pdf",
         Some("csv") => "text/csv",
         Some("txt") => "text/plain",

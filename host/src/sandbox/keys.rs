@@ -32,7 +32,9 @@ impl Tier {
     /// The least tier a method needs.
     pub fn needed_for(method: &axum::http::Method) -> Tier {
         match *method {
-            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS => Tier::Read,
+            axum::http::Method::GET | axum::http::Method::HEAD | axum::http::Method::OPTIONS => {
+                Tier::Read
+            }
             axum::http::Method::DELETE => Tier::FullAccess,
             _ => Tier::ReadWrite,
         }
@@ -55,7 +57,11 @@ pub struct OrgKeys {
 
 impl OrgKeys {
     pub fn derived(org: &str) -> Self {
-        OrgKeys { read: derived(org, Tier::Read), read_write: derived(org, Tier::ReadWrite), full_access: derived(org, Tier::FullAccess) }
+        OrgKeys {
+            read: derived(org, Tier::Read),
+            read_write: derived(org, Tier::ReadWrite),
+            full_access: derived(org, Tier::FullAccess),
+        }
     }
 
     pub fn set(&mut self, tier: Tier, key: String) {
@@ -68,6 +74,13 @@ impl OrgKeys {
 
     pub fn tier_of(&self, key: &str) -> Option<Tier> {
         // Constant-time enough for a local sandbox; the point is the tier logic.
-        [(Tier::Read, &self.read), (Tier::ReadWrite, &self.read_write), (Tier::FullAccess, &self.full_access)].into_iter().find(|(_, k)| k.as_str() == key).map(|(t, _)| t)
+        [
+            (Tier::Read, &self.read),
+            (Tier::ReadWrite, &self.read_write),
+            (Tier::FullAccess, &self.full_access),
+        ]
+        .into_iter()
+        .find(|(_, k)| k.as_str() == key)
+        .map(|(t, _)| t)
     }
 }

@@ -50,7 +50,11 @@ impl std::str::FromStr for Seed {
             "small" => Ok(Seed::Small),
             "services" => Ok(Seed::Services),
             f if f.starts_with("file:") => crate::promotion::parse_size(&f[5..]).map(Seed::File),
-            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| format!("seed {n:?} must be demo, small, services, file:SIZE or a number of resources")),
+            n => n.parse::<usize>().map(Seed::Scale).map_err(|_| {
+                format!(
+                    "seed {n:?} must be demo, small, services, file:SIZE or a number of resources"
+                )
+            }),
         }
     }
 }
@@ -65,10 +69,17 @@ pub struct OrgSpec {
 
 impl OrgSpec {
     pub fn new(name: &str) -> Self {
-        OrgSpec { name: name.to_string(), seed: None, keys: vec![] }
+        OrgSpec {
+            name: name.to_string(),
+            seed: None,
+            keys: vec![],
+        }
     }
     pub fn seeded(name: &str, seed: Seed) -> Self {
-        OrgSpec { seed: Some(seed), ..OrgSpec::new(name) }
+        OrgSpec {
+            seed: Some(seed),
+            ..OrgSpec::new(name)
+        }
     }
 }
 
@@ -82,7 +93,12 @@ pub struct Config {
 
 impl Config {
     pub fn local(orgs: Vec<OrgSpec>) -> Self {
-        Config { listen: "127.0.0.1:0".parse().unwrap(), prefix: "api/v1".into(), orgs, faults: Faults::default() }
+        Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            prefix: "api/v1".into(),
+            orgs,
+            faults: Faults::default(),
+        }
     }
 }
 
@@ -112,10 +128,18 @@ pub struct Sandbox {
 
 impl Sandbox {
     pub async fn start(config: Config) -> anyhow::Result<Sandbox> {
-        config.faults.check().map_err(|e| anyhow::anyhow!("sandbox faults: {e}"))?;
+        config
+            .faults
+            .check()
+            .map_err(|e| anyhow::anyhow!("sandbox faults: {e}"))?;
         let mut orgs = BTreeMap::new();
         for spec in &config.orgs {
-            if spec.name.is_empty() || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_') {
+            if spec.name.is_empty()
+                || !spec
+                    .name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
                 anyhow::bail!("org name {:?}: use letters, digits, '-' and '_'", spec.name);
             }
             if orgs.contains_key(&spec.name) {
@@ -130,14 +154,34 @@ impl Sandbox {
             if let Some(s) = &spec.seed {
                 seed::fill(&mut data, &spec.name, s);
             }
-            let org = Org { name: spec.name.clone(), keys, data: Mutex::new(data), faults: RwLock::new(OrgFaults::new(config.faults.clone())) };
+            let org = Org {
+                name: spec.name.clone(),
+                keys,
+                data: Mutex::new(data),
+                faults: RwLock::new(OrgFaults::new(config.faults.clone())),
+            };
             orgs.insert(spec.name.clone(), Arc::new(org));
         }
-        let admin_key = format!("sbx_admin_{:016x}{:016x}", fastrand::u64(..), fastrand::u64(..));
-        let shared = Arc::new(Shared { admin_key: admin_key.clone(), prefix: config.prefix.trim_matches('/').to_string(), orgs: RwLock::new(orgs), log: Mutex::new(Vec::new()), started: std::time::Instant::now(), default_faults: config.faults.clone() });
-        let listener = tokio::net::TcpListener::bind(config.listen).await.map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        let admin_key = format!(
+            "sbx_admin_{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let shared = Arc::new(Shared {
+            admin_key: admin_key.clone(),
+            prefix: config.prefix.trim_matches('/').to_string(),
+            orgs: RwLock::new(orgs),
+            log: Mutex::new(Vec::new()),
+            started: std::time::Instant::now(),
+            default_faults: config.faults.clone(),
+        });
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
         let addr = listener.local_addr()?;
-        let app = axum::Router::new().fallback(server::handle).with_state(shared.clone());
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -150,9 +194,23 @@ impl Sandbox {
             url: format!("http://{addr}"),
             prefix: shared.prefix.clone(),
             admin_key,
-            orgs: shared.orgs.read().unwrap().values().map(|o| OrgBanner { org: o.name.clone(), keys: o.keys.clone() }).collect(),
+            orgs: shared
+                .orgs
+                .read()
+                .unwrap()
+                .values()
+                .map(|o| OrgBanner {
+                    org: o.name.clone(),
+                    keys: o.keys.clone(),
+                })
+                .collect(),
         };
-        Ok(Sandbox { banner, shared, stop: Some(tx), task: Some(task) })
+        Ok(Sandbox {
+            banner,
+            shared,
+            stop: Some(tx),
+            task: Some(task),
+        })
     }
 
     pub fn admin_key(&self) -> &str {
@@ -169,7 +227,10 @@ impl Sandbox {
     }
 
     pub fn keys(&self, org: &str) -> OrgKeys {
-        self.shared.org(org).map(|o| o.keys.clone()).unwrap_or_else(|| panic!("no org {org}"))
+        self.shared
+            .org(org)
+            .map(|o| o.keys.clone())
+            .unwrap_or_else(|| panic!("no org {org}"))
     }
 
     /// Every request so far.
@@ -179,20 +240,29 @@ impl Sandbox {
 
     /// Requests other than GET/HEAD/OPTIONS that reached `org`.
     pub fn writes_to(&self, org: &str) -> Vec<LogEntry> {
-        self.log().into_iter().filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS")).collect()
+        self.log()
+            .into_iter()
+            .filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
+            .collect()
     }
 
     /// A canonical dump of an org (see `admin::dump`): equal for two orgs with the same
     /// content, whatever their ids.
     pub fn dump(&self, org: &str) -> serde_json::Value {
-        let o = self.shared.org(org).unwrap_or_else(|| panic!("no org {org}"));
+        let o = self
+            .shared
+            .org(org)
+            .unwrap_or_else(|| panic!("no org {org}"));
         let data = o.data.lock().unwrap();
         admin::dump(&data)
     }
 
     pub fn set_faults(&self, org: &str, faults: Faults) -> anyhow::Result<()> {
         faults.check().map_err(|e| anyhow::anyhow!(e))?;
-        let o = self.shared.org(org).ok_or_else(|| anyhow::anyhow!("no org {org}"))?;
+        let o = self
+            .shared
+            .org(org)
+            .ok_or_else(|| anyhow::anyhow!("no org {org}"))?;
         *o.faults.write().unwrap() = OrgFaults::new(faults);
         Ok(())
     }

@@ -56,10 +56,22 @@ impl Shared {
     }
 
     fn org_of_key(&self, key: &str) -> Option<(Arc<Org>, Tier)> {
-        self.orgs.read().unwrap().values().find_map(|o| o.keys.tier_of(key).map(|t| (o.clone(), t)))
+        self.orgs
+            .read()
+            .unwrap()
+            .values()
+            .find_map(|o| o.keys.tier_of(key).map(|t| (o.clone(), t)))
     }
 
-    fn record(&self, org: &str, method: &Method, path: &str, query: &str, status: u16, start: Duration) {
+    fn record(
+        &self,
+        org: &str,
+        method: &Method,
+        path: &str,
+        query: &str,
+        status: u16,
+        start: Duration,
+    ) {
         let mut log = self.log.lock().unwrap();
         let seq = log.len() as u64;
         log.push(LogEntry {
@@ -98,7 +110,10 @@ impl Reply {
         Reply::Json(StatusCode::BAD_REQUEST, json!({ field: [message.into()] }))
     }
     pub fn method_not_allowed(method: &Method) -> Reply {
-        Reply::Json(StatusCode::METHOD_NOT_ALLOWED, json!({"detail": format!("Method \"{method}\" not allowed.")}))
+        Reply::Json(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"detail": format!("Method \"{method}\" not allowed.")}),
+        )
     }
 }
 
@@ -120,10 +135,18 @@ impl Call {
         if self.body.is_empty() {
             return Ok(json!({}));
         }
-        serde_json::from_slice(&self.body).map_err(|e| Reply::Json(StatusCode::BAD_REQUEST, json!({"detail": format!("JSON parse error - {e}")})))
+        serde_json::from_slice(&self.body).map_err(|e| {
+            Reply::Json(
+                StatusCode::BAD_REQUEST,
+                json!({"detail": format!("JSON parse error - {e}")}),
+            )
+        })
     }
     pub fn content_type(&self) -> &str {
-        self.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("")
+        self.headers
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
     }
 }
 
@@ -137,21 +160,38 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
     if let Some(rest) = path.strip_prefix("/_admin/") {
-        let key = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim);
+        let key = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::trim);
         if key != Some(shared.admin_key.as_str()) {
-            return detail(StatusCode::UNAUTHORIZED, "The admin API needs the admin key (admin_key in the start line).");
+            return detail(
+                StatusCode::UNAUTHORIZED,
+                "The admin API needs the admin key (admin_key in the start line).",
+            );
         }
         return admin::handle(&shared, &method, rest, &raw_query, req).await;
     }
     let org_path = format!("/{}/unstract/", shared.prefix.trim_matches('/'));
-    let Some((org_name, rest)) = path.strip_prefix(&org_path).and_then(|r| r.split_once('/').or(Some((r, "")))) else {
+    let Some((org_name, rest)) = path
+        .strip_prefix(&org_path)
+        .and_then(|r| r.split_once('/').or(Some((r, ""))))
+    else {
         shared.record("", &method, &path, &raw_query, 404, start);
         return detail(StatusCode::NOT_FOUND, "Not found.");
     };
     let (org_name, rest) = (org_name.to_string(), rest.to_string());
 
     // Authentication, then authorisation: the key's org must be the URL's, its tier enough.
-    let key = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).map(str::trim).unwrap_or("");
+    let key = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or("");
     let status_of = |r: &Response| r.status().as_u16();
     let refuse = |status: StatusCode, message: &str| {
         let r = detail(status, message);
@@ -159,16 +199,25 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         r
     };
     if key.is_empty() {
-        return refuse(StatusCode::UNAUTHORIZED, "Authentication credentials were not provided.");
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "Authentication credentials were not provided.",
+        );
     }
     let Some((key_org, tier)) = shared.org_of_key(key) else {
         return refuse(StatusCode::UNAUTHORIZED, "Invalid API key.");
     };
     if key_org.name != org_name {
-        return refuse(StatusCode::FORBIDDEN, "You do not have permission to perform this action.");
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "You do not have permission to perform this action.",
+        );
     }
     if tier < Tier::needed_for(&method) {
-        return refuse(StatusCode::FORBIDDEN, &format!("This key is {}: it cannot {method}.", tier.name()));
+        return refuse(
+            StatusCode::FORBIDDEN,
+            &format!("This key is {}: it cannot {method}.", tier.name()),
+        );
     }
     let org = key_org;
 
@@ -183,7 +232,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     match verdict {
         Verdict::RateLimited { retry_after_s } => {
             let mut r = detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
-            r.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
             shared.record(&org_name, &method, &rest, &raw_query, 429, start);
             return r;
         }
@@ -195,14 +245,25 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         Verdict::Drop => {
             // Headers go out, then the body fails: the client sees a connection cut mid-answer.
             shared.record(&org_name, &method, &rest, &raw_query, 0, start);
-            let body = Body::from_stream(futures::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by the sandbox")) }));
-            return Response::builder().status(StatusCode::OK).header(header::CONTENT_TYPE, "application/json").body(body).unwrap();
+            let body = Body::from_stream(futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by the sandbox"))
+            }));
+            return Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, "application/json")
+                .body(body)
+                .unwrap();
         }
         Verdict::Serve { .. } => {}
     }
     let slow = matches!(verdict, Verdict::Serve { slow: true });
 
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).unwrap_or("localhost").to_string();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("localhost")
+        .to_string();
     let headers = req.headers().clone();
     let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
         Ok(b) => b,
@@ -210,8 +271,14 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     };
     let call = Call {
         method: method.clone(),
-        segments: rest.split('/').filter(|s| !s.is_empty()).map(str::to_string).collect(),
-        query: url::form_urlencoded::parse(raw_query.as_bytes()).into_owned().collect(),
+        segments: rest
+            .split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect(),
+        query: url::form_urlencoded::parse(raw_query.as_bytes())
+            .into_owned()
+            .collect(),
         raw_query: raw_query.clone(),
         headers,
         base: format!("http://{host}{org_path}{org_name}/"),
@@ -219,12 +286,25 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     };
     let reply = api::route(&org, call).await;
     let response = match reply {
-        Reply::Json(status, v) if slow => trickle(status, "application/json", Bytes::from(v.to_string())),
+        Reply::Json(status, v) if slow => {
+            trickle(status, "application/json", Bytes::from(v.to_string()))
+        }
         Reply::Json(status, v) => (status, axum::Json(v)).into_response(),
-        Reply::Stream(status, content_type, body) => Response::builder().status(status).header(header::CONTENT_TYPE, content_type).body(body).unwrap(),
+        Reply::Stream(status, content_type, body) => Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, content_type)
+            .body(body)
+            .unwrap(),
         Reply::Empty(status) => status.into_response(),
     };
-    shared.record(&org_name, &method, &rest, &raw_query, response.status().as_u16(), start);
+    shared.record(
+        &org_name,
+        &method,
+        &rest,
+        &raw_query,
+        response.status().as_u16(),
+        start,
+    );
     response
 }
 
@@ -235,7 +315,11 @@ fn trickle(status: StatusCode, content_type: &'static str, bytes: Bytes) -> Resp
         tokio::time::sleep(Duration::from_millis(5)).await;
         Ok::<Bytes, std::io::Error>(c)
     });
-    Response::builder().status(status).header(header::CONTENT_TYPE, content_type).body(Body::from_stream(stream)).unwrap()
+    Response::builder()
+        .status(status)
+        .header(header::CONTENT_TYPE, content_type)
+        .body(Body::from_stream(stream))
+        .unwrap()
 }
 
 use futures::StreamExt;

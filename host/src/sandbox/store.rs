@@ -35,11 +35,37 @@ pub static SPECS: &[Spec] = &[
         route: "adapter",
         id: "id",
         paged: false,
-        filters: &[("adapter_name", "adapter_name"), ("adapter_type", "adapter_type")],
-        required: &["adapter_name", "adapter_id", "adapter_type", "adapter_metadata"],
-        writable: &["adapter_name", "adapter_id", "adapter_type", "adapter_metadata", "description", "is_friction_less", "is_usable"],
+        filters: &[
+            ("adapter_name", "adapter_name"),
+            ("adapter_type", "adapter_type"),
+        ],
+        required: &[
+            "adapter_name",
+            "adapter_id",
+            "adapter_type",
+            "adapter_metadata",
+        ],
+        writable: &[
+            "adapter_name",
+            "adapter_id",
+            "adapter_type",
+            "adapter_metadata",
+            "description",
+            "is_friction_less",
+            "is_usable",
+        ],
         unique: &[&["adapter_name", "adapter_type"]],
-        list_fields: &["id", "adapter_id", "adapter_name", "adapter_type", "description", "is_friction_less", "is_usable", "is_owner", "created_by_email"],
+        list_fields: &[
+            "id",
+            "adapter_id",
+            "adapter_name",
+            "adapter_type",
+            "description",
+            "is_friction_less",
+            "is_usable",
+            "is_owner",
+            "created_by_email",
+        ],
         secret: &["adapter_metadata"],
     },
     Spec {
@@ -47,11 +73,29 @@ pub static SPECS: &[Spec] = &[
         route: "connector",
         id: "id",
         paged: false,
-        filters: &[("connector_name", "connector_name"), ("connector_type", "connector_type")],
+        filters: &[
+            ("connector_name", "connector_name"),
+            ("connector_type", "connector_type"),
+        ],
         required: &["connector_name", "connector_id", "connector_metadata"],
-        writable: &["connector_name", "connector_id", "connector_metadata", "connector_type", "connector_mode", "workflow"],
+        writable: &[
+            "connector_name",
+            "connector_id",
+            "connector_metadata",
+            "connector_type",
+            "connector_mode",
+            "workflow",
+        ],
         unique: &[&["connector_name"]],
-        list_fields: &["id", "connector_id", "connector_name", "connector_type", "connector_mode", "is_owner", "created_by_email"],
+        list_fields: &[
+            "id",
+            "connector_id",
+            "connector_name",
+            "connector_type",
+            "connector_mode",
+            "is_owner",
+            "created_by_email",
+        ],
         secret: &["connector_metadata"],
     },
     Spec {
@@ -74,12 +118,34 @@ pub static SPECS: &[Spec] = &[
         filters: &[("tool_name", "tool_name")],
         required: &["tool_name"],
         writable: &[
-            "tool_name", "description", "author", "icon", "output", "preamble", "postamble", "summarize_llm_profile",
-            "summarize_context", "summarize_as_source", "monitor_llm", "single_pass_extraction_mode", "challenge_llm",
-            "enable_challenge", "enable_highlight", "exclude_failed", "prompt_grammer",
+            "tool_name",
+            "description",
+            "author",
+            "icon",
+            "output",
+            "preamble",
+            "postamble",
+            "summarize_llm_profile",
+            "summarize_context",
+            "summarize_as_source",
+            "monitor_llm",
+            "single_pass_extraction_mode",
+            "challenge_llm",
+            "enable_challenge",
+            "enable_highlight",
+            "exclude_failed",
+            "prompt_grammer",
         ],
         unique: &[&["tool_name"]],
-        list_fields: &["tool_id", "tool_name", "description", "author", "icon", "created_by_email", "is_owner"],
+        list_fields: &[
+            "tool_id",
+            "tool_name",
+            "description",
+            "author",
+            "icon",
+            "created_by_email",
+            "is_owner",
+        ],
         secret: &[],
     },
     Spec {
@@ -89,7 +155,22 @@ pub static SPECS: &[Spec] = &[
         paged: false,
         filters: &[("tool_id", "prompt_studio_tool")],
         required: &["profile_name", "prompt_studio_tool"],
-        writable: &["profile_name", "prompt_studio_tool", "llm", "vector_store", "embedding_model", "x2text", "chunk_size", "chunk_overlap", "retrieval_strategy", "similarity_top_k", "section", "reindex", "is_default", "is_summarize_llm"],
+        writable: &[
+            "profile_name",
+            "prompt_studio_tool",
+            "llm",
+            "vector_store",
+            "embedding_model",
+            "x2text",
+            "chunk_size",
+            "chunk_overlap",
+            "retrieval_strategy",
+            "similarity_top_k",
+            "section",
+            "reindex",
+            "is_default",
+            "is_summarize_llm",
+        ],
         unique: &[&["prompt_studio_tool", "profile_name"]],
         list_fields: &[],
         secret: &[],
@@ -101,7 +182,21 @@ pub static SPECS: &[Spec] = &[
         paged: false,
         filters: &[("tool_id", "tool_id")],
         required: &["prompt_key", "tool_id"],
-        writable: &["prompt_key", "prompt", "enforce_type", "tool_id", "sequence_number", "prompt_type", "profile_manager", "output", "assert_prompt", "assertion_failure_prompt", "is_assert", "active", "required"],
+        writable: &[
+            "prompt_key",
+            "prompt",
+            "enforce_type",
+            "tool_id",
+            "sequence_number",
+            "prompt_type",
+            "profile_manager",
+            "output",
+            "assert_prompt",
+            "assertion_failure_prompt",
+            "is_assert",
+            "active",
+            "required",
+        ],
         unique: &[&["tool_id", "prompt_key"]],
         list_fields: &[],
         secret: &[],
@@ -137,7 +232,16 @@ pub static SPECS: &[Spec] = &[
         paged: false,
         filters: &[("workflow_name", "workflow_name")],
         required: &["workflow_name"],
-        writable: &["workflow_name", "description", "is_active", "deployment_type", "source_settings", "destination_settings", "prompt_name", "llm_response"],
+        writable: &[
+            "workflow_name",
+            "description",
+            "is_active",
+            "deployment_type",
+            "source_settings",
+            "destination_settings",
+            "prompt_name",
+            "llm_response",
+        ],
         unique: &[&["workflow_name"]],
         list_fields: &[],
         secret: &[],
@@ -149,7 +253,14 @@ pub static SPECS: &[Spec] = &[
         paged: false,
         filters: &[("workflow", "workflow")],
         required: &["workflow_id", "tool_id"],
-        writable: &["workflow_id", "tool_id", "metadata", "step", "input", "output"],
+        writable: &[
+            "workflow_id",
+            "tool_id",
+            "metadata",
+            "step",
+            "input",
+            "output",
+        ],
         unique: &[],
         list_fields: &[],
         secret: &[],
@@ -171,9 +282,24 @@ pub static SPECS: &[Spec] = &[
         route: "pipeline",
         id: "id",
         paged: true,
-        filters: &[("pipeline_name", "pipeline_name"), ("type", "pipeline_type"), ("workflow", "workflow")],
+        filters: &[
+            ("pipeline_name", "pipeline_name"),
+            ("type", "pipeline_type"),
+            ("workflow", "workflow"),
+        ],
         required: &["pipeline_name", "workflow", "pipeline_type"],
-        writable: &["pipeline_name", "workflow", "pipeline_type", "cron_string", "active", "app_id", "app_icon", "app_url", "access_control_bundle_id", "is_api"],
+        writable: &[
+            "pipeline_name",
+            "workflow",
+            "pipeline_type",
+            "cron_string",
+            "active",
+            "app_id",
+            "app_icon",
+            "app_url",
+            "access_control_bundle_id",
+            "is_api",
+        ],
         unique: &[&["pipeline_name"]],
         list_fields: &[],
         secret: &[],
@@ -185,7 +311,13 @@ pub static SPECS: &[Spec] = &[
         paged: true,
         filters: &[("api_name", "api_name"), ("workflow", "workflow")],
         required: &["api_name", "display_name", "workflow"],
-        writable: &["display_name", "description", "workflow", "is_active", "api_name"],
+        writable: &[
+            "display_name",
+            "description",
+            "workflow",
+            "is_active",
+            "api_name",
+        ],
         unique: &[&["api_name"]],
         list_fields: &[],
         secret: &[],
@@ -205,29 +337,60 @@ pub static SPECS: &[Spec] = &[
 ];
 
 pub fn spec(kind: &str) -> &'static Spec {
-    SPECS.iter().find(|s| s.kind == kind).unwrap_or_else(|| panic!("no sandbox spec for {kind}"))
+    SPECS
+        .iter()
+        .find(|s| s.kind == kind)
+        .unwrap_or_else(|| panic!("no sandbox spec for {kind}"))
 }
 
 /// Fields the server sets; a client's values for them are ignored.
-pub const SERVER_MANAGED: [&str; 8] = ["id", "organization", "created_by", "modified_by", "created_at", "modified_at", "created_by_email", "is_owner"];
+pub const SERVER_MANAGED: [&str; 8] = [
+    "id",
+    "organization",
+    "created_by",
+    "modified_by",
+    "created_at",
+    "modified_at",
+    "created_by_email",
+    "is_owner",
+];
 
 impl Spec {
     /// A list row: the list fields, or everything but the secrets.
     pub fn row(&self, v: &Value) -> Value {
-        let Some(obj) = v.as_object() else { return v.clone() };
-        let keep = |k: &str| if self.list_fields.is_empty() { !self.secret.contains(&k) } else { self.list_fields.contains(&k) || k == self.id };
-        Value::Object(obj.iter().filter(|(k, _)| keep(k)).map(|(k, v)| (k.clone(), v.clone())).collect())
+        let Some(obj) = v.as_object() else {
+            return v.clone();
+        };
+        let keep = |k: &str| {
+            if self.list_fields.is_empty() {
+                !self.secret.contains(&k)
+            } else {
+                self.list_fields.contains(&k) || k == self.id
+            }
+        };
+        Value::Object(
+            obj.iter()
+                .filter(|(k, _)| keep(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        )
     }
 
     /// The `OPTIONS` answer: writable fields under `actions.POST`.
     pub fn options(&self) -> Value {
         let mut post = Map::new();
-        post.insert(self.id.to_string(), json!({"type": "field", "required": false, "read_only": true, "label": self.id}));
+        post.insert(
+            self.id.to_string(),
+            json!({"type": "field", "required": false, "read_only": true, "label": self.id}),
+        );
         for f in self.writable.iter().chain(SHARING.iter()) {
             post.insert(f.to_string(), json!({"type": "field", "required": self.required.contains(f), "read_only": false, "label": f.replace('_', " ")}));
         }
         for f in SERVER_MANAGED.iter().filter(|f| **f != "id") {
-            post.insert(f.to_string(), json!({"type": "field", "required": false, "read_only": true, "label": f}));
+            post.insert(
+                f.to_string(),
+                json!({"type": "field", "required": false, "read_only": true, "label": f}),
+            );
         }
         json!({"name": self.kind, "description": "", "renders": ["application/json"], "parses": ["application/json", "multipart/form-data"], "actions": {"POST": post}})
     }
@@ -271,7 +434,12 @@ impl Collection {
     pub fn remove(&mut self, id_field: &str, id: &str) -> Option<Value> {
         let i = self.index.remove(id)?;
         let row = self.rows.remove(i);
-        self.index = self.rows.iter().enumerate().map(|(i, r)| (id_text(&r[id_field]), i)).collect();
+        self.index = self
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (id_text(&r[id_field]), i))
+            .collect();
         Some(row)
     }
     pub fn iter(&self) -> impl Iterator<Item = &Value> {
@@ -284,9 +452,15 @@ impl Collection {
 #[derive(Clone, Debug)]
 pub enum Blob {
     Bytes(std::sync::Arc<Vec<u8>>),
-    Generated { size: u64, seed: u64 },
+    Generated {
+        size: u64,
+        seed: u64,
+    },
     /// an upload too large to keep: its size and digest only
-    Digest { size: u64, sha256: String },
+    Digest {
+        size: u64,
+        sha256: String,
+    },
 }
 
 impl Blob {
@@ -324,7 +498,10 @@ impl OrgData {
         self.collections.entry(kind).or_default()
     }
     pub fn rows(&self, kind: &str) -> impl Iterator<Item = &Value> {
-        self.collections.get(kind).into_iter().flat_map(|c| c.iter())
+        self.collections
+            .get(kind)
+            .into_iter()
+            .flat_map(|c| c.iter())
     }
     pub fn find(&self, kind: &str, id: &str) -> Option<&Value> {
         self.collections.get(kind).and_then(|c| c.get(id))

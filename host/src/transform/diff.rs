@@ -21,7 +21,14 @@ pub struct Rewrite {
 impl std::fmt::Display for Rewrite {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let show = |v: &Option<String>| v.clone().unwrap_or_else(|| "(absent)".into());
-        write!(f, "{}: {} → {} ({})", self.pointer, show(&self.old), show(&self.new), self.by)
+        write!(
+            f,
+            "{}: {} → {} ({})",
+            self.pointer,
+            show(&self.old),
+            show(&self.new),
+            self.by
+        )
     }
 }
 
@@ -36,7 +43,14 @@ pub fn diff(old: &Value, new: &Value, by: &str, secret: &dyn Fn(&str) -> bool) -
     out
 }
 
-fn walk(old: Option<&Value>, new: Option<&Value>, at: String, by: &str, secret: &dyn Fn(&str) -> bool, out: &mut Vec<Rewrite>) {
+fn walk(
+    old: Option<&Value>,
+    new: Option<&Value>,
+    at: String,
+    by: &str,
+    secret: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Rewrite>,
+) {
     if old == new {
         return;
     }
@@ -46,7 +60,14 @@ fn walk(old: Option<&Value>, new: Option<&Value>, at: String, by: &str, secret: 
             keys.sort();
             keys.dedup();
             for k in keys {
-                walk(a.get(k), b.get(k), format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")), by, secret, out);
+                walk(
+                    a.get(k),
+                    b.get(k),
+                    format!("{at}/{}", k.replace('~', "~0").replace('/', "~1")),
+                    by,
+                    secret,
+                    out,
+                );
             }
         }
         (Some(Value::Array(a)), Some(Value::Array(b))) if a.len() == b.len() => {
@@ -56,8 +77,14 @@ fn walk(old: Option<&Value>, new: Option<&Value>, at: String, by: &str, secret: 
         }
         _ => {
             let hide = secret(&at);
-            let show = |v: Option<&Value>| v.map(|v| if hide { "***".to_string() } else { shown(v) });
-            out.push(Rewrite { pointer: if at.is_empty() { "/".into() } else { at }, old: show(old), new: show(new), by: by.to_string() });
+            let show =
+                |v: Option<&Value>| v.map(|v| if hide { "***".to_string() } else { shown(v) });
+            out.push(Rewrite {
+                pointer: if at.is_empty() { "/".into() } else { at },
+                old: show(old),
+                new: show(new),
+                by: by.to_string(),
+            });
         }
     }
 }
@@ -92,13 +119,16 @@ mod tests {
         let secrets = vec!["/meta/key".to_string()];
         let d = diff(&old, &new, "rule", &|p| under_any(p, &secrets));
         let lines: Vec<String> = d.iter().map(|r| r.to_string()).collect();
-        assert_eq!(lines, vec![
-            "/added: (absent) → \"y\" (rule)",
-            "/gone: true → (absent) (rule)",
-            "/list: [1,2] → [1,2,3] (rule)",
-            "/meta/key: *** → *** (rule)",
-            "/name: \"a-dev\" → \"a-prod\" (rule)",
-        ]);
+        assert_eq!(
+            lines,
+            vec![
+                "/added: (absent) → \"y\" (rule)",
+                "/gone: true → (absent) (rule)",
+                "/list: [1,2] → [1,2,3] (rule)",
+                "/meta/key: *** → *** (rule)",
+                "/name: \"a-dev\" → \"a-prod\" (rule)",
+            ]
+        );
         assert!(under_any("/a/3/secret/x", &["/a/*/secret".to_string()]));
         assert!(!under_any("/a", &["/a/b".to_string()]));
     }

@@ -39,7 +39,9 @@ impl TryFrom<String> for Pointer {
         if s.is_empty() || s.starts_with('/') {
             Ok(Pointer(s))
         } else {
-            Err(format!("{s:?} is not a JSON pointer (it must start with '/', e.g. \"/description\")"))
+            Err(format!(
+                "{s:?} is not a JSON pointer (it must start with '/', e.g. \"/description\")"
+            ))
         }
     }
 }
@@ -52,7 +54,9 @@ pub struct Glob(pub glob::Pattern);
 impl TryFrom<String> for Glob {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        glob::Pattern::new(&s).map(Glob).map_err(|e| format!("{s:?} is not a valid glob: {e}"))
+        glob::Pattern::new(&s)
+            .map(Glob)
+            .map_err(|e| format!("{s:?} is not a valid glob: {e}"))
     }
 }
 
@@ -90,10 +94,21 @@ impl TryFrom<RenameToml> for Rename {
         let how = match (t.suffix, t.prefix, t.regex) {
             (Some(s), None, None) => RenameHow::Suffix(s),
             (None, Some(p), None) => RenameHow::Prefix(p),
-            (None, None, Some(r)) => RenameHow::Regex(regex::Regex::new(&r).map_err(|e| format!("rename.regex {r:?}: {e}"))?),
-            _ => return Err("rename takes exactly one of suffix, prefix or regex (with to = \"...\")".into()),
+            (None, None, Some(r)) => RenameHow::Regex(
+                regex::Regex::new(&r).map_err(|e| format!("rename.regex {r:?}: {e}"))?,
+            ),
+            _ => {
+                return Err(
+                    "rename takes exactly one of suffix, prefix or regex (with to = \"...\")"
+                        .into(),
+                );
+            }
         };
-        Ok(Rename { how, to: t.to, field: t.field.map(|p| p.0) })
+        Ok(Rename {
+            how,
+            to: t.to,
+            field: t.field.map(|p| p.0),
+        })
     }
 }
 
@@ -101,9 +116,15 @@ impl Rename {
     /// The new name, or `None` when the rule does not apply to this name.
     pub fn apply(&self, name: &str) -> Option<String> {
         let out = match &self.how {
-            RenameHow::Suffix(s) => name.strip_suffix(s.as_str()).map(|stem| format!("{stem}{}", self.to)),
-            RenameHow::Prefix(p) => name.strip_prefix(p.as_str()).map(|rest| format!("{}{rest}", self.to)),
-            RenameHow::Regex(r) => r.is_match(name).then(|| r.replace(name, self.to.as_str()).into_owned()),
+            RenameHow::Suffix(s) => name
+                .strip_suffix(s.as_str())
+                .map(|stem| format!("{stem}{}", self.to)),
+            RenameHow::Prefix(p) => name
+                .strip_prefix(p.as_str())
+                .map(|rest| format!("{}{rest}", self.to)),
+            RenameHow::Regex(r) => r
+                .is_match(name)
+                .then(|| r.replace(name, self.to.as_str()).into_owned()),
         };
         out.filter(|n| n != name)
     }
@@ -124,7 +145,10 @@ impl TryFrom<Value> for Template {
     fn try_from(v: Value) -> Result<Self, String> {
         let expanded = expand_value(&v)?;
         let shown = (expanded != v).then_some(v);
-        Ok(Template { value: expanded, shown })
+        Ok(Template {
+            value: expanded,
+            shown,
+        })
     }
 }
 
@@ -132,7 +156,11 @@ fn expand_value(v: &Value) -> Result<Value, String> {
     Ok(match v {
         Value::String(s) => Value::String(expand_env(s)?),
         Value::Array(a) => Value::Array(a.iter().map(expand_value).collect::<Result<_, _>>()?),
-        Value::Object(o) => Value::Object(o.iter().map(|(k, x)| Ok((k.clone(), expand_value(x)?))).collect::<Result<_, String>>()?),
+        Value::Object(o) => Value::Object(
+            o.iter()
+                .map(|(k, x)| Ok((k.clone(), expand_value(x)?)))
+                .collect::<Result<_, String>>()?,
+        ),
         other => other.clone(),
     })
 }
@@ -144,12 +172,17 @@ pub fn expand_env(s: &str) -> Result<String, String> {
     while let Some(start) = rest.find("${env:") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 6..];
-        let end = after.find('}').ok_or_else(|| format!("{s:?}: \"${{env:\" without a closing \"}}\""))?;
+        let end = after
+            .find('}')
+            .ok_or_else(|| format!("{s:?}: \"${{env:\" without a closing \"}}\""))?;
         let name = &after[..end];
         if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-            return Err(format!("{s:?}: {name:?} is not an environment variable name"));
+            return Err(format!(
+                "{s:?}: {name:?} is not an environment variable name"
+            ));
         }
-        let value = std::env::var(name).map_err(|_| format!("environment variable {name} is not set (named by {s:?})"))?;
+        let value = std::env::var(name)
+            .map_err(|_| format!("environment variable {name} is not set (named by {s:?})"))?;
         out.push_str(&value);
         rest = &after[end + 1..];
     }
@@ -164,7 +197,10 @@ pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
         *body = value;
         return true;
     }
-    let parts: Vec<String> = pointer[1..].split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect();
+    let parts: Vec<String> = pointer[1..]
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
     let mut at = body;
     for (i, part) in parts.iter().enumerate() {
         let last = i + 1 == parts.len();
@@ -174,7 +210,8 @@ pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
                     o.insert(part.clone(), value);
                     return true;
                 }
-                o.entry(part.clone()).or_insert_with(|| Value::Object(Default::default()))
+                o.entry(part.clone())
+                    .or_insert_with(|| Value::Object(Default::default()))
             }
             Value::Array(a) => match part.parse::<usize>().ok().filter(|&n| n < a.len()) {
                 Some(n) if last => {
@@ -191,7 +228,8 @@ pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
                     o.insert(part.clone(), value);
                     return true;
                 }
-                o.entry(part.clone()).or_insert_with(|| Value::Object(Default::default()))
+                o.entry(part.clone())
+                    .or_insert_with(|| Value::Object(Default::default()))
             }
             _ => return false,
         };
@@ -201,7 +239,9 @@ pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
 
 /// Remove the value at a pointer, if it is there.
 pub fn remove(body: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else { return };
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
     let last = last.replace("~1", "/").replace("~0", "~");
     match body.pointer_mut(parent) {
         Some(Value::Object(o)) => {
@@ -226,7 +266,9 @@ mod tests {
         struct W {
             rename: Rename,
         }
-        toml::from_str::<W>(t).map(|w| w.rename).map_err(|e| e.to_string())
+        toml::from_str::<W>(t)
+            .map(|w| w.rename)
+            .map_err(|e| e.to_string())
     }
 
     #[test]
@@ -240,7 +282,10 @@ mod tests {
         assert_eq!(r.apply("my-s3-dev-01"), None, "\\w does not take the dash");
         assert_eq!(r.apply("box-dev-07").as_deref(), Some("box-prod-07"));
         let both = rename(r#"rename = { suffix = "a", prefix = "b", to = "c" }"#).unwrap_err();
-        assert!(both.contains("exactly one of") && both.contains("line 1"), "{both}");
+        assert!(
+            both.contains("exactly one of") && both.contains("line 1"),
+            "{both}"
+        );
         let bad = rename(r#"rename = { regex = "(", to = "c" }"#).unwrap_err();
         assert!(bad.contains("rename.regex"), "{bad}");
     }
@@ -249,7 +294,10 @@ mod tests {
     fn env_values_expand_and_a_missing_one_is_named() {
         // SAFETY: tests of this module read only this variable.
         unsafe { std::env::set_var("FERRY_RULES_TEST_VAR", "v1") };
-        assert_eq!(expand_env("a-${env:FERRY_RULES_TEST_VAR}-b").unwrap(), "a-v1-b");
+        assert_eq!(
+            expand_env("a-${env:FERRY_RULES_TEST_VAR}-b").unwrap(),
+            "a-v1-b"
+        );
         let e = expand_env("${env:FERRY_RULES_TEST_MISSING}").unwrap_err();
         assert!(e.contains("FERRY_RULES_TEST_MISSING is not set"), "{e}");
         let t = Template::try_from(json!({"url": "${env:FERRY_RULES_TEST_VAR}"})).unwrap();

@@ -65,7 +65,8 @@ thread_local! {
 impl RhaiCloner {
     pub fn load(name: &str, path: &Path) -> anyhow::Result<Self> {
         let origin = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading plugin {origin}: {e}"))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading plugin {origin}: {e}"))?;
         let manifest = Manifest::beside(path)?.unwrap_or_default();
         let mut limits = RhaiLimits::CLONER;
         if let Some(ms) = manifest.limits.cpu_ms {
@@ -74,10 +75,17 @@ impl RhaiCloner {
         let wall = Limits::CLONER.with_overrides(&manifest.limits).wall;
         let mut engine = engine(&limits, &origin);
         register_http(&mut engine);
-        let ast = engine.compile(&text).map_err(|e| anyhow::anyhow!("{}", syntax_error(&origin, &e)))?;
+        let ast = engine
+            .compile(&text)
+            .map_err(|e| anyhow::anyhow!("{}", syntax_error(&origin, &e)))?;
         for (f, n) in [("kinds", 0), ("list", 2), ("find", 3), ("create", 3)] {
-            if !ast.iter_functions().any(|d| d.name == f && d.params.len() == n) {
-                anyhow::bail!("plugin {origin}: a Rhai cloner must define fn {f} with {n} parameters");
+            if !ast
+                .iter_functions()
+                .any(|d| d.name == f && d.params.len() == n)
+            {
+                anyhow::bail!(
+                    "plugin {origin}: a Rhai cloner must define fn {f} with {n} parameters"
+                );
             }
         }
         Ok(RhaiCloner {
@@ -86,7 +94,9 @@ impl RhaiCloner {
             ast: Arc::new(ast),
             limits,
             wall,
-            policy: Arc::new(Policy { source_writes: manifest.source_write_rules() }),
+            policy: Arc::new(Policy {
+                source_writes: manifest.source_write_rules(),
+            }),
             sha256: hex::encode(sha2::Sha256::digest(text.as_bytes())),
             version: manifest.version.unwrap_or_else(|| "unversioned".into()),
             description: manifest.description.unwrap_or_default(),
@@ -104,21 +114,38 @@ impl RhaiCloner {
     }
     /// The limits, in the same shape as a WASM plugin's.
     pub fn limits(&self) -> Limits {
-        Limits { cpu: self.limits.cpu, wall: self.wall, memory_bytes: self.limits.max_string as u64, max_response_bytes: Limits::CLONER.max_response_bytes }
+        Limits {
+            cpu: self.limits.cpu,
+            wall: self.wall,
+            memory_bytes: self.limits.max_string as u64,
+            max_response_bytes: Limits::CLONER.max_response_bytes,
+        }
     }
 
     /// Call script function `f` on a blocking thread with the call's network grant.
-    async fn call(&self, grant: Grant, what: String, f: &'static str, args: Vec<Dynamic>) -> Result<Dynamic, PluginError> {
+    async fn call(
+        &self,
+        grant: Grant,
+        what: String,
+        f: &'static str,
+        args: Vec<Dynamic>,
+    ) -> Result<Dynamic, PluginError> {
         let this = self.clone();
         let handle = tokio::runtime::Handle::current();
         let w = what.clone();
         let task = tokio::task::spawn_blocking(move || {
-            let env = grant.http.map(|client| CallEnv { client, policy: this.policy.clone(), handle, violation: None });
+            let env = grant.http.map(|client| CallEnv {
+                client,
+                policy: this.policy.clone(),
+                handle,
+                violation: None,
+            });
             ENV.with(|e| *e.borrow_mut() = env);
             let started = std::time::Instant::now();
             let result = {
                 let _budget = Budget::start(this.limits.cpu);
-                this.engine.call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
+                this.engine
+                    .call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
             };
             crate::plugin::stats::RHAI_CLONERS.add(started.elapsed());
             let violation = ENV.with(|e| e.borrow_mut().take().and_then(|env| env.violation));
@@ -126,29 +153,54 @@ impl RhaiCloner {
                 return Err(PluginError::Violation { call: w, message });
             }
             result.map_err(|e| match classify(&e, &this.limits) {
-                ScriptFailure::Limit(limit) => PluginError::Limit { plugin: this.name.to_string(), call: w.clone(), limit },
+                ScriptFailure::Limit(limit) => PluginError::Limit {
+                    plugin: this.name.to_string(),
+                    call: w.clone(),
+                    limit,
+                },
                 ScriptFailure::Error(m) => {
                     let error = match m.strip_prefix("transient: ") {
                         Some(t) => GuestError::Transient(t.to_string()),
                         None => GuestError::Fatal(m),
                     };
-                    PluginError::Guest { plugin: this.name.to_string(), call: w.clone(), error }
+                    PluginError::Guest {
+                        plugin: this.name.to_string(),
+                        call: w.clone(),
+                        error,
+                    }
                 }
             })
         });
         match tokio::time::timeout(self.wall, task).await {
-            Err(_) => Err(PluginError::Limit { plugin: self.name.to_string(), call: what, limit: format!("wall-clock time of {} ms (wall-ms)", self.wall.as_millis()) }),
-            Ok(Err(e)) => Err(PluginError::Trap { plugin: self.name.to_string(), call: what, message: format!("script thread failed: {e}"), stderr: String::new() }),
+            Err(_) => Err(PluginError::Limit {
+                plugin: self.name.to_string(),
+                call: what,
+                limit: format!("wall-clock time of {} ms (wall-ms)", self.wall.as_millis()),
+            }),
+            Ok(Err(e)) => Err(PluginError::Trap {
+                plugin: self.name.to_string(),
+                call: what,
+                message: format!("script thread failed: {e}"),
+                stderr: String::new(),
+            }),
             Ok(Ok(r)) => r,
         }
     }
 
     fn invalid(&self, call: &str, m: impl std::fmt::Display) -> PluginError {
-        PluginError::Guest { plugin: self.name.to_string(), call: call.to_string(), error: GuestError::Invalid(m.to_string()) }
+        PluginError::Guest {
+            plugin: self.name.to_string(),
+            call: call.to_string(),
+            error: GuestError::Invalid(m.to_string()),
+        }
     }
 
     fn ctx(c: &CallContext) -> Dynamic {
-        let m: Map = c.options.iter().map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone()))).collect();
+        let m: Map = c
+            .options
+            .iter()
+            .map(|(k, v)| (k.as_str().into(), Dynamic::from(v.clone())))
+            .collect();
         Dynamic::from_map(m)
     }
 
@@ -166,49 +218,142 @@ impl RhaiCloner {
     }
 
     pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
-        let v = self.call(Grant::offline(), "kinds".into(), "kinds", vec![]).await?;
-        let decls: Vec<KindDecl> = rhai::serde::from_dynamic(&v).map_err(|e| self.invalid("kinds", format!("kinds() must return an array of kind maps: {e}")))?;
+        let v = self
+            .call(Grant::offline(), "kinds".into(), "kinds", vec![])
+            .await?;
+        let decls: Vec<KindDecl> = rhai::serde::from_dynamic(&v).map_err(|e| {
+            self.invalid(
+                "kinds",
+                format!("kinds() must return an array of kind maps: {e}"),
+            )
+        })?;
         Ok(decls.into_iter().map(KindDecl::into_info).collect())
     }
 
-    pub async fn list(&self, grant: Grant, ctx: &CallContext, kind: &str) -> Result<Vec<Resource>, PluginError> {
+    pub async fn list(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+    ) -> Result<Vec<Resource>, PluginError> {
         let what = format!("list {kind}");
-        let v = self.call(grant, what.clone(), "list", vec![Self::ctx(ctx), kind.into()]).await?;
-        let arr = v.try_cast::<Array>().ok_or_else(|| self.invalid(&what, "list must return an array of resources"))?;
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "list",
+                vec![Self::ctx(ctx), kind.into()],
+            )
+            .await?;
+        let arr = v
+            .try_cast::<Array>()
+            .ok_or_else(|| self.invalid(&what, "list must return an array of resources"))?;
         arr.iter().map(|r| self.resource(&what, kind, r)).collect()
     }
 
-    pub async fn find(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &Resource) -> Result<Option<Resource>, PluginError> {
+    pub async fn find(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &Resource,
+    ) -> Result<Option<Resource>, PluginError> {
         let what = format!("find {kind} {:?}", wanted.key);
         let arg = self.res_arg(&what, wanted)?;
-        let v = self.call(grant, what.clone(), "find", vec![Self::ctx(ctx), kind.into(), arg]).await?;
-        if v.is_unit() { Ok(None) } else { self.resource(&what, kind, &v).map(Some) }
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "find",
+                vec![Self::ctx(ctx), kind.into(), arg],
+            )
+            .await?;
+        if v.is_unit() {
+            Ok(None)
+        } else {
+            self.resource(&what, kind, &v).map(Some)
+        }
     }
 
-    pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
+    pub async fn create(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
         let what = format!("create {kind} {:?}", res.key);
         let arg = self.res_arg(&what, res)?;
-        let v = self.call(grant, what.clone(), "create", vec![Self::ctx(ctx), kind.into(), arg]).await?;
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "create",
+                vec![Self::ctx(ctx), kind.into(), arg],
+            )
+            .await?;
         self.resource(&what, kind, &v)
     }
 
-    pub async fn update(&self, grant: Grant, ctx: &CallContext, kind: &str, target_id: &str, res: &Resource) -> Result<Resource, PluginError> {
+    pub async fn update(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
         let what = format!("update {kind} {:?}", res.key);
-        if !self.ast.iter_functions().any(|f| f.name == "update" && f.params.len() == 4) {
-            return Err(PluginError::Guest { plugin: self.name.to_string(), call: what, error: GuestError::Denied("this cloner does not update resources (no fn update)".into()) });
+        if !self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "update" && f.params.len() == 4)
+        {
+            return Err(PluginError::Guest {
+                plugin: self.name.to_string(),
+                call: what,
+                error: GuestError::Denied(
+                    "this cloner does not update resources (no fn update)".into(),
+                ),
+            });
         }
         let arg = self.res_arg(&what, res)?;
-        let v = self.call(grant, what.clone(), "update", vec![Self::ctx(ctx), kind.into(), target_id.into(), arg]).await?;
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "update",
+                vec![Self::ctx(ctx), kind.into(), target_id.into(), arg],
+            )
+            .await?;
         self.resource(&what, kind, &v)
     }
 
-    pub async fn copy_files(&self, grant: Grant, ctx: &CallContext, kind: &str, source: &Resource, target: &Resource) -> Result<serde_json::Value, PluginError> {
+    pub async fn copy_files(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        source: &Resource,
+        target: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
         let what = format!("copy-files {kind} {:?}", source.key);
-        if !self.ast.iter_functions().any(|f| f.name == "copy_files" && f.params.len() == 4) {
+        if !self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "copy_files" && f.params.len() == 4)
+        {
             return Ok(serde_json::json!({}));
         }
         let (s, t) = (self.res_arg(&what, source)?, self.res_arg(&what, target)?);
-        let v = self.call(grant, what.clone(), "copy_files", vec![Self::ctx(ctx), kind.into(), s, t]).await?;
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "copy_files",
+                vec![Self::ctx(ctx), kind.into(), s, t],
+            )
+            .await?;
         rhai::serde::from_dynamic(&v).map_err(|e| self.invalid(&what, e))
     }
 }
@@ -284,12 +429,31 @@ fn side(s: &str) -> Fallible<Side> {
 }
 
 fn query(q: &Map) -> Vec<(String, String)> {
-    q.iter().map(|(k, v)| (k.to_string(), if v.is_string() { v.clone().into_string().unwrap_or_default() } else { v.to_string() })).collect()
+    q.iter()
+        .map(|(k, v)| {
+            (
+                k.to_string(),
+                if v.is_string() {
+                    v.clone().into_string().unwrap_or_default()
+                } else {
+                    v.to_string()
+                },
+            )
+        })
+        .collect()
 }
 
 /// Run a host request for the script on this thread, crediting its time to the budget.
-fn on_host<F: std::future::Future>(make: impl FnOnce(HttpClient, Arc<Policy>) -> F) -> Fallible<F::Output> {
-    let (client, policy, handle) = ENV.with(|e| e.borrow().as_ref().map(|env| (env.client.clone(), env.policy.clone(), env.handle.clone()))).ok_or("this call has no network access")?;
+fn on_host<F: std::future::Future>(
+    make: impl FnOnce(HttpClient, Arc<Policy>) -> F,
+) -> Fallible<F::Output> {
+    let (client, policy, handle) = ENV
+        .with(|e| {
+            e.borrow()
+                .as_ref()
+                .map(|env| (env.client.clone(), env.policy.clone(), env.handle.clone()))
+        })
+        .ok_or("this call has no network access")?;
     let started = Instant::now();
     // This runs on a `spawn_blocking` thread, never on an async worker, so blocking here
     // is allowed.
@@ -326,15 +490,29 @@ fn response(status: u16, body: &[u8]) -> Fallible<Map> {
 }
 
 fn send(side_: &str, method: &str, path: &str, q: Map, body: Dynamic) -> Fallible<Map> {
-    let method: reqwest::Method = method.to_ascii_uppercase().parse().map_err(|_| format!("unknown HTTP method {method:?}"))?;
+    let method: reqwest::Method = method
+        .to_ascii_uppercase()
+        .parse()
+        .map_err(|_| format!("unknown HTTP method {method:?}"))?;
     let body = if body.is_unit() {
         RequestBody::Empty
     } else {
         let json: serde_json::Value = rhai::serde::from_dynamic(&body)?;
         RequestBody::Json(json.to_string())
     };
-    let req = Request { side: side(side_)?, method, path: path.to_string(), query: query(&q), headers: vec![], body };
-    let result = on_host(|client, policy| async move { client.send(&policy, req, Limits::CLONER.max_response_bytes).await })?;
+    let req = Request {
+        side: side(side_)?,
+        method,
+        path: path.to_string(),
+        query: query(&q),
+        headers: vec![],
+        body,
+    };
+    let result = on_host(|client, policy| async move {
+        client
+            .send(&policy, req, Limits::CLONER.max_response_bytes)
+            .await
+    })?;
     let r = result.map_err(http_error)?;
     response(r.status, &r.body)
 }
@@ -343,38 +521,95 @@ fn paging_of(p: &Dynamic) -> Fallible<Paging> {
     if let Some(s) = p.read_lock::<rhai::ImmutableString>() {
         return match s.as_str() {
             "drf-next" => Ok(Paging::DrfNext),
-            "none" => Ok(Paging::None { items: String::new() }),
+            "none" => Ok(Paging::None {
+                items: String::new(),
+            }),
             other => match other.strip_prefix("none:") {
-                Some(items) => Ok(Paging::None { items: items.to_string() }),
-                None => Err(format!("unknown paging {other:?} (use \"drf-next\", \"none\", \"none:FIELD\" or a map)").into()),
+                Some(items) => Ok(Paging::None {
+                    items: items.to_string(),
+                }),
+                None => Err(format!(
+                    "unknown paging {other:?} (use \"drf-next\", \"none\", \"none:FIELD\" or a map)"
+                )
+                .into()),
             },
         };
     }
-    let m = p.read_lock::<Map>().ok_or("paging must be a string or a map")?;
-    let get = |k: &str, default: &str| m.get(k).map(|v| v.to_string()).unwrap_or_else(|| default.to_string());
-    let size = |k: &str, default: u32| m.get(k).and_then(|v| v.as_int().ok()).map(|n| n.clamp(1, 10_000) as u32).unwrap_or(default);
+    let m = p
+        .read_lock::<Map>()
+        .ok_or("paging must be a string or a map")?;
+    let get = |k: &str, default: &str| {
+        m.get(k)
+            .map(|v| v.to_string())
+            .unwrap_or_else(|| default.to_string())
+    };
+    let size = |k: &str, default: u32| {
+        m.get(k)
+            .and_then(|v| v.as_int().ok())
+            .map(|n| n.clamp(1, 10_000) as u32)
+            .unwrap_or(default)
+    };
     match get("style", "").as_str() {
-        "page-number" => Ok(Paging::PageNumber { page_param: get("page_param", "page"), size_param: get("size_param", "page_size"), size: size("size", 100), items: get("items", "results") }),
-        "offset-limit" => Ok(Paging::OffsetLimit { offset_param: get("offset_param", "offset"), limit_param: get("limit_param", "limit"), limit: size("limit", 100), items: get("items", "results") }),
-        "cursor" => Ok(Paging::Cursor { param: get("param", "cursor"), next: get("next", "/next_cursor"), items: get("items", "results") }),
+        "page-number" => Ok(Paging::PageNumber {
+            page_param: get("page_param", "page"),
+            size_param: get("size_param", "page_size"),
+            size: size("size", 100),
+            items: get("items", "results"),
+        }),
+        "offset-limit" => Ok(Paging::OffsetLimit {
+            offset_param: get("offset_param", "offset"),
+            limit_param: get("limit_param", "limit"),
+            limit: size("limit", 100),
+            items: get("items", "results"),
+        }),
+        "cursor" => Ok(Paging::Cursor {
+            param: get("param", "cursor"),
+            next: get("next", "/next_cursor"),
+            items: get("items", "results"),
+        }),
         other => Err(format!("unknown paging style {other:?}").into()),
     }
 }
 
 fn list_all(side_: &str, path: &str, q: Map, p: Dynamic) -> Fallible<Array> {
     let (s, paging, q) = (side(side_)?, paging_of(&p)?, query(&q));
-    let result = on_host(|client, policy| async move { paging::list_all(&client, &policy, s, path, &q, &paging, Limits::CLONER.max_response_bytes).await })?;
+    let result = on_host(|client, policy| async move {
+        paging::list_all(
+            &client,
+            &policy,
+            s,
+            path,
+            &q,
+            &paging,
+            Limits::CLONER.max_response_bytes,
+        )
+        .await
+    })?;
     match result {
         Ok(items) => items.into_iter().map(rhai::serde::to_dynamic).collect(),
         Err(ListError::Http(e)) => Err(http_error(e)),
-        Err(e @ ListError::Status { status: 429 | 500..=599, .. }) => Err(format!("transient: {e}").into()),
+        Err(
+            e @ ListError::Status {
+                status: 429 | 500..=599,
+                ..
+            },
+        ) => Err(format!("transient: {e}").into()),
         Err(e) => Err(e.to_string().into()),
     }
 }
 
 fn register_http(engine: &mut Engine) {
-    engine.register_fn("http_get", |s: &str, path: &str| send(s, "GET", path, Map::new(), Dynamic::UNIT));
-    engine.register_fn("http_get", |s: &str, path: &str, q: Map| send(s, "GET", path, q, Dynamic::UNIT));
-    engine.register_fn("http_send", |s: &str, m: &str, path: &str, body: Dynamic| send(s, m, path, Map::new(), body));
-    engine.register_fn("list_all", |s: &str, path: &str, q: Map, p: Dynamic| list_all(s, path, q, p));
+    engine.register_fn("http_get", |s: &str, path: &str| {
+        send(s, "GET", path, Map::new(), Dynamic::UNIT)
+    });
+    engine.register_fn("http_get", |s: &str, path: &str, q: Map| {
+        send(s, "GET", path, q, Dynamic::UNIT)
+    });
+    engine.register_fn(
+        "http_send",
+        |s: &str, m: &str, path: &str, body: Dynamic| send(s, m, path, Map::new(), body),
+    );
+    engine.register_fn("list_all", |s: &str, path: &str, q: Map, p: Dynamic| {
+        list_all(s, path, q, p)
+    });
 }

@@ -27,14 +27,24 @@ pub struct Skip(pub String);
 pub(super) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Skip>("Skip");
     engine.register_fn("skip", |reason: &str| Skip(reason.to_string()));
-    engine.register_fn("replace_all", |s: &str, from: &str, to: &str| -> Fallible<String> {
-        if from.is_empty() {
-            return Err("replace_all: the text to replace is empty".into());
-        }
-        Ok(s.replace(from, to))
+    engine.register_fn(
+        "replace_all",
+        |s: &str, from: &str, to: &str| -> Fallible<String> {
+            if from.is_empty() {
+                return Err("replace_all: the text to replace is empty".into());
+            }
+            Ok(s.replace(from, to))
+        },
+    );
+    engine.register_fn(
+        "regex_replace",
+        |s: &str, pattern: &str, with: &str| -> Fallible<String> {
+            with_regex(pattern, |re| re.replace_all(s, with).into_owned())
+        },
+    );
+    engine.register_fn("regex_match", |s: &str, pattern: &str| -> Fallible<bool> {
+        with_regex(pattern, |re| re.is_match(s))
     });
-    engine.register_fn("regex_replace", |s: &str, pattern: &str, with: &str| -> Fallible<String> { with_regex(pattern, |re| re.replace_all(s, with).into_owned()) });
-    engine.register_fn("regex_match", |s: &str, pattern: &str| -> Fallible<bool> { with_regex(pattern, |re| re.is_match(s)) });
     engine.register_fn("swap_prefix", |s: &str, old: &str, new: &str| -> String {
         match s.strip_prefix(old) {
             Some(rest) => format!("{new}{rest}"),
@@ -47,23 +57,35 @@ pub(super) fn register(engine: &mut Engine) {
             None => s.to_string(),
         }
     });
-    engine.register_fn("get_path", |v: Dynamic, pointer: &str| -> Fallible<Dynamic> { Ok(get(&v, &split(pointer)?).unwrap_or(Dynamic::UNIT)) });
-    engine.register_fn("set_path", |v: Dynamic, pointer: &str, x: Dynamic| -> Fallible<Dynamic> {
-        let mut v = v;
-        set(&mut v, &split(pointer)?, x, pointer)?;
-        Ok(v)
-    });
-    engine.register_fn("remove_path", |v: Dynamic, pointer: &str| -> Fallible<Dynamic> {
-        let mut v = v;
-        remove(&mut v, &split(pointer)?);
-        Ok(v)
-    });
+    engine.register_fn(
+        "get_path",
+        |v: Dynamic, pointer: &str| -> Fallible<Dynamic> {
+            Ok(get(&v, &split(pointer)?).unwrap_or(Dynamic::UNIT))
+        },
+    );
+    engine.register_fn(
+        "set_path",
+        |v: Dynamic, pointer: &str, x: Dynamic| -> Fallible<Dynamic> {
+            let mut v = v;
+            set(&mut v, &split(pointer)?, x, pointer)?;
+            Ok(v)
+        },
+    );
+    engine.register_fn(
+        "remove_path",
+        |v: Dynamic, pointer: &str| -> Fallible<Dynamic> {
+            let mut v = v;
+            remove(&mut v, &split(pointer)?);
+            Ok(v)
+        },
+    );
     engine.register_fn("to_json", |v: Dynamic| -> Fallible<String> {
         let json: serde_json::Value = rhai::serde::from_dynamic(&v)?;
         Ok(json.to_string())
     });
     engine.register_fn("parse_json", |s: &str| -> Fallible<Dynamic> {
-        let json: serde_json::Value = serde_json::from_str(s).map_err(|e| format!("parse_json: {e}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(s).map_err(|e| format!("parse_json: {e}"))?;
         rhai::serde::to_dynamic(json)
     });
 }
@@ -78,7 +100,10 @@ fn with_regex<R>(pattern: &str, f: impl FnOnce(&regex::Regex) -> R) -> Fallible<
         let mut cache = cache.borrow_mut();
         if !cache.contains_key(pattern) {
             // The regex crate runs in linear time; the size limit bounds compile memory.
-            let re = regex::RegexBuilder::new(pattern).size_limit(1 << 20).build().map_err(|e| format!("invalid regex {pattern:?}: {e}"))?;
+            let re = regex::RegexBuilder::new(pattern)
+                .size_limit(1 << 20)
+                .build()
+                .map_err(|e| format!("invalid regex {pattern:?}: {e}"))?;
             if cache.len() >= 64 {
                 cache.clear();
             }
@@ -96,11 +121,16 @@ fn split(pointer: &str) -> Fallible<Vec<String>> {
     let Some(rest) = pointer.strip_prefix('/') else {
         return Err(format!("{pointer:?} is not a JSON pointer (it must start with '/')").into());
     };
-    Ok(rest.split('/').map(|s| s.replace("~1", "/").replace("~0", "~")).collect())
+    Ok(rest
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect())
 }
 
 fn get(v: &Dynamic, path: &[String]) -> Option<Dynamic> {
-    let Some((first, rest)) = path.split_first() else { return Some(v.clone()) };
+    let Some((first, rest)) = path.split_first() else {
+        return Some(v.clone());
+    };
     if let Some(map) = v.read_lock::<Map>() {
         return get(map.get(first.as_str())?, rest);
     }
@@ -123,19 +153,29 @@ fn set(v: &mut Dynamic, path: &[String], x: Dynamic, pointer: &str) -> Fallible<
         return set(slot, rest, x, pointer);
     }
     if let Some(mut arr) = v.write_lock::<Array>() {
-        let i: usize = first.parse().map_err(|_| format!("set_path {pointer:?}: {first:?} is not an array index"))?;
+        let i: usize = first
+            .parse()
+            .map_err(|_| format!("set_path {pointer:?}: {first:?} is not an array index"))?;
         if i == arr.len() {
             arr.push(Dynamic::UNIT);
         }
         let len = arr.len();
-        let slot = arr.get_mut(i).ok_or_else(|| format!("set_path {pointer:?}: index {i} is past the end ({len} items)"))?;
+        let slot = arr.get_mut(i).ok_or_else(|| {
+            format!("set_path {pointer:?}: index {i} is past the end ({len} items)")
+        })?;
         return set(slot, rest, x, pointer);
     }
-    Err(format!("set_path {pointer:?}: {first:?} is inside a {}, not an object or array", v.type_name()).into())
+    Err(format!(
+        "set_path {pointer:?}: {first:?} is inside a {}, not an object or array",
+        v.type_name()
+    )
+    .into())
 }
 
 fn remove(v: &mut Dynamic, path: &[String]) {
-    let Some((first, rest)) = path.split_first() else { return };
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
     if let Some(mut map) = v.write_lock::<Map>() {
         if rest.is_empty() {
             map.remove(first.as_str());

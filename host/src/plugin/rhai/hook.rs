@@ -31,19 +31,31 @@ pub struct RhaiHook {
 
 impl RhaiHook {
     pub fn load(path: &Path, limits: RhaiLimits) -> anyhow::Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|e| anyhow::anyhow!("reading hook {}: {e}", path.display()))?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("reading hook {}: {e}", path.display()))?;
         Self::compile(&path.display().to_string(), &text, limits)
     }
 
     /// Compile a hook; `name` is how errors refer to it (usually its path).
     pub fn compile(name: &str, text: &str, limits: RhaiLimits) -> anyhow::Result<Self> {
         let engine = engine(&limits, name);
-        let ast = engine.compile(text).map_err(|e| anyhow::anyhow!("{}", syntax_error(name, &e)))?;
-        if !ast.iter_functions().any(|f| f.name == "transform" && f.params.len() == 2) {
+        let ast = engine
+            .compile(text)
+            .map_err(|e| anyhow::anyhow!("{}", syntax_error(name, &e)))?;
+        if !ast
+            .iter_functions()
+            .any(|f| f.name == "transform" && f.params.len() == 2)
+        {
             anyhow::bail!("hook {name} must define fn transform(ctx, res)");
         }
         let sha256 = hex::encode(sha2::Sha256::digest(text.as_bytes()));
-        Ok(RhaiHook { name: Arc::from(name), engine: Arc::new(engine), ast: Arc::new(ast), limits, sha256 })
+        Ok(RhaiHook {
+            name: Arc::from(name),
+            engine: Arc::new(engine),
+            ast: Arc::new(ast),
+            limits,
+            sha256,
+        })
     }
 
     pub fn name(&self) -> &str {
@@ -54,16 +66,31 @@ impl RhaiHook {
     }
 
     /// Run the hook on one resource, on a blocking thread.
-    pub async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+    pub async fn apply(
+        &self,
+        ctx: &HookContext,
+        res: &Resource,
+    ) -> Result<HookOutcome, PluginError> {
         let hook = self.clone();
         let (ctx, res) = (ctx.clone(), res.clone());
-        tokio::task::spawn_blocking(move || hook.apply_blocking(&ctx, &res)).await.unwrap_or_else(|e| {
-            Err(PluginError::Trap { plugin: self.name.to_string(), call: "transform".into(), message: format!("the hook thread failed: {e}"), stderr: String::new() })
-        })
+        tokio::task::spawn_blocking(move || hook.apply_blocking(&ctx, &res))
+            .await
+            .unwrap_or_else(|e| {
+                Err(PluginError::Trap {
+                    plugin: self.name.to_string(),
+                    call: "transform".into(),
+                    message: format!("the hook thread failed: {e}"),
+                    stderr: String::new(),
+                })
+            })
     }
 
     /// Run the hook on the current thread (which must not be an async worker).
-    pub fn apply_blocking(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+    pub fn apply_blocking(
+        &self,
+        ctx: &HookContext,
+        res: &Resource,
+    ) -> Result<HookOutcome, PluginError> {
         let started = std::time::Instant::now();
         let out = self.run(ctx, res);
         crate::plugin::stats::RHAI_HOOKS.add(started.elapsed());
@@ -72,8 +99,14 @@ impl RhaiHook {
 
     fn run(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
         let call = format!("transform {} {:?}", res.kind, res.key);
-        let fail = |error: GuestError| PluginError::Guest { plugin: self.name.to_string(), call: call.clone(), error };
-        let to_dyn = |v: serde_json::Value| rhai::serde::to_dynamic(v).map_err(|e| fail(GuestError::Invalid(e.to_string())));
+        let fail = |error: GuestError| PluginError::Guest {
+            plugin: self.name.to_string(),
+            call: call.clone(),
+            error,
+        };
+        let to_dyn = |v: serde_json::Value| {
+            rhai::serde::to_dynamic(v).map_err(|e| fail(GuestError::Invalid(e.to_string())))
+        };
         let mut c = Map::new();
         c.insert("source_env".into(), ctx.source_env.clone().into());
         c.insert("target_env".into(), ctx.target_env.clone().into());
@@ -83,13 +116,22 @@ impl RhaiHook {
 
         let result = {
             let _budget = Budget::start(self.limits.cpu);
-            self.engine.call_fn::<Dynamic>(&mut Scope::new(), &self.ast, "transform", (Dynamic::from_map(c), r))
+            self.engine.call_fn::<Dynamic>(
+                &mut Scope::new(),
+                &self.ast,
+                "transform",
+                (Dynamic::from_map(c), r),
+            )
         };
         let out = match result {
             Ok(v) => v,
             Err(e) => {
                 return Err(match classify(&e, &self.limits) {
-                    ScriptFailure::Limit(limit) => PluginError::Limit { plugin: self.name.to_string(), call, limit },
+                    ScriptFailure::Limit(limit) => PluginError::Limit {
+                        plugin: self.name.to_string(),
+                        call,
+                        limit,
+                    },
                     ScriptFailure::Error(message) => fail(GuestError::Fatal(message)),
                 });
             }
@@ -98,9 +140,14 @@ impl RhaiHook {
             return Ok(HookOutcome::Skip(skip.0));
         }
         if !out.is_map() {
-            return Err(fail(GuestError::Invalid(format!("transform returned {}, expected the resource (res) or skip(reason)", out.type_name()))));
+            return Err(fail(GuestError::Invalid(format!(
+                "transform returned {}, expected the resource (res) or skip(reason)",
+                out.type_name()
+            ))));
         }
-        resource_from_dynamic(&out, res).map(HookOutcome::Keep).map_err(|e| fail(GuestError::Invalid(e)))
+        resource_from_dynamic(&out, res)
+            .map(HookOutcome::Keep)
+            .map_err(|e| fail(GuestError::Invalid(e)))
     }
 }
 
@@ -109,7 +156,10 @@ pub(super) fn resource_to_dynamic(res: &Resource) -> Result<Dynamic, String> {
     m.insert("kind".into(), res.kind.clone().into());
     m.insert("id".into(), res.id.clone().into());
     m.insert("key".into(), res.key.clone().into());
-    m.insert("body".into(), rhai::serde::to_dynamic(&res.body).map_err(|e| e.to_string())?);
+    m.insert(
+        "body".into(),
+        rhai::serde::to_dynamic(&res.body).map_err(|e| e.to_string())?,
+    );
     Ok(Dynamic::from_map(m))
 }
 
@@ -121,16 +171,26 @@ pub(super) fn resource_from_dynamic(v: &Dynamic, old: &Resource) -> Result<Resou
         match map.get(field) {
             None => Ok(default.to_string()),
             Some(v) if v.is_string() => Ok(v.clone().into_string().unwrap_or_default()),
-            Some(v) => Err(format!("res.{field} must be a string, not {}", v.type_name())),
+            Some(v) => Err(format!(
+                "res.{field} must be a string, not {}",
+                v.type_name()
+            )),
         }
     };
     let body = map.get("body").ok_or("the resource has no body")?;
-    let body: serde_json::Value = rhai::serde::from_dynamic(body).map_err(|e| format!("res.body: {e}"))?;
+    let body: serde_json::Value =
+        rhai::serde::from_dynamic(body).map_err(|e| format!("res.body: {e}"))?;
     let skip = match map.get("skip") {
         None => old.skip.clone(),
         Some(v) if v.is_unit() => None,
         Some(v) if v.is_string() => Some(v.clone().into_string().unwrap_or_default()),
         Some(v) => return Err(format!("res.skip must be a string, not {}", v.type_name())),
     };
-    Ok(Resource { kind: text("kind", &old.kind)?, id: text("id", &old.id)?, key: text("key", &old.key)?, body, skip })
+    Ok(Resource {
+        kind: text("kind", &old.kind)?,
+        id: text("id", &old.id)?,
+        key: text("key", &old.key)?,
+        body,
+        skip,
+    })
 }

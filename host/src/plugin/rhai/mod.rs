@@ -30,9 +30,21 @@ pub struct RhaiLimits {
 
 impl RhaiLimits {
     /// Hooks: one resource in, one out; an infinite loop dies in a few tens of ms.
-    pub const HOOK: RhaiLimits = RhaiLimits { max_operations: 1_000_000, cpu: Duration::from_millis(500), max_string: 1 << 20, max_array: 10_000, max_map: 10_000 };
+    pub const HOOK: RhaiLimits = RhaiLimits {
+        max_operations: 1_000_000,
+        cpu: Duration::from_millis(500),
+        max_string: 1 << 20,
+        max_array: 10_000,
+        max_map: 10_000,
+    };
     /// Cloners: whole listings pass through them.
-    pub const CLONER: RhaiLimits = RhaiLimits { max_operations: 50_000_000, cpu: Duration::from_secs(30), max_string: 16 << 20, max_array: 200_000, max_map: 10_000 };
+    pub const CLONER: RhaiLimits = RhaiLimits {
+        max_operations: 50_000_000,
+        cpu: Duration::from_secs(30),
+        max_string: 16 << 20,
+        max_array: 200_000,
+        max_map: 10_000,
+    };
 }
 
 thread_local! {
@@ -98,7 +110,11 @@ fn cap(s: &str) -> String {
 
 /// "script.rhai line 3, column 7: ..." for a syntax error.
 pub(crate) fn syntax_error(origin: &str, e: &ParseError) -> String {
-    format!("{origin}{}: syntax error: {}", at(e.position()), e.err_type())
+    format!(
+        "{origin}{}: syntax error: {}",
+        at(e.position()),
+        e.err_type()
+    )
 }
 
 fn at(pos: Position) -> String {
@@ -123,12 +139,27 @@ pub(crate) fn classify(e: &EvalAltResult, limits: &RhaiLimits) -> ScriptFailure 
         e = inner;
     }
     match e {
-        E::ErrorTooManyOperations(_) => ScriptFailure::Limit(format!("{} operations", limits.max_operations)),
-        E::ErrorTerminated(_, _) => ScriptFailure::Limit(format!("time of {} ms", limits.cpu.as_millis())),
-        E::ErrorDataTooLarge(what, _) => ScriptFailure::Limit(format!("size ({what}: strings {} bytes, arrays {} items, maps {} entries)", limits.max_string, limits.max_array, limits.max_map)),
+        E::ErrorTooManyOperations(_) => {
+            ScriptFailure::Limit(format!("{} operations", limits.max_operations))
+        }
+        E::ErrorTerminated(_, _) => {
+            ScriptFailure::Limit(format!("time of {} ms", limits.cpu.as_millis()))
+        }
+        E::ErrorDataTooLarge(what, _) => ScriptFailure::Limit(format!(
+            "size ({what}: strings {} bytes, arrays {} items, maps {} entries)",
+            limits.max_string, limits.max_array, limits.max_map
+        )),
         E::ErrorStackOverflow(_) => ScriptFailure::Limit("call depth of 32".into()),
         E::ErrorTooManyVariables(_) => ScriptFailure::Limit("1000 variables".into()),
-        E::ErrorRuntime(v, pos) => ScriptFailure::Error(format!("{}{}", if v.is_string() { v.clone().into_string().unwrap_or_default() } else { v.to_string() }, at(*pos))),
+        E::ErrorRuntime(v, pos) => ScriptFailure::Error(format!(
+            "{}{}",
+            if v.is_string() {
+                v.clone().into_string().unwrap_or_default()
+            } else {
+                v.to_string()
+            },
+            at(*pos)
+        )),
         other => ScriptFailure::Error(other.to_string()),
     }
 }

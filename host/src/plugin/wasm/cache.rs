@@ -18,7 +18,10 @@ impl ComponentCache {
     pub fn new(engine: &Engine, dir: Option<PathBuf>) -> Self {
         let mut h = std::collections::hash_map::DefaultHasher::new();
         engine.precompile_compatibility_hash().hash(&mut h);
-        ComponentCache { dir, engine_hash: format!("{:016x}", h.finish()) }
+        ComponentCache {
+            dir,
+            engine_hash: format!("{:016x}", h.finish()),
+        }
     }
 
     /// The default location: `$FERRY_CACHE_DIR`, else `$XDG_CACHE_HOME/ferry/wasm`, else
@@ -27,7 +30,9 @@ impl ComponentCache {
         if let Some(d) = std::env::var_os("FERRY_CACHE_DIR") {
             return Some(PathBuf::from(d));
         }
-        let base = std::env::var_os("XDG_CACHE_HOME").map(PathBuf::from).or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
+        let base = std::env::var_os("XDG_CACHE_HOME")
+            .map(PathBuf::from)
+            .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")))?;
         Some(base.join("ferry").join("wasm"))
     }
 
@@ -43,12 +48,17 @@ impl ComponentCache {
             // configuration; it is not user input.
             match unsafe { Component::deserialize_file(engine, &path) } {
                 Ok(c) => return Ok(c),
-                Err(e) => tracing::warn!("ignoring unreadable cache entry {}: {e:#}", path.display()),
+                Err(e) => {
+                    tracing::warn!("ignoring unreadable cache entry {}: {e:#}", path.display())
+                }
             }
         }
         let component = Component::new(engine, bytes)?;
         if let Err(e) = store(dir, &path, &component) {
-            tracing::debug!("could not cache compiled plugin at {}: {e:#}", path.display());
+            tracing::debug!(
+                "could not cache compiled plugin at {}: {e:#}",
+                path.display()
+            );
         }
         Ok(component)
     }

@@ -49,7 +49,10 @@ pub enum TransformHookPre {
 }
 
 impl TransformHookPre {
-    pub(super) fn new(version: &str, pre: wasmtime::component::InstancePre<HostState>) -> wasmtime::Result<Self> {
+    pub(super) fn new(
+        version: &str,
+        pre: wasmtime::component::InstancePre<HostState>,
+    ) -> wasmtime::Result<Self> {
         Ok(match version {
             super::v1::VERSION => TransformHookPre::V1_0(bindings::TransformHookPre::new(pre)?),
             _ => TransformHookPre::V1_1(bindings_1_1::TransformHookPre::new(pre)?),
@@ -70,7 +73,12 @@ pub struct WasmHook {
 
 impl WasmHook {
     pub(super) fn new(name: &str, sha256: String, limits: Limits, pre: TransformHookPre) -> Self {
-        WasmHook { name: Arc::from(name), sha256, limits, pre }
+        WasmHook {
+            name: Arc::from(name),
+            sha256,
+            limits,
+            pre,
+        }
     }
     pub fn name(&self) -> &str {
         &self.name
@@ -79,42 +87,89 @@ impl WasmHook {
         &self.sha256
     }
 
-    pub async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+    pub async fn apply(
+        &self,
+        ctx: &HookContext,
+        res: &Resource,
+    ) -> Result<HookOutcome, PluginError> {
         let what = format!("transform {} {:?}", res.kind, res.key);
-        let wctx = wt::HookContext { source_env: ctx.source_env.clone(), target_env: ctx.target_env.clone(), kind: ctx.kind.clone(), params: ctx.params.to_string() };
+        let wctx = wt::HookContext {
+            source_env: ctx.source_env.clone(),
+            target_env: ctx.target_env.clone(),
+            kind: ctx.kind.clone(),
+            params: ctx.params.to_string(),
+        };
         let wres = v1::to_wit(res);
         let pre = self.pre.clone();
         let engine = match &pre {
             TransformHookPre::V1_0(p) => p.engine().clone(),
             TransformHookPre::V1_1(p) => p.engine().clone(),
         };
-        let out = guarded(&self.name, self.limits, Arc::new(Policy::default()), Grant::offline(), &what, engine, move |store| {
-            Box::pin(async move {
-                match pre {
-                    TransformHookPre::V1_0(p) => p.instantiate_async(&mut *store).await?.ferry_plugin_transform().call_apply(store, &wctx, &wres).await,
-                    TransformHookPre::V1_1(p) => {
-                        // Same shapes, distinct Rust types: exports are bound per version.
-                        use bindings_1_1::exports::ferry::plugin::transform as w11;
-                        let ctx = w11::HookContext { source_env: wctx.source_env, target_env: wctx.target_env, kind: wctx.kind, params: wctx.params };
-                        let out = p.instantiate_async(&mut *store).await?.ferry_plugin_transform().call_apply(store, &ctx, &wres).await?;
-                        Ok(out.map(|o| match o {
-                            w11::Outcome::Keep(r) => wt::Outcome::Keep(r),
-                            w11::Outcome::Skip(why) => wt::Outcome::Skip(why),
-                        }))
+        let out = guarded(
+            &self.name,
+            self.limits,
+            Arc::new(Policy::default()),
+            Grant::offline(),
+            &what,
+            engine,
+            move |store| {
+                Box::pin(async move {
+                    match pre {
+                        TransformHookPre::V1_0(p) => {
+                            p.instantiate_async(&mut *store)
+                                .await?
+                                .ferry_plugin_transform()
+                                .call_apply(store, &wctx, &wres)
+                                .await
+                        }
+                        TransformHookPre::V1_1(p) => {
+                            // Same shapes, distinct Rust types: exports are bound per version.
+                            use bindings_1_1::exports::ferry::plugin::transform as w11;
+                            let ctx = w11::HookContext {
+                                source_env: wctx.source_env,
+                                target_env: wctx.target_env,
+                                kind: wctx.kind,
+                                params: wctx.params,
+                            };
+                            let out = p
+                                .instantiate_async(&mut *store)
+                                .await?
+                                .ferry_plugin_transform()
+                                .call_apply(store, &ctx, &wres)
+                                .await?;
+                            Ok(out.map(|o| match o {
+                                w11::Outcome::Keep(r) => wt::Outcome::Keep(r),
+                                w11::Outcome::Skip(why) => wt::Outcome::Skip(why),
+                            }))
+                        }
                     }
-                }
-            })
-        })
+                })
+            },
+        )
         .await?;
-        let fail = |error: GuestError| PluginError::Guest { plugin: self.name.to_string(), call: what.clone(), error };
+        let fail = |error: GuestError| PluginError::Guest {
+            plugin: self.name.to_string(),
+            call: what.clone(),
+            error,
+        };
         match out {
             Err(message) => Err(fail(GuestError::Fatal(message))),
             Ok(wt::Outcome::Skip(why)) => Ok(HookOutcome::Skip(why)),
             Ok(wt::Outcome::Keep(r)) => {
                 if r.body.len() > MAX_OUTPUT {
-                    return Err(PluginError::Limit { plugin: self.name.to_string(), call: what, limit: format!("output of {} MiB (the resource it returned is {} bytes)", MAX_OUTPUT >> 20, r.body.len()) });
+                    return Err(PluginError::Limit {
+                        plugin: self.name.to_string(),
+                        call: what,
+                        limit: format!(
+                            "output of {} MiB (the resource it returned is {} bytes)",
+                            MAX_OUTPUT >> 20,
+                            r.body.len()
+                        ),
+                    });
                 }
-                v1::from_wit(&self.name, r).map(HookOutcome::Keep).map_err(fail)
+                v1::from_wit(&self.name, r)
+                    .map(HookOutcome::Keep)
+                    .map_err(fail)
             }
         }
     }

@@ -8,15 +8,15 @@ pub mod state;
 pub mod v1;
 pub mod v1_1;
 
+use crate::net::Policy;
+use crate::plugin::PluginError;
 use crate::plugin::manifest::Limits;
 use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource};
-use crate::plugin::PluginError;
-use crate::net::Policy;
 use anyhow::Context;
 use cache::ComponentCache;
 use state::{Grant, HostState, LimitHit};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 use wasmtime::component::{Component, HasSelf, Linker};
 use wasmtime::{Config, Engine, Store, UpdateDeadline};
@@ -38,7 +38,9 @@ impl WasmRuntime {
     pub fn new(cache_dir: Option<std::path::PathBuf>) -> anyhow::Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true).wasm_component_model(true);
-        let engine = Engine::new(&config).map_err(anyhow::Error::from).context("creating the WASM engine")?;
+        let engine = Engine::new(&config)
+            .map_err(anyhow::Error::from)
+            .context("creating the WASM engine")?;
         let mut linker = Linker::new(&engine);
         // WASI is linked so that components built by a plain `cargo build` for wasm32-wasip2
         // instantiate, but its context is empty: no preopened dirs, env, args or sockets.
@@ -47,46 +49,110 @@ impl WasmRuntime {
         v1_1::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(engine.clone());
         let cache = ComponentCache::new(&engine, cache_dir);
-        Ok(WasmRuntime { engine, linker, cache, _ticker: ticker })
+        Ok(WasmRuntime {
+            engine,
+            linker,
+            cache,
+            _ticker: ticker,
+        })
     }
 
     /// Compile (or load from the cache) and link a cloner component.
-    pub fn load_cloner(&self, name: &str, bytes: &[u8], limits: Limits, policy: Policy) -> Result<WasmCloner, PluginError> {
-        let (sha256, version, pre) = self.prepare(name, bytes, "cloner", "cannot link against this host")?;
-        let missing = |e: wasmtime::Error| load_error(name, anyhow::Error::from(e).context(format!("does not export the ferry:plugin/cloner@{version} interface")));
+    pub fn load_cloner(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        limits: Limits,
+        policy: Policy,
+    ) -> Result<WasmCloner, PluginError> {
+        let (sha256, version, pre) =
+            self.prepare(name, bytes, "cloner", "cannot link against this host")?;
+        let missing = |e: wasmtime::Error| {
+            load_error(
+                name,
+                anyhow::Error::from(e).context(format!(
+                    "does not export the ferry:plugin/cloner@{version} interface"
+                )),
+            )
+        };
         let pre = match version {
             v1::VERSION => Contract::V1_0(v1::ClonerPluginPre::new(pre).map_err(missing)?),
             _ => Contract::V1_1(v1_1::ClonerPluginPre::new(pre).map_err(missing)?),
         };
-        Ok(WasmCloner { name: Arc::from(name), sha256, limits, policy: Arc::new(policy), pre })
+        Ok(WasmCloner {
+            name: Arc::from(name),
+            sha256,
+            limits,
+            policy: Arc::new(policy),
+            pre,
+        })
     }
 
     /// Compile (or load from the cache) and link a transform hook component. Hooks get no
     /// network and no files: only `log`.
-    pub fn load_hook(&self, name: &str, bytes: &[u8], limits: Limits) -> Result<hook::WasmHook, PluginError> {
-        let (sha256, version, pre) = self.prepare(name, bytes, "transform", "cannot link against this host (a hook may import only ferry:plugin/log)")?;
-        let pre = hook::TransformHookPre::new(version, pre).map_err(|e| load_error(name, anyhow::Error::from(e).context(format!("does not export the ferry:plugin/transform@{version} interface"))))?;
+    pub fn load_hook(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        limits: Limits,
+    ) -> Result<hook::WasmHook, PluginError> {
+        let (sha256, version, pre) = self.prepare(
+            name,
+            bytes,
+            "transform",
+            "cannot link against this host (a hook may import only ferry:plugin/log)",
+        )?;
+        let pre = hook::TransformHookPre::new(version, pre).map_err(|e| {
+            load_error(
+                name,
+                anyhow::Error::from(e).context(format!(
+                    "does not export the ferry:plugin/transform@{version} interface"
+                )),
+            )
+        })?;
         Ok(hook::WasmHook::new(name, sha256, limits, pre))
     }
 
     /// What loading any component takes: check it is WebAssembly, compile it (or load it
     /// from the cache), check it exports `interface` of this contract version, and link it.
     /// Returns its sha256, the contract version it was built against and the linked component.
-    fn prepare(&self, name: &str, bytes: &[u8], interface: &str, link_hint: &str) -> Result<(String, &'static str, wasmtime::component::InstancePre<HostState>), PluginError> {
+    fn prepare(
+        &self,
+        name: &str,
+        bytes: &[u8],
+        interface: &str,
+        link_hint: &str,
+    ) -> Result<
+        (
+            String,
+            &'static str,
+            wasmtime::component::InstancePre<HostState>,
+        ),
+        PluginError,
+    > {
         let load = |e: anyhow::Error| load_error(name, e);
         if !bytes.starts_with(b"\0asm") {
             return Err(load(anyhow::anyhow!("not a WebAssembly file")));
         }
         let sha256 = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(bytes));
-        let component = self.cache.load(&self.engine, &sha256, bytes).map_err(|e| load(e.context("not a valid WebAssembly component")))?;
+        let component = self
+            .cache
+            .load(&self.engine, &sha256, bytes)
+            .map_err(|e| load(e.context("not a valid WebAssembly component")))?;
         let version = check_contract(&self.engine, &component, interface).map_err(load)?;
-        let pre = self.linker.instantiate_pre(&component).map_err(|e| load(anyhow::Error::from(e).context(link_hint.to_string())))?;
+        let pre = self
+            .linker
+            .instantiate_pre(&component)
+            .map_err(|e| load(anyhow::Error::from(e).context(link_hint.to_string())))?;
         Ok((sha256, version, pre))
     }
 }
 
 fn load_error(plugin: &str, e: anyhow::Error) -> PluginError {
-    PluginError::Load { plugin: plugin.to_string(), message: format!("{e:#}") }
+    PluginError::Load {
+        plugin: plugin.to_string(),
+        message: format!("{e:#}"),
+    }
 }
 
 /// The contract versions this host loads, oldest first.
@@ -95,24 +161,45 @@ pub const VERSIONS: [&str; 2] = [v1::VERSION, v1_1::VERSION];
 /// The contract version a component was built against, from its export names
 /// (`ferry:plugin/cloner@1.0.0`). A component of a version this host does not know, or one
 /// that exports the other interface (a hook where a cloner is wanted), gets a clear error.
-fn check_contract(engine: &Engine, component: &Component, wanted: &str) -> anyhow::Result<&'static str> {
+fn check_contract(
+    engine: &Engine,
+    component: &Component,
+    wanted: &str,
+) -> anyhow::Result<&'static str> {
     let ty = component.component_type();
     let names: Vec<String> = ty.exports(engine).map(|(n, _)| n.to_string()).collect();
     let prefix = format!("ferry:plugin/{wanted}@");
-    if let Some(v) = VERSIONS.iter().find(|v| names.iter().any(|n| *n == format!("{prefix}{v}"))) {
+    if let Some(v) = VERSIONS
+        .iter()
+        .find(|v| names.iter().any(|n| *n == format!("{prefix}{v}")))
+    {
         return Ok(v);
     }
     if let Some(other) = names.iter().find(|n| n.starts_with(&prefix)) {
         let version = other.trim_start_matches(&prefix);
-        anyhow::bail!("built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk", VERSIONS.join(" and @"));
+        anyhow::bail!(
+            "built against ferry:plugin@{version}, but this host speaks ferry:plugin@{}; rebuild the plugin with a matching ferry-sdk",
+            VERSIONS.join(" and @")
+        );
     }
-    if wanted == "cloner" && names.iter().any(|n| n.starts_with("ferry:plugin/transform@")) {
+    if wanted == "cloner"
+        && names
+            .iter()
+            .any(|n| n.starts_with("ferry:plugin/transform@"))
+    {
         anyhow::bail!("is a transform hook, not a cloner; use it as a hook in a promotion file");
     }
     if wanted == "transform" && names.iter().any(|n| n.starts_with("ferry:plugin/cloner@")) {
         anyhow::bail!("is a cloner plugin, not a transform hook; load it with --plugins");
     }
-    anyhow::bail!("exports no ferry:plugin/{wanted} interface (it exports: {})", if names.is_empty() { "nothing".into() } else { names.join(", ") })
+    anyhow::bail!(
+        "exports no ferry:plugin/{wanted} interface (it exports: {})",
+        if names.is_empty() {
+            "nothing".into()
+        } else {
+            names.join(", ")
+        }
+    )
 }
 
 /// A cloner's linked component, by the contract version it was built against.
@@ -130,11 +217,27 @@ macro_rules! call_cloner {
         match &$self.pre {
             Contract::V1_0(pre) => {
                 let pre = pre.clone();
-                $self.call($grant, $what, move |$s| Box::pin(async move { let p = pre.instantiate_async(&mut *$s).await?; let $c = p.ferry_plugin_cloner(); $call.await })).await
+                $self
+                    .call($grant, $what, move |$s| {
+                        Box::pin(async move {
+                            let p = pre.instantiate_async(&mut *$s).await?;
+                            let $c = p.ferry_plugin_cloner();
+                            $call.await
+                        })
+                    })
+                    .await
             }
             Contract::V1_1(pre) => {
                 let pre = pre.clone();
-                $self.call($grant, $what, move |$s| Box::pin(async move { let p = pre.instantiate_async(&mut *$s).await?; let $c = p.ferry_plugin_cloner(); $call.await })).await
+                $self
+                    .call($grant, $what, move |$s| {
+                        Box::pin(async move {
+                            let p = pre.instantiate_async(&mut *$s).await?;
+                            let $c = p.ferry_plugin_cloner();
+                            $call.await
+                        })
+                    })
+                    .await
             }
         }
     };
@@ -165,13 +268,25 @@ impl WasmCloner {
     async fn call<R, F>(&self, grant: Grant, what: &str, f: F) -> Result<R, PluginError>
     where
         R: Send,
-        F: for<'a> FnOnce(&'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
+        F: for<'a> FnOnce(
+                &'a mut Store<HostState>,
+            ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
+            + Send,
     {
         let engine = match &self.pre {
             Contract::V1_0(pre) => pre.engine().clone(),
             Contract::V1_1(pre) => pre.engine().clone(),
         };
-        guarded(&self.name, self.limits, self.policy.clone(), grant, what, engine, f).await
+        guarded(
+            &self.name,
+            self.limits,
+            self.policy.clone(),
+            grant,
+            what,
+            engine,
+            f,
+        )
+        .await
     }
 
     pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
@@ -179,46 +294,106 @@ impl WasmCloner {
         Ok(kinds.into_iter().map(KindInfo::from).collect())
     }
 
-    pub async fn list(&self, grant: Grant, ctx: &CallContext, kind: &str) -> Result<Vec<Resource>, PluginError> {
+    pub async fn list(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+    ) -> Result<Vec<Resource>, PluginError> {
         let (c, k) = (v1_1::context(ctx), kind.to_string());
-        let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g.call_list(s, &c, &k))?;
+        let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g
+            .call_list(s, &c, &k))?;
         let list = out.map_err(|e| self.guest(format!("list {kind}"), e.into()))?;
-        list.into_iter().map(|r| v1_1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))).collect()
+        list.into_iter()
+            .map(|r| {
+                v1_1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))
+            })
+            .collect()
     }
 
-    pub async fn find(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &Resource) -> Result<Option<Resource>, PluginError> {
+    pub async fn find(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &Resource,
+    ) -> Result<Option<Resource>, PluginError> {
         let (c, k, w) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(wanted));
         let what = format!("find {kind} {:?}", wanted.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_find(s, &c, &k, &w))?;
         match out.map_err(|e| self.guest(what.clone(), e.into()))? {
             None => Ok(None),
-            Some(r) => v1_1::from_wit(&self.name, r).map(Some).map_err(|e| self.guest(what, e)),
+            Some(r) => v1_1::from_wit(&self.name, r)
+                .map(Some)
+                .map_err(|e| self.guest(what, e)),
         }
     }
 
     /// Look up many resources at once. `None` when the plugin has no batch lookup for the
     /// kind (every 1.0.0 plugin): the caller then calls [`WasmCloner::find`] per resource.
-    pub async fn find_all(&self, grant: Grant, ctx: &CallContext, kind: &str, wanted: &[&Resource]) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
+    pub async fn find_all(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &[&Resource],
+    ) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
         if matches!(self.pre, Contract::V1_0(_)) {
             return Ok(None);
         }
-        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), wanted.iter().map(|r| v1_1::to_wit(r)).collect::<Vec<_>>());
+        let (c, k, w) = (
+            v1_1::context(ctx),
+            kind.to_string(),
+            wanted.iter().map(|r| v1_1::to_wit(r)).collect::<Vec<_>>(),
+        );
         let what = format!("find-all {kind} ({} resources)", wanted.len());
         let out = match &self.pre {
             Contract::V1_1(pre) => {
                 let pre = pre.clone();
-                self.call(grant, &what, move |s| Box::pin(async move { pre.instantiate_async(&mut *s).await?.ferry_plugin_cloner().call_find_all(s, &c, &k, &w).await })).await?
+                self.call(grant, &what, move |s| {
+                    Box::pin(async move {
+                        pre.instantiate_async(&mut *s)
+                            .await?
+                            .ferry_plugin_cloner()
+                            .call_find_all(s, &c, &k, &w)
+                            .await
+                    })
+                })
+                .await?
             }
             Contract::V1_0(_) => unreachable!("checked above"),
         };
-        let Some(found) = out.map_err(|e| self.guest(what.clone(), e.into()))? else { return Ok(None) };
+        let Some(found) = out.map_err(|e| self.guest(what.clone(), e.into()))? else {
+            return Ok(None);
+        };
         if found.len() != wanted.len() {
-            return Err(self.guest(what, GuestError::Invalid(format!("find-all answered {} entries for {} resources", found.len(), wanted.len()))));
+            return Err(self.guest(
+                what,
+                GuestError::Invalid(format!(
+                    "find-all answered {} entries for {} resources",
+                    found.len(),
+                    wanted.len()
+                )),
+            ));
         }
-        found.into_iter().map(|f| f.map(|r| v1_1::from_wit(&self.name, r)).transpose().map_err(|e| self.guest(what.clone(), e))).collect::<Result<Vec<_>, _>>().map(Some)
+        found
+            .into_iter()
+            .map(|f| {
+                f.map(|r| v1_1::from_wit(&self.name, r))
+                    .transpose()
+                    .map_err(|e| self.guest(what.clone(), e))
+            })
+            .collect::<Result<Vec<_>, _>>()
+            .map(Some)
     }
 
-    pub async fn create(&self, grant: Grant, ctx: &CallContext, kind: &str, res: &Resource) -> Result<Resource, PluginError> {
+    pub async fn create(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
         let (c, k, r) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(res));
         let what = format!("create {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_create(s, &c, &k, &r))?;
@@ -226,34 +401,81 @@ impl WasmCloner {
         v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
-    pub async fn update(&self, grant: Grant, ctx: &CallContext, kind: &str, target_id: &str, res: &Resource) -> Result<Resource, PluginError> {
-        let (c, k, id, r) = (v1_1::context(ctx), kind.to_string(), target_id.to_string(), v1_1::to_wit(res));
+    pub async fn update(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError> {
+        let (c, k, id, r) = (
+            v1_1::context(ctx),
+            kind.to_string(),
+            target_id.to_string(),
+            v1_1::to_wit(res),
+        );
         let what = format!("update {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_update(s, &c, &k, &id, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
         v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
-    pub async fn copy_files(&self, grant: Grant, ctx: &CallContext, kind: &str, source: &Resource, target: &Resource) -> Result<serde_json::Value, PluginError> {
-        let (c, k, s_, t) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(source), v1_1::to_wit(target));
+    pub async fn copy_files(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        source: &Resource,
+        target: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        let (c, k, s_, t) = (
+            v1_1::context(ctx),
+            kind.to_string(),
+            v1_1::to_wit(source),
+            v1_1::to_wit(target),
+        );
         let what = format!("copy-files {kind} {:?}", source.key);
-        let out = call_cloner!(self, grant, &what, |g, s| g.call_copy_files(s, &c, &k, &s_, &t))?;
+        let out = call_cloner!(self, grant, &what, |g, s| g
+            .call_copy_files(s, &c, &k, &s_, &t))?;
         let text = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        serde_json::from_str(&text).map_err(|e| self.guest(what, GuestError::Invalid(format!("copy-files returned a report that is not JSON: {e}"))))
+        serde_json::from_str(&text).map_err(|e| {
+            self.guest(
+                what,
+                GuestError::Invalid(format!(
+                    "copy-files returned a report that is not JSON: {e}"
+                )),
+            )
+        })
     }
 
     fn guest(&self, call: String, error: GuestError) -> PluginError {
-        PluginError::Guest { plugin: self.name.to_string(), call, error }
+        PluginError::Guest {
+            plugin: self.name.to_string(),
+            call,
+            error,
+        }
     }
 }
 
 /// Run `f` in a fresh store under `limits`: a CPU budget counted in epoch ticks (time in host
 /// calls excluded), a memory cap, and a wall-clock timeout. A broken limit or rule becomes a
 /// [`PluginError`] that names the plugin, the call and the limit.
-pub(crate) async fn guarded<R, F>(name: &Arc<str>, limits: Limits, policy: Arc<Policy>, grant: Grant, what: &str, engine: Engine, f: F) -> Result<R, PluginError>
+pub(crate) async fn guarded<R, F>(
+    name: &Arc<str>,
+    limits: Limits,
+    policy: Arc<Policy>,
+    grant: Grant,
+    what: &str,
+    engine: Engine,
+    f: F,
+) -> Result<R, PluginError>
 where
     R: Send,
-    F: for<'a> FnOnce(&'a mut Store<HostState>) -> futures::future::BoxFuture<'a, wasmtime::Result<R>> + Send,
+    F: for<'a> FnOnce(
+            &'a mut Store<HostState>,
+        ) -> futures::future::BoxFuture<'a, wasmtime::Result<R>>
+        + Send,
 {
     let state = HostState::new(name.clone(), limits, policy, grant);
     let mut store = Store::new(&engine, state);
@@ -275,21 +497,44 @@ where
     };
     let outcome = tokio::time::timeout(limits.wall, run).await;
     crate::plugin::stats::WASM.add(entered.elapsed().saturating_sub(store.data().in_host));
-    let limit = |limit: String| PluginError::Limit { plugin: name.to_string(), call: what.to_string(), limit };
+    let limit = |limit: String| PluginError::Limit {
+        plugin: name.to_string(),
+        call: what.to_string(),
+        limit,
+    };
     match outcome {
-        Err(_) => Err(limit(format!("wall-clock time of {} ms (wall-ms)", limits.wall.as_millis()))),
+        Err(_) => Err(limit(format!(
+            "wall-clock time of {} ms (wall-ms)",
+            limits.wall.as_millis()
+        ))),
         Ok(Ok(r)) => Ok(r),
         Ok(Err(e)) => {
             let state = store.data();
             match state.hit {
-                Some(LimitHit::Cpu) => Err(limit(format!("CPU time of {} ms (cpu-ms)", limits.cpu.as_millis()))),
-                Some(LimitHit::Memory) => Err(limit(format!("memory of {} MiB (memory-mib)", limits.memory_bytes >> 20))),
+                Some(LimitHit::Cpu) => Err(limit(format!(
+                    "CPU time of {} ms (cpu-ms)",
+                    limits.cpu.as_millis()
+                ))),
+                Some(LimitHit::Memory) => Err(limit(format!(
+                    "memory of {} MiB (memory-mib)",
+                    limits.memory_bytes >> 20
+                ))),
                 None => {
                     if let Some(v) = e.downcast_ref::<v1_1::Violation>() {
-                        return Err(PluginError::Violation { call: what.to_string(), message: v.0.clone() });
+                        return Err(PluginError::Violation {
+                            call: what.to_string(),
+                            message: v.0.clone(),
+                        });
                     }
-                    let stderr = String::from_utf8_lossy(&state.stderr.contents()).trim().to_string();
-                    Err(PluginError::Trap { plugin: name.to_string(), call: what.to_string(), message: trap_message(&e), stderr })
+                    let stderr = String::from_utf8_lossy(&state.stderr.contents())
+                        .trim()
+                        .to_string();
+                    Err(PluginError::Trap {
+                        plugin: name.to_string(),
+                        call: what.to_string(),
+                        message: trap_message(&e),
+                        stderr,
+                    })
                 }
             }
         }
@@ -300,11 +545,17 @@ where
 fn trap_message(e: &wasmtime::Error) -> String {
     if let Some(t) = e.downcast_ref::<wasmtime::Trap>() {
         return match t {
-            wasmtime::Trap::UnreachableCodeReached => "the plugin panicked or aborted (unreachable)".to_string(),
+            wasmtime::Trap::UnreachableCodeReached => {
+                "the plugin panicked or aborted (unreachable)".to_string()
+            }
             t => t.to_string(),
         };
     }
-    format!("{e:#}").lines().next().unwrap_or_default().to_string()
+    format!("{e:#}")
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
 }
 
 /// A thread that advances the engine's epoch every [`TICK`]; stops when dropped.
@@ -326,7 +577,10 @@ impl Ticker {
                 }
             })
             .expect("spawning the epoch ticker thread");
-        Ticker { stop, thread: Some(thread) }
+        Ticker {
+            stop,
+            thread: Some(thread),
+        }
     }
 }
 

@@ -28,7 +28,10 @@ pub struct Grant {
 
 impl Grant {
     pub fn offline() -> Self {
-        Grant { http: None, cancel: CancellationToken::new() }
+        Grant {
+            http: None,
+            cancel: CancellationToken::new(),
+        }
     }
 }
 
@@ -94,21 +97,34 @@ impl HostState {
 
 impl WasiView for HostState {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
 /// StoreLimits does the capping; this wrapper remembers that the cap was hit, so the error
 /// can name the limit rather than a bare trap.
 impl ResourceLimiter for HostState {
-    fn memory_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         let r = self.store_limits.memory_growing(current, desired, maximum);
         if !matches!(r, Ok(true)) {
             self.hit = Some(LimitHit::Memory);
         }
         r
     }
-    fn table_growing(&mut self, current: usize, desired: usize, maximum: Option<usize>) -> wasmtime::Result<bool> {
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
         self.store_limits.table_growing(current, desired, maximum)
     }
     fn instances(&self) -> usize {

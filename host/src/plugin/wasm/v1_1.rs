@@ -5,9 +5,9 @@
 
 use super::state::HostState;
 use crate::files::{self, Encoding, TransferOutcome, TransferRequest};
+use crate::net;
 use crate::net::client::{FormPart, HttpError, Request, RequestBody};
 use crate::net::paging::{self, ListError, Paging};
-use crate::net;
 use crate::plugin::types as host;
 use futures::StreamExt;
 use std::time::{Duration, Instant};
@@ -32,14 +32,22 @@ pub const VERSION: &str = "1.1.0";
 pub struct Violation(pub String);
 
 fn violation(state: &HostState, what: impl std::fmt::Display) -> wasmtime::Error {
-    wasmtime::Error::new(Violation(format!("plugin {} broke a sandbox rule: {what}", state.plugin)))
+    wasmtime::Error::new(Violation(format!(
+        "plugin {} broke a sandbox rule: {what}",
+        state.plugin
+    )))
 }
 
 /// Turn a network failure into what the guest sees, or a trap for a broken rule.
 fn http_failure(state: &HostState, e: HttpError) -> wasmtime::Result<types::Error> {
     match e {
         HttpError::Refused(r) => Err(violation(state, r)),
-        HttpError::TooLarge { what, limit } => Err(violation(state, format!("{what}: response body over the plugin's limit of {limit} bytes (max-response-mib)"))),
+        HttpError::TooLarge { what, limit } => Err(violation(
+            state,
+            format!(
+                "{what}: response body over the plugin's limit of {limit} bytes (max-response-mib)"
+            ),
+        )),
         e if e.is_transient() => Ok(types::Error::Transient(e.to_string())),
         e => Ok(types::Error::Fatal(e.to_string())),
     }
@@ -66,7 +74,10 @@ fn method(m: whttp::Method) -> reqwest::Method {
 }
 
 fn no_network(state: &HostState) -> types::Error {
-    types::Error::Denied(format!("plugin {}: this call has no network access", state.plugin))
+    types::Error::Denied(format!(
+        "plugin {}: this call has no network access",
+        state.plugin
+    ))
 }
 
 impl types::Host for HostState {}
@@ -76,7 +87,17 @@ fn request(req: whttp::Request) -> Request {
         whttp::Body::Empty => RequestBody::Empty,
         whttp::Body::Json(t) => RequestBody::Json(t),
         whttp::Body::Bytes((content_type, data)) => RequestBody::Bytes { content_type, data },
-        whttp::Body::Form(parts) => RequestBody::Form(parts.into_iter().map(|p| FormPart { name: p.name, filename: p.filename, content_type: p.content_type, data: p.data }).collect()),
+        whttp::Body::Form(parts) => RequestBody::Form(
+            parts
+                .into_iter()
+                .map(|p| FormPart {
+                    name: p.name,
+                    filename: p.filename,
+                    content_type: p.content_type,
+                    data: p.data,
+                })
+                .collect(),
+        ),
     };
     Request {
         side: side(req.side),
@@ -89,16 +110,38 @@ fn request(req: whttp::Request) -> Request {
 }
 
 fn response(r: net::client::Response) -> whttp::Response {
-    whttp::Response { status: r.status, headers: r.headers.into_iter().map(|(name, value)| whttp::Header { name, value }).collect(), body: r.body }
+    whttp::Response {
+        status: r.status,
+        headers: r
+            .headers
+            .into_iter()
+            .map(|(name, value)| whttp::Header { name, value })
+            .collect(),
+        body: r.body,
+    }
 }
 
 fn paging(p: whttp::Paging) -> Paging {
     match p {
         whttp::Paging::None(items) => Paging::None { items },
         whttp::Paging::DrfNext => Paging::DrfNext,
-        whttp::Paging::PageNumber(p) => Paging::PageNumber { page_param: p.page_param, size_param: p.size_param, size: p.size, items: p.items },
-        whttp::Paging::OffsetLimit(p) => Paging::OffsetLimit { offset_param: p.offset_param, limit_param: p.limit_param, limit: p.limit, items: p.items },
-        whttp::Paging::Cursor(p) => Paging::Cursor { param: p.param, next: p.next, items: p.items },
+        whttp::Paging::PageNumber(p) => Paging::PageNumber {
+            page_param: p.page_param,
+            size_param: p.size_param,
+            size: p.size,
+            items: p.items,
+        },
+        whttp::Paging::OffsetLimit(p) => Paging::OffsetLimit {
+            offset_param: p.offset_param,
+            limit_param: p.limit_param,
+            limit: p.limit,
+            items: p.items,
+        },
+        whttp::Paging::Cursor(p) => Paging::Cursor {
+            param: p.param,
+            next: p.next,
+            items: p.items,
+        },
     }
 }
 
@@ -121,7 +164,10 @@ fn list_failure(state: &HostState, e: ListError) -> wasmtime::Result<types::Erro
 }
 
 /// What a sent request is to the guest: the response, an error case, or a trap.
-fn answer(state: &HostState, r: Result<net::client::Response, HttpError>) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
+fn answer(
+    state: &HostState,
+    r: Result<net::client::Response, HttpError>,
+) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
     match r {
         Ok(r) => Ok(Ok(response(r))),
         Err(e) => http_failure(state, e).map(Err),
@@ -129,7 +175,10 @@ fn answer(state: &HostState, r: Result<net::client::Response, HttpError>) -> was
 }
 
 /// What a read list is to the guest: its items as JSON text, an error case, or a trap.
-fn items(state: &HostState, r: Result<Vec<serde_json::Value>, ListError>) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
+fn items(
+    state: &HostState,
+    r: Result<Vec<serde_json::Value>, ListError>,
+) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
     match r {
         Ok(items) => Ok(Ok(items.into_iter().map(|v| v.to_string()).collect())),
         Err(e) => list_failure(state, e).map(Err),
@@ -143,34 +192,69 @@ where
     F: Fn(T) -> Fut,
     Fut: std::future::Future<Output = R>,
 {
-    futures::stream::iter(elements.into_iter().map(work)).buffered(client.batch_width()).collect().await
+    futures::stream::iter(elements.into_iter().map(work))
+        .buffered(client.batch_width())
+        .collect()
+        .await
 }
 
 impl whttp::Host for HostState {
-    async fn send(&mut self, req: whttp::Request) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
-        let Some(client) = self.grant.http.clone() else { return Ok(Err(no_network(self))) };
+    async fn send(
+        &mut self,
+        req: whttp::Request,
+    ) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
+        let Some(client) = self.grant.http.clone() else {
+            return Ok(Err(no_network(self)));
+        };
         let started = Instant::now();
-        let result = client.send(&self.policy, request(req), self.limits.max_response_bytes).await;
+        let result = client
+            .send(&self.policy, request(req), self.limits.max_response_bytes)
+            .await;
         self.credit(started);
         answer(self, result)
     }
 
-    async fn list_all(&mut self, s: types::Side, path: String, query: Vec<(String, String)>, p: whttp::Paging) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
-        let Some(client) = self.grant.http.clone() else { return Ok(Err(no_network(self))) };
+    async fn list_all(
+        &mut self,
+        s: types::Side,
+        path: String,
+        query: Vec<(String, String)>,
+        p: whttp::Paging,
+    ) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
+        let Some(client) = self.grant.http.clone() else {
+            return Ok(Err(no_network(self)));
+        };
         let started = Instant::now();
-        let result = paging::list_all(&client, &self.policy, side(s), &path, &query, &paging(p), self.limits.max_response_bytes).await;
+        let result = paging::list_all(
+            &client,
+            &self.policy,
+            side(s),
+            &path,
+            &query,
+            &paging(p),
+            self.limits.max_response_bytes,
+        )
+        .await;
         self.credit(started);
         items(self, result)
     }
 
-    async fn send_all(&mut self, reqs: Vec<whttp::Request>) -> wasmtime::Result<Vec<Result<whttp::Response, types::Error>>> {
-        let Some(client) = self.grant.http.clone() else { return Ok(reqs.iter().map(|_| Err(no_network(self))).collect()) };
+    async fn send_all(
+        &mut self,
+        reqs: Vec<whttp::Request>,
+    ) -> wasmtime::Result<Vec<Result<whttp::Response, types::Error>>> {
+        let Some(client) = self.grant.http.clone() else {
+            return Ok(reqs.iter().map(|_| Err(no_network(self))).collect());
+        };
         let reqs: Vec<Request> = reqs.into_iter().map(request).collect();
         // A refused request fails the call before any of the batch is sent.
-        if let Some(refusal) = reqs.iter().find_map(|r| match client.check(&self.policy, r) {
-            Err(HttpError::Refused(refusal)) => Some(refusal),
-            _ => None,
-        }) {
+        if let Some(refusal) = reqs
+            .iter()
+            .find_map(|r| match client.check(&self.policy, r) {
+                Err(HttpError::Refused(refusal)) => Some(refusal),
+                _ => None,
+            })
+        {
             return Err(violation(self, refusal));
         }
         let started = Instant::now();
@@ -180,23 +264,49 @@ impl whttp::Host for HostState {
         results.into_iter().map(|r| answer(self, r)).collect()
     }
 
-    async fn list_all_many(&mut self, lists: Vec<whttp::ListRequest>) -> wasmtime::Result<Vec<Result<Vec<String>, types::Error>>> {
-        let Some(client) = self.grant.http.clone() else { return Ok(lists.iter().map(|_| Err(no_network(self))).collect()) };
+    async fn list_all_many(
+        &mut self,
+        lists: Vec<whttp::ListRequest>,
+    ) -> wasmtime::Result<Vec<Result<Vec<String>, types::Error>>> {
+        let Some(client) = self.grant.http.clone() else {
+            return Ok(lists.iter().map(|_| Err(no_network(self))).collect());
+        };
         let started = Instant::now();
         let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
         let client = &client;
-        let results = batch(client, lists, |l| async move { paging::list_all(client, policy, side(l.side), &l.path, &l.query, &paging(l.paging), max).await }).await;
+        let results = batch(client, lists, |l| async move {
+            paging::list_all(
+                client,
+                policy,
+                side(l.side),
+                &l.path,
+                &l.query,
+                &paging(l.paging),
+                max,
+            )
+            .await
+        })
+        .await;
         self.credit(started);
         results.into_iter().map(|r| items(self, r)).collect()
     }
 }
 
 impl wfiles::Host for HostState {
-    async fn transfer(&mut self, req: wfiles::TransferRequest) -> wasmtime::Result<Result<wfiles::TransferOutcome, types::Error>> {
-        let Some(client) = self.grant.http.clone() else { return Ok(Err(no_network(self))) };
+    async fn transfer(
+        &mut self,
+        req: wfiles::TransferRequest,
+    ) -> wasmtime::Result<Result<wfiles::TransferOutcome, types::Error>> {
+        let Some(client) = self.grant.http.clone() else {
+            return Ok(Err(no_network(self)));
+        };
         let encoding = match req.download.encoding {
             wfiles::Encoding::Raw => Encoding::Raw,
-            wfiles::Encoding::JsonEnvelope(e) => Encoding::JsonEnvelope { data: e.data, mime_type: e.mime_type, base64: e.base64 },
+            wfiles::Encoding::JsonEnvelope(e) => Encoding::JsonEnvelope {
+                data: e.data,
+                mime_type: e.mime_type,
+                base64: e.base64,
+            },
         };
         let request = TransferRequest {
             download_path: req.download.path,
@@ -213,7 +323,17 @@ impl wfiles::Host for HostState {
         let result = files::transfer(&client, &self.policy, &request).await;
         self.credit(started);
         match result {
-            Ok(TransferOutcome::Moved { bytes, sha256, mime_type, response }) => Ok(Ok(wfiles::TransferOutcome::Moved(wfiles::Moved { bytes, sha256, mime_type, response }))),
+            Ok(TransferOutcome::Moved {
+                bytes,
+                sha256,
+                mime_type,
+                response,
+            }) => Ok(Ok(wfiles::TransferOutcome::Moved(wfiles::Moved {
+                bytes,
+                sha256,
+                mime_type,
+                response,
+            }))),
             Ok(TransferOutcome::TooLarge(n)) => Ok(Ok(wfiles::TransferOutcome::TooLarge(n))),
             Ok(TransferOutcome::Unsupported(m)) => Ok(Ok(wfiles::TransferOutcome::Unsupported(m))),
             Err(files::TransferError::Http(e)) => http_failure(self, e).map(Err),
@@ -247,12 +367,20 @@ impl wtimer::Host for HostState {
             _ = cancel.cancelled() => true,
         };
         self.credit(started);
-        Ok(if interrupted { Err(types::Error::Cancelled) } else { Ok(()) })
+        Ok(if interrupted {
+            Err(types::Error::Cancelled)
+        } else {
+            Ok(())
+        })
     }
 
     async fn progress(&mut self, percent: u8, message: String) -> wasmtime::Result<()> {
         let message: String = message.chars().take(512).collect();
-        tracing::info!(plugin = &*self.plugin, percent = percent.min(100), "{message}");
+        tracing::info!(
+            plugin = &*self.plugin,
+            percent = percent.min(100),
+            "{message}"
+        );
         Ok(())
     }
 }
@@ -301,14 +429,33 @@ impl From<types::Error> for host::GuestError {
 }
 
 pub fn to_wit(r: &host::Resource) -> types::Resource {
-    types::Resource { kind: r.kind.clone(), id: r.id.clone(), key: r.key.clone(), body: r.body.to_string(), skip: r.skip.clone() }
+    types::Resource {
+        kind: r.kind.clone(),
+        id: r.id.clone(),
+        key: r.key.clone(),
+        body: r.body.to_string(),
+        skip: r.skip.clone(),
+    }
 }
 
 pub fn from_wit(plugin: &str, r: types::Resource) -> Result<host::Resource, host::GuestError> {
-    let body = serde_json::from_str(&r.body).map_err(|e| host::GuestError::Invalid(format!("plugin {plugin} returned a {} whose body is not JSON: {e}", r.kind)))?;
-    Ok(host::Resource { kind: r.kind, id: r.id, key: r.key, body, skip: r.skip })
+    let body = serde_json::from_str(&r.body).map_err(|e| {
+        host::GuestError::Invalid(format!(
+            "plugin {plugin} returned a {} whose body is not JSON: {e}",
+            r.kind
+        ))
+    })?;
+    Ok(host::Resource {
+        kind: r.kind,
+        id: r.id,
+        key: r.key,
+        body,
+        skip: r.skip,
+    })
 }
 
 pub fn context(c: &host::CallContext) -> types::CallContext {
-    types::CallContext { options: c.options.clone() }
+    types::CallContext {
+        options: c.options.clone(),
+    }
 }

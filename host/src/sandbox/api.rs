@@ -97,26 +97,32 @@ fn item(org: &Org, call: &Call, s: &'static Spec, id: &str) -> Reply {
 /// or the client asks (`page` / `page_size`).
 fn list(org: &Org, call: &Call, s: &Spec) -> Reply {
     let data = org.data.lock().unwrap();
-    let rows: Vec<Value> = data
-        .rows(s.kind)
-        .filter(|row| {
-            s.filters.iter().all(|(param, field)| {
-                call.query
-                    .get(*param)
-                    .is_none_or(|want| id_text(&row[*field]) == *want)
-            })
+    let wanted = |row: &&Value| {
+        s.filters.iter().all(|(param, field)| {
+            call.query
+                .get(*param)
+                .is_none_or(|want| id_text(&row[*field]) == *want)
         })
-        .map(|row| s.row(row))
-        .collect();
-    page(call, rows, s.paged)
+    };
+    // One filter narrows through its index; the others are checked on what it leaves.
+    let rows: Vec<&Value> = match s
+        .filters
+        .iter()
+        .find_map(|(param, field)| Some((*field, call.query.get(*param)?)))
+    {
+        Some((field, want)) => data.rows_with(s.kind, field, want).filter(wanted).collect(),
+        None => data.rows(s.kind).collect(),
+    };
+    page(call, rows, s.paged, |row| s.row(row))
 }
 
 /// Answer `rows` as DRF would: `{count, next, previous, results}` at 50 a page (or
-/// `page_size`, at most 1000) when paged, a bare list otherwise.
-pub fn page(call: &Call, rows: Vec<Value>, paged: bool) -> Reply {
+/// `page_size`, at most 1000) when paged, a bare list otherwise. Only the rows of the page
+/// asked for are shown (`show`), so reading a kind page by page stays linear.
+pub fn page<T>(call: &Call, rows: Vec<T>, paged: bool, show: impl Fn(T) -> Value) -> Reply {
     let asked = call.query.contains_key("page") || call.query.contains_key("page_size");
     if !paged && !asked {
-        return Reply::ok(Value::Array(rows));
+        return Reply::ok(Value::Array(rows.into_iter().map(show).collect()));
     }
     let size: usize = call
         .query
@@ -150,6 +156,7 @@ pub fn page(call: &Call, rows: Vec<Value>, paged: bool) -> Reply {
         .into_iter()
         .skip((number - 1) * size)
         .take(size)
+        .map(show)
         .collect();
     Reply::ok(json!({
         "count": count,
@@ -199,10 +206,12 @@ fn validate(
             .unwrap_or(Value::Null)
     };
     for set in s.unique {
-        let clash = data.rows(s.kind).any(|row| {
-            existing_id.is_none_or(|id| id_text(&row[s.id]) != id)
-                && set.iter().all(|f| candidate(f) == row[*f])
-        });
+        let clash = data
+            .rows_with(s.kind, set[0], &id_text(&candidate(set[0])))
+            .any(|row| {
+                existing_id.is_none_or(|id| id_text(&row[s.id]) != id)
+                    && set.iter().all(|f| candidate(f) == row[*f])
+            });
         if clash {
             let message = if set.len() == 1 {
                 format!(
@@ -329,7 +338,7 @@ fn after_create(data: &mut OrgData, org: &str, kind: &str, row: &mut Map<String,
             );
             row.entry("metadata").or_insert(json!({}));
             let n = data
-                .rows("tool_instance")
+                .rows_with("tool_instance", "workflow", &id_text(&row["workflow"]))
                 .filter(|t| t["workflow"] == row["workflow"])
                 .count();
             row.insert("step".into(), json!(n + 1));
@@ -358,21 +367,23 @@ fn update(data: &mut OrgData, s: &Spec, id: &str, body: Value, full: bool) -> Re
     if let Err(r) = validate(data, s, body, Some(id), full) {
         return r;
     }
-    let row = data.col(s.kind).get_mut(id).expect("checked above");
-    if let Some(obj) = row.as_object_mut() {
-        for (k, v) in body {
-            if s.accepts(k) && !SERVER_MANAGED.contains(&k.as_str()) {
-                obj.insert(k.clone(), v.clone());
+    let row = data.col(s.kind).modify(id, |row| {
+        if let Some(obj) = row.as_object_mut() {
+            for (k, v) in body {
+                if s.accepts(k) && !SERVER_MANAGED.contains(&k.as_str()) {
+                    obj.insert(k.clone(), v.clone());
+                }
+            }
+            if s.kind == "workflow_endpoint" && body.contains_key("connector_instance_id") {
+                obj.insert(
+                    "connector_instance".into(),
+                    body["connector_instance_id"].clone(),
+                );
             }
         }
-        if s.kind == "workflow_endpoint" && body.contains_key("connector_instance_id") {
-            obj.insert(
-                "connector_instance".into(),
-                body["connector_instance_id"].clone(),
-            );
-        }
-    }
-    Reply::ok(row.clone())
+        row.clone()
+    });
+    Reply::ok(row.expect("checked above"))
 }
 
 /// `POST <kind>/{id}/share/ {shared_to_org, shared_users, shared_groups}`.
@@ -411,15 +422,15 @@ fn share(org: &Org, call: &Call, s: &Spec, id: &str) -> Reply {
             );
         }
     }
-    let Some(row) = data.col(s.kind).get_mut(id) else {
-        return Reply::not_found();
-    };
-    for f in ["shared_to_org", "shared_users", "shared_groups"] {
-        if let Some(v) = body.get(f) {
-            row[f] = v.clone();
+    let shared = data.col(s.kind).modify(id, |row| {
+        for f in ["shared_to_org", "shared_users", "shared_groups"] {
+            if let Some(v) = body.get(f) {
+                row[f] = v.clone();
+            }
         }
-    }
-    Reply::ok(row.clone())
+        row.clone()
+    });
+    shared.map(Reply::ok).unwrap_or_else(Reply::not_found)
 }
 
 fn users(org: &Org, call: &Call) -> Reply {

@@ -245,38 +245,26 @@ fn workflow(
         json!({"workflow_id": wid, "tool_id": registry}),
     );
     let tiid = id(&ti, "id");
-    if let Some(row) = data.col("tool_instance").get_mut(&tiid) {
+    data.col("tool_instance").modify(&tiid, |row| {
         row["metadata"] = json!({"prompt_registry_id": registry, "tool_instance_id": tiid, "challenge_llm": "", "enable_challenge": false, "single_pass_extraction_mode": false, "summarize_as_source": false, "enable_highlight": false});
-    }
+    });
     let endpoints: Vec<String> = data
-        .rows("workflow_endpoint")
-        .filter(|e| e["workflow"] == wid.as_str())
+        .rows_with("workflow_endpoint", "workflow", &wid)
         .map(|e| id(e, "id"))
         .collect();
     for eid in endpoints {
-        let row = data.col("workflow_endpoint").get_mut(&eid).unwrap();
-        let (conn, api_type) = if row["endpoint_type"] == "SOURCE" {
-            (source, "API")
-        } else {
-            (dest, "API")
-        };
+        data.col("workflow_endpoint").modify(&eid, |row| {
+        let (conn, api_type) = if row["endpoint_type"] == "SOURCE" { (source, "API") } else { (dest, "API") };
         match conn {
             Some(c) => {
-                row["connection_type"] = json!(if row["endpoint_type"] == "SOURCE" {
-                    "FILESYSTEM"
-                } else {
-                    "DATABASE"
-                });
+                row["connection_type"] = json!(if row["endpoint_type"] == "SOURCE" { "FILESYSTEM" } else { "DATABASE" });
                 row["connector_instance"] = json!(c);
                 row["connector_instance_id"] = json!(c);
-                row["configuration"] = if row["endpoint_type"] == "SOURCE" {
-                    json!({"folders": ["/inbox"], "processSubDirectories": true, "fileExtensions": ["PDF"], "maxFiles": 100})
-                } else {
-                    json!({"table": "extractions", "includeAgent": false, "includeTimestamp": true, "columnMode": "WRITE_JSON_TO_A_SINGLE_COLUMN", "singleColumnName": "data"})
-                };
+                row["configuration"] = if row["endpoint_type"] == "SOURCE" { json!({"folders": ["/inbox"], "processSubDirectories": true, "fileExtensions": ["PDF"], "maxFiles": 100}) } else { json!({"table": "extractions", "includeAgent": false, "includeTimestamp": true, "columnMode": "WRITE_JSON_TO_A_SINGLE_COLUMN", "singleColumnName": "data"}) };
             }
             None => row["connection_type"] = json!(api_type),
         }
+        });
     }
     wid
 }
@@ -289,11 +277,11 @@ fn share(
     groups: Vec<u64>,
     to_org: bool,
 ) {
-    if let Some(row) = data.col(kind).get_mut(id_) {
+    data.col(kind).modify(id_, |row| {
         row["shared_users"] = json!(users);
         row["shared_groups"] = json!(groups);
         row["shared_to_org"] = json!(to_org);
-    }
+    });
 }
 
 fn demo(data: &mut OrgData, org: &str) {
@@ -404,7 +392,9 @@ fn demo(data: &mut OrgData, org: &str) {
             b"vendor,country\nACME Corp,DE\nGlobex,US\nInitech,\xc3\x89tats-Unis\n".to_vec(),
         )),
     );
-    data.col("custom_tool").get_mut(&inv).unwrap()["output"] = json!(d1);
+    data.col("custom_tool")
+        .modify(&inv, |t| t["output"] = json!(d1))
+        .unwrap();
     share(data, "custom_tool", &inv, vec![alice], vec![], false);
 
     let trial_refs = [trial.as_str(), refs[1], refs[2], refs[3]];
@@ -470,7 +460,9 @@ fn demo(data: &mut OrgData, org: &str) {
         "pipeline",
         json!({"pipeline_name": "invoice-hourly", "workflow": etl, "pipeline_type": "ETL", "cron_string": "0 * * * *"}),
     );
-    data.col("pipeline").get_mut(&id(&hourly, "id")).unwrap()["active"] = json!(false);
+    data.col("pipeline")
+        .modify(&id(&hourly, "id"), |p| p["active"] = json!(false))
+        .unwrap();
     mk(
         data,
         org,
@@ -651,7 +643,9 @@ fn scaled(data: &mut OrgData, org: &str, n: usize, big_files: bool) {
             json!({"pipeline_name": format!("pipeline {i:04}"), "workflow": workflow_ids[i % workflow_ids.len()], "pipeline_type": if i % 4 == 3 { "TASK" } else { "ETL" }, "cron_string": "0 3 * * *"}),
         );
         if i % 7 == 6 {
-            data.col("pipeline").get_mut(&id(&p, "id")).unwrap()["active"] = json!(false);
+            data.col("pipeline")
+                .modify(&id(&p, "id"), |p| p["active"] = json!(false))
+                .unwrap();
         }
     }
     for i in 0..deployments {

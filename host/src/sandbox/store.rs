@@ -4,7 +4,7 @@
 //! with special behaviour (workflows, prompt studio, files, ...) add to it in `api`.
 
 use serde_json::{Map, Value, json};
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 /// How one kind behaves in the Platform API.
 pub struct Spec {
@@ -400,11 +400,15 @@ impl Spec {
     }
 }
 
-/// The rows of one kind in one org, in creation order, indexed by id.
+/// The rows of one kind in one org, in creation order, indexed by id and by the fields clients
+/// filter on or that must be unique (as a real database would be), so that a lookup does not
+/// scan the kind: the sandbox must not be what grows superlinearly in a large clone.
 #[derive(Default, Clone)]
 pub struct Collection {
     rows: Vec<Value>,
     index: HashMap<String, usize>,
+    /// field -> value (as [`id_text`]) -> positions in `rows`, ascending
+    by: HashMap<&'static str, HashMap<String, BTreeSet<usize>>>,
 }
 
 pub fn id_text(v: &Value) -> String {
@@ -416,34 +420,99 @@ pub fn id_text(v: &Value) -> String {
 }
 
 impl Collection {
+    /// An empty collection that indexes `fields`.
+    pub fn indexed(fields: impl IntoIterator<Item = &'static str>) -> Collection {
+        Collection {
+            by: fields.into_iter().map(|f| (f, HashMap::new())).collect(),
+            ..Collection::default()
+        }
+    }
     pub fn insert(&mut self, id_field: &str, row: Value) {
         let id = id_text(&row[id_field]);
-        if let Some(&i) = self.index.get(&id) {
-            self.rows[i] = row;
-        } else {
-            self.index.insert(id, self.rows.len());
-            self.rows.push(row);
-        }
+        let i = match self.index.get(&id) {
+            Some(&i) => {
+                self.unlink(i);
+                self.rows[i] = row;
+                i
+            }
+            None => {
+                self.index.insert(id, self.rows.len());
+                self.rows.push(row);
+                self.rows.len() - 1
+            }
+        };
+        self.link(i);
     }
     pub fn get(&self, id: &str) -> Option<&Value> {
         self.index.get(id).map(|&i| &self.rows[i])
     }
-    pub fn get_mut(&mut self, id: &str) -> Option<&mut Value> {
-        self.index.get(id).map(|&i| &mut self.rows[i])
+    /// Change a row in place (its id must stay); the field indexes follow.
+    pub fn modify<R>(&mut self, id: &str, change: impl FnOnce(&mut Value) -> R) -> Option<R> {
+        let i = *self.index.get(id)?;
+        self.unlink(i);
+        let r = change(&mut self.rows[i]);
+        self.link(i);
+        Some(r)
     }
     pub fn remove(&mut self, id_field: &str, id: &str) -> Option<Value> {
         let i = self.index.remove(id)?;
         let row = self.rows.remove(i);
+        // Positions after `i` moved: rebuild (deletes are rare).
         self.index = self
             .rows
             .iter()
             .enumerate()
             .map(|(i, r)| (id_text(&r[id_field]), i))
             .collect();
+        for values in self.by.values_mut() {
+            values.clear();
+        }
+        (0..self.rows.len()).for_each(|i| self.link(i));
         Some(row)
     }
     pub fn iter(&self) -> impl Iterator<Item = &Value> {
         self.rows.iter()
+    }
+    /// The rows whose `field` reads `value` (compared as [`id_text`]), in creation order; an
+    /// unindexed field is scanned.
+    pub fn with<'a>(
+        &'a self,
+        field: &'a str,
+        value: &'a str,
+    ) -> Box<dyn Iterator<Item = &'a Value> + 'a> {
+        match self.by.get(field) {
+            Some(values) => Box::new(
+                values
+                    .get(value)
+                    .into_iter()
+                    .flatten()
+                    .map(|&i| &self.rows[i]),
+            ),
+            None => Box::new(
+                self.rows
+                    .iter()
+                    .filter(move |r| id_text(&r[field]) == value),
+            ),
+        }
+    }
+    fn link(&mut self, i: usize) {
+        for (field, values) in self.by.iter_mut() {
+            values
+                .entry(id_text(&self.rows[i][*field]))
+                .or_default()
+                .insert(i);
+        }
+    }
+    fn unlink(&mut self, i: usize) {
+        for (field, values) in self.by.iter_mut() {
+            let key = id_text(&self.rows[i][*field]);
+            if let Some(set) = values.get_mut(&key) {
+                set.remove(&i);
+                if set.is_empty() {
+                    values.remove(&key);
+                }
+            }
+        }
     }
 }
 
@@ -495,13 +564,40 @@ pub struct OrgData {
 
 impl OrgData {
     pub fn col(&mut self, kind: &'static str) -> &mut Collection {
-        self.collections.entry(kind).or_default()
+        self.collections.entry(kind).or_insert_with(|| {
+            // Index what clients filter on and what must be unique.
+            let s = SPECS.iter().find(|s| s.kind == kind);
+            let mut fields: Vec<&'static str> = s
+                .into_iter()
+                .flat_map(|s| {
+                    s.filters
+                        .iter()
+                        .map(|f| f.1)
+                        .chain(s.unique.iter().flat_map(|set| set.iter().copied()))
+                })
+                .collect();
+            fields.sort_unstable();
+            fields.dedup();
+            Collection::indexed(fields)
+        })
     }
     pub fn rows(&self, kind: &str) -> impl Iterator<Item = &Value> {
         self.collections
             .get(kind)
             .into_iter()
             .flat_map(|c| c.iter())
+    }
+    /// The rows of `kind` whose `field` reads `value` (see [`Collection::with`]).
+    pub fn rows_with<'a>(
+        &'a self,
+        kind: &str,
+        field: &'a str,
+        value: &'a str,
+    ) -> impl Iterator<Item = &'a Value> + 'a {
+        self.collections
+            .get(kind)
+            .into_iter()
+            .flat_map(move |c| c.with(field, value))
     }
     pub fn find(&self, kind: &str, id: &str) -> Option<&Value> {
         self.collections.get(kind).and_then(|c| c.get(id))
@@ -519,5 +615,33 @@ impl OrgData {
         let mut b = [0u8; 16];
         b.copy_from_slice(&d[..16]);
         uuid::Builder::from_random_bytes(b).into_uuid().to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(c: &Collection, field: &str, value: &str) -> Vec<String> {
+        c.with(field, value).map(|r| id_text(&r["id"])).collect()
+    }
+
+    #[test]
+    fn the_field_index_follows_inserts_changes_and_removals() {
+        let mut c = Collection::indexed(["name"]);
+        for (id, name) in [("a", "x"), ("b", "y"), ("c", "x")] {
+            c.insert("id", json!({"id": id, "name": name}));
+        }
+        assert_eq!(names(&c, "name", "x"), ["a", "c"]);
+        c.modify("a", |r| r["name"] = json!("y"));
+        assert_eq!(names(&c, "name", "x"), ["c"]);
+        assert_eq!(names(&c, "name", "y"), ["a", "b"]);
+        c.remove("id", "a");
+        assert_eq!(names(&c, "name", "y"), ["b"]);
+        c.insert("id", json!({"id": "c", "name": "z"}));
+        assert!(names(&c, "name", "x").is_empty());
+        assert_eq!(names(&c, "name", "z"), ["c"]);
+        // An unindexed field is scanned, with the same answer.
+        assert_eq!(names(&c, "id", "b"), ["b"]);
     }
 }

@@ -76,12 +76,10 @@ pub fn profiles(org: &Org, call: &Call, tool: &str) -> Reply {
     if data.find("custom_tool", tool).is_none() {
         return Reply::not_found();
     }
-    let rows: Vec<Value> = data
-        .rows("profile")
-        .filter(|p| p["prompt_studio_tool"] == tool)
-        .map(|p| profile_view(&data, p))
+    let rows: Vec<&Value> = data
+        .rows_with("profile", "prompt_studio_tool", tool)
         .collect();
-    page(call, rows, false)
+    page(call, rows, false, |p| profile_view(&data, p))
 }
 
 /// The export blob of a tool.
@@ -96,12 +94,9 @@ pub fn export_blob(data: &OrgData, tool: &Value) -> Value {
         )
     };
     let default = data
-        .rows("profile")
-        .find(|p| p["prompt_studio_tool"] == id.as_str() && p["is_default"] == true)
-        .or_else(|| {
-            data.rows("profile")
-                .find(|p| p["prompt_studio_tool"] == id.as_str())
-        });
+        .rows_with("profile", "prompt_studio_tool", &id)
+        .find(|p| p["is_default"] == true)
+        .or_else(|| data.rows_with("profile", "prompt_studio_tool", &id).next());
     let mut profile = default
         .map(|p| pick(p, &PROFILE_SETTINGS))
         .unwrap_or_else(|| json!({}));
@@ -111,8 +106,7 @@ pub fn export_blob(data: &OrgData, tool: &Value) -> Value {
         }
     }
     let mut prompts: Vec<Value> = data
-        .rows("prompt")
-        .filter(|p| p["tool_id"] == id.as_str())
+        .rows_with("prompt", "tool_id", &id)
         .map(|p| pick(p, &PROMPT_FIELDS))
         .collect();
     prompts.sort_by_key(|p| p["sequence_number"].as_i64().unwrap_or(0));
@@ -185,8 +179,9 @@ async fn import(org: &Org, call: &Call) -> Reply {
     let mut unique = name.to_string();
     let mut n = 1;
     while data
-        .rows("custom_tool")
-        .any(|t| t["tool_name"] == unique.as_str())
+        .rows_with("custom_tool", "tool_name", &unique)
+        .next()
+        .is_some()
     {
         unique = format!("{name} ({n})");
         n += 1;
@@ -244,8 +239,8 @@ fn sync(data: &mut OrgData, org: &str, tool: &str, blob: &Value) {
     let wanted: Vec<Value> = blob["prompts"].as_array().cloned().unwrap_or_default();
     let keys: Vec<String> = wanted.iter().map(|p| id_text(&p["prompt_key"])).collect();
     let stale: Vec<String> = data
-        .rows("prompt")
-        .filter(|p| p["tool_id"] == tool && !keys.contains(&id_text(&p["prompt_key"])))
+        .rows_with("prompt", "tool_id", tool)
+        .filter(|p| !keys.contains(&id_text(&p["prompt_key"])))
         .map(|p| id_text(&p["prompt_id"]))
         .collect();
     for id in stale {
@@ -254,17 +249,19 @@ fn sync(data: &mut OrgData, org: &str, tool: &str, blob: &Value) {
     for p in wanted {
         let key = id_text(&p["prompt_key"]);
         let existing = data
-            .rows("prompt")
-            .find(|x| x["tool_id"] == tool && id_text(&x["prompt_key"]) == key)
+            .rows_with("prompt", "tool_id", tool)
+            .find(|x| id_text(&x["prompt_key"]) == key)
             .map(|x| id_text(&x["prompt_id"]));
         match existing {
             Some(id) => {
-                if let (Some(row), Some(src)) = (data.col("prompt").get_mut(&id), p.as_object()) {
-                    for f in PROMPT_FIELDS {
-                        if let Some(v) = src.get(f) {
-                            row[f] = v.clone();
+                if let Some(src) = p.as_object() {
+                    data.col("prompt").modify(&id, |row| {
+                        for f in PROMPT_FIELDS {
+                            if let Some(v) = src.get(f) {
+                                row[f] = v.clone();
+                            }
                         }
-                    }
+                    });
                 }
             }
             None => {
@@ -315,8 +312,8 @@ pub fn publish(data: &mut OrgData, org: &str, tool: &Value) -> String {
     let tool_id = id_text(&tool["tool_id"]);
     let blob = export_blob(data, tool);
     let existing = data
-        .rows("registry")
-        .find(|r| r["custom_tool"] == tool_id.as_str())
+        .rows_with("registry", "custom_tool", &tool_id)
+        .next()
         .map(|r| id_text(&r["prompt_registry_id"]));
     let id = existing.unwrap_or_else(|| data.next_uuid(org));
     let mut row = Map::new();

@@ -6,13 +6,11 @@
 use super::plan::{Plan, context, rewritten};
 use super::{Action, Options};
 use crate::plugin::wasm::state::Grant;
-use crate::plugin::{Registry, Resource};
+use crate::plugin::{Registry, Resource, Stored};
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
 use serde_json::Value;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::sync::Semaphore;
 
 /// What happened to one item.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -44,7 +42,7 @@ impl Outcome {
 #[derive(Debug, Clone)]
 pub struct Done {
     pub outcome: Outcome,
-    pub target: Option<Resource>,
+    pub target: Option<Stored>,
     pub files: Option<Value>,
     pub duration: Duration,
 }
@@ -68,7 +66,7 @@ pub async fn apply(
 ) -> Vec<Done> {
     let n = plan.items.len();
     let ctx = context(opts);
-    let permits = Arc::new(Semaphore::new(opts.concurrency.max(1)));
+    let limit = opts.concurrency.max(1);
     // Dependencies per item, and who waits on whom.
     let deps: Vec<Vec<usize>> = plan
         .items
@@ -98,7 +96,11 @@ pub async fn apply(
     progress.started(n);
 
     loop {
-        while let Some(i) = ready.pop() {
+        // Start ready items while fewer than `concurrency` run. An item's rewritten body is
+        // made as it starts, so memory follows the items in flight, not all that are ready.
+        while running.len() < limit
+            && let Some(i) = ready.pop()
+        {
             // Interrupted: start nothing new; what is in flight finishes.
             if grant.cancel.is_cancelled() {
                 let done = Done {
@@ -171,11 +173,10 @@ pub async fn apply(
             );
             let source = item.source.clone();
             let secrets = secret_values(&source, &kind_info.secrets);
-            let (cloner, grant, ctx, permits, journal) = (
+            let (cloner, grant, ctx, journal) = (
                 cloner.clone(),
                 grant.clone(),
                 ctx.clone(),
-                permits.clone(),
                 opts.journal.clone(),
             );
             let mut file_ctx = ctx.clone();
@@ -185,7 +186,6 @@ pub async fn apply(
             running.push(
                 async move {
                     let started = Instant::now();
-                    let _permit = permits.acquire_owned().await.expect("semaphore open");
                     let wanted = match wanted {
                         Ok(Some(w)) => w,
                         Ok(None) => return (i, failed("a referenced resource has no target", started)),
@@ -211,10 +211,11 @@ pub async fn apply(
                     };
                     let mut files = None;
                     if has_files {
+                        let (source, made) = (source.unpack(), t.unpack());
                         // copy-files only moves what the target lacks, so trying again after a
                         // failed transfer is safe.
                         for attempt in 1..=FILE_ATTEMPTS {
-                            let report = match cloner.copy_files(grant.clone(), &file_ctx, &kind, &source, &t).await {
+                            let report = match cloner.copy_files(grant.clone(), &file_ctx, &kind, &source, &made).await {
                                 Ok(report) => report,
                                 Err(e) => serde_json::json!({"failed": [{"error": redact(&e.to_string(), &secrets)}]}),
                             };
@@ -253,7 +254,7 @@ pub async fn apply(
         if let Some(t) = done.target.take() {
             plan.items[i].target = Some(t);
         }
-        plan.items[i].source.body = Value::Null;
+        plan.items[i].source.body = crate::plugin::Packed::null();
         results[i] = Some(done);
         for &d in &dependants[i] {
             waiting[d] -= 1;
@@ -297,7 +298,7 @@ async fn create_once(
     ctx: &crate::plugin::CallContext,
     kind: &str,
     wanted: &Resource,
-) -> Result<Resource, crate::plugin::PluginError> {
+) -> Result<Stored, crate::plugin::PluginError> {
     let mut attempt = 1;
     loop {
         let err = match cloner.create(grant.clone(), ctx, kind, wanted).await {
@@ -342,7 +343,7 @@ async fn create_once(
 }
 
 /// The secret strings of a resource: every string at or below its kind's secret pointers.
-pub fn secret_values(r: &Resource, pointers: &[String]) -> Vec<String> {
+pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
     fn collect(v: &Value, out: &mut Vec<String>) {
         match v {
             Value::String(s) if s.len() >= 4 => out.push(s.clone()),
@@ -352,8 +353,12 @@ pub fn secret_values(r: &Resource, pointers: &[String]) -> Vec<String> {
         }
     }
     let mut out = Vec::new();
+    if pointers.is_empty() {
+        return out;
+    }
+    let body = r.body.value();
     for p in pointers {
-        for (_, v) in super::refs::values_at(&r.body, p) {
+        for (_, v) in super::refs::values_at(&body, p) {
             collect(&v, &mut out);
         }
     }
@@ -395,7 +400,7 @@ mod tests {
             "a",
             json!({"adapter_metadata": {"api_key": "sk-123456", "nested": ["tok-abcdef"], "n": 5}, "name": "sk"}),
         );
-        let secrets = secret_values(&r, &["/adapter_metadata".to_string()]);
+        let secrets = secret_values(&r.pack(), &["/adapter_metadata".to_string()]);
         let m = redact(
             "400: {\"api_key\": \"sk-123456\", \"t\": \"tok-abcdef\", \"name\": \"sk\"}",
             &secrets,

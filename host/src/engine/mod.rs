@@ -14,7 +14,7 @@ pub mod refs;
 pub mod report;
 pub mod select;
 
-use crate::plugin::Resource;
+use crate::plugin::Stored;
 use crate::transform::Transformer;
 use crate::transform::diff::Rewrite;
 use serde::Serialize;
@@ -122,7 +122,7 @@ pub struct Edge {
 #[derive(Debug, Clone)]
 pub struct Item {
     /// the resource as read, then as the rules and hooks made it (its id stays the source's)
-    pub source: Resource,
+    pub source: Stored,
     /// its key as read from the source, before any rename
     pub source_key: String,
     /// what the rules and hooks changed
@@ -132,7 +132,7 @@ pub struct Item {
     pub lookup_only: Option<String>,
     pub action: Action,
     /// the matching target resource, when one exists (or once created)
-    pub target: Option<Resource>,
+    pub target: Option<Stored>,
     /// references to other items, rewritten before writing
     pub edges: Vec<Edge>,
     /// items this one waits for without a reference (kind-level `depends_on`)
@@ -142,7 +142,7 @@ pub struct Item {
 }
 
 impl Item {
-    pub fn new(source: Resource, action: Action) -> Item {
+    pub fn new(source: Stored, action: Action) -> Item {
         Item {
             source_key: source.key.clone(),
             source,

@@ -6,7 +6,7 @@
 use super::refs::{self, text};
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
 use crate::plugin::wasm::state::Grant;
-use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource};
+use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource, Stored};
 use crate::transform::{Transformed, Verdict};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -58,7 +58,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
     let ctx = context(opts);
 
     // Read every kind (kinds in parallel, bounded).
-    let lists: Vec<Vec<Resource>> = futures::stream::iter(kinds.iter().map(|k| {
+    let lists: Vec<Vec<Stored>> = futures::stream::iter(kinds.iter().map(|k| {
         let (cloner, grant, ctx) = (
             registry
                 .cloner_for(&k.name)
@@ -142,13 +142,13 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
     let results: Vec<Transformed> = futures::stream::iter(
         items
             .iter()
-            .map(|it| t.apply(info[it.source.kind.as_str()], it.source.clone())),
+            .map(|it| t.apply(info[it.source.kind.as_str()], it.source.unpack())),
     )
     .buffered(opts.concurrency.max(1))
     .collect()
     .await;
     for (it, done) in items.iter_mut().zip(results) {
-        it.source = done.resource;
+        it.source = done.resource.pack();
         it.rewrites = done.rewrites;
         match done.verdict {
             Verdict::Keep => {}
@@ -198,11 +198,16 @@ fn repoint(
     let mut phantoms: HashMap<(String, String), usize> = HashMap::new();
     for i in 0..items.len() {
         let mut edges = std::mem::take(&mut items[i].edges);
+        let body = if edges.is_empty() {
+            Value::Null
+        } else {
+            items[i].source.body.value()
+        };
         edges.retain_mut(|e| {
             if let Some(&j) = stand_in.get(&e.to) {
                 e.to = j;
             }
-            let now = items[i].source.body.pointer(&e.pointer).cloned().unwrap_or(Value::Null);
+            let now = body.pointer(&e.pointer).cloned().unwrap_or(Value::Null);
             if now == e.source_value {
                 return true;
             }
@@ -214,7 +219,7 @@ fn repoint(
             let v = text(&now);
             let names = |it: &Item| match &e.by {
                 RefBy::Key => it.source.key == v,
-                RefBy::Field(f) => it.source.body.pointer(f).map(text).as_deref() == Some(v.as_str()),
+                RefBy::Field(f) => it.source.body.value().pointer(f).map(text).as_deref() == Some(v.as_str()),
                 RefBy::Id => false,
             };
             if let Some(j) = (0..items.len()).find(|&j| j != i && items[j].source.kind == target_kind && !items[j].action.is_out() && names(&items[j])) {
@@ -232,7 +237,7 @@ fn repoint(
                 let j = *phantoms.entry((target_kind.clone(), v.clone())).or_insert_with(|| {
                     let mut body = serde_json::json!({});
                     crate::transform::rules::put(&mut body, &k.key[0], now.clone());
-                    let mut p = Item::new(Resource::new(&target_kind, "", &v, body), Action::Create);
+                    let mut p = Item::new(Resource::new(&target_kind, "", &v, body).pack(), Action::Create);
                     p.lookup_only = Some(format!("named by {kind} {key:?} at {}, as rewritten", e.pointer));
                     items.push(p);
                     items.len() - 1
@@ -282,7 +287,7 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         for r in &k.references {
             if let RefBy::Field(f) = &r.by {
                 for &i in by_kind.get(&r.kind).into_iter().flatten() {
-                    if let Some(v) = items[i].source.body.pointer(f) {
+                    if let Some(v) = items[i].source.body.value().pointer(f) {
                         by_field.insert((r.kind.clone(), f.clone(), text(v)), i);
                     }
                 }
@@ -294,13 +299,18 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         let Some(k) = info.get(items[i].source.kind.as_str()) else {
             continue;
         };
+        let body = if k.references.is_empty() {
+            Value::Null
+        } else {
+            items[i].source.body.value()
+        };
         for r in &k.references {
             if !info.contains_key(r.kind.as_str()) {
                 // The referenced kind is not in this run (excluded): the reference is left
                 // as it is, and must resolve on the target by itself.
                 continue;
             }
-            for (pointer, value) in refs::values_at(&items[i].source.body, &r.pointer) {
+            for (pointer, value) in refs::values_at(&body, &r.pointer) {
                 let v = text(&value);
                 if v.is_empty() {
                     continue;
@@ -380,7 +390,7 @@ fn for_lookup(items: &[Item], i: usize) -> Result<Option<Resource>, String> {
 }
 
 fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, String> {
-    let mut r = items[i].source.clone();
+    let mut r = items[i].source.unpack();
     for e in &items[i].edges {
         let Some(t) = &items[e.to].target else {
             if lookup && (!e.required || items[i].lookup_only.is_some()) {
@@ -393,6 +403,7 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
             RefBy::Key => Value::String(t.key.clone()),
             RefBy::Field(f) => t
                 .body
+                .value()
                 .pointer(f)
                 .cloned()
                 .ok_or_else(|| format!("{} {:?} on the target has no {f}", t.kind, t.key))?,
@@ -470,7 +481,7 @@ async fn matching(
 fn match_kind(
     opts: &Options,
     kind: &str,
-    lookups: impl Iterator<Item = (usize, Option<Resource>)>,
+    lookups: impl Iterator<Item = (usize, Option<Stored>)>,
     items: &mut [Item],
     conflicts: &mut Vec<String>,
 ) {

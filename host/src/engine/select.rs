@@ -81,7 +81,7 @@ pub fn closure(items: &mut [Item], patterns: &[Pattern], tags: &[String]) -> Vec
             patterns
                 .iter()
                 .any(|p| p.kind == i.source.kind && p.glob.matches(&i.source.key))
-                || tagged(&i.source.body)
+                || (!tags.is_empty() && tagged(&i.source.body.value()))
         })
         .collect();
     let mut stack: Vec<usize> = (0..items.len()).filter(|&i| keep[i]).collect();
@@ -115,7 +115,7 @@ mod tests {
     use serde_json::json;
 
     fn item(kind: &str, key: &str, body: serde_json::Value, edges: Vec<usize>) -> Item {
-        let mut it = Item::new(Resource::new(kind, key, key, body), Action::Create);
+        let mut it = Item::new(Resource::new(kind, key, key, body).pack(), Action::Create);
         it.edges = edges
             .into_iter()
             .map(|to| Edge {

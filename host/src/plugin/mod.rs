@@ -10,7 +10,7 @@ pub mod types;
 pub mod wasm;
 
 pub use registry::{Cloner, PluginInfo, Registry};
-pub use types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource};
+pub use types::{CallContext, GuestError, KindInfo, Packed, RefBy, Reference, Resource, Stored};
 
 /// Why a plugin call failed. Every variant names the plugin (or the rule) so that a user
 /// reading a report knows whom to blame.

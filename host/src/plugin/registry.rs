@@ -5,7 +5,7 @@
 use super::PluginError;
 use super::manifest::{Limits, Manifest};
 use super::rhai::RhaiCloner;
-use super::types::{CallContext, KindInfo, Resource};
+use super::types::{CallContext, KindInfo, Resource, Stored};
 use super::wasm::state::Grant;
 use super::wasm::{WasmCloner, WasmRuntime};
 use crate::net::Policy;
@@ -57,10 +57,15 @@ impl Cloner {
         grant: Grant,
         ctx: &CallContext,
         kind: &str,
-    ) -> Result<Vec<Resource>, PluginError> {
+    ) -> Result<Vec<Stored>, PluginError> {
         match self {
             Cloner::Wasm(c) => c.list(grant, ctx, kind).await,
-            Cloner::Rhai(c) => c.list(grant, ctx, kind).await,
+            Cloner::Rhai(c) => Ok(c
+                .list(grant, ctx, kind)
+                .await?
+                .into_iter()
+                .map(Resource::pack)
+                .collect()),
         }
     }
     pub async fn find(
@@ -69,11 +74,12 @@ impl Cloner {
         ctx: &CallContext,
         kind: &str,
         wanted: &Resource,
-    ) -> Result<Option<Resource>, PluginError> {
-        match self {
+    ) -> Result<Option<Stored>, PluginError> {
+        let found = match self {
             Cloner::Wasm(c) => c.find(grant, ctx, kind, wanted).await,
             Cloner::Rhai(c) => c.find(grant, ctx, kind, wanted).await,
-        }
+        };
+        Ok(found?.map(Resource::pack))
     }
     /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
     /// lookup for the kind (`find-all`, contract 1.1.0), else one `find` per resource,
@@ -85,7 +91,7 @@ impl Cloner {
         kind: &str,
         wanted: Vec<(usize, Resource)>,
         concurrency: usize,
-    ) -> Result<Vec<(usize, Option<Resource>)>, PluginError> {
+    ) -> Result<Vec<(usize, Option<Stored>)>, PluginError> {
         use futures::{StreamExt, TryStreamExt};
         if wanted.is_empty() {
             return Ok(vec![]);
@@ -112,11 +118,12 @@ impl Cloner {
         ctx: &CallContext,
         kind: &str,
         res: &Resource,
-    ) -> Result<Resource, PluginError> {
-        match self {
+    ) -> Result<Stored, PluginError> {
+        let created = match self {
             Cloner::Wasm(c) => c.create(grant, ctx, kind, res).await,
             Cloner::Rhai(c) => c.create(grant, ctx, kind, res).await,
-        }
+        };
+        created.map(Resource::pack)
     }
     pub async fn update(
         &self,
@@ -125,11 +132,12 @@ impl Cloner {
         kind: &str,
         target_id: &str,
         res: &Resource,
-    ) -> Result<Resource, PluginError> {
-        match self {
+    ) -> Result<Stored, PluginError> {
+        let updated = match self {
             Cloner::Wasm(c) => c.update(grant, ctx, kind, target_id, res).await,
             Cloner::Rhai(c) => c.update(grant, ctx, kind, target_id, res).await,
-        }
+        };
+        updated.map(Resource::pack)
     }
     pub async fn copy_files(
         &self,

@@ -127,7 +127,10 @@ pub async fn handle(
                     let f: Faults = match serde_json::from_value(v) {
                         Ok(f) => f,
                         Err(e) => {
-                            return reply(StatusCode::BAD_REQUEST, json!({"detail": e.to_string()}));
+                            return reply(
+                                StatusCode::BAD_REQUEST,
+                                json!({"detail": e.to_string()}),
+                            );
                         }
                     };
                     if let Err(e) = f.check() {

@@ -11,7 +11,7 @@ pub mod v1_1;
 use crate::net::Policy;
 use crate::plugin::PluginError;
 use crate::plugin::manifest::Limits;
-use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource};
+use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource, Stored};
 use anyhow::Context;
 use cache::ComponentCache;
 use state::{Grant, HostState, LimitHit};
@@ -299,7 +299,7 @@ impl WasmCloner {
         grant: Grant,
         ctx: &CallContext,
         kind: &str,
-    ) -> Result<Vec<Resource>, PluginError> {
+    ) -> Result<Vec<Stored>, PluginError> {
         let (c, k) = (v1_1::context(ctx), kind.to_string());
         let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g
             .call_list(s, &c, &k))?;
@@ -337,7 +337,7 @@ impl WasmCloner {
         ctx: &CallContext,
         kind: &str,
         wanted: &[&Resource],
-    ) -> Result<Option<Vec<Option<Resource>>>, PluginError> {
+    ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
         if matches!(self.pre, Contract::V1_0(_)) {
             return Ok(None);
         }

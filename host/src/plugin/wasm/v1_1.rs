@@ -438,8 +438,12 @@ pub fn to_wit(r: &host::Resource) -> types::Resource {
     }
 }
 
-pub fn from_wit(plugin: &str, r: types::Resource) -> Result<host::Resource, host::GuestError> {
-    let body = serde_json::from_str(&r.body).map_err(|e| {
+/// A plugin's resource, its body parsed or packed (`B`), as the caller keeps it.
+pub fn from_wit<B: host::FromJson>(
+    plugin: &str,
+    r: types::Resource,
+) -> Result<host::Resource<B>, host::GuestError> {
+    let body = B::from_json_text(r.body).map_err(|e| {
         host::GuestError::Invalid(format!(
             "plugin {plugin} returned a {} whose body is not JSON: {e}",
             r.kind

@@ -62,36 +62,67 @@ pub async fn list_all(
     match paging {
         Paging::None { items } => {
             let page = fetch(client, policy, side, path, query.to_vec(), max_body).await?;
-            out.extend(items_at(&page, items, path)?);
+            out.extend(items_at(page, items, path)?);
         }
         Paging::DrfNext => {
-            let mut next_path = path.to_string();
-            let mut q = query.to_vec();
+            let first = fetch(client, policy, side, path, query.to_vec(), max_body).await?;
+            // A plain list (no paging on this server or endpoint) is the whole result.
+            if first.is_array() {
+                out.extend(items_at(first, "", path)?);
+                return Ok(out);
+            }
+            let count = first.get("count").and_then(Value::as_u64);
+            let mut next = next_link(&first);
+            let page_len = first
+                .get("results")
+                .and_then(Value::as_array)
+                .map_or(0, Vec::len);
+            out.extend(items_at(first, "/results", path)?);
+            let Some(link) = next.take() else {
+                return Ok(out);
+            };
+            let mut next_path = relative_to_base(client, side, &link, path)?;
+            // Page-number paging (`next` asks for page 2, `count` says how many there are):
+            // read the other pages at once rather than one after another; the client keeps
+            // the requests in flight within the environment's cap.
+            if let Some(count) = count.filter(|_| page_len > 0) {
+                let pages = count.div_ceil(page_len as u64).min(MAX_PAGES as u64) as usize;
+                if let Some(links) = numbered(&next_path, pages) {
+                    let reads = links
+                        .iter()
+                        .map(|l| fetch(client, policy, side, l, vec![], max_body));
+                    match futures::future::try_join_all(reads).await {
+                        Ok(got) => {
+                            let mut last_next = None;
+                            for page in got {
+                                last_next = next_link(&page);
+                                out.extend(items_at(page, "/results", path)?);
+                            }
+                            // The list grew meanwhile: walk on from the last page.
+                            match last_next {
+                                None => return Ok(out),
+                                Some(l) => next_path = relative_to_base(client, side, &l, path)?,
+                            }
+                        }
+                        // It shrank meanwhile (a page past the end): walk it instead.
+                        Err(ListError::Status { status: 404, .. }) => out.truncate(page_len),
+                        Err(e) => return Err(e),
+                    }
+                }
+            }
             let mut seen = std::collections::HashSet::new();
             for _ in 0..MAX_PAGES {
-                let page = fetch(
-                    client,
-                    policy,
-                    side,
-                    &next_path,
-                    std::mem::take(&mut q),
-                    max_body,
-                )
-                .await?;
-                // A plain list (no paging on this server or endpoint) is the whole result.
-                if page.is_array() {
-                    out.extend(items_at(&page, "", path)?);
-                    break;
-                }
-                out.extend(items_at(&page, "/results", path)?);
-                match page.get("next") {
-                    Some(Value::String(next)) if !next.is_empty() => {
+                let page = fetch(client, policy, side, &next_path, vec![], max_body).await?;
+                let link = next_link(&page);
+                out.extend(items_at(page, "/results", path)?);
+                match link {
+                    Some(next) => {
                         if !seen.insert(next.clone()) {
                             return Err(shape(path, format!("page link {next} repeats")));
                         }
-                        next_path = relative_to_base(client, side, next, path)?;
+                        next_path = relative_to_base(client, side, &next, path)?;
                     }
-                    _ => break,
+                    None => break,
                 }
             }
         }
@@ -106,7 +137,7 @@ pub async fn list_all(
                 q.push((page_param.clone(), page_no.to_string()));
                 q.push((size_param.clone(), size.to_string()));
                 let page = fetch(client, policy, side, path, q, max_body).await?;
-                let got = items_at(&page, items, path)?;
+                let got = items_at(page, items, path)?;
                 let n = got.len();
                 out.extend(got);
                 if n < *size as usize || n == 0 {
@@ -126,7 +157,7 @@ pub async fn list_all(
                 q.push((offset_param.clone(), offset.to_string()));
                 q.push((limit_param.clone(), limit.to_string()));
                 let page = fetch(client, policy, side, path, q, max_body).await?;
-                let got = items_at(&page, items, path)?;
+                let got = items_at(page, items, path)?;
                 let n = got.len();
                 out.extend(got);
                 if n < *limit as usize || n == 0 {
@@ -144,13 +175,14 @@ pub async fn list_all(
                     q.push((param.clone(), t.clone()));
                 }
                 let page = fetch(client, policy, side, path, q, max_body).await?;
-                out.extend(items_at(&page, items, path)?);
-                match page.pointer(next) {
+                let cursor = page.pointer(next).cloned();
+                out.extend(items_at(page, items, path)?);
+                match cursor {
                     Some(Value::String(t)) if !t.is_empty() => {
                         if !seen.insert(t.clone()) {
                             return Err(shape(path, format!("cursor {t:?} repeats")));
                         }
-                        token = Some(t.clone());
+                        token = Some(t);
                     }
                     Some(Value::Number(n)) => {
                         let t = n.to_string();
@@ -191,9 +223,48 @@ async fn fetch(
         .map_err(|e| shape(path, format!("the answer is not JSON: {e}")))
 }
 
-fn items_at(page: &Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListError> {
-    match page.pointer(pointer) {
-        Some(Value::Array(items)) => Ok(items.clone()),
+/// A DRF page's `next` link, when there is one.
+fn next_link(page: &Value) -> Option<String> {
+    page.get("next")
+        .and_then(Value::as_str)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+}
+
+/// The links to pages 2..=`pages` when `next` (a relative link) asks for `page=2`; `None` for
+/// any other kind of link (a cursor, an offset).
+fn numbered(next: &str, pages: usize) -> Option<Vec<String>> {
+    let (route, query) = next.split_once('?')?;
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    if !pairs.iter().any(|(k, v)| k == "page" && v == "2") {
+        return None;
+    }
+    Some(
+        (2..=pages)
+            .map(|n| {
+                let q = url::form_urlencoded::Serializer::new(String::new())
+                    .extend_pairs(pairs.iter().map(|(k, v)| {
+                        (
+                            k.as_str(),
+                            if k == "page" {
+                                n.to_string()
+                            } else {
+                                v.clone()
+                            },
+                        )
+                    }))
+                    .finish();
+                format!("{route}?{q}")
+            })
+            .collect(),
+    )
+}
+
+fn items_at(mut page: Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListError> {
+    match page.pointer_mut(pointer) {
+        Some(Value::Array(items)) => Ok(std::mem::take(items)),
         Some(Value::Null) | None if pointer != "" => Ok(vec![]),
         _ => Err(shape(path, format!("expected a list at {pointer:?}"))),
     }
@@ -232,5 +303,27 @@ fn shape(path: &str, detail: String) -> ListError {
     ListError::Shape {
         what: format!("GET {path}"),
         detail,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::numbered;
+
+    #[test]
+    fn page_number_links_are_made_from_the_link_to_page_two() {
+        assert_eq!(
+            numbered("tags/?name=a+b&page=2&page_size=50", 4).unwrap(),
+            [
+                "tags/?name=a+b&page=2&page_size=50",
+                "tags/?name=a+b&page=3&page_size=50",
+                "tags/?name=a+b&page=4&page_size=50"
+            ]
+        );
+        // Not page numbers: followed link by link.
+        assert!(numbered("tags/?cursor=cD0y", 4).is_none());
+        assert!(numbered("tags/?limit=50&offset=50", 4).is_none());
+        assert!(numbered("tags/?page=3", 4).is_none());
+        assert!(numbered("tags/", 4).is_none());
     }
 }

@@ -10,7 +10,7 @@ use ferry::plugin::rhai::{RhaiHook, RhaiLimits};
 use ferry::plugin::types::{HookContext, HookOutcome};
 use ferry::plugin::wasm::WasmRuntime;
 use ferry::plugin::wasm::state::Grant;
-use ferry::plugin::{CallContext, PluginError, Resource, Stored};
+use ferry::plugin::{CallContext, PluginError, Resource};
 use serde_json::{Value, json};
 
 fn resource(body: Value) -> Resource {
@@ -238,13 +238,7 @@ async fn a_rhai_cloner_speaks_the_same_contract() {
         cancel: Default::default(),
     };
     let c = CallContext::default();
-    let tags: Vec<Resource> = cloner
-        .list(grant.clone(), &c, "tag")
-        .await
-        .unwrap()
-        .iter()
-        .map(Stored::unpack)
-        .collect();
+    let tags = common::listed(&cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 60);
     assert_eq!(
         cloner

@@ -10,7 +10,7 @@ use common::TestServer;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::wasm::WasmRuntime;
 use ferry::plugin::wasm::state::Grant;
-use ferry::plugin::{CallContext, Resource, Stored};
+use ferry::plugin::{CallContext, Resource};
 use serde_json::json;
 
 async fn bundled() -> (WasmRuntime, Registry) {
@@ -42,13 +42,7 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
     };
     let ctx = CallContext::default();
 
-    let tags: Vec<Resource> = cloner
-        .list(grant.clone(), &ctx, "tag")
-        .await
-        .unwrap()
-        .iter()
-        .map(Stored::unpack)
-        .collect();
+    let tags = common::listed(&cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 120, "all three pages of 50");
     let pages = server
         .log()
@@ -125,13 +119,7 @@ async fn a_rejected_create_is_an_invalid_error_naming_the_call() {
         http: Some(server.client("dev", "prod")),
         cancel: Default::default(),
     };
-    let tags: Vec<Resource> = cloner
-        .list(grant.clone(), &CallContext::default(), "tag")
-        .await
-        .unwrap()
-        .iter()
-        .map(Stored::unpack)
-        .collect();
+    let tags = common::listed(&cloner, &grant, "tag").await;
     // The same name exists on prod: the server answers 400 with a DRF field error.
     let e = cloner
         .create(grant, &CallContext::default(), "tag", &tags[0])
@@ -189,13 +177,7 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
         cancel: Default::default(),
     };
     let ctx = CallContext::default();
-    let tags: Vec<Resource> = cloner
-        .list(grant.clone(), &ctx, "tag")
-        .await
-        .unwrap()
-        .iter()
-        .map(Stored::unpack)
-        .collect();
+    let tags = common::listed(&cloner, &grant, "tag").await;
     let made = [
         cloner
             .create(grant.clone(), &ctx, "tag", &tags[3])
@@ -256,13 +238,7 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
     };
     let ctx = CallContext::default();
 
-    let tags: Vec<Resource> = cloner
-        .list(grant.clone(), &ctx, "tag")
-        .await
-        .unwrap()
-        .iter()
-        .map(Stored::unpack)
-        .collect();
+    let tags = common::listed(&cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 120);
     let made = cloner
         .create(grant.clone(), &ctx, "tag", &tags[7])

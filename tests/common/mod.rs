@@ -367,3 +367,13 @@ async fn huge(
     let body = format!("[\"{}\"]", "x".repeat(4 << 20));
     ([("content-type", "application/json")], body).into_response()
 }
+
+/// A kind's listing on the source, its bodies parsed, as plugins are given them.
+pub async fn listed(
+    cloner: &ferry::plugin::registry::Cloner,
+    grant: &ferry::plugin::wasm::state::Grant,
+    kind: &str,
+) -> Vec<ferry::plugin::Resource> {
+    let stored = cloner.list(grant.clone(), &Default::default(), kind).await.unwrap();
+    stored.iter().map(ferry::plugin::Stored::unpack).collect()
+}

@@ -167,8 +167,12 @@ impl Kind for CustomTool {
 
     fn copy_files(&self, ctx: &Ctx, source: &Resource, target: &Resource) -> Result<Value> {
         let max: u64 = ctx.option("max-file-size").and_then(|m| m.parse().ok()).unwrap_or(25 << 20);
-        let docs = list(Side::Source, "prompt-studio/prompt-document/", &[("tool_id", &source.id)])?;
-        let present: Vec<String> = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?.iter().map(|d| scalar(&d["document_name"])).collect();
+        // Both sides' documents in one batch: a re-run that has nothing to move waits for one
+        // round trip here, not two.
+        let path = "prompt-studio/prompt-document/".to_string();
+        let both = [(Side::Source, path.clone(), vec![("tool_id".to_string(), source.id.clone())]), (Side::Target, path, vec![("tool_id".to_string(), target.id.clone())])];
+        let [docs, on_target]: [Vec<Value>; 2] = http::list_all_many(&both, Paging::DrfNext)?.try_into().map_err(|_| Error::Fatal("list-all-many answered a different number of lists".into()))?;
+        let present: Vec<String> = on_target.iter().map(|d| scalar(&d["document_name"])).collect();
         let (mut moved, mut too_large, mut unsupported, mut failed) = (vec![], vec![], vec![], vec![]);
         for d in &docs {
             let name = scalar(&d["document_name"]);
@@ -192,21 +196,35 @@ impl Kind for CustomTool {
                 Err(e) => failed.push(json!({"name": name, "error": e.to_string()})),
             }
         }
-        // The default document: the source's, by name, unless the target has one.
-        let tool = get(Side::Target, &format!("prompt-studio/{}/", target.id))?;
-        if tool["output"].is_null() || tool["output"].as_str() == Some("") {
-            let wanted = docs.iter().find(|d| scalar(&d["document_id"]) == scalar(&source.body["output"])).map(|d| scalar(&d["document_name"]));
-            let now = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?;
-            // The source's default when it is there (not yet, if its copy failed: the next
-            // try sets it); the first document when the source names none.
-            let pick = match &wanted {
-                Some(name) => now.iter().find(|d| scalar(&d["document_name"]) == *name),
-                None => now.first(),
-            };
-            if let Some(doc) = pick {
-                http::patch_json(Side::Target, &format!("prompt-studio/{}/", target.id), &json!({"output": scalar(&doc["document_id"])}))?.ok()?;
-            }
+        // When nothing was moved, the target as it was read (matched, or just made) says
+        // whether it already has a default document.
+        if !moved.is_empty() || !has_default(&target.body) {
+            set_default_document(source, target, &docs)?;
         }
         Ok(json!({"moved": moved, "too_large": too_large, "unsupported": unsupported, "failed": failed}))
     }
+}
+
+fn has_default(tool: &Value) -> bool {
+    !(tool["output"].is_null() || tool["output"].as_str() == Some(""))
+}
+
+/// The target project's default document: the source's, by name, unless the target has one.
+fn set_default_document(source: &Resource, target: &Resource, docs: &[Value]) -> Result<()> {
+    let tool = get(Side::Target, &format!("prompt-studio/{}/", target.id))?;
+    if has_default(&tool) {
+        return Ok(());
+    }
+    let wanted = docs.iter().find(|d| scalar(&d["document_id"]) == scalar(&source.body["output"])).map(|d| scalar(&d["document_name"]));
+    let now = list(Side::Target, "prompt-studio/prompt-document/", &[("tool_id", &target.id)])?;
+    // The source's default when it is there (not yet, if its copy failed: the next try sets
+    // it); the first document when the source names none.
+    let pick = match &wanted {
+        Some(name) => now.iter().find(|d| scalar(&d["document_name"]) == *name),
+        None => now.first(),
+    };
+    if let Some(doc) = pick {
+        http::patch_json(Side::Target, &format!("prompt-studio/{}/", target.id), &json!({"output": scalar(&doc["document_id"])}))?.ok()?;
+    }
+    Ok(())
 }

@@ -374,6 +374,9 @@ pub async fn listed(
     grant: &ferry::plugin::wasm::state::Grant,
     kind: &str,
 ) -> Vec<ferry::plugin::Resource> {
-    let stored = cloner.list(grant.clone(), &Default::default(), kind).await.unwrap();
+    let stored = cloner
+        .list(grant.clone(), &Default::default(), kind)
+        .await
+        .unwrap();
     stored.iter().map(ferry::plugin::Stored::unpack).collect()
 }

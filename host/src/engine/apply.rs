@@ -67,8 +67,18 @@ pub async fn apply(
     let n = plan.items.len();
     let ctx = context(opts);
     let limit = opts.concurrency.max(1);
-    // Dependencies per item, and who waits on whom.
-    let deps: Vec<Vec<usize>> = plan
+    // Dependencies per item, and who waits on whom. A kind-level wait goes through one
+    // barrier node per kind (after the n items), which waits for every item of the kind:
+    // n + m edges, where waiting on each item would be n × m.
+    let mut barriers: Vec<&str> = plan
+        .items
+        .iter()
+        .flat_map(|it| it.after.iter().map(String::as_str))
+        .collect();
+    barriers.sort_unstable();
+    barriers.dedup();
+    let barrier = |kind: &str| n + barriers.binary_search(&kind).expect("a barrier per kind");
+    let mut deps: Vec<Vec<usize>> = plan
         .items
         .iter()
         .map(|it| {
@@ -76,15 +86,22 @@ pub async fn apply(
                 .edges
                 .iter()
                 .map(|e| e.to)
-                .chain(it.after.iter().copied())
+                .chain(it.after.iter().map(|k| barrier(k)))
                 .collect();
             d.sort_unstable();
             d.dedup();
             d
         })
         .collect();
+    for kind in &barriers {
+        deps.push(
+            (0..n)
+                .filter(|&i| plan.items[i].source.kind == *kind)
+                .collect(),
+        );
+    }
     let mut waiting: Vec<usize> = deps.iter().map(Vec::len).collect();
-    let mut dependants: Vec<Vec<usize>> = vec![vec![]; n];
+    let mut dependants: Vec<Vec<usize>> = vec![vec![]; deps.len()];
     for (i, d) in deps.iter().enumerate() {
         for &j in d {
             dependants[j].push(i);
@@ -92,7 +109,7 @@ pub async fn apply(
     }
     let mut results: Vec<Option<Done>> = vec![None; n];
     let mut running = futures::stream::FuturesUnordered::new();
-    let mut ready: Vec<usize> = (0..n).filter(|&i| waiting[i] == 0).collect();
+    let mut ready: Vec<usize> = (0..deps.len()).filter(|&i| waiting[i] == 0).collect();
     progress.started(n);
 
     loop {
@@ -101,6 +118,11 @@ pub async fn apply(
         while running.len() < limit
             && let Some(i) = ready.pop()
         {
+            // A kind's barrier: every item of the kind has ended; release who waits on it.
+            if i >= n {
+                release(i, &dependants, &mut waiting, &mut ready);
+                continue;
+            }
             // Interrupted: start nothing new; what is in flight finishes.
             if grant.cancel.is_cancelled() {
                 let done = Done {
@@ -256,12 +278,7 @@ pub async fn apply(
         }
         plan.items[i].source.body = crate::plugin::Packed::null();
         results[i] = Some(done);
-        for &d in &dependants[i] {
-            waiting[d] -= 1;
-            if waiting[d] == 0 {
-                ready.push(d);
-            }
-        }
+        release(i, &dependants, &mut waiting, &mut ready);
     }
     results
         .into_iter()
@@ -274,6 +291,16 @@ pub async fn apply(
             })
         })
         .collect()
+}
+
+/// Node `i` has ended: who waited only on it is ready.
+fn release(i: usize, dependants: &[Vec<usize>], waiting: &mut [usize], ready: &mut Vec<usize>) {
+    for &d in &dependants[i] {
+        waiting[d] -= 1;
+        if waiting[d] == 0 {
+            ready.push(d);
+        }
+    }
 }
 
 /// The reason given to items not started because the run was interrupted.

@@ -135,8 +135,9 @@ pub struct Item {
     pub target: Option<Stored>,
     /// references to other items, rewritten before writing
     pub edges: Vec<Edge>,
-    /// items this one waits for without a reference (kind-level `depends_on`)
-    pub after: Vec<usize>,
+    /// kinds whose every item this one waits for, without a reference (kind-level
+    /// `depends_on`); apply waits on one barrier per kind, not on each of its items
+    pub after: Vec<String>,
     /// why it is in the run when selection did not name it
     pub pulled_in: Option<String>,
 }

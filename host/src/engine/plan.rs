@@ -105,12 +105,6 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         }
         for item in &mut kept {
             item.edges.iter_mut().for_each(|e| e.to = new_index[e.to]);
-            item.after = item
-                .after
-                .iter()
-                .filter(|&&a| new_index[a] != usize::MAX)
-                .map(|&a| new_index[a])
-                .collect();
         }
         items = kept;
     }
@@ -334,10 +328,8 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         }
         for dep in &k.depends_on {
             let referenced = k.references.iter().any(|r| &r.kind == dep);
-            if !referenced && let Some(all) = by_kind.get(dep) {
-                items[i]
-                    .after
-                    .extend(all.iter().copied().filter(|&j| j != i));
+            if !referenced && by_kind.contains_key(dep) {
+                items[i].after.push(dep.clone());
             }
         }
     }

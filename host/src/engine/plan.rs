@@ -190,6 +190,8 @@ fn repoint(
         }
     }
     let mut phantoms: HashMap<(String, String), usize> = HashMap::new();
+    // The text at a field of an item, read once: a packed body is parsed to read it.
+    let mut field_of: HashMap<(usize, String), Option<String>> = HashMap::new();
     for i in 0..items.len() {
         let mut edges = std::mem::take(&mut items[i].edges);
         let body = if edges.is_empty() {
@@ -211,12 +213,12 @@ fn repoint(
             }
             let target_kind = items[e.to].source.kind.clone();
             let v = text(&now);
-            let names = |it: &Item| match &e.by {
-                RefBy::Key => it.source.key == v,
-                RefBy::Field(f) => it.source.body.value().pointer(f).map(text).as_deref() == Some(v.as_str()),
+            let mut names = |j: usize| match &e.by {
+                RefBy::Key => items[j].source.key == v,
+                RefBy::Field(f) => field_of.entry((j, f.clone())).or_insert_with(|| items[j].source.body.value().pointer(f).map(text)).as_deref() == Some(v.as_str()),
                 RefBy::Id => false,
             };
-            if let Some(j) = (0..items.len()).find(|&j| j != i && items[j].source.kind == target_kind && !items[j].action.is_out() && names(&items[j])) {
+            if let Some(j) = (0..items.len()).find(|&j| j != i && items[j].source.kind == target_kind && !items[j].action.is_out() && names(j)) {
                 e.to = j;
                 e.source_value = now;
                 return true;
@@ -276,15 +278,20 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         by_key.insert((it.source.kind.clone(), it.source.key.clone()), i);
         by_kind.entry(it.source.kind.clone()).or_default().push(i);
     }
+    // Each (kind, field) that references name, read once per item of the kind.
+    let fields: BTreeSet<(String, String)> = kinds
+        .iter()
+        .flat_map(|k| &k.references)
+        .filter_map(|r| match &r.by {
+            RefBy::Field(f) => Some((r.kind.clone(), f.clone())),
+            _ => None,
+        })
+        .collect();
     let mut by_field: HashMap<(String, String, String), usize> = HashMap::new();
-    for k in kinds {
-        for r in &k.references {
-            if let RefBy::Field(f) = &r.by {
-                for &i in by_kind.get(&r.kind).into_iter().flatten() {
-                    if let Some(v) = items[i].source.body.value().pointer(f) {
-                        by_field.insert((r.kind.clone(), f.clone(), text(v)), i);
-                    }
-                }
+    for (kind, f) in fields {
+        for &i in by_kind.get(&kind).into_iter().flatten() {
+            if let Some(v) = items[i].source.body.value().pointer(&f) {
+                by_field.insert((kind.clone(), f.clone(), text(v)), i);
             }
         }
     }

@@ -503,14 +503,15 @@ fn clone_case(
     latency_ms: u64,
     noop: bool,
 ) {
-    // The defaults are --concurrency 16; 8 (the default before contract 1.1.0) and 32 show the trend.
+    // The defaults are --concurrency 32; 16 is the reference tool's higher setting, and 8
+    // shows the trend.
     let mut tools = vec![
         Tool::Ferry { concurrency: None },
         Tool::Ferry {
-            concurrency: Some(8),
+            concurrency: Some(16),
         },
         Tool::Ferry {
-            concurrency: Some(32),
+            concurrency: Some(8),
         },
     ];
     if b.python.is_some() {

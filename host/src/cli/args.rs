@@ -21,9 +21,10 @@ pub mod defaults {
     pub const ATTEMPTS: u32 = 5;
     pub const CONNECT_TIMEOUT: u64 = 10;
     pub const REQUEST_TIMEOUT: u64 = 120;
-    /// Plugin calls in flight. A call is sequential, so this is also about how many writes
-    /// are in flight; requests per environment stay under MAX_IN_FLIGHT whatever it is.
-    pub const CONCURRENCY: u16 = 16;
+    /// Plugin calls in flight. A create is a chain of requests, one after another, so this
+    /// is about how many requests apply keeps in flight: as many calls as the host has
+    /// slots keeps the slots full. Requests per host stay under MAX_IN_FLIGHT whatever it is.
+    pub const CONCURRENCY: u16 = 32;
     pub const MAX_FILE_SIZE: u64 = 25 << 20;
 }
 
@@ -53,7 +54,7 @@ pub struct Endpoints {
     /// Requests per second per environment (0: no limit) [default: 0]
     #[arg(long)]
     pub rate_limit: Option<u32>,
-    /// Requests in flight per environment [default: 32]
+    /// Requests in flight per host; two environments on one host share them [default: 32]
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=1024))]
     pub max_in_flight: Option<u32>,
     /// Tries per request when a retry is safe (1: no retry) [default: 5]
@@ -100,7 +101,7 @@ pub struct RunArgs {
     /// The same per kind: KIND=adopt|update|abort (repeatable).
     #[arg(long, value_name = "KIND=POLICY", value_parser = parse_kind_policy)]
     pub on_name_conflict_kind: Vec<(String, OnConflict)>,
-    /// Plugin calls in flight at once [default: 8]
+    /// Plugin calls in flight at once [default: 32]
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=64))]
     pub concurrency: Option<u16>,
     /// Largest file to copy: 25, 25MB, 1.5GB (bytes without a unit; powers of 1024) [default: 25MB]

@@ -109,7 +109,13 @@ pub async fn apply(
     }
     let mut results: Vec<Option<Done>> = vec![None; n];
     let mut running = futures::stream::FuturesUnordered::new();
-    let mut ready: Vec<usize> = (0..deps.len()).filter(|&i| waiting[i] == 0).collect();
+    // Of the ready items, the one with the longest chain of dependants after it starts first:
+    // what ends a run is its longest chain, and short leaves (tags, say) fill the gaps.
+    let height = heights(n, &dependants);
+    let mut ready = Ready::new(&height);
+    (0..deps.len())
+        .filter(|&i| waiting[i] == 0)
+        .for_each(|i| ready.push(i));
     progress.started(n);
 
     loop {
@@ -294,12 +300,67 @@ pub async fn apply(
 }
 
 /// Node `i` has ended: who waited only on it is ready.
-fn release(i: usize, dependants: &[Vec<usize>], waiting: &mut [usize], ready: &mut Vec<usize>) {
+fn release(i: usize, dependants: &[Vec<usize>], waiting: &mut [usize], ready: &mut Ready) {
     for &d in &dependants[i] {
         waiting[d] -= 1;
         if waiting[d] == 0 {
             ready.push(d);
         }
+    }
+}
+
+/// Per node, the most items on a chain of dependants from it to the end (itself included;
+/// the first `n` nodes are items, the rest kind barriers, which weigh nothing). A node on a
+/// cycle counts the cycle once; such nodes never become ready anyway.
+fn heights(n: usize, dependants: &[Vec<usize>]) -> Vec<u32> {
+    const UNSEEN: u32 = u32::MAX;
+    const OPEN: u32 = u32::MAX - 1;
+    let mut height = vec![UNSEEN; dependants.len()];
+    // Depth-first without recursion: a plan's chains can be long.
+    for root in 0..dependants.len() {
+        if height[root] != UNSEEN {
+            continue;
+        }
+        let mut stack = vec![(root, 0usize)];
+        height[root] = OPEN;
+        while let Some((v, next)) = stack.pop() {
+            if let Some(&d) = dependants[v].get(next) {
+                stack.push((v, next + 1));
+                if height[d] == UNSEEN {
+                    height[d] = OPEN;
+                    stack.push((d, 0));
+                }
+                continue;
+            }
+            let below = dependants[v]
+                .iter()
+                .map(|&d| if height[d] >= OPEN { 0 } else { height[d] })
+                .max()
+                .unwrap_or(0);
+            height[v] = below + u32::from(v < n);
+        }
+    }
+    height
+}
+
+/// The ready nodes, highest first (ties: the plan's order).
+struct Ready<'a> {
+    height: &'a [u32],
+    heap: std::collections::BinaryHeap<(u32, std::cmp::Reverse<usize>)>,
+}
+
+impl<'a> Ready<'a> {
+    fn new(height: &'a [u32]) -> Self {
+        Ready {
+            height,
+            heap: Default::default(),
+        }
+    }
+    fn push(&mut self, i: usize) {
+        self.heap.push((self.height[i], std::cmp::Reverse(i)));
+    }
+    fn pop(&mut self) -> Option<usize> {
+        self.heap.pop().map(|(_, std::cmp::Reverse(i))| i)
     }
 }
 
@@ -435,6 +496,45 @@ mod tests {
         assert_eq!(
             m,
             "400: {\"api_key\": \"***\", \"t\": \"***\", \"name\": \"sk\"}"
+        );
+    }
+
+    #[test]
+    fn the_longest_chain_of_dependants_starts_first() {
+        // 0 <- 1 <- 2 <- 3 (a chain), 4 alone, 5 <- barrier 6 <- 3; a cycle 7 <-> 8.
+        let dependants = vec![
+            vec![1],
+            vec![2],
+            vec![3],
+            vec![],
+            vec![],
+            vec![6],
+            vec![3],
+            vec![8],
+            vec![7],
+        ];
+        let h = heights(6, &dependants);
+        assert_eq!(&h[..7], &[4, 3, 2, 1, 1, 2, 1]);
+        // The barrier (6) weighs nothing; 8 is not an item here, so 7 counts itself once.
+        assert_eq!(h[6], 1);
+        assert!(h[7] <= 2 && h[8] <= 2, "a cycle is counted once: {h:?}");
+        let mut ready = Ready::new(&h);
+        for i in [4, 5, 0] {
+            ready.push(i);
+        }
+        assert_eq!(ready.pop(), Some(0));
+        assert_eq!(ready.pop(), Some(5));
+        assert_eq!(ready.pop(), Some(4));
+        assert_eq!(ready.pop(), None);
+        // Ties go in the plan's order.
+        let flat = vec![1; 3];
+        let mut ready = Ready::new(&flat);
+        for i in [2, 0, 1] {
+            ready.push(i);
+        }
+        assert_eq!(
+            (ready.pop(), ready.pop(), ready.pop()),
+            (Some(0), Some(1), Some(2))
         );
     }
 }

@@ -79,8 +79,7 @@ pub async fn transfer(
 ) -> Result<TransferOutcome, TransferError> {
     let what = format!("GET {} on the source", req.download_path);
     // A transfer holds a request slot on both sides while the bytes flow.
-    let _source_slot = client.admit(Side::Source).await;
-    let _target_slot = client.admit(Side::Target).await;
+    let _slots = client.admit_both().await;
     match &req.encoding {
         Encoding::Raw => {
             let resp = download(client, policy, req, &what).await?;

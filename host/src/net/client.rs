@@ -1,7 +1,8 @@
 //! The one HTTP client of a run. It resolves paths per side, applies the policy, adds the
 //! credential, re-checks every redirect against the two environments, and caps bodies. Per
-//! environment it keeps a rate limit and a cap on requests in flight, and it retries what is
-//! safe to retry (see `retry`), so every plugin gets the same reliable transport.
+//! environment it keeps a rate limit; per host, a cap on requests in flight (two orgs of one
+//! deployment are one server to protect); and it retries what is safe to retry (see
+//! `retry`), so every plugin gets the same reliable transport.
 
 use super::policy::{self, Policy, Refusal};
 use super::retry::{RetryPolicy, Tried};
@@ -22,7 +23,7 @@ pub struct ClientConfig {
     pub retry: RetryPolicy,
     /// requests per second per environment (`None`: no limit)
     pub rate_limit: Option<u32>,
-    /// requests in flight per environment
+    /// requests in flight per host (environments on the same host share them)
     pub max_in_flight: usize,
     /// requests one plugin call's batch (`http.send-all`, `http.list-all-many`) sends at once
     pub batch: usize,
@@ -41,34 +42,52 @@ impl Default for ClientConfig {
     }
 }
 
-/// The throttle of one environment.
+/// The throttle of one environment: its own rate limit, and the cap on requests in flight
+/// of its host, shared with the other environment when both are on the same host.
 struct Gate {
     limiter: Option<DefaultDirectRateLimiter>,
     in_flight: Arc<Semaphore>,
 }
 
 impl Gate {
-    fn new(config: &ClientConfig) -> Gate {
+    fn new(config: &ClientConfig, in_flight: Arc<Semaphore>) -> Gate {
         Gate {
             limiter: config
                 .rate_limit
                 .and_then(NonZeroU32::new)
                 .map(|rps| RateLimiter::direct(Quota::per_second(rps))),
-            in_flight: Arc::new(Semaphore::new(config.max_in_flight.max(1))),
+            in_flight,
+        }
+    }
+
+    async fn wait_rate(&self) {
+        if let Some(l) = &self.limiter {
+            l.until_ready().await;
         }
     }
 
     /// Wait for the rate limit and a free slot.
     async fn admit(&self) -> OwnedSemaphorePermit {
-        if let Some(l) = &self.limiter {
-            l.until_ready().await;
-        }
+        self.wait_rate().await;
         self.in_flight
             .clone()
             .acquire_owned()
             .await
             .expect("the semaphore is never closed")
     }
+}
+
+/// The two gates of a run; the target's shares the source's slots when both environments
+/// are on one host (same scheme, host and port).
+fn gates(envs: &Environments, config: &ClientConfig) -> [Gate; 2] {
+    let slots = || Arc::new(Semaphore::new(config.max_in_flight.max(1)));
+    let source = slots();
+    let target = if envs.source.base.origin() == envs.target.base.origin() {
+        source.clone()
+    } else {
+        slots()
+    };
+    [Gate::new(config, source), Gate::new(config, target)]
 }
 
 /// One multipart part.
@@ -152,6 +171,7 @@ pub struct HttpClient {
     gates: Arc<[Gate; 2]>,
     retry: RetryPolicy,
     batch: usize,
+    max_in_flight: usize,
 }
 
 impl HttpClient {
@@ -174,12 +194,14 @@ impl HttpClient {
             .redirect(redirects)
             .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
             .build()?;
+        let gates = Arc::new(gates(&envs, config));
         Ok(HttpClient {
             inner,
             envs: std::sync::Arc::new(envs),
-            gates: Arc::new([Gate::new(config), Gate::new(config)]),
+            gates,
             retry: config.retry,
             batch: config.batch.max(1),
+            max_in_flight: config.max_in_flight.max(1),
         })
     }
 
@@ -214,6 +236,31 @@ impl HttpClient {
         }]
         .admit()
         .await
+    }
+
+    /// A slot on each side at once, for a transfer that holds both while the bytes flow.
+    /// One host's slots are taken together (two permits in one step), so transfers that
+    /// each hold one slot can never wait on each other for the second.
+    pub(crate) async fn admit_both(&self) -> Vec<OwnedSemaphorePermit> {
+        let [source, target] = &*self.gates;
+        if !Arc::ptr_eq(&source.in_flight, &target.in_flight) {
+            return vec![
+                self.admit(Side::Source).await,
+                self.admit(Side::Target).await,
+            ];
+        }
+        source.wait_rate().await;
+        target.wait_rate().await;
+        // With a cap of one, one slot is all there is.
+        let n = if self.max_in_flight > 1 { 2 } else { 1 };
+        vec![
+            source
+                .in_flight
+                .clone()
+                .acquire_many_owned(n)
+                .await
+                .expect("the semaphore is never closed"),
+        ]
     }
 
     pub fn connection(&self, side: Side) -> &Connection {
@@ -426,4 +473,59 @@ fn root_cause(e: &dyn std::error::Error) -> String {
         source = s.source();
     }
     msg
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn client(source: &str, target: &str, cap: usize) -> HttpClient {
+        let envs = Environments {
+            source: Connection::new(Side::Source, source, Credential::None).unwrap(),
+            target: Connection::new(Side::Target, target, Credential::None).unwrap(),
+        };
+        let config = ClientConfig {
+            max_in_flight: cap,
+            ..Default::default()
+        };
+        HttpClient::new(envs, &config).unwrap()
+    }
+
+    /// Whether `side` gets a slot at once.
+    async fn free(c: &HttpClient, side: Side) -> bool {
+        tokio::time::timeout(Duration::from_millis(50), c.admit(side))
+            .await
+            .is_ok()
+    }
+
+    #[tokio::test]
+    async fn environments_on_one_host_share_its_slots() {
+        // Two orgs of one deployment: three slots in all, whichever side takes them.
+        let one = client("http://127.0.0.1:9/o/a/", "http://127.0.0.1:9/o/b/", 3);
+        let _held = (one.admit(Side::Source).await, one.admit(Side::Target).await);
+        let _both = tokio::time::timeout(Duration::from_millis(50), one.admit_both()).await;
+        assert!(_both.is_err(), "one slot left: a transfer's two must wait");
+        let _third = one.admit(Side::Source).await;
+        assert!(
+            !free(&one, Side::Target).await,
+            "the host's three slots are taken"
+        );
+
+        // Another port is another host: each side has its own three.
+        let two = client("http://127.0.0.1:9/o/a/", "http://127.0.0.1:10/o/b/", 3);
+        let held: Vec<_> = futures::future::join_all((0..3).map(|_| two.admit(Side::Source))).await;
+        assert!(!free(&two, Side::Source).await);
+        assert!(free(&two, Side::Target).await);
+        drop(held);
+        assert_eq!(two.admit_both().await.len(), 2, "one slot per host");
+
+        // With a cap of one, a transfer takes the one slot rather than waiting forever.
+        let single = client("http://127.0.0.1:9/a/", "http://127.0.0.1:9/b/", 1);
+        assert!(
+            tokio::time::timeout(Duration::from_millis(50), single.admit_both())
+                .await
+                .is_ok()
+        );
+    }
 }

@@ -583,6 +583,27 @@ async fn prompt_studio_transfer_registry_and_files() {
             .unwrap(),
         bytes
     );
+
+    // Uploads stream through the sandbox: a form that ends before its closing boundary is
+    // refused, and leaves no shorter document behind.
+    let listing = format!("prompt-studio/prompt-document/?tool_id={new_tid}");
+    let before = api.get("prod", &listing).await.as_array().unwrap().len();
+    let cut = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; filename=\"cut.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 half a file".to_vec();
+    let refused = api
+        .http
+        .post(format!(
+            "{}prompt-studio/file/{new_tid}",
+            api.sandbox.org_url("prod")
+        ))
+        .bearer_auth(api.key("prod", "read_write"))
+        .header("content-type", "multipart/form-data; boundary=XyZ")
+        .body(cut)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+    let after = api.get("prod", &listing).await.as_array().unwrap().len();
+    assert_eq!(after, before);
 }
 
 #[tokio::test]

@@ -273,6 +273,7 @@ async fn stream_envelope(
     };
     // The spool can be read again: an upload the target refused without handling it (429,
     // 503 with Retry-After, no connection) is sent again.
+    let whitespace = done.nonws != raw_len;
     let mut attempt = 1;
     loop {
         file.seek(SeekFrom::Start(0))
@@ -280,20 +281,17 @@ async fn stream_envelope(
         let copy = file
             .try_clone()
             .map_err(|e| TransferError::Shape(format!("spooling the file: {e}")))?;
-        let reader = tokio_util::io::ReaderStream::with_capacity(
-            tokio::fs::File::from_std(copy),
-            256 * 1024,
-        );
         let counted = Arc::new(Mutex::new((Sha256::new(), 0u64)));
         let seen = counted.clone();
         let cap = req.max_bytes;
-        let mut decoder = decode.then(envelope::Base64Stream::new);
-        let stream = reader.map(move |chunk| -> Result<bytes::Bytes, BoxError> {
-            let chunk = chunk?;
-            let out = match &mut decoder {
-                Some(d) => bytes::Bytes::from(d.feed(&chunk)?),
-                None => chunk,
-            };
+        // A blocking thread reads the spool and decodes; this task hashes and sends: the
+        // two halves of the work run on two cores at once.
+        let chunks = spool_reader(
+            copy,
+            decode.then(|| envelope::Base64Stream::new(whitespace)),
+        );
+        let stream = chunks.map(move |chunk| -> Result<bytes::Bytes, BoxError> {
+            let out = chunk?;
             let mut h = seen.lock().expect("hasher lock");
             h.1 += out.len() as u64;
             if h.1 > cap {
@@ -339,6 +337,50 @@ async fn stream_envelope(
             None => return outcome(result, &counted, cap, mime),
         }
     }
+}
+
+/// The spool's contents from where `file` stands, decoded on the way when `decoder` is
+/// given, read on a blocking thread a MiB at a time, a few chunks ahead of the upload. The
+/// thread stops when the upload does (the stream is dropped).
+fn spool_reader(
+    mut file: std::fs::File,
+    mut decoder: Option<envelope::Base64Stream>,
+) -> impl futures::Stream<Item = Result<bytes::Bytes, BoxError>> {
+    use std::io::Read;
+    const CHUNK: u64 = 1 << 20;
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, BoxError>>(4);
+    tokio::task::spawn_blocking(move || {
+        let mut text = Vec::with_capacity(CHUNK as usize);
+        loop {
+            let mut read = |buf: &mut Vec<u8>| (&mut file).take(CHUNK).read_to_end(buf);
+            let chunk = match &mut decoder {
+                Some(d) => {
+                    text.clear();
+                    match read(&mut text) {
+                        Ok(0) => return,
+                        Ok(_) => d
+                            .feed(&text)
+                            .map(bytes::Bytes::from)
+                            .map_err(BoxError::from),
+                        Err(e) => Err(e.into()),
+                    }
+                }
+                None => {
+                    let mut raw = Vec::with_capacity(CHUNK as usize);
+                    match read(&mut raw) {
+                        Ok(0) => return,
+                        Ok(_) => Ok(bytes::Bytes::from(raw)),
+                        Err(e) => Err(e.into()),
+                    }
+                }
+            };
+            let failed = chunk.is_err();
+            if tx.blocking_send(chunk).is_err() || failed {
+                return;
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
 }
 
 /// How many `=` end the base64 text in `file` (whitespace after them ignored).

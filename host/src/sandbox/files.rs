@@ -137,17 +137,17 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
     if org.data.lock().unwrap().find("custom_tool", tool).is_none() {
         return Reply::not_found();
     }
-    let boundary = match multer::parse_boundary(call.content_type()) {
-        Ok(b) => b,
-        Err(_) => return Reply::invalid("file", "Send the file as multipart/form-data."),
+    let mut form = match call.form("file", "Send the file as multipart/form-data.") {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let body = call.body.clone();
-    let mut form = multer::Multipart::new(
-        futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) }),
-        boundary,
-    );
     let mut stored = None;
-    while let Ok(Some(mut field)) = form.next_field().await {
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Reply::invalid("file", format!("could not read the form: {e}")),
+        };
         if field.name() != Some("file") {
             continue;
         }
@@ -159,7 +159,13 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
         let mut bytes = Vec::new();
         let mut hasher = Sha256::new();
         let mut size = 0u64;
-        while let Ok(Some(chunk)) = field.chunk().await {
+        loop {
+            // A body cut midway is an error, never a shorter document.
+            let chunk = match field.chunk().await {
+                Ok(Some(c)) => c,
+                Ok(None) => break,
+                Err(e) => return Reply::invalid("file", format!("could not read the upload: {e}")),
+            };
             hasher.update(&chunk);
             size += chunk.len() as u64;
             if bytes.len() < KEEP_BYTES {

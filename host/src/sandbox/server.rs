@@ -128,10 +128,19 @@ pub struct Call {
     /// `http://host/prefix/unstract/org/` as the client addressed it, for DRF links
     pub base: String,
     pub body: Bytes,
+    /// A multipart body, left unread: an upload streams through [`Call::form`], as a real
+    /// server spools it, instead of being held whole (twice) before it is parsed.
+    pub upload: Mutex<Option<Body>>,
 }
 
 impl Call {
     pub fn json(&self) -> Result<Value, Reply> {
+        if self.upload.lock().unwrap().is_some() {
+            return Err(Reply::Json(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                json!({"detail": "Unsupported media type \"multipart/form-data\" in request."}),
+            ));
+        }
         if self.body.is_empty() {
             return Ok(json!({}));
         }
@@ -140,6 +149,21 @@ impl Call {
                 StatusCode::BAD_REQUEST,
                 json!({"detail": format!("JSON parse error - {e}")}),
             )
+        })
+    }
+    /// The multipart form of the request; `field` and `hint` name the error when it is not one.
+    pub fn form(&self, field: &str, hint: &str) -> Result<multer::Multipart<'static>, Reply> {
+        let boundary =
+            multer::parse_boundary(self.content_type()).map_err(|_| Reply::invalid(field, hint))?;
+        Ok(match self.upload.lock().unwrap().take() {
+            Some(body) => multer::Multipart::new(body.into_data_stream(), boundary),
+            None => {
+                let body = self.body.clone();
+                multer::Multipart::new(
+                    futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) }),
+                    boundary,
+                )
+            }
         })
     }
     pub fn content_type(&self) -> &str {
@@ -265,9 +289,17 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         .unwrap_or("localhost")
         .to_string();
     let headers = req.headers().clone();
-    let body = match axum::body::to_bytes(req.into_body(), usize::MAX).await {
-        Ok(b) => b,
-        Err(_) => return refuse(StatusCode::BAD_REQUEST, "could not read the request body"),
+    let multipart = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("multipart/form-data"));
+    let (body, upload) = if multipart {
+        (Bytes::new(), Some(req.into_body()))
+    } else {
+        match axum::body::to_bytes(req.into_body(), usize::MAX).await {
+            Ok(b) => (b, None),
+            Err(_) => return refuse(StatusCode::BAD_REQUEST, "could not read the request body"),
+        }
     };
     let call = Call {
         method: method.clone(),
@@ -283,6 +315,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         headers,
         base: format!("http://{host}{org_path}{org_name}/"),
         body,
+        upload: Mutex::new(upload),
     };
     let reply = api::route(&org, call).await;
     let response = match reply {

@@ -4,7 +4,6 @@
 use super::api::{create, page, stamp};
 use super::server::{Call, Org, Reply};
 use super::store::{OrgData, id_text, spec};
-use axum::body::Bytes;
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};
 
@@ -136,18 +135,18 @@ pub async fn transfer(org: &Org, call: &Call, rest: &[&str]) -> Reply {
 }
 
 async fn import(org: &Org, call: &Call) -> Reply {
-    let boundary = match multer::parse_boundary(call.content_type()) {
-        Ok(b) => b,
-        Err(_) => return Reply::invalid("file", "Send the export as multipart/form-data."),
+    let mut form = match call.form("file", "Send the export as multipart/form-data.") {
+        Ok(f) => f,
+        Err(r) => return r,
     };
-    let body = call.body.clone();
-    let mut form = multer::Multipart::new(
-        futures::stream::once(async move { Ok::<Bytes, std::io::Error>(body) }),
-        boundary,
-    );
     let mut blob: Option<Value> = None;
     let mut fields: Map<String, Value> = Map::new();
-    while let Ok(Some(field)) = form.next_field().await {
+    loop {
+        let field = match form.next_field().await {
+            Ok(Some(f)) => f,
+            Ok(None) => break,
+            Err(e) => return Reply::invalid("file", format!("could not read the form: {e}")),
+        };
         let name = field.name().unwrap_or("").to_string();
         let Ok(bytes) = field.bytes().await else {
             return Reply::invalid(&name, "could not read this part");

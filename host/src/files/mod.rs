@@ -339,45 +339,62 @@ async fn stream_envelope(
     }
 }
 
-/// The spool's contents from where `file` stands, decoded on the way when `decoder` is
-/// given, read on a blocking thread a MiB at a time, a few chunks ahead of the upload. The
-/// thread stops when the upload does (the stream is dropped).
+/// The whole spool, decoded on the way when `decoder` is given, in chunks of a MiB made on
+/// a blocking thread a few chunks ahead of the upload; the thread stops when the upload does
+/// (the stream is dropped). The spool is mapped into memory a window at a time and read in
+/// place: reading it into a buffer first cost as much as decoding it.
 fn spool_reader(
-    mut file: std::fs::File,
+    file: std::fs::File,
     mut decoder: Option<envelope::Base64Stream>,
 ) -> impl futures::Stream<Item = Result<bytes::Bytes, BoxError>> {
-    use std::io::Read;
-    const CHUNK: u64 = 1 << 20;
+    const CHUNK: usize = 1 << 20;
+    // Mapped pages count as the process's memory while mapped: one window at a time keeps
+    // that small.
+    const WINDOW: u64 = 8 << 20;
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, BoxError>>(4);
     tokio::task::spawn_blocking(move || {
-        let mut text = Vec::with_capacity(CHUNK as usize);
-        loop {
-            let mut read = |buf: &mut Vec<u8>| (&mut file).take(CHUNK).read_to_end(buf);
-            let chunk = match &mut decoder {
-                Some(d) => {
-                    text.clear();
-                    match read(&mut text) {
-                        Ok(0) => return,
-                        Ok(_) => d
-                            .feed(&text)
-                            .map(bytes::Bytes::from)
-                            .map_err(BoxError::from),
-                        Err(e) => Err(e.into()),
-                    }
-                }
-                None => {
-                    let mut raw = Vec::with_capacity(CHUNK as usize);
-                    match read(&mut raw) {
-                        Ok(0) => return,
-                        Ok(_) => Ok(bytes::Bytes::from(raw)),
-                        Err(e) => Err(e.into()),
-                    }
-                }
-            };
+        let send = |chunk: Result<bytes::Bytes, BoxError>| {
             let failed = chunk.is_err();
-            if tx.blocking_send(chunk).is_err() || failed {
+            tx.blocking_send(chunk).is_ok() && !failed
+        };
+        let len = match file.metadata() {
+            Ok(m) => m.len(),
+            Err(e) => {
+                send(Err(e.into()));
                 return;
             }
+        };
+        let mut at = 0;
+        while at < len {
+            let size = WINDOW.min(len - at);
+            // SAFETY: the spool is this transfer's own unlinked temporary file; nothing else
+            // can change or truncate it while it is mapped.
+            let window = match unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(at)
+                    .len(size as usize)
+                    .map(&file)
+            } {
+                Ok(w) => w,
+                Err(e) => {
+                    send(Err(e.into()));
+                    return;
+                }
+            };
+            let _ = window.advise(memmap2::Advice::Sequential);
+            for piece in window.chunks(CHUNK) {
+                let chunk = match &mut decoder {
+                    Some(d) => d
+                        .feed(piece)
+                        .map(bytes::Bytes::from)
+                        .map_err(BoxError::from),
+                    None => Ok(bytes::Bytes::copy_from_slice(piece)),
+                };
+                if !send(chunk) {
+                    return;
+                }
+            }
+            at += size;
         }
     });
     futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) })
@@ -562,8 +579,42 @@ fn accepted(accept: &[String], mime: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::padding;
+    use super::{envelope, padding, spool_reader};
+    use futures::StreamExt;
     use std::io::Write;
+
+    /// Everything `spool_reader` gives for `text` spooled to a file.
+    async fn read_back(text: &[u8], decoder: Option<envelope::Base64Stream>) -> Vec<u8> {
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(text).unwrap();
+        let mut out = Vec::new();
+        let mut chunks = std::pin::pin!(spool_reader(f, decoder));
+        while let Some(c) = chunks.next().await {
+            out.extend_from_slice(&c.unwrap());
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn the_spool_is_read_whole_across_its_windows() {
+        use base64::Engine as _;
+        // 20 MiB: three 8 MiB windows, the last one short; some base64 groups straddle them.
+        let bytes: Vec<u8> = (0..(20u32 << 20) / 4 * 3 + 2)
+            .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+            .collect();
+        let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
+        assert_eq!(read_back(text.as_bytes(), None).await, text.as_bytes());
+        let decoded = read_back(text.as_bytes(), Some(envelope::Base64Stream::new(false))).await;
+        assert!(decoded == bytes, "decoded {} bytes of {}", decoded.len(), bytes.len());
+        assert!(read_back(b"", None).await.is_empty());
+        // Bad base64 ends the stream with an error.
+        let mut f = tempfile::tempfile().unwrap();
+        f.write_all(b"QUJD*UJD").unwrap();
+        let got: Vec<_> = spool_reader(f, Some(envelope::Base64Stream::new(false)))
+            .collect()
+            .await;
+        assert!(got.last().unwrap().is_err());
+    }
 
     #[test]
     fn padding_counts_the_closing_equals_signs() {

@@ -429,6 +429,7 @@ async fn stream_upload(
     let hasher = Arc::new(Mutex::new((Sha256::new(), 0u64)));
     let seen = hasher.clone();
     let cap = req.max_bytes;
+    let length = resp.content_length();
     let body = resp.bytes_stream().map(move |chunk| {
         let chunk = chunk.map_err(|e| Box::new(e) as Box<dyn std::error::Error + Send + Sync>)?;
         let mut h = seen.lock().expect("hasher lock");
@@ -439,10 +440,16 @@ async fn stream_upload(
         h.0.update(&chunk);
         Ok(chunk)
     });
-    let part = reqwest::multipart::Part::stream(reqwest::Body::wrap_stream(body))
-        .file_name(req.filename.clone())
-        .mime_str(&mime)
-        .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
+    // The download's length, when it gives one, goes on to the upload: a server such as
+    // Django reads no multipart body without a Content-Length.
+    let body = reqwest::Body::wrap_stream(body);
+    let part = match length {
+        Some(n) => reqwest::multipart::Part::stream_with_length(body, n),
+        None => reqwest::multipart::Part::stream(body),
+    }
+    .file_name(req.filename.clone())
+    .mime_str(&mime)
+    .map_err(|e| TransferError::Shape(format!("bad media type {mime:?}: {e}")))?;
     let result = upload(client, policy, req, part).await;
     outcome(result, &hasher, cap, mime)
 }
@@ -579,9 +586,83 @@ fn accepted(accept: &[String], mime: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::{envelope, padding, spool_reader};
-    use futures::StreamExt;
+    use super::*;
     use std::io::Write;
+
+    /// A source that serves `bytes` raw with their length, and a target that keeps what it
+    /// was sent: the Content-Length header and the body.
+    async fn raw_endpoints(
+        bytes: Vec<u8>,
+    ) -> (HttpClient, Arc<Mutex<Option<(Option<String>, Vec<u8>)>>>) {
+        use axum::routing::{get, post};
+        let got = Arc::new(Mutex::new(None));
+        let keep = got.clone();
+        let app = axum::Router::new()
+            .route(
+                "/src/doc",
+                get(move || async move { ([("content-type", "application/pdf")], bytes) }),
+            )
+            .route(
+                "/tgt/up",
+                post(
+                    move |headers: axum::http::HeaderMap, body: axum::body::Bytes| async move {
+                        let length = headers
+                            .get("content-length")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_string);
+                        *keep.lock().unwrap() = Some((length, body.to_vec()));
+                        "{}"
+                    },
+                ),
+            );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        let conn = |side, path: &str| {
+            crate::net::Connection::new(
+                side,
+                &format!("http://{addr}/{path}/"),
+                crate::net::Credential::None,
+            )
+            .unwrap()
+        };
+        let envs = crate::net::Environments {
+            source: conn(Side::Source, "src"),
+            target: conn(Side::Target, "tgt"),
+        };
+        let client = HttpClient::new(envs, &crate::net::client::ClientConfig::default()).unwrap();
+        (client, got)
+    }
+
+    #[tokio::test]
+    async fn a_raw_file_goes_up_with_its_length() {
+        let bytes: Vec<u8> = (0..300_000u32).map(|i| (i % 253) as u8).collect();
+        let (client, got) = raw_endpoints(bytes.clone()).await;
+        let req = TransferRequest {
+            download_path: "doc".into(),
+            download_query: vec![],
+            encoding: Encoding::Raw,
+            upload_path: "up".into(),
+            upload_field: "file".into(),
+            filename: "a.pdf".into(),
+            upload_fields: vec![],
+            max_bytes: 1 << 20,
+            accept: vec!["application/pdf".into()],
+        };
+        let out = transfer(&client, &Policy::default(), &req).await.unwrap();
+        let TransferOutcome::Moved {
+            bytes: n, sha256, ..
+        } = out
+        else {
+            panic!("not moved: {out:?}");
+        };
+        assert_eq!(n, bytes.len() as u64);
+        assert_eq!(sha256, hex::encode(Sha256::digest(&bytes)));
+        let (length, body) = got.lock().unwrap().take().expect("an upload");
+        // The form around the file makes the body longer than the file; its length is known.
+        assert_eq!(length, Some(body.len().to_string()));
+        assert!(body.windows(bytes.len()).any(|w| w == bytes.as_slice()));
+    }
 
     /// Everything `spool_reader` gives for `text` spooled to a file.
     async fn read_back(text: &[u8], decoder: Option<envelope::Base64Stream>) -> Vec<u8> {
@@ -605,7 +686,12 @@ mod tests {
         let text = base64::engine::general_purpose::STANDARD.encode(&bytes);
         assert_eq!(read_back(text.as_bytes(), None).await, text.as_bytes());
         let decoded = read_back(text.as_bytes(), Some(envelope::Base64Stream::new(false))).await;
-        assert!(decoded == bytes, "decoded {} bytes of {}", decoded.len(), bytes.len());
+        assert!(
+            decoded == bytes,
+            "decoded {} bytes of {}",
+            decoded.len(),
+            bytes.len()
+        );
         assert!(read_back(b"", None).await.is_empty());
         // Bad base64 ends the stream with an error.
         let mut f = tempfile::tempfile().unwrap();

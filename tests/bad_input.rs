@@ -8,7 +8,7 @@
 mod common;
 
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
-use std::process::{Command, Output};
+use std::process::Output;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn clone(
@@ -18,19 +18,23 @@ fn clone(
     sb: &Sandbox,
     extra: &[&str],
 ) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut c = common::ferry_command();
     c.args([
         "clone",
         "--source-url",
         source_url,
         "--source-org",
         source_org,
+    ])
+    .args([
         "--source-key",
         source_key,
         "--target-url",
         sb.url(),
         "--target-org",
         "prod",
+    ])
+    .args([
         "--attempts",
         "2",
         "--connect-timeout",
@@ -39,17 +43,8 @@ fn clone(
         "5",
     ])
     .args(extra)
-    .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("prod").read_write)
-    .env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env(
-        "FERRY_STATE_DIR",
-        std::env::temp_dir().join("ferry-test-state"),
-    )
-    .env_remove("FERRY_PLUGIN_PATH");
-    tokio::task::block_in_place(|| c.output().unwrap())
+    .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("prod").read_write);
+    common::output(&mut c)
 }
 
 fn refused(out: &Output, wanted: &[&str], what: &str) {

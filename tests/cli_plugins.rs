@@ -5,13 +5,7 @@ mod common;
 use std::process::Command;
 
 fn ferry() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env_remove("FERRY_PLUGIN_PATH");
-    c
+    common::ferry_command()
 }
 
 #[test]

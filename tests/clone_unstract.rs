@@ -4,65 +4,19 @@
 //! org with paging and files over the size cap, bad input with nothing written, and no secret
 //! in the report.
 
+mod common;
+
+use common::{expect, json_of as json_report};
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
-use std::process::{Command, Output};
-
-/// Run `ferry SUBCOMMAND` from `source` to `target` with the keys in the environment.
-fn run(sub: &str, sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args([
-        sub,
-        "--source-url",
-        sandbox.url(),
-        "--source-org",
-        source,
-        "--target-url",
-        sandbox.url(),
-        "--target-org",
-        target,
-    ])
-    .args(extra)
-    .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys(source).read)
-    .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys(target).read_write)
-    .env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env(
-        "FERRY_STATE_DIR",
-        std::env::temp_dir().join("ferry-test-state"),
-    )
-    .env_remove("FERRY_PLUGIN_PATH");
-    tokio::task::block_in_place(|| c.output().unwrap())
-}
+use std::process::Output;
 
 fn ferry(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
-    run("clone", sandbox, source, target, extra)
+    common::output(common::ferry_between("clone", sandbox, source, target).args(extra))
 }
 
 fn plan(sandbox: &Sandbox, source: &str, target: &str, extra: &[&str]) -> Output {
-    run("plan", sandbox, source, target, extra)
-}
-
-fn json_report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "not JSON ({e}): {}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    })
-}
-
-fn expect(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::output(common::ferry_between("plan", sandbox, source, target).args(extra))
 }
 
 /// The source's dump without what cannot be cloned from the demo seed.
@@ -370,23 +324,14 @@ async fn bad_input_is_refused_with_nothing_written() {
     let out = ferry(&sandbox, "dev", "prod", &["--max-file-size", "lots"]);
     expect(&out, 2);
     // A wrong key.
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args([
-        "clone",
-        "--source-url",
-        sandbox.url(),
-        "--source-org",
-        "dev",
-        "--target-url",
-        sandbox.url(),
-        "--target-org",
-        "prod",
-        "--source-key",
-        "wrong",
-        "--target-key",
-        "wrong-too",
-    ]);
-    let out = tokio::task::block_in_place(|| c.output().unwrap());
+    let out = common::output(
+        common::ferry_between("clone", &sandbox, "dev", "prod").args([
+            "--source-key",
+            "wrong",
+            "--target-key",
+            "wrong-too",
+        ]),
+    );
     expect(&out, 2);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -395,23 +340,11 @@ async fn bad_input_is_refused_with_nothing_written() {
     );
     assert!(!err.contains("wrong-too"), "the key was printed");
     // A read key on the target: the plan passes, every write is refused and reported.
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args([
-        "clone",
-        "--source-url",
-        sandbox.url(),
-        "--source-org",
-        "dev",
-        "--target-url",
-        sandbox.url(),
-        "--target-org",
-        "prod",
-        "--include",
-        "tag",
-    ])
-    .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
-    .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read);
-    let out = tokio::task::block_in_place(|| c.output().unwrap());
+    let out = common::output(
+        common::ferry_between("clone", &sandbox, "dev", "prod")
+            .args(["--include", "tag"])
+            .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read),
+    );
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stdout).contains("403"));
     assert!(sandbox.dump("prod")["tag"].as_object().unwrap().is_empty());
@@ -623,33 +556,11 @@ async fn an_interrupted_clone_reports_exits_130_and_a_rerun_finishes() {
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let report_path = dir.path().join("report.json");
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args([
-        "clone",
-        "--source-url",
-        sandbox.url(),
-        "--source-org",
-        "dev",
-        "--target-url",
-        sandbox.url(),
-        "--target-org",
-        "prod",
-        "--clone-group-members",
-        "--report",
-    ])
-    .arg(&report_path)
-    .env("UNSTRACT_SRC_PLATFORM_KEY", sandbox.keys("dev").read)
-    .env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").read_write)
-    .env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env(
-        "FERRY_STATE_DIR",
-        std::env::temp_dir().join("ferry-test-state"),
-    )
-    .stdout(std::process::Stdio::null())
-    .stderr(std::process::Stdio::piped());
+    let mut c = common::ferry_between("clone", &sandbox, "dev", "prod");
+    c.args(["--clone-group-members", "--report"])
+        .arg(&report_path)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
     let child = c.spawn().unwrap();
     // Wait for the first write to the target, then interrupt.
     let started = std::time::Instant::now();

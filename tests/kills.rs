@@ -6,35 +6,19 @@
 //! The points are counts of writes the target has received when the kill is sent; more of
 //! them with `FERRY_KILL_POINTS=1,5,9,...` (see scripts/kill-test.sh).
 
+mod common;
+
 use ferry::sandbox::faults::Faults;
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 fn clone_cmd(sb: &Sandbox, target: &str, state: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.args([
-        "clone",
-        "--source-url",
-        sb.url(),
-        "--source-org",
-        "dev",
-        "--target-url",
-        sb.url(),
-        "--target-org",
-        target,
-        "--clone-group-members",
-    ])
-    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read)
-    .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys(target).read_write)
-    .env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env("FERRY_STATE_DIR", state)
-    .env_remove("FERRY_PLUGIN_PATH")
-    .stdout(Stdio::null())
-    .stderr(Stdio::piped());
+    let mut c = common::ferry_between("clone", sb, "dev", target);
+    c.arg("--clone-group-members")
+        .env("FERRY_STATE_DIR", state)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped());
     c
 }
 

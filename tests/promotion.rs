@@ -3,10 +3,13 @@
 //! no longer resolves stops the plan with nothing written, a file's mistakes are named by
 //! line and column, and flags override the file.
 
+mod common;
+
+use common::{expect, json_of as report};
 use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 /// `ferry SUB --config FILE` between two orgs of the sandbox: URLs by flag (the port is not
 /// the example's), keys from the variables the files name.
@@ -18,7 +21,7 @@ fn ferry(
     target: &str,
     extra: &[&str],
 ) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let mut c = common::ferry_command();
     c.arg(sub)
         .arg("--config")
         .arg(config)
@@ -32,29 +35,8 @@ fn ferry(
             c.env(var, sandbox.keys(org).read_write);
         }
     }
-    c.env(
-        "FERRY_CACHE_DIR",
-        std::env::temp_dir().join("ferry-test-cache"),
-    )
-    .env(
-        "FERRY_STATE_DIR",
-        std::env::temp_dir().join("ferry-test-state"),
-    )
-    .env("FERRY_TEST_RUN_BY", "ci-bot")
-    .env_remove("FERRY_PLUGIN_PATH")
-    .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
-    .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
-    tokio::task::block_in_place(|| c.output().unwrap())
-}
-
-fn expect(out: &Output, code: i32) {
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "stdout:\n{}\nstderr:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    c.env("FERRY_TEST_RUN_BY", "ci-bot");
+    common::output(&mut c)
 }
 
 fn text(out: &Output) -> (String, String) {
@@ -62,11 +44,6 @@ fn text(out: &Output) -> (String, String) {
         String::from_utf8_lossy(&out.stdout).into_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-fn report(out: &Output) -> Value {
-    serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {:?}", text(out)))
 }
 
 fn example(name: &str) -> std::path::PathBuf {

@@ -380,3 +380,61 @@ pub async fn listed(
         .unwrap();
     stored.iter().map(ferry::plugin::Stored::unpack).collect()
 }
+
+/// The `ferry` binary as every test runs it: nothing from the caller's environment that
+/// would change what it does (keys, a plugin path), and the cache and state folders the
+/// tests share.
+pub fn ferry_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let tmp = std::env::temp_dir();
+    c.env("FERRY_CACHE_DIR", tmp.join("ferry-test-cache"))
+        .env("FERRY_STATE_DIR", tmp.join("ferry-test-state"))
+        .env_remove("FERRY_PLUGIN_PATH")
+        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
+        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    c
+}
+
+/// `ferry SUB` from org `source` to org `target` of the sandbox, with a read key for the
+/// source and a read-write key for the target in the environment.
+pub fn ferry_between(
+    sub: &str,
+    sb: &ferry::sandbox::Sandbox,
+    source: &str,
+    target: &str,
+) -> std::process::Command {
+    let mut c = ferry_command();
+    c.args([sub, "--source-url", sb.url(), "--source-org", source])
+        .args(["--target-url", sb.url(), "--target-org", target])
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(source).read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys(target).read_write);
+    c
+}
+
+/// Run a command to its end from a multi-threaded tokio test (the sandbox it talks to runs
+/// on the test's runtime).
+pub fn output(c: &mut std::process::Command) -> std::process::Output {
+    tokio::task::block_in_place(|| c.output().unwrap())
+}
+
+/// The exit code must be `code`; else both streams are shown.
+pub fn expect(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Stdout as JSON (the report of `--output json`).
+pub fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}

@@ -173,12 +173,7 @@ async fn bad_endpoints_and_broken_servers_are_refused_with_nothing_written() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn broken_plugins_are_refused_before_any_work() {
-    let sb = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Small),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sb = common::dev_and_prod(Seed::Small).await;
     let url = sb.url().to_string();
     let dir = tempfile::tempdir().unwrap();
     // Two kinds that each must come before the other.

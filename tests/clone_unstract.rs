@@ -67,12 +67,7 @@ fn diff(expected: &Value, got: &Value) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_org_clones_fully_and_a_rerun_converges() {
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
 
     // The plan says what would change, and writes nothing.
@@ -162,12 +157,7 @@ async fn the_demo_org_clones_fully_and_a_rerun_converges() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn selection_pulls_in_what_it_needs_and_policies_hold() {
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let out = ferry(
         &sandbox,
         "dev",
@@ -269,12 +259,7 @@ async fn selection_pulls_in_what_it_needs_and_policies_hold() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_larger_org_pages_and_reports_oversize_files() {
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Scale(500)),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Scale(500)).await;
     let out = ferry(
         &sandbox,
         "dev",
@@ -312,12 +297,7 @@ async fn a_larger_org_pages_and_reports_oversize_files() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_input_is_refused_with_nothing_written() {
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let out = ferry(&sandbox, "dev", "prod", &["--include", "tags"]);
     expect(&out, 2);
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown kind \"tags\""));
@@ -387,12 +367,7 @@ async fn single_files_of_every_base64_padding_arrive_whole() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn large_files_stream_through_byte_for_byte() {
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Scale(100)),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Scale(100)).await;
     let out = ferry(
         &sandbox,
         "dev",
@@ -433,12 +408,7 @@ async fn large_files_stream_through_byte_for_byte() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
     use ferry::sandbox::faults::Faults;
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     // Every fault the source can throw at reads: 5xx pages, cut connections, 429s, latency.
     sandbox
@@ -488,12 +458,7 @@ async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
     use ferry::sandbox::faults::Faults;
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     let faults = Faults {
         error_rate: 0.10,
@@ -537,12 +502,7 @@ async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_clone_reports_exits_130_and_a_rerun_finishes() {
     use ferry::sandbox::faults::Faults;
-    let sandbox = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("prod"),
-    ]))
-    .await
-    .unwrap();
+    let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     // Slow enough that the signal lands mid-run.
     sandbox

@@ -438,3 +438,14 @@ pub fn json_of(out: &std::process::Output) -> Value {
         )
     })
 }
+
+/// A local sandbox with a source org "dev" seeded with `seed` and an empty target "prod".
+pub async fn dev_and_prod(seed: ferry::sandbox::Seed) -> ferry::sandbox::Sandbox {
+    use ferry::sandbox::{Config, OrgSpec, Sandbox};
+    Sandbox::start(Config::local(vec![
+        OrgSpec::seeded("dev", seed),
+        OrgSpec::new("prod"),
+    ]))
+    .await
+    .unwrap()
+}

@@ -142,7 +142,7 @@ async fn a_wrong_key_is_denied() {
         ferry::net::Connection::new(
             side,
             &server.base(org),
-            ferry::net::Credential::Bearer(ferry::net::Secret::new(key)),
+            ferry::net::Credential::bearer(ferry::net::Secret::new(key)),
         )
         .unwrap()
     };

@@ -14,4 +14,5 @@ pub mod net;
 pub mod plugin;
 pub mod promotion;
 pub mod sandbox;
+pub mod session;
 pub mod transform;

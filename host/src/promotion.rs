@@ -57,18 +57,41 @@ pub struct PromotionFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvToml {
-    /// the environment's name, as hooks see it (default: the org)
+    /// the environment's name, as hooks see it (default: the platform's label, e.g. the org)
     pub name: Option<String>,
+    /// the platform (default: `--platform`, else unstract); both sides name the same one
+    pub platform: Option<String>,
     pub url: Option<Expanded>,
+    /// the platform's connection parameters: `params = { org = "…", project = "…" }`
+    #[serde(default)]
+    pub params: BTreeMap<String, Expanded>,
+    /// short for `params.org`
     pub org: Option<Expanded>,
-    /// `{url}/{api_prefix}/unstract/{org}/` (default "api/v1")
+    /// short for `params.api_prefix`
     pub api_prefix: Option<String>,
-    /// the environment variable that holds the platform key
+    /// short for `[….auth] key_env`
     pub key_env: Option<String>,
-    /// a file that holds the platform key (relative to the promotion file)
+    /// short for `[….auth] key_file`
     pub key_file: Option<PathBuf>,
     #[serde(default)]
     pub key: Option<KeyInFile>,
+    #[serde(default)]
+    pub auth: AuthToml,
+}
+
+/// `[source.auth]` / `[target.auth]`: where the credentials come from, never the secrets.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AuthToml {
+    pub key_env: Option<String>,
+    pub key_file: Option<PathBuf>,
+    pub username: Option<String>,
+    pub password_env: Option<String>,
+    pub password_file: Option<PathBuf>,
+    #[serde(default)]
+    pub key: Option<KeyInFile>,
+    #[serde(default)]
+    pub password: Option<PasswordInFile>,
 }
 
 /// The `[run]` table: the flags of `ferry clone` and `ferry plan`.
@@ -88,6 +111,9 @@ pub struct RunToml {
     pub max_file_size: Option<Size>,
     pub skip_files: Option<bool>,
     pub clone_group_members: Option<bool>,
+    /// the platform's options (`--option NAME=VALUE`)
+    #[serde(default)]
+    pub options: BTreeMap<String, toml::Value>,
     pub rate_limit: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub attempts: Option<u32>,
@@ -141,7 +167,18 @@ impl TryFrom<Value> for Size {
     }
 }
 
-/// `key = "..."` in a promotion file: always refused.
+/// A key or password kept in a file: its first line, trimmed; an empty file is an error.
+pub fn read_secret_file(path: &Path) -> anyhow::Result<String> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", path.display()))?;
+    let value = text.trim();
+    if value.is_empty() {
+        anyhow::bail!("{} is empty", path.display());
+    }
+    Ok(value.to_string())
+}
+
+/// `key = "..."` (or `password = "..."`) in a promotion file: always refused.
 #[derive(Debug)]
 pub struct KeyInFile;
 
@@ -151,6 +188,19 @@ impl<'de> Deserialize<'de> for KeyInFile {
         let _ = serde::de::IgnoredAny::deserialize(d)?;
         Err(serde::de::Error::custom(
             "a key written in the promotion file is refused (these files are shared and committed); use key_env = \"VARIABLE\" or key_file = \"path\"",
+        ))
+    }
+}
+
+/// `password = "..."` in a promotion file: always refused.
+#[derive(Debug)]
+pub struct PasswordInFile;
+
+impl<'de> Deserialize<'de> for PasswordInFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let _ = serde::de::IgnoredAny::deserialize(d)?;
+        Err(serde::de::Error::custom(
+            "a password written in the promotion file is refused (these files are shared and committed); use password_env = \"VARIABLE\" or password_file = \"path\"",
         ))
     }
 }
@@ -222,42 +272,55 @@ impl Loaded {
     }
 
     /// The key of one side: `key_env`, or `key_file`; `None` when the file names neither.
-    pub fn key(&self, side: &str) -> anyhow::Result<Option<String>> {
-        let env = if side == "source" {
+    fn env(&self, side: &str) -> &EnvToml {
+        if side == "source" {
             &self.file.source
         } else {
             &self.file.target
-        };
-        match (&env.key_env, &env.key_file) {
+        }
+    }
+
+    /// The side's key, from its `key_env` or `key_file` (in `[side]` or `[side.auth]`).
+    pub fn key(&self, side: &str) -> anyhow::Result<Option<String>> {
+        let env = self.env(side);
+        let var = env.key_env.as_ref().or(env.auth.key_env.as_ref());
+        let file = env.key_file.as_ref().or(env.auth.key_file.as_ref());
+        self.secret(side, "key", var, file)
+    }
+
+    /// The side's password, from `[side.auth]`'s `password_env` or `password_file`.
+    pub fn password(&self, side: &str) -> anyhow::Result<Option<String>> {
+        let a = &self.env(side).auth;
+        self.secret(
+            side,
+            "password",
+            a.password_env.as_ref(),
+            a.password_file.as_ref(),
+        )
+    }
+
+    fn secret(
+        &self,
+        side: &str,
+        what: &str,
+        var: Option<&String>,
+        file: Option<&PathBuf>,
+    ) -> anyhow::Result<Option<String>> {
+        match (var, file) {
             (Some(_), Some(_)) => anyhow::bail!(
-                "{}: [{side}] has both key_env and key_file; keep one",
+                "{}: [{side}] has both {what}_env and {what}_file; keep one",
                 self.name
             ),
             (Some(var), None) => match std::env::var(var) {
                 Ok(k) if !k.trim().is_empty() => Ok(Some(k.trim().to_string())),
                 _ => anyhow::bail!(
-                    "{}: [{side}] key_env = {var:?}, but the environment variable {var} is not set (or is empty)",
+                    "{}: [{side}] {what}_env = {var:?}, but the environment variable {var} is not set (or is empty)",
                     self.name
                 ),
             },
-            (None, Some(f)) => {
-                let path = self.dir.join(f);
-                let k = std::fs::read_to_string(&path).map_err(|e| {
-                    anyhow::anyhow!(
-                        "{}: [{side}] key_file: cannot read {}: {e}",
-                        self.name,
-                        path.display()
-                    )
-                })?;
-                if k.trim().is_empty() {
-                    anyhow::bail!(
-                        "{}: [{side}] key_file {} is empty",
-                        self.name,
-                        path.display()
-                    );
-                }
-                Ok(Some(k.trim().to_string()))
-            }
+            (None, Some(f)) => read_secret_file(&self.dir.join(f))
+                .map(Some)
+                .map_err(|e| anyhow::anyhow!("{}: [{side}] {what}_file: {e}", self.name)),
             (None, None) => Ok(None),
         }
     }

@@ -165,7 +165,7 @@ impl TestServer {
             Connection::new(
                 side,
                 &self.base(org),
-                Credential::Bearer(Secret::new(key(org))),
+                Credential::bearer(Secret::new(key(org))),
             )
             .unwrap()
         };

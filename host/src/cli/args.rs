@@ -1,22 +1,28 @@
 //! The flags of `ferry clone` and `ferry plan`, and how they combine with a promotion file
-//! (`--config`): a flag overrides the file, the file overrides the defaults. Keys come from
-//! `--source-key`/`--target-key`, else the file's `key_env`/`key_file`, else the
-//! `UNSTRACT_SRC_PLATFORM_KEY`/`UNSTRACT_TGT_PLATFORM_KEY` environment variables.
+//! (`--config`): a flag overrides the file, the file overrides the defaults. Credentials
+//! come from the flags, else the file's `[side.auth]`, else the variables the platform's
+//! manifest declares (then `FERRY_SOURCE_KEY`, `FERRY_SOURCE_USER`, `FERRY_SOURCE_PASSWORD`
+//! and their `TARGET` twins). What a side's parameters mean is the platform's: the session
+//! checks them against its `[connection]`.
 
 use super::plugins::PluginArgs;
 use crate::engine::select::Selection;
 use crate::engine::{OnConflict, Options};
+use crate::net::Secret;
+use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
 use crate::net::retry::RetryPolicy;
-use crate::net::{Connection, Credential, Environments, HttpClient, Secret, Side};
-use crate::promotion::{EnvToml, Loaded, parse_size};
+use crate::promotion::{EnvToml, Loaded, parse_size, read_secret_file};
+use crate::session::{EnvSpec, Settings};
 use clap::{Args, ValueEnum};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
 /// Defaults, when neither a flag nor the promotion file says.
 pub mod defaults {
-    pub const API_PREFIX: &str = "api/v1";
+    /// the platform of a run that names none (every flag of Unstract's clone tool works)
+    pub const PLATFORM: &str = "unstract";
     pub const MAX_IN_FLIGHT: u32 = 32;
     pub const ATTEMPTS: u32 = 5;
     pub const CONNECT_TIMEOUT: u64 = 10;
@@ -30,25 +36,47 @@ pub mod defaults {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Endpoints {
-    /// Base URL of the source platform, e.g. https://us-central.unstract.com
+    /// The platform of the run: its plugins alone are loaded, its manifest says what the
+    /// parameters, credentials and options are (`ferry plugins list`) [default: unstract]
+    #[arg(long, value_name = "NAME")]
+    pub platform: Option<String>,
+    /// Base URL of the source environment, e.g. https://us-central.unstract.com
     #[arg(long, value_name = "URL")]
     pub source_url: Option<String>,
-    /// Organisation id of the source.
+    /// A connection parameter of the source, as the platform declares them (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub source_param: Vec<(String, String)>,
+    /// Short for --source-param org=ORG.
     #[arg(long, value_name = "ORG")]
     pub source_org: Option<String>,
-    /// Platform key of the source (a read key is enough) [env: UNSTRACT_SRC_PLATFORM_KEY].
+    /// Key of the source (a read key is enough); also from the platform's variable.
     #[arg(long, value_name = "KEY")]
     pub source_key: Option<String>,
-    /// Base URL of the target platform.
+    /// User name on the source, for platforms that log in.
+    #[arg(long, value_name = "NAME")]
+    pub source_user: Option<String>,
+    /// A file holding the source's password [env: FERRY_SOURCE_PASSWORD].
+    #[arg(long, value_name = "FILE")]
+    pub source_password_file: Option<PathBuf>,
+    /// Base URL of the target environment.
     #[arg(long, value_name = "URL")]
     pub target_url: Option<String>,
-    /// Organisation id of the target.
+    /// A connection parameter of the target (repeatable).
+    #[arg(long, value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub target_param: Vec<(String, String)>,
+    /// Short for --target-param org=ORG.
     #[arg(long, value_name = "ORG")]
     pub target_org: Option<String>,
-    /// Platform key of the target (read_write) [env: UNSTRACT_TGT_PLATFORM_KEY].
+    /// Key of the target (read_write); also from the platform's variable.
     #[arg(long, value_name = "KEY")]
     pub target_key: Option<String>,
-    /// API prefix: {url}/{prefix}/unstract/{org}/ [default: api/v1]
+    /// User name on the target, for platforms that log in.
+    #[arg(long, value_name = "NAME")]
+    pub target_user: Option<String>,
+    /// A file holding the target's password [env: FERRY_TARGET_PASSWORD].
+    #[arg(long, value_name = "FILE")]
+    pub target_password_file: Option<PathBuf>,
+    /// Short for --source-param api_prefix=P --target-param api_prefix=P.
     #[arg(long)]
     pub api_prefix: Option<String>,
     /// Requests per second per environment (0: no limit) [default: 0]
@@ -110,7 +138,10 @@ pub struct RunArgs {
     /// Copy no file contents.
     #[arg(long)]
     pub skip_files: bool,
-    /// Also clone groups' members (matched by email).
+    /// A run option of the platform, NAME=VALUE (repeatable; `ferry plugins list` shows them).
+    #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_pair)]
+    pub option: Vec<(String, String)>,
+    /// Short for --option clone-group-members=true (the flag of Unstract's clone tool).
     #[arg(long)]
     pub clone_group_members: bool,
     /// Write the JSON report to this file.
@@ -123,6 +154,13 @@ pub struct RunArgs {
     pub plugins: PluginArgs,
 }
 
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+        _ => Err(format!("{s:?} must be NAME=VALUE")),
+    }
+}
+
 fn parse_kind_policy(s: &str) -> Result<(String, OnConflict), String> {
     let (k, p) = s
         .split_once('=')
@@ -132,89 +170,56 @@ fn parse_kind_policy(s: &str) -> Result<(String, OnConflict), String> {
     Ok((k.to_string(), p))
 }
 
-/// One environment, resolved.
-#[derive(Debug, Clone)]
-pub struct Env {
-    /// its name for hooks (`dev`)
-    pub name: String,
-    pub url: String,
-    pub org: String,
-    pub api_prefix: String,
-    pub key: Secret,
+/// A run: the session's settings, and where its report goes.
+pub struct Run {
+    pub settings: Settings,
+    pub emit: Emit,
 }
 
-impl Env {
-    pub fn base(&self) -> String {
-        format!(
-            "{}/{}/unstract/{}/",
-            self.url.trim_end_matches('/'),
-            self.api_prefix.trim_matches('/'),
-            self.org
-        )
-    }
-    pub fn describe(&self) -> String {
-        format!("{} @ {}", self.org, self.url)
-    }
-}
-
-/// Everything a run needs, from flags, the promotion file and defaults.
-pub struct Settings {
-    pub source: Env,
-    pub target: Env,
-    pub net: ClientConfig,
-    /// the run's options; the rules and hooks are added when plugins are loaded
-    pub options: Options,
-    pub file: Option<Loaded>,
+/// Where a run's report goes.
+pub struct Emit {
     pub report: Option<PathBuf>,
     pub output: Output,
-    pub plugins: PluginArgs,
-}
-
-impl Settings {
-    /// The client for both environments.
-    pub fn client(&self) -> anyhow::Result<HttpClient> {
-        let conn = |side, env: &Env| {
-            Connection::new(side, &env.base(), Credential::Bearer(env.key.clone()))
-        };
-        HttpClient::new(
-            Environments {
-                source: conn(Side::Source, &self.source)?,
-                target: conn(Side::Target, &self.target)?,
-            },
-            &self.net,
-        )
-    }
 }
 
 impl RunArgs {
     /// Read the promotion file (if any) and combine it with the flags.
-    pub fn settings(&self) -> anyhow::Result<Settings> {
+    pub fn settings(&self) -> anyhow::Result<Run> {
         let file = self.config.as_deref().map(Loaded::read).transpose()?;
         self.settings_with(file)
     }
 
     /// Combine the flags with an already loaded promotion file.
-    pub fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Settings> {
+    pub fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
         let empty = crate::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let e = &self.endpoints;
+        let platform = platform(e, &file)?;
         let source = env(
             &file,
             "source",
-            &e.source_url,
-            &e.source_org,
-            &e.source_key,
+            Side {
+                url: &e.source_url,
+                params: &e.source_param,
+                org: &e.source_org,
+                key: &e.source_key,
+                user: &e.source_user,
+                password_file: &e.source_password_file,
+            },
             &e.api_prefix,
-            "UNSTRACT_SRC_PLATFORM_KEY",
         )?;
         let target = env(
             &file,
             "target",
-            &e.target_url,
-            &e.target_org,
-            &e.target_key,
+            Side {
+                url: &e.target_url,
+                params: &e.target_param,
+                org: &e.target_org,
+                key: &e.target_key,
+                user: &e.target_user,
+                password_file: &e.target_password_file,
+            },
             &e.api_prefix,
-            "UNSTRACT_TGT_PLATFORM_KEY",
         )?;
         let concurrency = self
             .concurrency
@@ -270,10 +275,22 @@ impl RunArgs {
             })
             .collect();
         on_conflict_kind.extend(self.on_name_conflict_kind.iter().cloned());
-        let mut plugin_options = vec![];
+        // The file's options, then the flags' (a later one wins when the session checks them).
+        let mut plugin_options: Vec<(String, String)> = run
+            .options
+            .iter()
+            .map(|(k, v)| {
+                let text = match v {
+                    toml::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                (k.clone(), text)
+            })
+            .collect();
         if self.clone_group_members || run.clone_group_members == Some(true) {
             plugin_options.push(("clone-group-members".into(), "true".into()));
         }
+        plugin_options.extend(self.option.iter().cloned());
         let options = Options {
             concurrency,
             on_conflict: self
@@ -292,33 +309,70 @@ impl RunArgs {
                 .max_file_size
                 .or(run.max_file_size.map(|s| s.0))
                 .unwrap_or(defaults::MAX_FILE_SIZE),
-            plugin_options,
+            plugin_options: vec![],
             transform: Default::default(),
             journal: std::sync::Arc::new(crate::engine::journal::Journal::none()),
         };
-        Ok(Settings {
-            source,
-            target,
-            net,
-            options,
-            file,
-            report: self.report.clone(),
-            output: self.output,
-            plugins: self.plugins.clone(),
+        Ok(Run {
+            settings: Settings {
+                platform,
+                source,
+                target,
+                net,
+                options,
+                plugin_options,
+                file,
+                discovery: self.plugins.discovery(),
+            },
+            emit: Emit {
+                report: self.report.clone(),
+                output: self.output,
+            },
         })
     }
 }
 
-/// One side: flag, else the file, else (for the key) the Unstract tool's variable.
+/// The run's platform: the flag, else the promotion file's (both sides must agree), else
+/// the default.
+fn platform(e: &Endpoints, file: &Option<Loaded>) -> anyhow::Result<String> {
+    let (s, t) = match file {
+        Some(l) => (
+            l.file.source.platform.clone(),
+            l.file.target.platform.clone(),
+        ),
+        None => (None, None),
+    };
+    if let (Some(s), Some(t)) = (&s, &t)
+        && s != t
+    {
+        anyhow::bail!(
+            "[source] platform = {s:?} and [target] platform = {t:?}: a run promotes within one platform"
+        );
+    }
+    Ok(e.platform
+        .clone()
+        .or(s)
+        .or(t)
+        .unwrap_or_else(|| defaults::PLATFORM.into()))
+}
+
+/// One side's flags.
+struct Side<'a> {
+    url: &'a Option<String>,
+    params: &'a [(String, String)],
+    org: &'a Option<String>,
+    key: &'a Option<String>,
+    user: &'a Option<String>,
+    password_file: &'a Option<PathBuf>,
+}
+
+/// One side: flags, else the file; credentials the platform's variables fill in later.
 fn env(
     file: &Option<Loaded>,
     side: &str,
-    url: &Option<String>,
-    org: &Option<String>,
-    key: &Option<String>,
+    flags: Side,
     prefix: &Option<String>,
-    key_var: &str,
-) -> anyhow::Result<Env> {
+) -> anyhow::Result<EnvSpec> {
     let empty = EnvToml::default();
     let t = file
         .as_ref()
@@ -330,40 +384,54 @@ fn env(
             }
         })
         .unwrap_or(&empty);
-    let missing = |what: &str| {
-        anyhow::anyhow!(
-            "no {side} {what}: give --{side}-{what} or [{side}] {what} in a promotion file (--config)"
-        )
-    };
-    let url = url
+    let url = flags
+        .url
         .clone()
         .or_else(|| t.url.as_ref().map(|u| u.0.clone()))
-        .ok_or_else(|| missing("url"))?;
-    let org = org
-        .clone()
-        .or_else(|| t.org.as_ref().map(|o| o.0.clone()))
-        .ok_or_else(|| missing("org"))?;
-    let from_file = match file {
-        Some(l) if key.is_none() => l.key(side)?,
-        _ => None,
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no {side} url: give --{side}-url or [{side}] url in a promotion file (--config)"
+            )
+        })?;
+    // The file's parameters, then its short forms, then the flags: a flag wins.
+    let mut params: BTreeMap<String, String> = t
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    if let Some(o) = &t.org {
+        params.insert("org".into(), o.0.clone());
+    }
+    if let Some(p) = &t.api_prefix {
+        params.insert("api_prefix".into(), p.clone());
+    }
+    params.extend(flags.params.iter().cloned());
+    if let Some(o) = flags.org {
+        params.insert("org".into(), o.clone());
+    }
+    if let Some(p) = prefix {
+        params.insert("api_prefix".into(), p.clone());
+    }
+    let key = match (flags.key, file) {
+        (Some(k), _) => Some(k.trim().to_string()).filter(|k| !k.is_empty()),
+        (None, Some(l)) => l.key(side)?,
+        (None, None) => None,
     };
-    let key = key
-        .clone()
-        .or(from_file)
-        .or_else(|| std::env::var(key_var).ok())
-        .map(|k| k.trim().to_string())
-        .filter(|k| !k.is_empty());
-    let key = key.ok_or_else(|| anyhow::anyhow!("no {side} key: give --{side}-key, set {key_var}, or name key_env or key_file in [{side}] of a promotion file"))?;
-    let api_prefix = prefix
-        .clone()
-        .or_else(|| t.api_prefix.clone())
-        .unwrap_or_else(|| defaults::API_PREFIX.into());
-    let name = t.name.clone().unwrap_or_else(|| org.clone());
-    Ok(Env {
-        name,
+    let password = match (flags.password_file, file) {
+        (Some(f), _) => {
+            Some(read_secret_file(f).map_err(|e| anyhow::anyhow!("--{side}-password-file: {e}"))?)
+        }
+        (None, Some(l)) => l.password(side)?,
+        (None, None) => None,
+    };
+    Ok(EnvSpec {
+        name: t.name.clone(),
         url,
-        org,
-        api_prefix,
-        key: Secret::new(&key),
+        params,
+        auth: AuthInput {
+            key: key.map(Secret::new),
+            username: flags.user.clone().or_else(|| t.auth.username.clone()),
+            password: password.map(Secret::new),
+        },
     })
 }

@@ -1,22 +1,14 @@
 //! `ferry clone` and `ferry plan`: one promotion from a source org to a target org, with
 //! flags and environment variables compatible with Unstract's clone tool.
 
-use super::args::{Output, RunArgs, Settings};
+use super::args::{Emit, Output, Run, RunArgs};
 use super::exit;
-use crate::engine::Options;
-use crate::engine::apply::{Outcome, Progress, apply};
-use crate::engine::plan::{PlanError, plan};
+use crate::engine::apply::{Outcome, Progress};
+use crate::engine::plan::PlanError;
 use crate::engine::report::Report;
-use crate::plugin::hook::Hook;
-use crate::plugin::registry::Registry;
-use crate::plugin::wasm::WasmRuntime;
-use crate::plugin::wasm::cache::ComponentCache;
-use crate::plugin::wasm::state::Grant;
-use crate::transform::{HookStep, Transformer};
+use crate::session::Session;
 use clap::Args;
 use std::io::IsTerminal;
-use std::sync::Arc;
-use std::time::Instant;
 
 #[derive(Args, Debug)]
 pub struct CloneArgs {
@@ -77,132 +69,41 @@ impl Bar {
     }
 }
 
-/// Everything one promotion needs, loaded once.
-pub struct Session {
-    _runtime: WasmRuntime,
-    pub registry: Registry,
-    pub grant: Grant,
-    pub settings: Settings,
-    /// the settings' options, with the promotion file's rules and hooks
-    pub options: Options,
-}
-
-impl Session {
-    pub async fn open(settings: Settings) -> anyhow::Result<Session> {
-        let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
-        let registry = Registry::load(&runtime, &settings.plugins.discovery()).await?;
-        let mut options = settings.options.clone();
-        options.transform = Arc::new(transformer(&settings, &registry, &runtime)?);
-        options.journal = Arc::new(crate::engine::journal::Journal::for_target(
-            &settings.target.base(),
-        ));
-        let grant = Grant {
-            http: Some(settings.client()?),
-            cancel: Default::default(),
-        };
-        Ok(Session {
-            _runtime: runtime,
-            registry,
-            grant,
-            settings,
-            options,
-        })
-    }
-}
-
-/// The promotion file's rules and hooks, checked against the loaded kinds.
-fn transformer(
-    settings: &Settings,
-    registry: &Registry,
-    runtime: &WasmRuntime,
-) -> anyhow::Result<Transformer> {
-    let mut t = Transformer {
-        source_env: settings.source.name.clone(),
-        target_env: settings.target.name.clone(),
-        ..Default::default()
-    };
-    let Some(l) = &settings.file else {
-        return Ok(t);
-    };
-    l.check_kinds(&registry.kinds().map(|(k, _)| k.name.clone()).collect())?;
-    t.kinds = l
-        .file
-        .kinds
-        .iter()
-        .map(|(k, r)| (k.get_ref().clone(), r.clone()))
-        .collect();
-    for h in &l.file.hooks {
-        let hook = Hook::load(h.uses.get_ref(), &l.dir, runtime)
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?;
-        let params = h
-            .with
-            .as_ref()
-            .map(|w| w.value.clone())
-            .unwrap_or_else(|| serde_json::json!({}));
-        t.hooks.push(HookStep {
-            hook,
-            kinds: h.kinds.iter().map(|k| k.get_ref().clone()).collect(),
-            params,
-        });
-    }
-    Ok(t)
-}
-
-fn emit(report: &Report, settings: &Settings) -> anyhow::Result<()> {
-    if let Some(path) = &settings.report {
+fn emit(report: &Report, run: &Emit) -> anyhow::Result<()> {
+    if let Some(path) = &run.report {
         std::fs::write(path, serde_json::to_string_pretty(report)?)
             .map_err(|e| anyhow::anyhow!("writing the report to {}: {e}", path.display()))?;
     }
-    match settings.output {
+    match run.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
         Output::Table => print!("{}", report.render()),
     }
     Ok(())
 }
 
-/// Plan, and apply unless `dry_run`. Returns the report.
-pub async fn promote(session: &Session, dry_run: bool, quiet: bool) -> Result<Report, PlanError> {
-    let opts = &session.options;
-    let (source, target) = (
-        session.settings.source.describe(),
-        session.settings.target.describe(),
-    );
-    let started = Instant::now();
-    let mut p = plan(&session.registry, &session.grant, opts).await?;
-    if dry_run {
-        return Ok(Report::build(
-            &p,
-            None,
-            &source,
-            &target,
-            started.elapsed().as_millis() as u64,
-        ));
-    }
-    let done = apply(
-        &mut p,
-        &session.registry,
-        &session.grant,
-        opts,
-        &Bar::new(quiet || session.settings.output == Output::Json),
-    )
-    .await;
-    opts.journal.compact();
-    Ok(Report::build(
-        &p,
-        Some(&done),
-        &source,
-        &target,
-        started.elapsed().as_millis() as u64,
-    ))
+/// Plan, and apply unless `dry_run`, with a progress bar unless `quiet` or JSON output.
+pub async fn promote(
+    session: &Session,
+    output: Output,
+    dry_run: bool,
+    quiet: bool,
+) -> Result<Report, PlanError> {
+    let bar = Bar::new(quiet || output == Output::Json);
+    session.promote(dry_run, &bar).await
+}
+
+/// Open the session of a run.
+pub async fn open_run(run: Run) -> anyhow::Result<(Session, Emit)> {
+    Ok((Session::open(run.settings).await?, run.emit))
 }
 
 pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
     let opened = match args.run.settings() {
-        Ok(settings) => Session::open(settings).await,
+        Ok(run) => open_run(run).await,
         Err(e) => Err(e),
     };
-    let session = opened.map_err(|e| anyhow::anyhow!("{e:#}\nnothing was written"))?;
-    let cancel = session.grant.cancel.clone();
+    let (session, run) = opened.map_err(|e| anyhow::anyhow!("{e:#}\nnothing was written"))?;
+    let cancel = session.cancel_token();
     // Ctrl-C or SIGTERM: stop starting work, let what is in flight finish, report, exit 130.
     let watcher = tokio::spawn(async move {
         super::signals::stop_requested().await;
@@ -211,12 +112,13 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
         );
         cancel.cancel();
     });
-    let result = promote(&session, args.dry_run, false).await;
+    let result = promote(&session, run.output, args.dry_run, false).await;
     watcher.abort();
+    session.close().await;
     match result {
         Ok(report) => {
-            emit(&report, &session.settings)?;
-            Ok(if session.grant.cancel.is_cancelled() {
+            emit(&report, &run)?;
+            Ok(if session.cancel_token().is_cancelled() {
                 exit::INTERRUPTED
             } else if report.failed() > 0 {
                 exit::FAILED
@@ -235,9 +137,11 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
 
 pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
     let run = async {
-        let session = Session::open(args.run.settings()?).await?;
-        let report = promote(&session, true, true).await?;
-        emit(&report, &session.settings)?;
+        let (session, run) = open_run(args.run.settings()?).await?;
+        let report = promote(&session, run.output, true, true).await;
+        session.close().await;
+        let report = report?;
+        emit(&report, &run)?;
         Ok::<_, anyhow::Error>(report.pending() > 0)
     };
     match run.await {

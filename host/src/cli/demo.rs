@@ -2,8 +2,9 @@
 //! services, print the plan of the promotion in `scripts/demo.toml` (rewrites included), run
 //! it, print the report, and say how to look at the result.
 
+use super::args::Output;
 use super::args::{Endpoints, RunArgs};
-use super::clone::{Session, promote};
+use super::clone::{open_run, promote};
 use super::exit;
 use crate::promotion::Loaded;
 use crate::sandbox::{Config, OrgSpec, Sandbox, Seed};
@@ -61,20 +62,20 @@ pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         PROMOTION,
         std::path::PathBuf::from("scripts"),
     )?;
-    let session = Session::open(run.settings_with(Some(file))?).await?;
+    let (session, _) = open_run(run.settings_with(Some(file))?).await?;
 
     println!("== Plan (ferry plan --config scripts/demo.toml): nothing written yet ==");
-    let planned = promote(&session, true, true).await?;
+    let planned = promote(&session, Output::Table, true, true).await?;
     print!("{}", planned.render());
 
     println!("\n== Clone (ferry clone --config scripts/demo.toml) ==");
-    let report = promote(&session, false, false).await?;
+    let report = promote(&session, Output::Table, false, false).await?;
     print!("{}", report.render());
     let writes_to_source = sandbox.writes_to("dev").len();
     println!("\nThe source received {writes_to_source} writes (it is only ever read).");
 
     println!("\n== Again: a re-run converges, nothing left to do ==");
-    let again = promote(&session, true, true).await?;
+    let again = promote(&session, Output::Table, true, true).await?;
     println!("{} changes pending.", again.pending());
 
     let key = sandbox.admin_key().to_string();

@@ -72,15 +72,62 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
     let registry = Registry::load(&runtime, &args.plugins.discovery()).await?;
     match args.output {
         Output::Json => {
-            let plugins: Vec<_> = registry.plugins().collect();
+            // Every plugin and every kind carries its platform; the plugin that declares a
+            // platform carries its connection and options too.
+            let mut plugins = serde_json::to_value(registry.plugins().collect::<Vec<_>>())?;
+            for p in plugins.as_array_mut().into_iter().flatten() {
+                let platform = p["platform"].clone();
+                for k in p["kinds"].as_array_mut().into_iter().flatten() {
+                    k["platform"] = platform.clone();
+                }
+                if let Some(decl) = registry
+                    .platforms()
+                    .find(|d| p["name"] == d.declared_by.as_str())
+                {
+                    p["declares"] = serde_json::json!({
+                        "connection": decl.connection,
+                        "auth": decl.connection.auth.scheme(),
+                        "options": decl.options,
+                    });
+                }
+            }
             println!("{}", serde_json::to_string_pretty(&plugins)?);
         }
         Output::Table => {
+            for p in registry.platforms() {
+                let c = &p.connection;
+                println!("platform {} (declared by plugin {})", p.name, p.declared_by);
+                println!("  base URL  {}   auth: {}", c.base_url, c.auth.scheme());
+                for (name, spec) in &c.params {
+                    println!(
+                        "  param     {name}{}{}  {}",
+                        if spec.required { " (required)" } else { "" },
+                        spec.default
+                            .as_ref()
+                            .map(|d| format!(" [default: {d}]"))
+                            .unwrap_or_default(),
+                        spec.description
+                    );
+                }
+                for (name, o) in &p.options {
+                    println!(
+                        "  option    {name} ({:?}{})  {}",
+                        o.kind,
+                        o.default_text()
+                            .map(|d| format!(", default {d}"))
+                            .unwrap_or_default(),
+                        o.description
+                    );
+                }
+                println!();
+            }
             let mut t = Table::new();
-            t.load_preset(UTF8_FULL_CONDENSED)
-                .set_header(["plugin", "version", "runtime", "source", "sha256", "limits"]);
+            t.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "platform", "plugin", "version", "runtime", "source", "sha256", "limits",
+            ]);
             for p in registry.plugins() {
                 t.add_row([
+                    p.platform.clone(),
                     p.name.clone(),
                     p.version.clone(),
                     p.runtime.to_string(),
@@ -92,6 +139,7 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
             println!("{t}");
             let mut k = Table::new();
             k.load_preset(UTF8_FULL_CONDENSED).set_header([
+                "platform",
                 "kind",
                 "plugin",
                 "depends on",
@@ -119,6 +167,7 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                     })
                     .collect();
                 k.add_row([
+                    p.platform.clone(),
                     kind.name.clone(),
                     p.name.clone(),
                     kind.depends_on.join(", "),

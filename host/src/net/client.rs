@@ -166,7 +166,8 @@ impl HttpError {
 /// The client of a run. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    inner: reqwest::Client,
+    /// one per side: a side that signs in keeps its session's cookies in a jar of its own
+    inner: [reqwest::Client; 2],
     envs: std::sync::Arc<Environments>,
     gates: Arc<[Gate; 2]>,
     retry: RetryPolicy,
@@ -178,22 +179,31 @@ impl HttpClient {
     pub fn new(envs: Environments, config: &ClientConfig) -> anyhow::Result<Self> {
         let bases = [envs.source.base.clone(), envs.target.base.clone()];
         // Every redirect hop must stay inside one of the two environments.
-        let redirects = redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= 5 {
-                attempt.error("too many redirects")
-            } else if bases.iter().any(|b| policy::within(b, attempt.url())) {
-                attempt.follow()
-            } else {
-                let url = attempt.url().to_string();
-                attempt.error(Refusal::HostNotAllowed(url))
+        let redirects = move || {
+            let bases = bases.clone();
+            redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= 5 {
+                    attempt.error("too many redirects")
+                } else if bases.iter().any(|b| policy::within(b, attempt.url())) {
+                    attempt.follow()
+                } else {
+                    let url = attempt.url().to_string();
+                    attempt.error(Refusal::HostNotAllowed(url))
+                }
+            })
+        };
+        let build = |conn: &Connection| {
+            let mut b = reqwest::Client::builder()
+                .connect_timeout(config.connect_timeout)
+                .timeout(config.request_timeout)
+                .redirect(redirects())
+                .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+            if conn.credential.keeps_cookies() {
+                b = b.cookie_provider(Arc::new(reqwest::cookie::Jar::default()));
             }
-        });
-        let inner = reqwest::Client::builder()
-            .connect_timeout(config.connect_timeout)
-            .timeout(config.request_timeout)
-            .redirect(redirects)
-            .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+            b.build()
+        };
+        let inner = [build(&envs.source)?, build(&envs.target)?];
         let gates = Arc::new(gates(&envs, config));
         Ok(HttpClient {
             inner,
@@ -230,12 +240,7 @@ impl HttpClient {
 
     /// Wait until `side` may take one more request; hold the permit while it runs.
     pub(crate) async fn admit(&self, side: Side) -> OwnedSemaphorePermit {
-        self.gates[match side {
-            Side::Source => 0,
-            Side::Target => 1,
-        }]
-        .admit()
-        .await
+        self.gates[index(side)].admit().await
     }
 
     /// A slot on each side at once, for a transfer that holds both while the bytes flow.
@@ -284,11 +289,59 @@ impl HttpClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter());
         }
-        let mut rb = self.inner.request(method, url);
-        for (k, v) in headers {
+        let mut rb = self.inner[index(side)].request(method, url);
+        for (k, v) in headers.iter().chain(&conn.headers) {
             rb = rb.header(k, v);
         }
-        Ok(authenticate(rb, &conn.credential))
+        Ok(conn.credential.apply(rb))
+    }
+
+    /// Open the sessions of the sides that sign in (before the run's first request), and
+    /// keep them alive. An error names the side and never holds the password.
+    pub async fn sign_in(&self) -> anyhow::Result<()> {
+        for side in [Side::Source, Side::Target] {
+            let conn = self.envs.get(side);
+            if let Credential::Login(l) = &conn.credential {
+                let http = &self.inner[index(side)];
+                l.sign_in(http, &conn.base).await?;
+                l.start_keep_alive(http.clone(), conn.base.clone());
+            }
+        }
+        Ok(())
+    }
+
+    /// End the sessions opened by [`HttpClient::sign_in`].
+    pub async fn sign_out(&self) {
+        for side in [Side::Source, Side::Target] {
+            let conn = self.envs.get(side);
+            if let Credential::Login(l) = &conn.credential {
+                l.sign_out(&self.inner[index(side)], &conn.base).await;
+            }
+        }
+    }
+
+    /// After a 401 on a side that signs in: sign in again, once for every request that saw
+    /// the same session end. True when the request is worth sending again.
+    pub(crate) async fn renew(&self, side: Side, seen: Option<u64>) -> bool {
+        let conn = self.envs.get(side);
+        let (Credential::Login(l), Some(seen)) = (&conn.credential, seen) else {
+            return false;
+        };
+        match l.refresh(&self.inner[index(side)], &conn.base, seen).await {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::warn!("{e}");
+                false
+            }
+        }
+    }
+
+    /// Which session a request is sent under (for [`HttpClient::renew`]).
+    pub(crate) fn session(&self, side: Side) -> Option<u64> {
+        match &self.envs.get(side).credential {
+            Credential::Login(l) => Some(l.generation()),
+            _ => None,
+        }
     }
 
     /// Send a plugin's request; the body is read up to `max_body` bytes. Throttled per
@@ -302,11 +355,21 @@ impl HttpClient {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
         let safe = super::retry::safe(&req.method, &req.headers);
         let mut attempt = 1;
+        let mut renewed = false;
         loop {
+            let session = self.session(req.side);
             let result = {
                 let _permit = self.admit(req.side).await;
                 self.send_once(policy, &req, max_body, &what).await
             };
+            // A session that ended is opened again once, and the request sent again.
+            if !renewed
+                && matches!(&result, Ok(r) if r.status == 401)
+                && self.renew(req.side, session).await
+            {
+                renewed = true;
+                continue;
+            }
             let wait = match &result {
                 Ok(r) => {
                     let retry_after = r
@@ -403,12 +466,10 @@ impl HttpClient {
     }
 }
 
-/// Add the connection's credential to a request.
-fn authenticate(rb: reqwest::RequestBuilder, credential: &Credential) -> reqwest::RequestBuilder {
-    match credential {
-        Credential::None => rb,
-        Credential::Bearer(key) => rb.bearer_auth(key.expose()),
-        Credential::Header { name, value } => rb.header(name.as_str(), value.expose()),
+fn index(side: Side) -> usize {
+    match side {
+        Side::Source => 0,
+        Side::Target => 1,
     }
 }
 

@@ -2,6 +2,7 @@
 //! outbound request passes (`policy`), the client that sends them (`client`) and the paging
 //! styles `list-all` follows (`paging`).
 
+pub mod auth;
 pub mod client;
 pub mod paging;
 pub mod policy;
@@ -10,6 +11,7 @@ pub mod retry;
 use std::fmt;
 use url::Url;
 
+pub use auth::Credential;
 pub use client::{HttpClient, HttpError, Request, RequestBody, Response};
 pub use policy::Policy;
 
@@ -56,38 +58,16 @@ impl fmt::Display for Secret {
     }
 }
 
-/// How the host authenticates to an environment. Only the host ever sees the value.
-#[derive(Debug, Clone)]
-pub enum Credential {
-    None,
-    /// `Authorization: Bearer <key>` (Unstract, Versori).
-    Bearer(Secret),
-    /// A header of the platform's own, e.g. `X-MSTR-AuthToken` (Strategy).
-    Header {
-        name: String,
-        value: Secret,
-    },
-}
-
-impl Credential {
-    /// The header this credential travels in, which a plugin may therefore never set.
-    pub fn header_name(&self) -> Option<&str> {
-        match self {
-            Credential::None => None,
-            Credential::Bearer(_) => Some("authorization"),
-            Credential::Header { name, .. } => Some(name.as_str()),
-        }
-    }
-}
-
-/// One environment of a run: its base URL (every plugin path is relative to it) and its
-/// credential.
+/// One environment of a run: its base URL (every plugin path is relative to it), its
+/// credential and the headers the host sends on every request (the platform's, such as a
+/// tenant id: a plugin may not set them).
 #[derive(Debug, Clone)]
 pub struct Connection {
     pub side: Side,
     /// Always ends with '/', so that `join("tags/")` stays below it.
     pub base: Url,
     pub credential: Credential,
+    pub headers: Vec<(String, String)>,
 }
 
 impl Connection {
@@ -105,7 +85,21 @@ impl Connection {
             side,
             base,
             credential,
+            headers: vec![],
         })
+    }
+
+    /// The same, with headers the host sends on every request.
+    pub fn with_headers(mut self, headers: Vec<(String, String)>) -> anyhow::Result<Self> {
+        for (k, v) in &headers {
+            reqwest::header::HeaderName::from_bytes(k.as_bytes())
+                .map_err(|_| anyhow::anyhow!("{}: {k:?} is not a header name", self.side))?;
+            reqwest::header::HeaderValue::from_str(v).map_err(|_| {
+                anyhow::anyhow!("{}: header {k} has a value that cannot be sent", self.side)
+            })?;
+        }
+        self.headers = headers;
+        Ok(self)
     }
 }
 

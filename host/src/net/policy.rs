@@ -72,11 +72,15 @@ impl Policy {
         conn: &Connection,
         names: impl IntoIterator<Item = &'a str>,
     ) -> Result<(), Refusal> {
-        let credential = conn.credential.header_name().map(str::to_ascii_lowercase);
+        let credential = conn.credential.header_name();
         for name in names {
             let lower = name.to_ascii_lowercase();
             if FORBIDDEN_HEADERS.contains(&lower.as_str())
-                || credential.as_deref() == Some(lower.as_str())
+                || credential.is_some_and(|c| c.eq_ignore_ascii_case(name))
+                || conn
+                    .headers
+                    .iter()
+                    .any(|(h, _)| h.eq_ignore_ascii_case(name))
             {
                 return Err(Refusal::ForbiddenHeader(name.to_string()));
             }
@@ -178,10 +182,18 @@ mod tests {
                 value: crate::net::Secret::new("s"),
             },
         )
+        .unwrap()
+        .with_headers(vec![("X-MSTR-ProjectID".into(), "P1".into())])
         .unwrap();
         let p = Policy::default();
         assert!(p.check_headers(&c, ["Accept"]).is_ok());
-        for h in ["Authorization", "COOKIE", "host", "x-mstr-authtoken"] {
+        for h in [
+            "Authorization",
+            "COOKIE",
+            "host",
+            "x-mstr-authtoken",
+            "x-mstr-projectid",
+        ] {
             assert!(p.check_headers(&c, [h]).is_err(), "{h}");
         }
     }

@@ -4,6 +4,7 @@
 //! ```toml
 //! name = "unstract"
 //! version = "0.1.0"
+//! platform = "unstract"   # the platform it serves; [connection] and [options]: see platform.rs
 //! [limits]
 //! cpu-ms = 30000          # guest execution time per call (host calls and sleeps excluded)
 //! wall-ms = 600000        # whole call, host calls included
@@ -13,8 +14,10 @@
 //! allow = ["POST projectDuplications"]   # exceptions to the read-only source (relative paths)
 //! ```
 
+use super::platform::{ConnectionSpec, OptionSpec};
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Duration;
 
@@ -28,6 +31,13 @@ pub struct Manifest {
     pub limits: LimitsToml,
     #[serde(default)]
     pub source_writes: SourceWrites,
+    /// the platform this plugin serves (none: every platform)
+    pub platform: Option<String>,
+    /// how to reach the platform's environments (declared by one plugin per platform)
+    pub connection: Option<ConnectionSpec>,
+    /// the platform's run options (`--option NAME=VALUE`)
+    #[serde(default)]
+    pub options: BTreeMap<String, OptionSpec>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -131,10 +141,36 @@ impl Manifest {
         {
             anyhow::bail!("plugin manifest {origin}: a limit of 0 would make every call fail");
         }
+        if let Some(p) = &m.platform
+            && (p.is_empty()
+                || !p
+                    .chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_'))
+        {
+            anyhow::bail!(
+                "plugin manifest {origin}: platform {p:?}: a platform name is lowercase letters, digits, '-' and '_'"
+            );
+        }
+        if m.platform.is_none() && (m.connection.is_some() || !m.options.is_empty()) {
+            anyhow::bail!(
+                "plugin manifest {origin}: [connection] and [options] belong to a platform: add platform = \"NAME\""
+            );
+        }
+        if let Some(c) = &m.connection {
+            c.check()
+                .map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
+        }
+        for (name, o) in &m.options {
+            if let Some(d) = o.default_text() {
+                o.check(name, &d).map_err(|e| {
+                    anyhow::anyhow!("plugin manifest {origin}: [options.{name}] default: {e}")
+                })?;
+            }
+        }
         Ok(m)
     }
 
-    /// Read `<stem>.toml` beside a `.wasm`, if there is one.
+    /// Read `<stem>.toml` beside a `.wasm` or `.rhai`, if there is one.
     pub fn beside(wasm: &Path) -> anyhow::Result<Option<Manifest>> {
         let path = wasm.with_extension("toml");
         match std::fs::read_to_string(&path) {
@@ -185,5 +221,28 @@ mod tests {
         assert!(e.contains("x.toml") && e.contains("cpu"), "{e}");
         assert!(Manifest::parse("[source-writes]\nallow=['post']\n", "t").is_err());
         assert!(Manifest::parse("[source-writes]\nallow=['POST jobs/']\n", "t").is_ok());
+    }
+
+    #[test]
+    fn a_platform_declares_its_connection_and_options() {
+        let text = "platform = 'p'\n[connection]\nbase-url = '{url}/o/{org}/'\n[connection.params.org]\nrequired = true\n[connection.auth]\nscheme = 'login'\npath = 'api/auth/login'\ntoken-header = 'X-Token'\nkeep-alive = { method = 'PUT', path = 'api/sessions', every-s = 30 }\n[options.deep]\ntype = 'bool'\ndefault = false\n";
+        let m = Manifest::parse(text, "p.toml").unwrap();
+        assert_eq!(m.platform.as_deref(), Some("p"));
+        assert_eq!(m.connection.unwrap().auth.scheme(), "login");
+        let e = Manifest::parse("[options.x]\ntype = 'bool'\n", "q.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("q.toml") && e.contains("platform"), "{e}");
+        let e = Manifest::parse("platform = 'p'\n[connection]\nbase-url = '{url}/'\n[connection.auth]\nscheme = 'magic'\n", "r.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("r.toml") && e.contains("magic"), "{e}");
+        let e = Manifest::parse(
+            "platform = 'p'\n[options.n]\ntype = 'integer'\ndefault = 'x'\n",
+            "s.toml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("[options.n]"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 
 pub mod hook;
 pub mod manifest;
+pub mod platform;
 pub mod registry;
 pub mod rhai;
 pub mod stats;

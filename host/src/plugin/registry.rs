@@ -1,9 +1,13 @@
 //! Finding and loading plugins: the ones bundled into the binary at build time, then every
-//! `*.wasm` (with its `<stem>.toml` manifest) and `*.rhai` cloner in the plugin directories.
-//! Each kind must come from exactly one plugin, unless the user picks one.
+//! `*.wasm` and `*.rhai` cloner (each with its `<stem>.toml` manifest) in the plugin
+//! directories. A plugin serves one platform (its manifest's `platform`; none: every
+//! platform), and one plugin per platform declares the platform's connection and options.
+//! A run loads only its platform's plugins. Within a platform, each kind must come from
+//! exactly one plugin, unless the user picks one.
 
 use super::PluginError;
 use super::manifest::{Limits, Manifest};
+use super::platform::{self, Platform};
 use super::rhai::RhaiCloner;
 use super::types::{CallContext, KindInfo, Resource, Stored};
 use super::wasm::state::Grant;
@@ -27,6 +31,8 @@ include!(concat!(env!("OUT_DIR"), "/bundled.rs"));
 #[derive(Debug, Clone, Serialize)]
 pub struct PluginInfo {
     pub name: String,
+    /// the platform it serves (`*`: every platform)
+    pub platform: String,
     pub version: String,
     pub description: String,
     /// "bundled" or the file it was loaded from
@@ -164,6 +170,9 @@ pub struct Discovery {
     pub paths: Vec<PathBuf>,
     /// `KIND=PLUGIN` choices for kinds declared by more than one plugin.
     pub kind_choice: BTreeMap<String, String>,
+    /// Load only this platform's plugins (and those that serve every platform); `None`:
+    /// every plugin, each platform's kinds apart (`ferry plugins list`).
+    pub platform: Option<String>,
 }
 
 impl Discovery {
@@ -181,53 +190,68 @@ impl Discovery {
             bundled: true,
             paths,
             kind_choice: BTreeMap::new(),
+            platform: None,
         }
     }
 }
 
 pub struct Registry {
     plugins: Vec<(PluginInfo, Cloner)>,
-    by_kind: BTreeMap<String, usize>,
+    /// (platform, kind) → plugin
+    by_kind: BTreeMap<(String, String), usize>,
+    platforms: BTreeMap<String, Platform>,
+    /// the run's platform, when the registry was loaded for one
+    platform: Option<String>,
 }
 
 /// A plugin file found on disk or in the binary, not yet loaded.
 struct Candidate {
     name: String,
     source: String,
+    manifest: Manifest,
     kind: CandidateKind,
 }
 
 enum CandidateKind {
-    Wasm {
-        bytes: Vec<u8>,
-        manifest: Option<Manifest>,
-    },
-    Rhai {
-        path: PathBuf,
-    },
+    Wasm { bytes: Vec<u8> },
+    Rhai { path: PathBuf },
+}
+
+impl Candidate {
+    /// The platform it serves in this load: its own, or the run's when it serves every one.
+    fn platform(&self, run: Option<&str>) -> String {
+        match (&self.manifest.platform, run) {
+            (Some(p), _) => p.clone(),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => platform::ANY.to_string(),
+        }
+    }
 }
 
 impl Registry {
     pub async fn load(runtime: &WasmRuntime, discovery: &Discovery) -> anyhow::Result<Registry> {
         let mut candidates: Vec<Candidate> = Vec::new();
-        if discovery.bundled {
-            for b in BUNDLED {
-                let manifest = b
-                    .manifest
-                    .map(|m| Manifest::parse(m, &format!("bundled plugin {}", b.name)))
-                    .transpose()?;
-                let name = manifest
-                    .as_ref()
-                    .and_then(|m| m.name.clone())
-                    .unwrap_or_else(|| b.name.to_string());
-                candidates.push(Candidate {
-                    name,
-                    source: "bundled".into(),
-                    kind: CandidateKind::Wasm {
-                        bytes: b.wasm.to_vec(),
-                        manifest,
-                    },
-                });
+        // The bundled plugins' platforms stay known without their cloners (`--no-bundled`
+        // with a directory of one's own cloners for a bundled platform).
+        let mut bundled_platforms = Vec::new();
+        for b in BUNDLED {
+            let manifest = b
+                .manifest
+                .map(|m| Manifest::parse(m, &format!("bundled plugin {}", b.name)))
+                .transpose()?
+                .unwrap_or_default();
+            let c = Candidate {
+                name: manifest.name.clone().unwrap_or_else(|| b.name.to_string()),
+                source: "bundled".into(),
+                manifest,
+                kind: CandidateKind::Wasm {
+                    bytes: b.wasm.to_vec(),
+                },
+            };
+            if discovery.bundled {
+                candidates.push(c);
+            } else {
+                bundled_platforms.push(c);
             }
         }
         for path in &discovery.paths {
@@ -253,29 +277,91 @@ impl Registry {
                 chosen.push(c);
             }
         }
+        // A run loads its platform's plugins only: another platform's kinds never meet its own.
+        let run = discovery.platform.as_deref();
+        let known: std::collections::BTreeSet<String> = chosen
+            .iter()
+            .chain(&bundled_platforms)
+            .filter(|c| c.manifest.connection.is_some())
+            .filter_map(|c| c.manifest.platform.clone())
+            .collect();
+        chosen.retain(|c| match (&c.manifest.platform, run) {
+            (Some(p), Some(r)) => p == r,
+            _ => true,
+        });
+        let platforms = platforms(&bundled_platforms, &chosen, run)?;
+        if let Some(r) = run
+            && !platforms.contains_key(r)
+        {
+            let known: std::collections::BTreeSet<&str> =
+                platforms.keys().map(String::as_str).collect();
+            anyhow::bail!(
+                "platform {r:?}: no loaded plugin declares it (a plugin's manifest names its platform and, for one plugin, its [connection]){}",
+                if known.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        "; loaded: {}",
+                        known.into_iter().collect::<Vec<_>>().join(", ")
+                    )
+                }
+            );
+        }
         let mut plugins = Vec::new();
         for c in chosen {
-            plugins.push(load_one(runtime, c).await?);
+            let platform = c.platform(run);
+            plugins.push(load_one(runtime, c, platform).await?);
         }
-        Registry::assemble(plugins, &discovery.kind_choice)
+        let mut registry = Registry::assemble(plugins, &discovery.kind_choice)?;
+        registry.platforms = platforms;
+        registry.platform = run.map(str::to_string);
+        Ok(registry)
     }
 
     fn assemble(
         plugins: Vec<(PluginInfo, Cloner)>,
         choice: &BTreeMap<String, String>,
     ) -> anyhow::Result<Registry> {
-        let mut declared: BTreeMap<String, Vec<usize>> = BTreeMap::new();
+        // A plugin for every platform takes its kinds to each platform loaded (whose own
+        // kinds they may then clash with), or stands alone when no platform is loaded.
+        let mut scopes: Vec<String> = plugins
+            .iter()
+            .map(|(i, _)| i.platform.clone())
+            .filter(|p| p != platform::ANY)
+            .collect();
+        scopes.sort();
+        scopes.dedup();
+        if scopes.is_empty() {
+            scopes.push(platform::ANY.to_string());
+        }
+        let mut declared: BTreeMap<(String, String), Vec<usize>> = BTreeMap::new();
         for (i, (info, _)) in plugins.iter().enumerate() {
-            for k in &info.kinds {
-                declared.entry(k.name.clone()).or_default().push(i);
+            let own = [info.platform.clone()];
+            let serves: &[String] = if info.platform == platform::ANY {
+                &scopes
+            } else {
+                &own
+            };
+            for p in serves {
+                for k in &info.kinds {
+                    declared
+                        .entry((p.clone(), k.name.clone()))
+                        .or_default()
+                        .push(i);
+                }
             }
         }
         for (kind, plugin) in choice {
-            let Some(owners) = declared.get(kind) else {
+            let owners: Vec<usize> = declared
+                .iter()
+                .filter(|((_, k), _)| k == kind)
+                .flat_map(|(_, o)| o.iter().copied())
+                .collect();
+            if owners.is_empty() {
                 anyhow::bail!(
                     "--kind-plugin {kind}={plugin}: no loaded plugin declares the kind {kind:?}"
                 )
-            };
+            }
             if !owners.iter().any(|&i| plugins[i].0.name == *plugin) {
                 let names: Vec<&str> = owners.iter().map(|&i| plugins[i].0.name.as_str()).collect();
                 anyhow::bail!(
@@ -285,7 +371,7 @@ impl Registry {
             }
         }
         let mut by_kind = BTreeMap::new();
-        for (kind, owners) in declared {
+        for ((platform, kind), owners) in declared {
             let owner = match (owners.as_slice(), choice.get(&kind)) {
                 (&[only], _) => only,
                 (_, Some(name)) => *owners
@@ -298,31 +384,61 @@ impl Registry {
                         .map(|&i| format!("{} ({})", plugins[i].0.name, plugins[i].0.source))
                         .collect();
                     anyhow::bail!(
-                        "kind {kind:?} is declared by several plugins: {}; pick one with --kind-plugin {kind}=PLUGIN",
+                        "platform {platform}: kind {kind:?} is declared by several plugins: {}; pick one with --kind-plugin {kind}=PLUGIN",
                         names.join(", ")
                     );
                 }
             };
-            by_kind.insert(kind, owner);
+            by_kind.insert((platform, kind), owner);
         }
-        Ok(Registry { plugins, by_kind })
+        Ok(Registry {
+            plugins,
+            by_kind,
+            platforms: BTreeMap::new(),
+            platform: None,
+        })
     }
 
     pub fn plugins(&self) -> impl Iterator<Item = &PluginInfo> {
         self.plugins.iter().map(|(i, _)| i)
     }
 
-    /// The plugin that handles `kind`, and what it declared about it.
+    /// The platforms the loaded plugins declare.
+    pub fn platforms(&self) -> impl Iterator<Item = &Platform> {
+        self.platforms.values()
+    }
+
+    /// The platform the registry was loaded for (`Discovery::platform`).
+    pub fn platform(&self) -> Option<&Platform> {
+        self.platforms.get(self.platform.as_deref()?)
+    }
+
+    /// The plugin that handles `kind` on the run's platform (without one: on the only
+    /// platform that has the kind), and what it declared about it.
     pub fn cloner_for(&self, kind: &str) -> Option<(&PluginInfo, &KindInfo, &Cloner)> {
-        let &i = self.by_kind.get(kind)?;
+        let i = match &self.platform {
+            Some(p) => *self.by_kind.get(&(p.clone(), kind.to_string()))?,
+            None => {
+                let mut owners = self
+                    .by_kind
+                    .iter()
+                    .filter(|((_, k), _)| k == kind)
+                    .map(|(_, &i)| i);
+                let first = owners.next()?;
+                if owners.any(|i| i != first) {
+                    return None;
+                }
+                first
+            }
+        };
         let (info, cloner) = &self.plugins[i];
         let k = info.kinds.iter().find(|k| k.name == kind)?;
         Some((info, k, cloner))
     }
 
-    /// Every kind with the plugin that handles it, sorted by name.
+    /// Every kind with the plugin that handles it, sorted by platform and name.
     pub fn kinds(&self) -> impl Iterator<Item = (&KindInfo, &PluginInfo)> {
-        self.by_kind.iter().filter_map(|(kind, &i)| {
+        self.by_kind.iter().filter_map(|((_, kind), &i)| {
             let info = &self.plugins[i].0;
             info.kinds
                 .iter()
@@ -363,20 +479,18 @@ fn read_candidate(file: &Path) -> anyhow::Result<Candidate> {
     match file.extension().and_then(|e| e.to_str()) {
         Some("wasm") => {
             let bytes = std::fs::read(file).with_context(|| format!("reading plugin {source}"))?;
-            let manifest = Manifest::beside(file)?;
-            let name = manifest
-                .as_ref()
-                .and_then(|m| m.name.clone())
-                .unwrap_or(stem);
+            let manifest = Manifest::beside(file)?.unwrap_or_default();
             Ok(Candidate {
-                name,
+                name: manifest.name.clone().unwrap_or(stem),
                 source,
-                kind: CandidateKind::Wasm { bytes, manifest },
+                manifest,
+                kind: CandidateKind::Wasm { bytes },
             })
         }
         Some("rhai") => Ok(Candidate {
             name: stem,
             source,
+            manifest: Manifest::beside(file)?.unwrap_or_default(),
             kind: CandidateKind::Rhai {
                 path: file.to_path_buf(),
             },
@@ -385,10 +499,63 @@ fn read_candidate(file: &Path) -> anyhow::Result<Candidate> {
     }
 }
 
-async fn load_one(runtime: &WasmRuntime, c: Candidate) -> anyhow::Result<(PluginInfo, Cloner)> {
+/// The platforms the candidates declare: one `[connection]` (and `[options]`) each. A
+/// plugin from a directory may declare a bundled platform anew (an on-premises deployment's
+/// URL shape, say): its declaration replaces the bundled one.
+fn platforms(
+    bundled_only: &[Candidate],
+    chosen: &[Candidate],
+    run: Option<&str>,
+) -> anyhow::Result<BTreeMap<String, Platform>> {
+    let mut out: BTreeMap<String, Platform> = BTreeMap::new();
+    for c in bundled_only.iter().chain(chosen) {
+        if run.is_some_and(|r| c.manifest.platform.as_deref() != Some(r)) {
+            continue;
+        }
+        let m = &c.manifest;
+        let Some(connection) = &m.connection else {
+            if !m.options.is_empty() {
+                anyhow::bail!(
+                    "plugin {} ({}): [options] go with the platform's [connection], in one plugin's manifest",
+                    c.name,
+                    c.source
+                );
+            }
+            continue;
+        };
+        let name = c.platform(run);
+        if let Some(first) = out.get(&name)
+            && !first.bundled
+        {
+            anyhow::bail!(
+                "platform {name}: both plugin {} and plugin {} ({}) declare its [connection]; one plugin per platform declares it",
+                first.declared_by,
+                c.name,
+                c.source
+            );
+        }
+        out.insert(
+            name.clone(),
+            Platform {
+                name,
+                declared_by: c.name.clone(),
+                bundled: c.source == "bundled",
+                connection: connection.clone(),
+                options: m.options.clone(),
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn load_one(
+    runtime: &WasmRuntime,
+    c: Candidate,
+    platform: String,
+) -> anyhow::Result<(PluginInfo, Cloner)> {
+    let manifest = c.manifest;
     match c.kind {
-        CandidateKind::Wasm { bytes, manifest } => {
-            let manifest = manifest.unwrap_or_default();
+        CandidateKind::Wasm { bytes } => {
             let limits = Limits::CLONER.with_overrides(&manifest.limits);
             let policy = Policy {
                 source_writes: manifest.source_write_rules(),
@@ -403,6 +570,7 @@ async fn load_one(runtime: &WasmRuntime, c: Candidate) -> anyhow::Result<(Plugin
             check_kinds(&c.name, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
+                platform,
                 version: manifest.version.unwrap_or_else(|| "unversioned".into()),
                 description: manifest.description.unwrap_or_default(),
                 source: c.source,
@@ -422,6 +590,7 @@ async fn load_one(runtime: &WasmRuntime, c: Candidate) -> anyhow::Result<(Plugin
             check_kinds(&c.name, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
+                platform,
                 version: cloner.version().to_string(),
                 description: cloner.description().to_string(),
                 source: c.source,

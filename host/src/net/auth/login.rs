@@ -1,0 +1,338 @@
+//! `login`: a user name and password exchanged for a session, as Strategy's Library API does
+//! it (`POST api/auth/login` → an `X-MSTR-AuthToken` header and a `JSESSIONID` cookie, both
+//! sent back on every call). The host signs in before the run's first request, sends the
+//! token header on every request, keeps the side's cookies in a jar of its own (the side's
+//! HTTP client has one), keeps the session alive while the run lasts, signs in again once when
+//! an answer is 401 and retries that request, and signs out when the run ends. The password
+//! and the token never leave this module but on the wire.
+
+use super::{AuthInput, Vars};
+use crate::net::{Secret, Side};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Spec {
+    /// where to sign in, relative to the environment's base URL
+    pub path: String,
+    /// how the credentials travel: `form` (urlencoded, the default) or `json`
+    #[serde(default)]
+    pub body: BodyKind,
+    #[serde(default = "username")]
+    pub username_field: String,
+    #[serde(default = "password")]
+    pub password_field: String,
+    /// more fields of the login body (`loginMode = "1"`)
+    #[serde(default)]
+    pub fields: BTreeMap<String, String>,
+    /// the answer's header that carries the token; the token goes back in the same header
+    pub token_header: String,
+    /// a request that keeps the session alive, sent every `every-s` seconds
+    #[serde(default)]
+    pub keep_alive: Option<Call>,
+    /// a request that ends the session
+    #[serde(default)]
+    pub logout: Option<Call>,
+    /// the variables holding the user name and the password when no flag or file gives them
+    #[serde(default)]
+    pub user_env: Vars,
+    #[serde(default)]
+    pub password_env: Vars,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum BodyKind {
+    #[default]
+    Form,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Call {
+    #[serde(default = "post")]
+    pub method: String,
+    pub path: String,
+    /// for keep-alive: seconds between two calls (default 60)
+    #[serde(default)]
+    pub every_s: Option<u64>,
+}
+
+fn username() -> String {
+    "username".into()
+}
+fn password() -> String {
+    "password".into()
+}
+fn post() -> String {
+    "POST".into()
+}
+
+impl Spec {
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (what, path) in [
+            ("path", Some(&self.path)),
+            ("keep-alive", self.keep_alive.as_ref().map(|c| &c.path)),
+            ("logout", self.logout.as_ref().map(|c| &c.path)),
+        ] {
+            if let Some(p) = path
+                && (p.starts_with('/') || p.contains("://") || p.split('/').any(|s| s == ".."))
+            {
+                anyhow::bail!("[connection.auth] {what} {p:?} must be relative to the base URL");
+            }
+        }
+        for c in self.keep_alive.iter().chain(&self.logout) {
+            c.method
+                .parse::<reqwest::Method>()
+                .map_err(|_| anyhow::anyhow!("[connection.auth] unknown method {:?}", c.method))?;
+        }
+        if reqwest::header::HeaderName::from_bytes(self.token_header.as_bytes()).is_err() {
+            anyhow::bail!(
+                "[connection.auth] token-header {:?} is not a header name",
+                self.token_header
+            );
+        }
+        Ok(())
+    }
+}
+
+/// One side's session.
+#[derive(Debug)]
+pub struct Login {
+    spec: Spec,
+    side: Side,
+    username: String,
+    password: Secret,
+    token: Mutex<Option<Secret>>,
+    /// bumped by every sign-in, so that requests that all got a 401 sign in once
+    generation: AtomicU64,
+    signing_in: tokio::sync::Mutex<()>,
+    keep_alive: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for Login {
+    fn drop(&mut self) {
+        if let Some(h) = self.keep_alive.lock().unwrap().take() {
+            h.abort();
+        }
+    }
+}
+
+impl Login {
+    pub fn new(spec: Spec, side: Side, input: &AuthInput) -> anyhow::Result<Login> {
+        let username = input
+            .username
+            .clone()
+            .or_else(|| spec.user_env.read(side, "USER"))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no {side} user name: give --{side}-user, set {}, or username in [{side}.auth] of a promotion file",
+                    spec.user_env.describe(side, "USER")
+                )
+            })?;
+        let password = input
+            .password
+            .clone()
+            .or_else(|| spec.password_env.read(side, "PASSWORD").map(Secret::new))
+            .ok_or_else(|| {
+                anyhow::anyhow!(
+                    "no {side} password: give --{side}-password-file, set {}, or password_env or password_file in [{side}.auth] of a promotion file",
+                    spec.password_env.describe(side, "PASSWORD")
+                )
+            })?;
+        Ok(Login {
+            spec,
+            side,
+            username,
+            password,
+            token: Mutex::new(None),
+            generation: AtomicU64::new(0),
+            signing_in: tokio::sync::Mutex::new(()),
+            keep_alive: Mutex::new(None),
+        })
+    }
+
+    pub fn token_header(&self) -> &str {
+        &self.spec.token_header
+    }
+
+    pub fn username(&self) -> &str {
+        &self.username
+    }
+
+    /// How many times this side signed in.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    pub fn apply(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+        match &*self.token.lock().unwrap() {
+            Some(t) => match reqwest::header::HeaderValue::from_str(t.expose()) {
+                Ok(mut v) => {
+                    v.set_sensitive(true);
+                    rb.header(self.spec.token_header.as_str(), v)
+                }
+                Err(_) => rb,
+            },
+            None => rb,
+        }
+    }
+
+    pub fn secret_values(&self) -> Vec<String> {
+        let mut v = vec![self.password.expose().to_string()];
+        if let Some(t) = &*self.token.lock().unwrap() {
+            v.push(t.expose().to_string());
+        }
+        v
+    }
+
+    /// Sign in (the side's client keeps the cookies the answer sets).
+    pub async fn sign_in(&self, http: &reqwest::Client, base: &Url) -> anyhow::Result<()> {
+        let _one = self.signing_in.lock().await;
+        self.sign_in_locked(http, base).await
+    }
+
+    /// Sign in again after a 401, unless another request already did since `seen`.
+    pub async fn refresh(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+        seen: u64,
+    ) -> anyhow::Result<()> {
+        let _one = self.signing_in.lock().await;
+        if self.generation() != seen {
+            return Ok(());
+        }
+        tracing::info!("{}: the session ended (401); signing in again", self.side);
+        self.sign_in_locked(http, base).await
+    }
+
+    async fn sign_in_locked(&self, http: &reqwest::Client, base: &Url) -> anyhow::Result<()> {
+        let side = self.side;
+        let url = base.join(&self.spec.path)?;
+        let mut fields: Vec<(&str, &str)> = self
+            .spec
+            .fields
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        fields.push((&self.spec.username_field, &self.username));
+        fields.push((&self.spec.password_field, self.password.expose()));
+        let rb = http.post(url);
+        let rb = match self.spec.body {
+            BodyKind::Form => rb.form(&fields),
+            BodyKind::Json => rb.json(&fields.into_iter().collect::<BTreeMap<_, _>>()),
+        };
+        let resp = rb.send().await.map_err(|e| {
+            anyhow::anyhow!(
+                "{side}: signing in at {}: {}",
+                self.spec.path,
+                self.scrub(&e.to_string())
+            )
+        })?;
+        let status = resp.status();
+        let token = resp
+            .headers()
+            .get(self.spec.token_header.as_str())
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        if !status.is_success() {
+            let body = resp.bytes().await.unwrap_or_default();
+            anyhow::bail!(
+                "{side}: signing in as {} at {} was refused ({status}): {}",
+                self.username,
+                self.spec.path,
+                self.scrub(&crate::net::body_summary(&body))
+            );
+        }
+        let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
+            anyhow::anyhow!(
+                "{side}: signing in at {} answered {status} without a {} header",
+                self.spec.path,
+                self.spec.token_header
+            )
+        })?;
+        *self.token.lock().unwrap() = Some(Secret::new(token));
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        tracing::debug!("{side}: signed in as {}", self.username);
+        Ok(())
+    }
+
+    /// Keep the session alive until [`Login::sign_out`] (or the end of the process).
+    pub fn start_keep_alive(self: &std::sync::Arc<Self>, http: reqwest::Client, base: Url) {
+        let Some(call) = self.spec.keep_alive.clone() else {
+            return;
+        };
+        let every = Duration::from_secs(call.every_s.unwrap_or(60).max(1));
+        let me = std::sync::Arc::downgrade(self);
+        let task = tokio::spawn(async move {
+            let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+            loop {
+                tick.tick().await;
+                let Some(login) = me.upgrade() else { return };
+                let seen = login.generation();
+                let answer = login.call(&http, &base, &call).await;
+                match answer {
+                    Ok(s) if s == reqwest::StatusCode::UNAUTHORIZED => {
+                        if let Err(e) = login.refresh(&http, &base, seen).await {
+                            tracing::warn!("{e}");
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::debug!("{}: keep-alive: {e}", login.side),
+                }
+            }
+        });
+        if let Some(old) = self.keep_alive.lock().unwrap().replace(task) {
+            old.abort();
+        }
+    }
+
+    async fn call(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+        call: &Call,
+    ) -> anyhow::Result<reqwest::StatusCode> {
+        let method: reqwest::Method = call.method.parse()?;
+        let resp = self
+            .apply(http.request(method, base.join(&call.path)?))
+            .send()
+            .await?;
+        Ok(resp.status())
+    }
+
+    /// End the session: stop keeping it alive and sign out (a refusal is only logged: the
+    /// session ends by itself later).
+    pub async fn sign_out(&self, http: &reqwest::Client, base: &Url) {
+        if let Some(h) = self.keep_alive.lock().unwrap().take() {
+            h.abort();
+        }
+        if self.token.lock().unwrap().is_none() {
+            return;
+        }
+        if let Some(call) = &self.spec.logout {
+            match self.call(http, base, call).await {
+                Ok(s) => tracing::debug!("{}: signed out ({s})", self.side),
+                Err(e) => {
+                    tracing::debug!("{}: signing out: {}", self.side, self.scrub(&e.to_string()))
+                }
+            }
+        }
+        *self.token.lock().unwrap() = None;
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_string();
+        for v in self.secret_values().iter().filter(|v| v.len() >= 4) {
+            out = out.replace(v.as_str(), "***");
+        }
+        out
+    }
+}

@@ -1,0 +1,350 @@
+//! A platform, as its pack declares it in a plugin manifest: how to reach an environment
+//! (`[connection]`: a base-URL template and its parameters, the headers the host owns, the
+//! credential scheme and the variables that supply credentials) and the run options its
+//! cloners read (`[options]`). The host knows credential schemes; the URL shape, the
+//! parameters and the options are the pack's.
+//!
+//! ```toml
+//! platform = "unstract"
+//! [connection]
+//! base-url = "{url}/{api_prefix}/unstract/{org}/"
+//! label = "{org}"                      # names the environment in reports (default: {url})
+//! headers = { "X-Tenant" = "{org}" }   # sent by the host on every request
+//! [connection.params.org]
+//! description = "organisation id"
+//! required = true
+//! pattern = "^[a-z0-9_-]+$"
+//! [connection.params.api_prefix]
+//! default = "api/v1"
+//! [connection.auth]
+//! scheme = "bearer"                    # bearer | header | login (see net::auth)
+//! key-env = { source = "SRC_KEY", target = "TGT_KEY" }
+//! [options.clone-group-members]
+//! type = "bool"
+//! default = false
+//! description = "also add groups' members"
+//! ```
+
+use crate::net::auth::AuthSpec;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The platform a plugin without a `platform` line serves: every one (a kind pack written
+/// before platforms existed keeps loading into the runs it was written for).
+pub const ANY: &str = "*";
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ConnectionSpec {
+    /// `{url}` is the environment's URL (`--source-url`); every other `{name}` a parameter
+    pub base_url: String,
+    /// what names the environment in reports and hooks' `source_env` (default `{url}`)
+    #[serde(default)]
+    pub label: Option<String>,
+    #[serde(default)]
+    pub params: BTreeMap<String, ParamSpec>,
+    /// headers the host sends on every request; a plugin may never set them
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+    pub auth: AuthSpec,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ParamSpec {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub default: Option<String>,
+    #[serde(default)]
+    pub required: bool,
+    /// a regular expression the whole value must match
+    #[serde(default)]
+    pub pattern: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum OptionType {
+    Bool,
+    String,
+    Integer,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct OptionSpec {
+    #[serde(rename = "type")]
+    pub kind: OptionType,
+    #[serde(default)]
+    pub default: Option<toml::Value>,
+    #[serde(default)]
+    pub description: String,
+}
+
+impl ConnectionSpec {
+    /// Check the template and the declarations when the manifest is read.
+    pub fn check(&self) -> anyhow::Result<()> {
+        for template in [Some(&self.base_url), self.label.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(self.headers.values())
+        {
+            for name in placeholders(template)? {
+                if name != "url" && !self.params.contains_key(&name) {
+                    anyhow::bail!(
+                        "[connection] {template:?} names {{{name}}}, which [connection.params] does not declare"
+                    );
+                }
+            }
+        }
+        if !self.base_url.starts_with("{url}") {
+            anyhow::bail!("[connection] base-url must start with {{url}}");
+        }
+        for (name, p) in &self.params {
+            if name == "url" || name.is_empty() {
+                anyhow::bail!("[connection.params] {name:?}: reserved or empty name");
+            }
+            if let Some(re) = &p.pattern {
+                regex::Regex::new(re).map_err(|e| {
+                    anyhow::anyhow!("[connection.params.{name}] pattern is not a regex: {e}")
+                })?;
+            }
+        }
+        self.auth.check()
+    }
+
+    /// The parameters of one environment: the given ones checked, defaults filled in.
+    /// Errors name the side and how to give what is missing.
+    pub fn resolve_params(
+        &self,
+        side: &str,
+        given: &BTreeMap<String, String>,
+    ) -> anyhow::Result<BTreeMap<String, String>> {
+        for name in given.keys() {
+            if !self.params.contains_key(name) {
+                let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
+                anyhow::bail!(
+                    "{side} parameter {name:?} is not one this platform declares (it has: {})",
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            }
+        }
+        let mut out = BTreeMap::new();
+        for (name, spec) in &self.params {
+            let value = given.get(name).cloned().or_else(|| spec.default.clone());
+            let Some(value) = value else {
+                if spec.required {
+                    anyhow::bail!(
+                        "no {side} {name}: give --{side}-param {name}=VALUE or params.{name} in [{side}] of a promotion file ({})",
+                        spec.description
+                    );
+                }
+                continue;
+            };
+            if let Some(re) = &spec.pattern {
+                let re = regex::Regex::new(&format!("^(?:{re})$")).expect("checked on load");
+                if !re.is_match(&value) {
+                    anyhow::bail!(
+                        "{side} {name} {value:?} does not match the pattern {:?} ({})",
+                        spec.pattern.as_deref().unwrap_or_default(),
+                        spec.description
+                    );
+                }
+            }
+            if value.contains(['?', '#', '\\']) || value.split('/').any(|s| s == "..") {
+                anyhow::bail!("{side} {name} {value:?} cannot go into a URL path");
+            }
+            out.insert(name.clone(), value);
+        }
+        Ok(out)
+    }
+
+    /// The environment's base URL.
+    pub fn base_url(&self, url: &str, params: &BTreeMap<String, String>) -> String {
+        render(&self.base_url, url, params, true)
+    }
+
+    /// The environment's label in reports.
+    pub fn label(&self, url: &str, params: &BTreeMap<String, String>) -> Option<String> {
+        self.label.as_ref().map(|l| render(l, url, params, false))
+    }
+
+    /// The host-owned headers, rendered.
+    pub fn headers(&self, url: &str, params: &BTreeMap<String, String>) -> Vec<(String, String)> {
+        self.headers
+            .iter()
+            .map(|(k, v)| (k.clone(), render(v, url, params, false)))
+            .collect()
+    }
+}
+
+/// The `{name}`s of a template.
+fn placeholders(template: &str) -> anyhow::Result<Vec<String>> {
+    let mut out = vec![];
+    let mut rest = template;
+    while let Some(start) = rest.find('{') {
+        let end = rest[start..]
+            .find('}')
+            .ok_or_else(|| anyhow::anyhow!("[connection] {template:?}: an unclosed '{{'"))?;
+        out.push(rest[start + 1..start + end].to_string());
+        rest = &rest[start + end + 1..];
+    }
+    Ok(out)
+}
+
+/// Fill a template. In a URL, values lose their slashes at both ends (so `api/v1/` and
+/// `/api/v1` both fit `{url}/{api_prefix}/`) and `{url}` its trailing ones.
+fn render(template: &str, url: &str, params: &BTreeMap<String, String>, in_url: bool) -> String {
+    let mut out = template.replace("{url}", url.trim_end_matches('/'));
+    for (k, v) in params {
+        let v = if in_url { v.trim_matches('/') } else { v };
+        out = out.replace(&format!("{{{k}}}"), v);
+    }
+    out
+}
+
+impl OptionSpec {
+    /// A value given as text, checked against the type; returned as the text plugins get.
+    pub fn check(&self, name: &str, value: &str) -> anyhow::Result<String> {
+        match self.kind {
+            OptionType::Bool => match value {
+                "true" | "1" | "yes" => Ok("true".into()),
+                "false" | "0" | "no" => Ok("false".into()),
+                _ => anyhow::bail!("option {name}={value:?}: give true or false"),
+            },
+            OptionType::Integer => value
+                .parse::<i64>()
+                .map(|n| n.to_string())
+                .map_err(|_| anyhow::anyhow!("option {name}={value:?}: give a whole number")),
+            OptionType::String => Ok(value.to_string()),
+        }
+    }
+
+    /// The default as the text plugins get, if there is one.
+    pub fn default_text(&self) -> Option<String> {
+        self.default.as_ref().map(|v| match v {
+            toml::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        })
+    }
+}
+
+/// One platform: its connection and options, and the plugins that serve it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Platform {
+    pub name: String,
+    /// the plugin whose manifest declared the connection
+    pub declared_by: String,
+    /// declared by a plugin compiled into ferry
+    pub bundled: bool,
+    pub connection: ConnectionSpec,
+    pub options: BTreeMap<String, OptionSpec>,
+}
+
+impl Platform {
+    /// The run's plugin options: every given one checked against the declarations, then the
+    /// declared defaults for the rest.
+    pub fn options(&self, given: &[(String, String)]) -> anyhow::Result<Vec<(String, String)>> {
+        let mut out: BTreeMap<String, String> = BTreeMap::new();
+        for (name, value) in given {
+            let Some(spec) = self.options.get(name) else {
+                let known: Vec<String> = self
+                    .options
+                    .iter()
+                    .map(|(n, s)| format!("{n} ({})", s.description))
+                    .collect();
+                anyhow::bail!(
+                    "platform {} has no option {name:?}; its options: {}",
+                    self.name,
+                    if known.is_empty() {
+                        "none".into()
+                    } else {
+                        known.join(", ")
+                    }
+                );
+            };
+            out.insert(name.clone(), spec.check(name, value)?);
+        }
+        for (name, spec) in &self.options {
+            if let (false, Some(d)) = (out.contains_key(name), spec.default_text()) {
+                out.insert(name.clone(), d);
+            }
+        }
+        Ok(out.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(text: &str) -> ConnectionSpec {
+        let s: ConnectionSpec = toml::from_str(text).unwrap();
+        s.check().unwrap();
+        s
+    }
+
+    #[test]
+    fn templates_render_params_and_refuse_undeclared_names() {
+        let s = spec(
+            "base-url = '{url}/{prefix}/x/{org}/'\nlabel = '{org}'\n[params.org]\nrequired = true\npattern = '[a-z]+'\n[params.prefix]\ndefault = 'api/v1'\n[auth]\nscheme = 'bearer'\n",
+        );
+        let p = s
+            .resolve_params("source", &[("org".to_string(), "dev".to_string())].into())
+            .unwrap();
+        assert_eq!(s.base_url("http://h:1/", &p), "http://h:1/api/v1/x/dev/");
+        assert_eq!(s.label("http://h", &p).as_deref(), Some("dev"));
+        let e = s
+            .resolve_params("source", &BTreeMap::new())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("--source-param org="), "{e}");
+        let e = s
+            .resolve_params("target", &[("org".to_string(), "Dev1".to_string())].into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("pattern"), "{e}");
+        let e = s
+            .resolve_params("target", &[("nope".to_string(), "x".to_string())].into())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nope") && e.contains("org, prefix"), "{e}");
+        let bad: ConnectionSpec =
+            toml::from_str("base-url = '{url}/{org}/'\n[auth]\nscheme = 'bearer'\n").unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("{org}"));
+    }
+
+    #[test]
+    fn options_are_checked_and_defaulted() {
+        let p = Platform {
+            name: "p".into(),
+            declared_by: "p".into(),
+            bundled: false,
+            connection: spec("base-url = '{url}/'\n[auth]\nscheme = 'bearer'\n"),
+            options: toml::from_str(
+                "[a]\ntype = 'bool'\ndefault = false\ndescription = 'A'\n[n]\ntype = 'integer'\n",
+            )
+            .unwrap(),
+        };
+        assert_eq!(
+            p.options(&[]).unwrap(),
+            vec![("a".to_string(), "false".to_string())]
+        );
+        assert_eq!(
+            p.options(&[("a".into(), "yes".into()), ("n".into(), "3".into())])
+                .unwrap(),
+            vec![("a".into(), "true".into()), ("n".into(), "3".into())]
+        );
+        let e = p
+            .options(&[("z".into(), "1".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("a (A)") && e.contains("\"z\""), "{e}");
+        assert!(p.options(&[("n".into(), "x".into())]).is_err());
+    }
+}

@@ -1,0 +1,243 @@
+//! A session: everything one promotion needs, opened once and driven by whoever runs it (the
+//! `ferry` command, a job server, a package export). Opening it loads the run's platform's
+//! plugins, turns each side's description into a connection through the platform's
+//! declared `[connection]` (base URL, host-owned headers, credential), checks the run's
+//! options against the platform's, loads the promotion file's rules and hooks, opens the
+//! target's creates journal and signs in where the platform logs in. Nothing is written to
+//! any environment until [`Session::promote`] applies a plan.
+
+use crate::engine::Options;
+use crate::engine::apply::{Progress, apply};
+use crate::engine::journal::Journal;
+use crate::engine::plan::{PlanError, plan};
+use crate::engine::report::Report;
+use crate::net::auth::AuthInput;
+use crate::net::client::ClientConfig;
+use crate::net::{Connection, Environments, HttpClient, Side};
+use crate::plugin::hook::Hook;
+use crate::plugin::platform::Platform;
+use crate::plugin::registry::{Discovery, Registry};
+use crate::plugin::wasm::WasmRuntime;
+use crate::plugin::wasm::cache::ComponentCache;
+use crate::plugin::wasm::state::Grant;
+use crate::promotion::Loaded;
+use crate::transform::{HookStep, Transformer};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+/// One side as the user describes it: the platform's connection makes it a [`Connection`].
+#[derive(Debug, Clone, Default)]
+pub struct EnvSpec {
+    /// the environment's name for hooks (`dev`); default: the platform's label for it
+    pub name: Option<String>,
+    pub url: String,
+    /// the platform's connection parameters (`org`, `project`, ...)
+    pub params: BTreeMap<String, String>,
+    pub auth: AuthInput,
+}
+
+/// Everything a session is opened from.
+pub struct Settings {
+    /// the platform of the run (its plugins alone are loaded)
+    pub platform: String,
+    pub source: EnvSpec,
+    pub target: EnvSpec,
+    pub net: ClientConfig,
+    /// the run's options; the plugin options are checked and the rules and hooks added when
+    /// the session opens
+    pub options: Options,
+    /// `--option NAME=VALUE`, checked against the platform's declarations
+    pub plugin_options: Vec<(String, String)>,
+    pub file: Option<Loaded>,
+    pub discovery: Discovery,
+}
+
+/// One side, resolved.
+#[derive(Debug, Clone)]
+pub struct Env {
+    /// its name for hooks
+    pub name: String,
+    pub url: String,
+    pub params: BTreeMap<String, String>,
+    pub base: String,
+    /// how reports name it: `dev @ https://…`
+    pub describe: String,
+}
+
+impl Env {
+    /// The environment's whole identity (platform, base URL, parameters): what keys every
+    /// per-target record, so two projects on one server never share one.
+    pub fn identity(&self, platform: &str) -> String {
+        let mut id = format!("{platform}\n{}", self.base);
+        for (k, v) in &self.params {
+            id += &format!("\n{k}={v}");
+        }
+        id
+    }
+}
+
+pub struct Session {
+    _runtime: WasmRuntime,
+    pub registry: Registry,
+    pub platform: Platform,
+    pub grant: Grant,
+    pub source: Env,
+    pub target: Env,
+    /// the settings' options, with the platform's options and the promotion file's rules
+    /// and hooks
+    pub options: Options,
+}
+
+impl Session {
+    pub async fn open(mut settings: Settings) -> anyhow::Result<Session> {
+        let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
+        settings.discovery.platform = Some(settings.platform.clone());
+        let registry = Registry::load(&runtime, &settings.discovery).await?;
+        let platform = registry
+            .platform()
+            .cloned()
+            .expect("a registry loaded for a platform has it");
+        let (source, source_conn) = connect(&platform, Side::Source, &settings.source)?;
+        let (target, target_conn) = connect(&platform, Side::Target, &settings.target)?;
+        let mut options = settings.options.clone();
+        options.plugin_options = platform.options(&settings.plugin_options)?;
+        options.transform = Arc::new(transformer(
+            &settings, &source, &target, &registry, &runtime,
+        )?);
+        options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
+        let http = HttpClient::new(
+            Environments {
+                source: source_conn,
+                target: target_conn,
+            },
+            &settings.net,
+        )?;
+        if let Err(e) = http.sign_in().await {
+            http.sign_out().await;
+            return Err(e);
+        }
+        Ok(Session {
+            _runtime: runtime,
+            registry,
+            platform,
+            grant: Grant {
+                http: Some(http),
+                cancel: CancellationToken::new(),
+            },
+            source,
+            target,
+            options,
+        })
+    }
+
+    /// The token that stops the run: nothing new starts, what is in flight finishes.
+    pub fn cancel_token(&self) -> CancellationToken {
+        self.grant.cancel.clone()
+    }
+
+    /// Plan, and apply unless `dry_run`. Returns the report.
+    pub async fn promote(
+        &self,
+        dry_run: bool,
+        progress: &dyn Progress,
+    ) -> Result<Report, PlanError> {
+        let opts = &self.options;
+        let started = Instant::now();
+        let mut p = plan(&self.registry, &self.grant, opts).await?;
+        if dry_run {
+            return Ok(Report::build(
+                &p,
+                None,
+                &self.source.describe,
+                &self.target.describe,
+                started.elapsed().as_millis() as u64,
+            ));
+        }
+        let done = apply(&mut p, &self.registry, &self.grant, opts, progress).await;
+        opts.journal.compact();
+        Ok(Report::build(
+            &p,
+            Some(&done),
+            &self.source.describe,
+            &self.target.describe,
+            started.elapsed().as_millis() as u64,
+        ))
+    }
+
+    /// End the run: sign out where the platform logs in.
+    pub async fn close(&self) {
+        if let Some(http) = &self.grant.http {
+            http.sign_out().await;
+        }
+    }
+}
+
+/// One side's connection, from the platform's declaration.
+fn connect(platform: &Platform, side: Side, spec: &EnvSpec) -> anyhow::Result<(Env, Connection)> {
+    let c = &platform.connection;
+    let params = c.resolve_params(&side.to_string(), &spec.params)?;
+    let base = c.base_url(&spec.url, &params);
+    let label = c.label(&spec.url, &params);
+    let credential = c.auth.credential(side, &spec.auth)?;
+    let conn =
+        Connection::new(side, &base, credential)?.with_headers(c.headers(&spec.url, &params))?;
+    let describe = format!(
+        "{} @ {}",
+        label.clone().unwrap_or_else(|| platform.name.clone()),
+        spec.url
+    );
+    let env = Env {
+        name: spec
+            .name
+            .clone()
+            .or(label)
+            .unwrap_or_else(|| side.to_string()),
+        url: spec.url.clone(),
+        params,
+        base: conn.base.to_string(),
+        describe,
+    };
+    Ok((env, conn))
+}
+
+/// The promotion file's rules and hooks, checked against the loaded kinds.
+fn transformer(
+    settings: &Settings,
+    source: &Env,
+    target: &Env,
+    registry: &Registry,
+    runtime: &WasmRuntime,
+) -> anyhow::Result<Transformer> {
+    let mut t = Transformer {
+        source_env: source.name.clone(),
+        target_env: target.name.clone(),
+        ..Default::default()
+    };
+    let Some(l) = &settings.file else {
+        return Ok(t);
+    };
+    l.check_kinds(&registry.kinds().map(|(k, _)| k.name.clone()).collect())?;
+    t.kinds = l
+        .file
+        .kinds
+        .iter()
+        .map(|(k, r)| (k.get_ref().clone(), r.clone()))
+        .collect();
+    for h in &l.file.hooks {
+        let hook = Hook::load(h.uses.get_ref(), &l.dir, runtime)
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?;
+        let params = h
+            .with
+            .as_ref()
+            .map(|w| w.value.clone())
+            .unwrap_or_else(|| serde_json::json!({}));
+        t.hooks.push(HookStep {
+            hook,
+            kinds: h.kinds.iter().map(|k| k.get_ref().clone()).collect(),
+            params,
+        });
+    }
+    Ok(t)
+}

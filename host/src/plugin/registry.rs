@@ -293,15 +293,13 @@ impl Registry {
         if let Some(r) = run
             && !platforms.contains_key(r)
         {
-            let known: std::collections::BTreeSet<&str> =
-                platforms.keys().map(String::as_str).collect();
             anyhow::bail!(
                 "platform {r:?}: no loaded plugin declares it (a plugin's manifest names its platform and, for one plugin, its [connection]){}",
                 if known.is_empty() {
                     String::new()
                 } else {
                     format!(
-                        "; loaded: {}",
+                        "; known: {}",
                         known.into_iter().collect::<Vec<_>>().join(", ")
                     )
                 }

@@ -336,3 +336,216 @@ impl Login {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Against a tiny login server: a token header and a session cookie, both required;
+    //! sessions that end; keep-alive; logout.
+    use super::*;
+    use crate::net::client::{ClientConfig, Request};
+    use crate::net::{Connection, Credential, Environments, HttpClient, Policy};
+    use axum::http::{HeaderMap, StatusCode};
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+
+    #[derive(Default)]
+    struct Server {
+        logins: AtomicUsize,
+        keep_alives: AtomicUsize,
+        logouts: AtomicUsize,
+        /// the one live session: (token, cookie)
+        live: std::sync::Mutex<Option<(String, String)>>,
+        /// what the last data request carried
+        seen: std::sync::Mutex<Option<(String, String)>>,
+    }
+
+    impl Server {
+        fn authorised(&self, h: &HeaderMap) -> bool {
+            let token = h
+                .get("x-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let cookie = h
+                .get("cookie")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            *self.seen.lock().unwrap() = Some((token.to_string(), cookie.to_string()));
+            self.live
+                .lock()
+                .unwrap()
+                .as_ref()
+                .is_some_and(|(t, c)| t == token && cookie.contains(&format!("SESSION={c}")))
+        }
+    }
+
+    async fn serve() -> (Arc<Server>, String) {
+        use axum::routing::{get, post, put};
+        let state = Arc::new(Server::default());
+        let s = state.clone();
+        let login = post(move |body: String| {
+            let s = s.clone();
+            async move {
+                if !body.contains("password=s3cret%21") || !body.contains("mode=1") {
+                    return (
+                        StatusCode::UNAUTHORIZED,
+                        HeaderMap::new(),
+                        "{\"code\":\"ERR009\"}",
+                    );
+                }
+                let n = s.logins.fetch_add(1, Ordering::SeqCst) + 1;
+                let (token, cookie) = (format!("tok-{n}"), format!("s{n}"));
+                let mut h = HeaderMap::new();
+                h.insert("x-token", token.parse().unwrap());
+                h.insert(
+                    "set-cookie",
+                    format!("SESSION={cookie}; Path=/lib").parse().unwrap(),
+                );
+                *s.live.lock().unwrap() = Some((token, cookie));
+                (StatusCode::NO_CONTENT, h, "")
+            }
+        });
+        let s = state.clone();
+        let things = get(move |h: HeaderMap| {
+            let s = s.clone();
+            async move {
+                if s.authorised(&h) {
+                    StatusCode::OK
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
+            }
+        });
+        let s = state.clone();
+        let keep = put(move |h: HeaderMap| {
+            let s = s.clone();
+            async move {
+                s.keep_alives.fetch_add(1, Ordering::SeqCst);
+                if s.authorised(&h) {
+                    StatusCode::NO_CONTENT
+                } else {
+                    StatusCode::UNAUTHORIZED
+                }
+            }
+        });
+        let s = state.clone();
+        let logout = post(move || {
+            let s = s.clone();
+            async move {
+                s.logouts.fetch_add(1, Ordering::SeqCst);
+                *s.live.lock().unwrap() = None;
+                StatusCode::NO_CONTENT
+            }
+        });
+        let app = axum::Router::new()
+            .route("/lib/api/auth/login", login)
+            .route("/lib/api/things", things)
+            .route("/lib/api/sessions", keep)
+            .route("/lib/api/auth/logout", logout);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/lib/", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        (state, url)
+    }
+
+    fn spec(every_s: u64) -> Spec {
+        toml::from_str(&format!(
+            "path = 'api/auth/login'\ntoken-header = 'X-Token'\nfields = {{ mode = '1' }}\n\
+             keep-alive = {{ method = 'PUT', path = 'api/sessions', every-s = {every_s} }}\n\
+             logout = {{ path = 'api/auth/logout' }}\n"
+        ))
+        .unwrap()
+    }
+
+    fn client(url: &str, password: &str, every_s: u64) -> HttpClient {
+        let input = AuthInput {
+            username: Some("admin".into()),
+            password: Some(Secret::new(password)),
+            ..Default::default()
+        };
+        let conn = |side| {
+            let login = Login::new(spec(every_s), side, &input).unwrap();
+            Connection::new(side, url, Credential::Login(Arc::new(login))).unwrap()
+        };
+        let envs = Environments {
+            source: conn(Side::Source),
+            target: Connection::new(Side::Target, url, Credential::None).unwrap(),
+        };
+        HttpClient::new(envs, &ClientConfig::default()).unwrap()
+    }
+
+    async fn get(c: &HttpClient, headers: Vec<(String, String)>) -> Result<u16, String> {
+        let mut r = Request::get(Side::Source, "api/things");
+        r.headers = headers;
+        c.send(&Policy::default(), r, 1 << 20)
+            .await
+            .map(|r| r.status)
+            .map_err(|e| e.to_string())
+    }
+
+    #[tokio::test]
+    async fn a_session_is_opened_renewed_once_kept_alive_and_closed() {
+        let (server, url) = serve().await;
+
+        // A wrong password: refused, and the message holds neither password.
+        let wrong = client(&url, "not-it-at-all", 3600);
+        let e = wrong.sign_in().await.unwrap_err().to_string();
+        assert!(
+            e.contains("source") && e.contains("refused") && e.contains("admin"),
+            "{e}"
+        );
+        assert!(!e.contains("not-it-at-all") && !e.contains("s3cret"), "{e}");
+
+        let c = client(&url, "s3cret!", 3600);
+        assert!(!format!("{:?}", c.connection(Side::Source)).contains("s3cret"));
+        c.sign_in().await.unwrap();
+        assert_eq!(get(&c, vec![]).await, Ok(200));
+        let (token, cookie) = server.seen.lock().unwrap().clone().unwrap();
+        assert_eq!((token.as_str(), cookie.as_str()), ("tok-1", "SESSION=s1"));
+
+        // The server ends the session: requests that see the 401 sign in once between them.
+        *server.live.lock().unwrap() = None;
+        let (a, b) = tokio::join!(get(&c, vec![]), get(&c, vec![]));
+        assert_eq!((a, b), (Ok(200), Ok(200)));
+        assert_eq!(
+            server.logins.load(Ordering::SeqCst),
+            2,
+            "one re-login for both"
+        );
+        assert_eq!(server.seen.lock().unwrap().clone().unwrap().1, "SESSION=s2");
+
+        // The session's token header and cookie are the host's.
+        for h in ["X-Token", "cookie"] {
+            let e = get(&c, vec![(h.into(), "forged".into())])
+                .await
+                .unwrap_err();
+            assert!(e.contains("set by the host"), "{e}");
+        }
+
+        c.sign_out().await;
+        assert_eq!(server.logouts.load(Ordering::SeqCst), 1);
+        assert!(server.live.lock().unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn a_session_is_kept_alive_while_the_run_lasts() {
+        let (server, url) = serve().await;
+        let c = client(&url, "s3cret!", 1);
+        c.sign_in().await.unwrap();
+        // Keep-alive every second: wait (with room on a loaded machine) until it has run.
+        for _ in 0..100 {
+            if server.keep_alives.load(Ordering::SeqCst) > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert!(server.keep_alives.load(Ordering::SeqCst) > 0);
+        c.sign_out().await;
+        let after = server.keep_alives.load(Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        assert_eq!(
+            server.keep_alives.load(Ordering::SeqCst),
+            after,
+            "stopped at sign-out"
+        );
+    }
+}

@@ -7,7 +7,7 @@
 
 mod common;
 
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use std::process::Output;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

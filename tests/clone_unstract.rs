@@ -7,7 +7,7 @@
 mod common;
 
 use common::{expect, json_of as json_report};
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
 use std::process::Output;
 
@@ -407,7 +407,7 @@ async fn large_files_stream_through_byte_for_byte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
-    use ferry::sandbox::faults::Faults;
+    use ferry_sandbox::kit::faults::Faults;
     let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     // Every fault the source can throw at reads: 5xx pages, cut connections, 429s, latency.
@@ -457,7 +457,7 @@ async fn reads_survive_errors_drops_and_rate_limits_on_the_source() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
-    use ferry::sandbox::faults::Faults;
+    use ferry_sandbox::kit::faults::Faults;
     let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     let faults = Faults {
@@ -501,7 +501,7 @@ async fn a_clone_under_faults_on_both_sides_equals_a_fault_free_one() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_interrupted_clone_reports_exits_130_and_a_rerun_finishes() {
-    use ferry::sandbox::faults::Faults;
+    use ferry_sandbox::kit::faults::Faults;
     let sandbox = common::dev_and_prod(Seed::Demo).await;
     let source = sandbox.dump("dev");
     // Slow enough that the signal lands mid-run.

@@ -8,8 +8,8 @@
 
 mod common;
 
-use ferry::sandbox::faults::Faults;
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 

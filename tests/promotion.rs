@@ -6,7 +6,7 @@
 mod common;
 
 use common::{expect, json_of as report};
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::path::Path;
 use std::process::Output;

@@ -7,7 +7,7 @@
 //! The tool is installed once into `target/reference-venv` (PyPI is reachable here; see
 //! `common/reference.rs`); set `FERRY_REFERENCE_PYTHON` to use another interpreter that has it.
 
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::process::Command;

@@ -2,8 +2,8 @@
 //! tiers, OPTIONS, exact filters, DRF paging, secrets on detail only, validation errors,
 //! the kinds' side effects, Prompt Studio transfer and files, seeds, faults, the admin API.
 
-use ferry::sandbox::faults::Faults;
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
@@ -175,7 +175,7 @@ async fn keys_tiers_and_orgs() {
     );
     // Overridden keys.
     let custom = Sandbox::start(Config::local(vec![OrgSpec {
-        keys: vec![(ferry::sandbox::keys::Tier::Read, "my-key".into())],
+        keys: vec![(ferry_sandbox::unstract::keys::Tier::Read, "my-key".into())],
         ..OrgSpec::new("qa")
     }]))
     .await

@@ -336,7 +336,7 @@ async fn two_plugins_declaring_one_kind_need_a_choice() {
 /// of the kind it names has ended, through one barrier per kind, not a wait per pair.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_kind_waits_for_every_resource_of_the_kind_it_depends_on() {
-    use ferry::sandbox::Seed;
+    use ferry_sandbox::unstract::Seed;
     let sb = common::dev_and_prod(Seed::Scale(300)).await;
     let dir = tempfile::tempdir().unwrap();
     // The source's tags, split in two kinds by the number in their name.

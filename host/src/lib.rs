@@ -2,17 +2,16 @@
 //!
 //! The host supplies the capabilities (`net`: HTTP with credentials, paging and the
 //! sandbox's network rules; `files`: streaming transfers), and runs untrusted plugins in
-//! sandboxes (`plugin`: the WASM and Rhai runtimes and the registry that finds plugins).
-//! `engine` plans and applies a promotion; `transform` rewrites resources per environment
-//! (the rules and hooks of a `promotion` file). `sandbox` emulates a platform for tests and
-//! demos. `cli` is the `ferry` command.
+//! sandboxes (`plugin`: the WASM and Rhai runtimes, the registry that finds plugins, and the
+//! platforms their manifests declare). `engine` plans and applies a promotion; `transform`
+//! rewrites resources per environment (the rules and hooks of a `promotion` file);
+//! `session` opens one promotion and drives it, for the `ferry` command (crate `ferry-cli`)
+//! or any other front end. The emulated platforms are in crate `ferry-sandbox`.
 
-pub mod cli;
 pub mod engine;
 pub mod files;
 pub mod net;
 pub mod plugin;
 pub mod promotion;
-pub mod sandbox;
 pub mod session;
 pub mod transform;

@@ -392,6 +392,11 @@ pub fn ferry_command() -> std::process::Command {
         .env_remove("FERRY_PLUGIN_PATH")
         .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
         .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    for side in ["SOURCE", "TARGET"] {
+        for what in ["KEY", "USER", "PASSWORD"] {
+            c.env_remove(format!("FERRY_{side}_{what}"));
+        }
+    }
     c
 }
 
@@ -399,7 +404,7 @@ pub fn ferry_command() -> std::process::Command {
 /// source and a read-write key for the target in the environment.
 pub fn ferry_between(
     sub: &str,
-    sb: &ferry::sandbox::Sandbox,
+    sb: &ferry_sandbox::unstract::Sandbox,
     source: &str,
     target: &str,
 ) -> std::process::Command {
@@ -440,8 +445,8 @@ pub fn json_of(out: &std::process::Output) -> Value {
 }
 
 /// A local sandbox with a source org "dev" seeded with `seed` and an empty target "prod".
-pub async fn dev_and_prod(seed: ferry::sandbox::Seed) -> ferry::sandbox::Sandbox {
-    use ferry::sandbox::{Config, OrgSpec, Sandbox};
+pub async fn dev_and_prod(seed: ferry_sandbox::unstract::Seed) -> ferry_sandbox::unstract::Sandbox {
+    use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox};
     Sandbox::start(Config::local(vec![
         OrgSpec::seeded("dev", seed),
         OrgSpec::new("prod"),

@@ -3,13 +3,13 @@
 //! (same sandbox, same key handling, same record of changes), and prints the result.
 
 use super::exit;
-use crate::plugin::hook::{Hook, bundled_names};
-use crate::plugin::registry::Registry;
-use crate::plugin::types::{KindInfo, Resource};
-use crate::plugin::wasm::WasmRuntime;
-use crate::plugin::wasm::cache::ComponentCache;
-use crate::transform::{HookStep, Transformer, Verdict};
 use clap::{Args, Subcommand};
+use ferry::plugin::hook::{Hook, bundled_names};
+use ferry::plugin::registry::Registry;
+use ferry::plugin::types::{KindInfo, Resource};
+use ferry::plugin::wasm::WasmRuntime;
+use ferry::plugin::wasm::cache::ComponentCache;
+use ferry::transform::{HookStep, Transformer, Verdict};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 
@@ -84,7 +84,7 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
                 .get("kind")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            input.get("id").map(crate::engine::refs::text),
+            input.get("id").map(ferry::engine::refs::text),
             input.get("key").and_then(Value::as_str).map(str::to_string),
             body.clone(),
         ),
@@ -115,8 +115,8 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
     let mut body = done.resource.body.clone();
     if !args.show_secrets {
         for p in &info.secrets {
-            for (at, _) in crate::engine::refs::values_at(&body.clone(), p) {
-                crate::engine::refs::set_at(&mut body, &at, json!("***"));
+            for (at, _) in ferry::engine::refs::values_at(&body.clone(), p) {
+                ferry::engine::refs::set_at(&mut body, &at, json!("***"));
             }
         }
     }
@@ -141,7 +141,7 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
 async fn kind_info(runtime: &WasmRuntime, kind: &str, key_fields: &[String]) -> KindInfo {
     if key_fields.is_empty()
         && let Ok(reg) =
-            Registry::load(runtime, &crate::plugin::registry::Discovery::standard(&[])).await
+            Registry::load(runtime, &ferry::plugin::registry::Discovery::standard(&[])).await
         && let Some((k, _)) = reg.kinds().find(|(k, _)| k.name == kind)
     {
         return k.clone();

@@ -2,15 +2,15 @@
 //! tier, applies the org's faults, and routes to the Platform API (`api`) or the admin API
 //! (`admin`).
 
-use super::faults::{Faults, OrgFaults, Verdict};
 use super::keys::{OrgKeys, Tier};
 use super::store::OrgData;
 use super::{admin, api};
+use crate::kit::faults::{Faults, OrgFaults, Verdict};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::Serialize;
+
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -24,21 +24,7 @@ pub struct Org {
     pub faults: RwLock<OrgFaults>,
 }
 
-/// One request as the sandbox saw it: the benchmarks compute their bound from this, and
-/// the tests check from it that a source org received no write.
-#[derive(Debug, Clone, Serialize)]
-pub struct LogEntry {
-    pub seq: u64,
-    pub org: String,
-    pub method: String,
-    /// the path below the org (`tags/`), or the full path when no org was recognised
-    pub path: String,
-    pub query: String,
-    pub status: u16,
-    /// microseconds since the sandbox started
-    pub start_us: u64,
-    pub end_us: u64,
-}
+pub use crate::kit::log::LogEntry;
 
 pub struct Shared {
     pub prefix: String,

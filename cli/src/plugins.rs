@@ -1,10 +1,10 @@
 //! `ferry plugins list`: what plugins are loaded, from where, with which kinds and limits.
 
-use crate::plugin::registry::{Discovery, Registry};
-use crate::plugin::wasm::WasmRuntime;
-use crate::plugin::wasm::cache::ComponentCache;
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use ferry::plugin::registry::{Discovery, Registry};
+use ferry::plugin::wasm::WasmRuntime;
+use ferry::plugin::wasm::cache::ComponentCache;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -154,9 +154,9 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                     .iter()
                     .map(|r| {
                         let by = match &r.by {
-                            crate::plugin::types::RefBy::Id => String::new(),
-                            crate::plugin::types::RefBy::Key => " (by key)".into(),
-                            crate::plugin::types::RefBy::Field(f) => format!(" (by {f})"),
+                            ferry::plugin::types::RefBy::Id => String::new(),
+                            ferry::plugin::types::RefBy::Key => " (by key)".into(),
+                            ferry::plugin::types::RefBy::Field(f) => format!(" (by {f})"),
                         };
                         format!(
                             "{} -> {}{by}{}",

@@ -1,14 +1,13 @@
-//! The sandbox platform: an emulated Unstract Platform API serving several orgs on one
+//! The emulated Unstract Platform API serving several orgs on one
 //! address, for the demo, the tests and the benchmarks. Start it with `ferry sandbox` or, in
 //! process, with [`Sandbox::start`].
 //!
 //! - `server`: the request path (log, keys and tiers, faults), `api` and `studio`/`files`:
-//!   the Platform API, `store`: the data, `seed`: generated orgs, `faults`: fault injection,
+//!   the Platform API, `store`: the data, `seed`: generated orgs (faults: `crate::kit::faults`),
 //!   `admin`: the admin API (`/_admin/...`), `keys`: platform keys.
 
 pub mod admin;
 pub mod api;
-pub mod faults;
 pub mod files;
 pub mod keys;
 pub mod seed;
@@ -16,7 +15,7 @@ pub mod server;
 pub mod store;
 pub mod studio;
 
-use faults::{Faults, OrgFaults};
+use crate::kit::faults::{Faults, OrgFaults};
 use keys::{OrgKeys, Tier};
 use serde::Serialize;
 use server::{LogEntry, Org, Shared};
@@ -49,7 +48,7 @@ impl std::str::FromStr for Seed {
             "demo" => Ok(Seed::Demo),
             "small" => Ok(Seed::Small),
             "services" => Ok(Seed::Services),
-            f if f.starts_with("file:") => crate::promotion::parse_size(&f[5..]).map(Seed::File),
+            f if f.starts_with("file:") => crate::kit::parse_size(&f[5..]).map(Seed::File),
             n => n.parse::<usize>().map(Seed::Scale).map_err(|_| {
                 format!(
                     "seed {n:?} must be demo, small, services, file:SIZE or a number of resources"
@@ -122,8 +121,7 @@ pub struct OrgBanner {
 pub struct Sandbox {
     pub banner: Banner,
     shared: Arc<Shared>,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
-    task: Option<tokio::task::JoinHandle<()>>,
+    server: crate::kit::Stopper,
 }
 
 impl Sandbox {
@@ -175,21 +173,10 @@ impl Sandbox {
             started: std::time::Instant::now(),
             default_faults: config.faults.clone(),
         });
-        let listener = tokio::net::TcpListener::bind(config.listen)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
-        let addr = listener.local_addr()?;
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared.clone());
-        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async {
-                    let _ = rx.await;
-                })
-                .await;
-        });
+        let (addr, server) = crate::kit::serve(config.listen, app).await?;
         let banner = Banner {
             url: format!("http://{addr}"),
             prefix: shared.prefix.clone(),
@@ -208,8 +195,7 @@ impl Sandbox {
         Ok(Sandbox {
             banner,
             shared,
-            stop: Some(tx),
-            task: Some(task),
+            server,
         })
     }
 
@@ -240,10 +226,7 @@ impl Sandbox {
 
     /// Requests other than GET/HEAD/OPTIONS that reached `org`.
     pub fn writes_to(&self, org: &str) -> Vec<LogEntry> {
-        self.log()
-            .into_iter()
-            .filter(|l| l.org == org && !matches!(l.method.as_str(), "GET" | "HEAD" | "OPTIONS"))
-            .collect()
+        crate::kit::log::writes_to(&self.log(), org)
     }
 
     /// A canonical dump of an org (see `admin::dump`): equal for two orgs with the same
@@ -268,20 +251,7 @@ impl Sandbox {
     }
 
     /// Stop serving and wait for the server task to end.
-    pub async fn stop(mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
-        if let Some(t) = self.task.take() {
-            let _ = t.await;
-        }
-    }
-}
-
-impl Drop for Sandbox {
-    fn drop(&mut self) {
-        if let Some(tx) = self.stop.take() {
-            let _ = tx.send(());
-        }
+    pub async fn stop(self) {
+        self.server.stop().await;
     }
 }

@@ -6,9 +6,9 @@ use super::args::Output;
 use super::args::{Endpoints, RunArgs};
 use super::clone::{open_run, promote};
 use super::exit;
-use crate::promotion::Loaded;
-use crate::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use clap::Args;
+use ferry::promotion::Loaded;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 
 #[derive(Args, Debug)]
 pub struct DemoArgs {
@@ -27,7 +27,7 @@ pub struct DemoArgs {
 }
 
 /// The promotion file the demo runs (`scripts/demo.toml`); the demo fills in URLs and keys.
-const PROMOTION: &str = include_str!("../../../scripts/demo.toml");
+const PROMOTION: &str = include_str!("../../scripts/demo.toml");
 
 pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let mut config = Config::local(vec![

@@ -6,15 +6,15 @@
 //! checks them against its `[connection]`.
 
 use super::plugins::PluginArgs;
-use crate::engine::select::Selection;
-use crate::engine::{OnConflict, Options};
-use crate::net::Secret;
-use crate::net::auth::AuthInput;
-use crate::net::client::ClientConfig;
-use crate::net::retry::RetryPolicy;
-use crate::promotion::{EnvToml, Loaded, parse_size, read_secret_file};
-use crate::session::{EnvSpec, Settings};
 use clap::{Args, ValueEnum};
+use ferry::engine::select::Selection;
+use ferry::engine::{OnConflict, Options};
+use ferry::net::Secret;
+use ferry::net::auth::AuthInput;
+use ferry::net::client::ClientConfig;
+use ferry::net::retry::RetryPolicy;
+use ferry::promotion::{EnvToml, Loaded, parse_size, read_secret_file};
+use ferry::session::{EnvSpec, Settings};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -191,7 +191,7 @@ impl RunArgs {
 
     /// Combine the flags with an already loaded promotion file.
     pub fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
-        let empty = crate::promotion::RunToml::default();
+        let empty = ferry::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let e = &self.endpoints;
         let platform = platform(e, &file)?;
@@ -311,7 +311,7 @@ impl RunArgs {
                 .unwrap_or(defaults::MAX_FILE_SIZE),
             plugin_options: vec![],
             transform: Default::default(),
-            journal: std::sync::Arc::new(crate::engine::journal::Journal::none()),
+            journal: std::sync::Arc::new(ferry::engine::journal::Journal::none()),
         };
         Ok(Run {
             settings: Settings {

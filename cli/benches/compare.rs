@@ -10,8 +10,9 @@
 #[path = "../../tests/common/reference.rs"]
 mod reference;
 
-use ferry::sandbox::server::LogEntry;
-use ferry::sandbox::{Config, OrgSpec, Sandbox, Seed, faults::Faults};
+use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::unstract::server::LogEntry;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -348,7 +349,7 @@ impl Tool {
     fn concurrency(&self) -> usize {
         match self {
             Tool::Ferry { concurrency } => {
-                concurrency.unwrap_or(ferry::cli::defaults::CONCURRENCY) as usize
+                concurrency.unwrap_or(ferry_cli::defaults::CONCURRENCY) as usize
             }
             Tool::Reference { concurrency } => *concurrency as usize,
         }

@@ -3,11 +3,11 @@
 
 use super::args::{Emit, Output, Run, RunArgs};
 use super::exit;
-use crate::engine::apply::{Outcome, Progress};
-use crate::engine::plan::PlanError;
-use crate::engine::report::Report;
-use crate::session::Session;
 use clap::Args;
+use ferry::engine::apply::{Outcome, Progress};
+use ferry::engine::plan::PlanError;
+use ferry::engine::report::Report;
+use ferry::session::Session;
 use std::io::IsTerminal;
 
 #[derive(Args, Debug)]
@@ -166,7 +166,7 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
 
 #[cfg(test)]
 mod tests {
-    use crate::promotion::parse_size;
+    use ferry::promotion::parse_size;
 
     #[test]
     fn sizes_read_like_unstracts_tool() {

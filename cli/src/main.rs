@@ -1,3 +1,3 @@
 fn main() -> std::process::ExitCode {
-    ferry::cli::main()
+    ferry_cli::main()
 }

@@ -1,9 +1,9 @@
 //! `ferry sandbox`: serve the emulated Unstract Platform API until stopped.
 
-use crate::sandbox::faults::Faults;
-use crate::sandbox::keys::Tier;
-use crate::sandbox::{Config, OrgSpec, Sandbox, Seed};
 use clap::Args;
+use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::unstract::keys::Tier;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use std::net::SocketAddr;
 
 #[derive(Args, Debug)]

@@ -11,10 +11,10 @@
 //! | `GET /_admin/orgs/{org}/faults` | the org's faults |
 //! | `PUT /_admin/orgs/{org}/faults {latency_ms, jitter_ms, rate_limit, error_rate, drop_rate, slow_rate}` | set them (`{}` clears) |
 
-use super::faults::{Faults, OrgFaults};
 use super::server::{Org, Shared};
 use super::store::{OrgData, id_text};
 use super::{Seed, keys::OrgKeys, seed};
+use crate::kit::faults::{Faults, OrgFaults};
 use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};

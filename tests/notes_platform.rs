@@ -203,3 +203,56 @@ fn the_host_names_no_platform_of_the_tests() {
         }
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_promotion_file_names_the_platform_its_parameters_and_credentials() {
+    let n = Notes::start(&[("dev", true), ("prod", false)])
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dev.key"), n.key("dev")).unwrap();
+    let file = dir.path().join("promote.toml");
+    let text = format!(
+        "[source]\nplatform = \"notes\"\nurl = \"{url}\"\nparams = {{ space = \"dev\" }}\n\
+         [source.auth]\nkey_file = \"dev.key\"\n\
+         [target]\nplatform = \"notes\"\nurl = \"{url}\"\nparams = {{ space = \"prod\" }}\n\
+         [target.auth]\nkey_env = \"PROD_NOTES\"\n\
+         [run]\noptions = {{ copy-color = false }}\n\
+         [kinds.notebook]\nrename = {{ prefix = \"Notebook\", to = \"Book\" }}\n",
+        url = n.url()
+    );
+    std::fs::write(&file, text).unwrap();
+    let mut c = ferry_command();
+    c.args([
+        "clone",
+        "--plugins",
+        &pack(),
+        "--config",
+        file.to_str().unwrap(),
+    ])
+    .env("PROD_NOTES", n.key("prod"));
+    expect(&output(&mut c), 0);
+    let dump = n.dump("prod");
+    assert_eq!(dump["notebooks"][0]["title"], "Book 1", "{dump:#}");
+    assert_eq!(dump["notebooks"][0]["color"], "grey", "{dump:#}");
+    assert_eq!(dump["notes"].as_array().unwrap().len(), 45);
+    assert_eq!(dump["notes"][0]["notebook"], "Book 1", "{dump:#}");
+
+    // A password in the file is refused, as a key is.
+    std::fs::write(&file, "[source.auth]\npassword = \"hunter22\"\n").unwrap();
+    let out = output(ferry_command().args([
+        "plan",
+        "--plugins",
+        &pack(),
+        "--config",
+        file.to_str().unwrap(),
+    ]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("a password written in the promotion file is refused"),
+        "{err}"
+    );
+    assert!(!err.contains("hunter22"), "{err}");
+    n.stop().await;
+}

@@ -162,10 +162,6 @@ impl Login {
         &self.spec.token_header
     }
 
-    pub fn username(&self) -> &str {
-        &self.username
-    }
-
     /// How many times this side signed in.
     pub fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
@@ -184,7 +180,7 @@ impl Login {
         }
     }
 
-    pub fn secret_values(&self) -> Vec<String> {
+    fn secret_values(&self) -> Vec<String> {
         let mut v = vec![self.password.expose().to_string()];
         if let Some(t) = &*self.token.lock().unwrap() {
             v.push(t.expose().to_string());

@@ -177,19 +177,4 @@ impl Credential {
     pub fn keeps_cookies(&self) -> bool {
         matches!(self, Credential::Login(_))
     }
-
-    /// The secrets a message must never show (a password, a key, a token).
-    pub fn scrub(&self, text: &str) -> String {
-        let values: Vec<String> = match self {
-            Credential::None => vec![],
-            Credential::Bearer { key, .. } => vec![key.expose().to_string()],
-            Credential::Header { value, .. } => vec![value.expose().to_string()],
-            Credential::Login(l) => l.secret_values(),
-        };
-        let mut out = text.to_string();
-        for v in values.iter().filter(|v| v.len() >= 4) {
-            out = out.replace(v.as_str(), "***");
-        }
-        out
-    }
 }

@@ -279,13 +279,7 @@ impl RunArgs {
         let mut plugin_options: Vec<(String, String)> = run
             .options
             .iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    toml::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                (k.clone(), text)
-            })
+            .map(|(k, v)| (k.clone(), ferry::plugin::platform::option_text(v)))
             .collect();
         if self.clone_group_members || run.clone_group_members == Some(true) {
             plugin_options.push(("clone-group-members".into(), "true".into()));

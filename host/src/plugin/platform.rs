@@ -227,10 +227,15 @@ impl OptionSpec {
 
     /// The default as the text plugins get, if there is one.
     pub fn default_text(&self) -> Option<String> {
-        self.default.as_ref().map(|v| match v {
-            toml::Value::String(s) => s.clone(),
-            other => other.to_string(),
-        })
+        self.default.as_ref().map(option_text)
+    }
+}
+
+/// An option's value written in TOML (`true`, `3`, `"x"`) as the text plugins get.
+pub fn option_text(v: &toml::Value) -> String {
+    match v {
+        toml::Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }
 

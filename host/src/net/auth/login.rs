@@ -167,15 +167,10 @@ impl Login {
         self.generation.load(Ordering::Acquire)
     }
 
+    /// The session's token goes back in its header, as a header key would.
     pub fn apply(&self, rb: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
         match &*self.token.lock().unwrap() {
-            Some(t) => match reqwest::header::HeaderValue::from_str(t.expose()) {
-                Ok(mut v) => {
-                    v.set_sensitive(true);
-                    rb.header(self.spec.token_header.as_str(), v)
-                }
-                Err(_) => rb,
-            },
+            Some(t) => super::header::apply(rb, &self.spec.token_header, t),
             None => rb,
         }
     }

@@ -33,18 +33,21 @@ pub struct Vars {
 }
 
 impl Vars {
-    /// The declared variable of `side`, then ferry's own (`FERRY_SOURCE_<WHAT>`), first set
-    /// and non-empty wins.
-    pub fn read(&self, side: Side, what: &str) -> Option<String> {
+    /// The variables looked at, in order: the declared one of `side`, then ferry's own
+    /// (`FERRY_SOURCE_<WHAT>`).
+    fn names(&self, side: Side, what: &str) -> Vec<String> {
         let declared = match side {
             Side::Source => &self.source,
             Side::Target => &self.target,
         };
         let generic = format!("FERRY_{}_{what}", side.to_string().to_ascii_uppercase());
-        declared
+        declared.iter().cloned().chain([generic]).collect()
+    }
+
+    /// The first of [`Vars::names`] that is set and non-empty.
+    pub fn read(&self, side: Side, what: &str) -> Option<String> {
+        self.names(side, what)
             .iter()
-            .map(String::as_str)
-            .chain([generic.as_str()])
             .filter_map(|v| std::env::var(v).ok())
             .map(|v| v.trim().to_string())
             .find(|v| !v.is_empty())
@@ -52,15 +55,7 @@ impl Vars {
 
     /// How to name these variables in an error message.
     pub fn describe(&self, side: Side, what: &str) -> String {
-        let declared = match side {
-            Side::Source => &self.source,
-            Side::Target => &self.target,
-        };
-        let generic = format!("FERRY_{}_{what}", side.to_string().to_ascii_uppercase());
-        match declared {
-            Some(v) => format!("{v} or {generic}"),
-            None => generic,
-        }
+        self.names(side, what).join(" or ")
     }
 }
 

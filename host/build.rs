@@ -3,7 +3,8 @@
 //!
 //! The plugins build with plain cargo into `target/plugins` (their own target directory, so
 //! this nested build never waits on the outer build's lock). Set `FERRY_PLUGINS_PREBUILT=DIR`
-//! to embed components built elsewhere instead (the build then skips cargo).
+//! to embed components built elsewhere instead (the build then skips cargo). Without the
+//! `bundled` feature nothing is built or embedded.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -16,6 +17,11 @@ fn main() {
     println!("cargo:rerun-if-changed={}", plugins.display());
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=FERRY_PLUGINS_PREBUILT");
+    if std::env::var_os("CARGO_FEATURE_BUNDLED").is_none() {
+        let none = "pub static BUNDLED: &[Bundled] = &[];\npub static BUNDLED_HOOKS: &[Bundled] = &[];\n";
+        std::fs::write(out.join("bundled.rs"), none).unwrap();
+        return;
+    }
 
     let crates = bundled_crates(&plugins);
     let wasm_dir = match std::env::var_os("FERRY_PLUGINS_PREBUILT") {

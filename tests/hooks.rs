@@ -265,7 +265,7 @@ async fn a_chain_of_three_runs_in_order_after_the_rules() {
         "secret fields are never shown"
     );
     // A hook that skips stops the chain.
-    let skip = Hook::Rhai(
+    let skip = Hook::from(
         ferry::plugin::rhai::RhaiHook::compile(
             "skip.rhai",
             "fn transform(ctx, res) { skip(`not in ${ctx.target_env}`) }",
@@ -293,7 +293,7 @@ async fn hostile_wasm_hooks_fail_only_their_resource() {
     let rt = runtime();
     let dir = common::test_plugins();
     let bytes = std::fs::read(dir.join("ferry_hostile_hook.wasm")).unwrap();
-    let hook = Hook::Wasm(
+    let hook = Hook::from(
         rt.load_hook(
             "hostile-hook.wasm",
             &bytes,

@@ -5,11 +5,11 @@
 mod common;
 
 use common::TestServer;
+use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::rhai::{RhaiHook, RhaiLimits};
 use ferry::plugin::types::{HookContext, HookOutcome};
 use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::state::Grant;
 use ferry::plugin::{CallContext, PluginError, Resource};
 use serde_json::{Value, json};
 
@@ -233,10 +233,7 @@ async fn a_rhai_cloner_speaks_the_same_contract() {
     .unwrap();
     let (info, _, cloner) = registry.cloner_for("tag").unwrap();
     assert_eq!((info.name.as_str(), info.runtime), ("tag", "rhai"));
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let c = CallContext::default();
     let tags = common::listed(&cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 60);
@@ -288,10 +285,7 @@ async fn a_rhai_cloner_cannot_write_the_source() {
     .await
     .unwrap();
     let (_, _, cloner) = registry.cloner_for("sneak").unwrap();
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let e = cloner
         .list(grant, &CallContext::default(), "sneak")
         .await

@@ -5,9 +5,9 @@
 mod common;
 
 use common::TestServer;
+use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::state::Grant;
 use ferry::plugin::{CallContext, Cloner, PluginError};
 
 struct Setup {
@@ -40,10 +40,7 @@ impl Setup {
         self.registry.cloner_for(kind).unwrap().2.clone()
     }
     fn grant(&self) -> Grant {
-        Grant {
-            http: Some(self.server.client("dev", "prod")),
-            cancel: Default::default(),
-        }
+        Grant::online(self.server.client("dev", "prod"))
     }
     async fn list(&self, kind: &str) -> Result<usize, PluginError> {
         self.cloner(kind)
@@ -208,6 +205,44 @@ async fn interrupt_cancels_a_sleeping_plugin() {
     cancel.cancel();
     let m = call.await.unwrap().unwrap_err().to_string();
     assert!(m.contains("cancelled"), "{m}");
+}
+
+/// Collects what plugins say through `timer.progress`.
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<(String, u8, String)>>);
+
+impl ferry::engine::progress::Progress for Heard {
+    fn plugin(&self, plugin: &str, percent: u8, message: &str) {
+        let said = (plugin.to_string(), percent, message.to_string());
+        self.0.lock().unwrap().push(said);
+    }
+}
+
+#[tokio::test]
+async fn progress_reaches_the_runs_listener_capped_and_time_counts_into_the_run() {
+    let s = setup().await;
+    let heard = std::sync::Arc::new(Heard::default());
+    let grant = s.grant().reporting_to(heard.clone());
+    let stats = grant.stats.clone();
+    let other = s.grant();
+    assert_eq!(
+        s.cloner("chatty")
+            .list(grant, &CallContext::default(), "chatty")
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    let heard = heard.0.lock().unwrap();
+    assert_eq!(heard.len(), 2, "{heard:?}");
+    assert_eq!(heard[0], ("hostile".into(), 40, "EXPORTING".into()));
+    assert_eq!((heard[1].1, heard[1].2.len()), (100, 512));
+    assert_eq!(
+        stats.snapshot().wasm.calls,
+        1,
+        "the call counts into its run"
+    );
+    assert_eq!(other.stats.snapshot().wasm.calls, 0, "and not into another");
 }
 
 #[tokio::test]

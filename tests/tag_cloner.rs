@@ -7,9 +7,9 @@
 mod common;
 
 use common::TestServer;
+use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::state::Grant;
 use ferry::plugin::{CallContext, Resource};
 use serde_json::json;
 
@@ -36,10 +36,7 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
         .expect("the bundled plugin declares tag");
     assert_eq!(plugin.name, "unstract");
     assert_eq!(kind.key, vec!["/name"]);
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
     let tags = common::listed(&cloner, &grant, "tag").await;
@@ -115,10 +112,7 @@ async fn a_rejected_create_is_an_invalid_error_naming_the_call() {
     let server = TestServer::start(&[("dev", 1), ("prod", 1)]).await;
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let tags = common::listed(&cloner, &grant, "tag").await;
     // The same name exists on prod: the server answers 400 with a DRF field error.
     let e = cloner
@@ -152,14 +146,7 @@ async fn a_wrong_key_is_denied() {
     };
     let client = ferry::net::HttpClient::new(envs, &Default::default()).unwrap();
     let e = cloner
-        .list(
-            Grant {
-                http: Some(client),
-                cancel: Default::default(),
-            },
-            &CallContext::default(),
-            "tag",
-        )
+        .list(Grant::online(client), &CallContext::default(), "tag")
         .await
         .unwrap_err()
         .to_string();
@@ -172,10 +159,7 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
     let tags = common::listed(&cloner, &grant, "tag").await;
     let made = [
@@ -232,10 +216,7 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
         .cloner_for("tag")
         .expect("the 1.0.0 plugin declares tag");
     assert_eq!(plugin.name, "ferry_contract_1_0");
-    let grant = Grant {
-        http: Some(server.client("dev", "prod")),
-        cancel: Default::default(),
-    };
+    let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
     let tags = common::listed(&cloner, &grant, "tag").await;

@@ -7,11 +7,11 @@
 mod common;
 
 use ferry::plugin::CallContext;
+use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::rhai::{RhaiHook, RhaiLimits};
 use ferry::plugin::types::{HookContext, Resource};
 use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::state::Grant;
 use serde_json::json;
 use std::time::{Duration, Instant};
 

@@ -4,8 +4,9 @@
 use super::args::{Emit, Output, Run, RunArgs};
 use super::exit;
 use clap::Args;
-use ferry::engine::apply::{Outcome, Progress};
+use ferry::engine::apply::Outcome;
 use ferry::engine::plan::PlanError;
+use ferry::engine::progress::Progress;
 use ferry::engine::report::Report;
 use ferry::session::Session;
 use std::io::IsTerminal;
@@ -53,6 +54,12 @@ impl Progress for Bar {
             ),
         }
     }
+    fn plugin(&self, plugin: &str, percent: u8, message: &str) {
+        match &self.0 {
+            Some(b) => b.set_message(format!("{plugin}: {percent}% {message}")),
+            None => eprintln!("{plugin}: {percent}% {message}"),
+        }
+    }
 }
 
 impl Bar {
@@ -89,7 +96,7 @@ pub async fn promote(
     quiet: bool,
 ) -> Result<Report, PlanError> {
     let bar = Bar::new(quiet || output == Output::Json);
-    session.promote(dry_run, &bar).await
+    session.promote(dry_run, std::sync::Arc::new(bar)).await
 }
 
 /// Open the session of a run.

@@ -7,19 +7,21 @@
 //! any environment until [`Session::promote`] applies a plan.
 
 use crate::engine::Options;
-use crate::engine::apply::{Progress, apply};
+use crate::engine::apply::apply;
 use crate::engine::journal::Journal;
 use crate::engine::plan::{PlanError, plan};
+use crate::engine::progress::{NoProgress, Progress};
 use crate::engine::report::Report;
 use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
 use crate::net::{Connection, Environments, HttpClient, Side};
+use crate::plugin::grant::Grant;
 use crate::plugin::hook::Hook;
 use crate::plugin::platform::Platform;
 use crate::plugin::registry::{Discovery, Registry};
+use crate::plugin::stats::Stats;
 use crate::plugin::wasm::WasmRuntime;
 use crate::plugin::wasm::cache::ComponentCache;
-use crate::plugin::wasm::state::Grant;
 use crate::promotion::Loaded;
 use crate::transform::{HookStep, Transformer};
 use std::collections::BTreeMap;
@@ -103,8 +105,10 @@ impl Session {
         let (target, target_conn) = connect(&platform, Side::Target, &settings.target)?;
         let mut options = settings.options.clone();
         options.plugin_options = platform.options(&settings.plugin_options)?;
+        // The run's own counters: a server running several sessions keeps them apart.
+        let stats = Arc::new(Stats::default());
         options.transform = Arc::new(transformer(
-            &settings, &source, &target, &registry, &runtime,
+            &settings, &source, &target, &registry, &runtime, &stats,
         )?);
         options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
         let http = HttpClient::new(
@@ -125,6 +129,8 @@ impl Session {
             grant: Grant {
                 http: Some(http),
                 cancel: CancellationToken::new(),
+                stats,
+                progress: Arc::new(NoProgress),
             },
             source,
             target,
@@ -137,15 +143,17 @@ impl Session {
         self.grant.cancel.clone()
     }
 
-    /// Plan, and apply unless `dry_run`. Returns the report.
+    /// Plan, and apply unless `dry_run`, telling `progress` what happens (the plugins'
+    /// `timer.progress` too). Returns the report.
     pub async fn promote(
         &self,
         dry_run: bool,
-        progress: &dyn Progress,
+        progress: Arc<dyn Progress>,
     ) -> Result<Report, PlanError> {
         let opts = &self.options;
         let started = Instant::now();
-        let mut p = plan(&self.registry, &self.grant, opts).await?;
+        let grant = self.grant.reporting_to(progress.clone());
+        let mut p = plan(&self.registry, &grant, opts).await?;
         if dry_run {
             return Ok(Report::build(
                 &p,
@@ -153,9 +161,10 @@ impl Session {
                 &self.source.describe,
                 &self.target.describe,
                 started.elapsed().as_millis() as u64,
+                self.grant.stats.snapshot(),
             ));
         }
-        let done = apply(&mut p, &self.registry, &self.grant, opts, progress).await;
+        let done = apply(&mut p, &self.registry, &grant, opts, &*progress).await;
         opts.journal.compact();
         Ok(Report::build(
             &p,
@@ -163,6 +172,7 @@ impl Session {
             &self.source.describe,
             &self.target.describe,
             started.elapsed().as_millis() as u64,
+            self.grant.stats.snapshot(),
         ))
     }
 
@@ -209,6 +219,7 @@ fn transformer(
     target: &Env,
     registry: &Registry,
     runtime: &WasmRuntime,
+    stats: &Arc<Stats>,
 ) -> anyhow::Result<Transformer> {
     let mut t = Transformer {
         source_env: source.name.clone(),
@@ -227,7 +238,8 @@ fn transformer(
         .collect();
     for h in &l.file.hooks {
         let hook = Hook::load(h.uses.get_ref(), &l.dir, runtime)
-            .map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?;
+            .map_err(|e| anyhow::anyhow!("{}: {e:#}", l.at(&h.uses)))?
+            .counting_into(stats.clone());
         let params = h
             .with
             .as_ref()

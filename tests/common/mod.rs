@@ -370,8 +370,8 @@ async fn huge(
 
 /// A kind's listing on the source, its bodies parsed, as plugins are given them.
 pub async fn listed(
-    cloner: &ferry::plugin::registry::Cloner,
-    grant: &ferry::plugin::wasm::state::Grant,
+    cloner: &ferry::plugin::Cloner,
+    grant: &ferry::plugin::grant::Grant,
     kind: &str,
 ) -> Vec<ferry::plugin::Resource> {
     let stored = cloner

@@ -4,8 +4,9 @@
 //! a failure skips what depends on it.
 
 use super::plan::{Plan, context, rewritten};
+use super::progress::Progress;
 use super::{Action, Options};
-use crate::plugin::wasm::state::Grant;
+use crate::plugin::grant::Grant;
 use crate::plugin::{Registry, Resource, Stored};
 use futures::{FutureExt, StreamExt};
 use serde::Serialize;
@@ -46,15 +47,6 @@ pub struct Done {
     pub files: Option<Value>,
     pub duration: Duration,
 }
-
-/// Something that wants to hear about progress (a progress bar, plain lines, nothing).
-pub trait Progress: Send + Sync {
-    fn started(&self, _total: usize) {}
-    fn finished(&self, _kind: &str, _key: &str, _outcome: &Outcome) {}
-}
-
-pub struct NoProgress;
-impl Progress for NoProgress {}
 
 /// Apply the plan; returns one [`Done`] per item, in the plan's order.
 pub async fn apply(

@@ -10,6 +10,7 @@ pub mod apply;
 pub mod journal;
 pub mod order;
 pub mod plan;
+pub mod progress;
 pub mod refs;
 pub mod report;
 pub mod select;

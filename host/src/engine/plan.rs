@@ -5,7 +5,7 @@
 
 use super::refs::{self, text};
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
-use crate::plugin::wasm::state::Grant;
+use crate::plugin::grant::Grant;
 use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource, Stored};
 use crate::transform::{Transformed, Verdict};
 use futures::{StreamExt, TryStreamExt};

@@ -96,6 +96,7 @@ impl Report {
         source: &str,
         target: &str,
         duration_ms: u64,
+        runtime: crate::plugin::stats::Runtime,
     ) -> Report {
         let mut kinds: BTreeMap<String, KindStats> = plan
             .kinds
@@ -185,7 +186,7 @@ impl Report {
             credentials_needed: credentials,
             warnings: plan.warnings.clone(),
             aborted: None,
-            runtime: crate::plugin::stats::snapshot(),
+            runtime,
         }
     }
 

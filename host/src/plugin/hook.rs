@@ -9,10 +9,11 @@
 use super::PluginError;
 use super::manifest::Limits;
 use super::rhai::{RhaiHook, RhaiLimits};
+use super::stats::Stats;
 use super::types::{HookContext, HookOutcome, Resource};
 use super::wasm::WasmRuntime;
-use super::wasm::hook::WasmHook;
 use std::path::Path;
+use std::sync::Arc;
 
 /// The ready-made Rhai hooks of `scripts/`, compiled into the binary.
 pub const BUNDLED_SCRIPTS: &[(&str, &str)] = &[
@@ -24,10 +25,23 @@ pub const BUNDLED_SCRIPTS: &[(&str, &str)] = &[
     ("scrub.rhai", include_str!("../../../scripts/scrub.rhai")),
 ];
 
+/// The hook contract, as a runtime answers it.
+#[async_trait::async_trait]
+pub trait HookCalls: Send + Sync {
+    fn name(&self) -> &str;
+    /// The same hook, counting its time into a run's `stats`.
+    fn counting_into(&self, stats: Arc<Stats>) -> Hook;
+    async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError>;
+}
+
+/// A loaded hook, whichever runtime runs it.
 #[derive(Clone)]
-pub enum Hook {
-    Rhai(RhaiHook),
-    Wasm(WasmHook),
+pub struct Hook(Arc<dyn HookCalls>);
+
+impl<H: HookCalls + 'static> From<H> for Hook {
+    fn from(h: H) -> Hook {
+        Hook(Arc::new(h))
+    }
 }
 
 impl Hook {
@@ -35,13 +49,13 @@ impl Hook {
     pub fn load(uses: &str, base: &Path, runtime: &WasmRuntime) -> anyhow::Result<Hook> {
         if let Some(name) = uses.strip_prefix("bundled:") {
             if let Some((_, text)) = BUNDLED_SCRIPTS.iter().find(|(n, _)| *n == name) {
-                return Ok(Hook::Rhai(RhaiHook::compile(uses, text, RhaiLimits::HOOK)?));
+                return Ok(RhaiHook::compile(uses, text, RhaiLimits::HOOK)?.into());
             }
             if let Some(b) = super::registry::BUNDLED_HOOKS
                 .iter()
                 .find(|b| format!("{}.wasm", b.name) == name)
             {
-                return Ok(Hook::Wasm(runtime.load_hook(uses, b.wasm, Limits::HOOK)?));
+                return Ok(runtime.load_hook(uses, b.wasm, Limits::HOOK)?.into());
             }
             anyhow::bail!(
                 "hook {uses:?}: no such bundled hook (bundled: {})",
@@ -54,17 +68,13 @@ impl Hook {
                 let text = std::fs::read_to_string(&path).map_err(|e| {
                     anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display())
                 })?;
-                Ok(Hook::Rhai(RhaiHook::compile(
-                    uses,
-                    &text,
-                    RhaiLimits::HOOK,
-                )?))
+                Ok(RhaiHook::compile(uses, &text, RhaiLimits::HOOK)?.into())
             }
             Some("wasm") => {
                 let bytes = std::fs::read(&path).map_err(|e| {
                     anyhow::anyhow!("hook {uses:?}: cannot read {}: {e}", path.display())
                 })?;
-                Ok(Hook::Wasm(runtime.load_hook(uses, &bytes, Limits::HOOK)?))
+                Ok(runtime.load_hook(uses, &bytes, Limits::HOOK)?.into())
             }
             _ => anyhow::bail!(
                 "hook {uses:?}: a hook is a Rhai script (.rhai) or a WASM component (.wasm)"
@@ -72,11 +82,13 @@ impl Hook {
         }
     }
 
+    /// The same hook, counting its time into a run's `stats`.
+    pub fn counting_into(self, stats: Arc<Stats>) -> Hook {
+        self.0.counting_into(stats)
+    }
+
     pub fn name(&self) -> &str {
-        match self {
-            Hook::Rhai(h) => h.name(),
-            Hook::Wasm(h) => h.name(),
-        }
+        self.0.name()
     }
 
     pub async fn apply(
@@ -84,10 +96,7 @@ impl Hook {
         ctx: &HookContext,
         res: &Resource,
     ) -> Result<HookOutcome, PluginError> {
-        match self {
-            Hook::Rhai(h) => h.apply(ctx, res).await,
-            Hook::Wasm(h) => h.apply(ctx, res).await,
-        }
+        self.0.apply(ctx, res).await
     }
 }
 

@@ -1,6 +1,8 @@
 //! Plugins: cloners (WASM components or Rhai scripts) and transform hooks, each run in a
 //! sandbox. `registry` finds and loads them; `wasm` and `rhai` are the two runtimes.
 
+pub mod cloner;
+pub mod grant;
 pub mod hook;
 pub mod manifest;
 pub mod platform;
@@ -10,7 +12,8 @@ pub mod stats;
 pub mod types;
 pub mod wasm;
 
-pub use registry::{Cloner, PluginInfo, Registry};
+pub use cloner::Cloner;
+pub use registry::{PluginInfo, Registry};
 pub use types::{CallContext, GuestError, KindInfo, Packed, RefBy, Reference, Resource, Stored};
 
 /// Why a plugin call failed. Every variant names the plugin (or the rule) so that a user

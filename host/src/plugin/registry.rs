@@ -5,13 +5,13 @@
 //! A run loads only its platform's plugins. Within a platform, each kind must come from
 //! exactly one plugin, unless the user picks one.
 
-use super::PluginError;
+use super::cloner::Cloner;
+use super::cloner::ClonerCalls;
 use super::manifest::{Limits, Manifest};
 use super::platform::{self, Platform};
 use super::rhai::RhaiCloner;
-use super::types::{CallContext, KindInfo, Resource, Stored};
-use super::wasm::state::Grant;
-use super::wasm::{WasmCloner, WasmRuntime};
+use super::types::KindInfo;
+use super::wasm::WasmRuntime;
 use crate::net::Policy;
 use anyhow::Context;
 use serde::Serialize;
@@ -42,122 +42,6 @@ pub struct PluginInfo {
     pub sha256: String,
     pub limits: Limits,
     pub kinds: Vec<KindInfo>,
-}
-
-/// A loaded cloner, whichever runtime runs it.
-#[derive(Clone)]
-pub enum Cloner {
-    Wasm(WasmCloner),
-    Rhai(RhaiCloner),
-}
-
-impl Cloner {
-    pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
-        match self {
-            Cloner::Wasm(c) => c.kinds().await,
-            Cloner::Rhai(c) => c.kinds().await,
-        }
-    }
-    pub async fn list(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-    ) -> Result<Vec<Stored>, PluginError> {
-        match self {
-            Cloner::Wasm(c) => c.list(grant, ctx, kind).await,
-            Cloner::Rhai(c) => Ok(c
-                .list(grant, ctx, kind)
-                .await?
-                .into_iter()
-                .map(Resource::pack)
-                .collect()),
-        }
-    }
-    pub async fn find(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        wanted: &Resource,
-    ) -> Result<Option<Stored>, PluginError> {
-        let found = match self {
-            Cloner::Wasm(c) => c.find(grant, ctx, kind, wanted).await,
-            Cloner::Rhai(c) => c.find(grant, ctx, kind, wanted).await,
-        };
-        Ok(found?.map(Resource::pack))
-    }
-    /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
-    /// lookup for the kind (`find-all`, contract 1.1.0), else one `find` per resource,
-    /// `concurrency` at a time. Answers carry the caller's index.
-    pub async fn find_many(
-        &self,
-        grant: &Grant,
-        ctx: &CallContext,
-        kind: &str,
-        wanted: Vec<(usize, Resource)>,
-        concurrency: usize,
-    ) -> Result<Vec<(usize, Option<Stored>)>, PluginError> {
-        use futures::{StreamExt, TryStreamExt};
-        if wanted.is_empty() {
-            return Ok(vec![]);
-        }
-        if let Cloner::Wasm(c) = self {
-            let resources: Vec<&Resource> = wanted.iter().map(|(_, r)| r).collect();
-            if let Some(found) = c.find_all(grant.clone(), ctx, kind, &resources).await? {
-                return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
-            }
-        }
-        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move {
-            self.find(grant.clone(), ctx, kind, &w)
-                .await
-                .map(|f| (i, f))
-        }))
-        .buffer_unordered(concurrency.max(1))
-        .try_collect()
-        .await
-    }
-
-    pub async fn create(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        res: &Resource,
-    ) -> Result<Stored, PluginError> {
-        let created = match self {
-            Cloner::Wasm(c) => c.create(grant, ctx, kind, res).await,
-            Cloner::Rhai(c) => c.create(grant, ctx, kind, res).await,
-        };
-        created.map(Resource::pack)
-    }
-    pub async fn update(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        target_id: &str,
-        res: &Resource,
-    ) -> Result<Stored, PluginError> {
-        let updated = match self {
-            Cloner::Wasm(c) => c.update(grant, ctx, kind, target_id, res).await,
-            Cloner::Rhai(c) => c.update(grant, ctx, kind, target_id, res).await,
-        };
-        updated.map(Resource::pack)
-    }
-    pub async fn copy_files(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        source: &Resource,
-        target: &Resource,
-    ) -> Result<serde_json::Value, PluginError> {
-        match self {
-            Cloner::Wasm(c) => c.copy_files(grant, ctx, kind, source, target).await,
-            Cloner::Rhai(c) => c.copy_files(grant, ctx, kind, source, target).await,
-        }
-    }
 }
 
 /// Where to look for plugins, and which plugin wins a kind two of them declare.
@@ -577,7 +461,7 @@ async fn load_one(
                 limits,
                 kinds,
             };
-            Ok((info, Cloner::Wasm(cloner)))
+            Ok((info, Cloner::new(cloner)))
         }
         CandidateKind::Rhai { path } => {
             let cloner = RhaiCloner::load(&c.name, &path)?;
@@ -597,7 +481,7 @@ async fn load_one(
                 limits: cloner.limits(),
                 kinds,
             };
-            Ok((info, Cloner::Rhai(cloner)))
+            Ok((info, Cloner::new(cloner)))
         }
     }
 }

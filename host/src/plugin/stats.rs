@@ -1,5 +1,7 @@
-//! Where a run's time went inside the plugin runtimes: process-wide counters that the report
-//! shows under `runtime`, and that the benchmark reads to give the cost of sandboxing.
+//! Where a run's time went inside the plugin runtimes: counters per run (one [`Stats`] per
+//! session, shared by its grant and its hooks), which the report shows under `runtime` and
+//! the benchmark reads to give the cost of sandboxing. Two sessions in one process (a job
+//! server) keep their figures apart.
 //!
 //! WASM time is measured per call from entering the store to leaving it, instantiation
 //! included, minus the time spent in host calls (HTTP, files, sleeps): the guest's own work.
@@ -9,19 +11,13 @@ use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+#[derive(Default)]
 pub struct Counter {
     calls: AtomicU64,
     nanos: AtomicU64,
 }
 
 impl Counter {
-    const fn new() -> Counter {
-        Counter {
-            calls: AtomicU64::new(0),
-            nanos: AtomicU64::new(0),
-        }
-    }
-
     pub fn add(&self, spent: Duration) {
         self.calls.fetch_add(1, Ordering::Relaxed);
         self.nanos
@@ -36,12 +32,27 @@ impl Counter {
     }
 }
 
-/// Guest time in WASM components: cloners and hooks.
-pub static WASM: Counter = Counter::new();
-/// Time in Rhai transform hooks.
-pub static RHAI_HOOKS: Counter = Counter::new();
-/// Time in Rhai cloner scripts (host calls included: a script's HTTP is synchronous).
-pub static RHAI_CLONERS: Counter = Counter::new();
+/// One run's counters.
+#[derive(Default)]
+pub struct Stats {
+    /// guest time in WASM components: cloners and hooks
+    pub wasm: Counter,
+    /// time in Rhai transform hooks
+    pub rhai_hooks: Counter,
+    /// time in Rhai cloner scripts (host calls included: a script's HTTP is synchronous)
+    pub rhai_cloners: Counter,
+}
+
+impl Stats {
+    /// The counters as the report shows them.
+    pub fn snapshot(&self) -> Runtime {
+        Runtime {
+            wasm: self.wasm.read(),
+            rhai_hooks: self.rhai_hooks.read(),
+            rhai_cloners: self.rhai_cloners.read(),
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Spent {
@@ -49,7 +60,6 @@ pub struct Spent {
     pub ms: f64,
 }
 
-/// The counters as the report shows them.
 #[derive(Debug, Clone, Copy, Default, Serialize)]
 pub struct Runtime {
     pub wasm: Spent,
@@ -57,10 +67,19 @@ pub struct Runtime {
     pub rhai_cloners: Spent,
 }
 
-pub fn snapshot() -> Runtime {
-    Runtime {
-        wasm: WASM.read(),
-        rhai_hooks: RHAI_HOOKS.read(),
-        rhai_cloners: RHAI_CLONERS.read(),
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_runs_keep_their_figures_apart() {
+        let (a, b) = (Stats::default(), Stats::default());
+        a.wasm.add(Duration::from_millis(3));
+        a.wasm.add(Duration::from_millis(1));
+        b.rhai_hooks.add(Duration::from_millis(2));
+        let (a, b) = (a.snapshot(), b.snapshot());
+        assert_eq!((a.wasm.calls, a.rhai_hooks.calls), (2, 0));
+        assert_eq!((b.wasm.calls, b.rhai_hooks.calls), (0, 1));
+        assert!((a.wasm.ms - 4.0).abs() < 1e-9);
     }
 }

@@ -11,8 +11,7 @@ pub fn transfer(req: &TransferRequest) -> Result<TransferOutcome> {
     wit::transfer(req).map_err(Error::from)
 }
 
-/// Sleep between polls of a server-side job without spending the plugin's CPU budget.
-/// Returns [`Error::Cancelled`] when the run is being interrupted.
+/// Kept for plugins written before [`crate::timer`]: the same as `timer::sleep_ms`.
 pub fn sleep_ms(ms: u32) -> Result<()> {
-    crate::bindings::cloner::ferry::plugin::timer::sleep(ms).map_err(Error::from)
+    crate::timer::sleep_ms(ms)
 }

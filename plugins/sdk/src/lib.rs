@@ -26,6 +26,7 @@
 pub mod files;
 pub mod http;
 pub mod log;
+pub mod timer;
 mod types;
 
 pub use serde_json::{self, Value, json};
@@ -50,6 +51,7 @@ pub mod prelude {
     pub use crate::files;
     pub use crate::http::{self, Paging, Response};
     pub use crate::log;
+    pub use crate::timer;
     pub use crate::{Ctx, Error, Kind, KindInfo, Resource, Result, Side, Value, json};
 }
 

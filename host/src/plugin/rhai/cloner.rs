@@ -23,9 +23,10 @@ use crate::net::client::{HttpError, Request, RequestBody};
 use crate::net::paging::{self, ListError, Paging};
 use crate::net::{HttpClient, Policy, Side};
 use crate::plugin::PluginError;
+use crate::plugin::cloner::ClonerCalls;
+use crate::plugin::grant::Grant;
 use crate::plugin::manifest::{Limits, Manifest};
-use crate::plugin::types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource};
-use crate::plugin::wasm::state::Grant;
+use crate::plugin::types::{CallContext, GuestError, KindInfo, RefBy, Reference, Resource, Stored};
 use rhai::{AST, Array, Dynamic, Engine, EvalAltResult, Map, Scope};
 use serde::Deserialize;
 use sha2::Digest;
@@ -134,6 +135,7 @@ impl RhaiCloner {
         let handle = tokio::runtime::Handle::current();
         let w = what.clone();
         let task = tokio::task::spawn_blocking(move || {
+            let stats = grant.stats.clone();
             let env = grant.http.map(|client| CallEnv {
                 client,
                 policy: this.policy.clone(),
@@ -147,7 +149,7 @@ impl RhaiCloner {
                 this.engine
                     .call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
             };
-            crate::plugin::stats::RHAI_CLONERS.add(started.elapsed());
+            stats.rhai_cloners.add(started.elapsed());
             let violation = ENV.with(|e| e.borrow_mut().take().and_then(|env| env.violation));
             if let Some(message) = violation {
                 return Err(PluginError::Violation { call: w, message });
@@ -216,8 +218,11 @@ impl RhaiCloner {
     fn res_arg(&self, call: &str, r: &Resource) -> Result<Dynamic, PluginError> {
         resource_to_dynamic(r).map_err(|e| self.invalid(call, e))
     }
+}
 
-    pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
+#[async_trait::async_trait]
+impl ClonerCalls for RhaiCloner {
+    async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
         let v = self
             .call(Grant::offline(), "kinds".into(), "kinds", vec![])
             .await?;
@@ -230,12 +235,12 @@ impl RhaiCloner {
         Ok(decls.into_iter().map(KindDecl::into_info).collect())
     }
 
-    pub async fn list(
+    async fn list(
         &self,
         grant: Grant,
         ctx: &CallContext,
         kind: &str,
-    ) -> Result<Vec<Resource>, PluginError> {
+    ) -> Result<Vec<Stored>, PluginError> {
         let what = format!("list {kind}");
         let v = self
             .call(
@@ -248,10 +253,12 @@ impl RhaiCloner {
         let arr = v
             .try_cast::<Array>()
             .ok_or_else(|| self.invalid(&what, "list must return an array of resources"))?;
-        arr.iter().map(|r| self.resource(&what, kind, r)).collect()
+        arr.iter()
+            .map(|r| self.resource(&what, kind, r).map(Resource::pack))
+            .collect()
     }
 
-    pub async fn find(
+    async fn find(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -275,7 +282,7 @@ impl RhaiCloner {
         }
     }
 
-    pub async fn create(
+    async fn create(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -295,7 +302,7 @@ impl RhaiCloner {
         self.resource(&what, kind, &v)
     }
 
-    pub async fn update(
+    async fn update(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -329,7 +336,7 @@ impl RhaiCloner {
         self.resource(&what, kind, &v)
     }
 
-    pub async fn copy_files(
+    async fn copy_files(
         &self,
         grant: Grant,
         ctx: &CallContext,

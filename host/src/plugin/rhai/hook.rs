@@ -27,6 +27,7 @@ pub struct RhaiHook {
     ast: Arc<AST>,
     limits: RhaiLimits,
     sha256: String,
+    stats: Arc<crate::plugin::stats::Stats>,
 }
 
 impl RhaiHook {
@@ -55,6 +56,7 @@ impl RhaiHook {
             ast: Arc::new(ast),
             limits,
             sha256,
+            stats: Arc::default(),
         })
     }
 
@@ -93,7 +95,7 @@ impl RhaiHook {
     ) -> Result<HookOutcome, PluginError> {
         let started = std::time::Instant::now();
         let out = self.run(ctx, res);
-        crate::plugin::stats::RHAI_HOOKS.add(started.elapsed());
+        self.stats.rhai_hooks.add(started.elapsed());
         out
     }
 
@@ -193,4 +195,21 @@ pub(super) fn resource_from_dynamic(v: &Dynamic, old: &Resource) -> Result<Resou
         body,
         skip,
     })
+}
+
+#[async_trait::async_trait]
+impl crate::plugin::hook::HookCalls for RhaiHook {
+    fn name(&self) -> &str {
+        RhaiHook::name(self)
+    }
+    fn counting_into(&self, stats: Arc<crate::plugin::stats::Stats>) -> crate::plugin::hook::Hook {
+        RhaiHook {
+            stats,
+            ..self.clone()
+        }
+        .into()
+    }
+    async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+        RhaiHook::apply(self, ctx, res).await
+    }
 }

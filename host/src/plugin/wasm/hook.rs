@@ -2,10 +2,11 @@
 //! the resource (changed), a skip or an error out. A hook imports only `log`: it has no
 //! network and no files, and runs under the hook limits (CPU, memory, wall clock, output).
 
-use super::state::{Grant, HostState};
+use super::state::HostState;
 use super::{guarded, v1_1 as v1};
 use crate::net::Policy;
 use crate::plugin::PluginError;
+use crate::plugin::grant::Grant;
 use crate::plugin::manifest::Limits;
 use crate::plugin::types::{GuestError, HookContext, HookOutcome, Resource};
 use std::sync::Arc;
@@ -69,6 +70,7 @@ pub struct WasmHook {
     sha256: String,
     limits: Limits,
     pre: TransformHookPre,
+    stats: Arc<crate::plugin::stats::Stats>,
 }
 
 impl WasmHook {
@@ -78,8 +80,10 @@ impl WasmHook {
             sha256,
             limits,
             pre,
+            stats: Arc::default(),
         }
     }
+
     pub fn name(&self) -> &str {
         &self.name
     }
@@ -109,7 +113,7 @@ impl WasmHook {
             &self.name,
             self.limits,
             Arc::new(Policy::default()),
-            Grant::offline(),
+            Grant::offline_for(self.stats.clone()),
             &what,
             engine,
             move |store| {
@@ -172,5 +176,22 @@ impl WasmHook {
                     .map_err(fail)
             }
         }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::plugin::hook::HookCalls for WasmHook {
+    fn name(&self) -> &str {
+        WasmHook::name(self)
+    }
+    fn counting_into(&self, stats: Arc<crate::plugin::stats::Stats>) -> crate::plugin::hook::Hook {
+        WasmHook {
+            stats,
+            ..self.clone()
+        }
+        .into()
+    }
+    async fn apply(&self, ctx: &HookContext, res: &Resource) -> Result<HookOutcome, PluginError> {
+        WasmHook::apply(self, ctx, res).await
     }
 }

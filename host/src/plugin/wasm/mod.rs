@@ -10,11 +10,13 @@ pub mod v1_1;
 
 use crate::net::Policy;
 use crate::plugin::PluginError;
+use crate::plugin::cloner::ClonerCalls;
+use crate::plugin::grant::Grant;
 use crate::plugin::manifest::Limits;
 use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource, Stored};
 use anyhow::Context;
 use cache::ComponentCache;
-use state::{Grant, HostState, LimitHit};
+use state::{HostState, LimitHit};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -289,12 +291,23 @@ impl WasmCloner {
         .await
     }
 
-    pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
+    fn guest(&self, call: String, error: GuestError) -> PluginError {
+        PluginError::Guest {
+            plugin: self.name.to_string(),
+            call,
+            error,
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl ClonerCalls for WasmCloner {
+    async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
         let kinds = call_cloner!(self, Grant::offline(), "kinds", |g, s| g.call_kinds(s))?;
         Ok(kinds.into_iter().map(KindInfo::from).collect())
     }
 
-    pub async fn list(
+    async fn list(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -311,7 +324,7 @@ impl WasmCloner {
             .collect()
     }
 
-    pub async fn find(
+    async fn find(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -330,8 +343,8 @@ impl WasmCloner {
     }
 
     /// Look up many resources at once. `None` when the plugin has no batch lookup for the
-    /// kind (every 1.0.0 plugin): the caller then calls [`WasmCloner::find`] per resource.
-    pub async fn find_all(
+    /// kind (every 1.0.0 plugin): the caller then calls `find` per resource.
+    async fn find_all(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -387,7 +400,7 @@ impl WasmCloner {
             .map(Some)
     }
 
-    pub async fn create(
+    async fn create(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -401,7 +414,7 @@ impl WasmCloner {
         v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
-    pub async fn update(
+    async fn update(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -421,7 +434,7 @@ impl WasmCloner {
         v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
-    pub async fn copy_files(
+    async fn copy_files(
         &self,
         grant: Grant,
         ctx: &CallContext,
@@ -447,14 +460,6 @@ impl WasmCloner {
                 )),
             )
         })
-    }
-
-    fn guest(&self, call: String, error: GuestError) -> PluginError {
-        PluginError::Guest {
-            plugin: self.name.to_string(),
-            call,
-            error,
-        }
     }
 }
 
@@ -496,7 +501,12 @@ where
         f(&mut store).await
     };
     let outcome = tokio::time::timeout(limits.wall, run).await;
-    crate::plugin::stats::WASM.add(entered.elapsed().saturating_sub(store.data().in_host));
+    store
+        .data()
+        .grant
+        .stats
+        .wasm
+        .add(entered.elapsed().saturating_sub(store.data().in_host));
     let limit = |limit: String| PluginError::Limit {
         plugin: name.to_string(),
         call: what.to_string(),

@@ -1,11 +1,11 @@
 //! The per-call state of one WASM instance: an empty WASI context, the memory limiter, the
 //! CPU budget, and the capabilities the call was granted.
 
-use crate::net::{HttpClient, Policy};
+use crate::net::Policy;
+use crate::plugin::grant::Grant;
 use crate::plugin::manifest::Limits;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 use wasmtime::component::ResourceTable;
 use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
@@ -16,23 +16,6 @@ use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 pub enum LimitHit {
     Cpu,
     Memory,
-}
-
-/// What a call may reach: the run's HTTP client (absent for calls such as `kinds` that
-/// need no network) and the interrupt signal.
-#[derive(Clone)]
-pub struct Grant {
-    pub http: Option<HttpClient>,
-    pub cancel: CancellationToken,
-}
-
-impl Grant {
-    pub fn offline() -> Self {
-        Grant {
-            http: None,
-            cancel: CancellationToken::new(),
-        }
-    }
 }
 
 pub struct HostState {

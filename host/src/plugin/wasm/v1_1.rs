@@ -376,6 +376,9 @@ impl wtimer::Host for HostState {
 
     async fn progress(&mut self, percent: u8, message: String) -> wasmtime::Result<()> {
         let message: String = message.chars().take(512).collect();
+        self.grant
+            .progress
+            .plugin(&self.plugin, percent.min(100), &message);
         tracing::info!(
             plugin = &*self.plugin,
             percent = percent.min(100),

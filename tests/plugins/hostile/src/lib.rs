@@ -88,6 +88,12 @@ hostile! {
         }
         Ok(one("rested"))
     };
+    Chatty = "chatty" => |_ctx| {
+        // Progress past 100 % and a message far longer than the host keeps.
+        timer::progress(40, "EXPORTING");
+        timer::progress(250, &"x".repeat(10_000));
+        Ok(one("chatted"))
+    };
     Idle = "idle" => |_ctx| {
         // ... but no call may outlast its wall-clock limit.
         loop {

@@ -1,0 +1,166 @@
+//! A loaded cloner, whichever runtime runs it. Each runtime (`wasm`, `rhai`) implements
+//! [`ClonerCalls`]; the engine only sees [`Cloner`], so a new runtime is one more impl.
+
+use super::PluginError;
+use super::grant::Grant;
+use super::types::{CallContext, KindInfo, Resource, Stored};
+use std::sync::Arc;
+
+/// The calls of the cloner contract, as a runtime answers them.
+#[async_trait::async_trait]
+pub trait ClonerCalls: Send + Sync {
+    async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError>;
+    async fn list(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+    ) -> Result<Vec<Stored>, PluginError>;
+    async fn find(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &Resource,
+    ) -> Result<Option<Resource>, PluginError>;
+    /// A batch lookup; `None` when the plugin has none for the kind (the default).
+    async fn find_all(
+        &self,
+        _grant: Grant,
+        _ctx: &CallContext,
+        _kind: &str,
+        _wanted: &[&Resource],
+    ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
+        Ok(None)
+    }
+    async fn create(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError>;
+    async fn update(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+    ) -> Result<Resource, PluginError>;
+    async fn copy_files(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        source: &Resource,
+        target: &Resource,
+    ) -> Result<serde_json::Value, PluginError>;
+}
+
+#[derive(Clone)]
+pub struct Cloner(Arc<dyn ClonerCalls>);
+
+impl Cloner {
+    pub fn new(calls: impl ClonerCalls + 'static) -> Cloner {
+        Cloner(Arc::new(calls))
+    }
+
+    pub async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
+        self.0.kinds().await
+    }
+
+    pub async fn list(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+    ) -> Result<Vec<Stored>, PluginError> {
+        self.0.list(grant, ctx, kind).await
+    }
+
+    pub async fn find(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: &Resource,
+    ) -> Result<Option<Stored>, PluginError> {
+        Ok(self
+            .0
+            .find(grant, ctx, kind, wanted)
+            .await?
+            .map(Resource::pack))
+    }
+
+    /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
+    /// lookup for the kind (`find-all`, contract 1.1.0), else one `find` per resource,
+    /// `concurrency` at a time. Answers carry the caller's index.
+    pub async fn find_many(
+        &self,
+        grant: &Grant,
+        ctx: &CallContext,
+        kind: &str,
+        wanted: Vec<(usize, Resource)>,
+        concurrency: usize,
+    ) -> Result<Vec<(usize, Option<Stored>)>, PluginError> {
+        use futures::{StreamExt, TryStreamExt};
+        if wanted.is_empty() {
+            return Ok(vec![]);
+        }
+        let resources: Vec<&Resource> = wanted.iter().map(|(_, r)| r).collect();
+        if let Some(found) = self
+            .0
+            .find_all(grant.clone(), ctx, kind, &resources)
+            .await?
+        {
+            return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
+        }
+        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move {
+            self.find(grant.clone(), ctx, kind, &w)
+                .await
+                .map(|f| (i, f))
+        }))
+        .buffer_unordered(concurrency.max(1))
+        .try_collect()
+        .await
+    }
+
+    pub async fn create(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<Stored, PluginError> {
+        self.0
+            .create(grant, ctx, kind, res)
+            .await
+            .map(Resource::pack)
+    }
+
+    pub async fn update(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+    ) -> Result<Stored, PluginError> {
+        self.0
+            .update(grant, ctx, kind, target_id, res)
+            .await
+            .map(Resource::pack)
+    }
+
+    pub async fn copy_files(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        source: &Resource,
+        target: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        self.0.copy_files(grant, ctx, kind, source, target).await
+    }
+}

@@ -1,0 +1,50 @@
+//! What a plugin call may reach, whichever runtime runs it: the run's HTTP client (absent for
+//! calls such as `kinds`, and for hooks, that need no network), the run's stop signal, the
+//! run's counters and the run's progress listener (where `timer.progress` goes).
+
+use super::stats::Stats;
+use crate::engine::progress::{NoProgress, Progress};
+use crate::net::HttpClient;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Clone)]
+pub struct Grant {
+    pub http: Option<HttpClient>,
+    pub cancel: CancellationToken,
+    pub stats: Arc<Stats>,
+    pub progress: Arc<dyn Progress>,
+}
+
+impl Grant {
+    /// No network, a stop signal of its own, counters nobody reads.
+    pub fn offline() -> Self {
+        Grant::offline_for(Arc::default())
+    }
+
+    /// The network through `http`, a stop signal of its own, counters nobody reads.
+    pub fn online(http: HttpClient) -> Self {
+        Grant {
+            http: Some(http),
+            ..Grant::offline()
+        }
+    }
+
+    /// No network, counting into `stats` (a hook's call).
+    pub fn offline_for(stats: Arc<Stats>) -> Self {
+        Grant {
+            http: None,
+            cancel: CancellationToken::new(),
+            stats,
+            progress: Arc::new(NoProgress),
+        }
+    }
+
+    /// The same grant, telling `progress` what happens.
+    pub fn reporting_to(&self, progress: Arc<dyn Progress>) -> Self {
+        Grant {
+            progress,
+            ..self.clone()
+        }
+    }
+}

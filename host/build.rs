@@ -18,7 +18,8 @@ fn main() {
     println!("cargo:rerun-if-changed={}", root.join("wit").display());
     println!("cargo:rerun-if-env-changed=FERRY_PLUGINS_PREBUILT");
     if std::env::var_os("CARGO_FEATURE_BUNDLED").is_none() {
-        let none = "pub static BUNDLED: &[Bundled] = &[];\npub static BUNDLED_HOOKS: &[Bundled] = &[];\n";
+        let none =
+            "pub static BUNDLED: &[Bundled] = &[];\npub static BUNDLED_HOOKS: &[Bundled] = &[];\n";
         std::fs::write(out.join("bundled.rs"), none).unwrap();
         return;
     }

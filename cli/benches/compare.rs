@@ -1,4 +1,4 @@
-//! `cargo bench -p ferry --bench compare [-- OPTIONS]`: ferry against Unstract's own clone
+//! `cargo bench -p ferry-cli --bench compare [-- OPTIONS]`: ferry against Unstract's own clone
 //! tool and against the least time any client could take, on one sandbox with a fixed
 //! latency per request. Prints markdown tables (the ones in BENCHMARKS.md); `--help` lists
 //! the options. Nothing here is a test: it measures and reports, it asserts no time.
@@ -20,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
-cargo bench -p ferry --bench compare [-- OPTIONS]
+cargo bench -p ferry-cli --bench compare [-- OPTIONS]
 
   --latency-ms N     latency the sandbox adds to every request (default 20)
   --sizes LIST       resources in the clone cases (default 100,1000,10000)
@@ -958,7 +958,7 @@ fn main() {
         .env("FERRY_CACHE_DIR", b.work.path().join("cache"))
         .output();
 
-    b.emit(&format!("## Figures\n\nMachine: {} cores, {}. Command: `cargo bench -p ferry --bench compare -- {}`.", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), machine(), std::env::args().skip(1).filter(|a| a != "--bench").collect::<Vec<_>>().join(" ")));
+    b.emit(&format!("## Figures\n\nMachine: {} cores, {}. Command: `cargo bench -p ferry-cli --bench compare -- {}`.", std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0), machine(), std::env::args().skip(1).filter(|a| a != "--bench").collect::<Vec<_>>().join(" ")));
     let has = |c: &str| o.cases.iter().any(|x| x == c);
     for &size in &o.sizes {
         if has("clone") || has("noop") {

@@ -1,7 +1,7 @@
 //! The plugin runtimes' overhead, printed as figures (see BENCHMARKS.md):
 //! compiling a component, loading it from the cache, one WASM cloner call (fresh instance
 //! from the cached `InstancePre` + call), one Rhai transform, and how fast a runaway plugin
-//! is stopped after its deadline. Run: `cargo bench -p ferry --bench overhead`.
+//! is stopped after its deadline. Run: `cargo bench -p ferry-cli --bench overhead`.
 
 #[path = "../../tests/common/mod.rs"]
 mod common;

@@ -1,7 +1,9 @@
-//! `ferry sandbox`: serve the emulated Unstract Platform API until stopped.
+//! `ferry sandbox`: serve an emulated platform (Unstract's Platform API, or Strategy's
+//! Library REST API) until stopped.
 
 use clap::Args;
 use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::strategy;
 use ferry_sandbox::unstract::keys::Tier;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use std::net::SocketAddr;
@@ -11,14 +13,29 @@ pub struct SandboxArgs {
     /// Address to listen on (port 0 picks a free one; the banner says which).
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
-    /// An org to serve; repeatable. An org without --seed starts empty (users only).
-    #[arg(long = "org", value_name = "ORG", required = true)]
+    /// The platform to emulate: unstract (orgs) or strategy (environments).
+    #[arg(long, default_value = "unstract")]
+    platform: String,
+    /// Unstract: an org to serve; repeatable. An org without --seed starts empty (users only).
+    #[arg(long = "org", value_name = "ORG")]
     orgs: Vec<String>,
-    /// Fill an org: ORG=demo, ORG=small, ORG=services (its own adapters and connectors),
-    /// ORG=N (about N resources) or ORG=file:SIZE (one project with one file of SIZE, e.g.
-    /// 1GB); repeatable.
-    #[arg(long = "seed", value_name = "ORG=SEED", value_parser = parse_seed)]
-    seeds: Vec<(String, Seed)>,
+    /// Strategy: an environment to serve, at {url}/ENV/MicroStrategyLibrary; repeatable.
+    #[arg(long = "env", value_name = "ENV")]
+    envs: Vec<String>,
+    /// Fill an org or environment; repeatable. Unstract: ORG=demo, ORG=small, ORG=services
+    /// (its own adapters and connectors), ORG=N (about N resources) or ORG=file:SIZE (one
+    /// project with one file of SIZE, e.g. 1GB). Strategy: ENV=demo (two projects with
+    /// objects, users, groups and roles), ENV=N (N small projects) or ENV=package:SIZE (one
+    /// project whose package is SIZE).
+    #[arg(long = "seed", value_name = "NAME=SEED", value_parser = parse_pair)]
+    seeds: Vec<(String, String)>,
+    /// Strategy: how long one phase of a duplication job lasts, in milliseconds (exporting
+    /// and importing take two).
+    #[arg(long, default_value_t = 300)]
+    job_step_ms: u64,
+    /// Strategy: seconds an idle session lives.
+    #[arg(long, default_value_t = 600)]
+    session_timeout: u64,
     /// Use this key instead of the derived one: ORG.TIER=KEY, TIER one of read, read_write,
     /// full_access; repeatable.
     #[arg(long = "key", value_name = "ORG.TIER=KEY", value_parser = parse_key)]
@@ -46,11 +63,11 @@ pub struct SandboxArgs {
     slow_rate: f64,
 }
 
-fn parse_seed(s: &str) -> Result<(String, Seed), String> {
-    let (org, seed) = s.split_once('=').ok_or_else(|| {
-        format!("{s:?} must be ORG=demo, ORG=small, ORG=services, ORG=N or ORG=file:SIZE")
-    })?;
-    Ok((org.to_string(), seed.parse()?))
+fn parse_pair(s: &str) -> Result<(String, String), String> {
+    let (name, seed) = s
+        .split_once('=')
+        .ok_or_else(|| format!("{s:?} must be NAME=SEED (for example dev=demo)"))?;
+    Ok((name.to_string(), seed.to_string()))
 }
 
 fn parse_key(s: &str) -> Result<(String, Tier, String), String> {
@@ -69,22 +86,7 @@ fn parse_key(s: &str) -> Result<(String, Tier, String), String> {
 }
 
 impl SandboxArgs {
-    pub fn config(&self) -> anyhow::Result<Config> {
-        let mut orgs: Vec<OrgSpec> = self.orgs.iter().map(|o| OrgSpec::new(o)).collect();
-        for (org, seed) in &self.seeds {
-            let spec = orgs
-                .iter_mut()
-                .find(|o| &o.name == org)
-                .ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
-            spec.seed = Some(seed.clone());
-        }
-        for (org, tier, key) in &self.keys {
-            let spec = orgs
-                .iter_mut()
-                .find(|o| &o.name == org)
-                .ok_or_else(|| anyhow::anyhow!("--key {org}.{}: no --org {org}", tier.name()))?;
-            spec.keys.push((*tier, key.clone()));
-        }
+    fn faults(&self) -> anyhow::Result<Faults> {
         let faults = Faults {
             latency_ms: self.latency_ms,
             jitter_ms: self.jitter_ms,
@@ -96,22 +98,102 @@ impl SandboxArgs {
         faults
             .check()
             .map_err(|e| anyhow::anyhow!("--{}", e.replace('_', "-")))?;
+        Ok(faults)
+    }
+
+    pub fn config(&self) -> anyhow::Result<Config> {
+        if self.orgs.is_empty() {
+            anyhow::bail!("the unstract sandbox serves orgs: give at least one --org ORG");
+        }
+        if !self.envs.is_empty() {
+            anyhow::bail!("--env is for --platform strategy; Unstract has orgs (--org)");
+        }
+        let mut orgs: Vec<OrgSpec> = self.orgs.iter().map(|o| OrgSpec::new(o)).collect();
+        for (org, seed) in &self.seeds {
+            let spec = orgs
+                .iter_mut()
+                .find(|o| &o.name == org)
+                .ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
+            spec.seed = Some(
+                seed.parse::<Seed>()
+                    .map_err(|e| anyhow::anyhow!("--seed {org}={seed}: {e}"))?,
+            );
+        }
+        for (org, tier, key) in &self.keys {
+            let spec = orgs
+                .iter_mut()
+                .find(|o| &o.name == org)
+                .ok_or_else(|| anyhow::anyhow!("--key {org}.{}: no --org {org}", tier.name()))?;
+            spec.keys.push((*tier, key.clone()));
+        }
         Ok(Config {
             listen: self.listen,
             prefix: self.api_prefix.clone(),
             orgs,
-            faults,
+            faults: self.faults()?,
+        })
+    }
+
+    pub fn strategy_config(&self) -> anyhow::Result<strategy::Config> {
+        if self.envs.is_empty() {
+            anyhow::bail!("the strategy sandbox serves environments: give at least one --env ENV");
+        }
+        if !self.orgs.is_empty() {
+            anyhow::bail!("--org is for --platform unstract; Strategy has environments (--env)");
+        }
+        let mut envs: Vec<strategy::EnvSpec> = self
+            .envs
+            .iter()
+            .map(|e| strategy::EnvSpec::new(e))
+            .collect();
+        for (env, seed) in &self.seeds {
+            let spec = envs
+                .iter_mut()
+                .find(|e| &e.name == env)
+                .ok_or_else(|| anyhow::anyhow!("--seed {env}=...: no --env {env}"))?;
+            spec.seed = Some(
+                seed.parse::<strategy::Seed>()
+                    .map_err(|e| anyhow::anyhow!("--seed {env}={seed}: {e}"))?,
+            );
+        }
+        if self.job_step_ms == 0 {
+            anyhow::bail!("--job-step-ms must be at least 1");
+        }
+        Ok(strategy::Config {
+            listen: self.listen,
+            envs,
+            faults: self.faults()?,
+            step: std::time::Duration::from_millis(self.job_step_ms),
+            session_timeout: self.session_timeout,
         })
     }
 }
 
 pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
+    match args.platform.as_str() {
+        "unstract" => {}
+        "strategy" => return run_strategy(args).await,
+        other => anyhow::bail!("--platform {other}: the sandbox emulates unstract and strategy"),
+    }
     let sandbox = Sandbox::start(args.config()?).await?;
     // Listen for the stop signals before announcing the server, so a caller that reads the
     // banner and signals at once is never missed.
     let stop = Stop::install()?;
     println!("{}", serde_json::to_string(&sandbox.banner)?);
     tracing::info!("sandbox serving on {}; Ctrl-C stops it", sandbox.url());
+    stop.wait().await;
+    sandbox.stop().await;
+    Ok(super::exit::OK)
+}
+
+async fn run_strategy(args: SandboxArgs) -> anyhow::Result<u8> {
+    let sandbox = strategy::Sandbox::start(args.strategy_config()?).await?;
+    let stop = Stop::install()?;
+    println!("{}", serde_json::to_string(&sandbox.banner)?);
+    tracing::info!(
+        "strategy sandbox serving on {}; Ctrl-C stops it",
+        sandbox.url()
+    );
     stop.wait().await;
     sandbox.stop().await;
     Ok(super::exit::OK)

@@ -5,4 +5,5 @@
 
 pub mod kit;
 pub mod notes;
+pub mod strategy;
 pub mod unstract;

@@ -99,3 +99,40 @@ impl OrgFaults {
         }
     }
 }
+
+/// The answer a fault gives instead of the request's own: 429 with `Retry-After` (its body
+/// `throttled`, in the platform's error shape), a 5xx page, or headers followed by a body
+/// that breaks off (the client sees a connection cut mid-answer). `None`: serve it.
+pub fn fault_response(
+    verdict: Verdict,
+    throttled: serde_json::Value,
+) -> Option<axum::response::Response> {
+    use axum::body::{Body, Bytes};
+    use axum::http::{HeaderValue, StatusCode, header};
+    use axum::response::IntoResponse;
+    match verdict {
+        Verdict::RateLimited { retry_after_s } => {
+            let mut r = (StatusCode::TOO_MANY_REQUESTS, axum::Json(throttled)).into_response();
+            r.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            Some(r)
+        }
+        Verdict::ServerError(code) => {
+            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            Some((status, "<html><body><h1>Server Error</h1></body></html>").into_response())
+        }
+        Verdict::Drop => {
+            let body = Body::from_stream(futures::stream::once(async {
+                Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by the sandbox"))
+            }));
+            Some(
+                axum::response::Response::builder()
+                    .status(StatusCode::OK)
+                    .header(header::CONTENT_TYPE, "application/json")
+                    .body(body)
+                    .unwrap(),
+            )
+        }
+        Verdict::Serve { .. } => None,
+    }
+}

@@ -8,7 +8,7 @@ use super::{admin, api};
 use crate::kit::faults::{Faults, OrgFaults, Verdict};
 use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
 use serde_json::{Value, json};
@@ -239,32 +239,17 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     if !delay.is_zero() {
         tokio::time::sleep(delay).await;
     }
-    match verdict {
-        Verdict::RateLimited { retry_after_s } => {
-            let mut r = detail(StatusCode::TOO_MANY_REQUESTS, "Request was throttled.");
-            r.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
-            shared.record(&org_name, &method, &rest, &raw_query, 429, start);
-            return r;
-        }
-        Verdict::ServerError(code) => {
-            let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-            shared.record(&org_name, &method, &rest, &raw_query, code, start);
-            return (status, "<html><body><h1>Server Error</h1></body></html>").into_response();
-        }
-        Verdict::Drop => {
-            // Headers go out, then the body fails: the client sees a connection cut mid-answer.
-            shared.record(&org_name, &method, &rest, &raw_query, 0, start);
-            let body = Body::from_stream(futures::stream::once(async {
-                Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by the sandbox"))
-            }));
-            return Response::builder()
-                .status(StatusCode::OK)
-                .header(header::CONTENT_TYPE, "application/json")
-                .body(body)
-                .unwrap();
-        }
-        Verdict::Serve { .. } => {}
+    if let Some(r) =
+        crate::kit::faults::fault_response(verdict, json!({"detail": "Request was throttled."}))
+    {
+        // A cut connection is logged with status 0: no answer reached the client.
+        let status = if verdict == Verdict::Drop {
+            0
+        } else {
+            r.status().as_u16()
+        };
+        shared.record(&org_name, &method, &rest, &raw_query, status, start);
+        return r;
     }
     let slow = matches!(verdict, Verdict::Serve { slow: true });
 

@@ -304,6 +304,7 @@ impl RunArgs {
                 .or(run.max_file_size.map(|s| s.0))
                 .unwrap_or(defaults::MAX_FILE_SIZE),
             plugin_options: vec![],
+            environment: vec![],
             transform: Default::default(),
             journal: std::sync::Arc::new(ferry::engine::journal::Journal::none()),
         };

@@ -105,6 +105,10 @@ impl Session {
         let (target, target_conn) = connect(&platform, Side::Target, &settings.target)?;
         let mut options = settings.options.clone();
         options.plugin_options = platform.options(&settings.plugin_options)?;
+        options.environment = vec![
+            ("ferry.source-url".into(), source.url.clone()),
+            ("ferry.target-url".into(), target.url.clone()),
+        ];
         // The run's own counters: a server running several sessions keeps them apart.
         let stats = Arc::new(Stats::default());
         options.transform = Arc::new(transformer(

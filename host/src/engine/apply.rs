@@ -199,10 +199,7 @@ pub async fn apply(
                 ctx.clone(),
                 opts.journal.clone(),
             );
-            let mut file_ctx = ctx.clone();
-            file_ctx
-                .options
-                .push(("max-file-size".into(), opts.max_file_size.to_string()));
+            let file_ctx = ctx.clone();
             running.push(
                 async move {
                     let started = Instant::now();

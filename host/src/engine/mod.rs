@@ -46,6 +46,8 @@ pub struct Options {
     pub max_file_size: u64,
     /// options passed to every plugin call (`clone-group-members=true`, ...)
     pub plugin_options: Vec<(String, String)>,
+    /// what plugins are told of the environments: `ferry.source-url`, `ferry.target-url`
+    pub environment: Vec<(String, String)>,
     /// the promotion file's rules and hooks
     pub transform: Arc<Transformer>,
     /// creates started by earlier runs and not seen through
@@ -62,6 +64,7 @@ impl Default for Options {
             skip_files: false,
             max_file_size: 25 << 20,
             plugin_options: vec![],
+            environment: vec![],
             transform: Arc::new(Transformer::default()),
             journal: Arc::new(journal::Journal::none()),
         }

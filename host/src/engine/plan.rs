@@ -40,10 +40,15 @@ impl Plan {
     }
 }
 
+/// What every plugin call is told: the platform's options as the run set them, then what
+/// the host knows of the run (`ferry.`-prefixed, so no platform option can clash with it):
+/// both environments' URLs as the user gave them (a platform whose requests must name an
+/// environment, as Strategy's duplication bodies do, needs them), and `max-file-size`.
 pub fn context(opts: &Options) -> CallContext {
-    CallContext {
-        options: opts.plugin_options.clone(),
-    }
+    let mut options = opts.plugin_options.clone();
+    options.extend(opts.environment.iter().cloned());
+    options.push(("max-file-size".into(), opts.max_file_size.to_string()));
+    CallContext { options }
 }
 
 pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<Plan, PlanError> {

@@ -98,6 +98,9 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
     link(&kinds, &mut items, &mut warnings);
 
     // Selection and its closure.
+    if let Some(e) = select::unmatched(&items, &patterns) {
+        return Err(PlanError::Usage(e));
+    }
     let keep = select::closure(&mut items, &patterns, &opts.selection.tags);
     if keep.iter().any(|k| !k) {
         let mut new_index = vec![usize::MAX; items.len()];

@@ -21,6 +21,8 @@ pub struct Selection {
 pub struct Pattern {
     kind: String,
     glob: glob::Pattern,
+    /// the name as given, when it has no wildcard: it must name a resource of the source
+    exact: Option<String>,
 }
 
 impl Selection {
@@ -44,9 +46,12 @@ impl Selection {
                     return Err(format!("--select {s:?}: unknown kind {kind:?}"));
                 }
                 let glob = glob::Pattern::new(glob).map_err(|e| format!("--select {s:?}: {e}"))?;
+                let exact =
+                    (!glob.as_str().contains(['*', '?', '['])).then(|| glob.as_str().to_string());
                 Ok(Pattern {
                     kind: kind.to_string(),
                     glob,
+                    exact,
                 })
             })
             .collect()
@@ -56,6 +61,40 @@ impl Selection {
         (self.include.is_empty() || self.include.iter().any(|k| k == kind))
             && !self.exclude.iter().any(|k| k == kind)
     }
+}
+
+/// A `--select KIND:NAME` without wildcards that names nothing on the source: a typo, most
+/// likely, which would otherwise make a run that does nothing and says it succeeded.
+pub fn unmatched(items: &[Item], patterns: &[Pattern]) -> Option<String> {
+    let p = patterns.iter().find(|p| {
+        p.exact.is_some()
+            && !items
+                .iter()
+                .any(|i| i.source.kind == p.kind && p.glob.matches(&i.source.key))
+    })?;
+    let mut names: Vec<&str> = items
+        .iter()
+        .filter(|i| i.source.kind == p.kind)
+        .map(|i| i.source.key.as_str())
+        .collect();
+    let more = names.len().saturating_sub(10);
+    names.truncate(10);
+    Some(format!(
+        "--select {}:{}: the source has no {} of that name (it has: {}{})",
+        p.kind,
+        p.exact.as_deref().unwrap_or(""),
+        p.kind,
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        },
+        if more > 0 {
+            format!(", and {more} more")
+        } else {
+            String::new()
+        }
+    ))
 }
 
 /// Mark what the patterns select plus its dependency closure; returns which items stay.

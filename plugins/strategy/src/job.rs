@@ -422,7 +422,17 @@ impl<'a> Job<'a> {
             if id.is_empty() {
                 continue;
             }
-            let r = http::put_json(side, &format!("projectDuplications/{id}/status"), &body);
+            // A side that has ended, or whose cancel came from the source's, needs none.
+            let path = format!("projectDuplications/{id}");
+            let running = http::get(side, &path, &[])
+                .and_then(|r| r.ok())
+                .and_then(|r| r.json())
+                .map(|rec| ["EXPORTING", "EXPORT_SYNCING", "IMPORT_SYNCING", "IMPORTING"].contains(&status(&rec).as_str()))
+                .unwrap_or(true);
+            if !running {
+                continue;
+            }
+            let r = http::put_json(side, &format!("{path}/status"), &body);
             match r.and_then(|r| r.ok()) {
                 Ok(_) => log::info(&format!(
                     "cancelled duplication {id} on the {}",

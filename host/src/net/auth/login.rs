@@ -204,9 +204,32 @@ impl Login {
         self.sign_in_locked(http, base).await
     }
 
+    /// Sign in; an answer that may go better later (a cut connection, 429, 5xx) is tried
+    /// again a few times, as any idempotent request is: a login creates nothing to undo.
     async fn sign_in_locked(&self, http: &reqwest::Client, base: &Url) -> anyhow::Result<()> {
+        const ATTEMPTS: u32 = 4;
+        let mut attempt = 1;
+        loop {
+            match self.try_sign_in(http, base).await {
+                Ok(()) => return Ok(()),
+                Err((true, e)) if attempt < ATTEMPTS => {
+                    tracing::info!("{}: {e:#}; trying again", self.side);
+                    tokio::time::sleep(Duration::from_millis(250 << attempt)).await;
+                    attempt += 1;
+                }
+                Err((_, e)) => return Err(e),
+            }
+        }
+    }
+
+    /// One sign-in; the error says whether trying again may help.
+    async fn try_sign_in(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+    ) -> Result<(), (bool, anyhow::Error)> {
         let side = self.side;
-        let url = base.join(&self.spec.path)?;
+        let url = base.join(&self.spec.path).map_err(|e| (false, e.into()))?;
         let mut fields: Vec<(&str, &str)> = self
             .spec
             .fields
@@ -221,10 +244,14 @@ impl Login {
             BodyKind::Json => rb.json(&fields.into_iter().collect::<BTreeMap<_, _>>()),
         };
         let resp = rb.send().await.map_err(|e| {
-            anyhow::anyhow!(
-                "{side}: signing in at {}: {}",
-                self.spec.path,
-                self.scrub(&e.to_string())
+            let transient = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
+            (
+                transient,
+                anyhow::anyhow!(
+                    "{side}: signing in at {}: {}",
+                    self.spec.path,
+                    self.scrub(&e.to_string())
+                ),
             )
         })?;
         let status = resp.status();
@@ -235,18 +262,25 @@ impl Login {
             .map(str::to_string);
         if !status.is_success() {
             let body = resp.bytes().await.unwrap_or_default();
-            anyhow::bail!(
-                "{side}: signing in as {} at {} was refused ({status}): {}",
-                self.username,
-                self.spec.path,
-                self.scrub(&crate::net::body_summary(&body))
-            );
+            let transient = status.as_u16() == 429 || status.is_server_error();
+            return Err((
+                transient,
+                anyhow::anyhow!(
+                    "{side}: signing in as {} at {} was refused ({status}): {}",
+                    self.username,
+                    self.spec.path,
+                    self.scrub(&crate::net::body_summary(&body))
+                ),
+            ));
         }
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
-            anyhow::anyhow!(
-                "{side}: signing in at {} answered {status} without a {} header",
-                self.spec.path,
-                self.spec.token_header
+            (
+                false,
+                anyhow::anyhow!(
+                    "{side}: signing in at {} answered {status} without a {} header",
+                    self.spec.path,
+                    self.spec.token_header
+                ),
             )
         })?;
         *self.token.lock().unwrap() = Some(Secret::new(token));

@@ -28,9 +28,11 @@ fn lists_bundled_and_directory_plugins_as_json() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["unstract", "hostile"]);
-    assert_eq!(v[0]["source"], "bundled");
-    let kinds: Vec<&str> = v[0]["kinds"]
+    assert_eq!(names, vec!["strategy", "unstract", "hostile"]);
+    assert_eq!(v[1]["source"], "bundled");
+    assert_eq!(v[0]["platform"], "strategy");
+    assert_eq!(v[0]["kinds"][0]["name"], "project");
+    let kinds: Vec<&str> = v[1]["kinds"]
         .as_array()
         .unwrap()
         .iter()
@@ -51,8 +53,8 @@ fn lists_bundled_and_directory_plugins_as_json() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    assert_eq!(v[1]["limits"]["cpu"], 300);
-    assert_eq!(v[1]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v[2]["limits"]["cpu"], 300);
+    assert_eq!(v[2]["sha256"].as_str().unwrap().len(), 64);
 }
 
 #[test]

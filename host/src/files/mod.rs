@@ -64,6 +64,10 @@ pub enum TransferError {
     },
     #[error("{0}")]
     Shape(String),
+    /// The target's session ended under an upload (401); it is signed in again, but the
+    /// streamed body is spent: the transfer is worth trying again.
+    #[error("{0} answered 401: the session ended during the upload and was opened again")]
+    SessionRenewed(String),
 }
 
 /// Raised inside the upload stream when the download passes the cap.
@@ -490,6 +494,7 @@ async fn upload(
         form = form.text(k.clone(), v.clone());
     }
     form = form.part(req.upload_field.clone(), part);
+    let session = client.session(Side::Target);
     let rb = client.prepare(
         policy,
         Side::Target,
@@ -504,6 +509,9 @@ async fn upload(
         .await
         .map_err(|e| classify(&what, e))?;
     let status = resp.status().as_u16();
+    if status == 401 && client.renew(Side::Target, session).await {
+        return Err(TransferError::SessionRenewed(what));
+    }
     let retry_after = resp
         .headers()
         .get("retry-after")
@@ -530,7 +538,9 @@ async fn download(
 ) -> Result<reqwest::Response, TransferError> {
     let retry = client.retry_policy();
     let mut attempt = 1;
+    let mut renewed = false;
     loop {
+        let session = client.session(Side::Source);
         let result = client
             .prepare(
                 policy,
@@ -543,6 +553,14 @@ async fn download(
             .send()
             .await
             .map_err(|e| classify(what, e));
+        // A session that ended is opened again once, and the download started again.
+        if !renewed
+            && matches!(&result, Ok(r) if r.status() == 401)
+            && client.renew(Side::Source, session).await
+        {
+            renewed = true;
+            continue;
+        }
         let wait = match &result {
             Ok(r) if r.status().is_success() => None,
             Ok(r) => {

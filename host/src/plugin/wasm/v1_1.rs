@@ -337,6 +337,19 @@ impl wfiles::Host for HostState {
             Ok(TransferOutcome::TooLarge(n)) => Ok(Ok(wfiles::TransferOutcome::TooLarge(n))),
             Ok(TransferOutcome::Unsupported(m)) => Ok(Ok(wfiles::TransferOutcome::Unsupported(m))),
             Err(files::TransferError::Http(e)) => http_failure(self, e).map(Err),
+            Err(e @ files::TransferError::SessionRenewed(_)) => {
+                Ok(Err(types::Error::Transient(e.to_string())))
+            }
+            Err(e @ files::TransferError::Status { status, .. }) => {
+                let msg = e.to_string();
+                Ok(Err(match status {
+                    404 => types::Error::NotFound(msg),
+                    401 | 403 => types::Error::Denied(msg),
+                    400 | 422 => types::Error::Invalid(msg),
+                    429 | 500..=599 => types::Error::Transient(msg),
+                    _ => types::Error::Fatal(msg),
+                }))
+            }
             Err(e) => Ok(Err(types::Error::Fatal(e.to_string()))),
         }
     }

@@ -7,16 +7,20 @@
 //! time are its own; the sandbox runs in this process and logs every request with its start
 //! and end, from which the request counts and the bound come (see `bound`).
 
+#[path = "common/measure.rs"]
+mod measure;
 #[path = "../../tests/common/reference.rs"]
 mod reference;
+
+use measure::{Cost, measure};
 
 use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::unstract::server::LogEntry;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 const HELP: &str = "\
@@ -106,75 +110,6 @@ fn repo_root() -> PathBuf {
         .parent()
         .unwrap()
         .to_path_buf()
-}
-
-/// What one child process cost.
-#[derive(Debug, Clone, Copy)]
-struct Cost {
-    wall: Duration,
-    peak_mib: f64,
-    cpu: Duration,
-    exit: i32,
-}
-
-/// The child's own high-water mark of resident memory (`VmHWM`), in KiB.
-fn high_water_kib(pid: u32) -> Option<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-}
-
-/// Run `cmd` to its end. CPU time comes from `wait4`; peak memory from the child's `VmHWM`,
-/// read every few milliseconds while it runs. (`ru_maxrss` would do, but on Linux a spawned
-/// child's counts the parent's memory at spawn time: the sandbox's, here.)
-fn measure(mut cmd: Command, log: &Path) -> Cost {
-    let out = std::fs::File::create(log).expect("log file");
-    cmd.stdout(out.try_clone().unwrap())
-        .stderr(out)
-        .stdin(Stdio::null());
-    let started = Instant::now();
-    let child = cmd
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting {cmd:?}: {e}"));
-    let pid = child.id() as libc::pid_t;
-    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let watcher = {
-        let done = done.clone();
-        std::thread::spawn(move || {
-            let mut peak = 0;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                peak = high_water_kib(pid as u32).unwrap_or(0).max(peak);
-                std::thread::sleep(Duration::from_millis(5));
-            }
-            peak
-        })
-    };
-    let mut status = 0;
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    // SAFETY: `pid` is our child, not yet waited for; `status` and `usage` are valid.
-    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    let wall = started.elapsed();
-    assert_eq!(got, pid, "wait4 failed");
-    done.store(true, std::sync::atomic::Ordering::Relaxed);
-    let peak_kib = watcher.join().unwrap();
-    let tv = |t: libc::timeval| {
-        Duration::from_secs(t.tv_sec as u64) + Duration::from_micros(t.tv_usec as u64)
-    };
-    let exit = if libc::WIFEXITED(status) {
-        libc::WEXITSTATUS(status)
-    } else {
-        -1
-    };
-    std::mem::forget(child);
-    Cost {
-        wall,
-        peak_mib: peak_kib as f64 / 1024.0,
-        cpu: tv(usage.ru_utime) + tv(usage.ru_stime),
-        exit,
-    }
 }
 
 /// The requests of one run, as the sandbox logged them.

@@ -67,6 +67,8 @@ pub struct Job<'a> {
     id: String,
     restoration: Option<String>,
     package: Option<(u64, String)>,
+    /// time spent waiting on the job so far, on either side (what polling backs off with)
+    waited_ms: u64,
 }
 
 impl<'a> Job<'a> {
@@ -87,6 +89,7 @@ impl<'a> Job<'a> {
             id: String::new(),
             restoration: None,
             package: None,
+            waited_ms: 0,
         }
     }
 
@@ -345,12 +348,14 @@ impl<'a> Job<'a> {
         }
     }
 
-    /// Poll one side's record of `id` until it is in `done`: fast at first, then backing
-    /// off to `poll-max-s`, up to `job-timeout-s`. A failed or cancelled job is an error
-    /// with the server's message; a poll that fails for a while is retried.
+    /// Poll one side's record of `id` until it is in `done`, up to `job-timeout-s`. Polls
+    /// start every 0.5 s and back off with the job's age, one twentieth of the time waited
+    /// so far, up to `poll-max-s`: a job is seen to end at most about 5 % after it did (or
+    /// 0.5 s), and a long one costs a poll every `poll-max-s`. A failed or cancelled job is
+    /// an error with the server's message; a poll that fails for a while is retried.
     fn wait(&mut self, side: Side, id: &str, done: &[&str]) -> Result<Value> {
         let path = format!("projectDuplications/{id}");
-        let (mut delay, mut waited_ms, mut failures) = (500u32, 0u64, 0);
+        let mut failures = 0;
         loop {
             match http::get(side, &path, &[])
                 .and_then(|r| r.ok())
@@ -393,7 +398,7 @@ impl<'a> Job<'a> {
                 }
                 Err(e) => return Err(e),
             }
-            if waited_ms / 1000 >= self.settings.timeout_s {
+            if self.waited_ms / 1000 >= self.settings.timeout_s {
                 return Err(Error::Fatal(format!(
                     "duplication {id} of project {:?} did not finish within {} s on the {}; it is still \
                      running on the server: run the same command again to wait for it (it is found \
@@ -403,9 +408,9 @@ impl<'a> Job<'a> {
                     side_name(side)
                 )));
             }
+            let delay = (self.waited_ms / 20).clamp(500, self.settings.poll_max_ms as u64) as u32;
             timer::sleep_ms(delay)?;
-            waited_ms += delay as u64;
-            delay = (delay * 3 / 2).min(self.settings.poll_max_ms);
+            self.waited_ms += delay as u64;
         }
     }
 

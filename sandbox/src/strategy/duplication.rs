@@ -68,7 +68,10 @@ pub struct Duplication {
     /// the environment (sandbox name) the source side runs in
     pub source_env: String,
     pub status: Status,
+    /// when it entered its status (a transition is dated when it happened, not when a
+    /// request first saw it: the records' times are the server's own)
     pub since: Instant,
+    born: Instant,
     pub progress: u8,
     pub message: String,
     pub created: SystemTime,
@@ -86,6 +89,7 @@ pub struct Duplication {
 impl Duplication {
     pub fn new(id: &str, side: Side, body: &Value, source_env: &str, status: Status) -> Self {
         let now = SystemTime::now();
+        let born = Instant::now();
         Duplication {
             id: id.to_string(),
             side,
@@ -94,7 +98,8 @@ impl Duplication {
             settings: body["settings"].clone(),
             source_env: source_env.to_string(),
             status,
-            since: Instant::now(),
+            since: born,
+            born,
             progress: 0,
             message: String::new(),
             created: now,
@@ -106,14 +111,15 @@ impl Duplication {
         }
     }
 
-    fn set(&mut self, status: Status, progress: u8, now: Instant) {
+    /// Enter `status` at instant `at` (or update the progress of the current one).
+    fn set(&mut self, status: Status, progress: u8, at: Instant) {
         if status != self.status {
             self.status = status;
-            self.since = now;
+            self.since = at;
             self.history.push(status);
         }
         self.progress = progress;
-        self.updated = SystemTime::now();
+        self.updated = self.created + at.saturating_duration_since(self.born);
     }
 
     /// Begin a cancel (the caller checked that it may).
@@ -200,13 +206,18 @@ impl Pace {
 /// that completes writes its project into its environment.
 pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
     // The source sides as they stand, for the targets that wait on them.
-    let sources: BTreeMap<(String, String), (Status, Option<Arc<Exported>>)> = envs
+    let sources: BTreeMap<(String, String), (Status, Instant, Option<Arc<Exported>>)> = envs
         .iter()
         .flat_map(|(name, e)| {
             e.duplications
                 .iter()
                 .filter(|d| d.side == Side::Source)
-                .map(move |d| ((name.clone(), d.id.clone()), (d.status, d.package.clone())))
+                .map(move |d| {
+                    (
+                        (name.clone(), d.id.clone()),
+                        (d.status, d.since, d.package.clone()),
+                    )
+                })
         })
         .collect();
     for env in envs.values_mut() {
@@ -218,34 +229,36 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                 let length = pace.phase(d.status);
                 let share = (spent.as_secs_f64() / length.as_secs_f64()).min(1.0);
                 let done = spent >= length;
+                // when the phase ended, if it has
+                let end = d.since + length;
                 let before = d.status;
                 match d.status {
                     Status::Exporting if done && d.fail => {
                         d.message = "Export failed: the sandbox was told to fail this export \
                                      (export_failed)."
                             .into();
-                        d.set(Status::ExportFailed, d.progress, now);
+                        d.set(Status::ExportFailed, d.progress, end);
                     }
-                    Status::Exporting if done => d.set(Status::ExportSyncing, 60, now),
+                    Status::Exporting if done => d.set(Status::ExportSyncing, 60, end),
                     Status::Exporting => d.set(Status::Exporting, (share * 60.0) as u8, now),
-                    Status::ExportSyncing if done => d.set(Status::Exported, 100, now),
+                    Status::ExportSyncing if done => d.set(Status::Exported, 100, end),
                     Status::ExportSyncing => {
                         d.set(Status::ExportSyncing, 60 + (share * 39.0) as u8, now)
                     }
                     Status::ImportSyncing => {
                         match sources.get(&(d.source_env.clone(), d.id.clone())) {
-                            Some((Status::Exported, package)) => {
+                            Some((Status::Exported, at, package)) => {
                                 d.package = package.clone();
-                                d.set(Status::Importing, 0, now);
+                                d.set(Status::Importing, 0, (*at).max(d.since));
                             }
-                            Some((Status::ExportFailed, _)) => {
+                            Some((Status::ExportFailed, at, _)) => {
                                 d.message =
                                     "Import failed: the export on the source failed.".into();
-                                d.set(Status::ImportFailed, 0, now);
+                                d.set(Status::ImportFailed, 0, (*at).max(d.since));
                             }
-                            Some((Status::Cancelled | Status::Cancelling, _)) => {
+                            Some((Status::Cancelled | Status::Cancelling, at, _)) => {
                                 d.message = "Cancelled on the source.".into();
-                                d.set(Status::Cancelled, 0, now);
+                                d.set(Status::Cancelled, 0, (*at).max(d.since));
                             }
                             None => {
                                 d.message = "Import failed: the source duplication no longer \
@@ -260,19 +273,19 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                         d.message = "Import failed: the sandbox was told to fail this import \
                                      (import_failed)."
                             .into();
-                        d.set(Status::ImportFailed, d.progress, now);
+                        d.set(Status::ImportFailed, d.progress, end);
                     }
-                    Status::Importing if done => imports.push(i),
+                    Status::Importing if done => imports.push((i, end)),
                     Status::Importing => d.set(Status::Importing, (share * 99.0) as u8, now),
-                    Status::Cancelling if done => d.set(Status::Cancelled, d.progress, now),
+                    Status::Cancelling if done => d.set(Status::Cancelled, d.progress, end),
                     _ => {}
                 }
-                if d.status == before || imports.last() == Some(&i) {
+                if d.status == before || imports.last().is_some_and(|(j, _)| *j == i) {
                     break;
                 }
             }
         }
-        for i in imports {
+        for (i, at) in imports {
             let d = &env.duplications[i];
             let Some(package) = d.package.clone() else {
                 continue;
@@ -292,7 +305,7 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
             if let Some(t) = d.target.as_object_mut() {
                 t.insert("project".into(), json!({"id": id, "name": name}));
             }
-            d.set(Status::Completed, 100, now);
+            d.set(Status::Completed, 100, at);
         }
     }
 }

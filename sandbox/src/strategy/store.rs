@@ -284,6 +284,14 @@ impl EnvData {
                 }
             }
         }
+        // Groups and roles name their users by id: the ones matched by login are the target's.
+        for c in self.config.iter_mut() {
+            for r in c.refs.iter_mut() {
+                if let Some(to) = renamed.get(r) {
+                    *r = to.clone();
+                }
+            }
+        }
         let remap = |o: &Object| Object {
             refs: o
                 .refs
@@ -337,4 +345,154 @@ impl EnvData {
 /// A Strategy object id: 32 upper-case hex digits.
 pub fn new_id() -> String {
     format!("{:016X}{:016X}", fastrand::u64(..), fastrand::u64(..))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::strategy::duplication::export;
+    use crate::strategy::seed;
+
+    fn demo() -> EnvData {
+        let mut env = EnvData::default();
+        seed::base(&mut env);
+        seed::fill(&mut env, &seed::Seed::Demo);
+        env
+    }
+
+    fn named<'a>(env: &'a EnvData, name: &str) -> &'a Object {
+        env.config.iter().find(|o| o.name == name).unwrap()
+    }
+
+    fn alice_id(env: &EnvData) -> String {
+        let alice = env.config.iter().find(|o| o.login.as_deref() == Some("alice"));
+        alice.unwrap().id.clone()
+    }
+
+    fn rules(pairs: &[(i64, i64)]) -> Value {
+        Value::Array(
+            pairs
+                .iter()
+                .map(|(t, r)| json!({"type": t, "rule": r}))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn export_rules_select_configuration_objects() {
+        let env = demo();
+        let tutorial = env.project_named("Tutorial").unwrap().id.clone();
+        let names = |settings: Value| -> Vec<String> {
+            let mut n: Vec<String> = export(&env, &tutorial, &settings)
+                .unwrap()
+                .config
+                .iter()
+                .map(|o| o.name.clone())
+                .collect();
+            n.sort();
+            n
+        };
+        // 1 (the default): what relates to the project.
+        assert_eq!(
+            names(json!({})),
+            ["Alice Analyst", "Analyst", "Analysts", "Bob Builder"]
+        );
+        // 0 for users and groups; roles still by their default.
+        let none = json!({"export": {"configurationObjects": {"rules": rules(&[(34, 0)])}}});
+        assert_eq!(names(none), ["Analyst"]);
+        // 2: the ids in `objects`; the SDK's key `conflictRules` is read as well.
+        let carol = named(&env, "Carol Outsider").id.clone();
+        let selected = json!({"export": {"configurationObjects": {
+            "conflictRules": rules(&[(34, 2), (44, 0)]), "objects": [carol]}}});
+        assert_eq!(names(selected), ["Carol Outsider"]);
+        // 3: all; includeAllUserGroups adds every group whatever the rule.
+        let all =
+            json!({"export": {"configurationObjects": {"rules": rules(&[(34, 3), (44, 0)])}}});
+        assert_eq!(names(all).len(), 7);
+        let groups = json!({"export": {"configurationObjects": {
+            "rules": rules(&[(34, 0), (44, 0)]), "includeAllUserGroups": true}}});
+        assert_eq!(names(groups), ["Analysts", "Auditors", "Everyone"]);
+        let bad = json!({"export": {"configurationObjects": {"rules": rules(&[(34, 6)])}}});
+        assert!(
+            export(&env, &tutorial, &bad)
+                .unwrap_err()
+                .contains("export rule")
+        );
+    }
+
+    #[test]
+    fn import_conflict_rules_and_matching_by_login() {
+        let source = demo();
+        let tutorial = source.project_named("Tutorial").unwrap().id.clone();
+        let what = export(&source, &tutorial, &json!({})).unwrap();
+        // The target has its own alice (another id, one grant) and the same Analyst role.
+        let target = || {
+            let mut t = EnvData::default();
+            seed::base(&mut t);
+            let mut alice = named(&source, "Alice Analyst").clone();
+            alice.id = new_id();
+            alice.grants = vec!["export-data".into()];
+            alice.description = "PROD's alice".into();
+            t.config.push(alice);
+            let mut role = named(&source, "Analyst").clone();
+            role.grants = vec!["approve".into()];
+            t.config.push(role);
+            t
+        };
+        let settings = |by_login: bool, users: i64, roles: i64| ImportSettings {
+            match_users_by_login: by_login,
+            conflict_rules: [(34, users), (44, roles)].into_iter().collect(),
+            ..Default::default()
+        };
+        let alices = |t: &EnvData| {
+            t.config
+                .iter()
+                .filter(|o| o.login.as_deref() == Some("alice"))
+                .count()
+        };
+
+        // By id (the default), PROD's alice is another user: a second alice arrives.
+        let mut t = target();
+        t.import(&what, "Tutorial", None, &settings(false, 1, 1));
+        assert_eq!(alices(&t), 2);
+        // use existing: the role keeps PROD's grants.
+        assert_eq!(named(&t, "Analyst").grants, ["approve"]);
+
+        // By login: one alice; use existing keeps PROD's, and references follow her id.
+        let mut t = target();
+        t.import(&what, "Tutorial", None, &settings(true, 1, 6));
+        assert_eq!(alices(&t), 1);
+        let prod_alice = t
+            .config
+            .iter()
+            .find(|o| o.login.as_deref() == Some("alice"))
+            .unwrap()
+            .clone();
+        assert_eq!(prod_alice.description, "PROD's alice");
+        assert!(named(&t, "Analysts").refs.contains(&prod_alice.id));
+        // merge: the role's grants are the union.
+        assert_eq!(
+            named(&t, "Analyst").grants,
+            ["approve", "run-reports", "use-dashboards"]
+        );
+
+        // replace: the source's alice overwrites PROD's, keeping PROD's id.
+        let mut t = target();
+        let kept = alice_id(&t);
+        t.import(&what, "Tutorial", None, &settings(true, 2, 2));
+        let a = t
+            .config
+            .iter()
+            .find(|o| o.login.as_deref() == Some("alice"))
+            .unwrap();
+        assert_eq!(
+            (a.id.as_str(), a.description.as_str()),
+            (kept.as_str(), "")
+        );
+        assert_eq!(a.grants, ["run-reports", "use-dashboards"]);
+        assert_eq!(
+            named(&t, "Analyst").grants,
+            ["run-reports", "use-dashboards"]
+        );
+    }
 }

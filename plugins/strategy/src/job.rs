@@ -349,8 +349,8 @@ impl<'a> Job<'a> {
     }
 
     /// Poll one side's record of `id` until it is in `done`, up to `job-timeout-s`. Polls
-    /// start every 0.5 s and back off with the job's age, one twentieth of the time waited
-    /// so far, up to `poll-max-s`: a job is seen to end at most about 5 % after it did (or
+    /// start every 0.5 s and back off with the job's age, a fortieth of the time waited so
+    /// far, up to `poll-max-s`: a job is seen to end at most about 2.5 % after it did (or
     /// 0.5 s), and a long one costs a poll every `poll-max-s`. A failed or cancelled job is
     /// an error with the server's message; a poll that fails for a while is retried.
     fn wait(&mut self, side: Side, id: &str, done: &[&str]) -> Result<Value> {
@@ -408,7 +408,7 @@ impl<'a> Job<'a> {
                     side_name(side)
                 )));
             }
-            let delay = (self.waited_ms / 20).clamp(500, self.settings.poll_max_ms as u64) as u32;
+            let delay = (self.waited_ms / 40).clamp(500, self.settings.poll_max_ms as u64) as u32;
             timer::sleep_ms(delay)?;
             self.waited_ms += delay as u64;
         }

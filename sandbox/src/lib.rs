@@ -7,3 +7,4 @@ pub mod kit;
 pub mod notes;
 pub mod strategy;
 pub mod unstract;
+pub mod versori;

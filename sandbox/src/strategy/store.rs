@@ -365,7 +365,10 @@ mod tests {
     }
 
     fn alice_id(env: &EnvData) -> String {
-        let alice = env.config.iter().find(|o| o.login.as_deref() == Some("alice"));
+        let alice = env
+            .config
+            .iter()
+            .find(|o| o.login.as_deref() == Some("alice"));
         alice.unwrap().id.clone()
     }
 
@@ -485,10 +488,7 @@ mod tests {
             .iter()
             .find(|o| o.login.as_deref() == Some("alice"))
             .unwrap();
-        assert_eq!(
-            (a.id.as_str(), a.description.as_str()),
-            (kept.as_str(), "")
-        );
+        assert_eq!((a.id.as_str(), a.description.as_str()), (kept.as_str(), ""));
         assert_eq!(a.grants, ["run-reports", "use-dashboards"]);
         assert_eq!(
             named(&t, "Analyst").grants,

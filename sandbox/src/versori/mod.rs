@@ -1,0 +1,251 @@
+//! The emulated Versori Platform API: several organisations on one address, each at
+//! `{url}/api/v2/o/{org}/...` (its id a ULID) with its own token, and what cloning an
+//! environment needs: projects and environments (the clone call with its options and the
+//! five-environment cap, sync, delete, execution pools, config), the variables schema,
+//! systems, connection templates, connections (secrets redacted on read), the static user's
+//! variables, versions and deploy. Facts: `../shared/reference/versori.md`.
+//!
+//! - `server`: the request path (tokens, faults, log); `api`: the endpoints; `store`: the
+//!   data and its wire form; `seed`: what organisations start with; `admin`: the admin API.
+
+pub mod admin;
+pub mod api;
+pub mod seed;
+pub mod server;
+pub mod store;
+
+use crate::kit::faults::{Faults, OrgFaults};
+use crate::kit::log::LogEntry;
+pub use seed::Seed;
+use serde::Serialize;
+use server::Shared;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex, RwLock};
+
+#[derive(Debug, Clone)]
+pub struct OrgSpec {
+    pub name: String,
+    pub seed: Option<Seed>,
+}
+
+impl OrgSpec {
+    pub fn new(name: &str) -> Self {
+        OrgSpec {
+            name: name.into(),
+            seed: None,
+        }
+    }
+    pub fn seeded(name: &str, seed: Seed) -> Self {
+        OrgSpec {
+            seed: Some(seed),
+            ..OrgSpec::new(name)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub orgs: Vec<OrgSpec>,
+    pub faults: Faults,
+}
+
+impl Config {
+    pub fn local(orgs: Vec<OrgSpec>) -> Self {
+        Config {
+            listen: "127.0.0.1:0".parse().unwrap(),
+            orgs,
+            faults: Faults::default(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ProjectBanner {
+    pub id: String,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OrgBanner {
+    pub org: String,
+    pub name: String,
+    pub token: String,
+    pub projects: Vec<ProjectBanner>,
+}
+
+/// The line `ferry sandbox --platform versori` prints on start.
+#[derive(Debug, Clone, Serialize)]
+pub struct Banner {
+    pub platform: &'static str,
+    pub url: String,
+    pub prefix: &'static str,
+    pub admin_key: String,
+    pub orgs: Vec<OrgBanner>,
+}
+
+pub struct Sandbox {
+    pub banner: Banner,
+    shared: Arc<Shared>,
+    server: crate::kit::Stopper,
+}
+
+impl Sandbox {
+    pub async fn start(config: Config) -> anyhow::Result<Sandbox> {
+        config
+            .faults
+            .check()
+            .map_err(|e| anyhow::anyhow!("sandbox faults: {e}"))?;
+        let mut orgs = BTreeMap::new();
+        let mut faults = BTreeMap::new();
+        for spec in &config.orgs {
+            let n = &spec.name;
+            if n.is_empty()
+                || !n
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                anyhow::bail!("organisation name {n:?}: use letters, digits, '-' and '_'");
+            }
+            if faults.contains_key(n) {
+                anyhow::bail!("organisation {n:?} is given twice");
+            }
+            let mut org = store::Org {
+                id: store::ulid(),
+                name: n.clone(),
+                token: format!(
+                    "vrs_{n}_{:016x}{:016x}",
+                    fastrand::u64(..),
+                    fastrand::u64(..)
+                ),
+                pools: seed::POOLS.iter().map(|p| p.to_string()).collect(),
+                systems: vec![],
+                connections: vec![],
+                projects: vec![],
+                writes: 0,
+            };
+            if let Some(s) = &spec.seed {
+                seed::fill(&mut org, s);
+            }
+            faults.insert(n.clone(), OrgFaults::new(config.faults.clone()));
+            orgs.insert(org.id.clone(), org);
+        }
+        let admin_key = format!(
+            "sbx_admin_{:016x}{:016x}",
+            fastrand::u64(..),
+            fastrand::u64(..)
+        );
+        let shared = Arc::new(Shared {
+            admin_key: admin_key.clone(),
+            orgs: Mutex::new(orgs),
+            faults: RwLock::new(faults),
+            log: Mutex::new(vec![]),
+            started: std::time::Instant::now(),
+        });
+        let app = axum::Router::new()
+            .fallback(server::handle)
+            .with_state(shared.clone());
+        let (addr, server) = crate::kit::serve(config.listen, app).await?;
+        let banner = Banner {
+            platform: "versori",
+            url: format!("http://{addr}"),
+            prefix: server::PREFIX,
+            admin_key,
+            orgs: config
+                .orgs
+                .iter()
+                .map(|spec| {
+                    let orgs = shared.orgs.lock().unwrap();
+                    let o = orgs.values().find(|o| o.name == spec.name).unwrap();
+                    OrgBanner {
+                        org: o.id.clone(),
+                        name: o.name.clone(),
+                        token: o.token.clone(),
+                        projects: o
+                            .projects
+                            .iter()
+                            .map(|p| ProjectBanner {
+                                id: p.id.clone(),
+                                name: p.name.clone(),
+                            })
+                            .collect(),
+                    }
+                })
+                .collect(),
+        };
+        Ok(Sandbox {
+            banner,
+            shared,
+            server,
+        })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.banner.url
+    }
+
+    pub fn org(&self, name: &str) -> &OrgBanner {
+        self.banner
+            .orgs
+            .iter()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no organisation {name}"))
+    }
+
+    /// A project's id by organisation and project name (projects made after the start too).
+    pub fn project_id(&self, org: &str, project: &str) -> Option<String> {
+        let orgs = self.shared.orgs.lock().unwrap();
+        let o = orgs.values().find(|o| o.name == org)?;
+        o.projects
+            .iter()
+            .find(|p| p.name == project)
+            .map(|p| p.id.clone())
+    }
+
+    pub fn log(&self) -> Vec<LogEntry> {
+        self.shared.log.lock().unwrap().clone()
+    }
+
+    pub fn writes_to(&self, org: &str) -> Vec<LogEntry> {
+        crate::kit::log::writes_to(&self.log(), org)
+    }
+
+    pub fn dump(&self, org: &str) -> serde_json::Value {
+        let id = self
+            .shared
+            .org_id(org)
+            .unwrap_or_else(|| panic!("no organisation {org}"));
+        admin::dump(&self.shared.orgs.lock().unwrap()[&id])
+    }
+
+    pub fn set_faults(&self, org: &str, faults: Faults) -> anyhow::Result<()> {
+        faults.check().map_err(|e| anyhow::anyhow!(e))?;
+        let mut f = self.shared.faults.write().unwrap();
+        let slot = f
+            .get_mut(org)
+            .ok_or_else(|| anyhow::anyhow!("no organisation {org}"))?;
+        *slot = OrgFaults::new(faults);
+        Ok(())
+    }
+
+    /// Make a project in `org` (as `POST projects` would): its id.
+    pub fn add_project(&self, org: &str, name: &str) -> String {
+        let id = self.shared.org_id(org).expect("an organisation");
+        let mut orgs = self.shared.orgs.lock().unwrap();
+        let o = orgs.get_mut(&id).unwrap();
+        let r = api::route(
+            o,
+            &axum::http::Method::POST,
+            &["projects"],
+            &Default::default(),
+            serde_json::json!({"name": name}),
+        );
+        assert!(r.status().is_success());
+        o.projects.last().unwrap().id.clone()
+    }
+
+    pub async fn stop(self) {
+        self.server.stop().await;
+    }
+}

@@ -1,0 +1,214 @@
+//! The request path of the emulated Versori Platform API: `{url}/api/v2/o/{org}/...` with
+//! `Authorization: Bearer <token>` or `JWT <token>` (401 without a known token, 403 with
+//! another organisation's), the organisation's faults, the request log, then `api`; the admin
+//! API under `{url}/_admin/`.
+
+use super::store::Org;
+use super::{admin, api};
+use crate::kit::faults::{OrgFaults, Verdict};
+use crate::kit::log::LogEntry;
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+
+pub const PREFIX: &str = "api/v2";
+
+pub struct Shared {
+    pub admin_key: String,
+    /// organisations by id
+    pub orgs: Mutex<BTreeMap<String, Org>>,
+    pub faults: RwLock<BTreeMap<String, OrgFaults>>,
+    pub log: Mutex<Vec<LogEntry>>,
+    pub started: Instant,
+}
+
+impl Shared {
+    /// An organisation's id from its name.
+    pub fn org_id(&self, name: &str) -> Option<String> {
+        let orgs = self.orgs.lock().unwrap();
+        orgs.values().find(|o| o.name == name).map(|o| o.id.clone())
+    }
+
+    fn record(
+        &self,
+        org: &str,
+        method: &Method,
+        path: &str,
+        query: &str,
+        status: u16,
+        start: Duration,
+    ) {
+        let mut log = self.log.lock().unwrap();
+        let seq = log.len() as u64;
+        log.push(LogEntry {
+            seq,
+            org: org.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            status,
+            start_us: start.as_micros() as u64,
+            end_us: self.started.elapsed().as_micros() as u64,
+        });
+    }
+}
+
+/// An error in Versori's shape: `{code, message, fields, details}` (codes are 6-digit
+/// strings: the status and a serial).
+pub fn error(status: StatusCode, message: &str, fields: Vec<Value>) -> Response {
+    let code = format!("{}000", status.as_u16());
+    (
+        status,
+        axum::Json(json!({"code": code, "message": message, "fields": fields, "details": ""})),
+    )
+        .into_response()
+}
+
+pub fn reply(status: StatusCode, v: Value) -> Response {
+    (status, axum::Json(v)).into_response()
+}
+
+pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let start = shared.started.elapsed();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or("").to_string();
+    if let Some(rest) = path.strip_prefix("/_admin/") {
+        let key = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "));
+        if key != Some(shared.admin_key.as_str()) {
+            return error(
+                StatusCode::UNAUTHORIZED,
+                "the admin API needs the admin key",
+                vec![],
+            );
+        }
+        return admin::handle(&shared, &method, rest, &query, req).await;
+    }
+    let below = path.strip_prefix(&format!("/{PREFIX}/o/")).map(|r| {
+        r.split('/')
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect::<Vec<_>>()
+    });
+    let Some(mut seg) = below.filter(|s| !s.is_empty()) else {
+        shared.record("", &method, &path, &query, 404, start);
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("{path}: not an API path (/{PREFIX}/o/ORG/...)"),
+            vec![],
+        );
+    };
+    let org_id = seg.remove(0);
+    let logged = seg.join("/");
+    let org_name = {
+        let orgs = shared.orgs.lock().unwrap();
+        orgs.get(&org_id).map(|o| o.name.clone())
+    };
+    let refuse = |status: StatusCode, message: &str| {
+        shared.record(
+            org_name.as_deref().unwrap_or(""),
+            &method,
+            &logged,
+            &query,
+            status.as_u16(),
+            start,
+        );
+        error(status, message, vec![])
+    };
+    // Authentication, then authorisation: the token's organisation must be the URL's.
+    let token = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("JWT ")))
+        .map(str::trim)
+        .unwrap_or("")
+        .to_string();
+    let owner = {
+        let orgs = shared.orgs.lock().unwrap();
+        orgs.values()
+            .find(|o| !token.is_empty() && o.token == token)
+            .map(|o| o.id.clone())
+    };
+    let Some(owner) = owner else {
+        return refuse(
+            StatusCode::UNAUTHORIZED,
+            "missing or invalid token (Authorization: Bearer <token> or JWT <token>)",
+        );
+    };
+    let Some(org_name) = org_name.clone() else {
+        return refuse(
+            StatusCode::NOT_FOUND,
+            &format!("organisation {org_id} not found"),
+        );
+    };
+    if owner != org_id {
+        return refuse(
+            StatusCode::FORBIDDEN,
+            "this token belongs to another organisation",
+        );
+    }
+    let (delay, verdict) = {
+        let f = shared.faults.read().unwrap();
+        let f = &f[&org_name];
+        (f.delay(), f.verdict())
+    };
+    if !delay.is_zero() {
+        tokio::time::sleep(delay).await;
+    }
+    if let Some(r) = crate::kit::faults::fault_response(
+        verdict,
+        json!({"code": "429000", "message": "too many requests", "fields": [], "details": ""}),
+    ) {
+        let status = if verdict == Verdict::Drop {
+            0
+        } else {
+            r.status().as_u16()
+        };
+        shared.record(&org_name, &method, &logged, &query, status, start);
+        return r;
+    }
+    let q: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    let body = match axum::body::to_bytes(req.into_body(), 64 << 20).await {
+        Ok(b) if b.is_empty() => Value::Null,
+        Ok(b) => match serde_json::from_slice(&b) {
+            Ok(v) => v,
+            Err(e) => {
+                return refuse(
+                    StatusCode::BAD_REQUEST,
+                    &format!("the body is not JSON: {e}"),
+                );
+            }
+        },
+        Err(_) => return refuse(StatusCode::BAD_REQUEST, "could not read the body"),
+    };
+    let response = {
+        let mut orgs = shared.orgs.lock().unwrap();
+        let org = orgs.get_mut(&org_id).unwrap();
+        let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+        let r = api::route(org, &method, &seg, &q, body);
+        if r.status().is_success() && method != Method::GET {
+            org.writes += 1;
+        }
+        r
+    };
+    shared.record(
+        &org_name,
+        &method,
+        &logged,
+        &query,
+        response.status().as_u16(),
+        start,
+    );
+    response
+}

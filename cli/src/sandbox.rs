@@ -4,6 +4,7 @@
 use clap::Args;
 use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::strategy;
+use ferry_sandbox::versori;
 use ferry_sandbox::unstract::keys::Tier;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use std::net::SocketAddr;
@@ -13,10 +14,10 @@ pub struct SandboxArgs {
     /// Address to listen on (port 0 picks a free one; the banner says which).
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
-    /// The platform to emulate: unstract (orgs) or strategy (environments).
+    /// The platform to emulate: unstract (orgs), strategy (environments) or versori (orgs).
     #[arg(long, default_value = "unstract")]
     platform: String,
-    /// Unstract: an org to serve; repeatable. An org without --seed starts empty (users only).
+    /// Unstract, Versori: an org to serve; repeatable. An org without --seed starts empty.
     #[arg(long = "org", value_name = "ORG")]
     orgs: Vec<String>,
     /// Strategy: an environment to serve, at {url}/ENV/MicroStrategyLibrary; repeatable.
@@ -134,6 +135,32 @@ impl SandboxArgs {
         })
     }
 
+    pub fn versori_config(&self) -> anyhow::Result<versori::Config> {
+        if self.orgs.is_empty() {
+            anyhow::bail!("the versori sandbox serves organisations: give at least one --org NAME");
+        }
+        if !self.envs.is_empty() {
+            anyhow::bail!("--env is for --platform strategy; Versori has organisations (--org)");
+        }
+        let mut orgs: Vec<versori::OrgSpec> =
+            self.orgs.iter().map(|o| versori::OrgSpec::new(o)).collect();
+        for (org, seed) in &self.seeds {
+            let spec = orgs
+                .iter_mut()
+                .find(|o| &o.name == org)
+                .ok_or_else(|| anyhow::anyhow!("--seed {org}=...: no --org {org}"))?;
+            spec.seed = Some(
+                seed.parse::<versori::Seed>()
+                    .map_err(|e| anyhow::anyhow!("--seed {org}={seed}: {e}"))?,
+            );
+        }
+        Ok(versori::Config {
+            listen: self.listen,
+            orgs,
+            faults: self.faults()?,
+        })
+    }
+
     pub fn strategy_config(&self) -> anyhow::Result<strategy::Config> {
         if self.envs.is_empty() {
             anyhow::bail!("the strategy sandbox serves environments: give at least one --env ENV");
@@ -173,6 +200,7 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
     match args.platform.as_str() {
         "unstract" => {}
         "strategy" => return run_strategy(args).await,
+        "versori" => return run_versori(args).await,
         other => anyhow::bail!("--platform {other}: the sandbox emulates unstract and strategy"),
     }
     let sandbox = Sandbox::start(args.config()?).await?;
@@ -181,6 +209,16 @@ pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
     let stop = Stop::install()?;
     println!("{}", serde_json::to_string(&sandbox.banner)?);
     tracing::info!("sandbox serving on {}; Ctrl-C stops it", sandbox.url());
+    stop.wait().await;
+    sandbox.stop().await;
+    Ok(super::exit::OK)
+}
+
+async fn run_versori(args: SandboxArgs) -> anyhow::Result<u8> {
+    let sandbox = versori::Sandbox::start(args.versori_config()?).await?;
+    let stop = Stop::install()?;
+    println!("{}", serde_json::to_string(&sandbox.banner)?);
+    tracing::info!("versori sandbox serving on {}; Ctrl-C stops it", sandbox.url());
     stop.wait().await;
     sandbox.stop().await;
     Ok(super::exit::OK)

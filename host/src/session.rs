@@ -109,6 +109,13 @@ impl Session {
             ("ferry.source-url".into(), source.url.clone()),
             ("ferry.target-url".into(), target.url.clone()),
         ];
+        for (side, env) in [("source", &source), ("target", &target)] {
+            for (k, v) in &env.params {
+                options
+                    .environment
+                    .push((format!("ferry.{side}-param.{k}"), v.clone()));
+            }
+        }
         // The run's own counters: a server running several sessions keeps them apart.
         let stats = Arc::new(Stats::default());
         options.transform = Arc::new(transformer(

@@ -46,7 +46,8 @@ pub struct Options {
     pub max_file_size: u64,
     /// options passed to every plugin call (`clone-group-members=true`, ...)
     pub plugin_options: Vec<(String, String)>,
-    /// what plugins are told of the environments: `ferry.source-url`, `ferry.target-url`
+    /// what plugins are told of the environments: `ferry.source-url`, `ferry.target-url`,
+    /// `ferry.source-param.NAME`, `ferry.target-param.NAME`
     pub environment: Vec<(String, String)>,
     /// the promotion file's rules and hooks
     pub transform: Arc<Transformer>,

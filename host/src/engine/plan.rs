@@ -42,8 +42,10 @@ impl Plan {
 
 /// What every plugin call is told: the platform's options as the run set them, then what
 /// the host knows of the run (`ferry.`-prefixed, so no platform option can clash with it):
-/// both environments' URLs as the user gave them (a platform whose requests must name an
-/// environment, as Strategy's duplication bodies do, needs them), and `max-file-size`.
+/// both environments' URLs as the user gave them and their connection parameters
+/// (`ferry.source-param.NAME`: a platform whose requests must name an environment, as
+/// Strategy's duplication bodies do, or that compares the two sides, needs them), and
+/// `max-file-size`.
 pub fn context(opts: &Options) -> CallContext {
     let mut options = opts.plugin_options.clone();
     options.extend(opts.environment.iter().cloned());

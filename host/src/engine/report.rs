@@ -147,6 +147,14 @@ impl Report {
             }
             if let Some(f) = d.and_then(|d| d.files.as_ref()) {
                 tally(&mut files, f, &it.source.key);
+                // What the plugin could not copy and the target must be given by hand.
+                for c in f["credentials_needed"].as_array().into_iter().flatten() {
+                    credentials.push(Credential {
+                        kind: it.source.kind.clone(),
+                        key: c["key"].as_str().unwrap_or(&it.source.key).to_string(),
+                        reason: c["reason"].as_str().unwrap_or("").to_string(),
+                    });
+                }
             }
             // A resource whose credentials cannot be cloned, and that the target lacks.
             if let Some(why) = &it.source.skip
@@ -337,7 +345,8 @@ impl Report {
 }
 
 /// Add a cloner's `copy-files` summary (`{moved: [{name, bytes}], too_large: [..],
-/// unsupported: [..], failed: [..]}`) to the totals.
+/// unsupported: [..], failed: [..]}`) to the totals. (It may also list
+/// `credentials_needed: [{key, reason}]`: see `Report::build`.)
 fn tally(files: &mut Files, f: &Value, owner: &str) {
     let names = |k: &str| -> Vec<String> {
         f[k].as_array()

@@ -28,7 +28,7 @@ fn lists_bundled_and_directory_plugins_as_json() {
         .iter()
         .map(|p| p["name"].as_str().unwrap())
         .collect();
-    assert_eq!(names, vec!["strategy", "unstract", "hostile"]);
+    assert_eq!(names, vec!["strategy", "unstract", "versori", "hostile"]);
     assert_eq!(v[1]["source"], "bundled");
     assert_eq!(v[0]["platform"], "strategy");
     assert_eq!(v[0]["kinds"][0]["name"], "project");
@@ -53,8 +53,8 @@ fn lists_bundled_and_directory_plugins_as_json() {
     ] {
         assert!(kinds.contains(&k), "{k} missing from {kinds:?}");
     }
-    assert_eq!(v[2]["limits"]["cpu"], 300);
-    assert_eq!(v[2]["sha256"].as_str().unwrap().len(), 64);
+    assert_eq!(v[3]["limits"]["cpu"], 300);
+    assert_eq!(v[3]["sha256"].as_str().unwrap().len(), 64);
 }
 
 #[test]

@@ -4,9 +4,9 @@
 use clap::Args;
 use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::strategy;
-use ferry_sandbox::versori;
 use ferry_sandbox::unstract::keys::Tier;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::versori;
 use std::net::SocketAddr;
 
 #[derive(Args, Debug)]
@@ -218,7 +218,10 @@ async fn run_versori(args: SandboxArgs) -> anyhow::Result<u8> {
     let sandbox = versori::Sandbox::start(args.versori_config()?).await?;
     let stop = Stop::install()?;
     println!("{}", serde_json::to_string(&sandbox.banner)?);
-    tracing::info!("versori sandbox serving on {}; Ctrl-C stops it", sandbox.url());
+    tracing::info!(
+        "versori sandbox serving on {}; Ctrl-C stops it",
+        sandbox.url()
+    );
     stop.wait().await;
     sandbox.stop().await;
     Ok(super::exit::OK)

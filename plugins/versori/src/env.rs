@@ -1,0 +1,124 @@
+//! The two sides as the host describes them, and an environment as the pack lists it: its
+//! own fields, its static variables and its connection templates with their systems.
+
+use ferry_sdk::prelude::*;
+
+/// Versori's cap on environments per project.
+pub const MAX_ENVIRONMENTS: usize = 5;
+
+pub struct Sides {
+    pub source_url: String,
+    pub target_url: String,
+    pub source_org: String,
+    pub target_org: String,
+    pub source_project: String,
+    pub target_project: String,
+}
+
+fn told(ctx: &Ctx, name: &str) -> Result<String> {
+    ctx.option(name)
+        .map(str::to_string)
+        .ok_or_else(|| Error::Fatal(format!("the host did not say {name}")))
+}
+
+impl Sides {
+    pub fn of(ctx: &Ctx) -> Result<Sides> {
+        Ok(Sides {
+            source_url: told(ctx, "ferry.source-url")?.trim_end_matches('/').to_string(),
+            target_url: told(ctx, "ferry.target-url")?.trim_end_matches('/').to_string(),
+            source_org: told(ctx, "ferry.source-param.org")?,
+            target_org: told(ctx, "ferry.target-param.org")?,
+            source_project: told(ctx, "ferry.source-param.project")?,
+            target_project: told(ctx, "ferry.target-param.project")?,
+        })
+    }
+    pub fn same_org(&self) -> bool {
+        self.source_url == self.target_url && self.source_org == self.target_org
+    }
+    pub fn same_project(&self) -> bool {
+        self.same_org() && self.source_project == self.target_project
+    }
+}
+
+pub fn project(side: Side, id: &str) -> Result<Value> {
+    http::get(side, &format!("projects/{id}"), &[])?.ok()?.json()
+}
+
+pub fn cursor() -> Paging {
+    Paging::Cursor(http::CursorPaging { param: "after".into(), next: "/next".into(), items: "/items".into() })
+}
+
+/// An environment as `find` answers it: what a re-run compares.
+pub fn summary(e: &Value) -> Resource {
+    let body = json!({
+        "id": e["id"],
+        "name": e["name"],
+        "status": e["status"],
+        "executionPool": e["executionPool"],
+        "config": e["config"],
+        "labels": e["labels"],
+        "deployedVersion": e["deployedVersion"]["name"],
+    });
+    Resource::from_body(&crate::info(), "/id", body)
+}
+
+/// Every environment of the source project, with what a clone copies.
+pub fn listed(sides: &Sides) -> Result<Vec<Resource>> {
+    let p = project(Side::Source, &sides.source_project)?;
+    let envs = p["environments"].as_array().cloned().unwrap_or_default();
+    let mut out = vec![];
+    for e in envs {
+        let id = e["id"].as_str().unwrap_or("").to_string();
+        let path = format!("projects/{}/connection-templates", sides.source_project);
+        let templates = http::list_all(Side::Source, &path, &[("env_id", &id)], cursor())?;
+        let path = format!("projects/{}/connections", sides.source_project);
+        let connections = http::list_all(Side::Source, &path, &[("env_id", &id)], cursor())?;
+        let activations = http::get(Side::Source, &format!("environments/{id}/activations"), &[("static", "true")])?.ok()?.json()?;
+        let variables = activations
+            .as_array()
+            .and_then(|a| a.first())
+            .map(|a| a["dynamicVariables"].clone())
+            .unwrap_or(json!({}));
+        let systems: Vec<Value> = templates
+            .iter()
+            .map(|t| {
+                let connection = connections
+                    .iter()
+                    .find(|c| c["connectionTemplateId"] == t["connectionTemplateId"])
+                    .map(|c| json!({"id": c["id"], "name": c["name"]}));
+                json!({
+                    "name": t["name"],
+                    "dynamic": t["dynamic"],
+                    "system": {
+                        "id": t["systemId"],
+                        "name": null,
+                        "domain": t["domain"],
+                        "templateBaseUrl": t["templateBaseUrl"],
+                        "authSchemeConfigs": t["authSchemeConfigs"],
+                    },
+                    "connection": connection,
+                })
+            })
+            .collect();
+        // The systems' own names (the template carries the SDK name).
+        let mut systems = systems;
+        let paths: Vec<String> = systems.iter().map(|s| format!("systems/{}", s["system"]["id"].as_str().unwrap_or(""))).collect();
+        for (s, sys) in systems.iter_mut().zip(http::get_all(Side::Source, &paths)?) {
+            s["system"]["name"] = sys["name"].clone();
+            s["system"]["labels"] = sys["labels"].clone();
+        }
+        let body = json!({
+            "id": e["id"],
+            "name": e["name"],
+            "status": e["status"],
+            "executionPool": e["executionPool"],
+            "config": e["config"],
+            "labels": e["labels"],
+            "variables": variables,
+            "templates": systems,
+            "deployedVersion": e.get("deployedVersion").map(|v| json!({"id": v["id"], "name": v["name"], "description": v["description"], "labels": v["labels"]})),
+        });
+        out.push(Resource::from_body(&crate::info(), "/id", body));
+    }
+    Ok(out)
+}

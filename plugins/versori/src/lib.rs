@@ -1,0 +1,85 @@
+//! Ferry's Versori pack: one kind, `environment`, keyed by name.
+//!
+//! - Within one project (source and target name the same organisation and project), `create`
+//!   is Versori's own clone call (`environments/clone`) and `update` syncs the deployed
+//!   version (`environments/sync`) and the config (`same_project.rs`).
+//! - Across projects and organisations, which that call cannot do, `create` makes the
+//!   environment in the target project and copies what can be copied (`cross_project.rs`):
+//!   config and execution pool, the variables schema (merged), systems (matched or made),
+//!   connection templates, static connections (linked within one organisation; elsewhere
+//!   reported as credentials needed, their secrets being unreadable), static variables, and
+//!   the deployed version, deployed unless a connection is missing.
+//!
+//! `list` gives each source environment with what a clone copies (`env.rs`), so that rules
+//! and hooks can rewrite any of it (a system's `templateBaseUrl`, a static variable).
+
+mod cross_project;
+mod env;
+mod same_project;
+
+use ferry_sdk::prelude::*;
+
+#[derive(Default)]
+pub struct Environment;
+
+pub fn info() -> KindInfo {
+    KindInfo::new("environment", "Versori environments of a project")
+        .key(["/name"])
+        .with_files()
+}
+
+impl Kind for Environment {
+    fn info(&self) -> KindInfo {
+        info()
+    }
+
+    fn list(&self, ctx: &Ctx) -> Result<Vec<Resource>> {
+        let sides = env::Sides::of(ctx)?;
+        env::listed(&sides)
+    }
+
+    fn find(&self, ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
+        let sides = env::Sides::of(ctx)?;
+        let project = env::project(Side::Target, &sides.target_project)?;
+        let name = wanted.str("/name");
+        let envs = project["environments"].as_array().cloned().unwrap_or_default();
+        if let Some(e) = envs.iter().find(|e| e["name"].as_str() == Some(name)) {
+            return Ok(Some(env::summary(e)));
+        }
+        // The cap is known before any write: the plan fails, naming it.
+        if envs.len() >= env::MAX_ENVIRONMENTS {
+            return Err(Error::Invalid(format!(
+                "project {:?} already has {} environments, Versori's maximum: environment {name:?} cannot be made (delete one, or pick an existing name)",
+                project["name"].as_str().unwrap_or(""),
+                envs.len()
+            )));
+        }
+        Ok(None)
+    }
+
+    fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
+        let sides = env::Sides::of(ctx)?;
+        if sides.same_project() {
+            same_project::create(ctx, &sides, res)
+        } else {
+            cross_project::fill(ctx, &sides, res, None)
+        }
+    }
+
+    fn update(&self, ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
+        let sides = env::Sides::of(ctx)?;
+        if sides.same_project() {
+            same_project::update(&sides, res)
+        } else {
+            cross_project::fill(ctx, &sides, res, Some(target_id))
+        }
+    }
+
+    /// What the clone did, as the report's `files` entry: copied, linked, made, skipped,
+    /// and the credentials the target still needs.
+    fn copy_files(&self, _ctx: &Ctx, _source: &Resource, target: &Resource) -> Result<Value> {
+        Ok(target.body.get("clone").cloned().unwrap_or(json!({})))
+    }
+}
+
+ferry_sdk::export_cloner!(Environment);

@@ -486,3 +486,59 @@ async fn bad_input_is_refused_before_any_write() {
     );
     assert!(sb.writes_to("acme").is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killed_at_any_write_a_rerun_completes_without_duplicates() {
+    let sb = sandbox().await;
+    let select = ["--select", "environment:development"];
+    let dir = tempfile::tempdir().unwrap();
+    let file = rename(&dir, "development", "production");
+    let args = ["--config", file.as_str(), select[0], select[1]];
+    sb.add_project("acme", "reference");
+    let from = ("acme", "orders-sync");
+    expect(
+        &output(&mut versori(
+            &sb,
+            "clone",
+            from,
+            ("acme", "reference"),
+            &args,
+        )),
+        0,
+    );
+    let expected = sb.dump("acme")["projects"]["reference"].clone();
+    // Slow writes a little, so that each kill lands inside the clone.
+    sb.set_faults(
+        "acme",
+        Faults {
+            latency_ms: 15,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    for at in [1, 2, 3, 4, 5, 6] {
+        let project = format!("copy-{at}");
+        sb.add_project("acme", &project);
+        let base = sb.writes_to("acme").len();
+        let mut child = versori(&sb, "clone", from, ("acme", &project), &args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = std::time::Instant::now();
+        tokio::task::block_in_place(|| {
+            while sb.writes_to("acme").len() < base + at && child.try_wait().unwrap().is_none() {
+                assert!(started.elapsed() < std::time::Duration::from_secs(60));
+                std::thread::sleep(std::time::Duration::from_millis(1));
+            }
+        });
+        child.kill().unwrap(); // SIGKILL
+        let _ = child.wait();
+        let out = output(&mut versori(&sb, "clone", from, ("acme", &project), &args));
+        expect(&out, 0);
+        let got = &sb.dump("acme")["projects"][&project];
+        assert_eq!(got, &expected, "killed after {at} writes, then run again");
+    }
+    let d = sb.dump("acme");
+    assert_eq!(d["systems"].as_object().unwrap().len(), 3);
+}

@@ -147,7 +147,10 @@ async fn the_platforms_declarations_check_what_a_run_gives() {
         .args(["--source-url", n.url(), "--target-url", n.url()]);
     refused(
         &output(&mut c),
-        &["platform \"nope\"", "known: notes, strategy, unstract, versori"],
+        &[
+            "platform \"nope\"",
+            "known: notes, strategy, unstract, versori",
+        ],
     );
     n.stop().await;
 }

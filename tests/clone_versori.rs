@@ -252,6 +252,10 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
     sb.add_project("beta", "orders");
     let dir = tempfile::tempdir().unwrap();
     let file = rename(&dir, "development", "production");
+    // A rule gives the target its own value of a static variable.
+    let text = std::fs::read_to_string(&file).unwrap()
+        + "set = { \"/variables/store\" = \"beta-store\" }\n";
+    std::fs::write(&file, text).unwrap();
     let run = |extra: &[&str]| {
         let mut args = vec![
             "--config",
@@ -298,9 +302,13 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
         env(&a, "orders-sync", "development"),
         env(&b, "orders", "production"),
     );
-    for field in ["config", "variables", "executionPool"] {
+    for field in ["config", "executionPool"] {
         assert_eq!(dst[field], src[field], "{field}");
     }
+    assert_eq!(
+        dst["variables"],
+        json!({"store": "beta-store", "batchSize": 50})
+    );
     // The systems exist in beta now, matched by name and domain, with the same templates.
     assert_eq!(
         b["systems"].as_object().unwrap().keys().collect::<Vec<_>>(),

@@ -355,19 +355,22 @@ impl HttpClient {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
         let safe = super::retry::safe(&req.method, &req.headers);
         let mut attempt = 1;
-        let mut renewed = false;
+        // The sessions this request saw end: each is opened again once (by whichever request
+        // saw it first), and the request sent again under the new one. A session that ends
+        // again while the request waits is a new one; a request gives up after three.
+        let mut ended: Vec<Option<u64>> = vec![];
         loop {
             let session = self.session(req.side);
             let result = {
                 let _permit = self.admit(req.side).await;
                 self.send_once(policy, &req, max_body, &what).await
             };
-            // A session that ended is opened again once, and the request sent again.
-            if !renewed
-                && matches!(&result, Ok(r) if r.status == 401)
+            if matches!(&result, Ok(r) if r.status == 401)
+                && !ended.contains(&session)
+                && ended.len() < 3
                 && self.renew(req.side, session).await
             {
-                renewed = true;
+                ended.push(session);
                 continue;
             }
             let wait = match &result {

@@ -473,6 +473,47 @@ fn project_route(
             ),
             None => not_found(&format!("version {vid}")),
         },
+        // Files deployed at once: a version is made of them (its name given, or the time).
+        (&Method::PUT, ["deploy"]) => {
+            let files = if body["files"].is_array() {
+                body["files"].clone()
+            } else {
+                return invalid_field("files", "is required");
+            };
+            let name = body["versionName"]
+                .as_str()
+                .filter(|n| !n.is_empty())
+                .map(str::to_string)
+                .unwrap_or_else(|| now().replace([':', '.'], "-"));
+            let p = &mut org.projects[pi];
+            if p.versions.iter().any(|v| v.name == name) {
+                return error(
+                    StatusCode::CONFLICT,
+                    &format!("a version named {name:?} exists in this project"),
+                    vec![],
+                );
+            }
+            let v = Version {
+                id: ulid(),
+                name,
+                state: "ready".into(),
+                created: now(),
+                description: body["versionDescription"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string(),
+                labels: body.get("labels").cloned().unwrap_or(json!({})),
+                files,
+            };
+            let vid = v.id.clone();
+            // Refused like any deploy; the version is not kept then.
+            p.versions.push(v);
+            let r = deploy(org, pi, q, vid.clone());
+            if !r.status().is_success() {
+                org.projects[pi].versions.retain(|v| v.id != vid);
+            }
+            r
+        }
         (&Method::PUT, ["versions", vid, "deploy"]) => {
             let Some(vid) = org.projects[pi].version(vid).map(|v| v.id.clone()) else {
                 return not_found(&format!("version {vid}"));
@@ -742,5 +783,105 @@ fn connection_route(
             }
         }
         _ => not_found(&format!("{method} connections/{cid}/{}", rest.join("/"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn demo() -> Org {
+        let mut org = Org {
+            id: ulid(),
+            name: "acme".into(),
+            token: "t".into(),
+            pools: super::super::seed::POOLS
+                .iter()
+                .map(|p| p.to_string())
+                .collect(),
+            systems: vec![],
+            connections: vec![],
+            projects: vec![],
+            writes: 0,
+        };
+        super::super::seed::fill(&mut org, &super::super::seed::Seed::Demo);
+        org
+    }
+
+    fn call(
+        org: &mut Org,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        body: Value,
+    ) -> (u16, Value) {
+        let seg: Vec<&str> = path.split('/').collect();
+        let q: Query = query
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let r = route(org, &method, &seg, &q, body);
+        let status = r.status().as_u16();
+        let bytes =
+            futures::executor::block_on(axum::body::to_bytes(r.into_body(), 1 << 20)).unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    #[test]
+    fn a_deploy_needs_a_static_connection_for_every_static_template() {
+        let mut org = demo();
+        let pid = org.projects[0].id.clone();
+        let files =
+            json!({"files": [{"filename": "index.ts", "content": "v2"}], "versionName": "v2"});
+        // development has its static connections: deployed.
+        let (s, p) = call(
+            &mut org,
+            Method::PUT,
+            &format!("projects/{pid}/deploy"),
+            &[("project_env", "development")],
+            files.clone(),
+        );
+        assert_eq!(s, 200, "{p}");
+        assert_eq!(p["environments"][0]["deployedVersion"]["name"], "v2");
+        // A clone with the systems but no connections: refused, naming them, nothing kept.
+        let clone = json!({"oldEnvName": "development", "newEnvName": "qa", "cloneSystems": true});
+        assert_eq!(
+            call(
+                &mut org,
+                Method::POST,
+                &format!("projects/{pid}/environments/clone"),
+                &[],
+                clone
+            )
+            .0,
+            200
+        );
+        let again =
+            json!({"files": [{"filename": "index.ts", "content": "v3"}], "versionName": "v3"});
+        let (s, e) = call(
+            &mut org,
+            Method::PUT,
+            &format!("projects/{pid}/deploy"),
+            &[("project_env", "qa")],
+            again,
+        );
+        assert_eq!(s, 400);
+        assert_eq!(
+            e["message"],
+            "Failed to build config json: missing connections for the following systems: shopify, slack"
+        );
+        assert!(!org.projects[0].versions.iter().any(|v| v.name == "v3"));
+        // A taken version name is refused.
+        let (s, _) = call(
+            &mut org,
+            Method::PUT,
+            &format!("projects/{pid}/deploy"),
+            &[("project_env", "development")],
+            files,
+        );
+        assert_eq!(s, 409);
     }
 }

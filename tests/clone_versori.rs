@@ -114,6 +114,37 @@ async fn within_a_project_the_clone_call_with_each_option_and_the_cap() {
     assert_eq!(staging["templates"], json!({}));
     assert_eq!(staging["variables"], json!({}));
 
+    // update: Versori's sync gives staging the deployed version.
+    let out = output(&mut versori(
+        &sb,
+        "clone",
+        p,
+        p,
+        &[
+            "--config",
+            &file,
+            select[0],
+            select[1],
+            "--on-name-conflict",
+            "update",
+        ],
+    ));
+    expect(&out, 0);
+    let d = sb.dump("acme");
+    let (dev, staging) = (
+        env(&d, "orders-sync", "development"),
+        env(&d, "orders-sync", "staging"),
+    );
+    assert_eq!(
+        (staging["status"].as_str(), &staging["deployedVersion"]),
+        (Some("running"), &dev["deployedVersion"])
+    );
+    assert!(
+        sb.log()
+            .iter()
+            .any(|l| l.method == "POST" && l.path.ends_with("/environments/sync"))
+    );
+
     // Every option.
     let file = rename(&dir, "development", "qa");
     let opts = [
@@ -342,6 +373,7 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
 
     // A re-run makes no second environment, system, template or version.
     let before = sb.dump("beta");
+    let writes = sb.writes_to("beta").len();
     let out = run(&["--on-name-conflict", "update"]);
     expect(&out, 0);
     assert_eq!(
@@ -349,6 +381,7 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
         before,
         "an update of an equal environment changes nothing"
     );
+    assert_eq!(sb.writes_to("beta").len(), writes, "and writes nothing");
     assert!(sb.writes_to("acme").is_empty(), "the source is only read");
 }
 

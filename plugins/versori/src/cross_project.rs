@@ -134,9 +134,13 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
     }
 
     // 6. Static variables, now that the schema knows them.
-    if res.body["variables"].as_object().is_some_and(|v| !v.is_empty()) {
-        http::patch_json(Side::Target, &format!("environments/{env_id}/variables"), &res.body["variables"])?.ok()?;
-        done.note("static variables", json!(res.body["variables"].as_object().map(|v| v.len())));
+    if let Some(wanted) = res.body["variables"].as_object().filter(|v| !v.is_empty()) {
+        let current = http::get(Side::Target, &format!("environments/{env_id}/activations"), &[("static", "true")])?.ok()?.json()?;
+        let current = &current[0]["dynamicVariables"];
+        if wanted.iter().any(|(k, v)| current.get(k) != Some(v)) {
+            http::patch_json(Side::Target, &format!("environments/{env_id}/variables"), &res.body["variables"])?.ok()?;
+            done.note("static variables", json!(wanted.len()));
+        }
     }
 
     // 7. The deployed version.

@@ -353,63 +353,38 @@ async fn bad_input_is_refused_with_a_clear_message() {
     assert!(err.contains("mode=fast"), "{err}");
     no_job_on("prod");
 
-    // The server fails the export: its message is shown.
-    sb.set_jobs(
-        "dev",
-        JobFaults {
-            export_failed: true,
-            ..Default::default()
-        },
-    );
-    let out = output(&mut strategy(
-        &sb,
-        "clone",
-        "dev",
-        "prod",
-        &["--select", "project:Sales"],
-    ));
-    expect(&out, 1);
-    let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
-    assert!(
-        err.contains("EXPORT_FAILED") && err.contains("export_failed"),
-        "{err}"
-    );
-    assert!(
-        content(&sb, "prod")["projects"]
-            .as_object()
-            .unwrap()
-            .is_empty()
-    );
-    sb.set_jobs("dev", JobFaults::default());
-
-    // ... or the import.
-    sb.set_jobs(
-        "prod",
-        JobFaults {
-            import_failed: true,
-            ..Default::default()
-        },
-    );
-    let out = output(&mut strategy(
-        &sb,
-        "clone",
-        "dev",
-        "prod",
-        &["--select", "project:Sales"],
-    ));
-    expect(&out, 1);
-    let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
-    assert!(
-        err.contains("IMPORT_FAILED") && err.contains("import_failed"),
-        "{err}"
-    );
-    assert!(
-        content(&sb, "prod")["projects"]
-            .as_object()
-            .unwrap()
-            .is_empty()
-    );
-    sb.set_jobs("prod", JobFaults::default());
+    // The server fails the export, or the import: its message is shown, nothing is made.
+    let export_failed = JobFaults {
+        export_failed: true,
+        ..Default::default()
+    };
+    let import_failed = JobFaults {
+        import_failed: true,
+        ..Default::default()
+    };
+    for (env, jobs, status, named) in [
+        ("dev", export_failed, "EXPORT_FAILED", "export_failed"),
+        ("prod", import_failed, "IMPORT_FAILED", "import_failed"),
+    ] {
+        sb.set_jobs(env, jobs);
+        let out = output(&mut strategy(
+            &sb,
+            "clone",
+            "dev",
+            "prod",
+            &["--select", "project:Sales"],
+        ));
+        expect(&out, 1);
+        let err = String::from_utf8_lossy(&out.stderr) + String::from_utf8_lossy(&out.stdout);
+        assert!(err.contains(status) && err.contains(named), "{err}");
+        assert!(
+            content(&sb, "prod")["projects"]
+                .as_object()
+                .unwrap()
+                .is_empty()
+        );
+        sb.set_jobs(env, JobFaults::default());
+    }
 
     // A package over --max-file-size is not restored.
     let out = output(&mut strategy(

@@ -198,46 +198,52 @@ impl SandboxArgs {
 
 pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
     match args.platform.as_str() {
-        "unstract" => {}
-        "strategy" => return run_strategy(args).await,
-        "versori" => return run_versori(args).await,
-        other => anyhow::bail!("--platform {other}: the sandbox emulates unstract and strategy"),
+        "unstract" => {
+            let sandbox = Sandbox::start(args.config()?).await?;
+            serve(
+                "unstract",
+                serde_json::to_string(&sandbox.banner)?,
+                sandbox.url(),
+            )
+            .await?;
+            sandbox.stop().await;
+        }
+        "strategy" => {
+            let sandbox = strategy::Sandbox::start(args.strategy_config()?).await?;
+            serve(
+                "strategy",
+                serde_json::to_string(&sandbox.banner)?,
+                sandbox.url(),
+            )
+            .await?;
+            sandbox.stop().await;
+        }
+        "versori" => {
+            let sandbox = versori::Sandbox::start(args.versori_config()?).await?;
+            serve(
+                "versori",
+                serde_json::to_string(&sandbox.banner)?,
+                sandbox.url(),
+            )
+            .await?;
+            sandbox.stop().await;
+        }
+        other => {
+            anyhow::bail!("--platform {other}: the sandbox emulates unstract, strategy and versori")
+        }
     }
-    let sandbox = Sandbox::start(args.config()?).await?;
+    Ok(super::exit::OK)
+}
+
+/// Announce a started emulator (its start line on stdout) and serve until SIGINT or SIGTERM.
+async fn serve(platform: &str, banner: String, url: &str) -> anyhow::Result<()> {
     // Listen for the stop signals before announcing the server, so a caller that reads the
     // banner and signals at once is never missed.
     let stop = Stop::install()?;
-    println!("{}", serde_json::to_string(&sandbox.banner)?);
-    tracing::info!("sandbox serving on {}; Ctrl-C stops it", sandbox.url());
+    println!("{banner}");
+    tracing::info!("{platform} sandbox serving on {url}; Ctrl-C stops it");
     stop.wait().await;
-    sandbox.stop().await;
-    Ok(super::exit::OK)
-}
-
-async fn run_versori(args: SandboxArgs) -> anyhow::Result<u8> {
-    let sandbox = versori::Sandbox::start(args.versori_config()?).await?;
-    let stop = Stop::install()?;
-    println!("{}", serde_json::to_string(&sandbox.banner)?);
-    tracing::info!(
-        "versori sandbox serving on {}; Ctrl-C stops it",
-        sandbox.url()
-    );
-    stop.wait().await;
-    sandbox.stop().await;
-    Ok(super::exit::OK)
-}
-
-async fn run_strategy(args: SandboxArgs) -> anyhow::Result<u8> {
-    let sandbox = strategy::Sandbox::start(args.strategy_config()?).await?;
-    let stop = Stop::install()?;
-    println!("{}", serde_json::to_string(&sandbox.banner)?);
-    tracing::info!(
-        "strategy sandbox serving on {}; Ctrl-C stops it",
-        sandbox.url()
-    );
-    stop.wait().await;
-    sandbox.stop().await;
-    Ok(super::exit::OK)
+    Ok(())
 }
 
 /// SIGINT or SIGTERM.

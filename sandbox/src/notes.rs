@@ -9,7 +9,7 @@
 //! `{items, total}`; `?title=` filters exactly. Ids are the server's own (`nb-4201`), and
 //! differ between spaces.
 
-use crate::kit::log::LogEntry;
+use crate::kit::log::{LogEntry, RequestLog};
 use axum::body::Bytes;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -17,7 +17,6 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// The most items one page holds, whatever `limit` asks.
 pub const MAX_PAGE: usize = 20;
@@ -32,8 +31,7 @@ struct Space {
 
 struct Shared {
     spaces: BTreeMap<String, Mutex<Space>>,
-    log: Mutex<Vec<LogEntry>>,
-    started: Instant,
+    log: RequestLog,
 }
 
 /// A running notes server; dropping it stops it.
@@ -65,8 +63,7 @@ impl Notes {
         }
         let shared = Arc::new(Shared {
             spaces: map,
-            log: Mutex::new(vec![]),
-            started: Instant::now(),
+            log: RequestLog::default(),
         });
         let app = axum::Router::new()
             .fallback(handle)
@@ -89,7 +86,7 @@ impl Notes {
     }
 
     pub fn log(&self) -> Vec<LogEntry> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared.log.snapshot()
     }
 
     pub fn writes_to(&self, space: &str) -> Vec<LogEntry> {
@@ -172,7 +169,7 @@ fn error(status: StatusCode, message: &str) -> Response {
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let start = shared.started.elapsed().as_micros() as u64;
+    let start = shared.log.now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
@@ -193,18 +190,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         None => (String::new(), path.clone()),
     };
     let resp = answer(&shared, &space, &key, &method, &rest, &query, &body);
-    let mut log = shared.log.lock().unwrap();
-    let seq = log.len() as u64 + 1;
-    log.push(LogEntry {
-        seq,
-        org: space,
-        method: method.to_string(),
-        path: rest,
-        query,
-        status: resp.status().as_u16(),
-        start_us: start,
-        end_us: shared.started.elapsed().as_micros() as u64,
-    });
+    let status = resp.status().as_u16();
+    shared
+        .log
+        .record(&space, method.as_str(), &rest, &query, status, start);
     resp
 }
 

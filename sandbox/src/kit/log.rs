@@ -33,3 +33,59 @@ pub fn writes_to(log: &[LogEntry], org: &str) -> Vec<LogEntry> {
         .cloned()
         .collect()
 }
+
+/// The log an emulator keeps: every request with its times, counted from the emulator's
+/// start.
+pub struct RequestLog {
+    entries: std::sync::Mutex<Vec<LogEntry>>,
+    started: std::time::Instant,
+}
+
+impl Default for RequestLog {
+    fn default() -> Self {
+        RequestLog {
+            entries: std::sync::Mutex::new(vec![]),
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl RequestLog {
+    /// Time since the emulator started: a request's start, to give [`RequestLog::record`].
+    pub fn now(&self) -> std::time::Duration {
+        self.started.elapsed()
+    }
+
+    /// Log a request that began at `start` and ends now.
+    pub fn record(
+        &self,
+        org: &str,
+        method: &str,
+        path: &str,
+        query: &str,
+        status: u16,
+        start: std::time::Duration,
+    ) {
+        let mut log = self.entries.lock().unwrap();
+        let seq = log.len() as u64;
+        log.push(LogEntry {
+            seq,
+            org: org.to_string(),
+            method: method.to_string(),
+            path: path.to_string(),
+            query: query.to_string(),
+            status,
+            start_us: start.as_micros() as u64,
+            end_us: self.now().as_micros() as u64,
+        });
+    }
+
+    /// The requests so far.
+    pub fn entries(&self) -> std::sync::MutexGuard<'_, Vec<LogEntry>> {
+        self.entries.lock().unwrap()
+    }
+
+    pub fn snapshot(&self) -> Vec<LogEntry> {
+        self.entries().clone()
+    }
+}

@@ -47,7 +47,7 @@ pub async fn handle(
             json_reply(StatusCode::OK, json!(list))
         }
         (&Method::GET, ["log"]) => {
-            let log = shared.log.lock().unwrap();
+            let log = shared.log.entries();
             let list: Vec<_> = log
                 .iter()
                 .filter(|l| q.get("env").is_none_or(|e| *e == l.org))
@@ -126,7 +126,7 @@ pub async fn handle(
 }
 
 pub fn stats(shared: &Shared) -> Value {
-    let log = shared.log.lock().unwrap();
+    let log = shared.log.entries();
     let envs = shared.world();
     let per: BTreeMap<&String, Value> = envs
         .iter()

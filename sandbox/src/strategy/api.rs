@@ -62,18 +62,7 @@ pub async fn route(shared: &Shared, call: Call) -> Response {
         (&Method::GET, ["monitors", "projects"]) => {
             let envs = shared.world();
             let all = &envs[&call.env].projects;
-            let offset = call
-                .query
-                .get("offset")
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(0);
-            let limit = call
-                .query
-                .get("limit")
-                .and_then(|v| v.parse::<i64>().ok())
-                .filter(|l| *l >= 0)
-                .map(|l| l as usize)
-                .unwrap_or(usize::MAX);
+            let (offset, limit) = call.page();
             let page: Vec<Value> = all
                 .iter()
                 .skip(offset)

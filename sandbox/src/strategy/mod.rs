@@ -149,8 +149,7 @@ impl Sandbox {
             envs: Mutex::new(envs),
             credentials,
             faults: RwLock::new(faults),
-            log: Mutex::new(vec![]),
-            started: std::time::Instant::now(),
+            log: Default::default(),
             pace: duplication::Pace { step: config.step },
             session_timeout: config.session_timeout,
         });
@@ -200,7 +199,7 @@ impl Sandbox {
     }
 
     pub fn log(&self) -> Vec<LogEntry> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared.log.entries().clone()
     }
 
     /// Requests other than GET/HEAD/OPTIONS that reached `env`.

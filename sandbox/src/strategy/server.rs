@@ -8,7 +8,7 @@ use super::duplication::{Pace, advance};
 use super::store::EnvData;
 use super::{admin, api, jobs};
 use crate::kit::faults::{OrgFaults, Verdict};
-use crate::kit::log::LogEntry;
+use crate::kit::log::RequestLog;
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
@@ -33,8 +33,7 @@ pub struct Shared {
     pub envs: Mutex<BTreeMap<String, EnvData>>,
     pub credentials: BTreeMap<String, Credentials>,
     pub faults: RwLock<BTreeMap<String, OrgFaults>>,
-    pub log: Mutex<Vec<LogEntry>>,
-    pub started: Instant,
+    pub log: RequestLog,
     pub pace: Pace,
     /// seconds a session may idle before it expires (`GET api/sessions` says it)
     pub session_timeout: u64,
@@ -64,29 +63,6 @@ impl Shared {
         let mut envs = self.envs.lock().unwrap();
         advance(&mut envs, self.pace, Instant::now());
         envs
-    }
-
-    fn record(
-        &self,
-        env: &str,
-        method: &Method,
-        path: &str,
-        query: &str,
-        status: u16,
-        start: Duration,
-    ) {
-        let mut log = self.log.lock().unwrap();
-        let seq = log.len() as u64;
-        log.push(LogEntry {
-            seq,
-            org: env.to_string(),
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.to_string(),
-            status,
-            start_us: start.as_micros() as u64,
-            end_us: self.started.elapsed().as_micros() as u64,
-        });
     }
 }
 
@@ -145,6 +121,23 @@ impl Call {
         })
     }
 
+    /// `offset` and `limit` of a list (no limit, or a negative one: everything).
+    pub fn page(&self) -> (usize, usize) {
+        let offset = self
+            .query
+            .get("offset")
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let limit = self
+            .query
+            .get("limit")
+            .and_then(|v| v.parse::<i64>().ok())
+            .filter(|l| *l >= 0)
+            .map(|l| l as usize)
+            .unwrap_or(usize::MAX);
+        (offset, limit)
+    }
+
     fn cookie(&self, name: &str) -> Option<String> {
         self.headers
             .get_all(header::COOKIE)
@@ -158,7 +151,7 @@ impl Call {
 }
 
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let start = shared.started.elapsed();
+    let start = shared.log.now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -185,7 +178,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             env.to_string()
         }
         _ => {
-            shared.record("", &method, &path, &query, 404, start);
+            shared
+                .log
+                .record("", method.as_str(), &path, &query, 404, start);
             let envs: Vec<&String> = shared.credentials.keys().collect();
             return error(
                 StatusCode::NOT_FOUND,
@@ -214,7 +209,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         } else {
             r.status().as_u16()
         };
-        shared.record(&env, &method, &logged, &query, status, start);
+        shared
+            .log
+            .record(&env, method.as_str(), &logged, &query, status, start);
         return r;
     }
     let mut call = Call {
@@ -260,7 +257,14 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             e.writes += 1;
         }
     }
-    shared.record(&env, &method, &logged, &query, status.as_u16(), start);
+    shared.log.record(
+        &env,
+        method.as_str(),
+        &logged,
+        &query,
+        status.as_u16(),
+        start,
+    );
     response
 }
 

@@ -141,7 +141,7 @@ pub async fn handle(
                 }
                 (&Method::GET, "dump") => reply(StatusCode::OK, dump(&o.data.lock().unwrap())),
                 (&Method::GET, "stats") => {
-                    let log = shared.log.lock().unwrap();
+                    let log = shared.log.entries();
                     let mine: Vec<&super::server::LogEntry> =
                         log.iter().filter(|l| l.org == o.name).collect();
                     let writes = mine
@@ -162,7 +162,7 @@ pub async fn handle(
         }
         (&Method::GET, ["requests"]) => {
             let since: u64 = q.get("since").and_then(|s| s.parse().ok()).unwrap_or(0);
-            let log = shared.log.lock().unwrap();
+            let log = shared.log.entries();
             let rows: Vec<Value> = log
                 .iter()
                 .filter(|l| l.seq >= since && q.get("org").is_none_or(|o| *o == l.org))

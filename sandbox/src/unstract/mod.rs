@@ -169,8 +169,7 @@ impl Sandbox {
             admin_key: admin_key.clone(),
             prefix: config.prefix.trim_matches('/').to_string(),
             orgs: RwLock::new(orgs),
-            log: Mutex::new(Vec::new()),
-            started: std::time::Instant::now(),
+            log: Default::default(),
             default_faults: config.faults.clone(),
         });
         let app = axum::Router::new()
@@ -221,7 +220,7 @@ impl Sandbox {
 
     /// Every request so far.
     pub fn log(&self) -> Vec<LogEntry> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared.log.entries().clone()
     }
 
     /// Requests other than GET/HEAD/OPTIONS that reached `org`.

@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// One org of the sandbox.
 pub struct Org {
@@ -24,15 +24,14 @@ pub struct Org {
     pub faults: RwLock<OrgFaults>,
 }
 
-pub use crate::kit::log::LogEntry;
+pub use crate::kit::log::{LogEntry, RequestLog};
 
 pub struct Shared {
     pub prefix: String,
     /// the admin API's key, random per run
     pub admin_key: String,
     pub orgs: RwLock<BTreeMap<String, Arc<Org>>>,
-    pub log: Mutex<Vec<LogEntry>>,
-    pub started: Instant,
+    pub log: RequestLog,
     pub default_faults: Faults,
 }
 
@@ -47,29 +46,6 @@ impl Shared {
             .unwrap()
             .values()
             .find_map(|o| o.keys.tier_of(key).map(|t| (o.clone(), t)))
-    }
-
-    fn record(
-        &self,
-        org: &str,
-        method: &Method,
-        path: &str,
-        query: &str,
-        status: u16,
-        start: Duration,
-    ) {
-        let mut log = self.log.lock().unwrap();
-        let seq = log.len() as u64;
-        log.push(LogEntry {
-            seq,
-            org: org.to_string(),
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.to_string(),
-            status,
-            start_us: start.as_micros() as u64,
-            end_us: self.started.elapsed().as_micros() as u64,
-        });
     }
 }
 
@@ -165,7 +141,7 @@ fn detail(status: StatusCode, message: &str) -> Response {
 }
 
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let start = shared.started.elapsed();
+    let start = shared.log.now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let raw_query = req.uri().query().unwrap_or("").to_string();
@@ -189,7 +165,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         .strip_prefix(&org_path)
         .and_then(|r| r.split_once('/').or(Some((r, ""))))
     else {
-        shared.record("", &method, &path, &raw_query, 404, start);
+        shared
+            .log
+            .record("", method.as_str(), &path, &raw_query, 404, start);
         return detail(StatusCode::NOT_FOUND, "Not found.");
     };
     let (org_name, rest) = (org_name.to_string(), rest.to_string());
@@ -205,7 +183,14 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let status_of = |r: &Response| r.status().as_u16();
     let refuse = |status: StatusCode, message: &str| {
         let r = detail(status, message);
-        shared.record(&org_name, &method, &rest, &raw_query, status_of(&r), start);
+        shared.log.record(
+            &org_name,
+            method.as_str(),
+            &rest,
+            &raw_query,
+            status_of(&r),
+            start,
+        );
         r
     };
     if key.is_empty() {
@@ -248,7 +233,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         } else {
             r.status().as_u16()
         };
-        shared.record(&org_name, &method, &rest, &raw_query, status, start);
+        shared
+            .log
+            .record(&org_name, method.as_str(), &rest, &raw_query, status, start);
         return r;
     }
     let slow = matches!(verdict, Verdict::Serve { slow: true });
@@ -301,9 +288,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             .unwrap(),
         Reply::Empty(status) => status.into_response(),
     };
-    shared.record(
+    shared.log.record(
         &org_name,
-        &method,
+        method.as_str(),
         &rest,
         &raw_query,
         response.status().as_u16(),

@@ -34,7 +34,7 @@ pub async fn handle(
             reply(StatusCode::OK, json!(list))
         }
         (&Method::GET, ["log"]) => {
-            let log = shared.log.lock().unwrap();
+            let log = shared.log.entries();
             let list: Vec<_> = log
                 .iter()
                 .filter(|l| q.get("org").is_none_or(|o| *o == l.org))
@@ -90,7 +90,7 @@ pub async fn handle(
 }
 
 pub fn stats(shared: &Shared) -> Value {
-    let log = shared.log.lock().unwrap();
+    let log = shared.log.entries();
     let orgs = shared.orgs.lock().unwrap();
     let per: BTreeMap<&String, Value> = orgs
         .values()

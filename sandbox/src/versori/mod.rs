@@ -140,8 +140,7 @@ impl Sandbox {
             admin_key: admin_key.clone(),
             orgs: Mutex::new(orgs),
             faults: RwLock::new(faults),
-            log: Mutex::new(vec![]),
-            started: std::time::Instant::now(),
+            log: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -204,7 +203,7 @@ impl Sandbox {
     }
 
     pub fn log(&self) -> Vec<LogEntry> {
-        self.shared.log.lock().unwrap().clone()
+        self.shared.log.entries().clone()
     }
 
     pub fn writes_to(&self, org: &str) -> Vec<LogEntry> {

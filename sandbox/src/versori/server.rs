@@ -6,14 +6,13 @@
 use super::store::Org;
 use super::{admin, api};
 use crate::kit::faults::{OrgFaults, Verdict};
-use crate::kit::log::LogEntry;
+use crate::kit::log::RequestLog;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, RwLock};
-use std::time::{Duration, Instant};
 
 pub const PREFIX: &str = "api/v2";
 
@@ -22,8 +21,7 @@ pub struct Shared {
     /// organisations by id
     pub orgs: Mutex<BTreeMap<String, Org>>,
     pub faults: RwLock<BTreeMap<String, OrgFaults>>,
-    pub log: Mutex<Vec<LogEntry>>,
-    pub started: Instant,
+    pub log: RequestLog,
 }
 
 impl Shared {
@@ -31,29 +29,6 @@ impl Shared {
     pub fn org_id(&self, name: &str) -> Option<String> {
         let orgs = self.orgs.lock().unwrap();
         orgs.values().find(|o| o.name == name).map(|o| o.id.clone())
-    }
-
-    fn record(
-        &self,
-        org: &str,
-        method: &Method,
-        path: &str,
-        query: &str,
-        status: u16,
-        start: Duration,
-    ) {
-        let mut log = self.log.lock().unwrap();
-        let seq = log.len() as u64;
-        log.push(LogEntry {
-            seq,
-            org: org.to_string(),
-            method: method.to_string(),
-            path: path.to_string(),
-            query: query.to_string(),
-            status,
-            start_us: start.as_micros() as u64,
-            end_us: self.started.elapsed().as_micros() as u64,
-        });
     }
 }
 
@@ -73,7 +48,7 @@ pub fn reply(status: StatusCode, v: Value) -> Response {
 }
 
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
-    let start = shared.started.elapsed();
+    let start = shared.log.now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
@@ -99,7 +74,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             .collect::<Vec<_>>()
     });
     let Some(mut seg) = below.filter(|s| !s.is_empty()) else {
-        shared.record("", &method, &path, &query, 404, start);
+        shared
+            .log
+            .record("", method.as_str(), &path, &query, 404, start);
         return error(
             StatusCode::NOT_FOUND,
             &format!("{path}: not an API path (/{PREFIX}/o/ORG/...)"),
@@ -113,9 +90,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         orgs.get(&org_id).map(|o| o.name.clone())
     };
     let refuse = |status: StatusCode, message: &str| {
-        shared.record(
+        shared.log.record(
             org_name.as_deref().unwrap_or(""),
-            &method,
+            method.as_str(),
             &logged,
             &query,
             status.as_u16(),
@@ -173,7 +150,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         } else {
             r.status().as_u16()
         };
-        shared.record(&org_name, &method, &logged, &query, status, start);
+        shared
+            .log
+            .record(&org_name, method.as_str(), &logged, &query, status, start);
         return r;
     }
     let q: BTreeMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
@@ -202,9 +181,9 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         }
         r
     };
-    shared.record(
+    shared.log.record(
         &org_name,
-        &method,
+        method.as_str(),
         &logged,
         &query,
         response.status().as_u16(),

@@ -4,6 +4,7 @@
 mod args;
 mod clone;
 mod demo;
+mod diff;
 mod hook;
 mod plugins;
 mod sandbox;
@@ -67,6 +68,9 @@ enum Command {
     Clone(clone::CloneArgs),
     /// Read and match both orgs and print what a clone would do; write nothing.
     Plan(clone::PlanArgs),
+    /// Show, field by field, how what the source would write differs from the target; exit
+    /// 0 when nothing differs, 2 when something does, 1 on error.
+    Diff(diff::DiffArgs),
     /// Start the sandbox with a seeded DEV and an empty PROD org, plan, clone, report.
     Demo(demo::DemoArgs),
     /// Develop transform hooks: run one on a resource from a file, list the bundled ones.
@@ -96,6 +100,7 @@ pub fn main() -> ExitCode {
         match cli.command {
             Command::Clone(a) => clone::clone(a).await,
             Command::Plan(a) => clone::plan_cmd(a).await,
+            Command::Diff(a) => diff::run(a).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Hook(c) => hook::run(c).await,
             Command::Plugins(c) => plugins::run(c).await,

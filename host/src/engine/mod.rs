@@ -7,6 +7,7 @@
 //! declarations (key, references, secrets, files) and calls.
 
 pub mod apply;
+pub mod drift;
 pub mod journal;
 pub mod order;
 pub mod plan;
@@ -145,6 +146,9 @@ pub struct Item {
     pub after: Vec<String>,
     /// why it is in the run when selection did not name it
     pub pulled_in: Option<String>,
+    /// for a resource the target has: how what the source would write differs from it
+    /// (`None`: not compared)
+    pub differences: Option<Vec<drift::FieldDiff>>,
 }
 
 impl Item {
@@ -159,6 +163,7 @@ impl Item {
             edges: vec![],
             after: vec![],
             pulled_in: None,
+            differences: None,
         }
     }
 }

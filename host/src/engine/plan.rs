@@ -128,6 +128,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         return Err(PlanError::Unresolved(unresolved));
     }
     cascade(&mut items);
+    drift(registry, opts, &mut items);
     Ok(Plan {
         kinds,
         items,
@@ -166,6 +167,76 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
             }
             Verdict::Fail(e) => it.action = Action::Fail(e),
         }
+    }
+}
+
+/// Compare every resource the target has with what the source would write (see
+/// `engine::drift`). An update with no difference is not written: it becomes an adopt
+/// (unless it completes what an interrupted run left half-made).
+fn drift(registry: &Registry, opts: &Options, items: &mut [Item]) {
+    let mut found = vec![None; items.len()];
+    for (i, it) in items.iter().enumerate() {
+        if it.lookup_only.is_some() || !matches!(it.action, Action::Adopt | Action::Update) {
+            continue;
+        }
+        let Some(t) = &it.target else { continue };
+        let Some((plugin, info, _)) = registry.cloner_for(&it.source.kind) else {
+            continue;
+        };
+        // `[kinds."*"]` holds for every kind of the plugin, then the kind's own.
+        let mut spec = plugin.compare.get("*").cloned().unwrap_or_default();
+        if let Some(own) = plugin.compare.get(&it.source.kind) {
+            spec.ignore.extend(own.ignore.iter().cloned());
+            spec.compare = own.compare;
+        }
+        if !spec.compare {
+            continue;
+        }
+        let Ok(Some(source)) = for_lookup(items, i) else {
+            continue;
+        };
+        let target = t.body.value();
+        // The resource's own id, which differs from side to side by nature.
+        let id_fields: Vec<String> = source
+            .body
+            .as_object()
+            .into_iter()
+            .flatten()
+            .filter(|(_, v)| !source.id.is_empty() && crate::engine::refs::text(v) == source.id)
+            .map(|(k, _)| format!("/{k}"))
+            .collect();
+        let ids: Vec<&str> = id_fields.iter().map(String::as_str).collect();
+        let comparer = super::drift::Comparer {
+            spec: &spec,
+            secrets: &info.secrets,
+            id_pointers: &ids,
+        };
+        let mut d = comparer.differences(&source.body, &target);
+        // A reference to what the target lacks yet is a difference, whatever it holds now.
+        for e in &it.edges {
+            if items[e.to].target.is_none() && !d.iter().any(|f| f.pointer == e.pointer) {
+                let to = &items[e.to].source;
+                d.push(super::drift::FieldDiff {
+                    pointer: e.pointer.clone(),
+                    target: target.pointer(&e.pointer).cloned(),
+                    source: Some(Value::String(format!(
+                        "{} {:?} (which the target lacks yet)",
+                        to.kind, to.key
+                    ))),
+                });
+            }
+        }
+        found[i] = Some(d);
+    }
+    for (it, d) in items.iter_mut().zip(found) {
+        if let Some(d) = &d
+            && d.is_empty()
+            && it.action == Action::Update
+            && !opts.journal.unfinished(&it.source.kind, &it.source.key)
+        {
+            it.action = Action::Adopt;
+        }
+        it.differences = d;
     }
 }
 

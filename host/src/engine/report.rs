@@ -51,6 +51,10 @@ pub struct ItemReport {
     /// what the promotion file's rules and hooks changed (secret fields shown as ***)
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub rewrites: Vec<Rewrite>,
+    /// for a resource the target has: the fields where what the source would write differs
+    /// from it (absent: not compared)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub differences: Option<Vec<crate::engine::drift::FieldDiff>>,
     pub duration_ms: u64,
 }
 
@@ -179,6 +183,7 @@ impl Report {
                 pulled_in: it.pulled_in.clone(),
                 files: d.and_then(|d| d.files.clone()),
                 rewrites: it.rewrites.clone(),
+                differences: it.differences.clone(),
                 duration_ms,
             });
         }
@@ -327,6 +332,23 @@ impl Report {
                 self.files.unsupported.len(),
                 self.files.failed.len()
             );
+        }
+        let differing: Vec<&ItemReport> = self
+            .items
+            .iter()
+            .filter(|i| {
+                i.action == "update" && i.differences.as_ref().is_some_and(|d| !d.is_empty())
+            })
+            .collect();
+        if !differing.is_empty() {
+            out += "\nWhat the updates change (target → source):\n";
+            for i in differing {
+                out += &crate::engine::drift::render(
+                    &i.kind,
+                    &i.key,
+                    i.differences.as_deref().unwrap_or(&[]),
+                );
+            }
         }
         if !self.credentials_needed.is_empty() {
             out += "\nCredentials the target still needs:\n";

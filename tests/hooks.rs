@@ -21,6 +21,7 @@ fn kind(name: &str, key: &[&str]) -> KindInfo {
         references: vec![],
         secrets: vec!["/meta".into()],
         has_files: false,
+        support: Default::default(),
     }
 }
 

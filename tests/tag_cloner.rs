@@ -199,8 +199,19 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
 
 #[tokio::test]
 async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
+    older_contract("ferry-contract-1-0", false).await;
+}
+
+#[tokio::test]
+async fn a_plugin_built_against_contract_1_1_still_loads_and_clones() {
+    older_contract("ferry-contract-1-1", true).await;
+}
+
+/// A tag cloner built straight on an older frozen WIT loads, lists, creates and looks up
+/// (in one batch when its version has `find-all`); it supports no delete, and says so.
+async fn older_contract(crate_name: &str, batch: bool) {
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
-    let dir = common::plugin_dir("ferry-contract-1-0");
+    let dir = common::plugin_dir(crate_name);
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
     let registry = Registry::load(
         &runtime,
@@ -212,10 +223,11 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
     )
     .await
     .unwrap();
-    let (plugin, _, cloner) = registry
+    let (plugin, info, cloner) = registry
         .cloner_for("tag")
-        .expect("the 1.0.0 plugin declares tag");
-    assert_eq!(plugin.name, "ferry_contract_1_0");
+        .expect("the older plugin declares tag");
+    assert_eq!(plugin.name, crate_name.replace('-', "_"));
+    assert!(!info.support.deletes, "no delete before 1.2.0");
     let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
@@ -227,7 +239,6 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
         .unwrap();
     assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
 
-    // A 1.0.0 plugin has no find-all: the host asks `find` per resource.
     let before = server.log().len();
     let wanted: Vec<(usize, Resource)> = tags[..10].iter().cloned().enumerate().collect();
     let found = cloner
@@ -240,8 +251,17 @@ async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
             .filter(|(_, f)| f.is_some())
             .map(|(i, f)| (*i, f.as_ref().unwrap().id.clone()))
             .collect::<Vec<_>>(),
-        vec![(7, made.id)]
+        vec![(7, made.id.clone())]
     );
-    assert_eq!(server.log().len() - before, 10);
+    // 1.0.0 has no find-all: the host asks `find` per resource; 1.1.0 lists once.
+    let lookups = server.log().len() - before;
+    assert_eq!(lookups, if batch { 1 } else { 10 });
+    let err = cloner
+        .delete(grant.clone(), &ctx, "tag", &made.unpack())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("older than 1.2.0"), "{err}");
+    assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
     assert!(server.writes_to("dev").is_empty());
 }

@@ -144,6 +144,19 @@ pub struct RunArgs {
     /// Short for --option clone-group-members=true (the flag of Unstract's clone tool).
     #[arg(long)]
     pub clone_group_members: bool,
+    /// Delete from the target what the source no longer has, of what ferry created or
+    /// adopted there (never what was made by hand), after every create and update.
+    #[arg(long)]
+    pub prune: bool,
+    /// More deletes than this are refused unless --allow-delete names their count.
+    #[arg(long, value_name = "N", default_value_t = 10)]
+    pub max_deletes: usize,
+    /// Allow exactly N deletes past --max-deletes and the 30 %-of-a-kind guard.
+    #[arg(long, value_name = "N")]
+    pub allow_delete: Option<usize>,
+    /// Allow a prune that leaves a kind with none of the resources ferry manages.
+    #[arg(long)]
+    pub allow_empty: bool,
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -307,6 +320,13 @@ impl RunArgs {
             environment: vec![],
             transform: Default::default(),
             journal: std::sync::Arc::new(ferry::engine::journal::Journal::none()),
+            managed: std::sync::Arc::new(ferry::engine::managed::Managed::none()),
+            prune: ferry::engine::prune::PruneOptions {
+                enabled: self.prune,
+                max_deletes: self.max_deletes,
+                allow_delete: self.allow_delete,
+                allow_empty: self.allow_empty,
+            },
         };
         Ok(Run {
             settings: Settings {

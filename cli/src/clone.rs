@@ -24,7 +24,8 @@ pub struct CloneArgs {
 pub struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
-    /// Exit 0 when there is nothing to do, 2 when changes are pending, 1 on error.
+    /// Exit 0 when there is nothing to do, 2 when creates or updates are pending, 3 when
+    /// deletes are (with --prune), 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
 }
@@ -133,7 +134,7 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
                 exit::OK
             })
         }
-        Err(e @ (PlanError::Conflicts(_) | PlanError::Unresolved(_))) => {
+        Err(e @ (PlanError::Conflicts(_) | PlanError::Unresolved(_) | PlanError::Prune(_))) => {
             eprintln!("error: {e}");
             eprintln!("nothing was written");
             Ok(exit::FAILED)
@@ -149,15 +150,17 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
         session.close().await;
         let report = report?;
         emit(&report, &run)?;
-        Ok::<_, anyhow::Error>(report.pending() > 0)
+        Ok::<_, anyhow::Error>((report.pending() > 0, report.pending_deletes() > 0))
     };
     match run.await {
-        Ok(pending) if args.detailed_exitcode => Ok(if pending { 2 } else { 0 }),
+        // 3: deletes pending (whatever else is); 2: creates or updates pending.
+        Ok((_, true)) if args.detailed_exitcode => Ok(3),
+        Ok((pending, _)) if args.detailed_exitcode => Ok(if pending { 2 } else { 0 }),
         Ok(_) => Ok(exit::OK),
         Err(e)
             if matches!(
                 e.downcast_ref::<PlanError>(),
-                Some(PlanError::Conflicts(_) | PlanError::Unresolved(_))
+                Some(PlanError::Conflicts(_) | PlanError::Unresolved(_) | PlanError::Prune(_))
             ) =>
         {
             eprintln!("error: {e}");

@@ -159,5 +159,6 @@ async fn kind_info(runtime: &WasmRuntime, kind: &str, key_fields: &[String]) -> 
         references: vec![],
         secrets: vec![],
         has_files: false,
+        support: Default::default(),
     }
 }

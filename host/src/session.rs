@@ -9,6 +9,7 @@
 use crate::engine::Options;
 use crate::engine::apply::apply;
 use crate::engine::journal::Journal;
+use crate::engine::managed::Managed;
 use crate::engine::plan::{PlanError, plan};
 use crate::engine::progress::{NoProgress, Progress};
 use crate::engine::report::Report;
@@ -122,6 +123,7 @@ impl Session {
             &settings, &source, &target, &registry, &runtime, &stats,
         )?);
         options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
+        options.managed = Arc::new(Managed::for_target(&target.identity(&platform.name))?);
         let http = HttpClient::new(
             Environments {
                 source: source_conn,
@@ -177,14 +179,36 @@ impl Session {
         }
         let done = apply(&mut p, &self.registry, &grant, opts, &*progress).await;
         opts.journal.compact();
-        Ok(Report::build(
+        crate::engine::prune::remember(&p, &done, &self.registry, &opts.managed);
+        // Deletes come after every create and update.
+        let deletes = if opts.prune.enabled {
+            let ctx = crate::engine::plan::context(opts);
+            Some(
+                crate::engine::prune::run(
+                    &p.deletes,
+                    &p.kinds,
+                    &self.registry,
+                    &grant,
+                    &ctx,
+                    &opts.managed,
+                )
+                .await,
+            )
+        } else {
+            None
+        };
+        let mut report = Report::build(
             &p,
             Some(&done),
             &self.source.describe,
             &self.target.describe,
             started.elapsed().as_millis() as u64,
             self.grant.stats.snapshot(),
-        ))
+        );
+        if let Some(d) = deletes {
+            report.deletes = d;
+        }
+        Ok(report)
     }
 
     /// End the run: sign out where the platform logs in.

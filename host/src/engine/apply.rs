@@ -193,6 +193,17 @@ pub async fn apply(
             );
             let source = item.source.clone();
             let secrets = secret_values(&source, &kind_info.secrets);
+            // Where the kind allows it, an update writes only the top-level fields that differ
+            // (whole, when it completes what an interrupted run left half-made).
+            let fields: Option<Vec<String>> = item
+                .differences
+                .as_ref()
+                .filter(|d| {
+                    kind_info.support.partial_update
+                        && !d.is_empty()
+                        && !opts.journal.unfinished(&item.source.kind, &item.source.key)
+                })
+                .map(|d| super::drift::top_level(d));
             let (cloner, grant, ctx, journal) = (
                 cloner.clone(),
                 grant.clone(),
@@ -217,7 +228,11 @@ pub async fn apply(
                         Action::Create => create_once(&cloner, &grant, &ctx, &kind, &wanted).await.map(|t| (Outcome::Created, t)),
                         Action::Update => {
                             let id = target.as_ref().map(|t| t.id.clone()).unwrap_or_default();
-                            cloner.update(grant.clone(), &ctx, &kind, &id, &wanted).await.map(|t| (Outcome::Updated, t))
+                            match &fields {
+                                Some(f) => cloner.update_fields(grant.clone(), &ctx, &kind, &id, &wanted, f).await,
+                                None => cloner.update(grant.clone(), &ctx, &kind, &id, &wanted).await,
+                            }
+                            .map(|t| (Outcome::Updated, t))
                         }
                         Action::Adopt => Ok((Outcome::Adopted, target.clone().expect("adopt has a target"))),
                         Action::Skip(_) | Action::Fail(_) => unreachable!("skips and failures are handled above"),

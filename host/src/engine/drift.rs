@@ -5,7 +5,6 @@
 //! are compared after they were rewritten to the target's ids, so a reference that points at
 //! the same resource is equal whatever its raw id; secret fields show as `***`.
 
-use crate::plugin::manifest::KindCompare;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -34,7 +33,9 @@ pub struct FieldDiff {
 }
 
 pub struct Comparer<'a> {
-    pub spec: &'a KindCompare,
+    /// the kind's fields that are never differences (its `kind-support`): JSON pointers, or
+    /// bare names matched at any depth
+    pub not_compared: &'a [String],
     /// the kind's secret fields (JSON pointers)
     pub secrets: &'a [String],
     /// the pointers whose values are the resource's own id on each side
@@ -46,8 +47,7 @@ impl Comparer<'_> {
         SERVER_MANAGED.contains(&name)
             || self.id_pointers.contains(&pointer)
             || self
-                .spec
-                .ignore
+                .not_compared
                 .iter()
                 .any(|i| i == pointer || (!i.starts_with('/') && i == name))
     }
@@ -108,6 +108,19 @@ impl Comparer<'_> {
     }
 }
 
+/// The top-level fields (`/name`) the differences are in, each once, in order: what a
+/// partial update sends.
+pub fn top_level(d: &[FieldDiff]) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for f in d {
+        let top = format!("/{}", f.pointer.trim_start_matches('/').split('/').next().unwrap_or(""));
+        if !out.contains(&top) {
+            out.push(top);
+        }
+    }
+    out
+}
+
 fn short(v: &Option<Value>) -> String {
     match v {
         None => "(absent)".into(),
@@ -143,13 +156,10 @@ mod tests {
 
     #[test]
     fn only_what_the_source_writes_and_is_not_the_servers() {
-        let spec = KindCompare {
-            ignore: vec!["/organization".into(), "revision".into()],
-            compare: true,
-        };
+        let ignore = vec!["/organization".to_string(), "revision".to_string()];
         let secrets = vec!["/meta/key".to_string()];
         let c = Comparer {
-            spec: &spec,
+            not_compared: &ignore,
             secrets: &secrets,
             id_pointers: &["/id"],
         };
@@ -166,5 +176,6 @@ mod tests {
         assert_eq!(d[0].source, Some(json!("***")), "secrets are masked");
         assert_eq!(d[0].target, Some(json!("***")));
         assert_eq!(d[1].target, Some(json!("b")));
+        assert_eq!(top_level(&d), ["/meta", "/name", "/tags"]);
     }
 }

@@ -9,9 +9,11 @@
 pub mod apply;
 pub mod drift;
 pub mod journal;
+pub mod managed;
 pub mod order;
 pub mod plan;
 pub mod progress;
+pub mod prune;
 pub mod refs;
 pub mod report;
 pub mod select;
@@ -54,6 +56,9 @@ pub struct Options {
     pub transform: Arc<Transformer>,
     /// creates started by earlier runs and not seen through
     pub journal: Arc<journal::Journal>,
+    /// what ferry manages on the target (created or adopted), for `--prune`
+    pub managed: Arc<managed::Managed>,
+    pub prune: prune::PruneOptions,
 }
 
 impl Default for Options {
@@ -69,6 +74,8 @@ impl Default for Options {
             environment: vec![],
             transform: Arc::new(Transformer::default()),
             journal: Arc::new(journal::Journal::none()),
+            managed: Arc::new(managed::Managed::none()),
+            prune: prune::PruneOptions::default(),
         }
     }
 }

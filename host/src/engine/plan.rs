@@ -10,7 +10,7 @@ use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resourc
 use crate::transform::{Transformed, Verdict};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PlanError {
@@ -22,6 +22,9 @@ pub enum PlanError {
     Conflicts(Vec<String>),
     #[error("{} reference(s) do not resolve on the target after the rules and hooks:\n  {}", .0.len(), .0.join("\n  "))]
     Unresolved(Vec<String>),
+    /// a guard of `--prune` refused the run (nothing is written)
+    #[error("{0}")]
+    Prune(String),
 }
 
 /// The result of planning: every resource in the run, in dependency order of kinds.
@@ -29,6 +32,8 @@ pub struct Plan {
     pub kinds: Vec<KindInfo>,
     pub items: Vec<Item>,
     pub warnings: Vec<String>,
+    /// managed resources the source no longer has, and what becomes of each (`--prune`)
+    pub deletes: Vec<super::prune::Planned>,
 }
 
 impl Plan {
@@ -96,6 +101,14 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
             items.push(Item::new(source, action));
         }
     }
+    // Every key the source lists, before selection: what prune must never take for gone.
+    let mut listed: HashMap<String, HashSet<String>> = HashMap::new();
+    for it in &items {
+        listed
+            .entry(it.source.kind.clone())
+            .or_default()
+            .insert(it.source.key.clone());
+    }
     let mut warnings = Vec::new();
     link(&kinds, &mut items, &mut warnings);
 
@@ -129,10 +142,22 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
     }
     cascade(&mut items);
     drift(registry, opts, &mut items);
+    let staying = staying(&items);
+    let deletes = super::prune::plan(
+        registry,
+        &kinds,
+        &items,
+        &staying,
+        &listed,
+        &opts.managed,
+        &opts.prune,
+    );
+    super::prune::guard(&deletes, &opts.managed, &items, &opts.prune).map_err(PlanError::Prune)?;
     Ok(Plan {
         kinds,
         items,
         warnings,
+        deletes,
     })
 }
 
@@ -170,6 +195,25 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
     }
 }
 
+/// What the target will hold of the run's resources once it is applied, for the prune's
+/// reference guard: an adopted resource's body as it is, an updated one's as it will be
+/// written. `("kind \"key\"", body)`.
+fn staying(items: &[Item]) -> Vec<(String, Value)> {
+    let mut out = vec![];
+    for (i, it) in items.iter().enumerate() {
+        let Some(t) = &it.target else { continue };
+        let body = match it.action {
+            Action::Update => match for_lookup(items, i) {
+                Ok(Some(r)) => r.body,
+                _ => t.body.value(),
+            },
+            _ => t.body.value(),
+        };
+        out.push((format!("{} {:?}", it.source.kind, it.source.key), body));
+    }
+    out
+}
+
 /// Compare every resource the target has with what the source would write (see
 /// `engine::drift`). An update with no difference is not written: it becomes an adopt
 /// (unless it completes what an interrupted run left half-made).
@@ -180,16 +224,10 @@ fn drift(registry: &Registry, opts: &Options, items: &mut [Item]) {
             continue;
         }
         let Some(t) = &it.target else { continue };
-        let Some((plugin, info, _)) = registry.cloner_for(&it.source.kind) else {
+        let Some((_, info, _)) = registry.cloner_for(&it.source.kind) else {
             continue;
         };
-        // `[kinds."*"]` holds for every kind of the plugin, then the kind's own.
-        let mut spec = plugin.compare.get("*").cloned().unwrap_or_default();
-        if let Some(own) = plugin.compare.get(&it.source.kind) {
-            spec.ignore.extend(own.ignore.iter().cloned());
-            spec.compare = own.compare;
-        }
-        if !spec.compare {
+        if !info.support.comparable {
             continue;
         }
         let Ok(Some(source)) = for_lookup(items, i) else {
@@ -207,7 +245,7 @@ fn drift(registry: &Registry, opts: &Options, items: &mut [Item]) {
             .collect();
         let ids: Vec<&str> = id_fields.iter().map(String::as_str).collect();
         let comparer = super::drift::Comparer {
-            spec: &spec,
+            not_compared: &info.support.not_compared,
             secrets: &info.secrets,
             id_pointers: &ids,
         };

@@ -90,6 +90,9 @@ pub struct Report {
     pub aborted: Option<String>,
     /// time spent inside the plugin runtimes (see `plugin::stats`)
     pub runtime: crate::plugin::stats::Runtime,
+    /// managed resources the source no longer has: planned, done or kept (`--prune`)
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub deletes: Vec<super::prune::DeleteReport>,
 }
 
 impl Report {
@@ -200,6 +203,7 @@ impl Report {
             warnings: plan.warnings.clone(),
             aborted: None,
             runtime,
+            deletes: super::prune::planned_report(&plan.deletes),
         }
     }
 
@@ -211,10 +215,17 @@ impl Report {
             .count()
     }
 
+    /// Deletes the plan would make (`--prune`).
+    pub fn pending_deletes(&self) -> usize {
+        self.deletes.iter().filter(|d| d.outcome == "delete").count()
+    }
+
     /// Failed items, and files that failed to move (oversize and unsupported ones are not
     /// failures: they are reported).
     pub fn failed(&self) -> usize {
-        self.kinds.values().map(|k| k.failed).sum::<usize>() + self.files.failed.len()
+        self.kinds.values().map(|k| k.failed).sum::<usize>()
+            + self.files.failed.len()
+            + self.deletes.iter().filter(|d| d.outcome == "failed").count()
     }
 
     /// The table for people, with the reasons of skips and failures below it.
@@ -347,6 +358,22 @@ impl Report {
                     &i.kind,
                     &i.key,
                     i.differences.as_deref().unwrap_or(&[]),
+                );
+            }
+        }
+        if !self.deletes.is_empty() {
+            out += "\nNo longer in the source (managed by ferry on the target):\n";
+            for d in &self.deletes {
+                out += &format!(
+                    "  {} {} {:?} (id {}){}\n",
+                    d.outcome,
+                    d.kind,
+                    d.key,
+                    d.target_id,
+                    d.reason
+                        .as_deref()
+                        .map(|r| format!(": {r}"))
+                        .unwrap_or_default()
                 );
             }
         }

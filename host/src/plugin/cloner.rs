@@ -56,6 +56,27 @@ pub trait ClonerCalls: Send + Sync {
         source: &Resource,
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError>;
+    /// Write only `fields` (top-level JSON pointers) of `res`; the default writes it whole,
+    /// for runtimes and plugins that have no partial update.
+    async fn update_fields(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+        _fields: &[String],
+    ) -> Result<Resource, PluginError> {
+        self.update(grant, ctx, kind, target_id, res).await
+    }
+    /// Delete a target resource. Only called for kinds whose support says `deletes`.
+    async fn delete(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target: &Resource,
+    ) -> Result<(), PluginError>;
 }
 
 #[derive(Clone)]
@@ -151,6 +172,32 @@ impl Cloner {
             .update(grant, ctx, kind, target_id, res)
             .await
             .map(Resource::pack)
+    }
+
+    /// Update, writing only `fields` when the kind supports partial updates.
+    pub async fn update_fields(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+        fields: &[String],
+    ) -> Result<Stored, PluginError> {
+        self.0
+            .update_fields(grant, ctx, kind, target_id, res, fields)
+            .await
+            .map(Resource::pack)
+    }
+
+    pub async fn delete(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target: &Resource,
+    ) -> Result<(), PluginError> {
+        self.0.delete(grant, ctx, kind, target).await
     }
 
     pub async fn copy_files(

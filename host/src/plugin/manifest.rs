@@ -12,8 +12,6 @@
 //! max-response-mib = 64   # one HTTP response body
 //! [source-writes]
 //! allow = ["POST projectDuplications"]   # exceptions to the read-only source (relative paths)
-//! [kinds.adapter]
-//! ignore = ["/created_at", "modified_by"]   # server-managed: never a difference (ferry diff)
 //! ```
 
 use super::platform::{ConnectionSpec, OptionSpec};
@@ -40,36 +38,6 @@ pub struct Manifest {
     /// the platform's run options (`--option NAME=VALUE`)
     #[serde(default)]
     pub options: BTreeMap<String, OptionSpec>,
-    /// per kind: how `ferry diff` compares a source resource with the target's
-    #[serde(default)]
-    pub kinds: BTreeMap<String, KindCompare>,
-}
-
-/// How a kind's resources are compared (`[kinds.NAME]` in the manifest).
-#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct KindCompare {
-    /// fields the server manages, never differences: JSON pointers (`/created_at`), or bare
-    /// names (`modified_at`), ignored at any depth
-    #[serde(default)]
-    pub ignore: Vec<String>,
-    /// false when a listing does not show all a resource holds (a Strategy project's objects):
-    /// its differences are not known, and an update always writes
-    #[serde(default = "yes")]
-    pub compare: bool,
-}
-
-fn yes() -> bool {
-    true
-}
-
-impl Default for KindCompare {
-    fn default() -> Self {
-        KindCompare {
-            ignore: vec![],
-            compare: true,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

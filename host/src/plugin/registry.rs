@@ -42,9 +42,6 @@ pub struct PluginInfo {
     pub sha256: String,
     pub limits: Limits,
     pub kinds: Vec<KindInfo>,
-    /// how its kinds are compared (`[kinds.NAME]` in its manifest)
-    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
-    pub compare: BTreeMap<String, super::manifest::KindCompare>,
 }
 
 /// Where to look for plugins, and which plugin wins a kind two of them declare.
@@ -453,7 +450,6 @@ async fn load_one(
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
             check_kinds(&c.name, &kinds)?;
-            check_compare(&c.source, &manifest, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
                 platform,
@@ -464,7 +460,6 @@ async fn load_one(
                 sha256: cloner.sha256().to_string(),
                 limits,
                 kinds,
-                compare: manifest.kinds.clone(),
             };
             Ok((info, Cloner::new(cloner)))
         }
@@ -475,7 +470,6 @@ async fn load_one(
                 .await
                 .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
             check_kinds(&c.name, &kinds)?;
-            check_compare(&c.source, &manifest, &kinds)?;
             let info = PluginInfo {
                 name: c.name,
                 platform,
@@ -486,28 +480,10 @@ async fn load_one(
                 sha256: cloner.sha256().to_string(),
                 limits: cloner.limits(),
                 kinds,
-                compare: manifest.kinds.clone(),
             };
             Ok((info, Cloner::new(cloner)))
         }
     }
-}
-
-/// A manifest's `[kinds.NAME]` must name a kind the plugin has (or `*`, every kind).
-fn check_compare(origin: &str, m: &Manifest, kinds: &[KindInfo]) -> anyhow::Result<()> {
-    for k in m.kinds.keys() {
-        if k != "*" && !kinds.iter().any(|i| i.name == *k) {
-            anyhow::bail!(
-                "plugin manifest {origin}: [kinds.{k}]: the plugin has no kind {k:?} (it has: {})",
-                kinds
-                    .iter()
-                    .map(|i| i.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-        }
-    }
-    Ok(())
 }
 
 /// What a plugin declares must make sense before the engine relies on it.
@@ -556,6 +532,7 @@ mod tests {
             references: vec![],
             secrets: vec![],
             has_files: false,
+        support: Default::default(),
         }
     }
 

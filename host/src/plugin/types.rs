@@ -31,6 +31,33 @@ pub struct KindInfo {
     pub references: Vec<Reference>,
     pub secrets: Vec<String>,
     pub has_files: bool,
+    /// what the kind supports beyond creating and updating (contract 1.2.0)
+    pub support: Support,
+}
+
+/// What a kind supports beyond 1.1.0's calls: `cloner.support` of contract 1.2.0. A kind of
+/// an older plugin gets the default: compared field by field, no deletes, whole updates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Support {
+    /// fields that are never differences: JSON pointers, or bare names matched at any depth
+    pub not_compared: Vec<String>,
+    /// false when a resource as read does not show all it holds: never compared
+    pub comparable: bool,
+    /// `cloner.delete` removes resources of the kind (`--prune`)
+    pub deletes: bool,
+    /// `cloner.update-fields` writes only the fields that differ
+    pub partial_update: bool,
+}
+
+impl Default for Support {
+    fn default() -> Self {
+        Support {
+            not_compared: vec![],
+            comparable: true,
+            deletes: false,
+            partial_update: false,
+        }
+    }
 }
 
 impl KindInfo {

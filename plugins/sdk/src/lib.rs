@@ -32,12 +32,12 @@ mod types;
 pub use serde_json::{self, Value, json};
 pub use types::*;
 
-/// Generated bindings of `ferry:plugin@1.1.0`. Plugins do not need them directly.
+/// Generated bindings of `ferry:plugin@1.2.0`. Plugins do not need them directly.
 #[doc(hidden)]
 pub mod bindings {
     pub mod cloner {
         wit_bindgen::generate!({
-            path: "../../wit/v1.1.0",
+            path: "../../wit/v1.2.0",
             world: "cloner-plugin",
             pub_export_macro: true,
             export_macro_name: "__export_cloner_world",
@@ -123,6 +123,28 @@ macro_rules! export_cloner {
             > {
                 $crate::rt::update(&Self::__kinds(), ctx, &kind, target_id, res)
             }
+            fn support() -> ::std::vec::Vec<$crate::bindings::cloner::ferry::plugin::types::KindSupport> {
+                $crate::rt::support(&Self::__kinds())
+            }
+            fn delete(
+                ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
+                kind: ::std::string::String,
+                target: $crate::bindings::cloner::ferry::plugin::types::Resource,
+            ) -> ::std::result::Result<(), $crate::bindings::cloner::ferry::plugin::types::Error> {
+                $crate::rt::delete(&Self::__kinds(), ctx, &kind, target)
+            }
+            fn update_fields(
+                ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
+                kind: ::std::string::String,
+                target_id: ::std::string::String,
+                res: $crate::bindings::cloner::ferry::plugin::types::Resource,
+                fields: ::std::vec::Vec<::std::string::String>,
+            ) -> ::std::result::Result<
+                $crate::bindings::cloner::ferry::plugin::types::Resource,
+                $crate::bindings::cloner::ferry::plugin::types::Error,
+            > {
+                $crate::rt::update_fields(&Self::__kinds(), ctx, &kind, target_id, res, fields)
+            }
             fn copy_files(
                 ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
                 kind: ::std::string::String,
@@ -203,6 +225,29 @@ pub mod rt {
         let k = pick(kinds, kind)?;
         let res = Resource::try_from(res).map_err(Error::into_wit)?;
         Ok(k.update(&Ctx::from(ctx), &target_id, &res).map_err(Error::into_wit)?.into())
+    }
+
+    pub fn support(kinds: &[Box<dyn Kind>]) -> Vec<wit::KindSupport> {
+        kinds.iter().map(|k| (&k.info()).into()).collect()
+    }
+
+    pub fn delete(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, target: wit::Resource) -> Result<(), wit::Error> {
+        let k = pick(kinds, kind)?;
+        let target = Resource::try_from(target).map_err(Error::into_wit)?;
+        k.delete(&Ctx::from(ctx), &target).map_err(Error::into_wit)
+    }
+
+    pub fn update_fields(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+        target_id: String,
+        res: wit::Resource,
+        fields: Vec<String>,
+    ) -> Result<wit::Resource, wit::Error> {
+        let k = pick(kinds, kind)?;
+        let res = Resource::try_from(res).map_err(Error::into_wit)?;
+        Ok(k.update_fields(&Ctx::from(ctx), &target_id, &res, &fields).map_err(Error::into_wit)?.into())
     }
 
     pub fn copy_files(

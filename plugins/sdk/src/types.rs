@@ -172,6 +172,14 @@ pub struct KindInfo {
     pub references: Vec<Reference>,
     pub secrets: Vec<String>,
     pub has_files: bool,
+    /// fields `ferry diff` never counts as differences (1.2.0's `kind-support`)
+    pub not_compared: Vec<String>,
+    /// a resource as read does not show all it holds: never compared
+    pub not_comparable: bool,
+    /// [`Kind::delete`] is written for this kind
+    pub deletes: bool,
+    /// [`Kind::update_fields`] sends only the fields asked for
+    pub partial_update: bool,
 }
 
 impl KindInfo {
@@ -220,6 +228,28 @@ impl KindInfo {
         self.has_files = true;
         self
     }
+    /// Fields that are never differences (server-managed, or different by nature between
+    /// environments): JSON pointers, or bare names matched at any depth.
+    pub fn not_compared<const N: usize>(mut self, fields: [&str; N]) -> Self {
+        self.not_compared.extend(fields.iter().map(|s| s.to_string()));
+        self
+    }
+    /// A resource as listed does not show all it holds: the host never compares it, and an
+    /// update always writes.
+    pub fn not_comparable(mut self) -> Self {
+        self.not_comparable = true;
+        self
+    }
+    /// [`Kind::delete`] removes resources of this kind (`ferry clone --prune`).
+    pub fn deletes(mut self) -> Self {
+        self.deletes = true;
+        self
+    }
+    /// [`Kind::update_fields`] writes only the fields that differ.
+    pub fn partial_updates(mut self) -> Self {
+        self.partial_update = true;
+        self
+    }
 
     fn push_ref(&mut self, pointer: &str, kind: &str, by: RefBy, required: bool) {
         if !self.depends_on.iter().any(|k| k == kind) && kind != self.name {
@@ -235,6 +265,18 @@ impl KindInfo {
             .map(|p| body.pointer(p).map(scalar_text).unwrap_or_default())
             .collect::<Vec<_>>()
             .join(" / ")
+    }
+}
+
+impl From<&KindInfo> for wit::KindSupport {
+    fn from(k: &KindInfo) -> Self {
+        wit::KindSupport {
+            kind: k.name.clone(),
+            not_compared: k.not_compared.clone(),
+            comparable: !k.not_comparable,
+            deletes: k.deletes,
+            partial_update: k.partial_update,
+        }
     }
 }
 
@@ -286,6 +328,17 @@ pub trait Kind {
     /// Make the target's writable fields equal `res`'s.
     fn update(&self, _ctx: &Ctx, _target_id: &str, _res: &Resource) -> Result<Resource> {
         Err(Error::Invalid(format!("kind {} cannot be updated", self.info().name)))
+    }
+    /// Make the target's `fields` (top-level JSON pointers of what differs) equal `res`'s,
+    /// sending only those; for a kind declared with [`KindInfo::partial_updates`]. The
+    /// default writes the whole resource.
+    fn update_fields(&self, ctx: &Ctx, target_id: &str, res: &Resource, _fields: &[String]) -> Result<Resource> {
+        self.update(ctx, target_id, res)
+    }
+    /// Delete `target` (its id, key, and the key and reference fields of its body) from the
+    /// target; for a kind declared with [`KindInfo::deletes`]. Already gone: `NotFound`.
+    fn delete(&self, _ctx: &Ctx, _target: &Resource) -> Result<()> {
+        Err(Error::Denied(format!("kind {} cannot be deleted", self.info().name)))
     }
     /// Move file contents; returns a JSON summary (see the WIT).
     fn copy_files(&self, _ctx: &Ctx, _source: &Resource, _target: &Resource) -> Result<Value> {

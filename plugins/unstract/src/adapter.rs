@@ -3,12 +3,14 @@
 
 use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Adapter;
 
 fn info() -> KindInfo {
     KindInfo::new("adapter", "Unstract adapters, matched by name and type").key(["/adapter_name", "/adapter_type"]).secret("/adapter_metadata").optional_reference("/shared_groups/*", "group")
+        .not_compared(NOT_COMPARED).deletes().partial_updates()
 }
 
 impl Kind for Adapter {
@@ -38,9 +40,18 @@ impl Kind for Adapter {
         Ok(r)
     }
 
+    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
+        let updated = crate::common::patch_fields("adapter/", target_id, payload(&res.body, &["is_friction_less", "is_usable"]), &res.body, fields, true)?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let updated = http::patch_json(Side::Target, &format!("adapter/{target_id}/"), &payload(&res.body, &["is_friction_less", "is_usable"]))?.ok()?.json()?;
         share("adapter/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("adapter/{}/", target.id))
     }
 }

@@ -3,12 +3,14 @@
 
 use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct ApiDeployment;
 
 fn info() -> KindInfo {
     KindInfo::new("api_deployment", "API deployments, matched by API name").key(["/api_name"]).reference("/workflow", "workflow").secret("/api_key").optional_reference("/shared_groups/*", "group")
+        .not_compared(NOT_COMPARED).not_compared(["/api_endpoint", "/api_key"]).deletes()
 }
 
 const NOT_SENT: [&str; 2] = ["api_key", "api_endpoint"];
@@ -51,5 +53,9 @@ impl Kind for ApiDeployment {
         let updated = http::patch_json(Side::Target, &format!("api/deployment/{target_id}/"), &payload(&res.body, &NOT_SENT))?.ok()?.json()?;
         share("api/deployment/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("api/deployment/{}/", target.id))
     }
 }

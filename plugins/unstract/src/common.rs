@@ -9,6 +9,44 @@ pub const SERVER_MANAGED: [&str; 12] = [
     "id", "organization", "created_by", "created_by_email", "modified_by", "modified_by_email", "created_at", "modified_at", "shared_users", "shared_groups", "shared_to_org", "workflow_owner",
 ];
 
+/// Fields that are never differences between environments: the org, and users (ids of
+/// each org's own accounts). Every kind declares them beside its own.
+pub const NOT_COMPARED: [&str; 2] = ["organization", "shared_users"];
+
+/// DELETE a target resource; one already gone answers `NotFound`, which the host counts as
+/// deleted.
+pub fn delete(path: &str) -> Result<()> {
+    http::delete(Side::Target, path)?.ok()?;
+    Ok(())
+}
+
+/// Only the top-level fields named by `fields` (JSON pointers such as "/description") of a
+/// payload: what a partial update sends.
+pub fn only(payload: Value, fields: &[String]) -> Value {
+    let wanted: Vec<&str> = fields.iter().map(|f| f.trim_start_matches('/').split('/').next().unwrap_or("")).collect();
+    match payload {
+        Value::Object(o) => Value::Object(o.into_iter().filter(|(k, _)| wanted.contains(&k.as_str())).collect()),
+        other => other,
+    }
+}
+
+/// A partial update: PATCH only the `fields` of `payload` that differ (a GET when none of
+/// them is writable, a difference in the host's `_ferry` notes say), and share again when
+/// the sharing differs (`shares`). Returns the target's resource as it is now.
+pub fn patch_fields(route: &str, target_id: &str, payload: Value, body: &Value, fields: &[String], shares: bool) -> Result<Value> {
+    let patch = only(payload, fields);
+    let path = format!("{route}{target_id}/");
+    let updated = if patch.as_object().is_some_and(|o| o.is_empty()) {
+        get(Side::Target, &path)?
+    } else {
+        http::patch_json(Side::Target, &path, &patch)?.ok()?.json()?
+    };
+    if shares && fields.iter().any(|f| f.starts_with("/shared_")) {
+        share(route, target_id, body)?;
+    }
+    Ok(updated)
+}
+
 /// The body to POST: the source's fields minus server-managed ones, `extra_out` and the
 /// host-only `_ferry` notes; nulls and empty strings dropped (false and 0 kept).
 pub fn payload(body: &Value, extra_out: &[&str]) -> Value {

@@ -4,12 +4,14 @@
 
 use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Connector;
 
 fn info() -> KindInfo {
     KindInfo::new("connector", "Unstract connectors, matched by name").key(["/connector_name"]).secret("/connector_metadata").optional_reference("/shared_groups/*", "group")
+        .not_compared(NOT_COMPARED).deletes().partial_updates()
 }
 
 /// Why a connector cannot be cloned, if it cannot.
@@ -60,9 +62,18 @@ impl Kind for Connector {
         Ok(r)
     }
 
+    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
+        let updated = crate::common::patch_fields("connector/", target_id, payload(&res.body, &[]), &res.body, fields, true)?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let updated = http::patch_json(Side::Target, &format!("connector/{target_id}/"), &payload(&res.body, &[]))?.ok()?.json()?;
         share("connector/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("connector/{}/", target.id))
     }
 }

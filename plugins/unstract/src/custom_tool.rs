@@ -7,6 +7,7 @@ use crate::common::{get, list, scalar, share};
 use ferry_sdk::files::{Download, Encoding, JsonEnvelope, TransferOutcome, TransferRequest, Upload};
 use ferry_sdk::http::{Body, FormPart, Method};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct CustomTool;
@@ -19,7 +20,7 @@ fn info() -> KindInfo {
     for (field, _) in ADAPTERS {
         k = k.reference_by_field(&format!("/_ferry/profile/{field}"), "adapter", "/adapter_name");
     }
-    k
+    k.not_compared(NOT_COMPARED).not_compared(["/output", "/prompt_registry_id"]).deletes()
 }
 
 /// A profile's adapter as a name (the API gives a name, or an object with one).
@@ -202,6 +203,10 @@ impl Kind for CustomTool {
             set_default_document(source, target, &docs)?;
         }
         Ok(json!({"moved": moved, "too_large": too_large, "unsupported": unsupported, "failed": failed}))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("prompt-studio/{}/", target.id))
     }
 }
 

@@ -2,12 +2,14 @@
 
 use crate::common::{get, list, scalar};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Group;
 
 fn info() -> KindInfo {
     KindInfo::new("group", "Unstract user groups, matched by name").key(["/name"])
+        .not_compared(NOT_COMPARED).deletes()
 }
 
 fn emails(side: Side) -> Result<Vec<(String, String)>> {
@@ -52,6 +54,10 @@ impl Kind for Group {
         add_members(ctx, target_id, res)?;
         let name = res.str("/name");
         self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("group {name:?} is not on the target")))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("groups/{}/", target.id))
     }
 }
 

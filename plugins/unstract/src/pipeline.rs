@@ -3,12 +3,14 @@
 
 use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Pipeline;
 
 fn info() -> KindInfo {
     KindInfo::new("pipeline", "ETL and TASK pipelines, matched by name").key(["/pipeline_name"]).reference("/workflow", "workflow").optional_reference("/shared_groups/*", "group")
+        .not_compared(NOT_COMPARED).deletes()
 }
 
 const NOT_SENT: [&str; 4] = ["run_count", "last_run_status", "last_run_time", "active"];
@@ -58,5 +60,9 @@ impl Kind for Pipeline {
         let updated = http::patch_json(Side::Target, &format!("pipeline/{target_id}/"), &body)?.ok()?.json()?;
         share("pipeline/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("pipeline/{}/", target.id))
     }
 }

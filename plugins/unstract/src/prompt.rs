@@ -4,12 +4,14 @@
 
 use crate::common::{list, payload, scalar};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Prompt;
 
 fn info() -> KindInfo {
     KindInfo::new("prompt", "Prompt Studio prompts, matched by key within their project").key(["/_ferry/tool_name", "/prompt_key"]).reference("/tool_id", "custom_tool")
+        .not_compared(NOT_COMPARED).deletes()
 }
 
 /// The prompts of each project, read in one batch.
@@ -87,5 +89,9 @@ impl Kind for Prompt {
         let mut updated = http::patch_json(Side::Target, &format!("prompt-studio/prompt/{target_id}/"), &body)?.ok()?.json()?;
         updated["tool_id"] = json!(res.str("/tool_id"));
         Ok(resource(updated, res.str("/_ferry/tool_name")))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("prompt-studio/prompt/{}/", target.id))
     }
 }

@@ -1,6 +1,7 @@
 //! Tags (`tags/`): DRF-paged at 50 a page, matched by exact name.
 
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Tag;
@@ -10,6 +11,7 @@ const WRITABLE: [&str; 2] = ["name", "description"];
 
 fn info() -> KindInfo {
     KindInfo::new("tag", "Unstract tags, matched by name").key(["/name"])
+        .not_compared(NOT_COMPARED).deletes().partial_updates()
 }
 
 fn writable(body: &Value) -> Value {
@@ -59,9 +61,18 @@ impl Kind for Tag {
         Ok(Resource::from_body(&info(), "/id", created))
     }
 
+    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
+        let updated = crate::common::patch_fields("tags/", target_id, writable(&res.body), &res.body, fields, false)?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let path = format!("tags/{target_id}/");
         let updated = http::patch_json(Side::Target, &path, &writable(&res.body))?.ok()?.json()?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("tags/{}/", target.id))
     }
 }

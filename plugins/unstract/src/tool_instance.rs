@@ -3,6 +3,7 @@
 
 use crate::common::{by_workflow, list, scalar};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct ToolInstance;
@@ -12,6 +13,7 @@ fn info() -> KindInfo {
         .key(["/_ferry/workflow_name"])
         .reference("/workflow", "workflow")
         .reference_by_field("/tool_id", "custom_tool", "/prompt_registry_id")
+        .not_compared(NOT_COMPARED).not_compared(["/workflow_id", "/metadata/prompt_registry_id", "/metadata/tool_instance_id"]).deletes()
 }
 
 fn resource(mut t: Value, workflow_name: &str) -> Resource {
@@ -78,5 +80,9 @@ impl Kind for ToolInstance {
         }
         let updated = http::patch_json(Side::Target, &format!("tool_instance/{target_id}/"), &json!({"metadata": m}))?.ok()?.json()?;
         Ok(resource(updated, res.str("/_ferry/workflow_name")))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("tool_instance/{}/", target.id))
     }
 }

@@ -6,6 +6,7 @@
 
 use crate::common::{by_exact, by_workflow, endpoint_connector, list, payload, scalar, share, with_details};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Workflow;
@@ -16,6 +17,7 @@ fn info() -> KindInfo {
         .optional_reference("/shared_groups/*", "group")
         .reference_by_field("/_ferry/uses/tool", "custom_tool", "/prompt_registry_id")
         .reference("/_ferry/uses/connectors/*", "connector")
+        .not_compared(NOT_COMPARED).deletes().partial_updates()
 }
 
 impl Kind for Workflow {
@@ -53,9 +55,18 @@ impl Kind for Workflow {
         Ok(r)
     }
 
+    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
+        let updated = crate::common::patch_fields("workflow/", target_id, payload(&res.body, &[]), &res.body, fields, true)?;
+        Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let updated = http::patch_json(Side::Target, &format!("workflow/{target_id}/"), &payload(&res.body, &[]))?.ok()?.json()?;
         share("workflow/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("workflow/{}/", target.id))
     }
 }

@@ -4,6 +4,7 @@
 
 use crate::common::{by_workflow, endpoint_connector, list, scalar};
 use ferry_sdk::prelude::*;
+use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct WorkflowEndpoint;
@@ -13,6 +14,7 @@ fn info() -> KindInfo {
         .key(["/_ferry/workflow_name", "/endpoint_type"])
         .reference("/workflow", "workflow")
         .optional_reference("/connector_instance_id", "connector")
+        .not_compared(NOT_COMPARED).not_compared(["/connector_instance"]).deletes()
 }
 
 fn resource(mut e: Value, workflow_name: &str) -> Resource {
@@ -83,5 +85,9 @@ impl Kind for WorkflowEndpoint {
         }
         let updated = http::patch_json(Side::Target, &format!("workflow/endpoint/{target_id}/"), &body)?.ok()?.json()?;
         Ok(resource(updated, res.str("/_ferry/workflow_name")))
+    }
+
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        crate::common::delete(&format!("workflow/endpoint/{}/", target.id))
     }
 }

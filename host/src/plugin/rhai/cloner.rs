@@ -232,7 +232,16 @@ impl ClonerCalls for RhaiCloner {
                 format!("kinds() must return an array of kind maps: {e}"),
             )
         })?;
-        Ok(decls.into_iter().map(KindDecl::into_info).collect())
+        let has = |name: &str, params: usize| {
+            self.ast
+                .iter_functions()
+                .any(|f| f.name == name && f.params.len() == params)
+        };
+        let (deletes, partial) = (has("delete", 3), has("update_fields", 5));
+        Ok(decls
+            .into_iter()
+            .map(|d| d.into_info(deletes, partial))
+            .collect())
     }
 
     async fn list(
@@ -336,6 +345,55 @@ impl ClonerCalls for RhaiCloner {
         self.resource(&what, kind, &v)
     }
 
+    async fn update_fields(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+        fields: &[String],
+    ) -> Result<Resource, PluginError> {
+        if !self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "update_fields" && f.params.len() == 5)
+        {
+            return self.update(grant, ctx, kind, target_id, res).await;
+        }
+        let what = format!("update {kind} {:?}", res.key);
+        let arg = self.res_arg(&what, res)?;
+        let list: rhai::Array = fields.iter().map(|f| f.clone().into()).collect();
+        let v = self
+            .call(
+                grant,
+                what.clone(),
+                "update_fields",
+                vec![Self::ctx(ctx), kind.into(), target_id.into(), arg, list.into()],
+            )
+            .await?;
+        self.resource(&what, kind, &v)
+    }
+
+    async fn delete(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target: &Resource,
+    ) -> Result<(), PluginError> {
+        let what = format!("delete {kind} {:?}", target.key);
+        let arg = self.res_arg(&what, target)?;
+        self.call(
+            grant,
+            what,
+            "delete",
+            vec![Self::ctx(ctx), kind.into(), arg],
+        )
+        .await
+        .map(|_| ())
+    }
+
     async fn copy_files(
         &self,
         grant: Grant,
@@ -381,6 +439,11 @@ struct KindDecl {
     secrets: Vec<String>,
     #[serde(default)]
     has_files: bool,
+    /// fields never compared by `ferry diff`
+    #[serde(default)]
+    not_compared: Vec<String>,
+    #[serde(default = "yes")]
+    comparable: bool,
 }
 
 #[derive(Deserialize)]
@@ -399,7 +462,9 @@ fn yes() -> bool {
 }
 
 impl KindDecl {
-    fn into_info(self) -> KindInfo {
+    /// `deletes` and `partial` say whether the script has `fn delete(ctx, kind, target)` and
+    /// `fn update_fields(ctx, kind, target_id, res, fields)`.
+    fn into_info(self, deletes: bool, partial: bool) -> KindInfo {
         KindInfo {
             name: self.name,
             description: self.description,
@@ -421,6 +486,12 @@ impl KindDecl {
                 .collect(),
             secrets: self.secrets,
             has_files: self.has_files,
+            support: crate::plugin::types::Support {
+                not_compared: self.not_compared,
+                comparable: self.comparable,
+                deletes,
+                partial_update: partial,
+            },
         }
     }
 }

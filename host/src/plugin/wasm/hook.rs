@@ -3,7 +3,7 @@
 //! network and no files, and runs under the hook limits (CPU, memory, wall clock, output).
 
 use super::state::HostState;
-use super::{guarded, v1_1 as v1};
+use super::{guarded, v1_2 as v1};
 use crate::net::Policy;
 use crate::plugin::PluginError;
 use crate::plugin::grant::Grant;
@@ -11,7 +11,7 @@ use crate::plugin::manifest::Limits;
 use crate::plugin::types::{GuestError, HookContext, HookOutcome, Resource};
 use std::sync::Arc;
 
-/// Hooks of both contract versions. The transform world did not change in 1.1.0; its types
+/// Hooks of every contract version. The transform world did not change in 1.1.0 or 1.2.0; its types
 /// are shared, its exports are bound per version (bindgen's `with` covers imports only).
 mod bindings {
     wasmtime::component::bindgen!({
@@ -21,8 +21,8 @@ mod bindings {
         exports: { default: async },
         // Share the cloner world's types and `log` host implementation.
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1_1::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1_1::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
         },
     });
 }
@@ -34,8 +34,21 @@ mod bindings_1_1 {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1_1::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1_1::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
+        },
+    });
+}
+
+mod bindings_1_2 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1.2.0",
+        world: "transform-hook",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
         },
     });
 }
@@ -47,6 +60,7 @@ use bindings::exports::ferry::plugin::transform as wt;
 pub enum TransformHookPre {
     V1_0(bindings::TransformHookPre<HostState>),
     V1_1(bindings_1_1::TransformHookPre<HostState>),
+    V1_2(bindings_1_2::TransformHookPre<HostState>),
 }
 
 impl TransformHookPre {
@@ -56,7 +70,10 @@ impl TransformHookPre {
     ) -> wasmtime::Result<Self> {
         Ok(match version {
             super::v1::VERSION => TransformHookPre::V1_0(bindings::TransformHookPre::new(pre)?),
-            _ => TransformHookPre::V1_1(bindings_1_1::TransformHookPre::new(pre)?),
+            super::v1_1::VERSION => {
+                TransformHookPre::V1_1(bindings_1_1::TransformHookPre::new(pre)?)
+            }
+            _ => TransformHookPre::V1_2(bindings_1_2::TransformHookPre::new(pre)?),
         })
     }
 }
@@ -108,7 +125,30 @@ impl WasmHook {
         let engine = match &pre {
             TransformHookPre::V1_0(p) => p.engine().clone(),
             TransformHookPre::V1_1(p) => p.engine().clone(),
+            TransformHookPre::V1_2(p) => p.engine().clone(),
         };
+        // Same shapes, distinct Rust types: exports are bound per version.
+        macro_rules! later {
+            ($p:ident, $b:ident, $store:ident) => {{
+                use $b::exports::ferry::plugin::transform as w;
+                let ctx = w::HookContext {
+                    source_env: wctx.source_env,
+                    target_env: wctx.target_env,
+                    kind: wctx.kind,
+                    params: wctx.params,
+                };
+                let out = $p
+                    .instantiate_async(&mut *$store)
+                    .await?
+                    .ferry_plugin_transform()
+                    .call_apply($store, &ctx, &wres)
+                    .await?;
+                Ok(out.map(|o| match o {
+                    w::Outcome::Keep(r) => wt::Outcome::Keep(r),
+                    w::Outcome::Skip(why) => wt::Outcome::Skip(why),
+                }))
+            }};
+        }
         let out = guarded(
             &self.name,
             self.limits,
@@ -126,26 +166,8 @@ impl WasmHook {
                                 .call_apply(store, &wctx, &wres)
                                 .await
                         }
-                        TransformHookPre::V1_1(p) => {
-                            // Same shapes, distinct Rust types: exports are bound per version.
-                            use bindings_1_1::exports::ferry::plugin::transform as w11;
-                            let ctx = w11::HookContext {
-                                source_env: wctx.source_env,
-                                target_env: wctx.target_env,
-                                kind: wctx.kind,
-                                params: wctx.params,
-                            };
-                            let out = p
-                                .instantiate_async(&mut *store)
-                                .await?
-                                .ferry_plugin_transform()
-                                .call_apply(store, &ctx, &wres)
-                                .await?;
-                            Ok(out.map(|o| match o {
-                                w11::Outcome::Keep(r) => wt::Outcome::Keep(r),
-                                w11::Outcome::Skip(why) => wt::Outcome::Skip(why),
-                            }))
-                        }
+                        TransformHookPre::V1_1(p) => later!(p, bindings_1_1, store),
+                        TransformHookPre::V1_2(p) => later!(p, bindings_1_2, store),
                     }
                 })
             },

@@ -7,6 +7,7 @@ pub mod hook;
 pub mod state;
 pub mod v1;
 pub mod v1_1;
+pub mod v1_2;
 
 use crate::net::Policy;
 use crate::plugin::PluginError;
@@ -48,7 +49,7 @@ impl WasmRuntime {
         // instantiate, but its context is empty: no preopened dirs, env, args or sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         // Only the newest contract's imports are defined: they satisfy 1.0.0 imports too.
-        v1_1::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        v1_2::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(engine.clone());
         let cache = ComponentCache::new(&engine, cache_dir);
         Ok(WasmRuntime {
@@ -79,7 +80,8 @@ impl WasmRuntime {
         };
         let pre = match version {
             v1::VERSION => Contract::V1_0(v1::ClonerPluginPre::new(pre).map_err(missing)?),
-            _ => Contract::V1_1(v1_1::ClonerPluginPre::new(pre).map_err(missing)?),
+            v1_1::VERSION => Contract::V1_1(v1_1::ClonerPluginPre::new(pre).map_err(missing)?),
+            _ => Contract::V1_2(v1_2::ClonerPluginPre::new(pre).map_err(missing)?),
         };
         Ok(WasmCloner {
             name: Arc::from(name),
@@ -158,7 +160,7 @@ fn load_error(plugin: &str, e: anyhow::Error) -> PluginError {
 }
 
 /// The contract versions this host loads, oldest first.
-pub const VERSIONS: [&str; 2] = [v1::VERSION, v1_1::VERSION];
+pub const VERSIONS: [&str; 3] = [v1::VERSION, v1_1::VERSION, v1_2::VERSION];
 
 /// The contract version a component was built against, from its export names
 /// (`ferry:plugin/cloner@1.0.0`). A component of a version this host does not know, or one
@@ -209,6 +211,24 @@ fn check_contract(
 enum Contract {
     V1_0(v1::ClonerPluginPre<HostState>),
     V1_1(v1_1::ClonerPluginPre<HostState>),
+    V1_2(v1_2::ClonerPluginPre<HostState>),
+}
+
+/// One export call on a fresh instance of one version's linked component `$pre` (for calls
+/// that not every version exports; `call_cloner!` picks the version).
+macro_rules! call_on {
+    ($self:ident, $pre:ident, $grant:expr, $what:expr, |$c:ident, $s:ident| $call:expr) => {{
+        let pre = $pre.clone();
+        $self
+            .call($grant, $what, move |$s| {
+                Box::pin(async move {
+                    let p = pre.instantiate_async(&mut *$s).await?;
+                    let $c = p.ferry_plugin_cloner();
+                    $call.await
+                })
+            })
+            .await
+    }};
 }
 
 /// Run one export call on a fresh instance of whichever version `$self` was built against:
@@ -217,30 +237,9 @@ enum Contract {
 macro_rules! call_cloner {
     ($self:ident, $grant:expr, $what:expr, |$c:ident, $s:ident| $call:expr) => {
         match &$self.pre {
-            Contract::V1_0(pre) => {
-                let pre = pre.clone();
-                $self
-                    .call($grant, $what, move |$s| {
-                        Box::pin(async move {
-                            let p = pre.instantiate_async(&mut *$s).await?;
-                            let $c = p.ferry_plugin_cloner();
-                            $call.await
-                        })
-                    })
-                    .await
-            }
-            Contract::V1_1(pre) => {
-                let pre = pre.clone();
-                $self
-                    .call($grant, $what, move |$s| {
-                        Box::pin(async move {
-                            let p = pre.instantiate_async(&mut *$s).await?;
-                            let $c = p.ferry_plugin_cloner();
-                            $call.await
-                        })
-                    })
-                    .await
-            }
+            Contract::V1_0(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+            Contract::V1_1(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+            Contract::V1_2(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
         }
     };
 }
@@ -278,6 +277,7 @@ impl WasmCloner {
         let engine = match &self.pre {
             Contract::V1_0(pre) => pre.engine().clone(),
             Contract::V1_1(pre) => pre.engine().clone(),
+            Contract::V1_2(pre) => pre.engine().clone(),
         };
         guarded(
             &self.name,
@@ -304,7 +304,29 @@ impl WasmCloner {
 impl ClonerCalls for WasmCloner {
     async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
         let kinds = call_cloner!(self, Grant::offline(), "kinds", |g, s| g.call_kinds(s))?;
-        Ok(kinds.into_iter().map(KindInfo::from).collect())
+        let mut kinds: Vec<KindInfo> = kinds.into_iter().map(KindInfo::from).collect();
+        if let Contract::V1_2(pre) = &self.pre {
+            let support = call_on!(self, pre, Grant::offline(), "support", |g, s| g
+                .call_support(s))?;
+            for s in support {
+                let Some(k) = kinds.iter_mut().find(|k| k.name == s.kind) else {
+                    return Err(self.guest(
+                        "support".into(),
+                        GuestError::Invalid(format!(
+                            "support names kind {:?}, which kinds() does not declare",
+                            s.kind
+                        )),
+                    ));
+                };
+                k.support = crate::plugin::types::Support {
+                    not_compared: s.not_compared,
+                    comparable: s.comparable,
+                    deletes: s.deletes,
+                    partial_update: s.partial_update,
+                };
+            }
+        }
+        Ok(kinds)
     }
 
     async fn list(
@@ -313,13 +335,13 @@ impl ClonerCalls for WasmCloner {
         ctx: &CallContext,
         kind: &str,
     ) -> Result<Vec<Stored>, PluginError> {
-        let (c, k) = (v1_1::context(ctx), kind.to_string());
+        let (c, k) = (v1_2::context(ctx), kind.to_string());
         let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g
             .call_list(s, &c, &k))?;
         let list = out.map_err(|e| self.guest(format!("list {kind}"), e.into()))?;
         list.into_iter()
             .map(|r| {
-                v1_1::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))
+                v1_2::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))
             })
             .collect()
     }
@@ -331,12 +353,12 @@ impl ClonerCalls for WasmCloner {
         kind: &str,
         wanted: &Resource,
     ) -> Result<Option<Resource>, PluginError> {
-        let (c, k, w) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(wanted));
+        let (c, k, w) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(wanted));
         let what = format!("find {kind} {:?}", wanted.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_find(s, &c, &k, &w))?;
         match out.map_err(|e| self.guest(what.clone(), e.into()))? {
             None => Ok(None),
-            Some(r) => v1_1::from_wit(&self.name, r)
+            Some(r) => v1_2::from_wit(&self.name, r)
                 .map(Some)
                 .map_err(|e| self.guest(what, e)),
         }
@@ -351,30 +373,21 @@ impl ClonerCalls for WasmCloner {
         kind: &str,
         wanted: &[&Resource],
     ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
-        if matches!(self.pre, Contract::V1_0(_)) {
-            return Ok(None);
-        }
         let (c, k, w) = (
-            v1_1::context(ctx),
+            v1_2::context(ctx),
             kind.to_string(),
-            wanted.iter().map(|r| v1_1::to_wit(r)).collect::<Vec<_>>(),
+            wanted.iter().map(|r| v1_2::to_wit(r)).collect::<Vec<_>>(),
         );
         let what = format!("find-all {kind} ({} resources)", wanted.len());
         let out = match &self.pre {
+            // 1.0.0 has no batch lookup.
+            Contract::V1_0(_) => return Ok(None),
             Contract::V1_1(pre) => {
-                let pre = pre.clone();
-                self.call(grant, &what, move |s| {
-                    Box::pin(async move {
-                        pre.instantiate_async(&mut *s)
-                            .await?
-                            .ferry_plugin_cloner()
-                            .call_find_all(s, &c, &k, &w)
-                            .await
-                    })
-                })
-                .await?
+                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
             }
-            Contract::V1_0(_) => unreachable!("checked above"),
+            Contract::V1_2(pre) => {
+                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
+            }
         };
         let Some(found) = out.map_err(|e| self.guest(what.clone(), e.into()))? else {
             return Ok(None);
@@ -392,7 +405,7 @@ impl ClonerCalls for WasmCloner {
         found
             .into_iter()
             .map(|f| {
-                f.map(|r| v1_1::from_wit(&self.name, r))
+                f.map(|r| v1_2::from_wit(&self.name, r))
                     .transpose()
                     .map_err(|e| self.guest(what.clone(), e))
             })
@@ -407,11 +420,11 @@ impl ClonerCalls for WasmCloner {
         kind: &str,
         res: &Resource,
     ) -> Result<Resource, PluginError> {
-        let (c, k, r) = (v1_1::context(ctx), kind.to_string(), v1_1::to_wit(res));
+        let (c, k, r) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(res));
         let what = format!("create {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_create(s, &c, &k, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     async fn update(
@@ -423,15 +436,62 @@ impl ClonerCalls for WasmCloner {
         res: &Resource,
     ) -> Result<Resource, PluginError> {
         let (c, k, id, r) = (
-            v1_1::context(ctx),
+            v1_2::context(ctx),
             kind.to_string(),
             target_id.to_string(),
-            v1_1::to_wit(res),
+            v1_2::to_wit(res),
         );
         let what = format!("update {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_update(s, &c, &k, &id, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1_1::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+    }
+
+    async fn update_fields(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target_id: &str,
+        res: &Resource,
+        fields: &[String],
+    ) -> Result<Resource, PluginError> {
+        let Contract::V1_2(pre) = &self.pre else {
+            return self.update(grant, ctx, kind, target_id, res).await;
+        };
+        let (c, k, id, r, f) = (
+            v1_2::context(ctx),
+            kind.to_string(),
+            target_id.to_string(),
+            v1_2::to_wit(res),
+            fields.to_vec(),
+        );
+        let what = format!("update {kind} {:?}", res.key);
+        let out = call_on!(self, pre, grant, &what, |g, s| g
+            .call_update_fields(s, &c, &k, &id, &r, &f))?;
+        let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
+        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+    }
+
+    async fn delete(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        target: &Resource,
+    ) -> Result<(), PluginError> {
+        let what = format!("delete {kind} {:?}", target.key);
+        let Contract::V1_2(pre) = &self.pre else {
+            return Err(self.guest(
+                what,
+                GuestError::Denied(
+                    "built against a contract older than 1.2.0, which has no delete".into(),
+                ),
+            ));
+        };
+        let (c, k, t) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(target));
+        let out = call_on!(self, pre, grant, &what, |g, s| g.call_delete(s, &c, &k, &t))?;
+        out.map_err(|e| self.guest(what, e.into()))
     }
 
     async fn copy_files(
@@ -443,10 +503,10 @@ impl ClonerCalls for WasmCloner {
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
         let (c, k, s_, t) = (
-            v1_1::context(ctx),
+            v1_2::context(ctx),
             kind.to_string(),
-            v1_1::to_wit(source),
-            v1_1::to_wit(target),
+            v1_2::to_wit(source),
+            v1_2::to_wit(target),
         );
         let what = format!("copy-files {kind} {:?}", source.key);
         let out = call_cloner!(self, grant, &what, |g, s| g
@@ -530,7 +590,7 @@ where
                     limits.memory_bytes >> 20
                 ))),
                 None => {
-                    if let Some(v) = e.downcast_ref::<v1_1::Violation>() {
+                    if let Some(v) = e.downcast_ref::<v1_2::Violation>() {
                         return Err(PluginError::Violation {
                             call: what.to_string(),
                             message: v.0.clone(),

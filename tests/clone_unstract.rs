@@ -230,6 +230,7 @@ async fn selection_pulls_in_what_it_needs_and_policies_hold() {
         .unwrap();
     let id = tags["results"][0]["id"].as_str().unwrap();
     expect(&ferry(&sandbox, "dev", "prod", &["--include", "tag"]), 0);
+    let writes = sandbox.writes_to("prod").len();
     http.patch(format!("{}tags/{id}/", sandbox.org_url("dev")))
         .bearer_auth(sandbox.keys("dev").read_write)
         .json(&json!({"description": "changed on dev"}))
@@ -250,7 +251,28 @@ async fn selection_pulls_in_what_it_needs_and_policies_hold() {
         ],
     );
     expect(&out, 0);
-    assert_eq!(json_report(&out)["kinds"]["tag"]["updated"], 4);
+    // Only the tag that differs is written (the three equal ones are adopted as they are),
+    // and only its differing field.
+    let report = json_report(&out);
+    assert_eq!(report["kinds"]["tag"]["updated"], 1, "{report:#}");
+    assert_eq!(report["kinds"]["tag"]["adopted"], 3);
+    let finance = report["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["key"] == "finance")
+        .unwrap();
+    assert_eq!(
+        finance["differences"],
+        json!([{"pointer": "/description", "target": "Finance documents", "source": "changed on dev"}]),
+        "{finance:#}"
+    );
+    let written: Vec<String> = sandbox.writes_to("prod")[writes..]
+        .iter()
+        .map(|w| format!("{} {}", w.method, w.path))
+        .collect();
+    assert_eq!(written.len(), 1, "{written:?}");
+    assert!(written[0].starts_with("PATCH tags/"), "{written:?}");
     assert_eq!(
         sandbox.dump("prod")["tag"]["tag:finance"]["description"],
         "changed on dev"

@@ -244,28 +244,31 @@ pub fn guard(
     let all = managed.all();
     let managed_of = |kind: &str| all.iter().filter(|r| r.kind == kind).count();
     let n = deletes.len();
-    if opts.allow_delete != Some(n) {
-        if n > opts.max_deletes {
+    match opts.allow_delete {
+        Some(a) if a == n => {}
+        Some(a) => {
             return Err(format!(
-                "--prune would delete {n} resources, more than --max-deletes {}: {}; if that is meant, pass --allow-delete {n}",
-                opts.max_deletes,
+                "--allow-delete {a} does not match the {n} deletes planned ({}): the count must be the plan's, so that what was reviewed is what is deleted",
                 list()
             ));
         }
-        for (kind, &d) in &per_kind {
-            let of = managed_of(kind);
-            if d as f64 > MAX_SHARE * of as f64 {
+        None => {
+            if n > opts.max_deletes {
                 return Err(format!(
-                    "--prune would delete {d} of the {of} {kind} resources ferry manages on the target (more than 30 %): {}; if that is meant, pass --allow-delete {n}",
+                    "--prune would delete {n} resources, more than --max-deletes {}: {}; if that is meant, pass --allow-delete {n}",
+                    opts.max_deletes,
                     list()
                 ));
             }
-        }
-        if let Some(a) = opts.allow_delete {
-            return Err(format!(
-                "--allow-delete {a} does not match the {n} deletes planned ({}); nothing was written",
-                list()
-            ));
+            for (kind, &d) in &per_kind {
+                let of = managed_of(kind);
+                if d as f64 > MAX_SHARE * of as f64 {
+                    return Err(format!(
+                        "--prune would delete {d} of the {of} {kind} resources ferry manages on the target (more than 30 %): {}; if that is meant, pass --allow-delete {n}",
+                        list()
+                    ));
+                }
+            }
         }
     }
     if !opts.allow_empty {

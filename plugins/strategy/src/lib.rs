@@ -26,6 +26,10 @@ fn info() -> KindInfo {
     )
     .key(["/name"])
     .with_files()
+    // A project as listed is a summary: its objects are not shown, so it cannot be compared
+    // field by field, and an update always duplicates again.
+    .not_comparable()
+    .deletes()
 }
 
 /// A project as its environment lists it.
@@ -78,6 +82,12 @@ fn duplicate(ctx: &Ctx, res: &Resource, into: Option<&str>) -> Result<Resource> 
 impl Kind for Project {
     fn info(&self) -> KindInfo {
         info()
+    }
+
+    /// `DELETE api/projects/{id}` on the target: the project and its objects.
+    fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
+        http::delete(Side::Target, &format!("projects/{}", target.id))?.ok()?;
+        Ok(())
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {

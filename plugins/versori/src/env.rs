@@ -57,7 +57,8 @@ pub fn summary(e: &Value) -> Resource {
         "executionPool": e["executionPool"],
         "config": e["config"],
         "labels": e["labels"],
-        "deployedVersion": e["deployedVersion"]["name"],
+        // As the listing has it (an object), so that `ferry diff` compares the names.
+        "deployedVersion": {"name": e["deployedVersion"]["name"]},
     });
     Resource::from_body(&crate::info(), "/id", body)
 }

@@ -26,6 +26,9 @@ pub fn info() -> KindInfo {
     KindInfo::new("environment", "Versori environments of a project")
         .key(["/name"])
         .with_files()
+        // Whether it is running is the target's own state, not configuration.
+        .not_compared(["status"])
+        .deletes()
 }
 
 impl Kind for Environment {
@@ -73,6 +76,16 @@ impl Kind for Environment {
         } else {
             cross_project::fill(ctx, &sides, res, Some(target_id))
         }
+    }
+
+    /// Versori's environment delete (`POST projects/{id}/environments/{envId}`), in the target
+    /// project: its connection templates go with it. Systems are the organisation's, shared
+    /// by other environments, and versions are the project's: both stay.
+    fn delete(&self, ctx: &Ctx, target: &Resource) -> Result<()> {
+        let sides = env::Sides::of(ctx)?;
+        let path = format!("projects/{}/environments/{}", sides.target_project, target.id);
+        http::post_json(Side::Target, &path, &json!({}))?.ok()?;
+        Ok(())
     }
 
     /// What the clone did, as the report's `files` entry: copied, linked, made, skipped,

@@ -79,6 +79,23 @@ pub async fn route(shared: &Shared, call: Call) -> Response {
             r
         }
         (&Method::GET, ["objects", id]) => object(shared, &call, id),
+        // Deleting a project (Strategy's `DELETE api/projects/{id}`): its objects go with it;
+        // users, groups and roles are environment-wide and stay.
+        (&Method::DELETE, ["projects", id]) => {
+            let mut envs = shared.world();
+            let env = envs.get_mut(&call.env).expect("a known environment");
+            match env.projects.iter().position(|p| p.id == *id) {
+                Some(i) => {
+                    env.projects.remove(i);
+                    StatusCode::NO_CONTENT.into_response()
+                }
+                None => error(
+                    StatusCode::NOT_FOUND,
+                    "ERR004",
+                    &format!("no project with id {id}"),
+                ),
+            }
+        }
         _ => error(
             StatusCode::NOT_FOUND,
             "ERR004",

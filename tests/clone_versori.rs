@@ -583,3 +583,46 @@ async fn killed_at_any_write_a_rerun_completes_without_duplicates() {
     let d = sb.dump("acme");
     assert_eq!(d["systems"].as_object().unwrap().len(), 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn across_projects_diff_shows_nothing_after_a_clone_and_prune_deletes_a_lost_environment() {
+    let sb = sandbox().await;
+    sb.add_project("acme", "orders-copy");
+    let (from, to) = (("acme", "orders-sync"), ("acme", "orders-copy"));
+    // A second environment on the source: `qa`, cloned from `development` in its project.
+    let dir = tempfile::tempdir().unwrap();
+    let file = rename(&dir, "development", "qa");
+    expect(&output(&mut versori(&sb, "clone", from, from, &["--config", &file])), 0);
+    // A new project has a `development` of its own, never deployed: a difference diff shows,
+    // and `update` makes equal.
+    let out = output(&mut versori(&sb, "diff", from, to, &["--output", "json"]));
+    expect(&out, 2);
+    let d = json_of(&out);
+    assert_eq!(d["different"][0]["fields"][0]["pointer"], "/deployedVersion", "{d:#}");
+    assert_eq!(d["missing"][0]["key"], "qa", "{d:#}");
+    let out = output(&mut versori(&sb, "clone", from, to, &["--on-name-conflict", "update"]));
+    expect(&out, 0);
+    let out = output(&mut versori(&sb, "diff", from, to, &["--output", "json"]));
+    expect(&out, 0);
+    let d = json_of(&out);
+    assert_eq!(d["equal"], 2, "{d:#}");
+
+    // The source loses `qa`: without --prune it stays, with it it goes.
+    sb.delete_environment("acme", "orders-sync", "qa");
+    let out = output(&mut versori(&sb, "clone", from, to, &["--output", "json"]));
+    expect(&out, 0);
+    assert_eq!(json_of(&out)["deletes"][0]["outcome"], "pending");
+    assert!(!sb.dump("acme")["projects"]["orders-copy"]["environments"]["qa"].is_null());
+    // One of the two environments ferry manages there: over 30 %, so the count is named.
+    let out = output(&mut versori(&sb, "clone", from, to, &["--prune"]));
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-delete 1"));
+    let out = output(&mut versori(&sb, "clone", from, to, &["--prune", "--allow-delete", "1", "--output", "json"]));
+    expect(&out, 0);
+    assert_eq!(json_of(&out)["deletes"][0]["outcome"], "deleted", "{}", String::from_utf8_lossy(&out.stdout));
+    let envs = &sb.dump("acme")["projects"]["orders-copy"]["environments"];
+    assert!(envs["qa"].is_null(), "{envs:#}");
+    assert!(!envs["development"].is_null(), "{envs:#}");
+    // The source project is untouched by all of it.
+    assert!(!sb.dump("acme")["projects"]["orders-sync"]["environments"]["development"].is_null());
+}

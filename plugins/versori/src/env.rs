@@ -58,7 +58,7 @@ pub fn summary(e: &Value) -> Resource {
         "config": e["config"],
         "labels": e["labels"],
         // As the listing has it (an object), so that `ferry diff` compares the names.
-        "deployedVersion": {"name": e["deployedVersion"]["name"]},
+        "deployedVersion": e.get("deployedVersion").filter(|v| !v.is_null()).map(|v| json!({"name": v["name"]})),
     });
     Resource::from_body(&crate::info(), "/id", body)
 }

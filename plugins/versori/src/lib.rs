@@ -26,8 +26,9 @@ pub fn info() -> KindInfo {
     KindInfo::new("environment", "Versori environments of a project")
         .key(["/name"])
         .with_files()
-        // Whether it is running is the target's own state, not configuration.
-        .not_compared(["status"])
+        // Whether it is running is the target's own state, and labels no call can set: neither
+        // is configuration a clone could make equal.
+        .not_compared(["status", "/labels"])
         .deletes()
 }
 

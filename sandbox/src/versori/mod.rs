@@ -244,6 +244,27 @@ impl Sandbox {
         o.projects.last().unwrap().id.clone()
     }
 
+    /// Delete an environment of a project by name (as its user would, with
+    /// `POST projects/{id}/environments/{envId}`).
+    pub fn delete_environment(&self, org: &str, project: &str, env: &str) {
+        let id = self.shared.org_id(org).expect("an organisation");
+        let mut orgs = self.shared.orgs.lock().unwrap();
+        let o = orgs.get_mut(&id).unwrap();
+        let p = o.projects.iter().find(|p| p.name == project).expect("a project");
+        let (pid, eid) = (
+            p.id.clone(),
+            p.environments.iter().find(|e| e.name == env).expect("an environment").id.clone(),
+        );
+        let r = api::route(
+            o,
+            &axum::http::Method::POST,
+            &["projects", &pid, "environments", &eid],
+            &Default::default(),
+            serde_json::json!({}),
+        );
+        assert!(r.status().is_success());
+    }
+
     pub async fn stop(self) {
         self.server.stop().await;
     }

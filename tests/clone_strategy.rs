@@ -564,3 +564,36 @@ async fn faults_and_expiring_sessions_do_not_stop_a_duplication() {
         "the host signed in again after the sessions expired"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_are_not_compared_and_prune_deletes_a_lost_one() {
+    let sb = sandbox(
+        vec![EnvSpec::seeded("dev", Seed::Demo), EnvSpec::new("prod")],
+        20,
+    )
+    .await;
+    expect(&output(&mut strategy(&sb, "clone", "dev", "prod", &[])), 0);
+    let before: Vec<String> = sb.dump("prod")["projects"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(before.len(), 2, "{before:?}");
+    // A project as listed does not show its objects: diff says it cannot compare them,
+    // and that is no difference.
+    let out = output(&mut strategy(&sb, "diff", "dev", "prod", &["--output", "json"]));
+    expect(&out, 0);
+    assert_eq!(json_of(&out)["not_compared"].as_array().unwrap().len(), 2);
+
+    let (gone, kept) = (&before[0], &before[1]);
+    sb.remove_project("dev", gone);
+    let changes = |sb: &Sandbox| sb.writes_to("prod").into_iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
+    let writes = changes(&sb);
+    let out = output(&mut strategy(&sb, "plan", "dev", "prod", &["--prune", "--allow-delete", "1", "--detailed-exitcode"]));
+    expect(&out, 3);
+    assert_eq!(changes(&sb), writes, "a plan deletes nothing");
+    let out = output(&mut strategy(&sb, "clone", "dev", "prod", &["--prune", "--allow-delete", "1", "--output", "json"]));
+    expect(&out, 0);
+    let report = json_of(&out);
+    assert_eq!(report["deletes"][0]["outcome"], "deleted", "{report:#}");
+    assert_eq!(report["deletes"][0]["key"], gone.as_str());
+    let after: Vec<String> = sb.dump("prod")["projects"].as_object().unwrap().keys().cloned().collect();
+    assert_eq!(&after, &[kept.clone()]);
+    source_only_ran_jobs(&sb, "dev");
+}

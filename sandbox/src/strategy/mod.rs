@@ -235,6 +235,15 @@ impl Sandbox {
             .jobs = jobs;
     }
 
+    /// Remove a project from `env` by name, as an administrator deleting it would.
+    pub fn remove_project(&self, env: &str, name: &str) {
+        let mut envs = self.shared.world();
+        let e = envs.get_mut(env).expect("an environment");
+        let before = e.projects.len();
+        e.projects.retain(|p| p.name != name);
+        assert_eq!(e.projects.len() + 1, before, "no project {name:?} in {env}");
+    }
+
     /// Expire every session of `env` now.
     pub fn expire_sessions(&self, env: &str) {
         self.shared

@@ -32,6 +32,11 @@ fn lists_bundled_and_directory_plugins_as_json() {
     assert_eq!(v[1]["source"], "bundled");
     assert_eq!(v[0]["platform"], "strategy");
     assert_eq!(v[0]["kinds"][0]["name"], "project");
+    // What a kind supports beyond create and update (contract 1.2.0).
+    assert_eq!(
+        v[0]["kinds"][0]["support"],
+        serde_json::json!({"not_compared": [], "comparable": false, "deletes": true, "partial_update": false})
+    );
     let kinds: Vec<&str> = v[1]["kinds"]
         .as_array()
         .unwrap()

@@ -147,6 +147,7 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                 "references",
                 "secrets",
                 "files",
+                "supports",
             ]);
             for (kind, p) in registry.kinds() {
                 let refs: Vec<String> = kind
@@ -179,10 +180,28 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                     } else {
                         String::new()
                     },
+                    supports(&kind.support),
                 ]);
             }
             println!("{k}");
         }
     }
     Ok(super::exit::OK)
+}
+
+/// What a kind supports beyond create and update (contract 1.2.0), in one cell.
+fn supports(s: &ferry::plugin::types::Support) -> String {
+    let mut out = vec![];
+    if s.deletes {
+        out.push("delete (--prune)".to_string());
+    }
+    if s.partial_update {
+        out.push("partial update".to_string());
+    }
+    if !s.comparable {
+        out.push("not compared".to_string());
+    } else if !s.not_compared.is_empty() {
+        out.push(format!("diff ignores {}", s.not_compared.join(", ")));
+    }
+    out.join("\n")
 }

@@ -142,12 +142,11 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
     }
     cascade(&mut items);
     drift(registry, opts, &mut items);
-    let staying = staying(&items);
     let deletes = super::prune::plan(
         registry,
         &kinds,
         &items,
-        &staying,
+        || staying(&items),
         &listed,
         &opts.managed,
         &opts.prune,

@@ -64,7 +64,7 @@ pub fn plan(
     registry: &Registry,
     kinds: &[KindInfo],
     items: &[Item],
-    staying: &[(String, Value)],
+    staying: impl FnOnce() -> Vec<(String, Value)>,
     listed: &HashMap<String, HashSet<String>>,
     managed: &Managed,
     opts: &PruneOptions,
@@ -107,8 +107,12 @@ pub fn plan(
             }
         })
         .collect();
-    // What stays on the target: the run's resources, and the records that are not candidates.
-    let mut holders: Vec<(String, Vec<RefRecord>)> = staying
+    if planned.is_empty() {
+        return planned;
+    }
+    // What stays on the target: the run's resources, and the records that are not
+    // candidates. Read only when there is something to delete: it parses every body.
+    let mut holders: Vec<(String, Vec<RefRecord>)> = staying()
         .iter()
         .map(|(who, body)| (who.clone(), refs_of(registry, who, body)))
         .collect();

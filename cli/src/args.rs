@@ -157,6 +157,9 @@ pub struct RunArgs {
     /// Allow a prune that leaves a kind with none of the resources ferry manages.
     #[arg(long)]
     pub allow_empty: bool,
+    /// Seconds to wait while another run holds the target's lock (default 600).
+    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    pub lock_wait: u64,
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -327,6 +330,7 @@ impl RunArgs {
                 allow_delete: self.allow_delete,
                 allow_empty: self.allow_empty,
             },
+            lock_wait: std::time::Duration::from_secs(self.lock_wait),
         };
         Ok(Run {
             settings: Settings {

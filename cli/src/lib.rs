@@ -8,6 +8,7 @@ mod diff;
 mod hook;
 mod plugins;
 mod sandbox;
+mod unlock;
 
 /// The defaults of the flags (for the benchmarks, which report against them).
 pub use args::defaults;
@@ -81,6 +82,8 @@ enum Command {
     Plugins(plugins::PluginsCommand),
     /// Serve an emulated Unstract Platform API (several orgs, seeds, faults) until stopped.
     Sandbox(sandbox::SandboxArgs),
+    /// List the targets' locks (--list), or break a stale one by its id.
+    Unlock(unlock::UnlockArgs),
 }
 
 pub fn main() -> ExitCode {
@@ -105,6 +108,7 @@ pub fn main() -> ExitCode {
             Command::Hook(c) => hook::run(c).await,
             Command::Plugins(c) => plugins::run(c).await,
             Command::Sandbox(a) => sandbox::run(a).await,
+            Command::Unlock(a) => unlock::run(a).await,
         }
     });
     match result {

@@ -10,6 +10,7 @@
 
 pub mod engine;
 pub mod files;
+pub mod lock;
 pub mod net;
 pub mod plugin;
 pub mod promotion;

@@ -27,7 +27,7 @@ use crate::promotion::Loaded;
 use crate::transform::{HookStep, Transformer};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
 /// One side as the user describes it: the platform's connection makes it a [`Connection`].
@@ -165,6 +165,9 @@ impl Session {
     ) -> Result<Report, PlanError> {
         let opts = &self.options;
         let started = Instant::now();
+        // One writer per target: held from before the plan (what it reads is what is
+        // written) to the last delete.
+        let _lease = if dry_run { None } else { self.lock().await? };
         let grant = self.grant.reporting_to(progress.clone());
         let mut p = plan(&self.registry, &grant, opts).await?;
         if dry_run {
@@ -209,6 +212,41 @@ impl Session {
             report.deletes = d;
         }
         Ok(report)
+    }
+
+    /// Take the target's lease, waiting while another run holds it (up to `lock_wait`).
+    /// `None` when ferry has no state directory to keep locks in.
+    async fn lock(&self) -> Result<Option<crate::lock::Lease>, PlanError> {
+        let Some(locks) = crate::lock::Locks::standard() else {
+            tracing::warn!("no state directory (HOME or FERRY_STATE_DIR): the target is not locked against other runs");
+            return Ok(None);
+        };
+        let target = self.target.identity(&self.platform.name).replace('\n', " ");
+        let holder = crate::lock::holder("ferry");
+        let waited = Instant::now();
+        let mut told = false;
+        loop {
+            let held = match locks.try_acquire(&target, &holder, crate::lock::TTL) {
+                Ok(Ok(lease)) => return Ok(Some(lease)),
+                Ok(Err(held)) => held,
+                Err(e) => return Err(PlanError::Locked(format!("cannot take the target's lock: {e:#}"))),
+            };
+            if waited.elapsed() >= self.options.lock_wait {
+                return Err(PlanError::Locked(format!(
+                    "{held}; gave up after {} s (--lock-wait). If its holder is gone, `ferry unlock {}` breaks the lock",
+                    self.options.lock_wait.as_secs(),
+                    held.id
+                )));
+            }
+            if !told {
+                tracing::warn!("{held}: waiting for it (up to {} s, --lock-wait)", self.options.lock_wait.as_secs());
+                told = true;
+            }
+            if self.grant.cancel.is_cancelled() {
+                return Err(PlanError::Locked(format!("{held}; interrupted while waiting for it")));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
     }
 
     /// End the run: sign out where the platform logs in.

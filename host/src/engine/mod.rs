@@ -59,6 +59,8 @@ pub struct Options {
     /// what ferry manages on the target (created or adopted), for `--prune`
     pub managed: Arc<managed::Managed>,
     pub prune: prune::PruneOptions,
+    /// how long a run waits for another to release the target (`crate::lock`)
+    pub lock_wait: std::time::Duration,
 }
 
 impl Default for Options {
@@ -76,6 +78,7 @@ impl Default for Options {
             journal: Arc::new(journal::Journal::none()),
             managed: Arc::new(managed::Managed::none()),
             prune: prune::PruneOptions::default(),
+            lock_wait: std::time::Duration::from_secs(600),
         }
     }
 }

@@ -25,6 +25,9 @@ pub enum PlanError {
     /// a guard of `--prune` refused the run (nothing is written)
     #[error("{0}")]
     Prune(String),
+    /// another run held the target longer than the run would wait (nothing is written)
+    #[error("{0}")]
+    Locked(String),
 }
 
 /// The result of planning: every resource in the run, in dependency order of kinds.

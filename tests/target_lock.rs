@@ -1,7 +1,7 @@
 //! One writer per target: a clone holds the target's lease from before its plan to its last
 //! write; a second run on the same target waits (and gives up after `--lock-wait`, naming the
-//! holder and the lock), a plan does not wait, and a lock left by a killed run is broken with
-//! `ferry unlock ID`.
+//! holder and the lock), a plan does not wait; a lock left by a killed run is taken over, and
+//! a live holder's is broken with `ferry unlock ID`.
 
 mod common;
 
@@ -66,20 +66,42 @@ async fn a_second_run_on_a_target_waits_for_the_first() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_lock_left_by_a_killed_run_is_broken_by_id() {
+async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
     let sandbox = common::dev_and_prod(Seed::Demo).await;
     let mut first = slow_clone_holding_the_lock(&sandbox).await;
     first.kill().unwrap();
     let _ = first.wait();
-    let held = locks(&sandbox);
-    assert_eq!(held.len(), 1, "a SIGKILLed run cannot release its lease");
-    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "0"]));
-    expect(&out, 1);
-    let out = common::output(common::ferry_command().args(["unlock", &held[0].0]));
-    expect(&out, 0);
-    let out = common::output(common::ferry_command().args(["unlock", &held[0].0]));
-    expect(&out, 1);
+    assert_eq!(locks(&sandbox).len(), 1, "a SIGKILLed run cannot release its lease");
+    let out = common::output(common::ferry_command().args(["unlock", "--list"]));
+    let target = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains(sandbox.url()))
+        .unwrap()
+        .split('\t')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    // Its holder is gone: the next run takes the lease over without waiting.
     sandbox.set_faults("prod", Faults::default()).unwrap();
+    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "0"]));
+    expect(&out, 0);
+    assert!(locks(&sandbox).is_empty());
+
+    // A holder that lives (here: this test, as a job server would be) is waited for, until
+    // `ferry unlock ID` breaks its lease.
+    let state = std::env::temp_dir().join("ferry-test-state");
+    let leases = ferry::lock::Locks::at(state.join("locks.sqlite"));
+    let lease = leases
+        .try_acquire(&target, "a job of ferry serve", ferry::lock::TTL)
+        .unwrap()
+        .unwrap();
+    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "1"]));
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is locked by a job of ferry serve"));
+    let out = common::output(common::ferry_command().args(["unlock", &lease.id]));
+    expect(&out, 0);
+    let out = common::output(common::ferry_command().args(["unlock", &lease.id]));
+    expect(&out, 1);
     expect(&common::output(&mut common::ferry_between("clone", &sandbox, "dev", "prod")), 0);
     assert!(locks(&sandbox).is_empty());
 }

@@ -2,7 +2,8 @@
 //! (`locks.sqlite`), shared by every ferry process on the machine (CLI runs, and the job
 //! server of `ferry serve` later). A lease names its holder and expires unless its holder
 //! renews it, so a crashed run frees its target by itself after the lease's time; `ferry
-//! unlock ID` breaks one sooner. SQLite's transactions make taking a lease atomic across
+//! unlock ID` breaks one sooner, and a lease whose holder ran on this machine and is gone
+//! (killed) is taken over at once. SQLite's transactions make taking a lease atomic across
 //! processes, which a lock file cannot do safely once it must expire.
 
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
@@ -69,10 +70,12 @@ impl Locks {
             .map_err(|e| anyhow::anyhow!("opening the locks database {}: {e}", self.path.display()))?;
         c.busy_timeout(Duration::from_secs(10))?;
         c.execute_batch(
-            "CREATE TABLE IF NOT EXISTS leases (
+            "CREATE TABLE IF NOT EXISTS target_leases (
                 target TEXT PRIMARY KEY,
                 id TEXT NOT NULL UNIQUE,
                 holder TEXT NOT NULL,
+                host TEXT NOT NULL,
+                pid INTEGER NOT NULL,
                 acquired INTEGER NOT NULL,
                 expires INTEGER NOT NULL
             );",
@@ -90,11 +93,25 @@ impl Locks {
         let mut c = self.open()?;
         let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let t = now();
-        // An expired lease is no one's.
-        tx.execute("DELETE FROM leases WHERE target = ?1 AND expires <= ?2", params![target, t])?;
+        // An expired lease is no one's, and neither is one whose holder, on this machine, has
+        // died (SIGKILL): no need to wait for its lease to end.
+        tx.execute("DELETE FROM target_leases WHERE target = ?1 AND expires <= ?2", params![target, t])?;
+        let (host, pid) = (this_host(), std::process::id() as i64);
+        let dead: Option<(String, i64)> = tx
+            .query_row(
+                "SELECT id, pid FROM target_leases WHERE target = ?1 AND host = ?2 AND pid != ?3",
+                params![target, host, pid],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?
+            .filter(|(_, p)| !alive(*p));
+        if let Some((id, _)) = dead {
+            tracing::info!("taking over lock {id}: its holder is no longer running");
+            tx.execute("DELETE FROM target_leases WHERE id = ?1", params![id])?;
+        }
         let held = tx
             .query_row(
-                "SELECT id, target, holder, acquired, expires FROM leases WHERE target = ?1",
+                "SELECT id, target, holder, acquired, expires FROM target_leases WHERE target = ?1",
                 params![target],
                 row,
             )
@@ -104,8 +121,8 @@ impl Locks {
         }
         let id = ulid::Ulid::new().to_string();
         tx.execute(
-            "INSERT INTO leases (target, id, holder, acquired, expires) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![target, id, holder, t, t + ttl.as_secs().max(1) as i64],
+            "INSERT INTO target_leases (target, id, holder, host, pid, acquired, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![target, id, holder, host, pid, t, t + ttl.as_secs().max(1) as i64],
         )?;
         tx.commit()?;
         Ok(Ok(Lease::start(self.clone(), id, target.to_string(), ttl)))
@@ -114,23 +131,39 @@ impl Locks {
     /// Every lease, expired ones included (they show as ending in 0 s).
     pub fn list(&self) -> anyhow::Result<Vec<LeaseInfo>> {
         let c = self.open()?;
-        let mut q = c.prepare("SELECT id, target, holder, acquired, expires FROM leases ORDER BY acquired")?;
+        let mut q = c.prepare("SELECT id, target, holder, acquired, expires FROM target_leases ORDER BY acquired")?;
         let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// Break a lease by its id: whether there was one.
     pub fn unlock(&self, id: &str) -> anyhow::Result<bool> {
-        Ok(self.open()?.execute("DELETE FROM leases WHERE id = ?1", params![id])? > 0)
+        Ok(self.open()?.execute("DELETE FROM target_leases WHERE id = ?1", params![id])? > 0)
     }
 
     fn renew(&self, id: &str, ttl: Duration) -> anyhow::Result<bool> {
         let n = self.open()?.execute(
-            "UPDATE leases SET expires = ?1 WHERE id = ?2",
+            "UPDATE target_leases SET expires = ?1 WHERE id = ?2",
             params![now() + ttl.as_secs().max(1) as i64, id],
         )?;
         Ok(n > 0)
     }
+}
+
+/// This machine's name, so that a lease's holder can be checked for life here only.
+fn this_host() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .or_else(|_| std::fs::read_to_string("/etc/hostname"))
+        .map(|h| h.trim().to_string())
+        .or_else(|_| std::env::var("HOSTNAME"))
+        .unwrap_or_else(|_| "unknown".into())
+}
+
+/// Whether a process of this machine runs. Where it cannot be known (no `/proc`), it is
+/// taken as running, and its lease ends with its expiry.
+fn alive(pid: i64) -> bool {
+    let proc = std::path::Path::new("/proc");
+    !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<LeaseInfo> {

@@ -9,7 +9,6 @@
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 use serde::Serialize;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 /// How long a lease lives without renewal; its holder renews it every third of that.
@@ -182,46 +181,47 @@ pub struct Lease {
     locks: Locks,
     pub id: String,
     pub target: String,
-    stop: Arc<tokio::sync::Notify>,
+    /// dropped (or sent on) to stop the renewer
+    stop: Option<std::sync::mpsc::Sender<()>>,
     renewer: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Lease {
     fn start(locks: Locks, id: String, target: String, ttl: Duration) -> Lease {
-        let stop = Arc::new(tokio::sync::Notify::new());
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
         // A thread, not a task: the lease must be renewed even while the runtime is busy.
-        let (l, i, s) = (locks.clone(), id.clone(), stop.clone());
+        let (l, i) = (locks.clone(), id.clone());
         let renewer = std::thread::Builder::new()
             .name("ferry-lease".into())
             .spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread()
-                    .enable_time()
-                    .build()
-                    .expect("a timer runtime");
-                rt.block_on(async move {
-                    loop {
-                        tokio::select! {
-                            _ = s.notified() => return,
-                            _ = tokio::time::sleep(ttl / 3) => {}
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(ttl / 3)
+                {
+                    match l.renew(&i, ttl) {
+                        Ok(true) => {}
+                        Ok(false) => {
+                            tracing::warn!("the lock {i} was broken by someone else (ferry unlock); another run may now write the target");
+                            return;
                         }
-                        match l.renew(&i, ttl) {
-                            Ok(true) => {}
-                            Ok(false) => {
-                                tracing::warn!("the lock {i} was broken by someone else (ferry unlock); another run may now write the target");
-                                return;
-                            }
-                            Err(e) => tracing::warn!("cannot renew the lock {i}: {e:#}"),
-                        }
+                        Err(e) => tracing::warn!("cannot renew the lock {i}: {e:#}"),
                     }
-                })
+                }
             })
             .ok();
         Lease {
             locks,
             id,
             target,
-            stop,
+            stop: Some(stop),
             renewer,
+        }
+    }
+
+    /// Stop renewing (the lease then ends at its expiry unless released).
+    fn stop_renewing(&mut self) {
+        self.stop.take();
+        if let Some(t) = self.renewer.take() {
+            let _ = t.join();
         }
     }
 }
@@ -230,20 +230,14 @@ impl Lease {
 impl Lease {
     /// Stop renewing without releasing: what a crashed holder leaves.
     fn abandon(mut self) {
-        self.stop.notify_one();
-        if let Some(t) = self.renewer.take() {
-            let _ = t.join();
-        }
+        self.stop_renewing();
         std::mem::forget(self);
     }
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.stop.notify_one();
-        if let Some(t) = self.renewer.take() {
-            let _ = t.join();
-        }
+        self.stop_renewing();
         if let Err(e) = self.locks.unlock(&self.id) {
             tracing::warn!("cannot release the lock {}: {e:#}", self.id);
         }

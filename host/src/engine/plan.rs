@@ -149,7 +149,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         registry,
         &kinds,
         &items,
-        || staying(&items),
+        || staying(registry, &items),
         &listed,
         &opts.managed,
         &opts.prune,
@@ -198,12 +198,14 @@ async fn transform(kinds: &[KindInfo], opts: &Options, items: &mut [Item]) {
 }
 
 /// What the target will hold of the run's resources once it is applied, for the prune's
-/// reference guard: an adopted resource's body as it is, an updated one's as it will be
-/// written. `("kind \"key\"", body)`.
-fn staying(items: &[Item]) -> Vec<(String, Value)> {
+/// reference guard: the references of an adopted resource's body as it is, and of an
+/// updated one's as it will be written, each with who holds them (`kind "key"`).
+fn staying(registry: &Registry, items: &[Item]) -> Vec<(String, Vec<super::managed::RefRecord>)> {
     let mut out = vec![];
     for (i, it) in items.iter().enumerate() {
-        let Some(t) = &it.target else { continue };
+        let (Some(t), Some((_, k, _))) = (&it.target, registry.cloner_for(&it.source.kind)) else {
+            continue;
+        };
         let body = match it.action {
             Action::Update => match for_lookup(items, i) {
                 Ok(Some(r)) => r.body,
@@ -211,7 +213,8 @@ fn staying(items: &[Item]) -> Vec<(String, Value)> {
             },
             _ => t.body.value(),
         };
-        out.push((format!("{} {:?}", it.source.kind, it.source.key), body));
+        let who = format!("{} {:?}", it.source.kind, it.source.key);
+        out.push((who, super::prune::references(k, &body)));
     }
     out
 }

@@ -64,7 +64,7 @@ pub fn plan(
     registry: &Registry,
     kinds: &[KindInfo],
     items: &[Item],
-    staying: impl FnOnce() -> Vec<(String, Value)>,
+    staying: impl FnOnce() -> Vec<(String, Vec<RefRecord>)>,
     listed: &HashMap<String, HashSet<String>>,
     managed: &Managed,
     opts: &PruneOptions,
@@ -112,10 +112,7 @@ pub fn plan(
     }
     // What stays on the target: the run's resources, and the records that are not
     // candidates. Read only when there is something to delete: it parses every body.
-    let mut holders: Vec<(String, Vec<RefRecord>)> = staying()
-        .iter()
-        .map(|(who, body)| (who.clone(), refs_of(registry, who, body)))
-        .collect();
+    let mut holders = staying();
     let candidate: HashSet<(String, String)> = planned
         .iter()
         .map(|p| (p.record.kind.clone(), p.record.key.clone()))
@@ -166,15 +163,6 @@ fn names(x: &RefRecord, r: &Record) -> bool {
     }
 }
 
-/// The references a body holds, by its kind's declarations. `who` is "kind \"key\"".
-fn refs_of(registry: &Registry, who: &str, body: &Value) -> Vec<RefRecord> {
-    let kind = who.split(' ').next().unwrap_or("");
-    registry
-        .cloner_for(kind)
-        .map(|(_, k, _)| references(k, body))
-        .unwrap_or_default()
-}
-
 /// A body's references, by the kind's declarations: what a record keeps.
 pub fn references(k: &KindInfo, body: &Value) -> Vec<RefRecord> {
     let mut out = vec![];
@@ -199,21 +187,21 @@ pub fn references(k: &KindInfo, body: &Value) -> Vec<RefRecord> {
     out
 }
 
-/// The fields of a body that a record keeps: the key fields, and every field that a
-/// reference of any kind names this kind by.
-pub fn fields(registry: &Registry, k: &KindInfo, body: &Value) -> BTreeMap<String, Value> {
-    let mut pointers: Vec<String> = k.key.clone();
+/// Per kind, the fields a record keeps: the key fields, and every field that a reference of
+/// any kind names it by.
+fn kept_fields(registry: &Registry) -> HashMap<String, Vec<String>> {
+    let mut out: HashMap<String, Vec<String>> = registry
+        .kinds()
+        .map(|(k, _)| (k.name.clone(), k.key.clone()))
+        .collect();
     for (other, _) in registry.kinds() {
-        for r in other.references.iter().filter(|r| r.kind == k.name) {
-            if let RefBy::Field(f) = &r.by {
-                pointers.push(f.clone());
+        for r in &other.references {
+            if let (RefBy::Field(f), Some(p)) = (&r.by, out.get_mut(&r.kind)) {
+                p.push(f.clone());
             }
         }
     }
-    pointers
-        .into_iter()
-        .filter_map(|p| body.pointer(&p).map(|v| (p, v.clone())))
-        .collect()
+    out
 }
 
 /// The guards. An error names the guard that failed and what would have been deleted.
@@ -383,6 +371,7 @@ pub fn remember(
     managed: &Managed,
 ) {
     use super::apply::Outcome;
+    let kept = kept_fields(registry);
     let before: HashMap<(String, String), Record> = managed
         .all()
         .into_iter()
@@ -413,7 +402,12 @@ pub fn remember(
             key,
             id: t.id.clone(),
             how,
-            fields: fields(registry, k, &body),
+            fields: kept
+                .get(&k.name)
+                .into_iter()
+                .flatten()
+                .filter_map(|p| body.pointer(p).map(|v| (p.clone(), v.clone())))
+                .collect(),
             refs: references(k, &body),
         });
     }

@@ -1,8 +1,30 @@
 //! What every emulated platform shares: fault injection (`faults`), the request log
-//! (`log`), a listener that stops by itself (`serve`), and sizes as seeds give them.
+//! (`log`), a listener that stops by itself (`serve`), what an admin request carries
+//! (`admin_request`), and sizes as seeds give them.
 
 pub mod faults;
 pub mod log;
+
+/// What every emulator's admin API reads of a request: the path's segments below the admin
+/// prefix, the body (up to 1 MiB) and the query's parameters.
+pub async fn admin_request<'a>(
+    rest: &'a str,
+    query: &str,
+    req: axum::extract::Request,
+) -> (
+    Vec<&'a str>,
+    axum::body::Bytes,
+    std::collections::HashMap<String, String>,
+) {
+    let seg = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
+        .await
+        .unwrap_or_default();
+    let q = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
+    (seg, body, q)
+}
 
 /// `25`, `25MB`, `1.5GB`: powers of 1024, as ferry reads `--max-file-size`.
 pub fn parse_size(s: &str) -> Result<u64, String> {

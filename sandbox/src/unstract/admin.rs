@@ -33,10 +33,7 @@ pub async fn handle(
     query: &str,
     req: Request,
 ) -> Response {
-    let seg: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
+    let (seg, body, q) = crate::kit::admin_request(rest, query, req).await;
     let parsed = || -> Result<Value, Response> {
         serde_json::from_slice(&body).map_err(|e| {
             reply(
@@ -45,9 +42,6 @@ pub async fn handle(
             )
         })
     };
-    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
     match (method, seg.as_slice()) {
         (&Method::GET, ["orgs"]) => {
             let orgs: Vec<Value> = shared

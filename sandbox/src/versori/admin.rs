@@ -17,13 +17,7 @@ pub async fn handle(
     query: &str,
     req: Request,
 ) -> Response {
-    let seg: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let body = axum::body::to_bytes(req.into_body(), 1 << 20)
-        .await
-        .unwrap_or_default();
-    let q: HashMap<String, String> = url::form_urlencoded::parse(query.as_bytes())
-        .into_owned()
-        .collect();
+    let (seg, body, q) = crate::kit::admin_request(rest, query, req).await;
     match (method, seg.as_slice()) {
         (&Method::GET, ["orgs"]) => {
             let orgs = shared.orgs.lock().unwrap();

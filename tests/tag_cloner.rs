@@ -199,17 +199,25 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
 
 #[tokio::test]
 async fn a_plugin_built_against_contract_1_0_still_loads_and_clones() {
-    older_contract("ferry-contract-1-0", false).await;
+    older_contract("ferry-contract-1-0", 0).await;
 }
 
 #[tokio::test]
 async fn a_plugin_built_against_contract_1_1_still_loads_and_clones() {
-    older_contract("ferry-contract-1-1", true).await;
+    older_contract("ferry-contract-1-1", 1).await;
 }
 
-/// A tag cloner built straight on an older frozen WIT loads, lists, creates and looks up
-/// (in one batch when its version has `find-all`); it supports no delete, and says so.
-async fn older_contract(crate_name: &str, batch: bool) {
+#[tokio::test]
+async fn a_plugin_built_against_contract_1_2_still_loads_and_clones() {
+    older_contract("ferry-contract-1-2", 2).await;
+}
+
+/// A tag cloner built straight on an older frozen WIT (1.`minor`.0) loads, lists, creates and
+/// looks up (in one batch from 1.1.0, which has `find-all`); before 1.2.0 it supports no
+/// delete, and says so; from 1.2.0 its delete runs. None has `export` (1.3.0): an export
+/// reads nothing more of the source for it.
+async fn older_contract(crate_name: &str, minor: u32) {
+    let batch = minor >= 1;
     let server = TestServer::start(&[("dev", 120), ("prod", 0)]).await;
     let dir = common::plugin_dir(crate_name);
     let runtime = WasmRuntime::new(common::cache_dir()).unwrap();
@@ -227,7 +235,7 @@ async fn older_contract(crate_name: &str, batch: bool) {
         .cloner_for("tag")
         .expect("the older plugin declares tag");
     assert_eq!(plugin.name, crate_name.replace('-', "_"));
-    assert!(!info.support.deletes, "no delete before 1.2.0");
+    assert_eq!(info.support.deletes, minor >= 2, "delete came in 1.2.0");
     let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
@@ -256,12 +264,24 @@ async fn older_contract(crate_name: &str, batch: bool) {
     // 1.0.0 has no find-all: the host asks `find` per resource; 1.1.0 lists once.
     let lookups = server.log().len() - before;
     assert_eq!(lookups, if batch { 1 } else { 10 });
-    let err = cloner
-        .delete(grant.clone(), &ctx, "tag", &made.unpack())
+    let before = server.log().len();
+    let note = cloner
+        .export(grant.clone(), &ctx, "tag", &tags[7])
         .await
-        .unwrap_err()
-        .to_string();
-    assert!(err.contains("older than 1.2.0"), "{err}");
-    assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
+        .unwrap();
+    assert_eq!(note, serde_json::Value::Null);
+    assert_eq!(server.log().len(), before, "export read something");
+    let deleted = cloner.delete(grant.clone(), &ctx, "tag", &made.unpack()).await;
+    if minor < 2 {
+        let err = deleted.unwrap_err().to_string();
+        assert!(err.contains("older than 1.2.0"), "{err}");
+        assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
+    } else {
+        deleted.unwrap();
+        assert!(server.tag_names("prod").is_empty());
+        // Gone already: not-found, which the host counts as deleted.
+        let again = cloner.delete(grant.clone(), &ctx, "tag", &made.unpack()).await.unwrap_err();
+        assert!(again.to_string().contains("not found") || again.to_string().contains("gone"), "{again}");
+    }
     assert!(server.writes_to("dev").is_empty());
 }

@@ -134,7 +134,7 @@ impl TestServer {
             )
             .route(
                 "/api/v1/unstract/{org}/tags/{id}/",
-                axum::routing::patch(update_tag),
+                axum::routing::patch(update_tag).delete(delete_tag),
             )
             .route("/api/v1/unstract/{org}/huge", get(huge))
             .with_state(shared.clone());
@@ -353,6 +353,25 @@ async fn update_tag(
         }
     }
     Json(tag.clone()).into_response()
+}
+
+async fn delete_tag(
+    State(s): State<Shared>,
+    Path((org, id)): Path<(String, u64)>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check(&s, &method, &org, &format!("tags/{id}/"), &headers) {
+        return r;
+    }
+    let mut orgs = s.orgs.lock().unwrap();
+    let o = orgs.get_mut(&org).unwrap();
+    let before = o.tags.len();
+    o.tags.retain(|t| t["id"] != id);
+    if o.tags.len() == before {
+        return (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not found." }))).into_response();
+    }
+    StatusCode::NO_CONTENT.into_response()
 }
 
 async fn huge(

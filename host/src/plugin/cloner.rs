@@ -77,6 +77,17 @@ pub trait ClonerCalls: Send + Sync {
         kind: &str,
         target: &Resource,
     ) -> Result<(), PluginError>;
+    /// Read from the source what a later write of `res` reads there (`ferry export`); the
+    /// host records the answers. The default reads nothing (contracts before 1.3.0).
+    async fn export(
+        &self,
+        _grant: Grant,
+        _ctx: &CallContext,
+        _kind: &str,
+        _res: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        Ok(serde_json::Value::Null)
+    }
 }
 
 #[derive(Clone)]
@@ -209,5 +220,15 @@ impl Cloner {
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
         self.0.copy_files(grant, ctx, kind, source, target).await
+    }
+
+    pub async fn export(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        self.0.export(grant, ctx, kind, res).await
     }
 }

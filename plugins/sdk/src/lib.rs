@@ -32,12 +32,12 @@ mod types;
 pub use serde_json::{self, Value, json};
 pub use types::*;
 
-/// Generated bindings of `ferry:plugin@1.2.0`. Plugins do not need them directly.
+/// Generated bindings of `ferry:plugin@1.3.0`. Plugins do not need them directly.
 #[doc(hidden)]
 pub mod bindings {
     pub mod cloner {
         wit_bindgen::generate!({
-            path: "../../wit/v1.2.0",
+            path: "../../wit/v1.3.0",
             world: "cloner-plugin",
             pub_export_macro: true,
             export_macro_name: "__export_cloner_world",
@@ -156,6 +156,16 @@ macro_rules! export_cloner {
             > {
                 $crate::rt::copy_files(&Self::__kinds(), ctx, &kind, source, target)
             }
+            fn export(
+                ctx: $crate::bindings::cloner::ferry::plugin::types::CallContext,
+                kind: ::std::string::String,
+                res: $crate::bindings::cloner::ferry::plugin::types::Resource,
+            ) -> ::std::result::Result<
+                ::std::string::String,
+                $crate::bindings::cloner::ferry::plugin::types::Error,
+            > {
+                $crate::rt::export(&Self::__kinds(), ctx, &kind, res)
+            }
         }
 
         $crate::bindings::cloner::__export_cloner_world!(__FerryCloner with_types_in $crate::bindings::cloner);
@@ -262,5 +272,11 @@ pub mod rt {
         let target = Resource::try_from(target).map_err(Error::into_wit)?;
         let summary = k.copy_files(&Ctx::from(ctx), &source, &target).map_err(Error::into_wit)?;
         Ok(summary.to_string())
+    }
+
+    pub fn export(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, res: wit::Resource) -> Result<String, wit::Error> {
+        let k = pick(kinds, kind)?;
+        let res = Resource::try_from(res).map_err(Error::into_wit)?;
+        Ok(k.export(&Ctx::from(ctx), &res).map_err(Error::into_wit)?.to_string())
     }
 }

@@ -344,4 +344,13 @@ pub trait Kind {
     fn copy_files(&self, _ctx: &Ctx, _source: &Resource, _target: &Resource) -> Result<Value> {
         Ok(serde_json::json!({"moved": [], "too_large": [], "unsupported": [], "failed": []}))
     }
+    /// During `ferry export`: read from the source what a later [`Kind::create`],
+    /// [`Kind::update`] or [`Kind::copy_files`] of `res` reads there, beyond what
+    /// [`Kind::list`] gave. The host records the answers in the package (and the files a
+    /// `files::transfer` downloads), and a restore serves them back as the source. Read
+    /// nothing secret: what is read here is stored. Returns a note for the manifest. The
+    /// default reads nothing, which suits a kind whose writes read only the target.
+    fn export(&self, _ctx: &Ctx, _res: &Resource) -> Result<Value> {
+        Ok(Value::Null)
+    }
 }

@@ -421,6 +421,30 @@ impl ClonerCalls for RhaiCloner {
             .await?;
         rhai::serde::from_dynamic(&v).map_err(|e| self.invalid(&what, e))
     }
+
+    /// `fn export(ctx, kind, res)` when the script has one (`ferry export`), else nothing
+    /// is read beyond the listing.
+    async fn export(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        if !self
+            .ast
+            .iter_functions()
+            .any(|f| f.name == "export" && f.params.len() == 3)
+        {
+            return Ok(serde_json::Value::Null);
+        }
+        let what = format!("export {kind} {:?}", res.key);
+        let arg = self.res_arg(&what, res)?;
+        let v = self
+            .call(grant, what.clone(), "export", vec![Self::ctx(ctx), kind.into(), arg])
+            .await?;
+        rhai::serde::from_dynamic(&v).map_err(|e| self.invalid(&what, e))
+    }
 }
 
 /// A kind as a script declares it; every field but the name and key is optional.

@@ -3,7 +3,7 @@
 //! network and no files, and runs under the hook limits (CPU, memory, wall clock, output).
 
 use super::state::HostState;
-use super::{guarded, v1_2 as v1};
+use super::{guarded, v1_3 as v1};
 use crate::net::Policy;
 use crate::plugin::PluginError;
 use crate::plugin::grant::Grant;
@@ -21,8 +21,8 @@ mod bindings {
         exports: { default: async },
         // Share the cloner world's types and `log` host implementation.
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_3::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_3::ferry::plugin::log,
         },
     });
 }
@@ -34,8 +34,8 @@ mod bindings_1_1 {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_3::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_3::ferry::plugin::log,
         },
     });
 }
@@ -47,8 +47,8 @@ mod bindings_1_2 {
         imports: { default: async | trappable },
         exports: { default: async },
         with: {
-            "ferry:plugin/types": crate::plugin::wasm::v1_2::types,
-            "ferry:plugin/log": crate::plugin::wasm::v1_2::ferry::plugin::log,
+            "ferry:plugin/types": crate::plugin::wasm::v1_3::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_3::ferry::plugin::log,
         },
     });
 }

@@ -8,6 +8,7 @@ pub mod state;
 pub mod v1;
 pub mod v1_1;
 pub mod v1_2;
+pub mod v1_3;
 
 use crate::net::Policy;
 use crate::plugin::PluginError;
@@ -49,7 +50,7 @@ impl WasmRuntime {
         // instantiate, but its context is empty: no preopened dirs, env, args or sockets.
         wasmtime_wasi::p2::add_to_linker_async(&mut linker)?;
         // Only the newest contract's imports are defined: they satisfy 1.0.0 imports too.
-        v1_2::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
+        v1_3::ClonerPlugin::add_to_linker::<HostState, HasSelf<HostState>>(&mut linker, |s| s)?;
         let ticker = Ticker::start(engine.clone());
         let cache = ComponentCache::new(&engine, cache_dir);
         Ok(WasmRuntime {
@@ -81,7 +82,8 @@ impl WasmRuntime {
         let pre = match version {
             v1::VERSION => Contract::V1_0(v1::ClonerPluginPre::new(pre).map_err(missing)?),
             v1_1::VERSION => Contract::V1_1(v1_1::ClonerPluginPre::new(pre).map_err(missing)?),
-            _ => Contract::V1_2(v1_2::ClonerPluginPre::new(pre).map_err(missing)?),
+            v1_2::VERSION => Contract::V1_2(v1_2::ClonerPluginPre::new(pre).map_err(missing)?),
+            _ => Contract::V1_3(v1_3::ClonerPluginPre::new(pre).map_err(missing)?),
         };
         Ok(WasmCloner {
             name: Arc::from(name),
@@ -160,7 +162,7 @@ fn load_error(plugin: &str, e: anyhow::Error) -> PluginError {
 }
 
 /// The contract versions this host loads, oldest first.
-pub const VERSIONS: [&str; 3] = [v1::VERSION, v1_1::VERSION, v1_2::VERSION];
+pub const VERSIONS: [&str; 4] = [v1::VERSION, v1_1::VERSION, v1_2::VERSION, v1_3::VERSION];
 
 /// The contract version a component was built against, from its export names
 /// (`ferry:plugin/cloner@1.0.0`). A component of a version this host does not know, or one
@@ -212,6 +214,7 @@ enum Contract {
     V1_0(v1::ClonerPluginPre<HostState>),
     V1_1(v1_1::ClonerPluginPre<HostState>),
     V1_2(v1_2::ClonerPluginPre<HostState>),
+    V1_3(v1_3::ClonerPluginPre<HostState>),
 }
 
 /// One export call on a fresh instance of one version's linked component `$pre` (for calls
@@ -240,6 +243,19 @@ macro_rules! call_cloner {
             Contract::V1_0(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
             Contract::V1_1(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
             Contract::V1_2(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+            Contract::V1_3(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+        }
+    };
+}
+
+/// Like `call_cloner!`, for a call that 1.2.0 added: `$older` is what a component built
+/// against an older version gets.
+macro_rules! call_since_1_2 {
+    ($self:ident, $grant:expr, $what:expr, |$c:ident, $s:ident| $call:expr, else $older:expr) => {
+        match &$self.pre {
+            Contract::V1_2(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+            Contract::V1_3(pre) => call_on!($self, pre, $grant, $what, |$c, $s| $call),
+            _ => $older,
         }
     };
 }
@@ -278,6 +294,7 @@ impl WasmCloner {
             Contract::V1_0(pre) => pre.engine().clone(),
             Contract::V1_1(pre) => pre.engine().clone(),
             Contract::V1_2(pre) => pre.engine().clone(),
+            Contract::V1_3(pre) => pre.engine().clone(),
         };
         guarded(
             &self.name,
@@ -305,9 +322,8 @@ impl ClonerCalls for WasmCloner {
     async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError> {
         let kinds = call_cloner!(self, Grant::offline(), "kinds", |g, s| g.call_kinds(s))?;
         let mut kinds: Vec<KindInfo> = kinds.into_iter().map(KindInfo::from).collect();
-        if let Contract::V1_2(pre) = &self.pre {
-            let support = call_on!(self, pre, Grant::offline(), "support", |g, s| g
-                .call_support(s))?;
+        let support = call_since_1_2!(self, Grant::offline(), "support", |g, s| g.call_support(s), else Ok(vec![]))?;
+        {
             for s in support {
                 let Some(k) = kinds.iter_mut().find(|k| k.name == s.kind) else {
                     return Err(self.guest(
@@ -335,13 +351,13 @@ impl ClonerCalls for WasmCloner {
         ctx: &CallContext,
         kind: &str,
     ) -> Result<Vec<Stored>, PluginError> {
-        let (c, k) = (v1_2::context(ctx), kind.to_string());
+        let (c, k) = (v1_3::context(ctx), kind.to_string());
         let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g
             .call_list(s, &c, &k))?;
         let list = out.map_err(|e| self.guest(format!("list {kind}"), e.into()))?;
         list.into_iter()
             .map(|r| {
-                v1_2::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))
+                v1_3::from_wit(&self.name, r).map_err(|e| self.guest(format!("list {kind}"), e))
             })
             .collect()
     }
@@ -353,12 +369,12 @@ impl ClonerCalls for WasmCloner {
         kind: &str,
         wanted: &Resource,
     ) -> Result<Option<Resource>, PluginError> {
-        let (c, k, w) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(wanted));
+        let (c, k, w) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(wanted));
         let what = format!("find {kind} {:?}", wanted.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_find(s, &c, &k, &w))?;
         match out.map_err(|e| self.guest(what.clone(), e.into()))? {
             None => Ok(None),
-            Some(r) => v1_2::from_wit(&self.name, r)
+            Some(r) => v1_3::from_wit(&self.name, r)
                 .map(Some)
                 .map_err(|e| self.guest(what, e)),
         }
@@ -374,9 +390,9 @@ impl ClonerCalls for WasmCloner {
         wanted: &[&Resource],
     ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
         let (c, k, w) = (
-            v1_2::context(ctx),
+            v1_3::context(ctx),
             kind.to_string(),
-            wanted.iter().map(|r| v1_2::to_wit(r)).collect::<Vec<_>>(),
+            wanted.iter().map(|r| v1_3::to_wit(r)).collect::<Vec<_>>(),
         );
         let what = format!("find-all {kind} ({} resources)", wanted.len());
         let out = match &self.pre {
@@ -386,6 +402,9 @@ impl ClonerCalls for WasmCloner {
                 call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
             }
             Contract::V1_2(pre) => {
+                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
+            }
+            Contract::V1_3(pre) => {
                 call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
             }
         };
@@ -405,7 +424,7 @@ impl ClonerCalls for WasmCloner {
         found
             .into_iter()
             .map(|f| {
-                f.map(|r| v1_2::from_wit(&self.name, r))
+                f.map(|r| v1_3::from_wit(&self.name, r))
                     .transpose()
                     .map_err(|e| self.guest(what.clone(), e))
             })
@@ -420,11 +439,11 @@ impl ClonerCalls for WasmCloner {
         kind: &str,
         res: &Resource,
     ) -> Result<Resource, PluginError> {
-        let (c, k, r) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(res));
+        let (c, k, r) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(res));
         let what = format!("create {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_create(s, &c, &k, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_3::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     async fn update(
@@ -436,15 +455,15 @@ impl ClonerCalls for WasmCloner {
         res: &Resource,
     ) -> Result<Resource, PluginError> {
         let (c, k, id, r) = (
-            v1_2::context(ctx),
+            v1_3::context(ctx),
             kind.to_string(),
             target_id.to_string(),
-            v1_2::to_wit(res),
+            v1_3::to_wit(res),
         );
         let what = format!("update {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_update(s, &c, &k, &id, &r))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_3::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     async fn update_fields(
@@ -456,21 +475,21 @@ impl ClonerCalls for WasmCloner {
         res: &Resource,
         fields: &[String],
     ) -> Result<Resource, PluginError> {
-        let Contract::V1_2(pre) = &self.pre else {
+        if matches!(self.pre, Contract::V1_0(_) | Contract::V1_1(_)) {
             return self.update(grant, ctx, kind, target_id, res).await;
-        };
+        }
         let (c, k, id, r, f) = (
-            v1_2::context(ctx),
+            v1_3::context(ctx),
             kind.to_string(),
             target_id.to_string(),
-            v1_2::to_wit(res),
+            v1_3::to_wit(res),
             fields.to_vec(),
         );
         let what = format!("update {kind} {:?}", res.key);
-        let out = call_on!(self, pre, grant, &what, |g, s| g
-            .call_update_fields(s, &c, &k, &id, &r, &f))?;
+        let out = call_since_1_2!(self, grant, &what, |g, s| g
+            .call_update_fields(s, &c, &k, &id, &r, &f), else unreachable!("older contracts update whole"))?;
         let r = out.map_err(|e| self.guest(what.clone(), e.into()))?;
-        v1_2::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
+        v1_3::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
     async fn delete(
@@ -481,17 +500,39 @@ impl ClonerCalls for WasmCloner {
         target: &Resource,
     ) -> Result<(), PluginError> {
         let what = format!("delete {kind} {:?}", target.key);
-        let Contract::V1_2(pre) = &self.pre else {
+        if matches!(self.pre, Contract::V1_0(_) | Contract::V1_1(_)) {
             return Err(self.guest(
                 what,
                 GuestError::Denied(
                     "built against a contract older than 1.2.0, which has no delete".into(),
                 ),
             ));
-        };
-        let (c, k, t) = (v1_2::context(ctx), kind.to_string(), v1_2::to_wit(target));
-        let out = call_on!(self, pre, grant, &what, |g, s| g.call_delete(s, &c, &k, &t))?;
+        }
+        let (c, k, t) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(target));
+        let out = call_since_1_2!(self, grant, &what, |g, s| g.call_delete(s, &c, &k, &t), else unreachable!("checked above"))?;
         out.map_err(|e| self.guest(what, e.into()))
+    }
+
+    async fn export(
+        &self,
+        grant: Grant,
+        ctx: &CallContext,
+        kind: &str,
+        res: &Resource,
+    ) -> Result<serde_json::Value, PluginError> {
+        let Contract::V1_3(pre) = &self.pre else {
+            return Ok(serde_json::Value::Null);
+        };
+        let (c, k, r) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(res));
+        let what = format!("export {kind} {:?}", res.key);
+        let out = call_on!(self, pre, grant, &what, |g, s| g.call_export(s, &c, &k, &r))?;
+        let text = out.map_err(|e| self.guest(what.clone(), e.into()))?;
+        serde_json::from_str(&text).map_err(|e| {
+            self.guest(
+                what,
+                GuestError::Invalid(format!("export returned a note that is not JSON: {e}")),
+            )
+        })
     }
 
     async fn copy_files(
@@ -503,10 +544,10 @@ impl ClonerCalls for WasmCloner {
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
         let (c, k, s_, t) = (
-            v1_2::context(ctx),
+            v1_3::context(ctx),
             kind.to_string(),
-            v1_2::to_wit(source),
-            v1_2::to_wit(target),
+            v1_3::to_wit(source),
+            v1_3::to_wit(target),
         );
         let what = format!("copy-files {kind} {:?}", source.key);
         let out = call_cloner!(self, grant, &what, |g, s| g
@@ -590,7 +631,7 @@ where
                     limits.memory_bytes >> 20
                 ))),
                 None => {
-                    if let Some(v) = e.downcast_ref::<v1_2::Violation>() {
+                    if let Some(v) = e.downcast_ref::<v1_3::Violation>() {
                         return Err(PluginError::Violation {
                             call: what.to_string(),
                             message: v.0.clone(),

@@ -14,7 +14,7 @@ use ferry::net::auth::AuthInput;
 use ferry::net::client::ClientConfig;
 use ferry::net::retry::RetryPolicy;
 use ferry::promotion::{EnvToml, Loaded, parse_size, read_secret_file};
-use ferry::session::{EnvSpec, Settings};
+use ferry::session::{EnvSpec, Settings, Sides};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -160,6 +160,17 @@ pub struct RunArgs {
     /// Seconds to wait while another run holds the target's lock (default 600).
     #[arg(long, value_name = "SECS", default_value_t = 600)]
     pub lock_wait: u64,
+    /// Restore this package (`ferry export`) instead of reading a source: it takes the
+    /// source's place, and no source flag is needed.
+    #[arg(long, value_name = "FILE")]
+    pub from_package: Option<PathBuf>,
+    /// Check the package's signature with this public key (`ferry package keygen`); an
+    /// unsigned package is refused.
+    #[arg(long, value_name = "PUBKEY", requires = "from_package")]
+    pub verify: Option<PathBuf>,
+    /// Refuse a package that is not signed and verified (needs --verify).
+    #[arg(long, requires = "verify")]
+    pub require_signature: bool,
     /// Write the JSON report to this file.
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
@@ -205,13 +216,53 @@ impl RunArgs {
         self.settings_with(file)
     }
 
+    /// The settings of an export: the source alone.
+    pub fn export_settings(&self) -> anyhow::Result<Run> {
+        let e = &self.endpoints;
+        if e.target_url.is_some() || !e.target_param.is_empty() || e.target_org.is_some() {
+            anyhow::bail!("an export has no target: leave out the --target-* flags");
+        }
+        if self.from_package.is_some() || self.prune {
+            anyhow::bail!("an export reads a live source: --from-package and --prune are for plan and clone");
+        }
+        let file = self.config.as_deref().map(Loaded::read).transpose()?;
+        self.settings_for(file, Sides::Export)
+    }
+
     /// Combine the flags with an already loaded promotion file.
     pub fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
+        let sides = match &self.from_package {
+            None => Sides::Live,
+            Some(path) => {
+                let trust = ferry::package::Trust {
+                    verify: self
+                        .verify
+                        .as_deref()
+                        .map(ferry::package::sign::verifying_key)
+                        .transpose()?,
+                    require_signature: self.require_signature,
+                };
+                Sides::FromPackage(std::sync::Arc::new(ferry::package::Package::open(path, &trust)?))
+            }
+        };
+        self.settings_for(file, sides)
+    }
+
+    fn settings_for(&self, file: Option<Loaded>, sides: Sides) -> anyhow::Result<Run> {
         let empty = ferry::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let e = &self.endpoints;
-        let platform = platform(e, &file)?;
-        let source = env(
+        let platform = match &sides {
+            // A package knows its platform: --platform may only agree with it.
+            Sides::FromPackage(p) if e.platform.is_none() && file.as_ref().is_none_or(|l| l.file.target.platform.is_none()) => {
+                p.manifest.platform.clone()
+            }
+            _ => platform(e, &file)?,
+        };
+        let source = if let Sides::FromPackage(_) = sides {
+            EnvSpec::default()
+        } else {
+            env(
             &file,
             "source",
             Side {
@@ -223,8 +274,12 @@ impl RunArgs {
                 password_file: &e.source_password_file,
             },
             &e.api_prefix,
-        )?;
-        let target = env(
+        )?
+        };
+        let target = if let Sides::Export = sides {
+            EnvSpec::default()
+        } else {
+            env(
             &file,
             "target",
             Side {
@@ -236,7 +291,8 @@ impl RunArgs {
                 password_file: &e.target_password_file,
             },
             &e.api_prefix,
-        )?;
+        )?
+        };
         let concurrency = self
             .concurrency
             .or(run.concurrency)
@@ -331,9 +387,11 @@ impl RunArgs {
                 allow_empty: self.allow_empty,
             },
             lock_wait: std::time::Duration::from_secs(self.lock_wait),
+            from_package: None,
         };
         Ok(Run {
             settings: Settings {
+                sides,
                 platform,
                 source,
                 target,

@@ -6,6 +6,7 @@ mod clone;
 mod demo;
 mod diff;
 mod hook;
+mod package;
 mod plugins;
 mod sandbox;
 mod unlock;
@@ -72,6 +73,12 @@ enum Command {
     /// Show, field by field, how what the source would write differs from the target; exit
     /// 0 when nothing differs, 2 when something does, 1 on error.
     Diff(diff::DiffArgs),
+    /// Export the source to a package file: the source flags, selection and promotion file
+    /// of clone, and --out FILE (restore with plan/clone --from-package FILE).
+    Export(package::ExportArgs),
+    /// Inspect a package (every entry checked), or make a key pair to sign packages with.
+    #[command(subcommand)]
+    Package(package::PackageCommand),
     /// Start the sandbox with a seeded DEV and an empty PROD org, plan, clone, report.
     Demo(demo::DemoArgs),
     /// Develop transform hooks: run one on a resource from a file, list the bundled ones.
@@ -104,6 +111,8 @@ pub fn main() -> ExitCode {
             Command::Clone(a) => clone::clone(a).await,
             Command::Plan(a) => clone::plan_cmd(a).await,
             Command::Diff(a) => diff::run(a).await,
+            Command::Export(a) => package::export(a).await,
+            Command::Package(c) => package::run(c).await,
             Command::Demo(a) => demo::run(a).await,
             Command::Hook(c) => hook::run(c).await,
             Command::Plugins(c) => plugins::run(c).await,

@@ -11,6 +11,7 @@
 pub mod engine;
 pub mod files;
 pub mod lock;
+pub mod package;
 pub mod net;
 pub mod plugin;
 pub mod promotion;

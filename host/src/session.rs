@@ -15,7 +15,9 @@ use crate::engine::progress::{NoProgress, Progress};
 use crate::engine::report::Report;
 use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
+use crate::net::tape::{Recorder, Replay, Tape};
 use crate::net::{Connection, Environments, HttpClient, Side};
+use crate::package::Package;
 use crate::plugin::grant::Grant;
 use crate::plugin::hook::Hook;
 use crate::plugin::platform::Platform;
@@ -41,8 +43,21 @@ pub struct EnvSpec {
     pub auth: AuthInput,
 }
 
+/// Where a session's sides are.
+#[derive(Clone, Default)]
+pub enum Sides {
+    /// a clone, plan or diff: both environments live
+    #[default]
+    Live,
+    /// a restore (`--from-package`): the source is this package, already checked
+    FromPackage(Arc<Package>),
+    /// an export: the source is live and recorded; there is no target
+    Export,
+}
+
 /// Everything a session is opened from.
 pub struct Settings {
+    pub sides: Sides,
     /// the platform of the run (its plugins alone are loaded)
     pub platform: String,
     pub source: EnvSpec,
@@ -91,6 +106,13 @@ pub struct Session {
     /// the settings' options, with the platform's options and the promotion file's rules
     /// and hooks
     pub options: Options,
+    /// an export's package, being made (`Sides::Export`)
+    exporting: Option<Exporting>,
+}
+
+struct Exporting {
+    builder: std::sync::Mutex<Option<crate::package::Builder>>,
+    recorder: Arc<Recorder>,
 }
 
 impl Session {
@@ -102,8 +124,14 @@ impl Session {
             .platform()
             .cloned()
             .expect("a registry loaded for a platform has it");
-        let (source, source_conn) = connect(&platform, Side::Source, &settings.source)?;
-        let (target, target_conn) = connect(&platform, Side::Target, &settings.target)?;
+        let (source, source_conn) = match &settings.sides {
+            Sides::FromPackage(p) => package_source(&platform, p)?,
+            _ => connect(&platform, Side::Source, &settings.source)?,
+        };
+        let (target, target_conn) = match &settings.sides {
+            Sides::Export => no_target()?,
+            _ => connect(&platform, Side::Target, &settings.target)?,
+        };
         let mut options = settings.options.clone();
         options.plugin_options = platform.options(&settings.plugin_options)?;
         options.environment = vec![
@@ -117,20 +145,52 @@ impl Session {
                     .push((format!("ferry.{side}-param.{k}"), v.clone()));
             }
         }
+        // The source's server is not there to ask: a plugin must not have one side's server
+        // copy from the other's (Versori's clone call, Strategy's sync mode).
+        if let Sides::FromPackage(p) = &settings.sides {
+            options
+                .environment
+                .push(("ferry.source-package".into(), p.path.display().to_string()));
+            options.from_package = Some(p.clone());
+            warn_on_other_plugins(&registry, p);
+        }
         // The run's own counters: a server running several sessions keeps them apart.
         let stats = Arc::new(Stats::default());
         options.transform = Arc::new(transformer(
             &settings, &source, &target, &registry, &runtime, &stats,
         )?);
-        options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
-        options.managed = Arc::new(Managed::for_target(&target.identity(&platform.name))?);
+        let mut exporting = None;
+        let tape = match &settings.sides {
+            Sides::Live => Tape::Live,
+            Sides::FromPackage(p) => Tape::Replay(Arc::new(Replay::new(
+                &p.path.display().to_string(),
+                p.answers.clone(),
+                p.manifest.files.clone(),
+                p.files_dir(),
+            ))),
+            Sides::Export => {
+                let builder = crate::package::Builder::new()?;
+                let recorder = Arc::new(Recorder::new(&builder.files_dir())?);
+                exporting = Some(Exporting {
+                    builder: std::sync::Mutex::new(Some(builder)),
+                    recorder: recorder.clone(),
+                });
+                Tape::Record(recorder)
+            }
+        };
+        // An export writes nowhere: no journal, no records.
+        if !matches!(settings.sides, Sides::Export) {
+            options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
+            options.managed = Arc::new(Managed::for_target(&target.identity(&platform.name))?);
+        }
         let http = HttpClient::new(
             Environments {
                 source: source_conn,
                 target: target_conn,
             },
             &settings.net,
-        )?;
+        )?
+        .with_tape(tape);
         if let Err(e) = http.sign_in().await {
             http.sign_out().await;
             return Err(e);
@@ -148,7 +208,56 @@ impl Session {
             source,
             target,
             options,
+            exporting,
         })
+    }
+
+    /// Export the source to a package at `out` (a session opened with `Sides::Export`),
+    /// signed with `key` when given. Once per session.
+    pub async fn export(
+        &self,
+        out: &std::path::Path,
+        key: Option<&ed25519_dalek::SigningKey>,
+        progress: Arc<dyn Progress>,
+    ) -> Result<crate::engine::export::Exported, PlanError> {
+        let Some(x) = &self.exporting else {
+            return Err(PlanError::Usage("this session was not opened for an export".into()));
+        };
+        let Some(builder) = x.builder.lock().expect("builder lock").take() else {
+            return Err(PlanError::Usage("this session has exported already".into()));
+        };
+        let grant = self.grant.reporting_to(progress.clone());
+        let about = crate::engine::export::About {
+            platform: self.platform.name.clone(),
+            source: crate::package::SourceInfo {
+                name: self.source.name.clone(),
+                url: self.source.url.clone(),
+                params: self.source.params.clone(),
+                describe: self.source.describe.clone(),
+            },
+            plugins: self
+                .registry
+                .plugins()
+                .map(|p| crate::package::PluginUsed {
+                    name: p.name.clone(),
+                    version: p.version.clone(),
+                    sha256: p.sha256.clone(),
+                    kinds: p.kinds.iter().map(|k| k.name.clone()).collect(),
+                })
+                .collect(),
+        };
+        crate::engine::export::export(
+            &self.registry,
+            &grant,
+            &self.options,
+            &x.recorder,
+            builder,
+            about,
+            key,
+            out,
+            &*progress,
+        )
+        .await
     }
 
     /// The token that stops the run: nothing new starts, what is in flight finishes.
@@ -171,14 +280,16 @@ impl Session {
         let grant = self.grant.reporting_to(progress.clone());
         let mut p = plan(&self.registry, &grant, opts).await?;
         if dry_run {
-            return Ok(Report::build(
+            let mut report = Report::build(
                 &p,
                 None,
                 &self.source.describe,
                 &self.target.describe,
                 started.elapsed().as_millis() as u64,
                 self.grant.stats.snapshot(),
-            ));
+            );
+            report.credentials_needed.extend(left_out(&p, opts));
+            return Ok(report);
         }
         let done = apply(&mut p, &self.registry, &grant, opts, &*progress).await;
         opts.journal.compact();
@@ -211,6 +322,7 @@ impl Session {
         if let Some(d) = deletes {
             report.deletes = d;
         }
+        report.credentials_needed.extend(left_out(&p, opts));
         Ok(report)
     }
 
@@ -253,6 +365,101 @@ impl Session {
     pub async fn close(&self) {
         if let Some(http) = &self.grant.http {
             http.sign_out().await;
+        }
+    }
+}
+
+/// The secret fields a restored package left out that the target's rules did not set, of
+/// the resources the run writes.
+fn left_out(p: &crate::engine::plan::Plan, opts: &Options) -> Vec<crate::engine::report::Credential> {
+    let Some(pkg) = &opts.from_package else {
+        return vec![];
+    };
+    pkg.manifest
+        .credentials
+        .iter()
+        .filter_map(|c| {
+            let it = p.items.iter().find(|it| {
+                it.source.kind == c.kind && it.source_key == c.key && !it.action.is_out() && it.lookup_only.is_none()
+            })?;
+            let set = it.source.body.value().pointer(&c.field).is_some_and(|v| !v.is_null());
+            (!set).then(|| crate::engine::report::Credential {
+                kind: c.kind.clone(),
+                key: it.source.key.clone(),
+                reason: format!(
+                    "secret field {} is not in the package: set it with a rule of the promotion file (\"${{env:NAME}}\"), or on the target by hand",
+                    c.field
+                ),
+            })
+        })
+        .collect()
+}
+
+/// A package as the source: the environment it was exported from, without a credential
+/// (nothing is sent to it: the client plays the package's recording back).
+fn package_source(platform: &Platform, p: &Package) -> anyhow::Result<(Env, Connection)> {
+    let m = &p.manifest;
+    if m.platform != platform.name {
+        anyhow::bail!(
+            "package {} was exported from a {} environment; this run is for {} (give --platform {})",
+            p.path.display(),
+            m.platform,
+            platform.name,
+            m.platform
+        );
+    }
+    let c = &platform.connection;
+    let base = c.base_url(&m.source.url, &m.source.params);
+    let conn = Connection::new(Side::Source, &base, crate::net::Credential::None)?
+        .with_headers(c.headers(&m.source.url, &m.source.params))?;
+    let file = p
+        .path
+        .file_name()
+        .map(|f| f.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let env = Env {
+        name: m.source.name.clone(),
+        url: m.source.url.clone(),
+        params: m.source.params.clone(),
+        base: conn.base.to_string(),
+        describe: format!("package {file} ({})", m.source.describe),
+    };
+    Ok((env, conn))
+}
+
+/// An export's target: none. The client refuses every request to it.
+fn no_target() -> anyhow::Result<(Env, Connection)> {
+    let conn = Connection::new(Side::Target, "http://no-target.invalid/", crate::net::Credential::None)?;
+    let env = Env {
+        name: "package".into(),
+        url: String::new(),
+        params: BTreeMap::new(),
+        base: conn.base.to_string(),
+        describe: "a package".into(),
+    };
+    Ok((env, conn))
+}
+
+/// A package made by other plugins than the ones loaded may not restore the same way.
+fn warn_on_other_plugins(registry: &Registry, p: &Package) {
+    for used in &p.manifest.plugins {
+        match registry.plugins().find(|l| l.name == used.name) {
+            Some(l) if l.sha256 == used.sha256 => {}
+            Some(l) => tracing::warn!(
+                "package {} was exported by plugin {} {} ({}); this run loads {} ({})",
+                p.path.display(),
+                used.name,
+                used.version,
+                &used.sha256[..12.min(used.sha256.len())],
+                l.version,
+                &l.sha256[..12.min(l.sha256.len())]
+            ),
+            None => tracing::warn!(
+                "package {} was exported by plugin {} {}, which this run does not load",
+                p.path.display(),
+                used.name,
+                used.version
+            ),
         }
     }
 }

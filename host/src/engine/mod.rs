@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod drift;
+pub mod export;
 pub mod journal;
 pub mod managed;
 pub mod order;
@@ -61,6 +62,8 @@ pub struct Options {
     pub prune: prune::PruneOptions,
     /// how long a run waits for another to release the target (`crate::lock`)
     pub lock_wait: std::time::Duration,
+    /// the package that is the run's source (`--from-package`): listing reads its resources
+    pub from_package: Option<Arc<crate::package::Package>>,
 }
 
 impl Default for Options {
@@ -79,6 +82,7 @@ impl Default for Options {
             managed: Arc::new(managed::Managed::none()),
             prune: prune::PruneOptions::default(),
             lock_wait: std::time::Duration::from_secs(600),
+            from_package: None,
         }
     }
 }

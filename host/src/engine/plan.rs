@@ -61,7 +61,22 @@ pub fn context(opts: &Options) -> CallContext {
     CallContext { options }
 }
 
-pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<Plan, PlanError> {
+/// The source's resources that a run takes: every kind read (from a package, when the run's
+/// source is one), references linked, selection and its closure applied.
+pub struct Selected {
+    pub kinds: Vec<KindInfo>,
+    pub items: Vec<Item>,
+    /// every key the source lists, before selection: what prune must never take for gone
+    pub listed: HashMap<String, HashSet<String>>,
+    pub warnings: Vec<String>,
+}
+
+/// Read the source and select (the first half of a plan; all of an export's reading).
+pub async fn read_selected(
+    registry: &Registry,
+    grant: &Grant,
+    opts: &Options,
+) -> Result<Selected, PlanError> {
     let all: Vec<KindInfo> = registry.kinds().map(|(k, _)| k.clone()).collect();
     let known: BTreeSet<String> = all.iter().map(|k| k.name.clone()).collect();
     let patterns = opts.selection.check(&known).map_err(PlanError::Usage)?;
@@ -69,6 +84,9 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         .map_err(PlanError::Usage)?
         .into_iter()
         .filter(|k| opts.selection.takes_kind(&k.name))
+        // A package holds the kinds it was exported with: the others are not in the run
+        // (absent is not empty: prune must not take them for gone).
+        .filter(|k| opts.from_package.as_ref().is_none_or(|p| p.manifest.counts.contains_key(&k.name)))
         .collect();
     let ctx = context(opts);
 
@@ -84,8 +102,12 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
             ctx.clone(),
         );
         let name = k.name.clone();
+        let package = opts.from_package.clone();
         async move {
-            let rows = cloner.list(grant, &ctx, &name).await?;
+            let rows = match package {
+                Some(p) => p.listed(&name),
+                None => cloner.list(grant, &ctx, &name).await?,
+            };
             tracing::info!(kind = %name, count = rows.len(), "read the source");
             Ok::<_, PluginError>(rows)
         }
@@ -135,6 +157,22 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         items = kept;
     }
 
+    Ok(Selected {
+        kinds,
+        items,
+        listed,
+        warnings,
+    })
+}
+
+pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<Plan, PlanError> {
+    let Selected {
+        kinds,
+        mut items,
+        listed,
+        mut warnings,
+    } = read_selected(registry, grant, opts).await?;
+    let ctx = context(opts);
     transform(&kinds, opts, &mut items).await;
     let mut unresolved = Vec::new();
     repoint(&kinds, &mut items, &mut warnings, &mut unresolved);

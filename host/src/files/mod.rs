@@ -5,9 +5,11 @@
 //! whole, within the byte cap.
 
 pub mod envelope;
+mod package;
 
 use crate::net::client::{classify, read_capped};
 use crate::net::retry::Tried;
+use crate::net::tape::Tape;
 use crate::net::{HttpClient, HttpError, Policy, Side};
 use base64::Engine as _;
 use futures::StreamExt;
@@ -81,18 +83,18 @@ pub async fn transfer(
     policy: &Policy,
     req: &TransferRequest,
 ) -> Result<TransferOutcome, TransferError> {
+    match client.tape() {
+        Tape::Record(rec) => return package::save(client, policy, req, rec).await,
+        Tape::Replay(replay) => return package::restore(client, policy, req, replay).await,
+        Tape::Live => {}
+    }
     let what = format!("GET {} on the source", req.download_path);
     // A transfer holds a request slot on both sides while the bytes flow.
     let _slots = client.admit_both().await;
     match &req.encoding {
         Encoding::Raw => {
             let resp = download(client, policy, req, &what).await?;
-            let mime = resp
-                .headers()
-                .get("content-type")
-                .and_then(|v| v.to_str().ok())
-                .map(|s| s.split(';').next().unwrap_or("").trim().to_string())
-                .unwrap_or_else(|| "application/octet-stream".into());
+            let mime = media_type(&resp);
             if !accepted(&req.accept, &mime) {
                 return Ok(TransferOutcome::Unsupported(mime));
             }
@@ -131,28 +133,10 @@ pub async fn transfer(
                 }
                 other => other?,
             };
-            let env: Value = serde_json::from_slice(&body)
-                .map_err(|e| TransferError::Shape(format!("{what}: not a JSON envelope: {e}")))?;
-            let mime = env
-                .pointer(mime_type)
-                .and_then(Value::as_str)
-                .unwrap_or("application/octet-stream")
-                .to_string();
+            let (bytes, mime) = decode_envelope(&body, data, mime_type, *base64, &what)?;
             if !accepted(&req.accept, &mime) {
                 return Ok(TransferOutcome::Unsupported(mime));
             }
-            let text = env
-                .pointer(data)
-                .and_then(Value::as_str)
-                .ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
-            // Text types travel as text even in a base64 envelope (Unstract: PDFs base64, CSV plain).
-            let bytes = if *base64 && !mime.starts_with("text/") {
-                base64::engine::general_purpose::STANDARD
-                    .decode(text.trim())
-                    .map_err(|e| TransferError::Shape(format!("{what}: bad base64: {e}")))?
-            } else {
-                text.as_bytes().to_vec()
-            };
             drop(body);
             if bytes.len() as u64 > req.max_bytes {
                 return Ok(TransferOutcome::TooLarge(bytes.len() as u64));
@@ -172,6 +156,45 @@ pub async fn transfer(
             })
         }
     }
+}
+
+/// A raw download's media type, without its parameters.
+fn media_type(resp: &reqwest::Response) -> String {
+    resp.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(|s| s.split(';').next().unwrap_or("").trim().to_string())
+        .unwrap_or_else(|| "application/octet-stream".into())
+}
+
+/// A whole envelope's file and media type (base64 decoded, except text/* types, which
+/// travel as text even in a base64 envelope: Unstract sends PDFs base64, CSV plain).
+fn decode_envelope(
+    body: &[u8],
+    data: &str,
+    mime_type: &str,
+    base64: bool,
+    what: &str,
+) -> Result<(Vec<u8>, String), TransferError> {
+    let env: Value = serde_json::from_slice(body)
+        .map_err(|e| TransferError::Shape(format!("{what}: not a JSON envelope: {e}")))?;
+    let mime = env
+        .pointer(mime_type)
+        .and_then(Value::as_str)
+        .unwrap_or("application/octet-stream")
+        .to_string();
+    let text = env
+        .pointer(data)
+        .and_then(Value::as_str)
+        .ok_or_else(|| TransferError::Shape(format!("{what}: no string at {data:?}")))?;
+    let bytes = if base64 && !mime.starts_with("text/") {
+        base64::engine::general_purpose::STANDARD
+            .decode(text.trim())
+            .map_err(|e| TransferError::Shape(format!("{what}: bad base64: {e}")))?
+    } else {
+        text.as_bytes().to_vec()
+    };
+    Ok((bytes, mime))
 }
 
 /// "/data" -> "data"; `None` for a nested pointer.
@@ -194,7 +217,40 @@ async fn stream_envelope(
     base64: bool,
     what: &str,
 ) -> Result<TransferOutcome, TransferError> {
-    use std::io::{Seek, SeekFrom};
+    match spool_envelope(client, policy, req, data_key, mime_key, base64, what).await? {
+        Spool::Done(outcome) => Ok(outcome),
+        Spool::Ready(spooled) => upload_spool(client, policy, req, spooled).await,
+    }
+}
+
+/// A file spooled on disk, ready to be read again as often as an upload needs: its data
+/// (base64 still, when `decode`), the exact length it decodes to, and its media type.
+struct Spooled {
+    file: std::fs::File,
+    length: u64,
+    decode: bool,
+    whitespace: bool,
+    mime: String,
+}
+
+enum Spool {
+    Ready(Spooled),
+    /// too large or not accepted: nothing to upload
+    Done(TransferOutcome),
+}
+
+/// Download an envelope and spool its data string (unescaped, still base64), checking the
+/// cap, the media type and the base64's length on the way.
+#[allow(clippy::too_many_arguments)]
+async fn spool_envelope(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    data_key: String,
+    mime_key: String,
+    base64: bool,
+    what: &str,
+) -> Result<Spool, TransferError> {
     // base64 is 4/3 of the file: a data string longer than that is over the cap either way.
     let raw_cap = req.max_bytes.saturating_mul(4) / 3 + 16;
     let retry = client.retry_policy();
@@ -223,9 +279,9 @@ async fn stream_envelope(
                 .feed(&chunk)
                 .map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
             if scanner.data_len > raw_cap {
-                return Ok(TransferOutcome::TooLarge(
+                return Ok(Spool::Done(TransferOutcome::TooLarge(
                     scanner.data_len.saturating_mul(3) / 4,
-                ));
+                )));
             }
         }
         match cut {
@@ -251,7 +307,7 @@ async fn stream_envelope(
     }
     let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
     if !accepted(&req.accept, &mime) {
-        return Ok(TransferOutcome::Unsupported(mime));
+        return Ok(Spool::Done(TransferOutcome::Unsupported(mime)));
     }
     let decode = base64 && !mime.starts_with("text/");
     if decode && done.nonws % 4 != 0 {
@@ -262,7 +318,7 @@ async fn stream_envelope(
     let size = if decode { done.nonws / 4 * 3 } else { raw_len };
     // With padding the decoded size is up to 2 bytes less than `size`; the stream's cap is exact.
     if size > req.max_bytes + if decode { 2 } else { 0 } {
-        return Ok(TransferOutcome::TooLarge(size));
+        return Ok(Spool::Done(TransferOutcome::TooLarge(size)));
     }
     let mut file = writer
         .into_inner()
@@ -275,9 +331,32 @@ async fn stream_envelope(
     } else {
         size
     };
-    // The spool can be read again: an upload the target refused without handling it (429,
-    // 503 with Retry-After, no connection) is sent again.
-    let whitespace = done.nonws != raw_len;
+    Ok(Spool::Ready(Spooled {
+        file,
+        length,
+        decode,
+        whitespace: done.nonws != raw_len,
+        mime,
+    }))
+}
+
+/// Upload a spooled file, decoding it on the way when it is base64, and again while the
+/// target refuses it without handling it (429, 503 with Retry-After, no connection).
+async fn upload_spool(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    spooled: Spooled,
+) -> Result<TransferOutcome, TransferError> {
+    use std::io::{Seek, SeekFrom};
+    let Spooled {
+        mut file,
+        length,
+        decode,
+        whitespace,
+        mime,
+    } = spooled;
+    let retry = client.retry_policy();
     let mut attempt = 1;
     loop {
         file.seek(SeekFrom::Start(0))

@@ -5,6 +5,7 @@
 //! `retry`), so every plugin gets the same reliable transport.
 
 use super::policy::{self, Policy, Refusal};
+use super::tape::Tape;
 use super::retry::{RetryPolicy, Tried};
 use super::{Connection, Credential, Environments, Side};
 use futures::StreamExt;
@@ -150,6 +151,10 @@ pub enum HttpError {
     Connect { what: String, detail: String },
     #[error("{what}: {detail}")]
     Other { what: String, detail: String },
+    /// the side is not there to ask: an export has no target, a package's recording lacks
+    /// the request (never worth retrying)
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 impl HttpError {
@@ -173,6 +178,8 @@ pub struct HttpClient {
     retry: RetryPolicy,
     batch: usize,
     max_in_flight: usize,
+    /// a live source, or one recorded (export) or played back (restore): `net::tape`
+    tape: Tape,
 }
 
 impl HttpClient {
@@ -212,7 +219,18 @@ impl HttpClient {
             retry: config.retry,
             batch: config.batch.max(1),
             max_in_flight: config.max_in_flight.max(1),
+            tape: Tape::Live,
         })
+    }
+
+    /// The same client, its source recorded or played back.
+    pub fn with_tape(mut self, tape: Tape) -> Self {
+        self.tape = tape;
+        self
+    }
+
+    pub fn tape(&self) -> &Tape {
+        &self.tape
     }
 
     pub fn retry_policy(&self) -> RetryPolicy {
@@ -345,11 +363,38 @@ impl HttpClient {
     }
 
     /// Send a plugin's request; the body is read up to `max_body` bytes. Throttled per
-    /// environment, and retried when that is safe (see [`RetryPolicy`]).
+    /// environment, and retried when that is safe (see [`RetryPolicy`]). A recorded source
+    /// keeps the answer; a played-back one answers from the recording, after the same checks.
     pub async fn send(
         &self,
         policy: &Policy,
         req: Request,
+        max_body: u64,
+    ) -> Result<Response, HttpError> {
+        match (&self.tape, req.side) {
+            (Tape::Replay(r), Side::Source) => {
+                self.check(policy, &req)?;
+                return r.answer(&req).map_err(HttpError::Unavailable);
+            }
+            (Tape::Record(_), Side::Target) => {
+                return Err(HttpError::Unavailable(format!(
+                    "{} {} on the target: an export reads the source only",
+                    req.method, req.path
+                )));
+            }
+            _ => {}
+        }
+        let result = self.send_live(policy, &req, max_body).await;
+        if let (Tape::Record(rec), Side::Source, Ok(resp)) = (&self.tape, req.side, &result) {
+            rec.keep(&req, resp);
+        }
+        result
+    }
+
+    async fn send_live(
+        &self,
+        policy: &Policy,
+        req: &Request,
         max_body: u64,
     ) -> Result<Response, HttpError> {
         let what = format!("{} {} on the {}", req.method, req.path, req.side);
@@ -363,7 +408,7 @@ impl HttpClient {
             let session = self.session(req.side);
             let result = {
                 let _permit = self.admit(req.side).await;
-                self.send_once(policy, &req, max_body, &what).await
+                self.send_once(policy, req, max_body, &what).await
             };
             if matches!(&result, Ok(r) if r.status == 401)
                 && !ended.contains(&session)

@@ -7,6 +7,7 @@ pub mod client;
 pub mod paging;
 pub mod policy;
 pub mod retry;
+pub mod tape;
 
 use std::fmt;
 use url::Url;

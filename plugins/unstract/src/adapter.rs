@@ -51,6 +51,11 @@ impl Kind for Adapter {
         Ok(Resource::from_body(&info(), "/id", updated))
     }
 
+    /// What a write reads of the source beyond the listing: the users it is shared with.
+    fn export(&self, _ctx: &Ctx, res: &Resource) -> Result<Value> {
+        crate::common::export_share(&res.body)
+    }
+
     fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
         crate::common::delete(&format!("adapter/{}/", target.id))
     }

@@ -155,6 +155,17 @@ fn users(side: Side) -> Result<Vec<(String, String, bool)>> {
         .collect())
 }
 
+/// During `ferry export`: read what [`share`] will read of the source for `source` (the
+/// users, when the resource is shared with some), so that a restore finds it in the package.
+pub fn export_share(source: &Value) -> Result<Value> {
+    let owner = scalar(&source["created_by"]);
+    let shared = source["shared_users"].as_array().into_iter().flatten().map(scalar).any(|u| u != owner);
+    if shared {
+        users(Side::Source)?;
+    }
+    Ok(Value::Null)
+}
+
 /// Share a target resource as its source is shared: groups (ids already remapped by the
 /// host), users by email, the org flag. Sends nothing when there is nothing to share.
 pub fn share(route: &str, target_id: &str, source: &Value) -> Result<()> {

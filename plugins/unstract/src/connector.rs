@@ -73,6 +73,11 @@ impl Kind for Connector {
         Ok(Resource::from_body(&info(), "/id", updated))
     }
 
+    /// What a write reads of the source beyond the listing: the users it is shared with.
+    fn export(&self, _ctx: &Ctx, res: &Resource) -> Result<Value> {
+        crate::common::export_share(&res.body)
+    }
+
     fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
         crate::common::delete(&format!("connector/{}/", target.id))
     }

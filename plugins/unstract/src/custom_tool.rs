@@ -180,16 +180,7 @@ impl Kind for CustomTool {
             if present.contains(&name) {
                 continue;
             }
-            let req = TransferRequest {
-                download: Download {
-                    path: format!("prompt-studio/file/{}", source.id),
-                    query: vec![("document_id".into(), scalar(&d["document_id"]))],
-                    encoding: Encoding::JsonEnvelope(JsonEnvelope { data: "/data".into(), mime_type: "/mime_type".into(), base64: true }),
-                },
-                upload: Upload { path: format!("prompt-studio/file/{}", target.id), field: "file".into(), filename: name.clone(), fields: vec![] },
-                max_bytes: max,
-                accept: vec!["application/pdf".into(), "text/plain".into(), "text/csv".into()],
-            };
+            let req = document(source, d, &target.id, max);
             match ferry_sdk::files::transfer(&req) {
                 Ok(TransferOutcome::Moved(m)) => moved.push(json!({"name": name, "bytes": m.bytes, "sha256": m.sha256})),
                 Ok(TransferOutcome::TooLarge(n)) => too_large.push(json!({"name": name, "bytes": n})),
@@ -205,8 +196,40 @@ impl Kind for CustomTool {
         Ok(json!({"moved": moved, "too_large": too_large, "unsupported": unsupported, "failed": failed}))
     }
 
+    /// What a write reads of the source beyond the listing: the users it is shared with, its
+    /// documents' list, and each document (saved in the package by the host).
+    fn export(&self, ctx: &Ctx, res: &Resource) -> Result<Value> {
+        crate::common::export_share(&res.body)?;
+        let max: u64 = ctx.option("max-file-size").and_then(|m| m.parse().ok()).unwrap_or(25 << 20);
+        let docs = list(Side::Source, "prompt-studio/prompt-document/", &[("tool_id", &res.id)])?;
+        let (mut saved, mut too_large, mut unsupported) = (vec![], vec![], vec![]);
+        for d in &docs {
+            let name = scalar(&d["document_name"]);
+            match ferry_sdk::files::transfer(&document(res, d, "", max))? {
+                TransferOutcome::Moved(m) => saved.push(json!({"name": name, "bytes": m.bytes, "sha256": m.sha256})),
+                TransferOutcome::TooLarge(n) => too_large.push(json!({"name": name, "bytes": n})),
+                TransferOutcome::Unsupported(mime) => unsupported.push(json!({"name": name, "mime_type": mime})),
+            }
+        }
+        Ok(json!({"documents": saved, "too_large": too_large, "unsupported": unsupported}))
+    }
+
     fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
         crate::common::delete(&format!("prompt-studio/{}/", target.id))
+    }
+}
+
+/// The transfer of one source document of `source` into target project `target_id`.
+fn document(source: &Resource, doc: &Value, target_id: &str, max: u64) -> TransferRequest {
+    TransferRequest {
+        download: Download {
+            path: format!("prompt-studio/file/{}", source.id),
+            query: vec![("document_id".into(), scalar(&doc["document_id"]))],
+            encoding: Encoding::JsonEnvelope(JsonEnvelope { data: "/data".into(), mime_type: "/mime_type".into(), base64: true }),
+        },
+        upload: Upload { path: format!("prompt-studio/file/{target_id}"), field: "file".into(), filename: scalar(&doc["document_name"]), fields: vec![] },
+        max_bytes: max,
+        accept: vec!["application/pdf".into(), "text/plain".into(), "text/csv".into()],
     }
 }
 

@@ -56,6 +56,12 @@ impl Kind for Group {
         self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("group {name:?} is not on the target")))
     }
 
+    /// What `--clone-group-members` reads of the source: the group's members.
+    fn export(&self, _ctx: &Ctx, res: &Resource) -> Result<Value> {
+        let members = list(Side::Source, &format!("groups/{}/members/", res.id), &[])?;
+        Ok(json!({"members": members.len()}))
+    }
+
     fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
         crate::common::delete(&format!("groups/{}/", target.id))
     }

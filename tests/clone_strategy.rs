@@ -597,3 +597,76 @@ async fn projects_are_not_compared_and_prune_deletes_a_lost_one() {
     assert_eq!(&after, &[kept.clone()]);
     source_only_ran_jobs(&sb, "dev");
 }
+
+/// `ferry export --platform strategy` of `from`, its password in the manifest's variable.
+fn strategy_export(sb: &Sandbox, from: &str, out: &std::path::Path) -> Command {
+    let s = sb.env(from);
+    let mut c = ferry_command();
+    c.args(["export", "--platform", "strategy"])
+        .args(["--source-url", &s.url, "--source-user", &s.username])
+        .args(["--option", "poll-max-s=1", "--out"])
+        .arg(out)
+        .env("STRATEGY_SOURCE_PASSWORD", &s.password);
+    c
+}
+
+/// `ferry SUB --from-package` into `to`.
+fn strategy_restore(sb: &Sandbox, sub: &str, package: &std::path::Path, to: &str, extra: &[&str]) -> Command {
+    let t = sb.env(to);
+    let mut c = ferry_command();
+    c.arg(sub)
+        .arg("--from-package")
+        .arg(package)
+        .args(["--target-url", &t.url, "--target-user", &t.username])
+        .args(["--option", "poll-max-s=1"])
+        .args(extra)
+        .env("STRATEGY_TARGET_PASSWORD", &t.password);
+    c
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_package_restores_through_restoration_as_a_direct_clone_does() {
+    let sb = sandbox(
+        vec![EnvSpec::seeded("dev", Seed::Demo), EnvSpec::new("prod"), EnvSpec::new("qa")],
+        20,
+    )
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let package = dir.path().join("dev.ferrypkg");
+    expect(&output(&mut strategy(&sb, "clone", "dev", "prod", &[])), 0);
+
+    let before = content(&sb, "dev");
+    let out = output(strategy_export(&sb, "dev", &package).args(["--output", "json"]));
+    expect(&out, 0);
+    let done = json_of(&out);
+    assert_eq!(done["counts"]["project"], 2, "{done:#}");
+    assert_eq!(done["files"], 2, "one server package per project: {done:#}");
+    // An export writes nothing to the source but its duplication jobs.
+    source_only_ran_jobs(&sb, "dev");
+    assert_eq!(content(&sb, "dev"), before);
+    let jobs_before = jobs(&sb, "dev").len();
+    let source_writes = sb.writes_to("dev").len();
+
+    // The platform comes from the package; the platform's password is never in it.
+    let raw = std::fs::read(&package).unwrap();
+    let password = sb.env("dev").password.clone();
+    assert!(!raw.windows(password.len()).any(|w| w == password.as_bytes()));
+    let out = output(&mut strategy_restore(&sb, "clone", &package, "qa", &["--output", "json"]));
+    expect(&out, 0);
+    let report = json_of(&out);
+    assert_eq!(report["kinds"]["project"]["created"], 2, "{report:#}");
+    let item = &report["items"][0]["files"]["duplication"];
+    assert_eq!(item["mode"], "package", "a restore is always a restoration: {report:#}");
+    assert!(item["restoration"].is_string(), "{report:#}");
+    assert_eq!(content(&sb, "qa")["projects"], content(&sb, "prod")["projects"]);
+    assert_eq!(jobs(&sb, "dev").len(), jobs_before, "a restore started a job on the source");
+    assert_eq!(sb.writes_to("dev").len(), source_writes, "a restore reached the source");
+
+    // Again: both projects exist, nothing is restored.
+    let writes = sb.writes_to("qa").iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
+    let out = output(&mut strategy_restore(&sb, "clone", &package, "qa", &["--output", "json"]));
+    expect(&out, 0);
+    assert_eq!(json_of(&out)["kinds"]["project"]["adopted"], 2);
+    let now = sb.writes_to("qa").iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
+    assert_eq!(now, writes, "a second restore wrote");
+}

@@ -25,6 +25,10 @@ pub struct Answer {
     pub path: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub query: Vec<(String, String)>,
+    /// the headers the plugin set (never a credential: the host adds those, and refuses
+    /// them from a plugin)
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<(String, String)>,
     pub status: u16,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_type: Option<String>,
@@ -48,15 +52,23 @@ pub struct SavedFile {
     pub mime_type: String,
 }
 
-/// How a request is known on the tape: method, path (without a leading '/') and the query
-/// in order of its names, so that the same request always finds its answer.
-pub fn key(method: &str, path: &str, query: &[(String, String)]) -> String {
+/// How a request is known on the tape: method, path (without a leading '/'), the query and
+/// the plugin's headers (both in order of their names), so that the same request always finds
+/// its answer. Not the body: a write a restore replays (Strategy's start of a duplication)
+/// names the restore's target in its body, where the export's named none; what it is about is
+/// in its path, query and headers (Strategy's `X-MSTR-ProjectID`).
+pub fn key(method: &str, path: &str, query: &[(String, String)], headers: &[(String, String)]) -> String {
     let mut q: Vec<&(String, String)> = query.iter().collect();
     q.sort();
     let mut k = format!("{} {}", method.to_ascii_uppercase(), path.trim_start_matches('/'));
     for (i, (n, v)) in q.iter().enumerate() {
         k.push(if i == 0 { '?' } else { '&' });
         k.push_str(&format!("{n}={v}"));
+    }
+    let mut h: Vec<(String, &String)> = headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    h.sort();
+    for (n, v) in h {
+        k.push_str(&format!(" {n}: {v}"));
     }
     k
 }
@@ -124,17 +136,18 @@ impl Recorder {
             method: req.method.to_string(),
             path: req.path.trim_start_matches('/').to_string(),
             query: req.query.clone(),
+            headers: req.headers.clone(),
             status: resp.status,
             content_type,
             body,
             base64,
         };
-        let k = key(&a.method, &a.path, &a.query);
+        let k = key(&a.method, &a.path, &a.query, &a.headers);
         self.answers.lock().expect("tape lock").insert(k, a);
     }
 
     pub(crate) fn keep_file(&self, f: SavedFile) {
-        let k = key("GET", &f.path, &f.query);
+        let k = key("GET", &f.path, &f.query, &[]);
         self.files.lock().expect("tape lock").insert(k, f);
     }
 
@@ -161,11 +174,11 @@ impl Replay {
         Replay {
             answers: answers
                 .into_iter()
-                .map(|a| (key(&a.method, &a.path, &a.query), a))
+                .map(|a| (key(&a.method, &a.path, &a.query, &a.headers), a))
                 .collect(),
             files: files
                 .into_iter()
-                .map(|f| (key("GET", &f.path, &f.query), f))
+                .map(|f| (key("GET", &f.path, &f.query, &[]), f))
                 .collect(),
             dir: dir.to_path_buf(),
             name: name.to_string(),
@@ -173,7 +186,7 @@ impl Replay {
     }
 
     pub(crate) fn answer(&self, req: &Request) -> Result<Response, String> {
-        let k = key(req.method.as_str(), &req.path, &req.query);
+        let k = key(req.method.as_str(), &req.path, &req.query, &req.headers);
         let a = self.answers.get(&k).ok_or_else(|| self.missing(&k))?;
         let body = if a.base64 {
             use base64::Engine as _;
@@ -196,7 +209,7 @@ impl Replay {
 
     /// The saved file a download names, and where its bytes are.
     pub(crate) fn file(&self, path: &str, query: &[(String, String)]) -> Result<(&SavedFile, PathBuf), String> {
-        let k = key("GET", path, query);
+        let k = key("GET", path, query, &[]);
         let f = self.files.get(&k).ok_or_else(|| self.missing(&k))?;
         Ok((f, self.dir.join(&f.sha256)))
     }
@@ -216,9 +229,11 @@ mod tests {
 
     #[test]
     fn a_request_is_known_whatever_the_order_of_its_query() {
-        let a = key("get", "/users/", &[("b".into(), "2".into()), ("a".into(), "1".into())]);
-        let b = key("GET", "users/", &[("a".into(), "1".into()), ("b".into(), "2".into())]);
+        let a = key("get", "/users/", &[("b".into(), "2".into()), ("a".into(), "1".into())], &[]);
+        let b = key("GET", "users/", &[("a".into(), "1".into()), ("b".into(), "2".into())], &[]);
         assert_eq!(a, b);
         assert_eq!(a, "GET users/?a=1&b=2");
+        let p = |id: &str| key("POST", "jobs", &[], &[("X-Project".into(), id.into())]);
+        assert_ne!(p("1"), p("2"), "the headers tell two writes apart");
     }
 }

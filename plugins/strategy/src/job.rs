@@ -121,12 +121,46 @@ impl<'a> Job<'a> {
         }
     }
 
+    /// The source's half alone, for `ferry export`: start (or find) the job, wait until the
+    /// source has exported, and download its package, which the host saves in ferry's
+    /// package. A restore replays these answers, then restores the package on its target.
+    pub fn export(&mut self) -> Result<Value> {
+        let exported = (|| {
+            self.versions()?;
+            self.start_source()?;
+            let id = self.id.clone();
+            self.wait(Side::Source, &id, &["EXPORTED"])
+        })();
+        if let Err(e) = exported {
+            if matches!(e, Error::Cancelled) {
+                self.cancel();
+            }
+            return Err(e);
+        }
+        match files::transfer(&self.transfer_request())? {
+            TransferOutcome::Moved(m) => Ok(json!({"duplication": self.id, "package": {"bytes": m.bytes, "sha256": m.sha256}})),
+            TransferOutcome::TooLarge(n) => Err(Error::Invalid(format!(
+                "the package of duplication {} is at least {n} bytes, over --max-file-size ({} bytes): raise --max-file-size",
+                self.id, self.settings.max_file_size
+            ))),
+            TransferOutcome::Unsupported(t) => Err(Error::Invalid(format!("the package has media type {t}"))),
+        }
+    }
+
+    fn versions(&self) -> Result<Value> {
+        http::get(Side::Source, "projectDuplications/versions", &[])?.ok()?.json()
+    }
+
     fn drive(&mut self) -> Result<Outcome> {
         // Compatibility first: the target checks the source's versions before any write.
-        let versions = http::get(Side::Source, "projectDuplications/versions", &[])?
-            .ok()?
-            .json()?;
+        let versions = self.versions()?;
         http::post_json(Side::Target, "projectDuplications/validations", &versions)?.ok()?;
+        self.start_source()?;
+        self.finish()
+    }
+
+    /// The job on the source: one an earlier run started, or a new one.
+    fn start_source(&mut self) -> Result<()> {
         match self.started()? {
             Some(rec) => {
                 self.id = rec["id"].as_str().unwrap_or("").to_string();
@@ -159,6 +193,11 @@ impl<'a> Job<'a> {
                 "the source answered a duplication without an id".into(),
             ));
         }
+        Ok(())
+    }
+
+    /// The rest of the job, once the source has it: the target's side, to its end.
+    fn finish(&mut self) -> Result<Outcome> {
         let done = match self.settings.mode {
             Mode::Sync => {
                 self.start_on_target()?;
@@ -299,9 +338,8 @@ impl<'a> Job<'a> {
             .cloned())
     }
 
-    /// Package mode: stream the package from the source into a restoration on the target;
-    /// the bytes never pass through this plugin.
-    fn transfer(&mut self) -> Result<Value> {
+    /// The package's download on the source and its upload into a restoration on the target.
+    fn transfer_request(&self) -> TransferRequest {
         let mut target = json!({"name": self.target_name});
         if let Some(id) = self.into {
             target["id"] = json!(id);
@@ -313,7 +351,7 @@ impl<'a> Job<'a> {
                 "project": target,
             },
         });
-        let req = TransferRequest {
+        TransferRequest {
             download: Download {
                 path: format!("projectDuplications/{}/backup", self.id),
                 query: vec![],
@@ -327,7 +365,13 @@ impl<'a> Job<'a> {
             },
             max_bytes: self.settings.max_file_size,
             accept: vec![],
-        };
+        }
+    }
+
+    /// Package mode: stream the package from the source into a restoration on the target;
+    /// the bytes never pass through this plugin.
+    fn transfer(&mut self) -> Result<Value> {
+        let req = self.transfer_request();
         match files::transfer(&req)? {
             TransferOutcome::Moved(m) => {
                 self.package = Some((m.bytes, m.sha256.clone()));

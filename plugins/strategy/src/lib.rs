@@ -8,6 +8,9 @@
 //! - `create` duplicates the project into the target under its (renamed) name.
 //! - `update` (`--on-name-conflict update`) duplicates it into the existing target project:
 //!   its objects go through the conflict rules (`--option existing-objects`).
+//! - `export` (`ferry export`) runs the source's half of a duplication and downloads its
+//!   package into ferry's; restoring that, `create` and `update` restore it through the
+//!   target's `restoration` (package mode, always, from a package).
 //! - `copy-files` reports the job: its ids, the statuses each side went through, the server's
 //!   times, the package (package mode) and the settings used.
 
@@ -50,17 +53,21 @@ fn projects(side: Side) -> Result<Vec<Value>> {
         .ok_or_else(|| Error::Invalid("api/projects did not answer a list".into()))
 }
 
+/// The source project's own name: rules may have renamed the resource's.
+fn source_name(res: &Resource) -> Result<String> {
+    projects(Side::Source)?
+        .into_iter()
+        .find(|p| p["id"].as_str() == Some(res.id.as_str()))
+        .and_then(|p| p["name"].as_str().map(str::to_string))
+        .ok_or_else(|| Error::NotFound(format!("the source has no project {}", res.id)))
+}
+
 /// Duplicate `res` (a source project, renamed as the target wants it) into the target,
 /// into the project `into` when given.
 fn duplicate(ctx: &Ctx, res: &Resource, into: Option<&str>) -> Result<Resource> {
     let settings = settings::from_ctx(ctx, into.is_some())?;
     let name = res.str("/name");
-    // The source project's own name: rules may have renamed the resource's.
-    let source_name = projects(Side::Source)?
-        .into_iter()
-        .find(|p| p["id"].as_str() == Some(res.id.as_str()))
-        .and_then(|p| p["name"].as_str().map(str::to_string))
-        .ok_or_else(|| Error::NotFound(format!("the source has no project {}", res.id)))?;
+    let source_name = source_name(res)?;
     let mut job = job::Job::new(&settings, (&res.id, &source_name), name, into);
     let done = job.run()?;
     let made = projects(Side::Target)?
@@ -88,6 +95,14 @@ impl Kind for Project {
     fn delete(&self, _ctx: &Ctx, target: &Resource) -> Result<()> {
         http::delete(Side::Target, &format!("projects/{}", target.id))?.ok()?;
         Ok(())
+    }
+
+    /// `ferry export`: the source's half of a duplication, its package saved by the host
+    /// (package mode); a restore replays it and restores the package on its target.
+    fn export(&self, ctx: &Ctx, res: &Resource) -> Result<Value> {
+        let settings = settings::for_export(ctx)?;
+        let name = source_name(res)?;
+        job::Job::new(&settings, (&res.id, &name), &name, None).export()
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {

@@ -75,16 +75,37 @@ fn environment(ctx: &Ctx, side: &str) -> Result<String> {
 }
 
 /// The settings of a duplication into a new project, or (`updating`) into an existing one.
+/// From a package (`ferry.source-package`) the mode is always `package`: the source's server
+/// is not there for the target's to pull from.
 pub fn from_ctx(ctx: &Ctx, updating: bool) -> Result<Settings> {
-    let mode = match option(ctx, "mode") {
-        "sync" => Mode::Sync,
-        "package" => Mode::Package,
-        other => {
-            return Err(Error::Invalid(format!(
-                "--option mode={other}: use sync or package"
-            )));
+    let mode = if option(ctx, "ferry.source-package").is_empty() {
+        match option(ctx, "mode") {
+            "sync" => Mode::Sync,
+            "package" => Mode::Package,
+            other => {
+                return Err(Error::Invalid(format!(
+                    "--option mode={other}: use sync or package"
+                )));
+            }
         }
+    } else {
+        Mode::Package
     };
+    build(ctx, updating, mode, environment(ctx, "target")?)
+}
+
+/// What an export's job names as its target environment: an export has none, and the
+/// server takes a job whose two environments are one for a same-environment duplication.
+/// Nothing is sent to it (manual mode: the package is downloaded, a restore restores it
+/// through the real target's `restoration`).
+pub const EXPORT_TARGET: &str = "ferry-package";
+
+/// The settings of an export's job (`ferry export`): the source's half only.
+pub fn for_export(ctx: &Ctx) -> Result<Settings> {
+    build(ctx, false, Mode::Package, EXPORT_TARGET.into())
+}
+
+fn build(ctx: &Ctx, updating: bool, mode: Mode, target_url: String) -> Result<Settings> {
     let (skip_empty, skip_all) = match option(ctx, "profile-folders") {
         "keep" => (false, false),
         "skip-empty" => (true, false),
@@ -169,6 +190,6 @@ pub fn from_ctx(ctx: &Ctx, updating: bool) -> Result<Settings> {
         timeout_s: timeout_s as u64,
         max_file_size: option(ctx, "max-file-size").parse().unwrap_or(u64::MAX),
         source_url: environment(ctx, "source")?,
-        target_url: environment(ctx, "target")?,
+        target_url,
     })
 }

@@ -626,3 +626,66 @@ async fn across_projects_diff_shows_nothing_after_a_clone_and_prune_deletes_a_lo
     // The source project is untouched by all of it.
     assert!(!sb.dump("acme")["projects"]["orders-sync"]["environments"]["development"].is_null());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exported_package_restores_as_a_direct_clone_across_projects_does() {
+    let sb = sandbox().await;
+    sb.add_project("acme", "orders-copy");
+    sb.add_project("acme", "orders-pkg");
+    let dir = tempfile::tempdir().unwrap();
+    let package = dir.path().join("orders.ferrypkg");
+    let args = ["--select", "environment:development", "--on-name-conflict", "update"];
+    expect(&output(&mut versori(&sb, "clone", ("acme", "orders-sync"), ("acme", "orders-copy"), &args)), 0);
+
+    // The export: the source's flags alone.
+    let before = (sb.dump("acme"), sb.writes_to("acme").len());
+    let mut c = ferry_command();
+    c.args(["export", "--platform", "versori", "--source-url", sb.url()])
+        .args(["--source-param", &format!("org={}", sb.org("acme").org)])
+        .args(["--source-param", &format!("project={}", sb.project_id("acme", "orders-sync").unwrap())])
+        .args(["--select", "environment:development", "--output", "json", "--out"])
+        .arg(&package)
+        .env("VERSORI_SOURCE_TOKEN", sb.org("acme").token.clone());
+    let out = output(&mut c);
+    expect(&out, 0);
+    assert_eq!(json_of(&out)["counts"]["environment"], 1);
+    assert_eq!((sb.dump("acme"), sb.writes_to("acme").len()), before, "an export wrote to its source");
+    let raw = std::fs::read(&package).unwrap();
+    let token = sb.org("acme").token.clone();
+    assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in the package");
+
+    // The restore fills the environment as across projects, from the package alone.
+    let restore = |extra: &[&str]| {
+        let (org, tp) = (sb.org("acme").org.clone(), sb.project_id("acme", "orders-pkg").unwrap());
+        let mut c = ferry_command();
+        c.arg("clone")
+            .arg("--from-package")
+            .arg(&package)
+            .args(["--target-url", sb.url(), "--target-param", &format!("org={org}"), "--target-param", &format!("project={tp}")])
+            .args(["--on-name-conflict", "update"])
+            .args(extra)
+            .env("VERSORI_TARGET_TOKEN", sb.org("acme").token.clone());
+        output(&mut c)
+    };
+    let out = restore(&["--output", "json"]);
+    expect(&out, 0);
+    let report = json_of(&out);
+    assert_eq!(report["items"][0]["files"]["mode"], "cross-project", "{report:#}");
+    let d = sb.dump("acme");
+    let unlabelled = |e: &Value| {
+        let mut e = e.clone();
+        e.as_object_mut().unwrap().remove("labels");
+        e
+    };
+    assert_eq!(
+        unlabelled(env(&d, "orders-pkg", "development")),
+        unlabelled(env(&d, "orders-copy", "development")),
+        "{report:#}"
+    );
+    assert_eq!(d["projects"]["orders-pkg"]["schema"], d["projects"]["orders-copy"]["schema"]);
+
+    // Again: nothing to write.
+    let writes = sb.writes_to("acme").len();
+    expect(&restore(&[]), 0);
+    assert_eq!(sb.writes_to("acme").len(), writes, "a second restore wrote");
+}

@@ -13,6 +13,9 @@ pub struct Sides {
     pub target_org: String,
     pub source_project: String,
     pub target_project: String,
+    /// the source is a package (`ferry.source-package`): its server is not there to copy
+    /// from, so Versori's own clone and sync calls are out
+    pub from_package: bool,
 }
 
 fn told(ctx: &Ctx, name: &str) -> Result<String> {
@@ -25,18 +28,20 @@ impl Sides {
     pub fn of(ctx: &Ctx) -> Result<Sides> {
         Ok(Sides {
             source_url: told(ctx, "ferry.source-url")?.trim_end_matches('/').to_string(),
-            target_url: told(ctx, "ferry.target-url")?.trim_end_matches('/').to_string(),
+            // An export has no target: its calls (list, export) need none.
+            target_url: ctx.option("ferry.target-url").unwrap_or("").trim_end_matches('/').to_string(),
             source_org: told(ctx, "ferry.source-param.org")?,
-            target_org: told(ctx, "ferry.target-param.org")?,
+            target_org: ctx.option("ferry.target-param.org").unwrap_or("").to_string(),
             source_project: told(ctx, "ferry.source-param.project")?,
-            target_project: told(ctx, "ferry.target-param.project")?,
+            target_project: ctx.option("ferry.target-param.project").unwrap_or("").to_string(),
+            from_package: ctx.option("ferry.source-package").is_some(),
         })
     }
     pub fn same_org(&self) -> bool {
         self.source_url == self.target_url && self.source_org == self.target_org
     }
     pub fn same_project(&self) -> bool {
-        self.same_org() && self.source_project == self.target_project
+        self.same_org() && self.source_project == self.target_project && !self.from_package
     }
 }
 

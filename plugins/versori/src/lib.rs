@@ -10,6 +10,9 @@
 //!   reported as credentials needed, their secrets being unreadable), static variables, and
 //!   the deployed version, deployed unless a connection is missing.
 //!
+//! From a package (`ferry export`, then `--from-package`), a restore always fills the
+//! environment as across projects: the package holds what that reads of the source.
+//!
 //! `list` gives each source environment with what a clone copies (`env.rs`), so that rules
 //! and hooks can rewrite any of it (a system's `templateBaseUrl`, a static variable).
 
@@ -77,6 +80,20 @@ impl Kind for Environment {
         } else {
             cross_project::fill(ctx, &sides, res, Some(target_id))
         }
+    }
+
+    /// `ferry export`: what a fill across projects reads of the source beyond the listing
+    /// (the project's variables schema, the deployed version's files), kept in the package.
+    fn export(&self, ctx: &Ctx, res: &Resource) -> Result<Value> {
+        let sides = env::Sides::of(ctx)?;
+        let sp = &sides.source_project;
+        http::get(Side::Source, &format!("projects/{sp}/variables"), &[])?.ok()?;
+        let mut files = 0;
+        if let Some(vid) = res.body["deployedVersion"]["id"].as_str() {
+            let f = http::get(Side::Source, &format!("projects/{sp}/versions/{vid}/files"), &[])?.ok()?.json()?;
+            files = f["files"].as_array().map_or(0, Vec::len);
+        }
+        Ok(json!({"variables_schema": true, "deployed_files": files}))
     }
 
     /// Versori's environment delete (`POST projects/{id}/environments/{envId}`), in the target

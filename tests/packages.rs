@@ -6,6 +6,8 @@
 //! signed by another key is refused, naming the entry, before any write.
 
 mod common;
+#[path = "../cli/benches/common/measure.rs"]
+mod measure;
 
 use common::{expect, json_of};
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
@@ -329,4 +331,56 @@ async fn a_signed_package_is_restored_only_with_its_key() {
     expect(&out, 0);
     assert_eq!(json_of(&out)["signature"]["status"], "verified");
     assert!(sb.writes_to("qa").is_empty());
+}
+
+/// A file far larger than the memory it may take goes into a package and out of it in flat
+/// memory: it streams to disk both ways, so the export and the restore of a 200 MiB file take
+/// about what those of a 1 MiB file take (the test binary is a debug build, larger than a
+/// release one: the 64 MiB mark for a 1 GiB file is measured on the release build by `cargo
+/// bench -p ferry-cli --bench package`, in BENCHMARKS.md).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_file_goes_through_a_package_in_flat_memory() {
+    const SIZE: u64 = 200 << 20;
+    let sb = Sandbox::start(Config::local(vec![
+        OrgSpec::seeded("dev", Seed::File(SIZE)),
+        OrgSpec::seeded("tiny", Seed::File(1 << 20)),
+        OrgSpec::new("prod"),
+        OrgSpec::new("qa"),
+    ]))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let through = |from: &str, to: &str| {
+        let package = dir.path().join(format!("{from}.ferrypkg"));
+        let mut c = common::ferry_command();
+        c.args(["export", "--source-url", sb.url(), "--source-org", from, "--max-file-size", "1GB", "--out"])
+            .arg(&package)
+            .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(from).read);
+        let log = dir.path().join(format!("export-{from}.log"));
+        let export = tokio::task::block_in_place(|| measure::measure(c, &log));
+        assert_eq!(export.exit, 0, "{}", std::fs::read_to_string(&log).unwrap());
+        let mut c = common::ferry_command();
+        c.args(["clone", "--from-package"])
+            .arg(&package)
+            .args(["--max-file-size", "1GB", "--config"])
+            .arg(restore_config(dir.path(), &sb, to))
+            .env("FERRY_PKG_TARGET_KEY", sb.keys(to).read_write)
+            .env("FERRY_PKG_SECRET", SECRET);
+        let log = dir.path().join(format!("restore-{to}.log"));
+        let restore = tokio::task::block_in_place(|| measure::measure(c, &log));
+        assert_eq!(restore.exit, 0, "{}", std::fs::read_to_string(&log).unwrap());
+        let files = |d: &Value| -> Vec<Value> { d["document"].as_object().unwrap().values().map(|r| r["file"].clone()).collect() };
+        assert_eq!(files(&sb.dump(to)), files(&sb.dump(from)));
+        (export.peak_mib, restore.peak_mib)
+    };
+    let small = through("tiny", "qa");
+    let large = through("dev", "prod");
+    assert_eq!(sb.dump("prod")["document"].as_object().unwrap().values().next().unwrap()["file"]["bytes"], SIZE);
+    for (what, s, l) in [("export", small.0, large.0), ("restore", small.1, large.1)] {
+        assert!(
+            l < s + 24.0,
+            "the {what} of a {} MiB file peaked at {l:.1} MiB, that of a 1 MiB file at {s:.1} MiB: memory grows with the file",
+            SIZE >> 20
+        );
+    }
 }

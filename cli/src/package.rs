@@ -194,7 +194,9 @@ fn render_inspect(p: &Package) -> String {
     let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
     out += &format!("files    {} ({bytes} bytes)\n", m.files.len());
     for f in &m.files {
-        out += &format!("  {} {} bytes {} <- {}\n", f.entry, f.bytes, f.mime_type, f.path);
+        let query: Vec<String> = f.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let from = if query.is_empty() { f.path.clone() } else { format!("{}?{}", f.path, query.join("&")) };
+        out += &format!("  {} {} bytes {} <- {from}\n", f.entry, f.bytes, f.mime_type);
     }
     if m.credentials.is_empty() {
         out += "credentials needed: none\n";

@@ -7,6 +7,7 @@
 
 mod common;
 #[path = "../cli/benches/common/measure.rs"]
+#[allow(dead_code)]
 mod measure;
 
 use common::{expect, json_of};

@@ -347,10 +347,26 @@ async fn a_large_file_goes_through_a_package_in_flat_memory() {
         OrgSpec::seeded("tiny", Seed::File(1 << 20)),
         OrgSpec::new("prod"),
         OrgSpec::new("qa"),
+        OrgSpec::new("uat"),
     ]))
     .await
     .unwrap();
     let dir = tempfile::tempdir().unwrap();
+
+    // Over the export's --max-file-size (25 MB by default) the file is left out, and the
+    // restore reports it too large, as a clone would; nothing fails.
+    let capped = dir.path().join("capped.ferrypkg");
+    let mut c = common::ferry_command();
+    c.args(["export", "--source-url", sb.url(), "--source-org", "dev", "--out"])
+        .arg(&capped)
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read);
+    expect(&common::output(&mut c), 0);
+    assert!(std::fs::metadata(&capped).unwrap().len() < 1 << 20);
+    let out = restore("clone", &sb, dir.path(), &capped, "uat", &["--output", "json", "--max-file-size", "1GB"]);
+    expect(&out, 0);
+    let files = &json_of(&out)["files"];
+    assert_eq!((files["too_large"].as_array().unwrap().len(), files["failed"].as_array().unwrap().len()), (1, 0), "{files:#}");
+
     let through = |from: &str, to: &str| {
         let package = dir.path().join(format!("{from}.ferrypkg"));
         let mut c = common::ferry_command();

@@ -138,7 +138,7 @@ fn org_case(rt: &tokio::runtime::Runtime, dir: &Path, o: &Opts) {
         o.latency_ms,
     );
     let mut c = ferry(dir);
-    c.args(["clone", "--source-url", sb.url(), "--source-org", "src", "--target-url", sb.url(), "--target-org", "direct"])
+    c.args(["clone", "--source-url", sb.url(), "--source-org", "src", "--target-url", sb.url(), "--target-org", "direct", "--max-file-size", "4GB"])
         .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("src").read)
         .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("direct").read_write);
     let direct = checked(measure(c, &dir.join("direct.log")), dir, "direct");

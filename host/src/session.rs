@@ -166,6 +166,7 @@ impl Session {
                 &p.path.display().to_string(),
                 p.answers.clone(),
                 p.manifest.files.clone(),
+                p.manifest.files_left.clone(),
                 p.files_dir(),
             ))),
             Sides::Export => {

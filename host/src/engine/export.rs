@@ -113,7 +113,7 @@ pub async fn export(
         counts.insert(k.name.clone(), lines.len());
         builder.add_lines(&package::resources_entry(&k.name), lines).map_err(io)?;
     }
-    let (answers, files) = recorder.take();
+    let (answers, files, files_left) = recorder.take();
     builder.add_lines(package::ANSWERS, answers).map_err(io)?;
     for f in &files {
         builder.add_saved(f);
@@ -131,6 +131,7 @@ pub async fn export(
         counts: counts.clone(),
         entries: vec![],
         files: files.clone(),
+        files_left,
         credentials: credentials.clone(),
         exports: notes.into_iter().flatten().collect(),
     };

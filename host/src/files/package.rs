@@ -6,7 +6,7 @@ use super::{
     BoxError, Encoding, Spool, Spooled, TransferError, TransferOutcome, TransferRequest,
     accepted, download, read_capped, spool_envelope, spool_reader, top_level, upload_spool,
 };
-use crate::net::tape::{Recorder, Replay, SavedFile};
+use crate::net::tape::{LeftFile, Recorder, Replay, Saved, SavedFile};
 use crate::net::{HttpClient, HttpError, Policy, Side};
 use futures::StreamExt;
 use sha2::{Digest, Sha256};
@@ -15,6 +15,28 @@ use std::io::Write;
 /// Export: download and decode as a transfer would, and keep the bytes in the recorder's
 /// directory under their sha256. The answer is `moved`, with an empty upload response.
 pub(super) async fn save(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    rec: &Recorder,
+) -> Result<TransferOutcome, TransferError> {
+    let outcome = save_file(client, policy, req, rec).await?;
+    // What was not saved ends the same way on restore.
+    let left = |too_large, unsupported| LeftFile {
+        path: req.download_path.trim_start_matches('/').to_string(),
+        query: req.download_query.clone(),
+        too_large,
+        unsupported,
+    };
+    match &outcome {
+        TransferOutcome::TooLarge(n) => rec.keep_left(left(Some(*n), None)),
+        TransferOutcome::Unsupported(m) => rec.keep_left(left(None, Some(m.clone()))),
+        TransferOutcome::Moved { .. } => {}
+    }
+    Ok(outcome)
+}
+
+async fn save_file(
     client: &HttpClient,
     policy: &Policy,
     req: &TransferRequest,
@@ -133,9 +155,18 @@ pub(super) async fn restore(
     let mut probe = crate::net::Request::get(Side::Source, req.download_path.clone());
     probe.query = req.download_query.clone();
     client.check(policy, &probe)?;
-    let (saved, path) = replay
+    let (saved, path) = match replay
         .file(&req.download_path, &req.download_query)
-        .map_err(|e| TransferError::Http(HttpError::Unavailable(e)))?;
+        .map_err(|e| TransferError::Http(HttpError::Unavailable(e)))?
+    {
+        Saved::File(f, path) => (f, path),
+        Saved::Left(l) => {
+            return Ok(match (&l.too_large, &l.unsupported) {
+                (_, Some(mime)) => TransferOutcome::Unsupported(mime.clone()),
+                (n, None) => TransferOutcome::TooLarge(n.unwrap_or(req.max_bytes + 1)),
+            });
+        }
+    };
     if !accepted(&req.accept, &saved.mime_type) {
         return Ok(TransferOutcome::Unsupported(saved.mime_type.clone()));
     }

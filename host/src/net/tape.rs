@@ -52,6 +52,27 @@ pub struct SavedFile {
     pub mime_type: String,
 }
 
+/// A file an export's transfer did not save: too large for `--max-file-size`, or of a type
+/// the transfer does not accept. A restore's transfer of it ends the same way.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct LeftFile {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub query: Vec<(String, String)>,
+    /// at least this many bytes, over the export's cap
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub too_large: Option<u64>,
+    /// its media type, not accepted
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unsupported: Option<String>,
+}
+
+/// What a package holds for a download.
+pub enum Saved<'a> {
+    File(&'a SavedFile, PathBuf),
+    Left(&'a LeftFile),
+}
+
 /// How a request is known on the tape: method, path (without a leading '/'), the query and
 /// the plugin's headers (both in order of their names), so that the same request always finds
 /// its answer. Not the body: a write a restore replays (Strategy's start of a duplication)
@@ -88,6 +109,7 @@ pub struct Recorder {
     on: AtomicBool,
     answers: Mutex<BTreeMap<String, Answer>>,
     files: Mutex<BTreeMap<String, SavedFile>>,
+    left: Mutex<BTreeMap<String, LeftFile>>,
     /// where saved files are written (`<dir>/<sha256>`)
     dir: PathBuf,
 }
@@ -99,6 +121,7 @@ impl Recorder {
             on: AtomicBool::new(false),
             answers: Mutex::default(),
             files: Mutex::default(),
+            left: Mutex::default(),
             dir: dir.to_path_buf(),
         })
     }
@@ -151,11 +174,17 @@ impl Recorder {
         self.files.lock().expect("tape lock").insert(k, f);
     }
 
+    pub(crate) fn keep_left(&self, f: LeftFile) {
+        let k = key("GET", &f.path, &f.query, &[]);
+        self.left.lock().expect("tape lock").insert(k, f);
+    }
+
     /// Everything recorded, in a stable order.
-    pub fn take(&self) -> (Vec<Answer>, Vec<SavedFile>) {
+    pub fn take(&self) -> (Vec<Answer>, Vec<SavedFile>, Vec<LeftFile>) {
         let a = self.answers.lock().expect("tape lock").values().cloned().collect();
         let f = self.files.lock().expect("tape lock").values().cloned().collect();
-        (a, f)
+        let l = self.left.lock().expect("tape lock").values().cloned().collect();
+        (a, f, l)
     }
 }
 
@@ -163,6 +192,7 @@ impl Recorder {
 pub struct Replay {
     answers: HashMap<String, Answer>,
     files: HashMap<String, SavedFile>,
+    left: HashMap<String, LeftFile>,
     /// where the package's files were extracted (`<dir>/<sha256>`)
     dir: PathBuf,
     /// what the report calls the package
@@ -170,13 +200,17 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(name: &str, answers: Vec<Answer>, files: Vec<SavedFile>, dir: &Path) -> Replay {
+    pub fn new(name: &str, answers: Vec<Answer>, files: Vec<SavedFile>, left: Vec<LeftFile>, dir: &Path) -> Replay {
         Replay {
             answers: answers
                 .into_iter()
                 .map(|a| (key(&a.method, &a.path, &a.query, &a.headers), a))
                 .collect(),
             files: files
+                .into_iter()
+                .map(|f| (key("GET", &f.path, &f.query, &[]), f))
+                .collect(),
+            left: left
                 .into_iter()
                 .map(|f| (key("GET", &f.path, &f.query, &[]), f))
                 .collect(),
@@ -207,11 +241,14 @@ impl Replay {
         })
     }
 
-    /// The saved file a download names, and where its bytes are.
-    pub(crate) fn file(&self, path: &str, query: &[(String, String)]) -> Result<(&SavedFile, PathBuf), String> {
+    /// What the package holds for a download: the saved file and where its bytes are, or
+    /// why the export left it out.
+    pub(crate) fn file(&self, path: &str, query: &[(String, String)]) -> Result<Saved<'_>, String> {
         let k = key("GET", path, query, &[]);
-        let f = self.files.get(&k).ok_or_else(|| self.missing(&k))?;
-        Ok((f, self.dir.join(&f.sha256)))
+        if let Some(f) = self.files.get(&k) {
+            return Ok(Saved::File(f, self.dir.join(&f.sha256)));
+        }
+        self.left.get(&k).map(Saved::Left).ok_or_else(|| self.missing(&k))
     }
 
     fn missing(&self, k: &str) -> String {

@@ -58,6 +58,10 @@ pub struct Manifest {
     pub entries: Vec<Entry>,
     /// the files saved, and which source download each answers
     pub files: Vec<crate::net::tape::SavedFile>,
+    /// the files an export's transfers did not save (too large, not accepted): a restore's
+    /// transfer of one ends the same way
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files_left: Vec<crate::net::tape::LeftFile>,
     /// secret fields left out: a target needs them set (rules can, with `${env:NAME}`)
     pub credentials: Vec<CredentialNeeded>,
     /// what each plugin's `export` said it saved

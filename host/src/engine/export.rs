@@ -113,7 +113,20 @@ pub async fn export(
         counts.insert(k.name.clone(), lines.len());
         builder.add_lines(&package::resources_entry(&k.name), lines).map_err(io)?;
     }
-    let (answers, files, files_left) = recorder.take();
+    let (mut answers, files, files_left) = recorder.take();
+    // A plugin should read nothing secret in `export`; should a server echo a resource's
+    // secret in an answer anyway, it never reaches the package.
+    let mut secrets: Vec<String> = kinds
+        .iter()
+        .flat_map(|k| {
+            items
+                .iter()
+                .filter(move |it| it.source.kind == k.name)
+                .flat_map(|it| super::apply::secret_values(&it.source, &k.secrets))
+        })
+        .collect();
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    mask(&mut answers, &secrets);
     builder.add_lines(package::ANSWERS, answers).map_err(io)?;
     for f in &files {
         builder.add_saved(f);
@@ -150,6 +163,16 @@ pub async fn export(
     })
 }
 
+/// Mask every secret value (longest first) in the answers' text.
+fn mask(answers: &mut [crate::net::tape::Answer], secrets: &[String]) {
+    for a in answers.iter_mut().filter(|a| !a.base64) {
+        if secrets.iter().any(|s| a.body.contains(s.as_str())) {
+            tracing::warn!("{} {}: the source's answer holds a secret value; it is masked in the package", a.method, a.path);
+            a.body = super::apply::redact(&a.body, secrets);
+        }
+    }
+}
+
 /// Remove the member or element at a concrete JSON pointer.
 fn remove_at(body: &mut Value, concrete: &str) {
     let Some((parent, last)) = concrete.rsplit_once('/') else {
@@ -180,6 +203,24 @@ fn remove_at(body: &mut Value, concrete: &str) {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_secret_echoed_in_an_answer_is_masked() {
+        let answer = |body: &str| crate::net::tape::Answer {
+            method: "GET".into(),
+            path: "users/".into(),
+            query: vec![],
+            headers: vec![],
+            status: 200,
+            content_type: None,
+            body: body.into(),
+            base64: false,
+        };
+        let mut a = vec![answer(r#"{"token": "sk-live-123456", "name": "x"}"#), answer("plain")];
+        mask(&mut a, &["sk-live-123456".to_string()]);
+        assert_eq!(a[0].body, r#"{"token": "***", "name": "x"}"#);
+        assert_eq!(a[1].body, "plain");
+    }
 
     #[test]
     fn a_secret_is_removed_where_it_is() {

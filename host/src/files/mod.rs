@@ -124,20 +124,10 @@ pub async fn transfer(
             mime_type,
             base64,
         } => {
-            let resp = download(client, policy, req, &what).await?;
-            // base64 makes the envelope about 4/3 of the file; allow for that and the JSON.
-            let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
-            let body = match read_capped(resp, cap, &what).await {
-                Err(HttpError::TooLarge { .. }) => {
-                    return Ok(TransferOutcome::TooLarge(req.max_bytes + 1));
-                }
-                other => other?,
+            let (bytes, mime) = match whole_envelope(client, policy, req, (data, mime_type, *base64), &what).await? {
+                Ok(file) => file,
+                Err(outcome) => return Ok(outcome),
             };
-            let (bytes, mime) = decode_envelope(&body, data, mime_type, *base64, &what)?;
-            if !accepted(&req.accept, &mime) {
-                return Ok(TransferOutcome::Unsupported(mime));
-            }
-            drop(body);
             if bytes.len() as u64 > req.max_bytes {
                 return Ok(TransferOutcome::TooLarge(bytes.len() as u64));
             }
@@ -165,6 +155,29 @@ fn media_type(resp: &reqwest::Response) -> String {
         .and_then(|v| v.to_str().ok())
         .map(|s| s.split(';').next().unwrap_or("").trim().to_string())
         .unwrap_or_else(|| "application/octet-stream".into())
+}
+
+/// Download a nested envelope and read it whole, within the cap (base64 makes it about 4/3
+/// of the file; allowed for, and the JSON around it): its file and media type, or why there
+/// is nothing to upload.
+async fn whole_envelope(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    (data, mime_type, base64): (&str, &str, bool),
+    what: &str,
+) -> Result<Result<(Vec<u8>, String), TransferOutcome>, TransferError> {
+    let resp = download(client, policy, req, what).await?;
+    let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
+    let body = match read_capped(resp, cap, what).await {
+        Err(HttpError::TooLarge { .. }) => return Ok(Err(TransferOutcome::TooLarge(req.max_bytes + 1))),
+        other => other?,
+    };
+    let (bytes, mime) = decode_envelope(&body, data, mime_type, base64, what)?;
+    if !accepted(&req.accept, &mime) {
+        return Ok(Err(TransferOutcome::Unsupported(mime)));
+    }
+    Ok(Ok((bytes, mime)))
 }
 
 /// A whole envelope's file and media type (base64 decoded, except text/* types, which

@@ -4,7 +4,7 @@
 
 use super::{
     BoxError, Encoding, Spool, Spooled, TransferError, TransferOutcome, TransferRequest,
-    accepted, download, read_capped, spool_envelope, spool_reader, top_level, upload_spool,
+    accepted, download, spool_envelope, spool_reader, top_level, upload_spool,
 };
 use crate::net::tape::{LeftFile, Recorder, Replay, Saved, SavedFile};
 use crate::net::{HttpClient, HttpError, Policy, Side};
@@ -91,18 +91,10 @@ async fn save_file(
             base64,
         } => {
             // A nested envelope is read whole, within the cap, as a live transfer reads it.
-            let resp = download(client, policy, req, &what).await?;
-            let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
-            let body = match read_capped(resp, cap, &what).await {
-                Err(HttpError::TooLarge { .. }) => {
-                    return Ok(TransferOutcome::TooLarge(req.max_bytes + 1));
-                }
-                other => other?,
+            let (bytes, mime) = match super::whole_envelope(client, policy, req, (data, mime_type, *base64), &what).await? {
+                Ok(file) => file,
+                Err(outcome) => return Ok(outcome),
             };
-            let (bytes, mime) = super::decode_envelope(&body, data, mime_type, *base64, &what)?;
-            if !accepted(&req.accept, &mime) {
-                return Ok(TransferOutcome::Unsupported(mime));
-            }
             let one = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
             (one.boxed(), mime)
         }

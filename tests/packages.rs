@@ -290,6 +290,14 @@ async fn a_damaged_or_tampered_package_is_refused_before_any_write() {
         assert_ne!(out.status.code(), Some(0));
     }
     assert!(sb.writes_to("qa").is_empty(), "a refused package wrote");
+
+    // A package of a selection lacks what it did not select: no prune from it.
+    let selected = dir.path().join("selected.ferrypkg");
+    expect(&export(&sb, &selected, &["--select", "tag:*fin*"]), 0);
+    let out = restore("clone", &sb, dir.path(), &selected, "qa", &["--prune"]);
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("exported with a selection"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(sb.writes_to("qa").is_empty(), "a refused prune wrote");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -166,6 +166,19 @@ pub async fn read_selected(
 }
 
 pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<Plan, PlanError> {
+    // A package exported with a selection lacks what it did not select: that is not gone
+    // from the source, and a prune must not take it for gone.
+    if let Some(p) = opts.from_package.as_ref().filter(|_| opts.prune.enabled) {
+        let s = &p.manifest.selection;
+        if !s.select.is_empty() || !s.tags.is_empty() {
+            return Err(PlanError::Prune(format!(
+                "--prune from package {}: it was exported with a selection (--select {:?}, --select-tag {:?}), so what it lacks may still be on the source; prune from a package of whole kinds",
+                p.path.display(),
+                s.select,
+                s.tags
+            )));
+        }
+    }
     let Selected {
         kinds,
         mut items,

@@ -11,7 +11,7 @@ use crate::plugin::manifest::Limits;
 use crate::plugin::types::{GuestError, HookContext, HookOutcome, Resource};
 use std::sync::Arc;
 
-/// Hooks of every contract version. The transform world did not change in 1.1.0 or 1.2.0; its types
+/// Hooks of every contract version. The transform world did not change in 1.1.0, 1.2.0 or 1.3.0; its types
 /// are shared, its exports are bound per version (bindgen's `with` covers imports only).
 mod bindings {
     wasmtime::component::bindgen!({
@@ -53,6 +53,19 @@ mod bindings_1_2 {
     });
 }
 
+mod bindings_1_3 {
+    wasmtime::component::bindgen!({
+        path: "../wit/v1.3.0",
+        world: "transform-hook",
+        imports: { default: async | trappable },
+        exports: { default: async },
+        with: {
+            "ferry:plugin/types": crate::plugin::wasm::v1_3::types,
+            "ferry:plugin/log": crate::plugin::wasm::v1_3::ferry::plugin::log,
+        },
+    });
+}
+
 use bindings::exports::ferry::plugin::transform as wt;
 
 /// A hook's linked component, by the contract version it was built against.
@@ -61,6 +74,7 @@ pub enum TransformHookPre {
     V1_0(bindings::TransformHookPre<HostState>),
     V1_1(bindings_1_1::TransformHookPre<HostState>),
     V1_2(bindings_1_2::TransformHookPre<HostState>),
+    V1_3(bindings_1_3::TransformHookPre<HostState>),
 }
 
 impl TransformHookPre {
@@ -73,7 +87,10 @@ impl TransformHookPre {
             super::v1_1::VERSION => {
                 TransformHookPre::V1_1(bindings_1_1::TransformHookPre::new(pre)?)
             }
-            _ => TransformHookPre::V1_2(bindings_1_2::TransformHookPre::new(pre)?),
+            super::v1_2::VERSION => {
+                TransformHookPre::V1_2(bindings_1_2::TransformHookPre::new(pre)?)
+            }
+            _ => TransformHookPre::V1_3(bindings_1_3::TransformHookPre::new(pre)?),
         })
     }
 }
@@ -126,6 +143,7 @@ impl WasmHook {
             TransformHookPre::V1_0(p) => p.engine().clone(),
             TransformHookPre::V1_1(p) => p.engine().clone(),
             TransformHookPre::V1_2(p) => p.engine().clone(),
+            TransformHookPre::V1_3(p) => p.engine().clone(),
         };
         // Same shapes, distinct Rust types: exports are bound per version.
         macro_rules! later {
@@ -168,6 +186,7 @@ impl WasmHook {
                         }
                         TransformHookPre::V1_1(p) => later!(p, bindings_1_1, store),
                         TransformHookPre::V1_2(p) => later!(p, bindings_1_2, store),
+                        TransformHookPre::V1_3(p) => later!(p, bindings_1_3, store),
                     }
                 })
             },

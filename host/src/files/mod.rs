@@ -91,43 +91,11 @@ pub async fn transfer(
     let what = format!("GET {} on the source", req.download_path);
     // A transfer holds a request slot on both sides while the bytes flow.
     let _slots = client.admit_both().await;
-    match &req.encoding {
-        Encoding::Raw => {
-            let resp = download(client, policy, req, &what).await?;
-            let mime = media_type(&resp);
-            if !accepted(&req.accept, &mime) {
-                return Ok(TransferOutcome::Unsupported(mime));
-            }
-            if let Some(n) = resp.content_length().filter(|n| *n > req.max_bytes) {
-                return Ok(TransferOutcome::TooLarge(n));
-            }
-            stream_upload(client, policy, req, resp, mime).await
-        }
-        Encoding::JsonEnvelope {
-            data,
-            mime_type,
-            base64,
-        } if top_level(data).is_some() && top_level(mime_type).is_some() => {
-            stream_envelope(
-                client,
-                policy,
-                req,
-                top_level(data).unwrap_or_default(),
-                top_level(mime_type).unwrap_or_default(),
-                *base64,
-                &what,
-            )
-            .await
-        }
-        Encoding::JsonEnvelope {
-            data,
-            mime_type,
-            base64,
-        } => {
-            let (bytes, mime) = match whole_envelope(client, policy, req, (data, mime_type, *base64), &what).await? {
-                Ok(file) => file,
-                Err(outcome) => return Ok(outcome),
-            };
+    match fetch(client, policy, req, &what).await? {
+        Fetched::Done(outcome) => Ok(outcome),
+        Fetched::Raw(resp, mime) => stream_upload(client, policy, req, resp, mime).await,
+        Fetched::Spooled(spooled) => upload_spool(client, policy, req, spooled).await,
+        Fetched::Whole(bytes, mime) => {
             if bytes.len() as u64 > req.max_bytes {
                 return Ok(TransferOutcome::TooLarge(bytes.len() as u64));
             }
@@ -145,6 +113,50 @@ pub async fn transfer(
                 response,
             })
         }
+    }
+}
+
+/// A download, checked (its media type; its size, where it is known before the bytes) and
+/// ready to be read: what a transfer uploads, or an export saves.
+enum Fetched {
+    /// a raw body, to stream as it arrives, and its media type
+    Raw(reqwest::Response, String),
+    /// an envelope's data, spooled
+    Spooled(Spooled),
+    /// a nested envelope's file, read whole and decoded, and its media type
+    Whole(Vec<u8>, String),
+    /// nothing to move: too large, or not accepted
+    Done(TransferOutcome),
+}
+
+async fn fetch(
+    client: &HttpClient,
+    policy: &Policy,
+    req: &TransferRequest,
+    what: &str,
+) -> Result<Fetched, TransferError> {
+    match &req.encoding {
+        Encoding::Raw => {
+            let resp = download(client, policy, req, what).await?;
+            let mime = media_type(&resp);
+            if !accepted(&req.accept, &mime) {
+                return Ok(Fetched::Done(TransferOutcome::Unsupported(mime)));
+            }
+            if let Some(n) = resp.content_length().filter(|n| *n > req.max_bytes) {
+                return Ok(Fetched::Done(TransferOutcome::TooLarge(n)));
+            }
+            Ok(Fetched::Raw(resp, mime))
+        }
+        Encoding::JsonEnvelope {
+            data,
+            mime_type,
+            base64,
+        } => match (top_level(data), top_level(mime_type)) {
+            (Some(data_key), Some(mime_key)) => {
+                spool_envelope(client, policy, req, data_key, mime_key, *base64, what).await
+            }
+            _ => whole_envelope(client, policy, req, (data, mime_type, *base64), what).await,
+        },
     }
 }
 
@@ -166,18 +178,20 @@ async fn whole_envelope(
     req: &TransferRequest,
     (data, mime_type, base64): (&str, &str, bool),
     what: &str,
-) -> Result<Result<(Vec<u8>, String), TransferOutcome>, TransferError> {
+) -> Result<Fetched, TransferError> {
     let resp = download(client, policy, req, what).await?;
     let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
     let body = match read_capped(resp, cap, what).await {
-        Err(HttpError::TooLarge { .. }) => return Ok(Err(TransferOutcome::TooLarge(req.max_bytes + 1))),
+        Err(HttpError::TooLarge { .. }) => {
+            return Ok(Fetched::Done(TransferOutcome::TooLarge(req.max_bytes + 1)));
+        }
         other => other?,
     };
     let (bytes, mime) = decode_envelope(&body, data, mime_type, base64, what)?;
     if !accepted(&req.accept, &mime) {
-        return Ok(Err(TransferOutcome::Unsupported(mime)));
+        return Ok(Fetched::Done(TransferOutcome::Unsupported(mime)));
     }
-    Ok(Ok((bytes, mime)))
+    Ok(Fetched::Whole(bytes, mime))
 }
 
 /// A whole envelope's file and media type (base64 decoded, except text/* types, which
@@ -218,24 +232,6 @@ fn top_level(pointer: &str) -> Option<String> {
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Spool the envelope's data (unescaped) to a temporary file, then stream it up, decoding
-/// base64 for binary types. Memory holds a chunk at a time.
-#[allow(clippy::too_many_arguments)]
-async fn stream_envelope(
-    client: &HttpClient,
-    policy: &Policy,
-    req: &TransferRequest,
-    data_key: String,
-    mime_key: String,
-    base64: bool,
-    what: &str,
-) -> Result<TransferOutcome, TransferError> {
-    match spool_envelope(client, policy, req, data_key, mime_key, base64, what).await? {
-        Spool::Done(outcome) => Ok(outcome),
-        Spool::Ready(spooled) => upload_spool(client, policy, req, spooled).await,
-    }
-}
-
 /// A file spooled on disk, ready to be read again as often as an upload needs: its data
 /// (base64 still, when `decode`), the exact length it decodes to, and its media type.
 struct Spooled {
@@ -244,12 +240,6 @@ struct Spooled {
     decode: bool,
     whitespace: bool,
     mime: String,
-}
-
-enum Spool {
-    Ready(Spooled),
-    /// too large or not accepted: nothing to upload
-    Done(TransferOutcome),
 }
 
 /// Download an envelope and spool its data string (unescaped, still base64), checking the
@@ -263,7 +253,7 @@ async fn spool_envelope(
     mime_key: String,
     base64: bool,
     what: &str,
-) -> Result<Spool, TransferError> {
+) -> Result<Fetched, TransferError> {
     // base64 is 4/3 of the file: a data string longer than that is over the cap either way.
     let raw_cap = req.max_bytes.saturating_mul(4) / 3 + 16;
     let retry = client.retry_policy();
@@ -292,7 +282,7 @@ async fn spool_envelope(
                 .feed(&chunk)
                 .map_err(|e| TransferError::Shape(format!("{what}: {e}")))?;
             if scanner.data_len > raw_cap {
-                return Ok(Spool::Done(TransferOutcome::TooLarge(
+                return Ok(Fetched::Done(TransferOutcome::TooLarge(
                     scanner.data_len.saturating_mul(3) / 4,
                 )));
             }
@@ -320,7 +310,7 @@ async fn spool_envelope(
     }
     let mime = mime.unwrap_or_else(|| "application/octet-stream".into());
     if !accepted(&req.accept, &mime) {
-        return Ok(Spool::Done(TransferOutcome::Unsupported(mime)));
+        return Ok(Fetched::Done(TransferOutcome::Unsupported(mime)));
     }
     let decode = base64 && !mime.starts_with("text/");
     if decode && done.nonws % 4 != 0 {
@@ -331,7 +321,7 @@ async fn spool_envelope(
     let size = if decode { done.nonws / 4 * 3 } else { raw_len };
     // With padding the decoded size is up to 2 bytes less than `size`; the stream's cap is exact.
     if size > req.max_bytes + if decode { 2 } else { 0 } {
-        return Ok(Spool::Done(TransferOutcome::TooLarge(size)));
+        return Ok(Fetched::Done(TransferOutcome::TooLarge(size)));
     }
     let mut file = writer
         .into_inner()
@@ -344,7 +334,7 @@ async fn spool_envelope(
     } else {
         size
     };
-    Ok(Spool::Ready(Spooled {
+    Ok(Fetched::Spooled(Spooled {
         file,
         length,
         decode,

@@ -3,8 +3,8 @@
 //! a chunk at a time, so memory stays flat whatever the size.
 
 use super::{
-    BoxError, Encoding, Spool, Spooled, TransferError, TransferOutcome, TransferRequest,
-    accepted, download, spool_envelope, spool_reader, top_level, upload_spool,
+    BoxError, Fetched, Spooled, TransferError, TransferOutcome, TransferRequest, accepted,
+    fetch, spool_reader, upload_spool,
 };
 use crate::net::tape::{LeftFile, Recorder, Replay, Saved, SavedFile};
 use crate::net::{HttpClient, HttpError, Policy, Side};
@@ -44,57 +44,23 @@ async fn save_file(
 ) -> Result<TransferOutcome, TransferError> {
     let what = format!("GET {} on the source", req.download_path);
     let _slot = client.admit(Side::Source).await;
-    let (mut chunks, mime) = match &req.encoding {
-        Encoding::Raw => {
-            let resp = download(client, policy, req, &what).await?;
-            let mime = super::media_type(&resp);
-            if !accepted(&req.accept, &mime) {
-                return Ok(TransferOutcome::Unsupported(mime));
-            }
-            if let Some(n) = resp.content_length().filter(|n| *n > req.max_bytes) {
-                return Ok(TransferOutcome::TooLarge(n));
-            }
+    let (mut chunks, mime) = match fetch(client, policy, req, &what).await? {
+        Fetched::Done(outcome) => return Ok(outcome),
+        Fetched::Raw(resp, mime) => {
             let s = resp.bytes_stream().map(|c| c.map_err(|e| Box::new(e) as BoxError));
             (s.boxed(), mime)
         }
-        Encoding::JsonEnvelope {
-            data,
-            mime_type,
-            base64,
-        } if top_level(data).is_some() && top_level(mime_type).is_some() => {
-            let spooled = spool_envelope(
-                client,
-                policy,
-                req,
-                top_level(data).unwrap_or_default(),
-                top_level(mime_type).unwrap_or_default(),
-                *base64,
-                &what,
-            )
-            .await?;
-            let Spooled {
-                file,
-                decode,
-                whitespace,
-                mime,
-                ..
-            } = match spooled {
-                Spool::Done(outcome) => return Ok(outcome),
-                Spool::Ready(s) => s,
-            };
+        Fetched::Spooled(Spooled {
+            file,
+            decode,
+            whitespace,
+            mime,
+            ..
+        }) => {
             let decoder = decode.then(|| super::envelope::Base64Stream::new(whitespace));
             (spool_reader(file, decoder).boxed(), mime)
         }
-        Encoding::JsonEnvelope {
-            data,
-            mime_type,
-            base64,
-        } => {
-            // A nested envelope is read whole, within the cap, as a live transfer reads it.
-            let (bytes, mime) = match super::whole_envelope(client, policy, req, (data, mime_type, *base64), &what).await? {
-                Ok(file) => file,
-                Err(outcome) => return Ok(outcome),
-            };
+        Fetched::Whole(bytes, mime) => {
             let one = futures::stream::once(async move { Ok(bytes::Bytes::from(bytes)) });
             (one.boxed(), mime)
         }

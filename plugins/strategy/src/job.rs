@@ -22,6 +22,22 @@ fn status(rec: &Value) -> String {
 
 const FAILED: [&str; 3] = ["EXPORT_FAILED", "IMPORT_FAILED", "CANCELLED"];
 
+/// One side's duplications (the first 1,000), under the key the SDK reads (`duplications`)
+/// or the one the docs show (`projectDuplications`).
+fn duplications(side: Side) -> Result<Vec<Value>> {
+    let mut list = http::get(side, "projectDuplications", &[("offset", "0"), ("limit", "1000")])?
+        .ok()?
+        .json()?;
+    let records = match list.get_mut("duplications").filter(|v| v.is_array()) {
+        Some(v) => v.take(),
+        None => list.get_mut("projectDuplications").map(Value::take).unwrap_or_default(),
+    };
+    Ok(match records {
+        Value::Array(a) => a,
+        _ => vec![],
+    })
+}
+
 fn side_name(side: Side) -> &'static str {
     if side == Side::Source {
         "source"
@@ -244,19 +260,9 @@ impl<'a> Job<'a> {
     /// The duplication an earlier, interrupted run started for this project and target
     /// name, if it can still complete.
     fn started(&self) -> Result<Option<Value>> {
-        let list = http::get(
-            Side::Source,
-            "projectDuplications",
-            &[("offset", "0"), ("limit", "1000")],
-        )?
-        .ok()?
-        .json()?;
-        let records = list["duplications"]
-            .as_array()
-            .or(list["projectDuplications"].as_array());
+        let records = duplications(Side::Source)?;
         let Some(found) = records
             .into_iter()
-            .flatten()
             .filter(|r| {
                 r["source"]["project"]["id"] == self.project_id
                     && r["target"]["project"]["name"] == self.target_name
@@ -268,7 +274,6 @@ impl<'a> Job<'a> {
                     && status(r) != "CANCELLING"
             })
             .last()
-            .cloned()
         else {
             return Ok(None);
         };
@@ -314,19 +319,9 @@ impl<'a> Job<'a> {
 
     /// Package mode: a restoration an earlier run started from this job's package.
     fn restoration_started(&self) -> Result<Option<Value>> {
-        let list = http::get(
-            Side::Target,
-            "projectDuplications",
-            &[("offset", "0"), ("limit", "1000")],
-        )?
-        .ok()?
-        .json()?;
-        let records = list["duplications"]
-            .as_array()
-            .or(list["projectDuplications"].as_array());
+        let records = duplications(Side::Target)?;
         Ok(records
             .into_iter()
-            .flatten()
             .filter(|r| {
                 r["source"]["project"]["id"] == self.project_id
                     && r["target"]["project"]["name"] == self.target_name
@@ -334,8 +329,7 @@ impl<'a> Job<'a> {
                     && !FAILED.contains(&status(r).as_str())
                     && status(r) != "COMPLETED"
             })
-            .last()
-            .cloned())
+            .last())
     }
 
     /// The package's download on the source and its upload into a restoration on the target.

@@ -435,15 +435,17 @@ async fn create_once(
 }
 
 /// The secret strings of a resource: every string at or below its kind's secret pointers.
-pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
-    fn collect(v: &Value, out: &mut Vec<String>) {
-        match v {
-            Value::String(s) if s.len() >= 4 => out.push(s.clone()),
-            Value::Array(a) => a.iter().for_each(|x| collect(x, out)),
-            Value::Object(o) => o.values().for_each(|x| collect(x, out)),
-            _ => {}
-        }
+/// The strings of a secret field's value worth masking (4 characters or more), at any depth.
+pub fn secret_strings(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::String(s) if s.len() >= 4 => out.push(s.clone()),
+        Value::Array(a) => a.iter().for_each(|x| secret_strings(x, out)),
+        Value::Object(o) => o.values().for_each(|x| secret_strings(x, out)),
+        _ => {}
     }
+}
+
+pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     if pointers.is_empty() {
         return out;
@@ -451,7 +453,7 @@ pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
     let body = r.body.value();
     for p in pointers {
         for (_, v) in super::refs::values_at(&body, p) {
-            collect(&v, &mut out);
+            secret_strings(&v, &mut out);
         }
     }
     // Longest first, so a secret containing another is masked whole.

@@ -86,15 +86,18 @@ pub async fn export(
     let io = |e: std::io::Error| PlanError::Usage(format!("writing the package: {e}"));
     let mut counts = BTreeMap::new();
     let mut credentials = vec![];
+    // The values left out: should a source answer echo one, it is masked.
+    let mut secrets = vec![];
     for k in &kinds {
         let mut lines = vec![];
         for it in items.iter().filter(|it| it.source.kind == k.name) {
             let mut body = it.source.body.value();
             for pointer in &k.secrets {
-                for (concrete, v) in super::refs::values_at(&body.clone(), pointer) {
+                for (concrete, v) in super::refs::values_at(&body, pointer) {
                     if v.is_null() {
                         continue;
                     }
+                    super::apply::secret_strings(&v, &mut secrets);
                     remove_at(&mut body, &concrete);
                     credentials.push(CredentialNeeded {
                         kind: k.name.clone(),
@@ -116,15 +119,6 @@ pub async fn export(
     let (mut answers, files, files_left) = recorder.take();
     // A plugin should read nothing secret in `export`; should a server echo a resource's
     // secret in an answer anyway, it never reaches the package.
-    let mut secrets: Vec<String> = kinds
-        .iter()
-        .flat_map(|k| {
-            items
-                .iter()
-                .filter(move |it| it.source.kind == k.name)
-                .flat_map(|it| super::apply::secret_values(&it.source, &k.secrets))
-        })
-        .collect();
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     mask(&mut answers, &secrets);
     builder.add_lines(package::ANSWERS, answers).map_err(io)?;

@@ -9,14 +9,16 @@
 
 #[path = "common/measure.rs"]
 mod measure;
+#[path = "common/unstract.rs"]
+mod unstract;
+use unstract::start;
 #[path = "../../tests/common/reference.rs"]
 mod reference;
 
 use measure::{Cost, measure};
 
-use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::unstract::server::LogEntry;
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -421,14 +423,6 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) -> Sandbox {
-    let mut config = Config::local(orgs);
-    config.faults = Faults {
-        latency_ms,
-        ..Faults::default()
-    };
-    rt.block_on(Sandbox::start(config)).expect("sandbox")
-}
 
 /// Clone an org of `size` resources with every tool into fresh targets; then, with `noop`,
 /// clone again into ferry's target, which has everything already.

@@ -10,9 +10,11 @@
 #[path = "common/measure.rs"]
 #[allow(dead_code)]
 mod measure;
+#[path = "common/unstract.rs"]
+mod unstract;
+use unstract::start;
 
-use ferry_sandbox::kit::faults::Faults;
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{OrgSpec, Sandbox, Seed};
 use measure::{Cost, measure};
 use serde_json::Value;
 use std::path::Path;
@@ -122,14 +124,6 @@ fn without_secrets(mut dump: Value) -> Value {
     dump
 }
 
-fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) -> Sandbox {
-    let mut config = Config::local(orgs);
-    config.faults = Faults {
-        latency_ms,
-        ..Faults::default()
-    };
-    rt.block_on(Sandbox::start(config)).expect("sandbox")
-}
 
 fn org_case(rt: &tokio::runtime::Runtime, dir: &Path, o: &Opts) {
     let sb = start(

@@ -83,6 +83,16 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
     Ok(exit::OK)
 }
 
+/// Resources per kind, as a table.
+fn counts(counts: &std::collections::BTreeMap<String, usize>) -> String {
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "resources"]);
+    for (k, n) in counts {
+        t.add_row([k.clone(), n.to_string()]);
+    }
+    format!("{t}\n")
+}
+
 fn render_export(e: &Exported) -> String {
     let total: usize = e.counts.values().sum();
     let mut out = format!(
@@ -95,12 +105,7 @@ fn render_export(e: &Exported) -> String {
         if e.signed { ", signed" } else { "" },
         e.elapsed_ms
     );
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "resources"]);
-    for (k, n) in &e.counts {
-        t.add_row([k.clone(), n.to_string()]);
-    }
-    out += &format!("{t}\n");
+    out += &counts(&e.counts);
     if !e.credentials.is_empty() {
         out += &format!(
             "{} secret fields were left out; a restore needs them set (a rule with \"${{env:NAME}}\"):\n",
@@ -185,12 +190,7 @@ fn render_inspect(p: &Package) -> String {
         t.add_row([u.name.clone(), u.version.clone(), u.sha256[..16.min(u.sha256.len())].to_string(), u.kinds.join(", ")]);
     }
     out += &format!("{t}\n");
-    let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "resources"]);
-    for (k, n) in &m.counts {
-        t.add_row([k.clone(), n.to_string()]);
-    }
-    out += &format!("{t}\n");
+    out += &counts(&m.counts);
     let bytes: u64 = m.files.iter().map(|f| f.bytes).sum();
     out += &format!("files    {} ({bytes} bytes)\n", m.files.len());
     for f in &m.files {

@@ -1,38 +1,16 @@
 //! The flags of `ferry clone` and `ferry plan`, and how they combine with a promotion file
-//! (`--config`): a flag overrides the file, the file overrides the defaults. Credentials
-//! come from the flags, else the file's `[side.auth]`, else the variables the platform's
-//! manifest declares (then `FERRY_SOURCE_KEY`, `FERRY_SOURCE_USER`, `FERRY_SOURCE_PASSWORD`
-//! and their `TARGET` twins). What a side's parameters mean is the platform's: the session
-//! checks them against its `[connection]`.
+//! (`--config`): the flags are the run's overrides (`ferry::settings`), which win over the
+//! file, which wins over the defaults.
 
 use super::plugins::PluginArgs;
 use clap::{Args, ValueEnum};
-use ferry::engine::select::Selection;
-use ferry::engine::{OnConflict, Options};
-use ferry::net::Secret;
-use ferry::net::auth::AuthInput;
-use ferry::net::client::ClientConfig;
-use ferry::net::retry::RetryPolicy;
-use ferry::promotion::{EnvToml, Loaded, parse_size, read_secret_file};
-use ferry::session::{EnvSpec, Settings, Sides};
-use std::collections::BTreeMap;
+use ferry::engine::OnConflict;
+use ferry::promotion::{Loaded, parse_size};
+use ferry::session::{Settings, Sides};
+use ferry::settings::{Overrides, SideOverrides};
 use std::path::PathBuf;
-use std::time::Duration;
 
-/// Defaults, when neither a flag nor the promotion file says.
-pub mod defaults {
-    /// the platform of a run that names none (every flag of Unstract's clone tool works)
-    pub const PLATFORM: &str = "unstract";
-    pub const MAX_IN_FLIGHT: u32 = 32;
-    pub const ATTEMPTS: u32 = 5;
-    pub const CONNECT_TIMEOUT: u64 = 10;
-    pub const REQUEST_TIMEOUT: u64 = 120;
-    /// Plugin calls in flight. A create is a chain of requests, one after another, so this
-    /// is about how many requests apply keeps in flight: as many calls as the host has
-    /// slots keeps the slots full. Requests per host stay under MAX_IN_FLIGHT whatever it is.
-    pub const CONCURRENCY: u16 = 32;
-    pub const MAX_FILE_SIZE: u64 = 25 << 20;
-}
+pub use ferry::settings::defaults;
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct Endpoints {
@@ -158,7 +136,7 @@ pub struct RunArgs {
     #[arg(long)]
     pub allow_empty: bool,
     /// Seconds to wait while another run holds the target's lock (default 600).
-    #[arg(long, value_name = "SECS", default_value_t = 600)]
+    #[arg(long, value_name = "SECS", default_value_t = defaults::LOCK_WAIT)]
     pub lock_wait: u64,
     /// Restore this package (`ferry export`) instead of reading a source: it takes the
     /// source's place, and no source flag is needed.
@@ -249,137 +227,54 @@ impl RunArgs {
     }
 
     fn settings_for(&self, file: Option<Loaded>, sides: Sides) -> anyhow::Result<Run> {
-        let empty = ferry::promotion::RunToml::default();
-        let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
+        let settings = self.overrides().settings(file, sides, self.plugins.discovery())?;
+        Ok(Run {
+            settings,
+            emit: Emit {
+                report: self.report.clone(),
+                output: self.output,
+            },
+        })
+    }
+
+    /// The flags as the run's overrides.
+    pub fn overrides(&self) -> Overrides {
         let e = &self.endpoints;
-        let platform = match &sides {
-            // A package knows its platform: --platform may only agree with it.
-            Sides::FromPackage(p) if e.platform.is_none() && file.as_ref().is_none_or(|l| l.file.target.platform.is_none()) => {
-                p.manifest.platform.clone()
-            }
-            _ => platform(e, &file)?,
-        };
-        let source = if let Sides::FromPackage(_) = sides {
-            EnvSpec::default()
-        } else {
-            env(
-            &file,
-            "source",
-            Side {
-                url: &e.source_url,
-                params: &e.source_param,
-                org: &e.source_org,
-                key: &e.source_key,
-                user: &e.source_user,
-                password_file: &e.source_password_file,
+        Overrides {
+            platform: e.platform.clone(),
+            source: SideOverrides {
+                url: e.source_url.clone(),
+                params: e.source_param.clone(),
+                org: e.source_org.clone(),
+                key: e.source_key.clone(),
+                user: e.source_user.clone(),
+                password_file: e.source_password_file.clone(),
             },
-            &e.api_prefix,
-        )?
-        };
-        let target = if let Sides::Export = sides {
-            EnvSpec::default()
-        } else {
-            env(
-            &file,
-            "target",
-            Side {
-                url: &e.target_url,
-                params: &e.target_param,
-                org: &e.target_org,
-                key: &e.target_key,
-                user: &e.target_user,
-                password_file: &e.target_password_file,
+            target: SideOverrides {
+                url: e.target_url.clone(),
+                params: e.target_param.clone(),
+                org: e.target_org.clone(),
+                key: e.target_key.clone(),
+                user: e.target_user.clone(),
+                password_file: e.target_password_file.clone(),
             },
-            &e.api_prefix,
-        )?
-        };
-        let concurrency = self
-            .concurrency
-            .or(run.concurrency)
-            .unwrap_or(defaults::CONCURRENCY)
-            .clamp(1, 64) as usize;
-        let max_in_flight = e
-            .max_in_flight
-            .or(run.max_in_flight)
-            .unwrap_or(defaults::MAX_IN_FLIGHT)
-            .clamp(1, 1024) as usize;
-        let net = ClientConfig {
-            connect_timeout: Duration::from_secs(
-                e.connect_timeout
-                    .or(run.connect_timeout)
-                    .unwrap_or(defaults::CONNECT_TIMEOUT)
-                    .max(1),
-            ),
-            request_timeout: Duration::from_secs(
-                e.request_timeout
-                    .or(run.request_timeout)
-                    .unwrap_or(defaults::REQUEST_TIMEOUT)
-                    .max(1),
-            ),
-            retry: RetryPolicy {
-                attempts: e
-                    .attempts
-                    .or(run.attempts)
-                    .unwrap_or(defaults::ATTEMPTS)
-                    .clamp(1, 20),
-                ..Default::default()
-            },
-            rate_limit: e.rate_limit.or(run.rate_limit).filter(|&r| r > 0),
-            max_in_flight,
-            // One plugin call's batch may fill the environment's pipe; the in-flight cap
-            // shares it with the other calls.
-            batch: max_in_flight,
-        };
-        let pick = |flag: &Vec<String>, file: &Vec<String>| {
-            if flag.is_empty() {
-                file.clone()
-            } else {
-                flag.clone()
-            }
-        };
-        let mut on_conflict_kind: std::collections::BTreeMap<String, OnConflict> = file
-            .iter()
-            .flat_map(|l| {
-                l.file
-                    .kinds
-                    .iter()
-                    .filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))
-            })
-            .collect();
-        on_conflict_kind.extend(self.on_name_conflict_kind.iter().cloned());
-        // The file's options, then the flags' (a later one wins when the session checks them).
-        let mut plugin_options: Vec<(String, String)> = run
-            .options
-            .iter()
-            .map(|(k, v)| (k.clone(), ferry::plugin::platform::option_text(v)))
-            .collect();
-        if self.clone_group_members || run.clone_group_members == Some(true) {
-            plugin_options.push(("clone-group-members".into(), "true".into()));
-        }
-        plugin_options.extend(self.option.iter().cloned());
-        let options = Options {
-            concurrency,
-            on_conflict: self
-                .on_name_conflict
-                .or(run.on_name_conflict)
-                .unwrap_or(OnConflict::Adopt),
-            on_conflict_kind,
-            selection: Selection {
-                include: pick(&self.include, &run.include),
-                exclude: pick(&self.exclude, &run.exclude),
-                select: pick(&self.select, &run.select),
-                tags: pick(&self.select_tag, &run.select_tag),
-            },
-            skip_files: self.skip_files || run.skip_files == Some(true),
-            max_file_size: self
-                .max_file_size
-                .or(run.max_file_size.map(|s| s.0))
-                .unwrap_or(defaults::MAX_FILE_SIZE),
-            plugin_options: vec![],
-            environment: vec![],
-            transform: Default::default(),
-            journal: std::sync::Arc::new(ferry::engine::journal::Journal::none()),
-            managed: std::sync::Arc::new(ferry::engine::managed::Managed::none()),
+            api_prefix: e.api_prefix.clone(),
+            rate_limit: e.rate_limit,
+            max_in_flight: e.max_in_flight,
+            attempts: e.attempts,
+            connect_timeout: e.connect_timeout,
+            request_timeout: e.request_timeout,
+            include: self.include.clone(),
+            exclude: self.exclude.clone(),
+            select: self.select.clone(),
+            select_tag: self.select_tag.clone(),
+            on_name_conflict: self.on_name_conflict,
+            on_name_conflict_kind: self.on_name_conflict_kind.clone(),
+            concurrency: self.concurrency,
+            max_file_size: self.max_file_size,
+            skip_files: self.skip_files,
+            options: self.option.clone(),
+            clone_group_members: self.clone_group_members,
             prune: ferry::engine::prune::PruneOptions {
                 enabled: self.prune,
                 max_deletes: self.max_deletes,
@@ -387,128 +282,6 @@ impl RunArgs {
                 allow_empty: self.allow_empty,
             },
             lock_wait: std::time::Duration::from_secs(self.lock_wait),
-            from_package: None,
-        };
-        Ok(Run {
-            settings: Settings {
-                sides,
-                platform,
-                source,
-                target,
-                net,
-                options,
-                plugin_options,
-                file,
-                discovery: self.plugins.discovery(),
-            },
-            emit: Emit {
-                report: self.report.clone(),
-                output: self.output,
-            },
-        })
-    }
-}
-
-/// The run's platform: the flag, else the promotion file's (both sides must agree), else
-/// the default.
-fn platform(e: &Endpoints, file: &Option<Loaded>) -> anyhow::Result<String> {
-    let (s, t) = match file {
-        Some(l) => (
-            l.file.source.platform.clone(),
-            l.file.target.platform.clone(),
-        ),
-        None => (None, None),
-    };
-    if let (Some(s), Some(t)) = (&s, &t)
-        && s != t
-    {
-        anyhow::bail!(
-            "[source] platform = {s:?} and [target] platform = {t:?}: a run promotes within one platform"
-        );
-    }
-    Ok(e.platform
-        .clone()
-        .or(s)
-        .or(t)
-        .unwrap_or_else(|| defaults::PLATFORM.into()))
-}
-
-/// One side's flags.
-struct Side<'a> {
-    url: &'a Option<String>,
-    params: &'a [(String, String)],
-    org: &'a Option<String>,
-    key: &'a Option<String>,
-    user: &'a Option<String>,
-    password_file: &'a Option<PathBuf>,
-}
-
-/// One side: flags, else the file; credentials the platform's variables fill in later.
-fn env(
-    file: &Option<Loaded>,
-    side: &str,
-    flags: Side,
-    prefix: &Option<String>,
-) -> anyhow::Result<EnvSpec> {
-    let empty = EnvToml::default();
-    let t = file
-        .as_ref()
-        .map(|l| {
-            if side == "source" {
-                &l.file.source
-            } else {
-                &l.file.target
-            }
-        })
-        .unwrap_or(&empty);
-    let url = flags
-        .url
-        .clone()
-        .or_else(|| t.url.as_ref().map(|u| u.0.clone()))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no {side} url: give --{side}-url or [{side}] url in a promotion file (--config)"
-            )
-        })?;
-    // The file's parameters, then its short forms, then the flags: a flag wins.
-    let mut params: BTreeMap<String, String> = t
-        .params
-        .iter()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
-        .collect();
-    if let Some(o) = &t.org {
-        params.insert("org".into(), o.0.clone());
-    }
-    if let Some(p) = &t.api_prefix {
-        params.insert("api_prefix".into(), p.clone());
-    }
-    params.extend(flags.params.iter().cloned());
-    if let Some(o) = flags.org {
-        params.insert("org".into(), o.clone());
-    }
-    if let Some(p) = prefix {
-        params.insert("api_prefix".into(), p.clone());
-    }
-    let key = match (flags.key, file) {
-        (Some(k), _) => Some(k.trim().to_string()).filter(|k| !k.is_empty()),
-        (None, Some(l)) => l.key(side)?,
-        (None, None) => None,
-    };
-    let password = match (flags.password_file, file) {
-        (Some(f), _) => {
-            Some(read_secret_file(f).map_err(|e| anyhow::anyhow!("--{side}-password-file: {e}"))?)
         }
-        (None, Some(l)) => l.password(side)?,
-        (None, None) => None,
-    };
-    Ok(EnvSpec {
-        name: t.name.clone(),
-        url,
-        params,
-        auth: AuthInput {
-            key: key.map(Secret::new),
-            username: flags.user.clone().or_else(|| t.auth.username.clone()),
-            password: password.map(Secret::new),
-        },
-    })
+    }
 }

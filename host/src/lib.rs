@@ -16,4 +16,5 @@ pub mod net;
 pub mod plugin;
 pub mod promotion;
 pub mod session;
+pub mod settings;
 pub mod transform;

@@ -108,6 +108,8 @@ pub struct Session {
     pub options: Options,
     /// an export's package, being made (`Sides::Export`)
     exporting: Option<Exporting>,
+    /// who the target's lease names as its holder (`ferry (pid 4242, user ana)`)
+    pub lock_holder: String,
 }
 
 struct Exporting {
@@ -210,6 +212,7 @@ impl Session {
             target,
             options,
             exporting,
+            lock_holder: crate::lock::holder("ferry"),
         })
     }
 
@@ -228,6 +231,7 @@ impl Session {
             return Err(PlanError::Usage("this session has exported already".into()));
         };
         let grant = self.grant.reporting_to(progress.clone());
+        progress.phase("exporting");
         let about = crate::engine::export::About {
             platform: self.platform.name.clone(),
             source: crate::package::SourceInfo {
@@ -277,26 +281,33 @@ impl Session {
         let started = Instant::now();
         // One writer per target: held from before the plan (what it reads is what is
         // written) to the last delete.
+        if !dry_run {
+            progress.phase("waiting for the target");
+        }
         let _lease = if dry_run { None } else { self.lock().await? };
         let grant = self.grant.reporting_to(progress.clone());
+        progress.phase("planning");
         let mut p = plan(&self.registry, &grant, opts).await?;
+        let mut planned = Report::build(
+            &p,
+            None,
+            &self.source.describe,
+            &self.target.describe,
+            started.elapsed().as_millis() as u64,
+            self.grant.stats.snapshot(),
+        );
+        planned.credentials_needed.extend(left_out(&p, opts));
+        progress.planned(&planned);
         if dry_run {
-            let mut report = Report::build(
-                &p,
-                None,
-                &self.source.describe,
-                &self.target.describe,
-                started.elapsed().as_millis() as u64,
-                self.grant.stats.snapshot(),
-            );
-            report.credentials_needed.extend(left_out(&p, opts));
-            return Ok(report);
+            return Ok(planned);
         }
+        progress.phase("applying");
         let done = apply(&mut p, &self.registry, &grant, opts, &*progress).await;
         opts.journal.compact();
         crate::engine::prune::remember(&p, &done, &self.registry, &opts.managed);
         // Deletes come after every create and update.
         let deletes = if opts.prune.enabled {
+            progress.phase("pruning");
             let ctx = crate::engine::plan::context(opts);
             Some(
                 crate::engine::prune::run(
@@ -335,11 +346,11 @@ impl Session {
             return Ok(None);
         };
         let target = self.target.identity(&self.platform.name).replace('\n', " ");
-        let holder = crate::lock::holder("ferry");
+        let holder = &self.lock_holder;
         let waited = Instant::now();
         let mut told = false;
         loop {
-            let held = match locks.try_acquire(&target, &holder, crate::lock::TTL) {
+            let held = match locks.try_acquire(&target, holder, crate::lock::TTL) {
                 Ok(Ok(lease)) => return Ok(Some(lease)),
                 Ok(Err(held)) => held,
                 Err(e) => return Err(PlanError::Locked(format!("cannot take the target's lock: {e:#}"))),

@@ -4,6 +4,11 @@
 use super::apply::Outcome;
 
 pub trait Progress: Send + Sync {
+    /// The run entered a phase: `waiting for the target`, `planning`, `applying`,
+    /// `pruning`, `exporting`.
+    fn phase(&self, _name: &str) {}
+    /// The plan is made (a report of it, nothing applied yet).
+    fn planned(&self, _plan: &super::report::Report) {}
     /// The plan is being applied: `total` items.
     fn started(&self, _total: usize) {}
     /// One item ended.

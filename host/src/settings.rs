@@ -1,0 +1,319 @@
+//! How a run's settings come together: what its front end says (the `ferry` command's flags,
+//! a job server's request) overrides the promotion file, and the file overrides the
+//! defaults. Credentials come from the overrides, else the file's `[side.auth]`, else the
+//! variables the platform's manifest declares (then `FERRY_SOURCE_KEY`, `FERRY_SOURCE_USER`,
+//! `FERRY_SOURCE_PASSWORD` and their `TARGET` twins). What a side's parameters mean is the
+//! platform's: the session checks them against its `[connection]`.
+
+use crate::engine::prune::PruneOptions;
+use crate::engine::select::Selection;
+use crate::engine::{OnConflict, Options};
+use crate::net::Secret;
+use crate::net::auth::AuthInput;
+use crate::net::client::ClientConfig;
+use crate::net::retry::RetryPolicy;
+use crate::plugin::registry::Discovery;
+use crate::promotion::{EnvToml, Loaded, read_secret_file};
+use crate::session::{EnvSpec, Settings, Sides};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Defaults, when neither an override nor the promotion file says.
+pub mod defaults {
+    /// the platform of a run that names none (every flag of Unstract's clone tool works)
+    pub const PLATFORM: &str = "unstract";
+    pub const MAX_IN_FLIGHT: u32 = 32;
+    pub const ATTEMPTS: u32 = 5;
+    pub const CONNECT_TIMEOUT: u64 = 10;
+    pub const REQUEST_TIMEOUT: u64 = 120;
+    /// Plugin calls in flight. A create is a chain of requests, one after another, so this
+    /// is about how many requests apply keeps in flight: as many calls as the host has
+    /// slots keeps the slots full. Requests per host stay under MAX_IN_FLIGHT whatever it is.
+    pub const CONCURRENCY: u16 = 32;
+    pub const MAX_FILE_SIZE: u64 = 25 << 20;
+    /// seconds a run waits while another holds its target's lock
+    pub const LOCK_WAIT: u64 = 600;
+}
+
+/// One side, as the front end gives it (`None`/empty: not given).
+#[derive(Debug, Clone, Default)]
+pub struct SideOverrides {
+    pub url: Option<String>,
+    pub params: Vec<(String, String)>,
+    pub org: Option<String>,
+    pub key: Option<String>,
+    pub user: Option<String>,
+    pub password_file: Option<PathBuf>,
+}
+
+/// What the front end says about a run; what it leaves out, the promotion file or the
+/// defaults decide.
+#[derive(Debug, Clone)]
+pub struct Overrides {
+    pub platform: Option<String>,
+    pub source: SideOverrides,
+    pub target: SideOverrides,
+    pub api_prefix: Option<String>,
+    pub rate_limit: Option<u32>,
+    pub max_in_flight: Option<u32>,
+    pub attempts: Option<u32>,
+    pub connect_timeout: Option<u64>,
+    pub request_timeout: Option<u64>,
+    pub include: Vec<String>,
+    pub exclude: Vec<String>,
+    pub select: Vec<String>,
+    pub select_tag: Vec<String>,
+    pub on_name_conflict: Option<OnConflict>,
+    pub on_name_conflict_kind: Vec<(String, OnConflict)>,
+    pub concurrency: Option<u16>,
+    pub max_file_size: Option<u64>,
+    pub skip_files: bool,
+    pub options: Vec<(String, String)>,
+    pub clone_group_members: bool,
+    pub prune: PruneOptions,
+    pub lock_wait: Duration,
+}
+
+impl Default for Overrides {
+    fn default() -> Overrides {
+        Overrides {
+            platform: None,
+            source: Default::default(),
+            target: Default::default(),
+            api_prefix: None,
+            rate_limit: None,
+            max_in_flight: None,
+            attempts: None,
+            connect_timeout: None,
+            request_timeout: None,
+            include: vec![],
+            exclude: vec![],
+            select: vec![],
+            select_tag: vec![],
+            on_name_conflict: None,
+            on_name_conflict_kind: vec![],
+            concurrency: None,
+            max_file_size: None,
+            skip_files: false,
+            options: vec![],
+            clone_group_members: false,
+            prune: PruneOptions {
+                enabled: false,
+                max_deletes: 10,
+                allow_delete: None,
+                allow_empty: false,
+            },
+            lock_wait: Duration::from_secs(defaults::LOCK_WAIT),
+        }
+    }
+}
+
+impl Overrides {
+    /// The settings of a run: these overrides over the promotion file (if any) over the
+    /// defaults. A restore's source and an export's target are not read.
+    pub fn settings(&self, file: Option<Loaded>, sides: Sides, discovery: Discovery) -> anyhow::Result<Settings> {
+        let empty = crate::promotion::RunToml::default();
+        let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
+        let platform = match &sides {
+            // A package knows its platform: the overrides may only agree with it.
+            Sides::FromPackage(p)
+                if self.platform.is_none() && file.as_ref().is_none_or(|l| l.file.target.platform.is_none()) =>
+            {
+                p.manifest.platform.clone()
+            }
+            _ => platform(&self.platform, &file)?,
+        };
+        let source = match sides {
+            Sides::FromPackage(_) => EnvSpec::default(),
+            _ => env(&file, "source", &self.source, &self.api_prefix)?,
+        };
+        let target = match sides {
+            Sides::Export => EnvSpec::default(),
+            _ => env(&file, "target", &self.target, &self.api_prefix)?,
+        };
+        let concurrency = self
+            .concurrency
+            .or(run.concurrency)
+            .unwrap_or(defaults::CONCURRENCY)
+            .clamp(1, 64) as usize;
+        let max_in_flight = self
+            .max_in_flight
+            .or(run.max_in_flight)
+            .unwrap_or(defaults::MAX_IN_FLIGHT)
+            .clamp(1, 1024) as usize;
+        let net = ClientConfig {
+            connect_timeout: Duration::from_secs(
+                self.connect_timeout
+                    .or(run.connect_timeout)
+                    .unwrap_or(defaults::CONNECT_TIMEOUT)
+                    .max(1),
+            ),
+            request_timeout: Duration::from_secs(
+                self.request_timeout
+                    .or(run.request_timeout)
+                    .unwrap_or(defaults::REQUEST_TIMEOUT)
+                    .max(1),
+            ),
+            retry: RetryPolicy {
+                attempts: self
+                    .attempts
+                    .or(run.attempts)
+                    .unwrap_or(defaults::ATTEMPTS)
+                    .clamp(1, 20),
+                ..Default::default()
+            },
+            rate_limit: self.rate_limit.or(run.rate_limit).filter(|&r| r > 0),
+            max_in_flight,
+            // One plugin call's batch may fill the environment's pipe; the in-flight cap
+            // shares it with the other calls.
+            batch: max_in_flight,
+        };
+        let pick = |given: &Vec<String>, file: &Vec<String>| {
+            if given.is_empty() { file.clone() } else { given.clone() }
+        };
+        let mut on_conflict_kind: BTreeMap<String, OnConflict> = file
+            .iter()
+            .flat_map(|l| {
+                l.file
+                    .kinds
+                    .iter()
+                    .filter_map(|(k, r)| r.on_name_conflict.map(|p| (k.get_ref().clone(), p)))
+            })
+            .collect();
+        on_conflict_kind.extend(self.on_name_conflict_kind.iter().cloned());
+        // The file's options, then the overrides' (a later one wins when the session checks them).
+        let mut plugin_options: Vec<(String, String)> = run
+            .options
+            .iter()
+            .map(|(k, v)| (k.clone(), crate::plugin::platform::option_text(v)))
+            .collect();
+        if self.clone_group_members || run.clone_group_members == Some(true) {
+            plugin_options.push(("clone-group-members".into(), "true".into()));
+        }
+        plugin_options.extend(self.options.iter().cloned());
+        let options = Options {
+            concurrency,
+            on_conflict: self
+                .on_name_conflict
+                .or(run.on_name_conflict)
+                .unwrap_or(OnConflict::Adopt),
+            on_conflict_kind,
+            selection: Selection {
+                include: pick(&self.include, &run.include),
+                exclude: pick(&self.exclude, &run.exclude),
+                select: pick(&self.select, &run.select),
+                tags: pick(&self.select_tag, &run.select_tag),
+            },
+            skip_files: self.skip_files || run.skip_files == Some(true),
+            max_file_size: self
+                .max_file_size
+                .or(run.max_file_size.map(|s| s.0))
+                .unwrap_or(defaults::MAX_FILE_SIZE),
+            plugin_options: vec![],
+            environment: vec![],
+            transform: Default::default(),
+            journal: std::sync::Arc::new(crate::engine::journal::Journal::none()),
+            managed: std::sync::Arc::new(crate::engine::managed::Managed::none()),
+            prune: self.prune.clone(),
+            lock_wait: self.lock_wait,
+            from_package: None,
+        };
+        Ok(Settings {
+            sides,
+            platform,
+            source,
+            target,
+            net,
+            options,
+            plugin_options,
+            file,
+            discovery,
+        })
+    }
+}
+
+/// The run's platform: the override, else the promotion file's (both sides must agree),
+/// else the default.
+fn platform(given: &Option<String>, file: &Option<Loaded>) -> anyhow::Result<String> {
+    let (s, t) = match file {
+        Some(l) => (l.file.source.platform.clone(), l.file.target.platform.clone()),
+        None => (None, None),
+    };
+    if let (Some(s), Some(t)) = (&s, &t)
+        && s != t
+    {
+        anyhow::bail!(
+            "[source] platform = {s:?} and [target] platform = {t:?}: a run promotes within one platform"
+        );
+    }
+    Ok(given
+        .clone()
+        .or(s)
+        .or(t)
+        .unwrap_or_else(|| defaults::PLATFORM.into()))
+}
+
+/// One side: the overrides, else the file; credentials the platform's variables fill in later.
+fn env(
+    file: &Option<Loaded>,
+    side: &str,
+    given: &SideOverrides,
+    prefix: &Option<String>,
+) -> anyhow::Result<EnvSpec> {
+    let empty = EnvToml::default();
+    let t = file
+        .as_ref()
+        .map(|l| if side == "source" { &l.file.source } else { &l.file.target })
+        .unwrap_or(&empty);
+    let url = given
+        .url
+        .clone()
+        .or_else(|| t.url.as_ref().map(|u| u.0.clone()))
+        .ok_or_else(|| {
+            anyhow::anyhow!(
+                "no {side} url: give --{side}-url or [{side}] url in a promotion file (--config)"
+            )
+        })?;
+    // The file's parameters, then its short forms, then the overrides: an override wins.
+    let mut params: BTreeMap<String, String> = t
+        .params
+        .iter()
+        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .collect();
+    if let Some(o) = &t.org {
+        params.insert("org".into(), o.0.clone());
+    }
+    if let Some(p) = &t.api_prefix {
+        params.insert("api_prefix".into(), p.clone());
+    }
+    params.extend(given.params.iter().cloned());
+    if let Some(o) = &given.org {
+        params.insert("org".into(), o.clone());
+    }
+    if let Some(p) = prefix {
+        params.insert("api_prefix".into(), p.clone());
+    }
+    let key = match (&given.key, file) {
+        (Some(k), _) => Some(k.trim().to_string()).filter(|k| !k.is_empty()),
+        (None, Some(l)) => l.key(side)?,
+        (None, None) => None,
+    };
+    let password = match (&given.password_file, file) {
+        (Some(f), _) => {
+            Some(read_secret_file(f).map_err(|e| anyhow::anyhow!("--{side}-password-file: {e}"))?)
+        }
+        (None, Some(l)) => l.password(side)?,
+        (None, None) => None,
+    };
+    Ok(EnvSpec {
+        name: t.name.clone(),
+        url,
+        params,
+        auth: AuthInput {
+            key: key.map(Secret::new),
+            username: given.user.clone().or_else(|| t.auth.username.clone()),
+            password: password.map(Secret::new),
+        },
+    })
+}

@@ -54,7 +54,7 @@ pub struct PromotionFile {
 }
 
 /// One environment.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EnvToml {
     /// the environment's name, as hooks see it (default: the platform's label, e.g. the org)
@@ -80,7 +80,7 @@ pub struct EnvToml {
 }
 
 /// `[source.auth]` / `[target.auth]`: where the credentials come from, never the secrets.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AuthToml {
     pub key_env: Option<String>,
@@ -179,7 +179,7 @@ pub fn read_secret_file(path: &Path) -> anyhow::Result<String> {
 }
 
 /// `key = "..."` (or `password = "..."`) in a promotion file: always refused.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct KeyInFile;
 
 impl<'de> Deserialize<'de> for KeyInFile {
@@ -193,7 +193,7 @@ impl<'de> Deserialize<'de> for KeyInFile {
 }
 
 /// `password = "..."` in a promotion file: always refused.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct PasswordInFile;
 
 impl<'de> Deserialize<'de> for PasswordInFile {

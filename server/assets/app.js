@@ -17,7 +17,7 @@
 //                not for viewers), #delete (admins, finished jobs; the first click arms it,
 //                class "armed", the second within 5 s deletes), #download-report,
 //                #download-package (export jobs that succeeded), #back (link to "#/")
-//   Plan         #plan; #plan-actions (tr.action per action with data-action),
+//   Plan         #plan with data-loaded="true" once rendered; #plan-actions (tr.action per action with data-action),
 //                #plan-rewrites (tr.rewrite per rewrite)
 //   Report       #report with data-loaded="true" once rendered; #report-items (table, rows
 //                tr.item with data-outcome; failed and skipped first), #report-kinds,
@@ -288,7 +288,7 @@ function renderJobs(jobs, total) {
   }
   for (const tr of rows.values()) tr.remove();
   show("#jobs-empty", jobs.length === 0);
-  setText("#jobs-total", total > jobs.length ? `${jobs.length} of ${total}` : `${total}`);
+  setText("#jobs-total", total > jobs.length ? `${jobs.length} of ${total} jobs` : `${total} job${total === 1 ? "" : "s"}`);
 }
 
 function jobRow(id) {
@@ -371,8 +371,9 @@ async function onModeChange() {
     try {
       const { jobs = [] } = await api("/v1/jobs?status=succeeded&offset=0&limit=200");
       const exports = jobs.filter((j) => j.mode === "export");
-      $("#package").replaceChildren(...exports.map((j) =>
-        el("option", { value: j.id }, `${shortId(j.id)} · ${j.promotion} · ${fmtTime(j.finished)}`)));
+      const options = exports.map((j) =>
+        el("option", { value: j.id }, `${shortId(j.id)} · ${j.promotion} · ${fmtTime(j.finished)}`));
+      $("#package").replaceChildren(...(options.length ? options : [el("option", { value: "" }, "no finished export job")]));
     } catch (e) {
       showError(e);
     }
@@ -414,6 +415,7 @@ function resetJobPage(id) {
   $("#plan-body").replaceChildren(el("p", { class: "muted" }, "Not planned yet."));
   $("#report-body").replaceChildren(el("p", { class: "muted" }, "The report is ready once the job has finished."));
   $("#report").dataset.loaded = "false";
+  $("#plan").dataset.loaded = "false";
 }
 
 async function openJob(id) {
@@ -575,7 +577,9 @@ async function loadPlan(page) {
     state.planLoaded = true;
     renderPlan(plan);
   } catch (e) {
-    if (page === state.page && e.code !== "not_ready") showError(e);
+    if (page !== state.page) return;
+    if (e.code !== "not_ready") showError(e);
+    else if (FINISHED.has(state.job.status)) $("#plan-body").replaceChildren(el("p", { class: "muted" }, "This job has no plan."));
   }
 }
 
@@ -599,6 +603,7 @@ function renderPlan(plan) {
       ? table("plan-rewrites", ["Kind", "Key", "Field", "Old", "New", "By"], rewriteRows)
       : el("p", { class: "muted" }, "No rule or hook changes anything."),
   );
+  $("#plan").dataset.loaded = "true";
 }
 
 // ---------- the report ----------
@@ -626,29 +631,40 @@ function renderReport(r) {
   const items = (r.items ?? []).map((it, i) => [it, i])
     .sort(([a, i], [b, j]) => outcomeRank(a) - outcomeRank(b) || i - j)
     .map(([it]) => it);
-  const parts = [
-    el("p", {}, `${r.dry_run ? "Dry run" : "Run"} · ${fmtMs(r.duration_ms)} · ${r.source} → ${r.target}`),
-  ];
-  if (r.aborted) parts.push(el("p", { id: "report-aborted", class: "message" }, `Aborted: ${r.aborted}`));
-  parts.push(el("h4", {}, "Per kind"), kindsTable(r.kinds ?? {}));
-  parts.push(el("h4", {}, `Resources (${items.length})`), itemsTable(items));
-  parts.push(el("h4", {}, "Files"), filesBlock(r.files ?? {}));
   const creds = r.credentials_needed ?? [];
-  parts.push(el("h4", {}, `Credentials needed (${creds.length})`), creds.length
-    ? table("report-credentials", ["Kind", "Key", "Reason"], creds.map((c) => el("tr", {}, el("td", {}, c.kind), el("td", {}, c.key), el("td", {}, c.reason))))
-    : el("p", { class: "muted" }, "None."));
   const warnings = r.warnings ?? [];
-  parts.push(el("h4", {}, `Warnings (${warnings.length})`), warnings.length
-    ? el("ul", { id: "report-warnings", class: "warnings" }, warnings.map((w) => el("li", {}, typeof w === "string" ? w : JSON.stringify(w))))
-    : el("p", { class: "muted" }, "None."));
   const deletes = r.deletes ?? [];
-  if (deletes.length) {
-    parts.push(el("h4", {}, `Prune (${deletes.length})`), table("report-deletes", ["Kind", "Key", "Target id", "Outcome", "Reason"],
-      deletes.map((d) => el("tr", {}, el("td", {}, d.kind), el("td", {}, d.key), el("td", { class: "mono" }, d.target_id),
-        el("td", {}, d.outcome), el("td", {}, d.reason ?? "")))));
-  }
-  $("#report-body").replaceChildren(...parts);
+  $("#report-body").replaceChildren(
+    el("p", {}, `${r.dry_run ? "Dry run" : "Run"} · ${fmtMs(r.duration_ms)} · ${r.source} → ${r.target}`),
+    r.aborted ? el("p", { id: "report-aborted", class: "message" }, `Aborted: ${r.aborted}`) : null,
+    el("h4", {}, `Resources (${items.length})`), itemsTable(items),
+    el("h4", {}, "Per kind"), kindsTable(r.kinds ?? {}),
+    el("h4", {}, "Files"), filesBlock(r.files ?? {}),
+    el("h4", {}, `Credentials needed (${creds.length})`), credentialsTable(creds),
+    el("h4", {}, `Warnings (${warnings.length})`), warningsList(warnings),
+    deletes.length ? [el("h4", {}, `Prune (${deletes.length})`), deletesTable(deletes)] : null,
+  );
   $("#report").dataset.loaded = "true";
+}
+
+const none = () => el("p", { class: "muted" }, "None.");
+const cells = (...values) => values.map((v) => el("td", {}, v ?? ""));
+
+function credentialsTable(creds) {
+  if (!creds.length) return none();
+  return table("report-credentials", ["Kind", "Key", "Reason"],
+    creds.map((c) => el("tr", {}, cells(c.kind, c.key, c.reason))));
+}
+
+function warningsList(warnings) {
+  if (!warnings.length) return none();
+  return el("ul", { id: "report-warnings", class: "warnings" },
+    warnings.map((w) => el("li", {}, typeof w === "string" ? w : JSON.stringify(w))));
+}
+
+function deletesTable(deletes) {
+  return table("report-deletes", ["Kind", "Key", "Target id", "Outcome", "Reason"],
+    deletes.map((d) => el("tr", {}, cells(d.kind, d.key, d.target_id, d.outcome, d.reason))));
 }
 
 function kindsTable(kinds) {

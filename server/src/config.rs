@@ -1,0 +1,268 @@
+//! The server's file (`ferry serve --config server.toml`): its environments, the promotions
+//! between them, its API tokens (as hashes) and where it keeps its jobs. Nothing secret is
+//! written in it: an environment's credentials come from variables or files, as in a
+//! promotion file, and are read when a job opens its session.
+//!
+//! ```toml
+//! store = "ferry-jobs.sqlite"        # relative to this file
+//! max_jobs = 2
+//!
+//! [environments.dev]                 # the [source]/[target] tables of a promotion file
+//! platform = "unstract"
+//! url = "http://127.0.0.1:8765"
+//! org = "dev"
+//! key_env = "DEV_KEY"
+//!
+//! [promotions.dev-to-qa]
+//! source = "dev"
+//! target = "qa"
+//! file = "dev-to-qa.toml"            # optional: its [run], [kinds] and [[hooks]]
+//!
+//! [[tokens]]
+//! name = "ci"
+//! role = "operator"                  # viewer, operator or admin
+//! sha256 = "…"                       # `ferry serve token --name ci --role operator`
+//! ```
+
+use crate::auth::{Role, Token};
+use ferry::promotion::{EnvToml, Loaded};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    store: Option<PathBuf>,
+    max_jobs: Option<usize>,
+    /// where export jobs' packages are kept (default: `packages/` beside the store)
+    packages: Option<PathBuf>,
+    /// plugin directories to load beside the bundled plugins
+    #[serde(default)]
+    plugins: Vec<PathBuf>,
+    #[serde(default)]
+    environments: BTreeMap<String, EnvToml>,
+    #[serde(default)]
+    promotions: BTreeMap<String, PromotionToml>,
+    #[serde(default)]
+    tokens: Vec<TokenToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PromotionToml {
+    source: String,
+    target: String,
+    file: Option<PathBuf>,
+    description: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenToml {
+    name: String,
+    role: Role,
+    sha256: String,
+}
+
+/// A promotion the server runs: two of its environments and, optionally, a promotion file.
+#[derive(Debug, Clone)]
+pub struct Promotion {
+    pub name: String,
+    pub platform: String,
+    pub source: String,
+    pub target: String,
+    pub file: Option<PathBuf>,
+    pub description: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub store: PathBuf,
+    pub packages: PathBuf,
+    pub max_jobs: usize,
+    pub plugins: Vec<PathBuf>,
+    pub environments: BTreeMap<String, EnvToml>,
+    pub promotions: BTreeMap<String, Promotion>,
+    pub tokens: Vec<Token>,
+}
+
+impl Config {
+    pub fn read(path: &Path) -> anyhow::Result<Config> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| anyhow::anyhow!("cannot read the server's config {}: {e}", path.display()))?;
+        let dir = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_default();
+        let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })?;
+        Config::parse(&path.display().to_string(), &text, &dir)
+    }
+
+    /// Parse and check a config; `name` is how errors call it, `dir` what its paths are
+    /// relative to.
+    pub fn parse(name: &str, text: &str, dir: &Path) -> anyhow::Result<Config> {
+        let f: File = toml::from_str(text).map_err(|e| {
+            let at = e
+                .span()
+                .map(|s| {
+                    let line = text[..s.start].matches('\n').count() + 1;
+                    format!(":{line}")
+                })
+                .unwrap_or_default();
+            anyhow::anyhow!("{name}{at}: {}", e.message().trim())
+        })?;
+        let mut environments = f.environments;
+        for (env_name, env) in environments.iter_mut() {
+            let what = format!("{name}: [environments.{env_name}]");
+            let url = env
+                .url
+                .as_ref()
+                .ok_or_else(|| anyhow::anyhow!("{what} has no url"))?;
+            let parsed = url::Url::parse(&url.0).map_err(|e| anyhow::anyhow!("{what} url: {e}"))?;
+            // A URL is shown in every job: a password in it would be shown too.
+            if !parsed.username().is_empty() || parsed.password().is_some() {
+                anyhow::bail!("{what} url holds credentials; use key_env/key_file or [auth]");
+            }
+            if env.platform.is_none() {
+                anyhow::bail!("{what} has no platform (unstract, strategy, versori, ...)");
+            }
+            // Key files are relative to this file; a job's promotion file lives elsewhere.
+            for f in [&mut env.key_file, &mut env.auth.key_file, &mut env.auth.password_file]
+                .into_iter()
+                .flatten()
+            {
+                *f = dir.join(&*f);
+            }
+            if env.name.is_none() {
+                env.name = Some(env_name.clone());
+            }
+        }
+        let mut promotions = BTreeMap::new();
+        for (p_name, p) in f.promotions {
+            let what = format!("{name}: [promotions.{p_name}]");
+            let side = |s: &str, which: &str| {
+                environments.get(s).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{what} {which} = {s:?}: no [environments.{s}] (there are: {})",
+                        environments.keys().cloned().collect::<Vec<_>>().join(", ")
+                    )
+                })
+            };
+            let (s, t) = (side(&p.source, "source")?, side(&p.target, "target")?);
+            if s.platform != t.platform {
+                anyhow::bail!("{what}: its source and target are on different platforms");
+            }
+            let file = p.file.map(|f| dir.join(f));
+            if let Some(f) = &file {
+                Loaded::read(f).map_err(|e| anyhow::anyhow!("{what} file: {e:#}"))?;
+            }
+            promotions.insert(
+                p_name.clone(),
+                Promotion {
+                    name: p_name,
+                    platform: s.platform.clone().unwrap_or_default(),
+                    source: p.source,
+                    target: p.target,
+                    file,
+                    description: p.description,
+                },
+            );
+        }
+        let mut tokens = Vec::new();
+        for t in f.tokens {
+            let hash = t.sha256.trim().to_ascii_lowercase();
+            if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+                anyhow::bail!(
+                    "{name}: token {:?}: sha256 must be 64 hex digits (the token's hash, never the token)",
+                    t.name
+                );
+            }
+            tokens.push(Token { name: t.name, role: t.role, sha256: hash });
+        }
+        if tokens.is_empty() {
+            anyhow::bail!("{name}: no [[tokens]]: nobody could use the server (`ferry serve token` makes one)");
+        }
+        let store = dir.join(f.store.unwrap_or_else(|| "ferry-jobs.sqlite".into()));
+        let packages = match f.packages {
+            Some(p) => dir.join(p),
+            None => store.parent().unwrap_or(dir).join("packages"),
+        };
+        Ok(Config {
+            store,
+            packages,
+            max_jobs: f.max_jobs.unwrap_or(2).max(1),
+            plugins: f.plugins.into_iter().map(|p| dir.join(p)).collect(),
+            environments,
+            promotions,
+            tokens,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+
+    fn parse(text: &str) -> anyhow::Result<Config> {
+        Config::parse("server.toml", text, Path::new("/srv"))
+    }
+
+    #[test]
+    fn reads_environments_promotions_and_tokens() {
+        let c = parse(&format!(
+            r#"
+            [environments.dev]
+            platform = "unstract"
+            url = "http://127.0.0.1:1"
+            org = "dev"
+            key_file = "keys/dev"
+            [environments.qa]
+            platform = "unstract"
+            url = "http://127.0.0.1:1"
+            org = "qa"
+            [promotions.dev-to-qa]
+            source = "dev"
+            target = "qa"
+            [[tokens]]
+            name = "ci"
+            role = "operator"
+            sha256 = "{HASH}"
+            "#
+        ))
+        .unwrap();
+        assert_eq!(c.promotions["dev-to-qa"].platform, "unstract");
+        assert_eq!(c.environments["dev"].key_file.as_deref(), Some(Path::new("/srv/keys/dev")));
+        assert_eq!(c.store, Path::new("/srv/ferry-jobs.sqlite"));
+        assert_eq!(c.tokens[0].role, Role::Operator);
+    }
+
+    #[test]
+    fn refuses_what_would_leak_or_cannot_run() {
+        let token = format!("[[tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"{HASH}\"\n");
+        let env = "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://127.0.0.1:1\"\n";
+        let e = parse(&format!("{env}key = \"k\"\n{token}")).unwrap_err().to_string();
+        assert!(e.contains("refused") && !e.contains("\"k\""), "{e}");
+        let e = parse(&format!(
+            "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://u:p@127.0.0.1:1\"\n{token}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("holds credentials") && !e.contains("u:p"), "{e}");
+        let e = parse(&format!("{env}[promotions.p]\nsource = \"dev\"\ntarget = \"prod\"\n{token}"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no [environments.prod]"), "{e}");
+        let e = parse("[[tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"s3cret\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("64 hex digits") && !e.contains("s3cret"), "{e}");
+        assert!(parse(env).unwrap_err().to_string().contains("no [[tokens]]"));
+        let e = parse(&format!("[[tokens]]\nname = \"a\"\nrole = \"root\"\nsha256 = \"{HASH}\"\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("root"), "{e}");
+    }
+}

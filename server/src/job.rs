@@ -1,0 +1,105 @@
+//! A job as the API shows it and the store keeps it.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// read both sides and say what a clone would do
+    Plan,
+    /// promote the source to the target
+    Clone,
+    /// write the source to a package (`GET /v1/jobs/{id}/package`)
+    Export,
+    /// promote an export job's package to the target
+    Restore,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Queued,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelling,
+    Cancelled,
+}
+
+impl Status {
+    pub fn name(self) -> &'static str {
+        match self {
+            Status::Queued => "queued",
+            Status::Running => "running",
+            Status::Succeeded => "succeeded",
+            Status::Failed => "failed",
+            Status::Cancelling => "cancelling",
+            Status::Cancelled => "cancelled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Status> {
+        serde_json::from_value(serde_json::Value::String(s.to_string())).ok()
+    }
+
+    pub fn finished(self) -> bool {
+        matches!(self, Status::Succeeded | Status::Failed | Status::Cancelled)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Progress {
+    pub done: usize,
+    pub total: usize,
+    pub percent: u8,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Job {
+    /// a ULID: sorts by creation
+    pub id: String,
+    pub promotion: String,
+    pub mode: Mode,
+    pub status: Status,
+    /// `queued`, `waiting for the target`, `opening`, `planning`, `applying`, `pruning`,
+    /// `exporting`, `done`
+    pub phase: String,
+    pub progress: Progress,
+    /// the name of the token that started it
+    pub started_by: String,
+    /// RFC 3339 times
+    pub created: String,
+    pub started: Option<String>,
+    pub finished: Option<String>,
+    /// `dev @ http://…` (never a credential)
+    pub source: String,
+    pub target: String,
+    /// items per action (a plan: create, update, adopt, …) or per outcome (a run: created,
+    /// updated, adopted, skipped, failed, deleted, …)
+    pub counts: BTreeMap<String, usize>,
+    /// how it ended, or why it failed
+    pub message: Option<String>,
+    /// it was running when the server stopped, and was started again
+    pub resumed: bool,
+    /// times it was started
+    pub attempts: u32,
+    /// a restore's export job
+    pub from_export: Option<String>,
+    /// where an export's package is downloaded, once it succeeded
+    pub package: Option<String>,
+}
+
+/// A line of a job's log.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Line {
+    pub seq: i64,
+    pub at: String,
+    pub level: String,
+    pub message: String,
+}
+
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()
+}

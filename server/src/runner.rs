@@ -1,0 +1,482 @@
+//! Running jobs: the queue, at most `max_jobs` at once and one per target, each a ferry
+//! session of its own (its own counters, plan, report and log). A job that waits for its
+//! target does not take a slot: the scheduler starts only jobs whose target no other job
+//! of this server holds; the target's lease (`ferry::lock`) then keeps out a CLI run or
+//! another server, and the job waits for it in phase `waiting for the target`.
+
+use crate::config::Config;
+use crate::job::{Job, Line, Mode, Progress as JobProgress, Status, now};
+use crate::store::{Doc, Store};
+use ferry::engine::apply::Outcome;
+use ferry::engine::progress::Progress;
+use ferry::engine::report::Report;
+use ferry::session::{Session, Sides};
+use ferry::settings::Overrides;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::sync::{Notify, broadcast};
+use tokio_util::sync::CancellationToken;
+use tracing::Instrument;
+
+/// What the event streams carry.
+#[derive(Debug, Clone)]
+pub enum Event {
+    /// a job's record changed (status, phase, progress)
+    Job(Job),
+    /// a job wrote a log line
+    Log(String, Line),
+    /// a job finished
+    End(Job),
+}
+
+impl Event {
+    pub fn job_id(&self) -> &str {
+        match self {
+            Event::Job(j) | Event::End(j) => &j.id,
+            Event::Log(id, _) => id,
+        }
+    }
+}
+
+/// The jobs this server runs now, and the targets they hold.
+#[derive(Default)]
+struct Running {
+    jobs: HashMap<String, CancellationToken>,
+    targets: HashSet<String>,
+}
+
+pub struct Server {
+    pub config: Config,
+    pub store: Store,
+    pub events: broadcast::Sender<Event>,
+    running: Mutex<Running>,
+    wake: Notify,
+    /// how long a job waits for a target a CLI run holds (the lease's own expiry frees a
+    /// crashed holder's)
+    pub lock_wait: Duration,
+}
+
+/// Progress figures are written at most this often (and at every phase and the end).
+const PROGRESS_EVERY: Duration = Duration::from_millis(200);
+
+impl Server {
+    pub fn new(config: Config) -> anyhow::Result<Arc<Server>> {
+        let store = Store::open(&config.store)?;
+        std::fs::create_dir_all(&config.packages)
+            .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.packages.display()))?;
+        let (events, _) = broadcast::channel(4096);
+        Ok(Arc::new(Server {
+            config,
+            store,
+            events,
+            running: Mutex::new(Running::default()),
+            wake: Notify::new(),
+            lock_wait: Duration::from_secs(24 * 3600),
+        }))
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, Running> {
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Where an export job's package is kept.
+    pub fn package_path(&self, id: &str) -> PathBuf {
+        self.config.packages.join(format!("{id}.ferry"))
+    }
+
+    /// After a restart: a job that was running runs again (a re-run converges), and says so;
+    /// one being cancelled is cancelled.
+    pub fn recover(&self) -> anyhow::Result<usize> {
+        let mut n = 0;
+        for mut job in self.store.unfinished()? {
+            match job.status {
+                Status::Running => {
+                    job.status = Status::Queued;
+                    job.phase = "queued".into();
+                    job.resumed = true;
+                    job.message = Some("resumed: the server stopped while this job ran".into());
+                    self.store.put(&job)?;
+                    self.log(&job.id, "WARN", "the server stopped while this job ran; it runs again (a re-run converges)");
+                    n += 1;
+                }
+                Status::Cancelling => {
+                    job.status = Status::Cancelled;
+                    job.phase = "done".into();
+                    job.finished = Some(now());
+                    self.store.put(&job)?;
+                }
+                _ => n += 1,
+            }
+        }
+        Ok(n)
+    }
+
+    /// A new job, queued.
+    pub fn submit(&self, job: Job) -> anyhow::Result<Job> {
+        self.store.put(&job)?;
+        self.log(&job.id, "INFO", &format!("queued by {}", job.started_by));
+        let _ = self.events.send(Event::Job(job.clone()));
+        self.wake.notify_one();
+        Ok(job)
+    }
+
+    /// Cancel a job: a queued one at once, a running one once what is in flight finished.
+    /// `None` when it had finished already.
+    pub fn cancel(&self, id: &str, by: &str) -> anyhow::Result<Option<Job>> {
+        let running = self.running();
+        let Some(mut job) = self.store.get(id)? else {
+            return Ok(None);
+        };
+        if job.status.finished() {
+            return Ok(None);
+        }
+        match running.jobs.get(id) {
+            Some(token) => {
+                token.cancel();
+                job.status = Status::Cancelling;
+                self.log(id, "WARN", &format!("cancelled by {by}: finishing what is in flight"));
+            }
+            None => {
+                job.status = Status::Cancelled;
+                job.phase = "done".into();
+                job.finished = Some(now());
+                job.message = Some(format!("cancelled by {by} before it started"));
+                self.log(id, "WARN", &format!("cancelled by {by} before it started"));
+            }
+        }
+        self.store.put(&job)?;
+        let _ = self.events.send(if job.status.finished() { Event::End(job.clone()) } else { Event::Job(job.clone()) });
+        Ok(Some(job))
+    }
+
+    pub fn log(&self, id: &str, level: &str, message: &str) {
+        match self.store.log(id, level, message) {
+            Ok(line) => {
+                let _ = self.events.send(Event::Log(id.to_string(), line));
+            }
+            Err(e) => tracing::warn!("job {id}: cannot keep a log line: {e:#}"),
+        }
+    }
+
+    /// The target a job writes, as the scheduler tells targets apart: `None` for an export.
+    fn target_of(&self, job: &Job) -> Option<String> {
+        if job.mode == Mode::Export {
+            return None;
+        }
+        let p = self.config.promotions.get(&job.promotion)?;
+        let env = self.config.environments.get(&p.target)?;
+        let mut key = format!("{}\n{}", p.platform, env.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""));
+        for (k, v) in &env.params {
+            key += &format!("\n{k}={}", v.0);
+        }
+        for (k, v) in [("org", &env.org)] {
+            if let Some(v) = v {
+                key += &format!("\n{k}={}", v.0);
+            }
+        }
+        Some(key)
+    }
+
+    /// Start what can start; runs until the process ends.
+    pub async fn schedule(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.start_ready() {
+                tracing::error!("scheduling jobs: {e:#}");
+            }
+            self.wake.notified().await;
+        }
+    }
+
+    fn start_ready(self: &Arc<Self>) -> anyhow::Result<()> {
+        let mut running = self.running();
+        for job in self.store.unfinished()? {
+            if running.jobs.len() >= self.config.max_jobs {
+                break;
+            }
+            if job.status != Status::Queued || running.jobs.contains_key(&job.id) {
+                continue;
+            }
+            let target = self.target_of(&job);
+            if let Some(t) = &target {
+                if running.targets.contains(t) {
+                    continue;
+                }
+                running.targets.insert(t.clone());
+            }
+            let token = CancellationToken::new();
+            running.jobs.insert(job.id.clone(), token.clone());
+            let span = tracing::info_span!("job", ferry_job = %job.id);
+            // A job's future is driven on a thread of its own: some of the engine's futures
+            // are Send but not provably so to the compiler (closures over borrowed items),
+            // which tokio::spawn requires. What it spawns runs on the shared runtime.
+            let (server, handle) = (self.clone(), tokio::runtime::Handle::current());
+            tokio::task::spawn_blocking(move || handle.block_on(server.run(job, token, target).instrument(span)));
+        }
+        Ok(())
+    }
+
+    async fn run(self: Arc<Self>, mut job: Job, cancel: CancellationToken, target: Option<String>) {
+        job.status = Status::Running;
+        job.phase = "opening".into();
+        job.started = Some(now());
+        job.finished = None;
+        job.attempts += 1;
+        job.progress = JobProgress::default();
+        let _ = self.store.put(&job);
+        let _ = self.events.send(Event::Job(job.clone()));
+        self.log(&job.id, "INFO", &format!("started ({} {}, attempt {})", job.mode_name(), job.promotion, job.attempts));
+        let live = Arc::new(Live {
+            server: self.clone(),
+            job: Mutex::new(job.clone()),
+            written: Mutex::new(Instant::now()),
+        });
+        let result = self.execute(&job, &cancel, live.clone()).await;
+        let mut job = live.job.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let cancelled = cancel.is_cancelled();
+        match result {
+            Ok(end) => {
+                job.counts = end.counts;
+                job.status = if cancelled {
+                    Status::Cancelled
+                } else if end.failed {
+                    Status::Failed
+                } else {
+                    Status::Succeeded
+                };
+                job.message = Some(end.message);
+                if job.mode == Mode::Export && job.status == Status::Succeeded {
+                    job.package = Some(format!("/v1/jobs/{}/package", job.id));
+                }
+            }
+            Err(e) => {
+                job.status = if cancelled { Status::Cancelled } else { Status::Failed };
+                job.message = Some(format!("{e:#}"));
+            }
+        }
+        if job.progress.total > 0 && job.status == Status::Succeeded {
+            job.progress.percent = 100;
+        }
+        job.phase = "done".into();
+        job.finished = Some(now());
+        let level = if job.status == Status::Succeeded { "INFO" } else { "ERROR" };
+        self.log(&job.id, level, &format!("{}: {}", job.status.name(), job.message.as_deref().unwrap_or("")));
+        if let Err(e) = self.store.put(&job) {
+            tracing::error!("job {}: cannot record its end: {e:#}", job.id);
+        }
+        let _ = self.events.send(Event::End(job.clone()));
+        {
+            let mut running = self.running();
+            running.jobs.remove(&job.id);
+            if let Some(t) = target {
+                running.targets.remove(&t);
+            }
+        }
+        self.wake.notify_one();
+    }
+
+    /// Open the job's session and run it.
+    async fn execute(&self, job: &Job, cancel: &CancellationToken, live: Arc<Live>) -> anyhow::Result<End> {
+        let promotion = self
+            .config
+            .promotions
+            .get(&job.promotion)
+            .ok_or_else(|| anyhow::anyhow!("the server's config has no promotion {:?} any more", job.promotion))?;
+        let mut file = match &promotion.file {
+            Some(f) => ferry::promotion::Loaded::read(f)?,
+            None => ferry::promotion::Loaded::parse(&promotion.name, "", PathBuf::new())?,
+        };
+        file.file.source = self.config.environments[&promotion.source].clone();
+        file.file.target = self.config.environments[&promotion.target].clone();
+        let sides = match job.mode {
+            Mode::Plan | Mode::Clone => Sides::Live,
+            Mode::Export => Sides::Export,
+            Mode::Restore => {
+                let from = job.from_export.as_deref().unwrap_or_default();
+                let package = ferry::package::Package::open(&self.package_path(from), &Default::default())
+                    .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
+                Sides::FromPackage(Arc::new(package))
+            }
+        };
+        let overrides = Overrides {
+            lock_wait: self.lock_wait,
+            ..Default::default()
+        };
+        let discovery = ferry::plugin::registry::Discovery::standard(&self.config.plugins);
+        let settings = overrides.settings(Some(file), sides, discovery)?;
+        let mut session = Session::open(settings).await?;
+        session.lock_holder = ferry::lock::holder(&format!("ferry serve job {}", job.id));
+        let token = session.cancel_token();
+        let linked = cancel.clone();
+        let link = tokio::spawn(async move {
+            linked.cancelled().await;
+            token.cancel();
+        });
+        let progress: Arc<dyn Progress> = live.clone();
+        let end = match job.mode {
+            Mode::Export => {
+                let out = self.package_path(&job.id);
+                session
+                    .export(&out, None, progress)
+                    .await
+                    .map(|x| End {
+                        message: format!(
+                            "{} resources and {} files ({} bytes) in the package",
+                            x.counts.values().sum::<usize>(),
+                            x.files,
+                            x.bytes
+                        ),
+                        failed: false,
+                        counts: x.counts.clone(),
+                        report: serde_json::to_value(&x).unwrap_or_default(),
+                    })
+                    .map_err(anyhow::Error::from)
+            }
+            mode => session
+                .promote(mode == Mode::Plan, progress)
+                .await
+                .map(|r| End::of(&r))
+                .map_err(anyhow::Error::from),
+        };
+        link.abort();
+        session.close().await;
+        let end = end?;
+        self.store.put_doc(&job.id, Doc::Report, &end.report.to_string())?;
+        Ok(end)
+    }
+}
+
+impl Job {
+    pub fn mode_name(&self) -> &'static str {
+        match self.mode {
+            Mode::Plan => "plan",
+            Mode::Clone => "clone",
+            Mode::Export => "export",
+            Mode::Restore => "restore",
+        }
+    }
+}
+
+/// How a job's run ended.
+struct End {
+    message: String,
+    failed: bool,
+    counts: BTreeMap<String, usize>,
+    report: serde_json::Value,
+}
+
+impl End {
+    fn of(r: &Report) -> End {
+        let counts = counts(r);
+        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        let failed = r.failed() > 0 || r.aborted.is_some();
+        let mut message = if summary.is_empty() { "nothing to do".into() } else { summary.join(", ") };
+        if let Some(a) = &r.aborted {
+            message = format!("aborted: {a} ({message})");
+        }
+        End {
+            message,
+            failed,
+            counts,
+            report: serde_json::to_value(r).unwrap_or_default(),
+        }
+    }
+}
+
+/// Items per outcome (a run) or per action (a plan), deletes included.
+fn counts(r: &Report) -> BTreeMap<String, usize> {
+    let mut c = BTreeMap::new();
+    for it in &r.items {
+        *c.entry(it.outcome.clone().unwrap_or_else(|| it.action.clone())).or_insert(0) += 1;
+    }
+    for d in &r.deletes {
+        *c.entry(d.outcome.clone()).or_insert(0) += 1;
+    }
+    c
+}
+
+/// A running job's record, kept current by the session's progress events.
+struct Live {
+    server: Arc<Server>,
+    job: Mutex<Job>,
+    written: Mutex<Instant>,
+}
+
+impl Live {
+    /// Change the record; write it and tell the streams now (`force`) or at most every
+    /// PROGRESS_EVERY.
+    fn update(&self, force: bool, f: impl FnOnce(&mut Job)) {
+        let mut job = self.job.lock().unwrap_or_else(|p| p.into_inner());
+        f(&mut job);
+        let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
+        if force || written.elapsed() >= PROGRESS_EVERY {
+            *written = Instant::now();
+            // A cancel may have been recorded meanwhile: keep it.
+            if let Ok(Some(stored)) = self.server.store.get(&job.id)
+                && stored.status == Status::Cancelling
+            {
+                job.status = Status::Cancelling;
+            }
+            let _ = self.server.store.put(&job);
+            let _ = self.server.events.send(Event::Job(job.clone()));
+        }
+    }
+
+    fn id(&self) -> String {
+        self.job.lock().unwrap_or_else(|p| p.into_inner()).id.clone()
+    }
+}
+
+impl Progress for Live {
+    fn phase(&self, name: &str) {
+        self.update(true, |j| j.phase = name.to_string());
+        self.server.log(&self.id(), "INFO", &format!("phase: {name}"));
+    }
+
+    fn planned(&self, plan: &Report) {
+        let id = self.id();
+        match serde_json::to_string(plan) {
+            Ok(json) => {
+                if let Err(e) = self.server.store.put_doc(&id, Doc::Plan, &json) {
+                    tracing::warn!("job {id}: cannot keep its plan: {e:#}");
+                }
+            }
+            Err(e) => tracing::warn!("job {id}: cannot write its plan: {e}"),
+        }
+        let c = counts(plan);
+        let summary: Vec<String> = c.iter().map(|(k, v)| format!("{v} {k}")).collect();
+        self.server.log(&id, "INFO", &format!("planned: {}", summary.join(", ")));
+        self.update(true, |j| j.counts = c);
+    }
+
+    fn started(&self, total: usize) {
+        self.update(true, |j| {
+            j.progress = JobProgress { done: 0, total, percent: 0 };
+        });
+    }
+
+    fn finished(&self, kind: &str, key: &str, outcome: &Outcome) {
+        let line = match outcome {
+            Outcome::Skipped(r) | Outcome::Failed(r) => format!("{} {kind} {key:?}: {r}", outcome.name()),
+            _ => format!("{} {kind} {key:?}", outcome.name()),
+        };
+        let level = if matches!(outcome, Outcome::Failed(_)) { "ERROR" } else { "INFO" };
+        self.server.log(&self.id(), level, &line);
+        self.update(false, |j| {
+            let p = &mut j.progress;
+            p.done += 1;
+            p.percent = if p.total == 0 { 0 } else { (p.done * 100 / p.total).min(100) as u8 };
+        });
+    }
+
+    fn plugin(&self, plugin: &str, percent: u8, message: &str) {
+        self.server.log(&self.id(), "INFO", &format!("{plugin}: {percent}% {message}"));
+        self.update(false, |j| {
+            // A server-side job's own figure, while nothing else counts.
+            if j.progress.total == 0 {
+                j.progress.percent = percent.min(100);
+            }
+        });
+    }
+}

@@ -1,0 +1,271 @@
+//! The job store: one SQLite file (embedded, nothing to install). A job's record is a JSON
+//! document beside the columns the queries need; its plan, report and log lines are kept
+//! apart, so listing jobs never reads a report. The schema changes by migrations only.
+
+use crate::job::{Job, Line, Status};
+use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite_migration::{M, Migrations};
+use std::path::Path;
+use std::sync::Mutex;
+
+/// Each step is applied once, in order (SQLite's `user_version` counts them); a released
+/// step never changes.
+fn migrations() -> Migrations<'static> {
+    Migrations::new(vec![M::up(
+        "CREATE TABLE jobs (
+            id TEXT PRIMARY KEY,
+            status TEXT NOT NULL,
+            record TEXT NOT NULL,
+            plan TEXT,
+            report TEXT
+        );
+        CREATE INDEX jobs_status ON jobs(status);
+        CREATE TABLE job_log (
+            job TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            at TEXT NOT NULL,
+            level TEXT NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (job, seq)
+        );",
+    )])
+}
+
+pub struct Store {
+    db: Mutex<Connection>,
+}
+
+fn sql(e: rusqlite::Error) -> anyhow::Error {
+    anyhow::anyhow!("job store: {e}")
+}
+
+impl Store {
+    pub fn open(path: &Path) -> anyhow::Result<Store> {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
+        }
+        let mut c = Connection::open(path)
+            .map_err(|e| anyhow::anyhow!("cannot open the job store {}: {e}", path.display()))?;
+        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        // WAL: readers (the API) never wait for the writer (the jobs).
+        c.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        c.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        migrations()
+            .to_latest(&mut c)
+            .map_err(|e| anyhow::anyhow!("migrating the job store {}: {e}", path.display()))?;
+        Ok(Store { db: Mutex::new(c) })
+    }
+
+    fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.db.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Insert or replace a job's record.
+    pub fn put(&self, job: &Job) -> anyhow::Result<()> {
+        let record = serde_json::to_string(job)?;
+        self.db()
+            .execute(
+                "INSERT INTO jobs (id, status, record) VALUES (?1, ?2, ?3)
+                 ON CONFLICT(id) DO UPDATE SET status = ?2, record = ?3",
+                params![job.id, job.status.name(), record],
+            )
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
+        let r: Option<String> = self
+            .db()
+            .query_row("SELECT record FROM jobs WHERE id = ?1", [id], |r| r.get(0))
+            .optional()
+            .map_err(sql)?;
+        r.map(|r| serde_json::from_str(&r).map_err(Into::into)).transpose()
+    }
+
+    /// Jobs with one of `statuses` (any when empty), newest first, and how many there are.
+    pub fn list(&self, statuses: &[Status], offset: usize, limit: usize) -> anyhow::Result<(Vec<Job>, usize)> {
+        let names: Vec<&str> = statuses.iter().map(|s| s.name()).collect();
+        let filter = if names.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "WHERE status IN ({})",
+                (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
+            )
+        };
+        let db = self.db();
+        let total: i64 = db
+            .query_row(
+                &format!("SELECT COUNT(*) FROM jobs {filter}"),
+                rusqlite::params_from_iter(&names),
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let mut st = db
+            .prepare(&format!(
+                "SELECT record FROM jobs {filter} ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+            ))
+            .map_err(sql)?;
+        let jobs = st
+            .query_map(rusqlite::params_from_iter(&names), |r| r.get::<_, String>(0))
+            .map_err(sql)?
+            .map(|r| Ok(serde_json::from_str(&r.map_err(sql)?)?))
+            .collect::<anyhow::Result<Vec<Job>>>()?;
+        Ok((jobs, total as usize))
+    }
+
+    /// Jobs still to run, oldest first.
+    pub fn unfinished(&self) -> anyhow::Result<Vec<Job>> {
+        let db = self.db();
+        let mut st = db
+            .prepare("SELECT record FROM jobs WHERE status IN ('queued','running','cancelling') ORDER BY id")
+            .map_err(sql)?;
+        let jobs = st
+            .query_map([], |r| r.get::<_, String>(0))
+            .map_err(sql)?
+            .map(|r| Ok(serde_json::from_str(&r.map_err(sql)?)?))
+            .collect::<anyhow::Result<Vec<Job>>>()?;
+        Ok(jobs)
+    }
+
+    /// Keep a job's plan or report (JSON); `what` is `plan` or `report`.
+    pub fn put_doc(&self, id: &str, what: Doc, json: &str) -> anyhow::Result<()> {
+        self.db()
+            .execute(&format!("UPDATE jobs SET {} = ?2 WHERE id = ?1", what.column()), params![id, json])
+            .map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn doc(&self, id: &str, what: Doc) -> anyhow::Result<Option<String>> {
+        Ok(self
+            .db()
+            .query_row(&format!("SELECT {} FROM jobs WHERE id = ?1", what.column()), [id], |r| {
+                r.get::<_, Option<String>>(0)
+            })
+            .optional()
+            .map_err(sql)?
+            .flatten())
+    }
+
+    /// Append a line to a job's log; returns it with its number.
+    pub fn log(&self, id: &str, level: &str, message: &str) -> anyhow::Result<Line> {
+        let db = self.db();
+        let seq: i64 = db
+            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_log WHERE job = ?1", [id], |r| r.get(0))
+            .map_err(sql)?;
+        let line = Line {
+            seq,
+            at: crate::job::now(),
+            level: level.to_string(),
+            message: message.to_string(),
+        };
+        db.execute(
+            "INSERT INTO job_log (job, seq, at, level, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![id, line.seq, line.at, line.level, line.message],
+        )
+        .map_err(sql)?;
+        Ok(line)
+    }
+
+    /// A job's log lines after `after`, the last `limit` of them.
+    pub fn lines(&self, id: &str, after: i64, limit: usize) -> anyhow::Result<Vec<Line>> {
+        let db = self.db();
+        let mut st = db
+            .prepare(
+                "SELECT seq, at, level, message FROM
+                   (SELECT * FROM job_log WHERE job = ?1 AND seq > ?2 ORDER BY seq DESC LIMIT ?3)
+                 ORDER BY seq",
+            )
+            .map_err(sql)?;
+        let lines = st
+            .query_map(params![id, after, limit as i64], |r| {
+                Ok(Line { seq: r.get(0)?, at: r.get(1)?, level: r.get(2)?, message: r.get(3)? })
+            })
+            .map_err(sql)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sql)?;
+        Ok(lines)
+    }
+
+    pub fn delete(&self, id: &str) -> anyhow::Result<()> {
+        let db = self.db();
+        db.execute("DELETE FROM job_log WHERE job = ?1", [id]).map_err(sql)?;
+        db.execute("DELETE FROM jobs WHERE id = ?1", [id]).map_err(sql)?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub enum Doc {
+    Plan,
+    Report,
+}
+
+impl Doc {
+    fn column(self) -> &'static str {
+        match self {
+            Doc::Plan => "plan",
+            Doc::Report => "report",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::job::{Mode, Progress};
+
+    fn job(id: &str, status: Status) -> Job {
+        Job {
+            id: id.into(),
+            promotion: "p".into(),
+            mode: Mode::Clone,
+            status,
+            phase: "queued".into(),
+            progress: Progress::default(),
+            started_by: "ci".into(),
+            created: crate::job::now(),
+            started: None,
+            finished: None,
+            source: "s".into(),
+            target: "t".into(),
+            counts: Default::default(),
+            message: None,
+            resumed: false,
+            attempts: 0,
+            from_export: None,
+            package: None,
+        }
+    }
+
+    #[test]
+    fn jobs_logs_and_documents_survive_reopening() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("jobs.sqlite");
+        {
+            let s = Store::open(&path).unwrap();
+            s.put(&job("01A", Status::Succeeded)).unwrap();
+            s.put(&job("01B", Status::Running)).unwrap();
+            s.put(&job("01C", Status::Queued)).unwrap();
+            s.put_doc("01A", Doc::Report, "{\"ok\":1}").unwrap();
+            for i in 0..5 {
+                s.log("01B", "INFO", &format!("line {i}")).unwrap();
+            }
+            s.log("01C", "INFO", "other job").unwrap();
+        }
+        let s = Store::open(&path).unwrap();
+        let (all, total) = s.list(&[], 0, 10).unwrap();
+        assert_eq!((total, all[0].id.as_str()), (3, "01C"), "newest first");
+        let (running, n) = s.list(&[Status::Running, Status::Queued], 0, 1).unwrap();
+        assert_eq!((n, running.len()), (2, 1));
+        assert_eq!(s.unfinished().unwrap().iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["01B", "01C"]);
+        assert_eq!(s.doc("01A", Doc::Report).unwrap().as_deref(), Some("{\"ok\":1}"));
+        assert_eq!(s.doc("01A", Doc::Plan).unwrap(), None);
+        let tail = s.lines("01B", 0, 2).unwrap();
+        assert_eq!(tail.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["line 3", "line 4"]);
+        assert_eq!(s.lines("01B", 4, 100).unwrap().len(), 1);
+        s.delete("01B").unwrap();
+        assert!(s.get("01B").unwrap().is_none() && s.lines("01B", 0, 10).unwrap().is_empty());
+    }
+}

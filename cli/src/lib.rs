@@ -9,6 +9,8 @@ mod hook;
 mod package;
 mod plugins;
 mod sandbox;
+mod serve;
+mod jobs;
 mod unlock;
 
 /// The defaults of the flags (for the benchmarks, which report against them).
@@ -91,6 +93,11 @@ enum Command {
     Sandbox(sandbox::SandboxArgs),
     /// List the targets' locks (--list), or break a stale one by its id.
     Unlock(unlock::UnlockArgs),
+    /// Serve promotions as jobs: a REST API, a job store, one writer per target, a dashboard.
+    Serve(serve::ServeArgs),
+    /// Talk to a job server: list, show, start, cancel jobs and read their logs.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
 }
 
 pub fn main() -> ExitCode {
@@ -118,6 +125,8 @@ pub fn main() -> ExitCode {
             Command::Plugins(c) => plugins::run(c).await,
             Command::Sandbox(a) => sandbox::run(a).await,
             Command::Unlock(a) => unlock::run(a).await,
+            Command::Serve(a) => serve::run(a).await,
+            Command::Jobs(c) => jobs::run(c).await,
         }
     });
     match result {
@@ -139,9 +148,12 @@ fn init_logging(verbose: u8) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    use tracing_subscriber::prelude::*;
+    let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_target(false)
-        .try_init();
+        .with_filter(filter);
+    // A job server's jobs log into their own logs too, whatever stderr shows.
+    let jobs = ferry_server::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::registry().with(stderr).with(jobs).try_init();
 }

@@ -1,0 +1,257 @@
+//! `ferry jobs`: a client of `ferry serve`'s API, with the token from `FERRY_TOKEN`.
+
+use super::exit;
+use clap::{Args, Subcommand, ValueEnum};
+use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
+use serde_json::Value;
+use std::time::Duration;
+
+#[derive(Args, Debug, Clone)]
+pub struct Server {
+    /// The job server's URL, e.g. http://127.0.0.1:8750
+    #[arg(long, env = "FERRY_SERVER", value_name = "URL")]
+    server: String,
+    /// The API token (`ferry serve token`); better given as FERRY_TOKEN than as a flag.
+    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    token: String,
+    #[arg(long, value_enum, default_value_t)]
+    output: Output,
+}
+
+#[derive(Copy, Clone, Debug, ValueEnum, Default, PartialEq, Eq)]
+enum Output {
+    #[default]
+    Table,
+    Json,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum JobsCommand {
+    /// The server's jobs, newest first.
+    List {
+        #[command(flatten)]
+        server: Server,
+        /// Only these statuses (comma-separated): queued, running, succeeded, failed,
+        /// cancelling, cancelled.
+        #[arg(long)]
+        status: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+    },
+    /// One job: status, phase, progress, counts, message.
+    Show {
+        #[command(flatten)]
+        server: Server,
+        id: String,
+    },
+    /// Start a job of one of the server's promotions; with --wait, follow it and exit 0 if
+    /// it succeeded, 1 if not.
+    Start {
+        #[command(flatten)]
+        server: Server,
+        promotion: String,
+        #[arg(long, value_parser = ["plan", "clone", "export", "restore"], default_value = "clone")]
+        mode: String,
+        /// For a restore: the export job whose package to restore.
+        #[arg(long, value_name = "JOB")]
+        package: Option<String>,
+        #[arg(long)]
+        wait: bool,
+    },
+    /// Cancel a job: nothing new starts, what is in flight finishes.
+    Cancel {
+        #[command(flatten)]
+        server: Server,
+        id: String,
+    },
+    /// A job's log lines; --follow prints new ones until the job ends.
+    Logs {
+        #[command(flatten)]
+        server: Server,
+        id: String,
+        #[arg(long, short)]
+        follow: bool,
+    },
+}
+
+struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl Client {
+    fn new(s: &Server) -> anyhow::Result<Client> {
+        Ok(Client {
+            http: reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?,
+            base: s.server.trim_end_matches('/').to_string(),
+            token: s.token.trim().to_string(),
+        })
+    }
+
+    /// Call the API; an error answer becomes its code and message.
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+        let url = format!("{}{path}", self.base);
+        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        let status = resp.status();
+        let text = resp.text().await?;
+        let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+        if !status.is_success() {
+            let e = &json["error"];
+            anyhow::bail!(
+                "the server answered {status}: {} ({})",
+                e["message"].as_str().unwrap_or(&text),
+                e["code"].as_str().unwrap_or("?")
+            );
+        }
+        Ok(json)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, path, None).await
+    }
+}
+
+/// An answer of the server that is an error is the job command's failure (exit 1), not a
+/// usage error.
+pub async fn run(c: JobsCommand) -> anyhow::Result<u8> {
+    match call(c).await {
+        Ok(code) => Ok(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            Ok(exit::FAILED)
+        }
+    }
+}
+
+async fn call(c: JobsCommand) -> anyhow::Result<u8> {
+    match c {
+        JobsCommand::List { server, status, limit } => {
+            let client = Client::new(&server)?;
+            let mut path = format!("/v1/jobs?limit={limit}");
+            if let Some(s) = status {
+                path += &format!("&status={s}");
+            }
+            let list = client.get(&path).await?;
+            if server.output == Output::Json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else {
+                let mut t = Table::new();
+                t.load_preset(UTF8_FULL_CONDENSED);
+                t.set_header(["id", "promotion", "mode", "status", "phase", "progress", "by", "created"]);
+                for j in list["jobs"].as_array().into_iter().flatten() {
+                    t.add_row([
+                        text(&j["id"]),
+                        text(&j["promotion"]),
+                        text(&j["mode"]),
+                        text(&j["status"]),
+                        text(&j["phase"]),
+                        format!("{}%", j["progress"]["percent"]),
+                        text(&j["started_by"]),
+                        text(&j["created"]),
+                    ]);
+                }
+                println!("{t}");
+                println!("{} job(s) in all", list["total"]);
+            }
+            Ok(exit::OK)
+        }
+        JobsCommand::Show { server, id } => {
+            let client = Client::new(&server)?;
+            let job = client.get(&format!("/v1/jobs/{id}")).await?;
+            show(&job, server.output);
+            Ok(exit::OK)
+        }
+        JobsCommand::Start { server, promotion, mode, package, wait } => {
+            let client = Client::new(&server)?;
+            let mut body = serde_json::json!({"promotion": promotion, "mode": mode});
+            if let Some(p) = package {
+                body["package"] = p.into();
+            }
+            let job = client.call(reqwest::Method::POST, "/v1/jobs", Some(body)).await?;
+            let id = text(&job["id"]);
+            if !wait {
+                show(&job, server.output);
+                return Ok(exit::OK);
+            }
+            eprintln!("job {id} queued; following it");
+            let job = follow(&client, &id, server.output == Output::Table).await?;
+            show(&job, server.output);
+            Ok(if job["status"] == "succeeded" { exit::OK } else { exit::FAILED })
+        }
+        JobsCommand::Cancel { server, id } => {
+            let client = Client::new(&server)?;
+            let job = client.call(reqwest::Method::POST, &format!("/v1/jobs/{id}/cancel"), None).await?;
+            show(&job, server.output);
+            Ok(exit::OK)
+        }
+        JobsCommand::Logs { server, id, follow: keep } => {
+            let client = Client::new(&server)?;
+            if keep {
+                follow(&client, &id, true).await?;
+            } else {
+                print_lines(&client, &id, 0).await?;
+            }
+            Ok(exit::OK)
+        }
+    }
+}
+
+fn text(v: &Value) -> String {
+    v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
+}
+
+fn show(job: &Value, output: Output) {
+    if output == Output::Json {
+        println!("{}", serde_json::to_string_pretty(job).unwrap_or_default());
+        return;
+    }
+    let mut t = Table::new();
+    t.load_preset(UTF8_FULL_CONDENSED);
+    for (k, v) in [
+        ("id", text(&job["id"])),
+        ("promotion", format!("{} ({})", text(&job["promotion"]), text(&job["mode"]))),
+        ("source → target", format!("{} → {}", text(&job["source"]), text(&job["target"]))),
+        ("status", text(&job["status"])),
+        ("phase", text(&job["phase"])),
+        ("progress", format!("{}/{} ({}%)", job["progress"]["done"], job["progress"]["total"], job["progress"]["percent"])),
+        ("started by", text(&job["started_by"])),
+        ("created / started / finished", format!("{} / {} / {}", text(&job["created"]), text(&job["started"]), text(&job["finished"]))),
+        ("counts", job["counts"].to_string()),
+        ("message", text(&job["message"])),
+        ("resumed", text(&job["resumed"])),
+    ] {
+        t.add_row([k.to_string(), v]);
+    }
+    println!("{t}");
+}
+
+/// Print a job's lines after `after`; returns the last one's number.
+async fn print_lines(client: &Client, id: &str, after: i64) -> anyhow::Result<i64> {
+    let log = client.get(&format!("/v1/jobs/{id}/log?after={after}")).await?;
+    let mut last = after;
+    for l in log["lines"].as_array().into_iter().flatten() {
+        eprintln!("{} {:5} {}", text(&l["at"]), text(&l["level"]), text(&l["message"]));
+        last = l["seq"].as_i64().unwrap_or(last);
+    }
+    Ok(last)
+}
+
+/// Poll a job until it finishes, printing its log lines when `lines`; returns its record.
+async fn follow(client: &Client, id: &str, lines: bool) -> anyhow::Result<Value> {
+    let mut after = 0;
+    loop {
+        let job = client.get(&format!("/v1/jobs/{id}")).await?;
+        if lines {
+            after = print_lines(client, id, after).await?;
+        }
+        if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+            return Ok(job);
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}

@@ -296,7 +296,9 @@ impl Session {
             started.elapsed().as_millis() as u64,
             self.grant.stats.snapshot(),
         );
-        planned.credentials_needed.extend(left_out(&p, opts));
+        // Before apply, which takes the bodies this reads.
+        let needed = left_out(&p, opts);
+        planned.credentials_needed.extend(needed.clone());
         progress.planned(&planned);
         if dry_run {
             return Ok(planned);
@@ -334,7 +336,7 @@ impl Session {
         if let Some(d) = deletes {
             report.deletes = d;
         }
-        report.credentials_needed.extend(left_out(&p, opts));
+        report.credentials_needed.extend(needed);
         Ok(report)
     }
 

@@ -2,6 +2,8 @@
 //! (tags only, DRF paging, Bearer keys per org) with a log of every request it saw.
 #![allow(dead_code)]
 
+pub mod serve;
+
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};

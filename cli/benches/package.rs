@@ -12,13 +12,13 @@
 mod measure;
 #[path = "common/unstract.rs"]
 mod unstract;
-use unstract::start;
+use unstract::{ferry, start};
 
 use ferry_sandbox::unstract::{OrgSpec, Sandbox, Seed};
 use measure::{Cost, measure};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
+
 
 const HELP: &str = "\
 cargo bench -p ferry-cli --bench package [-- OPTIONS]
@@ -64,14 +64,6 @@ fn opts() -> Opts {
     o
 }
 
-fn ferry(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env("FERRY_STATE_DIR", dir.join("state"))
-        .env("FERRY_CACHE_DIR", dir.join("cache"))
-        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
-        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
-    c
-}
 
 /// The restore's promotion file: its target, and the secrets a package leaves out.
 fn restore_file(dir: &Path, sb: &Sandbox, org: &str) -> std::path::PathBuf {

@@ -9,12 +9,13 @@
 
 #[path = "common/unstract.rs"]
 mod unstract;
+use unstract::ferry;
 
 use ferry_sandbox::unstract::{OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 const TOKEN: &str = "bench-operator-token";
@@ -41,14 +42,6 @@ fn opts() -> Opts {
     o
 }
 
-fn ferry(dir: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_ferry"));
-    c.env("FERRY_STATE_DIR", dir.join("state"))
-        .env("FERRY_CACHE_DIR", dir.join("cache"))
-        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
-        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
-    c
-}
 
 /// The server's file: `dev` → each of `targets`.
 fn config(dir: &Path, sb: &Sandbox, targets: &[String], max_jobs: usize) {

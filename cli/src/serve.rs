@@ -76,5 +76,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         super::signals::stop_requested(),
     )
     .await?;
-    Ok(super::exit::OK)
+    // Ctrl-C or SIGTERM: the API has stopped. Jobs still running are left as a kill leaves
+    // them: recorded as running, they run again at the next start (a re-run converges).
+    // Exiting now, not waiting for them: the runtime would wait for their threads.
+    eprintln!("ferry serve: stopped; jobs that were running run again at the next start");
+    std::process::exit(super::exit::OK as i32)
 }

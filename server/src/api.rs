@@ -182,6 +182,13 @@ pub async fn openapi() -> impl IntoResponse {
     Json(ApiDoc::openapi())
 }
 
+/// How answers name an environment: `dev @ URL` (a URL never holds credentials: the
+/// config refuses one that does).
+fn describe(s: &Server, env: &str) -> String {
+    let e = &s.config.environments[env];
+    format!("{env} @ {}", e.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""))
+}
+
 /// The token's name and role.
 #[utoipa::path(get, path = "/v1/whoami", responses((status = 200, body = Caller), (status = 401, body = ErrorBody)))]
 pub async fn whoami(caller: Caller) -> Json<Caller> {
@@ -191,10 +198,7 @@ pub async fn whoami(caller: Caller) -> Json<Caller> {
 /// The promotions jobs can run.
 #[utoipa::path(get, path = "/v1/promotions", responses((status = 200, body = Promotions), (status = 401, body = ErrorBody)))]
 pub async fn promotions(State(s): Shared, _caller: Caller) -> Json<Promotions> {
-    let describe = |env: &str| {
-        let e = &s.config.environments[env];
-        format!("{env} @ {}", e.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""))
-    };
+    let describe = |env: &str| describe(&s, env);
     Json(Promotions {
         promotions: s
             .config
@@ -243,10 +247,7 @@ pub async fn create_job(
         (_, Some(_)) => return Err(ApiError::bad("package is for restore jobs only")),
         (_, None) => None,
     };
-    let describe = |env: &str| {
-        let e = &s.config.environments[env];
-        format!("{env} @ {}", e.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""))
-    };
+    let describe = |env: &str| describe(&s, env);
     let source = match &from_export {
         Some(id) => format!("package of job {id}"),
         None => describe(&p.source),

@@ -12,3 +12,14 @@ pub fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) 
     };
     rt.block_on(Sandbox::start(config)).expect("sandbox")
 }
+
+/// The `ferry` binary with its state and cache under `dir`, and none of the caller's keys.
+#[allow(dead_code)]
+pub fn ferry(dir: &std::path::Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    c.env("FERRY_STATE_DIR", dir.join("state"))
+        .env("FERRY_CACHE_DIR", dir.join("cache"))
+        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
+        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    c
+}

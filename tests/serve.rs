@@ -116,6 +116,12 @@ async fn the_api_runs_jobs_end_to_end() {
         assert!(t.elapsed() < Duration::from_secs(60), "the slow clone never wrote");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // A second job on the same target waits in the queue; cancelled there, it never runs.
+    let queued = srv.start_job("dev-to-t1", "clone").await;
+    let qid = queued["id"].as_str().unwrap().to_string();
+    assert_eq!(srv.expect("GET", &format!("/v1/jobs/{qid}"), VIEWER, None, 200).await["status"], "queued");
+    let q = srv.expect("POST", &format!("/v1/jobs/{qid}/cancel"), OPERATOR, None, 202).await;
+    assert_eq!((q["status"].as_str(), q["started"].as_str()), (Some("cancelled"), None), "{q}");
     assert_eq!(srv.expect("POST", &format!("/v1/jobs/{sid}/cancel"), VIEWER, None, 403).await["error"]["code"], "forbidden");
     let c = srv.expect("POST", &format!("/v1/jobs/{sid}/cancel"), OPERATOR, None, 202).await;
     assert_eq!(c["status"], "cancelling");
@@ -158,11 +164,16 @@ async fn the_api_runs_jobs_end_to_end() {
     // List, filter, page.
     let list = srv.expect("GET", "/v1/jobs?status=succeeded", VIEWER, None, 200).await;
     assert_eq!(list["total"], 4, "{list}");
+    let exports = srv.expect("GET", "/v1/jobs?status=succeeded&mode=export", VIEWER, None, 200).await;
+    assert_eq!((exports["total"].as_u64(), exports["jobs"][0]["id"].as_str()), (Some(1), Some(xid.as_str())));
     let page = srv.expect("GET", "/v1/jobs?offset=1&limit=2", VIEWER, None, 200).await;
-    assert_eq!((page["total"].as_u64(), page["jobs"].as_array().unwrap().len()), (Some(5), 2));
+    assert_eq!((page["total"].as_u64(), page["jobs"].as_array().unwrap().len()), (Some(6), 2));
     let cancelled = srv.expect("GET", "/v1/jobs?status=cancelled,failed", VIEWER, None, 200).await;
-    assert_eq!(cancelled["jobs"][0]["id"], sid.as_str());
+    let ids: Vec<&str> = cancelled["jobs"].as_array().unwrap().iter().map(|j| j["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [qid.as_str(), sid.as_str()]);
     assert_eq!(srv.expect("GET", "/v1/jobs?status=bogus", VIEWER, None, 400).await["error"]["code"], "bad_request");
+    assert_eq!(srv.expect("GET", "/v1/jobs?limit=many", VIEWER, None, 400).await["error"]["code"], "bad_request");
+    assert_eq!(srv.expect("PUT", "/v1/jobs", OPERATOR, None, 405).await["error"]["code"], "bad_request");
     answers.push(list.to_string());
     answers.push(srv.expect("GET", "/v1/promotions", VIEWER, None, 200).await.to_string());
 

@@ -369,8 +369,7 @@ async function onModeChange() {
   show("#package-field", restore);
   if (restore) {
     try {
-      const { jobs = [] } = await api("/v1/jobs?status=succeeded&offset=0&limit=200");
-      const exports = jobs.filter((j) => j.mode === "export");
+      const { jobs: exports = [] } = await api("/v1/jobs?status=succeeded&mode=export&offset=0&limit=200");
       const options = exports.map((j) =>
         el("option", { value: j.id }, `${shortId(j.id)} · ${j.promotion} · ${fmtTime(j.finished)}`));
       $("#package").replaceChildren(...(options.length ? options : [el("option", { value: "" }, "no finished export job")]));

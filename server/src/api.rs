@@ -9,6 +9,7 @@ use crate::runner::{Event, Server};
 use crate::store::Doc;
 use axum::Json;
 use axum::body::Body;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -126,6 +127,8 @@ pub struct JobList {
 pub struct ListQuery {
     /// comma-separated statuses (any when absent)
     pub status: Option<String>,
+    /// only jobs of this mode
+    pub mode: Option<Mode>,
     pub offset: Option<usize>,
     /// at most 500 (default 50)
     pub limit: Option<usize>,
@@ -278,12 +281,13 @@ pub async fn create_job(
 
 /// Jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
-pub async fn list_jobs(State(s): Shared, _caller: Caller, Query(q): Query<ListQuery>) -> Answer<Json<JobList>> {
+pub async fn list_jobs(State(s): Shared, _caller: Caller, q: Result<Query<ListQuery>, QueryRejection>) -> Answer<Json<JobList>> {
+    let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
     let mut statuses = Vec::new();
     for name in q.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
         statuses.push(Status::parse(name).ok_or_else(|| ApiError::bad(format!("status {name:?} is not a job status")))?);
     }
-    let (jobs, total) = s.store.list(&statuses, q.offset.unwrap_or(0), q.limit.unwrap_or(50).min(500))?;
+    let (jobs, total) = s.store.list(&statuses, q.mode.map(Mode::name), q.offset.unwrap_or(0), q.limit.unwrap_or(50).min(500))?;
     Ok(Json(JobList { jobs, total }))
 }
 
@@ -358,7 +362,13 @@ pub async fn job_report(State(s): Shared, _caller: Caller, Path(id): Path<String
 
 /// The job's own log lines.
 #[utoipa::path(get, path = "/v1/jobs/{id}/log", params(LogQuery), responses((status = 200, body = LogLines), (status = 404, body = ErrorBody)))]
-pub async fn job_log(State(s): Shared, _caller: Caller, Path(id): Path<String>, Query(q): Query<LogQuery>) -> Answer<Json<LogLines>> {
+pub async fn job_log(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+    q: Result<Query<LogQuery>, QueryRejection>,
+) -> Answer<Json<LogLines>> {
+    let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
     job_of(&s, &id)?;
     let lines = s.store.lines(&id, q.after.unwrap_or(0), q.tail.unwrap_or(5000).min(5000))?;
     Ok(Json(LogLines { lines }))
@@ -373,8 +383,9 @@ pub async fn job_events(State(s): Shared, _caller: Caller, Path(id): Path<String
     let job = job_of(&s, &id)?;
     let first = if job.status.finished() { Event::End(job) } else { Event::Job(job) };
     let wanted = id.clone();
+    let store = s.clone();
     let events = futures::stream::unfold((Some(first), rx, false), move |(mut first, mut rx, ended)| {
-        let wanted = wanted.clone();
+        let (wanted, store) = (wanted.clone(), store.clone());
         async move {
             // The stream closes after the end event.
             if ended {
@@ -385,9 +396,14 @@ pub async fn job_events(State(s): Shared, _caller: Caller, Path(id): Path<String
                 None => loop {
                     match rx.recv().await {
                         Ok(e) if e.job_id() == wanted => break e,
-                        // A slow reader misses events (it lagged), not the stream: the next
-                        // one is current.
-                        Ok(_) | Err(RecvError::Lagged(_)) => continue,
+                        Ok(_) => continue,
+                        // A slow reader missed events, perhaps the end: it gets the record
+                        // as it is now instead (ending the stream if it finished).
+                        Err(RecvError::Lagged(_)) => match store.store.get(&wanted) {
+                            Ok(Some(j)) if j.status.finished() => break Event::End(j),
+                            Ok(Some(j)) => break Event::Job(j),
+                            _ => return None,
+                        },
                         Err(RecvError::Closed) => return None,
                     }
                 },
@@ -411,7 +427,7 @@ pub async fn job_events(State(s): Shared, _caller: Caller, Path(id): Path<String
 pub async fn job_package(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Response> {
     let job = job_of(&s, &id)?;
     if job.mode != Mode::Export {
-        return Err(ApiError::not_found(&format!("package: job {id} is a {} job", job.mode_name())));
+        return Err(ApiError::not_found(&format!("package: job {id} is a {} job", job.mode.name())));
     }
     if job.status != Status::Succeeded {
         return Err(ApiError::new(

@@ -121,8 +121,10 @@ impl Config {
                 .ok_or_else(|| anyhow::anyhow!("{what} has no url"))?;
             let parsed = url::Url::parse(&url.0).map_err(|e| anyhow::anyhow!("{what} url: {e}"))?;
             // A URL is shown in every job: a password in it would be shown too.
-            if !parsed.username().is_empty() || parsed.password().is_some() {
-                anyhow::bail!("{what} url holds credentials; use key_env/key_file or [auth]");
+            if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+                anyhow::bail!(
+                    "{what} url holds credentials or a query (every job shows it); use key_env/key_file or [auth], and params"
+                );
             }
             if env.platform.is_none() {
                 anyhow::bail!("{what} has no platform (unstract, strategy, versori, ...)");
@@ -251,6 +253,12 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("holds credentials") && !e.contains("u:p"), "{e}");
+        let e = parse(&format!(
+            "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://127.0.0.1:1/?api_key=s3cret\"\n{token}"
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("holds credentials") && !e.contains("s3cret"), "{e}");
         let e = parse(&format!("{env}[promotions.p]\nsource = \"dev\"\ntarget = \"prod\"\n{token}"))
             .unwrap_err()
             .to_string();

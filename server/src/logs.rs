@@ -76,6 +76,10 @@ where
     }
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        // Each item's end: the job's own line says it, with the reason of a skip.
+        if event.metadata().target() == "ferry::engine::apply" && *event.metadata().level() == tracing::Level::INFO {
+            return;
+        }
         let Some(scope) = ctx.event_scope(event) else {
             return;
         };

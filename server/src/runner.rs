@@ -125,6 +125,8 @@ impl Server {
     /// Cancel a job: a queued one at once, a running one once what is in flight finished.
     /// `None` when it had finished already.
     pub fn cancel(&self, id: &str, by: &str) -> anyhow::Result<Option<Job>> {
+        // Under the lock every write of a running job's record takes: the job's own writes
+        // see the cancelled token and keep `cancelling`, and its end comes after this.
         let running = self.running();
         let Some(mut job) = self.store.get(id)? else {
             return Ok(None);
@@ -149,6 +151,19 @@ impl Server {
         self.store.put(&job)?;
         let _ = self.events.send(if job.status.finished() { Event::End(job.clone()) } else { Event::Job(job.clone()) });
         Ok(Some(job))
+    }
+
+    /// Write a running job's record (not its end): under the lock cancel takes, so a cancel
+    /// is never overwritten; a cancelled job's record says `cancelling`.
+    fn save_running(&self, job: &mut Job, cancel: &CancellationToken) {
+        let _running = self.running();
+        if cancel.is_cancelled() {
+            job.status = Status::Cancelling;
+        }
+        if let Err(e) = self.store.put(job) {
+            tracing::warn!("job {}: cannot record its progress: {e:#}", job.id);
+        }
+        let _ = self.events.send(Event::Job(job.clone()));
     }
 
     pub fn log(&self, id: &str, level: &str, message: &str) {
@@ -199,14 +214,25 @@ impl Server {
                 continue;
             }
             let target = self.target_of(&job);
-            if let Some(t) = &target {
-                if running.targets.contains(t) {
-                    continue;
-                }
-                running.targets.insert(t.clone());
+            if target.as_ref().is_some_and(|t| running.targets.contains(t)) {
+                continue;
             }
+            // Running from here, written before the lock is let go: a cancel from now on
+            // finds the job's token.
+            let mut job = job;
+            job.status = Status::Running;
+            job.phase = "opening".into();
+            job.started = Some(now());
+            job.finished = None;
+            job.attempts += 1;
+            job.progress = JobProgress::default();
+            self.store.put(&job)?;
+            let _ = self.events.send(Event::Job(job.clone()));
             let token = CancellationToken::new();
             running.jobs.insert(job.id.clone(), token.clone());
+            if let Some(t) = &target {
+                running.targets.insert(t.clone());
+            }
             let span = tracing::info_span!("job", ferry_job = %job.id);
             // A job's future is driven on a thread of its own: some of the engine's futures
             // are Send but not provably so to the compiler (closures over borrowed items),
@@ -217,22 +243,32 @@ impl Server {
         Ok(())
     }
 
-    async fn run(self: Arc<Self>, mut job: Job, cancel: CancellationToken, target: Option<String>) {
-        job.status = Status::Running;
-        job.phase = "opening".into();
-        job.started = Some(now());
-        job.finished = None;
-        job.attempts += 1;
-        job.progress = JobProgress::default();
-        let _ = self.store.put(&job);
-        let _ = self.events.send(Event::Job(job.clone()));
-        self.log(&job.id, "INFO", &format!("started ({} {}, attempt {})", job.mode_name(), job.promotion, job.attempts));
+    async fn run(self: Arc<Self>, job: Job, cancel: CancellationToken, target: Option<String>) {
+        self.log(&job.id, "INFO", &format!("started ({} {}, attempt {})", job.mode.name(), job.promotion, job.attempts));
         let live = Arc::new(Live {
             server: self.clone(),
             job: Mutex::new(job.clone()),
             written: Mutex::new(Instant::now()),
+            cancel: cancel.clone(),
         });
-        let result = self.execute(&job, &cancel, live.clone()).await;
+        // A panic in the engine or a plugin's host code fails this job, not the server: its
+        // slot and target are given back below either way.
+        let result = if cancel.is_cancelled() {
+            Err(anyhow::anyhow!("cancelled before it started"))
+        } else {
+            use futures::FutureExt;
+            std::panic::AssertUnwindSafe(self.execute(&job, &cancel, live.clone()))
+                .catch_unwind()
+                .await
+                .unwrap_or_else(|p| {
+                    let why = p
+                        .downcast_ref::<String>()
+                        .cloned()
+                        .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                        .unwrap_or_default();
+                    Err(anyhow::anyhow!("the job's run panicked: {why}"))
+                })
+        };
         let mut job = live.job.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let cancelled = cancel.is_cancelled();
         match result {
@@ -262,17 +298,19 @@ impl Server {
         job.finished = Some(now());
         let level = if job.status == Status::Succeeded { "INFO" } else { "ERROR" };
         self.log(&job.id, level, &format!("{}: {}", job.status.name(), job.message.as_deref().unwrap_or("")));
-        if let Err(e) = self.store.put(&job) {
-            tracing::error!("job {}: cannot record its end: {e:#}", job.id);
-        }
-        let _ = self.events.send(Event::End(job.clone()));
+        // Its end and the freeing of its slot and target in one step, under the lock cancel
+        // takes: a cancel either came before (and the end says cancelled) or finds it done.
         {
             let mut running = self.running();
+            if let Err(e) = self.store.put(&job) {
+                tracing::error!("job {}: cannot record its end: {e:#}", job.id);
+            }
             running.jobs.remove(&job.id);
             if let Some(t) = target {
                 running.targets.remove(&t);
             }
         }
+        let _ = self.events.send(Event::End(job.clone()));
         self.wake.notify_one();
     }
 
@@ -347,17 +385,6 @@ impl Server {
     }
 }
 
-impl Job {
-    pub fn mode_name(&self) -> &'static str {
-        match self.mode {
-            Mode::Plan => "plan",
-            Mode::Clone => "clone",
-            Mode::Export => "export",
-            Mode::Restore => "restore",
-        }
-    }
-}
-
 /// How a job's run ended.
 struct End {
     message: String,
@@ -401,6 +428,7 @@ struct Live {
     server: Arc<Server>,
     job: Mutex<Job>,
     written: Mutex<Instant>,
+    cancel: CancellationToken,
 }
 
 impl Live {
@@ -412,14 +440,7 @@ impl Live {
         let mut written = self.written.lock().unwrap_or_else(|p| p.into_inner());
         if force || written.elapsed() >= PROGRESS_EVERY {
             *written = Instant::now();
-            // A cancel may have been recorded meanwhile: keep it.
-            if let Ok(Some(stored)) = self.server.store.get(&job.id)
-                && stored.status == Status::Cancelling
-            {
-                job.status = Status::Cancelling;
-            }
-            let _ = self.server.store.put(&job);
-            let _ = self.server.events.send(Event::Job(job.clone()));
+            self.server.save_running(&mut job, &self.cancel);
         }
     }
 

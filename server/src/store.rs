@@ -83,17 +83,22 @@ impl Store {
         r.map(|r| serde_json::from_str(&r).map_err(Into::into)).transpose()
     }
 
-    /// Jobs with one of `statuses` (any when empty), newest first, and how many there are.
-    pub fn list(&self, statuses: &[Status], offset: usize, limit: usize) -> anyhow::Result<(Vec<Job>, usize)> {
-        let names: Vec<&str> = statuses.iter().map(|s| s.name()).collect();
-        let filter = if names.is_empty() {
-            String::new()
-        } else {
-            format!(
-                "WHERE status IN ({})",
+    /// Jobs with one of `statuses` (any when empty) and of `mode` (any when `None`), newest
+    /// first, and how many there are.
+    pub fn list(&self, statuses: &[Status], mode: Option<&str>, offset: usize, limit: usize) -> anyhow::Result<(Vec<Job>, usize)> {
+        let mut names: Vec<&str> = statuses.iter().map(|s| s.name()).collect();
+        let mut filters = vec![];
+        if !names.is_empty() {
+            filters.push(format!(
+                "status IN ({})",
                 (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
-            )
-        };
+            ));
+        }
+        if let Some(m) = mode {
+            names.push(m);
+            filters.push(format!("json_extract(record, '$.mode') = ?{}", names.len()));
+        }
+        let filter = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
         let db = self.db();
         let total: i64 = db
             .query_row(
@@ -160,8 +165,10 @@ impl Store {
             level: level.to_string(),
             message: message.to_string(),
         };
+        // A line that arrives after its job was deleted is dropped.
         db.execute(
-            "INSERT INTO job_log (job, seq, at, level, message) VALUES (?1, ?2, ?3, ?4, ?5)",
+            "INSERT INTO job_log (job, seq, at, level, message)
+             SELECT ?1, ?2, ?3, ?4, ?5 WHERE EXISTS (SELECT 1 FROM jobs WHERE id = ?1)",
             params![id, line.seq, line.at, line.level, line.message],
         )
         .map_err(sql)?;
@@ -253,18 +260,22 @@ mod tests {
                 s.log("01B", "INFO", &format!("line {i}")).unwrap();
             }
             s.log("01C", "INFO", "other job").unwrap();
+            s.log("01X", "INFO", "no such job").unwrap();
         }
         let s = Store::open(&path).unwrap();
-        let (all, total) = s.list(&[], 0, 10).unwrap();
+        let (all, total) = s.list(&[], None, 0, 10).unwrap();
         assert_eq!((total, all[0].id.as_str()), (3, "01C"), "newest first");
-        let (running, n) = s.list(&[Status::Running, Status::Queued], 0, 1).unwrap();
+        let (running, n) = s.list(&[Status::Running, Status::Queued], None, 0, 1).unwrap();
         assert_eq!((n, running.len()), (2, 1));
+        assert_eq!(s.list(&[Status::Running], Some("clone"), 0, 9).unwrap().1, 1);
+        assert_eq!(s.list(&[], Some("export"), 0, 9).unwrap().1, 0);
         assert_eq!(s.unfinished().unwrap().iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["01B", "01C"]);
         assert_eq!(s.doc("01A", Doc::Report).unwrap().as_deref(), Some("{\"ok\":1}"));
         assert_eq!(s.doc("01A", Doc::Plan).unwrap(), None);
         let tail = s.lines("01B", 0, 2).unwrap();
         assert_eq!(tail.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["line 3", "line 4"]);
         assert_eq!(s.lines("01B", 4, 100).unwrap().len(), 1);
+        assert!(s.lines("01X", 0, 10).unwrap().is_empty(), "a line of no job is not kept");
         s.delete("01B").unwrap();
         assert!(s.get("01B").unwrap().is_none() && s.lines("01B", 0, 10).unwrap().is_empty());
     }

@@ -379,3 +379,60 @@ async fn a_cli_run_and_a_server_job_on_one_target_take_turns() {
     // The CLI made everything; the job, after it, found it all there.
     assert_eq!(job["counts"].get("created"), None, "{job}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
+    // "nokey": an environment whose key variable the server does not have.
+    let sb = sandbox(Seed::Small, &["t0", "nokey"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &["t0", "nokey"], 2, &[]);
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let jobs = |token: &str, args: &[&str]| {
+        let mut c = common::ferry_command();
+        c.arg("jobs").args(args).env("FERRY_SERVER", &srv.url).env("FERRY_TOKEN", token);
+        common::output(&mut c)
+    };
+    // start --wait follows the job to its end, its log on stderr.
+    let out = jobs(OPERATOR, &["start", "dev-to-t0", "--mode", "clone", "--wait", "--output", "json"]);
+    common::expect(&out, 0);
+    let job = common::json_of(&out);
+    assert_eq!(job["status"], "succeeded");
+    let id = job["id"].as_str().unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("started (clone dev-to-t0"), "{out:?}");
+    let out = jobs(VIEWER, &["list", "--status", "succeeded", "--output", "json"]);
+    common::expect(&out, 0);
+    assert_eq!(common::json_of(&out)["jobs"][0]["id"], id);
+    let out = jobs(VIEWER, &["show", id]);
+    common::expect(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("succeeded"));
+    let out = jobs(VIEWER, &["logs", id]);
+    common::expect(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("created"), "{out:?}");
+    // The server's refusals are the command's failures, with the server's message.
+    let out = jobs(OPERATOR, &["cancel", id]);
+    common::expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has finished"), "{out:?}");
+    let out = jobs(VIEWER, &["start", "dev-to-t0"]);
+    common::expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs the operator role"), "{out:?}");
+    let out = jobs("wrong", &["list"]);
+    common::expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown token"), "{out:?}");
+
+    // A job whose target's key is missing fails naming the variable; nothing is written.
+    let out = jobs(OPERATOR, &["start", "dev-to-nokey", "--wait", "--output", "json"]);
+    common::expect(&out, 1);
+    let job = common::json_of(&out);
+    assert_eq!(job["status"], "failed");
+    assert!(job["message"].as_str().unwrap().contains("TEST_KEY_NOKEY"), "{job}");
+    assert!(sb.writes_to("nokey").is_empty());
+
+    // `ferry serve token` prints a token once, and the entry with its hash.
+    let out = common::output(common::ferry_command().args(["serve", "token", "--name", "ci", "--role", "operator"]));
+    common::expect(&out, 0);
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let entry = String::from_utf8_lossy(&out.stderr);
+    assert!(token.starts_with("ferry_") && token.len() > 60, "{token}");
+    assert!(entry.contains(&common::serve::hash_of(&token)) && entry.contains("role = \"operator\""), "{entry}");
+}

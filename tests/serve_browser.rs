@@ -82,6 +82,14 @@ async fn wait_for(c: &Client, css: &str, within: Duration) -> fantoccini::elemen
     }
 }
 
+/// With FERRY_SCREENSHOTS=DIR, save the page as DIR/NAME.png (to look at the dashboard).
+async fn snapshot(c: &Client, name: &str) {
+    if let Some(dir) = std::env::var_os("FERRY_SCREENSHOTS") {
+        let png = c.screenshot().await.unwrap();
+        std::fs::write(std::path::Path::new(&dir).join(format!("{name}.png")), png).unwrap();
+    }
+}
+
 async fn start_from_the_page(c: &Client, promotion: &str, mode: &str) -> String {
     wait_for(c, &format!("#promotion option[value='{promotion}']"), Duration::from_secs(10)).await;
     c.find(Locator::Css("#promotion")).await.unwrap().select_by_value(promotion).await.unwrap();
@@ -116,6 +124,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     // Sign in; a wrong token is refused first.
     c.goto(&srv.url).await.unwrap();
     let token = wait_for(&c, "#token", Duration::from_secs(10)).await;
+    snapshot(&c, "login").await;
     token.send_keys("wrong-token").await.unwrap();
     c.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
     let t = Instant::now();
@@ -145,6 +154,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     let pct = c.find(Locator::Css("#job-percent")).await.unwrap().text().await.unwrap();
     assert!(pct.starts_with("100%"), "{pct}");
     wait_for(&c, "#report[data-loaded='true']", Duration::from_secs(20)).await;
+    snapshot(&c, "job-succeeded").await;
     let rows = c.find_all(Locator::Css("#report-items tr.item")).await.unwrap();
     assert!(rows.len() > 20, "{} report rows", rows.len());
     // Skipped and failed items come first.
@@ -157,6 +167,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     // Back to the list: the job is there; then start a slow one and cancel it.
     c.find(Locator::Css("#back")).await.unwrap().click().await.unwrap();
     wait_for(&c, &format!("tr.job[data-id='{id}'][data-status='succeeded']"), Duration::from_secs(10)).await;
+    snapshot(&c, "list").await;
     sb.set_faults("t1", Faults { latency_ms: 150, ..Default::default() }).unwrap();
     let slow = start_from_the_page(&c, "dev-to-t1", "clone").await;
     wait_for(&c, "#job[data-status='running']", Duration::from_secs(60)).await;
@@ -167,6 +178,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     }
     wait_for(&c, "#cancel:not([hidden])", Duration::from_secs(10)).await.click().await.unwrap();
     wait_for(&c, "#job[data-status='cancelled']", Duration::from_secs(120)).await;
+    snapshot(&c, "job-cancelled").await;
     let job = srv.expect("GET", &format!("/v1/jobs/{slow}"), OPERATOR, None, 200).await;
     assert_eq!(job["status"], "cancelled", "{job}");
     assert!(sb.writes_to("t1").len() < sb.writes_to("t0").len(), "the cancelled job stopped early");

@@ -179,7 +179,7 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
                 return Ok(exit::OK);
             }
             eprintln!("job {id} queued; following it");
-            let job = follow(&client, &id, server.output == Output::Table).await?;
+            let job = follow(&client, &id).await?;
             show(&job, server.output);
             Ok(if job["status"] == "succeeded" { exit::OK } else { exit::FAILED })
         }
@@ -192,7 +192,7 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
         JobsCommand::Logs { server, id, follow: keep } => {
             let client = Client::new(&server)?;
             if keep {
-                follow(&client, &id, true).await?;
+                follow(&client, &id).await?;
             } else {
                 print_lines(&client, &id, 0).await?;
             }
@@ -241,14 +241,12 @@ async fn print_lines(client: &Client, id: &str, after: i64) -> anyhow::Result<i6
     Ok(last)
 }
 
-/// Poll a job until it finishes, printing its log lines when `lines`; returns its record.
-async fn follow(client: &Client, id: &str, lines: bool) -> anyhow::Result<Value> {
+/// Poll a job until it finishes, printing its log lines (on stderr); returns its record.
+async fn follow(client: &Client, id: &str) -> anyhow::Result<Value> {
     let mut after = 0;
     loop {
         let job = client.get(&format!("/v1/jobs/{id}")).await?;
-        if lines {
-            after = print_lines(client, id, after).await?;
-        }
+        after = print_lines(client, id, after).await?;
         if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
             return Ok(job);
         }

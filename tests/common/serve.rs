@@ -22,11 +22,8 @@ pub struct Serve {
 /// The server's file: `dev` and each target as environments, `dev-to-T` promotions; those
 /// `files` names get a promotion file with that text.
 pub fn write_config(dir: &Path, sb: &Sandbox, targets: &[&str], max_jobs: usize, files: &[(&str, &str)]) -> PathBuf {
-    let hash = |t: &str| {
-        use sha2::Digest;
-        hex::encode(sha2::Sha256::digest(t.as_bytes()))
-    };
     let mut text = format!("store = \"jobs.sqlite\"\nmax_jobs = {max_jobs}\n\n");
+    text += &tokens();
     text += &format!(
         "[environments.dev]\nplatform = \"unstract\"\nurl = \"{}\"\norg = \"dev\"\nkey_env = \"TEST_KEY_DEV\"\n\n",
         sb.url()
@@ -44,9 +41,6 @@ pub fn write_config(dir: &Path, sb: &Sandbox, targets: &[&str], max_jobs: usize,
         }
         text += "\n";
     }
-    for (name, role, token) in [("viewer", "viewer", VIEWER), ("operator", "operator", OPERATOR), ("admin", "admin", ADMIN)] {
-        text += &format!("[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n\n", hash(token));
-    }
     let path = dir.join("server.toml");
     std::fs::write(&path, text).unwrap();
     path
@@ -56,16 +50,23 @@ impl Serve {
     /// Start `ferry serve` on the file in `dir` (written by [`write_config`]), with the keys
     /// of `dev` and `targets` in its environment and `state` as its state folder (locks).
     pub fn start(dir: &Path, sb: &Sandbox, targets: &[&str], state: &Path) -> Serve {
+        let mut vars = vec![("TEST_KEY_DEV".to_string(), sb.keys("dev").read)];
+        for t in targets {
+            vars.push((format!("TEST_KEY_{}", t.to_uppercase()), sb.keys(t).read_write));
+        }
+        Serve::start_with(dir, &vars, state)
+    }
+
+    /// Start `ferry serve` on `dir/server.toml` with these variables (the credentials its
+    /// environments name).
+    pub fn start_with(dir: &Path, vars: &[(String, String)], state: &Path) -> Serve {
         let mut c = super::ferry_command();
         c.args(["serve", "--listen", "127.0.0.1:0", "--config"])
             .arg(dir.join("server.toml"))
             .env("FERRY_STATE_DIR", state)
-            .env("TEST_KEY_DEV", sb.keys("dev").read)
+            .envs(vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
             .stderr(Stdio::from(std::fs::File::create(dir.join("serve.log")).unwrap()));
-        for t in targets {
-            c.env(format!("TEST_KEY_{}", t.to_uppercase()), sb.keys(t).read_write);
-        }
         let mut child = c.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
@@ -137,6 +138,15 @@ impl Drop for Serve {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// The `[[tokens]]` entries of the three test tokens.
+pub fn tokens() -> String {
+    let mut text = String::new();
+    for (name, role, token) in [("viewer", "viewer", VIEWER), ("operator", "operator", OPERATOR), ("admin", "admin", ADMIN)] {
+        text += &format!("[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n\n", hash_of(token));
+    }
+    text
 }
 
 /// A token's sha256, as the server's file keeps it.

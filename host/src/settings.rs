@@ -98,12 +98,7 @@ impl Default for Overrides {
             skip_files: false,
             options: vec![],
             clone_group_members: false,
-            prune: PruneOptions {
-                enabled: false,
-                max_deletes: 10,
-                allow_delete: None,
-                allow_empty: false,
-            },
+            prune: PruneOptions::default(),
             lock_wait: Duration::from_secs(defaults::LOCK_WAIT),
         }
     }

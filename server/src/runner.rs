@@ -182,14 +182,18 @@ impl Server {
         }
         let p = self.config.promotions.get(&job.promotion)?;
         let env = self.config.environments.get(&p.target)?;
-        let mut key = format!("{}\n{}", p.platform, env.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""));
-        for (k, v) in &env.params {
-            key += &format!("\n{k}={}", v.0);
+        // The parameters as a run reads them (`org` and `api_prefix` are short forms), so
+        // two spellings of one target are one key.
+        let mut params: BTreeMap<&str, &str> = env.params.iter().map(|(k, v)| (k.as_str(), v.0.as_str())).collect();
+        if let Some(o) = &env.org {
+            params.insert("org", &o.0);
         }
-        for (k, v) in [("org", &env.org)] {
-            if let Some(v) = v {
-                key += &format!("\n{k}={}", v.0);
-            }
+        if let Some(a) = &env.api_prefix {
+            params.insert("api_prefix", a);
+        }
+        let mut key = format!("{}\n{}", p.platform, env.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""));
+        for (k, v) in params {
+            key += &format!("\n{k}={v}");
         }
         Some(key)
     }
@@ -396,9 +400,8 @@ struct End {
 impl End {
     fn of(r: &Report) -> End {
         let counts = counts(r);
-        let summary: Vec<String> = counts.iter().map(|(k, v)| format!("{v} {k}")).collect();
         let failed = r.failed() > 0 || r.aborted.is_some();
-        let mut message = if summary.is_empty() { "nothing to do".into() } else { summary.join(", ") };
+        let mut message = summary(&counts);
         if let Some(a) = &r.aborted {
             message = format!("aborted: {a} ({message})");
         }
@@ -409,6 +412,14 @@ impl End {
             report: serde_json::to_value(r).unwrap_or_default(),
         }
     }
+}
+
+/// `7 adopted, 30 created`, or `nothing to do`.
+fn summary(counts: &BTreeMap<String, usize>) -> String {
+    if counts.is_empty() {
+        return "nothing to do".into();
+    }
+    counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
 }
 
 /// Items per outcome (a run) or per action (a plan), deletes included.
@@ -466,8 +477,7 @@ impl Progress for Live {
             Err(e) => tracing::warn!("job {id}: cannot write its plan: {e}"),
         }
         let c = counts(plan);
-        let summary: Vec<String> = c.iter().map(|(k, v)| format!("{v} {k}")).collect();
-        self.server.log(&id, "INFO", &format!("planned: {}", summary.join(", ")));
+        self.server.log(&id, "INFO", &format!("planned: {}", summary(&c)));
         self.update(true, |j| j.counts = c);
     }
 

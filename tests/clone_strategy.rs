@@ -573,27 +573,60 @@ async fn projects_are_not_compared_and_prune_deletes_a_lost_one() {
     )
     .await;
     expect(&output(&mut strategy(&sb, "clone", "dev", "prod", &[])), 0);
-    let before: Vec<String> = sb.dump("prod")["projects"].as_object().unwrap().keys().cloned().collect();
+    let before: Vec<String> = sb.dump("prod")["projects"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(before.len(), 2, "{before:?}");
     // A project as listed does not show its objects: diff says it cannot compare them,
     // and that is no difference.
-    let out = output(&mut strategy(&sb, "diff", "dev", "prod", &["--output", "json"]));
+    let out = output(&mut strategy(
+        &sb,
+        "diff",
+        "dev",
+        "prod",
+        &["--output", "json"],
+    ));
     expect(&out, 0);
     assert_eq!(json_of(&out)["not_compared"].as_array().unwrap().len(), 2);
 
     let (gone, kept) = (&before[0], &before[1]);
     sb.remove_project("dev", gone);
-    let changes = |sb: &Sandbox| sb.writes_to("prod").into_iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
+    let changes = |sb: &Sandbox| {
+        sb.writes_to("prod")
+            .into_iter()
+            .filter(|w| !w.path.starts_with("auth/") && w.path != "sessions")
+            .count()
+    };
     let writes = changes(&sb);
-    let out = output(&mut strategy(&sb, "plan", "dev", "prod", &["--prune", "--allow-delete", "1", "--detailed-exitcode"]));
+    let out = output(&mut strategy(
+        &sb,
+        "plan",
+        "dev",
+        "prod",
+        &["--prune", "--allow-delete", "1", "--detailed-exitcode"],
+    ));
     expect(&out, 3);
     assert_eq!(changes(&sb), writes, "a plan deletes nothing");
-    let out = output(&mut strategy(&sb, "clone", "dev", "prod", &["--prune", "--allow-delete", "1", "--output", "json"]));
+    let out = output(&mut strategy(
+        &sb,
+        "clone",
+        "dev",
+        "prod",
+        &["--prune", "--allow-delete", "1", "--output", "json"],
+    ));
     expect(&out, 0);
     let report = json_of(&out);
     assert_eq!(report["deletes"][0]["outcome"], "deleted", "{report:#}");
     assert_eq!(report["deletes"][0]["key"], gone.as_str());
-    let after: Vec<String> = sb.dump("prod")["projects"].as_object().unwrap().keys().cloned().collect();
+    let after: Vec<String> = sb.dump("prod")["projects"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
     assert_eq!(&after, &[kept.clone()]);
     source_only_ran_jobs(&sb, "dev");
 }
@@ -611,7 +644,13 @@ fn strategy_export(sb: &Sandbox, from: &str, out: &std::path::Path) -> Command {
 }
 
 /// `ferry SUB --from-package` into `to`.
-fn strategy_restore(sb: &Sandbox, sub: &str, package: &std::path::Path, to: &str, extra: &[&str]) -> Command {
+fn strategy_restore(
+    sb: &Sandbox,
+    sub: &str,
+    package: &std::path::Path,
+    to: &str,
+    extra: &[&str],
+) -> Command {
     let t = sb.env(to);
     let mut c = ferry_command();
     c.arg(sub)
@@ -627,7 +666,11 @@ fn strategy_restore(sb: &Sandbox, sub: &str, package: &std::path::Path, to: &str
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_exported_package_restores_through_restoration_as_a_direct_clone_does() {
     let sb = sandbox(
-        vec![EnvSpec::seeded("dev", Seed::Demo), EnvSpec::new("prod"), EnvSpec::new("qa")],
+        vec![
+            EnvSpec::seeded("dev", Seed::Demo),
+            EnvSpec::new("prod"),
+            EnvSpec::new("qa"),
+        ],
         20,
     )
     .await;
@@ -650,23 +693,60 @@ async fn an_exported_package_restores_through_restoration_as_a_direct_clone_does
     // The platform comes from the package; the platform's password is never in it.
     let raw = std::fs::read(&package).unwrap();
     let password = sb.env("dev").password.clone();
-    assert!(!raw.windows(password.len()).any(|w| w == password.as_bytes()));
-    let out = output(&mut strategy_restore(&sb, "clone", &package, "qa", &["--output", "json"]));
+    assert!(
+        !raw.windows(password.len())
+            .any(|w| w == password.as_bytes())
+    );
+    let out = output(&mut strategy_restore(
+        &sb,
+        "clone",
+        &package,
+        "qa",
+        &["--output", "json"],
+    ));
     expect(&out, 0);
     let report = json_of(&out);
     assert_eq!(report["kinds"]["project"]["created"], 2, "{report:#}");
     let item = &report["items"][0]["files"]["duplication"];
-    assert_eq!(item["mode"], "package", "a restore is always a restoration: {report:#}");
+    assert_eq!(
+        item["mode"], "package",
+        "a restore is always a restoration: {report:#}"
+    );
     assert!(item["restoration"].is_string(), "{report:#}");
-    assert_eq!(content(&sb, "qa")["projects"], content(&sb, "prod")["projects"]);
-    assert_eq!(jobs(&sb, "dev").len(), jobs_before, "a restore started a job on the source");
-    assert_eq!(sb.writes_to("dev").len(), source_writes, "a restore reached the source");
+    assert_eq!(
+        content(&sb, "qa")["projects"],
+        content(&sb, "prod")["projects"]
+    );
+    assert_eq!(
+        jobs(&sb, "dev").len(),
+        jobs_before,
+        "a restore started a job on the source"
+    );
+    assert_eq!(
+        sb.writes_to("dev").len(),
+        source_writes,
+        "a restore reached the source"
+    );
 
     // Again: both projects exist, nothing is restored.
-    let writes = sb.writes_to("qa").iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
-    let out = output(&mut strategy_restore(&sb, "clone", &package, "qa", &["--output", "json"]));
+    let writes = sb
+        .writes_to("qa")
+        .iter()
+        .filter(|w| !w.path.starts_with("auth/") && w.path != "sessions")
+        .count();
+    let out = output(&mut strategy_restore(
+        &sb,
+        "clone",
+        &package,
+        "qa",
+        &["--output", "json"],
+    ));
     expect(&out, 0);
     assert_eq!(json_of(&out)["kinds"]["project"]["adopted"], 2);
-    let now = sb.writes_to("qa").iter().filter(|w| !w.path.starts_with("auth/") && w.path != "sessions").count();
+    let now = sb
+        .writes_to("qa")
+        .iter()
+        .filter(|w| !w.path.starts_with("auth/") && w.path != "sessions")
+        .count();
     assert_eq!(now, writes, "a second restore wrote");
 }

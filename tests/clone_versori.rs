@@ -592,15 +592,27 @@ async fn across_projects_diff_shows_nothing_after_a_clone_and_prune_deletes_a_lo
     // A second environment on the source: `qa`, cloned from `development` in its project.
     let dir = tempfile::tempdir().unwrap();
     let file = rename(&dir, "development", "qa");
-    expect(&output(&mut versori(&sb, "clone", from, from, &["--config", &file])), 0);
+    expect(
+        &output(&mut versori(&sb, "clone", from, from, &["--config", &file])),
+        0,
+    );
     // A new project has a `development` of its own, never deployed: a difference diff shows,
     // and `update` makes equal.
     let out = output(&mut versori(&sb, "diff", from, to, &["--output", "json"]));
     expect(&out, 2);
     let d = json_of(&out);
-    assert_eq!(d["different"][0]["fields"][0]["pointer"], "/deployedVersion", "{d:#}");
+    assert_eq!(
+        d["different"][0]["fields"][0]["pointer"], "/deployedVersion",
+        "{d:#}"
+    );
     assert_eq!(d["missing"][0]["key"], "qa", "{d:#}");
-    let out = output(&mut versori(&sb, "clone", from, to, &["--on-name-conflict", "update"]));
+    let out = output(&mut versori(
+        &sb,
+        "clone",
+        from,
+        to,
+        &["--on-name-conflict", "update"],
+    ));
     expect(&out, 0);
     let out = output(&mut versori(&sb, "diff", from, to, &["--output", "json"]));
     expect(&out, 0);
@@ -617,9 +629,20 @@ async fn across_projects_diff_shows_nothing_after_a_clone_and_prune_deletes_a_lo
     let out = output(&mut versori(&sb, "clone", from, to, &["--prune"]));
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-delete 1"));
-    let out = output(&mut versori(&sb, "clone", from, to, &["--prune", "--allow-delete", "1", "--output", "json"]));
+    let out = output(&mut versori(
+        &sb,
+        "clone",
+        from,
+        to,
+        &["--prune", "--allow-delete", "1", "--output", "json"],
+    ));
     expect(&out, 0);
-    assert_eq!(json_of(&out)["deletes"][0]["outcome"], "deleted", "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        json_of(&out)["deletes"][0]["outcome"],
+        "deleted",
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let envs = &sb.dump("acme")["projects"]["orders-copy"]["environments"];
     assert!(envs["qa"].is_null(), "{envs:#}");
     assert!(!envs["development"].is_null(), "{envs:#}");
@@ -634,34 +657,74 @@ async fn an_exported_package_restores_as_a_direct_clone_across_projects_does() {
     sb.add_project("acme", "orders-pkg");
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("orders.ferrypkg");
-    let args = ["--select", "environment:development", "--on-name-conflict", "update"];
-    expect(&output(&mut versori(&sb, "clone", ("acme", "orders-sync"), ("acme", "orders-copy"), &args)), 0);
+    let args = [
+        "--select",
+        "environment:development",
+        "--on-name-conflict",
+        "update",
+    ];
+    expect(
+        &output(&mut versori(
+            &sb,
+            "clone",
+            ("acme", "orders-sync"),
+            ("acme", "orders-copy"),
+            &args,
+        )),
+        0,
+    );
 
     // The export: the source's flags alone.
     let before = (sb.dump("acme"), sb.writes_to("acme").len());
     let mut c = ferry_command();
     c.args(["export", "--platform", "versori", "--source-url", sb.url()])
         .args(["--source-param", &format!("org={}", sb.org("acme").org)])
-        .args(["--source-param", &format!("project={}", sb.project_id("acme", "orders-sync").unwrap())])
-        .args(["--select", "environment:development", "--output", "json", "--out"])
+        .args([
+            "--source-param",
+            &format!("project={}", sb.project_id("acme", "orders-sync").unwrap()),
+        ])
+        .args([
+            "--select",
+            "environment:development",
+            "--output",
+            "json",
+            "--out",
+        ])
         .arg(&package)
         .env("VERSORI_SOURCE_TOKEN", sb.org("acme").token.clone());
     let out = output(&mut c);
     expect(&out, 0);
     assert_eq!(json_of(&out)["counts"]["environment"], 1);
-    assert_eq!((sb.dump("acme"), sb.writes_to("acme").len()), before, "an export wrote to its source");
+    assert_eq!(
+        (sb.dump("acme"), sb.writes_to("acme").len()),
+        before,
+        "an export wrote to its source"
+    );
     let raw = std::fs::read(&package).unwrap();
     let token = sb.org("acme").token.clone();
-    assert!(!raw.windows(token.len()).any(|w| w == token.as_bytes()), "the token is in the package");
+    assert!(
+        !raw.windows(token.len()).any(|w| w == token.as_bytes()),
+        "the token is in the package"
+    );
 
     // The restore fills the environment as across projects, from the package alone.
     let restore = |extra: &[&str]| {
-        let (org, tp) = (sb.org("acme").org.clone(), sb.project_id("acme", "orders-pkg").unwrap());
+        let (org, tp) = (
+            sb.org("acme").org.clone(),
+            sb.project_id("acme", "orders-pkg").unwrap(),
+        );
         let mut c = ferry_command();
         c.arg("clone")
             .arg("--from-package")
             .arg(&package)
-            .args(["--target-url", sb.url(), "--target-param", &format!("org={org}"), "--target-param", &format!("project={tp}")])
+            .args([
+                "--target-url",
+                sb.url(),
+                "--target-param",
+                &format!("org={org}"),
+                "--target-param",
+                &format!("project={tp}"),
+            ])
             .args(["--on-name-conflict", "update"])
             .args(extra)
             .env("VERSORI_TARGET_TOKEN", sb.org("acme").token.clone());
@@ -670,7 +733,10 @@ async fn an_exported_package_restores_as_a_direct_clone_across_projects_does() {
     let out = restore(&["--output", "json"]);
     expect(&out, 0);
     let report = json_of(&out);
-    assert_eq!(report["items"][0]["files"]["mode"], "cross-project", "{report:#}");
+    assert_eq!(
+        report["items"][0]["files"]["mode"], "cross-project",
+        "{report:#}"
+    );
     let d = sb.dump("acme");
     let unlabelled = |e: &Value| {
         let mut e = e.clone();
@@ -682,7 +748,10 @@ async fn an_exported_package_restores_as_a_direct_clone_across_projects_does() {
         unlabelled(env(&d, "orders-copy", "development")),
         "{report:#}"
     );
-    assert_eq!(d["projects"]["orders-pkg"]["schema"], d["projects"]["orders-copy"]["schema"]);
+    assert_eq!(
+        d["projects"]["orders-pkg"]["schema"],
+        d["projects"]["orders-copy"]["schema"]
+    );
 
     // Again: nothing to write.
     let writes = sb.writes_to("acme").len();

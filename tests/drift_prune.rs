@@ -19,12 +19,21 @@ fn run(sub: &str, sandbox: &Sandbox, extra: &[&str]) -> Output {
 
 fn command(sub: &str, sandbox: &Sandbox) -> std::process::Command {
     let mut c = common::ferry_between(sub, sandbox, "dev", "prod");
-    c.env("UNSTRACT_TGT_PLATFORM_KEY", sandbox.keys("prod").full_access);
+    c.env(
+        "UNSTRACT_TGT_PLATFORM_KEY",
+        sandbox.keys("prod").full_access,
+    );
     c
 }
 
 /// Send a request to an org's Platform API with its full-access key.
-async fn call(sandbox: &Sandbox, org: &str, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+async fn call(
+    sandbox: &Sandbox,
+    org: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
     let mut r = reqwest::Client::new()
         .request(method, format!("{}{path}", sandbox.org_url(org)))
         .bearer_auth(sandbox.keys(org).full_access);
@@ -38,7 +47,12 @@ async fn call(sandbox: &Sandbox, org: &str, method: reqwest::Method, path: &str,
 
 async fn id_of(sandbox: &Sandbox, org: &str, path: &str, field: &str, name: &str) -> String {
     let rows = call(sandbox, org, reqwest::Method::GET, path, None).await;
-    let rows = rows.get("results").unwrap_or(&rows).as_array().unwrap().clone();
+    let rows = rows
+        .get("results")
+        .unwrap_or(&rows)
+        .as_array()
+        .unwrap()
+        .clone();
     let row = rows
         .iter()
         .find(|r| r[field] == name)
@@ -82,15 +96,36 @@ async fn diff_shows_what_differs_field_by_field_and_nothing_else() {
         .iter()
         .map(|r| r["kind"].as_str().unwrap())
         .collect();
-    assert!(compared.is_empty(), "every Unstract kind is compared: {compared:?}");
-    assert_eq!(sandbox.writes_to("prod").len(), writes, "diff writes nothing");
+    assert!(
+        compared.is_empty(),
+        "every Unstract kind is compared: {compared:?}"
+    );
+    assert_eq!(
+        sandbox.writes_to("prod").len(),
+        writes,
+        "diff writes nothing"
+    );
 
     // A field changed on the source shows as that field alone.
     let tag = id_of(&sandbox, "dev", "tags/", "name", "invoices").await;
-    call(&sandbox, "dev", reqwest::Method::PATCH, &format!("tags/{tag}/"), Some(json!({"description": "AP invoices"}))).await;
+    call(
+        &sandbox,
+        "dev",
+        reqwest::Method::PATCH,
+        &format!("tags/{tag}/"),
+        Some(json!({"description": "AP invoices"})),
+    )
+    .await;
     // Drift: a field changed by hand on the target shows too.
     let adapter = id_of(&sandbox, "prod", "adapter/", "adapter_name", "openai-dev").await;
-    call(&sandbox, "prod", reqwest::Method::PATCH, &format!("adapter/{adapter}/"), Some(json!({"description": "edited in prod"}))).await;
+    call(
+        &sandbox,
+        "prod",
+        reqwest::Method::PATCH,
+        &format!("adapter/{adapter}/"),
+        Some(json!({"description": "edited in prod"})),
+    )
+    .await;
     let out = run("diff", &sandbox, &["--output", "json"]);
     expect(&out, 2);
     let d = json_of(&out);
@@ -102,29 +137,52 @@ async fn diff_shows_what_differs_field_by_field_and_nothing_else() {
             (
                 r["kind"].as_str().unwrap().to_string(),
                 r["key"].as_str().unwrap().to_string(),
-                r["fields"].as_array().unwrap().iter().map(|f| f["pointer"].as_str().unwrap().to_string()).collect(),
+                r["fields"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|f| f["pointer"].as_str().unwrap().to_string())
+                    .collect(),
             )
         })
         .collect();
     assert_eq!(
         different,
         [
-            ("adapter".to_string(), "openai-dev / LLM".to_string(), vec!["/description".to_string()]),
-            ("tag".to_string(), "invoices".to_string(), vec!["/description".to_string()]),
+            (
+                "adapter".to_string(),
+                "openai-dev / LLM".to_string(),
+                vec!["/description".to_string()]
+            ),
+            (
+                "tag".to_string(),
+                "invoices".to_string(),
+                vec!["/description".to_string()]
+            ),
         ],
         "{d:#}"
     );
     // Secret fields show masked, never their values.
-    assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-"), "no secret in a diff");
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains("sk-"),
+        "no secret in a diff"
+    );
     // The table says the same for people.
     let out = run("diff", &sandbox, &[]);
     expect(&out, 2);
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("tag \"invoices\" /description: \"Vendor invoices\" → \"AP invoices\""), "{text}");
+    assert!(
+        text.contains("tag \"invoices\" /description: \"Vendor invoices\" → \"AP invoices\""),
+        "{text}"
+    );
 
     // The plan shows the same differences for what `update` will write; the update then
     // writes only the resources that differ.
-    let out = run("plan", &sandbox, &["--on-name-conflict", "update", "--output", "json"]);
+    let out = run(
+        "plan",
+        &sandbox,
+        &["--on-name-conflict", "update", "--output", "json"],
+    );
     expect(&out, 0);
     let report = json_of(&out);
     let updates: Vec<&str> = report["items"]
@@ -136,12 +194,19 @@ async fn diff_shows_what_differs_field_by_field_and_nothing_else() {
         .collect();
     assert_eq!(updates, ["openai-dev / LLM", "invoices"], "{report:#}");
     let writes = sandbox.writes_to("prod").len();
-    expect(&run("clone", &sandbox, &["--on-name-conflict", "update"]), 0);
+    expect(
+        &run("clone", &sandbox, &["--on-name-conflict", "update"]),
+        0,
+    );
     let written: Vec<String> = sandbox.writes_to("prod")[writes..]
         .iter()
         .map(|w| format!("{} {}", w.method, w.path))
         .collect();
-    assert_eq!(written.len(), 2, "one write per differing resource: {written:?}");
+    assert_eq!(
+        written.len(),
+        2,
+        "one write per differing resource: {written:?}"
+    );
     let out = run("diff", &sandbox, &["--output", "json"]);
     expect(&out, 0);
 }
@@ -151,32 +216,61 @@ async fn prune_deletes_only_what_ferry_manages_and_the_source_lost() {
     let sandbox = common::dev_and_prod(Seed::Demo).await;
     expect(&run("clone", &sandbox, &[]), 0);
     // Made by hand on the target: never managed, never deleted.
-    call(&sandbox, "prod", reqwest::Method::POST, "tags/", Some(json!({"name": "made in prod"}))).await;
+    call(
+        &sandbox,
+        "prod",
+        reqwest::Method::POST,
+        "tags/",
+        Some(json!({"name": "made in prod"})),
+    )
+    .await;
     let finance = id_of(&sandbox, "dev", "tags/", "name", "finance").await;
-    call(&sandbox, "dev", reqwest::Method::DELETE, &format!("tags/{finance}/"), None).await;
+    call(
+        &sandbox,
+        "dev",
+        reqwest::Method::DELETE,
+        &format!("tags/{finance}/"),
+        None,
+    )
+    .await;
 
     // Without --prune nothing is deleted; the plan says what --prune would do.
     let out = run("clone", &sandbox, &["--include", "tag", "--output", "json"]);
     expect(&out, 0);
     let report = json_of(&out);
-    assert_eq!(report["deletes"], json!([{"kind": "tag", "key": "finance", "target_id": report["deletes"][0]["target_id"], "outcome": "pending", "reason": "run with --prune to delete it"}]));
+    assert_eq!(
+        report["deletes"],
+        json!([{"kind": "tag", "key": "finance", "target_id": report["deletes"][0]["target_id"], "outcome": "pending", "reason": "run with --prune to delete it"}])
+    );
     assert!(tags(&sandbox, "prod").contains(&"tag:finance".to_string()));
 
     // plan --prune lists it, and --detailed-exitcode says deletes are pending.
     let writes = sandbox.writes_to("prod").len();
-    let out = run("plan", &sandbox, &["--include", "tag", "--prune", "--detailed-exitcode"]);
+    let out = run(
+        "plan",
+        &sandbox,
+        &["--include", "tag", "--prune", "--detailed-exitcode"],
+    );
     expect(&out, 3);
     assert!(String::from_utf8_lossy(&out.stdout).contains("delete tag \"finance\""));
     assert_eq!(sandbox.writes_to("prod").len(), writes);
 
-    let out = run("clone", &sandbox, &["--include", "tag", "--prune", "--output", "json"]);
+    let out = run(
+        "clone",
+        &sandbox,
+        &["--include", "tag", "--prune", "--output", "json"],
+    );
     expect(&out, 0);
     assert_eq!(json_of(&out)["deletes"][0]["outcome"], "deleted");
     let left = tags(&sandbox, "prod");
     assert!(!left.contains(&"tag:finance".to_string()), "{left:?}");
     assert!(left.contains(&"tag:made in prod".to_string()), "{left:?}");
     // Converged: a second prune has nothing to do.
-    let out = run("plan", &sandbox, &["--include", "tag", "--prune", "--detailed-exitcode"]);
+    let out = run(
+        "plan",
+        &sandbox,
+        &["--include", "tag", "--prune", "--detailed-exitcode"],
+    );
     expect(&out, 0);
 }
 
@@ -186,10 +280,24 @@ async fn each_guard_refuses_the_whole_run_and_writes_nothing() {
     expect(&run("clone", &sandbox, &[]), 0);
     for name in ["finance", "invoices"] {
         let id = id_of(&sandbox, "dev", "tags/", "name", name).await;
-        call(&sandbox, "dev", reqwest::Method::DELETE, &format!("tags/{id}/"), None).await;
+        call(
+            &sandbox,
+            "dev",
+            reqwest::Method::DELETE,
+            &format!("tags/{id}/"),
+            None,
+        )
+        .await;
     }
     // A new tag on the source: a refused run creates it no more than it deletes.
-    call(&sandbox, "dev", reqwest::Method::POST, "tags/", Some(json!({"name": "new on dev"}))).await;
+    call(
+        &sandbox,
+        "dev",
+        reqwest::Method::POST,
+        "tags/",
+        Some(json!({"name": "new on dev"})),
+    )
+    .await;
     let writes = sandbox.writes_to("prod").len();
     let refused = |extra: &[&str], says: &str| {
         let mut args = vec!["--include", "tag", "--prune"];
@@ -199,31 +307,80 @@ async fn each_guard_refuses_the_whole_run_and_writes_nothing() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(says), "{err}");
         assert!(err.contains("nothing was written"), "{err}");
-        assert_eq!(sandbox.writes_to("prod").len(), writes, "refused, yet written: {err}");
+        assert_eq!(
+            sandbox.writes_to("prod").len(),
+            writes,
+            "refused, yet written: {err}"
+        );
     };
     // Two of the four tags ferry manages: over 30 %.
     refused(&[], "more than 30 %");
-    refused(&["--max-deletes", "1", "--allow-delete", "3"], "--allow-delete 3 does not match the 2 deletes");
+    refused(
+        &["--max-deletes", "1", "--allow-delete", "3"],
+        "--allow-delete 3 does not match the 2 deletes",
+    );
     refused(&["--max-deletes", "1"], "more than --max-deletes 1");
     // --allow-delete with the planned count passes.
-    let out = run("clone", &sandbox, &["--include", "tag", "--prune", "--allow-delete", "2", "--output", "json"]);
+    let out = run(
+        "clone",
+        &sandbox,
+        &[
+            "--include",
+            "tag",
+            "--prune",
+            "--allow-delete",
+            "2",
+            "--output",
+            "json",
+        ],
+    );
     expect(&out, 0);
     let report = json_of(&out);
-    let deleted: Vec<&str> = report["deletes"].as_array().unwrap().iter().map(|d| d["outcome"].as_str().unwrap()).collect();
+    let deleted: Vec<&str> = report["deletes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["outcome"].as_str().unwrap())
+        .collect();
     assert_eq!(deleted, ["deleted", "deleted"]);
-    assert_eq!(tags(&sandbox, "prod"), ["tag:contracts", "tag:new on dev", "tag:q3 review"]);
+    assert_eq!(
+        tags(&sandbox, "prod"),
+        ["tag:contracts", "tag:new on dev", "tag:q3 review"]
+    );
 
     // Emptying a kind needs --allow-empty, whatever --allow-delete says.
     for name in ["contracts", "q3 review", "new on dev"] {
         let id = id_of(&sandbox, "dev", "tags/", "name", name).await;
-        call(&sandbox, "dev", reqwest::Method::DELETE, &format!("tags/{id}/"), None).await;
+        call(
+            &sandbox,
+            "dev",
+            reqwest::Method::DELETE,
+            &format!("tags/{id}/"),
+            None,
+        )
+        .await;
     }
     let writes = sandbox.writes_to("prod").len();
-    let out = run("clone", &sandbox, &["--include", "tag", "--prune", "--allow-delete", "3"]);
+    let out = run(
+        "clone",
+        &sandbox,
+        &["--include", "tag", "--prune", "--allow-delete", "3"],
+    );
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-empty"));
     assert_eq!(sandbox.writes_to("prod").len(), writes);
-    let out = run("clone", &sandbox, &["--include", "tag", "--prune", "--allow-delete", "3", "--allow-empty"]);
+    let out = run(
+        "clone",
+        &sandbox,
+        &[
+            "--include",
+            "tag",
+            "--prune",
+            "--allow-delete",
+            "3",
+            "--allow-empty",
+        ],
+    );
     expect(&out, 0);
     assert!(tags(&sandbox, "prod").is_empty());
 }
@@ -234,10 +391,21 @@ async fn a_resource_still_referenced_is_kept_and_the_plan_says_by_which() {
     expect(&run("clone", &sandbox, &[]), 0);
     // The source loses a workflow that a pipeline (left on the target) still runs.
     let wf = id_of(&sandbox, "dev", "workflow/", "workflow_name", "invoice-etl").await;
-    call(&sandbox, "dev", reqwest::Method::DELETE, &format!("workflow/{wf}/"), None).await;
+    call(
+        &sandbox,
+        "dev",
+        reqwest::Method::DELETE,
+        &format!("workflow/{wf}/"),
+        None,
+    )
+    .await;
     // Its tool instance and endpoints, which the source no longer lists either, go; the
     // workflow stays while the pipeline runs it.
-    let out = run("plan", &sandbox, &["--prune", "--allow-delete", "3", "--output", "json"]);
+    let out = run(
+        "plan",
+        &sandbox,
+        &["--prune", "--allow-delete", "3", "--output", "json"],
+    );
     expect(&out, 0);
     let report = json_of(&out);
     let outcomes: Vec<(&str, &str)> = report["deletes"]
@@ -248,7 +416,12 @@ async fn a_resource_still_referenced_is_kept_and_the_plan_says_by_which() {
         .collect();
     assert_eq!(
         outcomes,
-        [("tool_instance", "delete"), ("workflow", "kept"), ("workflow_endpoint", "delete"), ("workflow_endpoint", "delete")],
+        [
+            ("tool_instance", "delete"),
+            ("workflow", "kept"),
+            ("workflow_endpoint", "delete"),
+            ("workflow_endpoint", "delete")
+        ],
         "{report:#}"
     );
     let wf = report["deletes"]
@@ -258,7 +431,13 @@ async fn a_resource_still_referenced_is_kept_and_the_plan_says_by_which() {
         .find(|d| d["kind"] == "workflow")
         .unwrap_or_else(|| panic!("{report:#}"));
     assert_eq!(wf["outcome"], "kept", "{wf:#}");
-    assert!(wf["reason"].as_str().unwrap().contains("still referenced by pipeline"), "{wf:#}");
+    assert!(
+        wf["reason"]
+            .as_str()
+            .unwrap()
+            .contains("still referenced by pipeline"),
+        "{wf:#}"
+    );
     let writes = sandbox.writes_to("prod").len();
     let out = run("clone", &sandbox, &["--prune", "--allow-delete", "3"]);
     expect(&out, 0);
@@ -270,7 +449,12 @@ async fn a_resource_still_referenced_is_kept_and_the_plan_says_by_which() {
     // What references comes first: the endpoints and the tool instance before... nothing
     // else here, as the workflow is kept.
     assert_eq!(deletes.len(), 3, "{deletes:?}");
-    assert!(sandbox.dump("prod")["workflow"].as_object().unwrap().contains_key("workflow:invoice-etl"));
+    assert!(
+        sandbox.dump("prod")["workflow"]
+            .as_object()
+            .unwrap()
+            .contains_key("workflow:invoice-etl")
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -281,14 +465,30 @@ async fn a_prune_killed_midway_is_finished_by_a_rerun() {
     let all = tags(&sandbox, "dev");
     assert!(all.len() >= 10, "{all:?}");
     // Three tags leave the source.
-    let gone: Vec<String> = all[..3].iter().map(|l| l.trim_start_matches("tag:").to_string()).collect();
+    let gone: Vec<String> = all[..3]
+        .iter()
+        .map(|l| l.trim_start_matches("tag:").to_string())
+        .collect();
     for name in &gone {
         let id = id_of(&sandbox, "dev", "tags/", "name", name).await;
-        call(&sandbox, "dev", reqwest::Method::DELETE, &format!("tags/{id}/"), None).await;
+        call(
+            &sandbox,
+            "dev",
+            reqwest::Method::DELETE,
+            &format!("tags/{id}/"),
+            None,
+        )
+        .await;
     }
     // Slow deletes, so that the run can be killed between two of them.
     sandbox
-        .set_faults("prod", ferry_sandbox::kit::faults::Faults { latency_ms: 400, ..Default::default() })
+        .set_faults(
+            "prod",
+            ferry_sandbox::kit::faults::Faults {
+                latency_ms: 400,
+                ..Default::default()
+            },
+        )
         .unwrap();
     let mut child = command("clone", &sandbox)
         .args(["--include", "tag", "--prune"])
@@ -296,7 +496,13 @@ async fn a_prune_killed_midway_is_finished_by_a_rerun() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let deletes = || sandbox.writes_to("prod").iter().filter(|w| w.method == "DELETE").count();
+    let deletes = || {
+        sandbox
+            .writes_to("prod")
+            .iter()
+            .filter(|w| w.method == "DELETE")
+            .count()
+    };
     let waited = std::time::Instant::now();
     while deletes() < 1 && waited.elapsed() < std::time::Duration::from_secs(60) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -306,11 +512,18 @@ async fn a_prune_killed_midway_is_finished_by_a_rerun() {
     let left = deletes();
     assert!((1..3).contains(&left), "killed after {left} deletes");
     sandbox.set_faults("prod", Default::default()).unwrap();
-    let out = run("clone", &sandbox, &["--include", "tag", "--prune", "--output", "json"]);
+    let out = run(
+        "clone",
+        &sandbox,
+        &["--include", "tag", "--prune", "--output", "json"],
+    );
     expect(&out, 0);
     let prod = tags(&sandbox, "prod");
     for name in &gone {
-        assert!(!prod.contains(&format!("tag:{name}")), "{name} still on the target");
+        assert!(
+            !prod.contains(&format!("tag:{name}")),
+            "{name} still on the target"
+        );
     }
     assert_eq!(prod.len(), all.len() - 3);
 }

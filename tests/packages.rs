@@ -30,10 +30,17 @@ async fn sandbox() -> Sandbox {
 
 fn export(sb: &Sandbox, out: &Path, extra: &[&str]) -> std::process::Output {
     let mut c = common::ferry_command();
-    c.args(["export", "--source-url", sb.url(), "--source-org", "dev", "--out"])
-        .arg(out)
-        .args(extra)
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read);
+    c.args([
+        "export",
+        "--source-url",
+        sb.url(),
+        "--source-org",
+        "dev",
+        "--out",
+    ])
+    .arg(out)
+    .args(extra)
+    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read);
     common::output(&mut c)
 }
 
@@ -62,7 +69,14 @@ set = {{ "/connector_metadata" = {{ token = "${{env:FERRY_PKG_SECRET}}" }} }}
     path
 }
 
-fn restore(sub: &str, sb: &Sandbox, dir: &Path, package: &Path, org: &str, extra: &[&str]) -> std::process::Output {
+fn restore(
+    sub: &str,
+    sb: &Sandbox,
+    dir: &Path,
+    package: &Path,
+    org: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let mut c = common::ferry_command();
     c.args([sub, "--from-package"])
         .arg(package)
@@ -97,7 +111,10 @@ fn secret_values(dump: &Value) -> Vec<String> {
             Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
             Value::Object(o) => {
                 for (k, x) in o {
-                    if ["key", "secret", "token", "password"].iter().any(|w| k.contains(w)) {
+                    if ["key", "secret", "token", "password"]
+                        .iter()
+                        .any(|w| k.contains(w))
+                    {
                         strings(x, out);
                     } else if x.is_object() {
                         strings(x, out);
@@ -147,7 +164,11 @@ fn write_entries(path: &Path, entries: &[(String, Vec<u8>)]) {
 }
 
 /// A copy of `package` with `change` applied to its entries.
-fn tampered(package: &Path, name: &str, change: impl FnOnce(&mut Vec<(String, Vec<u8>)>)) -> PathBuf {
+fn tampered(
+    package: &Path,
+    name: &str,
+    change: impl FnOnce(&mut Vec<(String, Vec<u8>)>),
+) -> PathBuf {
     let mut e = entries(package);
     change(&mut e);
     let out = package.with_file_name(name);
@@ -166,16 +187,25 @@ async fn an_exported_package_restores_as_a_direct_clone_does() {
     let dir = tempfile::tempdir().unwrap();
     let package = dir.path().join("dev.ferrypkg");
 
-    expect(&common::output(&mut common::ferry_between("clone", &sb, "dev", "prod")), 0);
+    expect(
+        &common::output(&mut common::ferry_between("clone", &sb, "dev", "prod")),
+        0,
+    );
 
     let before = sb.dump("dev");
     let out = export(&sb, &package, &["--output", "json"]);
     expect(&out, 0);
     let done = json_of(&out);
     assert_eq!(done["counts"]["custom_tool"], 3, "{done:#}");
-    assert!(done["files"].as_u64().unwrap() >= 4, "the documents are in it: {done:#}");
+    assert!(
+        done["files"].as_u64().unwrap() >= 4,
+        "the documents are in it: {done:#}"
+    );
     assert!(!done["credentials"].as_array().unwrap().is_empty());
-    assert!(sb.writes_to("dev").is_empty(), "an export wrote to its source");
+    assert!(
+        sb.writes_to("dev").is_empty(),
+        "an export wrote to its source"
+    );
     assert_eq!(sb.dump("dev"), before);
 
     // No secret of the source is anywhere in the package, compressed or not.
@@ -198,29 +228,73 @@ async fn an_exported_package_restores_as_a_direct_clone_does() {
 
     // `package inspect` checks it and lists what a target will need.
     let mut c = common::ferry_command();
-    let out = common::output(c.args(["package", "inspect", "--output", "json"]).arg(&package));
+    let out = common::output(
+        c.args(["package", "inspect", "--output", "json"])
+            .arg(&package),
+    );
     expect(&out, 0);
     let m = json_of(&out);
     assert_eq!(m["manifest"]["platform"], "unstract");
     assert_eq!(m["signature"]["status"], "no");
-    assert!(m["manifest"]["credentials"].as_array().unwrap().iter().any(|c| c["field"] == "/adapter_metadata"));
+    assert!(
+        m["manifest"]["credentials"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["field"] == "/adapter_metadata")
+    );
     assert!(!m.to_string().contains(&sb.keys("dev").read));
 
     // A plan from the package writes nothing and names the secrets the rules set none of.
-    let out = restore("plan", &sb, dir.path(), &package, "qa", &["--output", "json"]);
+    let out = restore(
+        "plan",
+        &sb,
+        dir.path(),
+        &package,
+        "qa",
+        &["--output", "json"],
+    );
     expect(&out, 0);
     let plan = json_of(&out);
-    assert!(plan["source"].as_str().unwrap().starts_with("package dev.ferrypkg"), "{}", plan["source"]);
+    assert!(
+        plan["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("package dev.ferrypkg"),
+        "{}",
+        plan["source"]
+    );
     assert!(sb.writes_to("qa").is_empty());
-    let needed: Vec<&Value> = plan["credentials_needed"].as_array().unwrap().iter().collect();
-    assert!(needed.iter().any(|c| c["kind"] == "api_deployment"), "{needed:?}");
-    assert!(!needed.iter().any(|c| c["kind"] == "adapter"), "the rules set the adapters': {needed:?}");
+    let needed: Vec<&Value> = plan["credentials_needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(
+        needed.iter().any(|c| c["kind"] == "api_deployment"),
+        "{needed:?}"
+    );
+    assert!(
+        !needed.iter().any(|c| c["kind"] == "adapter"),
+        "the rules set the adapters': {needed:?}"
+    );
 
     // The restore: the target equals the direct clone, the secrets are the rules'.
-    let out = restore("clone", &sb, dir.path(), &package, "qa", &["--output", "json"]);
+    let out = restore(
+        "clone",
+        &sb,
+        dir.path(),
+        &package,
+        "qa",
+        &["--output", "json"],
+    );
     expect(&out, 0);
     let (prod, qa) = (sb.dump("prod"), sb.dump("qa"));
-    assert_eq!(without_secrets(qa.clone()), without_secrets(prod), "the restore differs from the direct clone");
+    assert_eq!(
+        without_secrets(qa.clone()),
+        without_secrets(prod),
+        "the restore differs from the direct clone"
+    );
     for row in qa["adapter"].as_object().unwrap().values() {
         assert_eq!(row["adapter_metadata"], json!({"credential": SECRET}));
     }
@@ -228,11 +302,26 @@ async fn an_exported_package_restores_as_a_direct_clone_does() {
 
     // Again: nothing to write.
     let writes = sb.writes_to("qa").len();
-    let out = restore("clone", &sb, dir.path(), &package, "qa", &["--output", "json"]);
+    let out = restore(
+        "clone",
+        &sb,
+        dir.path(),
+        &package,
+        "qa",
+        &["--output", "json"],
+    );
     expect(&out, 0);
     assert_eq!(sb.writes_to("qa").len(), writes, "a second restore wrote");
     let r = json_of(&out);
-    assert!(r["kinds"].as_object().unwrap().values().all(|k| k["created"] == 0), "{:#}", r["kinds"]);
+    assert!(
+        r["kinds"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|k| k["created"] == 0),
+        "{:#}",
+        r["kinds"]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -243,7 +332,10 @@ async fn a_damaged_or_tampered_package_is_refused_before_any_write() {
     expect(&export(&sb, &package, &[]), 0);
 
     let resource = tampered(&package, "resource.ferrypkg", |e| {
-        let (_, data) = e.iter_mut().find(|(n, _)| n == "resources/tag.jsonl").unwrap();
+        let (_, data) = e
+            .iter_mut()
+            .find(|(n, _)| n == "resources/tag.jsonl")
+            .unwrap();
         flip(data);
     });
     let file = tampered(&package, "file.ferrypkg", |e| {
@@ -252,12 +344,20 @@ async fn a_damaged_or_tampered_package_is_refused_before_any_write() {
     });
     let manifest = tampered(&package, "manifest.ferrypkg", |e| {
         let text = String::from_utf8(e[0].1.clone()).unwrap();
-        e[0].1 = text.replacen("\"platform\": \"unstract\"", "\"platform\": \"unstracT\"", 1).into_bytes();
+        e[0].1 = text
+            .replacen(
+                "\"platform\": \"unstract\"",
+                "\"platform\": \"unstracT\"",
+                1,
+            )
+            .into_bytes();
     });
     // A newer format, its manifest's own sha256 made to match: only the version is wrong.
     let format = tampered(&package, "format.ferrypkg", |e| {
         let text = String::from_utf8(e[0].1.clone()).unwrap();
-        e[0].1 = text.replacen("\"format\": 1", "\"format\": 2", 1).into_bytes();
+        e[0].1 = text
+            .replacen("\"format\": 1", "\"format\": 2", 1)
+            .into_bytes();
         let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&e[0].1));
         e[1].1 = format!("{sha}\n").into_bytes();
     });
@@ -296,7 +396,11 @@ async fn a_damaged_or_tampered_package_is_refused_before_any_write() {
     expect(&export(&sb, &selected, &["--select", "tag:*fin*"]), 0);
     let out = restore("clone", &sb, dir.path(), &selected, "qa", &["--prune"]);
     expect(&out, 1);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("exported with a selection"), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("exported with a selection"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(sb.writes_to("qa").is_empty(), "a refused prune wrote");
 }
 
@@ -310,33 +414,67 @@ async fn a_signed_package_is_restored_only_with_its_key() {
         expect(&common::output(c.args(["package", "keygen"]).arg(k)), 0);
     }
     let mut c = common::ferry_command();
-    assert_ne!(common::output(c.args(["package", "keygen"]).arg(&key)).status.code(), Some(0), "a key was overwritten");
+    assert_ne!(
+        common::output(c.args(["package", "keygen"]).arg(&key))
+            .status
+            .code(),
+        Some(0),
+        "a key was overwritten"
+    );
     let signed = dir.path().join("signed.ferrypkg");
     let unsigned = dir.path().join("unsigned.ferrypkg");
     expect(&export(&sb, &signed, &["--sign", key.to_str().unwrap()]), 0);
     expect(&export(&sb, &unsigned, &[]), 0);
     let public = |k: &Path| format!("{}.pub", k.display());
 
-    let out = restore("plan", &sb, dir.path(), &signed, "qa", &["--verify", &public(&key), "--require-signature"]);
+    let out = restore(
+        "plan",
+        &sb,
+        dir.path(),
+        &signed,
+        "qa",
+        &["--verify", &public(&key), "--require-signature"],
+    );
     expect(&out, 0);
     for (package, verify, says) in [
         (&signed, public(&other), "another key"),
         (&unsigned, public(&key), "not signed"),
     ] {
-        let out = restore("clone", &sb, dir.path(), package, "qa", &["--verify", &verify, "--require-signature"]);
+        let out = restore(
+            "clone",
+            &sb,
+            dir.path(),
+            package,
+            "qa",
+            &["--verify", &verify, "--require-signature"],
+        );
         let err = String::from_utf8_lossy(&out.stderr);
         assert_ne!(out.status.code(), Some(0));
         assert!(err.contains(says), "{err}");
     }
     // A changed resource in a signed package: its sha256 no longer matches the signed manifest.
     let changed = tampered(&signed, "changed.ferrypkg", |e| {
-        let (_, data) = e.iter_mut().find(|(n, _)| n == "resources/tag.jsonl").unwrap();
+        let (_, data) = e
+            .iter_mut()
+            .find(|(n, _)| n == "resources/tag.jsonl")
+            .unwrap();
         flip(data);
     });
-    let out = restore("clone", &sb, dir.path(), &changed, "qa", &["--verify", &public(&key)]);
+    let out = restore(
+        "clone",
+        &sb,
+        dir.path(),
+        &changed,
+        "qa",
+        &["--verify", &public(&key)],
+    );
     assert!(String::from_utf8_lossy(&out.stderr).contains("resources/tag.jsonl"));
     let mut c = common::ferry_command();
-    let out = common::output(c.args(["package", "inspect", "--output", "json", "--verify"]).arg(public(&key)).arg(&signed));
+    let out = common::output(
+        c.args(["package", "inspect", "--output", "json", "--verify"])
+            .arg(public(&key))
+            .arg(&signed),
+    );
     expect(&out, 0);
     assert_eq!(json_of(&out)["signature"]["status"], "verified");
     assert!(sb.writes_to("qa").is_empty());
@@ -365,22 +503,52 @@ async fn a_large_file_goes_through_a_package_in_flat_memory() {
     // restore reports it too large, as a clone would; nothing fails.
     let capped = dir.path().join("capped.ferrypkg");
     let mut c = common::ferry_command();
-    c.args(["export", "--source-url", sb.url(), "--source-org", "dev", "--out"])
-        .arg(&capped)
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read);
+    c.args([
+        "export",
+        "--source-url",
+        sb.url(),
+        "--source-org",
+        "dev",
+        "--out",
+    ])
+    .arg(&capped)
+    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read);
     expect(&common::output(&mut c), 0);
     assert!(std::fs::metadata(&capped).unwrap().len() < 1 << 20);
-    let out = restore("clone", &sb, dir.path(), &capped, "uat", &["--output", "json", "--max-file-size", "1GB"]);
+    let out = restore(
+        "clone",
+        &sb,
+        dir.path(),
+        &capped,
+        "uat",
+        &["--output", "json", "--max-file-size", "1GB"],
+    );
     expect(&out, 0);
     let files = &json_of(&out)["files"];
-    assert_eq!((files["too_large"].as_array().unwrap().len(), files["failed"].as_array().unwrap().len()), (1, 0), "{files:#}");
+    assert_eq!(
+        (
+            files["too_large"].as_array().unwrap().len(),
+            files["failed"].as_array().unwrap().len()
+        ),
+        (1, 0),
+        "{files:#}"
+    );
 
     let through = |from: &str, to: &str| {
         let package = dir.path().join(format!("{from}.ferrypkg"));
         let mut c = common::ferry_command();
-        c.args(["export", "--source-url", sb.url(), "--source-org", from, "--max-file-size", "1GB", "--out"])
-            .arg(&package)
-            .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(from).read);
+        c.args([
+            "export",
+            "--source-url",
+            sb.url(),
+            "--source-org",
+            from,
+            "--max-file-size",
+            "1GB",
+            "--out",
+        ])
+        .arg(&package)
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(from).read);
         let log = dir.path().join(format!("export-{from}.log"));
         let export = tokio::task::block_in_place(|| measure::measure(c, &log));
         assert_eq!(export.exit, 0, "{}", std::fs::read_to_string(&log).unwrap());
@@ -393,14 +561,34 @@ async fn a_large_file_goes_through_a_package_in_flat_memory() {
             .env("FERRY_PKG_SECRET", SECRET);
         let log = dir.path().join(format!("restore-{to}.log"));
         let restore = tokio::task::block_in_place(|| measure::measure(c, &log));
-        assert_eq!(restore.exit, 0, "{}", std::fs::read_to_string(&log).unwrap());
-        let files = |d: &Value| -> Vec<Value> { d["document"].as_object().unwrap().values().map(|r| r["file"].clone()).collect() };
+        assert_eq!(
+            restore.exit,
+            0,
+            "{}",
+            std::fs::read_to_string(&log).unwrap()
+        );
+        let files = |d: &Value| -> Vec<Value> {
+            d["document"]
+                .as_object()
+                .unwrap()
+                .values()
+                .map(|r| r["file"].clone())
+                .collect()
+        };
         assert_eq!(files(&sb.dump(to)), files(&sb.dump(from)));
         (export.peak_mib, restore.peak_mib)
     };
     let small = through("tiny", "qa");
     let large = through("dev", "prod");
-    assert_eq!(sb.dump("prod")["document"].as_object().unwrap().values().next().unwrap()["file"]["bytes"], SIZE);
+    assert_eq!(
+        sb.dump("prod")["document"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()["file"]["bytes"],
+        SIZE
+    );
     for (what, s, l) in [("export", small.0, large.0), ("restore", small.1, large.1)] {
         assert!(
             l < s + 24.0,

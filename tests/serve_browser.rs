@@ -26,16 +26,25 @@ impl Drop for Driver {
 
 /// Start chromedriver on a free port; its URL.
 fn chromedriver() -> (Driver, String) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let child = Command::new(CHROMEDRIVER)
         .arg(format!("--port={port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
-        .unwrap_or_else(|e| panic!("cannot start {CHROMEDRIVER}: {e} (apt-get install chromium chromium-driver)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot start {CHROMEDRIVER}: {e} (apt-get install chromium chromium-driver)")
+        });
     let t = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(t.elapsed() < Duration::from_secs(30), "chromedriver did not listen");
+        assert!(
+            t.elapsed() < Duration::from_secs(30),
+            "chromedriver did not listen"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     (Driver(child), format!("http://127.0.0.1:{port}"))
@@ -91,11 +100,35 @@ async fn snapshot(c: &Client, name: &str) {
 }
 
 async fn start_from_the_page(c: &Client, promotion: &str, mode: &str) -> String {
-    wait_for(c, &format!("#promotion option[value='{promotion}']"), Duration::from_secs(10)).await;
-    c.find(Locator::Css("#promotion")).await.unwrap().select_by_value(promotion).await.unwrap();
-    c.find(Locator::Css("#mode")).await.unwrap().select_by_value(mode).await.unwrap();
-    wait_for(c, "#start:not([disabled])", Duration::from_secs(10)).await.click().await.unwrap();
-    let job = wait_for(c, "#job[data-id]:not([data-id=''])", Duration::from_secs(10)).await;
+    wait_for(
+        c,
+        &format!("#promotion option[value='{promotion}']"),
+        Duration::from_secs(10),
+    )
+    .await;
+    c.find(Locator::Css("#promotion"))
+        .await
+        .unwrap()
+        .select_by_value(promotion)
+        .await
+        .unwrap();
+    c.find(Locator::Css("#mode"))
+        .await
+        .unwrap()
+        .select_by_value(mode)
+        .await
+        .unwrap();
+    wait_for(c, "#start:not([disabled])", Duration::from_secs(10))
+        .await
+        .click()
+        .await
+        .unwrap();
+    let job = wait_for(
+        c,
+        "#job[data-id]:not([data-id=''])",
+        Duration::from_secs(10),
+    )
+    .await;
     job.attr("data-id").await.unwrap().unwrap()
 }
 
@@ -126,61 +159,158 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     let token = wait_for(&c, "#token", Duration::from_secs(10)).await;
     snapshot(&c, "login").await;
     token.send_keys("wrong-token").await.unwrap();
-    c.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let t = Instant::now();
-    while c.find(Locator::Css("#login-error")).await.unwrap().text().await.unwrap().is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(10), "a wrong token was not refused");
+    while c
+        .find(Locator::Css("#login-error"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+        .is_empty()
+    {
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "a wrong token was not refused"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     token.clear().await.unwrap();
     token.send_keys(OPERATOR).await.unwrap();
-    c.find(Locator::Css("#login")).await.unwrap().click().await.unwrap();
+    c.find(Locator::Css("#login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
     let t = Instant::now();
     loop {
-        let who = c.find(Locator::Css("#whoami")).await.unwrap().text().await.unwrap();
+        let who = c
+            .find(Locator::Css("#whoami"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
         if who.contains("operator") {
             break;
         }
-        assert!(t.elapsed() < Duration::from_secs(10), "not signed in: {who:?}");
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "not signed in: {who:?}"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     // The token is in the tab's session storage, not in the page or its URL.
     let html = c.source().await.unwrap();
-    assert!(!html.contains(OPERATOR) && !c.current_url().await.unwrap().as_str().contains(OPERATOR));
+    assert!(
+        !html.contains(OPERATOR) && !c.current_url().await.unwrap().as_str().contains(OPERATOR)
+    );
 
     // Start a clone from the page and watch it finish; its report opens.
     let id = start_from_the_page(&c, "dev-to-t0", "clone").await;
-    wait_for(&c, "#job[data-status='succeeded']", Duration::from_secs(120)).await;
-    let pct = c.find(Locator::Css("#job-percent")).await.unwrap().text().await.unwrap();
+    wait_for(
+        &c,
+        "#job[data-status='succeeded']",
+        Duration::from_secs(120),
+    )
+    .await;
+    let pct = c
+        .find(Locator::Css("#job-percent"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(pct.starts_with("100%"), "{pct}");
     wait_for(&c, "#report[data-loaded='true']", Duration::from_secs(20)).await;
     snapshot(&c, "job-succeeded").await;
-    let rows = c.find_all(Locator::Css("#report-items tr.item")).await.unwrap();
+    let rows = c
+        .find_all(Locator::Css("#report-items tr.item"))
+        .await
+        .unwrap();
     assert!(rows.len() > 20, "{} report rows", rows.len());
     // Skipped and failed items come first.
-    let first = rows[0].attr("data-outcome").await.unwrap().unwrap_or_default();
-    assert!(first == "skipped" || first == "failed", "the first row is {first}");
-    let log = c.find(Locator::Css("#log")).await.unwrap().text().await.unwrap();
+    let first = rows[0]
+        .attr("data-outcome")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(
+        first == "skipped" || first == "failed",
+        "the first row is {first}"
+    );
+    let log = c
+        .find(Locator::Css("#log"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(log.contains("created adapter"), "{log}");
-    assert_eq!(srv.expect("GET", &format!("/v1/jobs/{id}"), OPERATOR, None, 200).await["status"], "succeeded");
+    assert_eq!(
+        srv.expect("GET", &format!("/v1/jobs/{id}"), OPERATOR, None, 200)
+            .await["status"],
+        "succeeded"
+    );
 
     // Back to the list: the job is there; then start a slow one and cancel it.
-    c.find(Locator::Css("#back")).await.unwrap().click().await.unwrap();
-    wait_for(&c, &format!("tr.job[data-id='{id}'][data-status='succeeded']"), Duration::from_secs(10)).await;
+    c.find(Locator::Css("#back"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        &format!("tr.job[data-id='{id}'][data-status='succeeded']"),
+        Duration::from_secs(10),
+    )
+    .await;
     snapshot(&c, "list").await;
-    sb.set_faults("t1", Faults { latency_ms: 150, ..Default::default() }).unwrap();
+    sb.set_faults(
+        "t1",
+        Faults {
+            latency_ms: 150,
+            ..Default::default()
+        },
+    )
+    .unwrap();
     let slow = start_from_the_page(&c, "dev-to-t1", "clone").await;
     wait_for(&c, "#job[data-status='running']", Duration::from_secs(60)).await;
     let t = Instant::now();
     while sb.writes_to("t1").is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(60), "the slow clone never wrote");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the slow clone never wrote"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    wait_for(&c, "#cancel:not([hidden])", Duration::from_secs(10)).await.click().await.unwrap();
-    wait_for(&c, "#job[data-status='cancelled']", Duration::from_secs(120)).await;
+    wait_for(&c, "#cancel:not([hidden])", Duration::from_secs(10))
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for(
+        &c,
+        "#job[data-status='cancelled']",
+        Duration::from_secs(120),
+    )
+    .await;
     snapshot(&c, "job-cancelled").await;
-    let job = srv.expect("GET", &format!("/v1/jobs/{slow}"), OPERATOR, None, 200).await;
+    let job = srv
+        .expect("GET", &format!("/v1/jobs/{slow}"), OPERATOR, None, 200)
+        .await;
     assert_eq!(job["status"], "cancelled", "{job}");
-    assert!(sb.writes_to("t1").len() < sb.writes_to("t0").len(), "the cancelled job stopped early");
+    assert!(
+        sb.writes_to("t1").len() < sb.writes_to("t0").len(),
+        "the cancelled job stopped early"
+    );
     c.close().await.unwrap();
 }

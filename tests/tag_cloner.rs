@@ -271,7 +271,9 @@ async fn older_contract(crate_name: &str, minor: u32) {
         .unwrap();
     assert_eq!(note, serde_json::Value::Null);
     assert_eq!(server.log().len(), before, "export read something");
-    let deleted = cloner.delete(grant.clone(), &ctx, "tag", &made.unpack()).await;
+    let deleted = cloner
+        .delete(grant.clone(), &ctx, "tag", &made.unpack())
+        .await;
     if minor < 2 {
         let err = deleted.unwrap_err().to_string();
         assert!(err.contains("older than 1.2.0"), "{err}");
@@ -280,8 +282,14 @@ async fn older_contract(crate_name: &str, minor: u32) {
         deleted.unwrap();
         assert!(server.tag_names("prod").is_empty());
         // Gone already: not-found, which the host counts as deleted.
-        let again = cloner.delete(grant.clone(), &ctx, "tag", &made.unpack()).await.unwrap_err();
-        assert!(again.to_string().contains("not found") || again.to_string().contains("gone"), "{again}");
+        let again = cloner
+            .delete(grant.clone(), &ctx, "tag", &made.unpack())
+            .await
+            .unwrap_err();
+        assert!(
+            again.to_string().contains("not found") || again.to_string().contains("gone"),
+            "{again}"
+        );
     }
     assert!(server.writes_to("dev").is_empty());
 }

@@ -26,7 +26,13 @@ fn locks(sandbox: &Sandbox) -> Vec<(String, String)> {
 
 async fn slow_clone_holding_the_lock(sandbox: &Sandbox) -> std::process::Child {
     sandbox
-        .set_faults("prod", Faults { latency_ms: 150, ..Default::default() })
+        .set_faults(
+            "prod",
+            Faults {
+                latency_ms: 150,
+                ..Default::default()
+            },
+        )
         .unwrap();
     let child = common::ferry_between("clone", sandbox, "dev", "prod")
         .stdout(std::process::Stdio::null())
@@ -35,7 +41,10 @@ async fn slow_clone_holding_the_lock(sandbox: &Sandbox) -> std::process::Child {
         .unwrap();
     let t = Instant::now();
     while locks(sandbox).is_empty() {
-        assert!(t.elapsed() < Duration::from_secs(60), "the clone never took the lock");
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the clone never took the lock"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     child
@@ -49,13 +58,21 @@ async fn a_second_run_on_a_target_waits_for_the_first() {
     assert_eq!(held.len(), 1);
     assert!(held[0].1.starts_with("ferry (pid "), "{held:?}");
     // A plan writes nothing: it does not wait.
-    expect(&common::output(&mut common::ferry_between("plan", &sandbox, "dev", "prod")), 0);
+    expect(
+        &common::output(&mut common::ferry_between("plan", &sandbox, "dev", "prod")),
+        0,
+    );
     // A clone waits, and gives up after --lock-wait naming who holds the target.
-    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "1"]));
+    let out = common::output(
+        common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "1"]),
+    );
     expect(&out, 1);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("is locked by ferry (pid"), "{err}");
-    assert!(err.contains(&format!("ferry unlock {}", held[0].0)), "{err}");
+    assert!(
+        err.contains(&format!("ferry unlock {}", held[0].0)),
+        "{err}"
+    );
     assert!(err.contains("nothing was written"), "{err}");
     // Waiting long enough, it runs once the first is done.
     let out = common::output(&mut common::ferry_between("clone", &sandbox, "dev", "prod"));
@@ -71,7 +88,11 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
     let mut first = slow_clone_holding_the_lock(&sandbox).await;
     first.kill().unwrap();
     let _ = first.wait();
-    assert_eq!(locks(&sandbox).len(), 1, "a SIGKILLed run cannot release its lease");
+    assert_eq!(
+        locks(&sandbox).len(),
+        1,
+        "a SIGKILLed run cannot release its lease"
+    );
     let out = common::output(common::ferry_command().args(["unlock", "--list"]));
     let target = String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -83,7 +104,9 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
         .to_string();
     // Its holder is gone: the next run takes the lease over without waiting.
     sandbox.set_faults("prod", Faults::default()).unwrap();
-    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "0"]));
+    let out = common::output(
+        common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "0"]),
+    );
     expect(&out, 0);
     assert!(locks(&sandbox).is_empty());
 
@@ -95,13 +118,18 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
         .try_acquire(&target, "a job of ferry serve", ferry::lock::TTL)
         .unwrap()
         .unwrap();
-    let out = common::output(common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "1"]));
+    let out = common::output(
+        common::ferry_between("clone", &sandbox, "dev", "prod").args(["--lock-wait", "1"]),
+    );
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("is locked by a job of ferry serve"));
     let out = common::output(common::ferry_command().args(["unlock", &lease.id]));
     expect(&out, 0);
     let out = common::output(common::ferry_command().args(["unlock", &lease.id]));
     expect(&out, 1);
-    expect(&common::output(&mut common::ferry_between("clone", &sandbox, "dev", "prod")), 0);
+    expect(
+        &common::output(&mut common::ferry_between("clone", &sandbox, "dev", "prod")),
+        0,
+    );
     assert!(locks(&sandbox).is_empty());
 }

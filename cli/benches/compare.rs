@@ -423,7 +423,6 @@ fn rt() -> tokio::runtime::Runtime {
         .unwrap()
 }
 
-
 /// Clone an org of `size` resources with every tool into fresh targets; then, with `noop`,
 /// clone again into ferry's target, which has everything already.
 fn clone_case(

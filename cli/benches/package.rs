@@ -19,7 +19,6 @@ use measure::{Cost, measure};
 use serde_json::Value;
 use std::path::Path;
 
-
 const HELP: &str = "\
 cargo bench -p ferry-cli --bench package [-- OPTIONS]
 
@@ -64,7 +63,6 @@ fn opts() -> Opts {
     o
 }
 
-
 /// The restore's promotion file: its target, and the secrets a package leaves out.
 fn restore_file(dir: &Path, sb: &Sandbox, org: &str) -> std::path::PathBuf {
     let path = dir.join(format!("restore-{org}.toml"));
@@ -78,10 +76,23 @@ fn restore_file(dir: &Path, sb: &Sandbox, org: &str) -> std::path::PathBuf {
 
 fn export(dir: &Path, sb: &Sandbox, org: &str, out: &Path) -> Cost {
     let mut c = ferry(dir);
-    c.args(["export", "--source-url", sb.url(), "--source-org", org, "--max-file-size", "4GB", "--out"])
-        .arg(out)
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(org).read);
-    checked(measure(c, &dir.join(format!("export-{org}.log"))), dir, &format!("export-{org}"))
+    c.args([
+        "export",
+        "--source-url",
+        sb.url(),
+        "--source-org",
+        org,
+        "--max-file-size",
+        "4GB",
+        "--out",
+    ])
+    .arg(out)
+    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(org).read);
+    checked(
+        measure(c, &dir.join(format!("export-{org}.log"))),
+        dir,
+        &format!("export-{org}"),
+    )
 }
 
 fn restore(dir: &Path, sb: &Sandbox, package: &Path, org: &str) -> Cost {
@@ -91,7 +102,11 @@ fn restore(dir: &Path, sb: &Sandbox, package: &Path, org: &str) -> Cost {
         .args(["--max-file-size", "4GB", "--config"])
         .arg(restore_file(dir, sb, org))
         .env("BENCH_TARGET_KEY", sb.keys(org).read_write);
-    checked(measure(c, &dir.join(format!("restore-{org}.log"))), dir, &format!("restore-{org}"))
+    checked(
+        measure(c, &dir.join(format!("restore-{org}.log"))),
+        dir,
+        &format!("restore-{org}"),
+    )
 }
 
 fn checked(c: Cost, dir: &Path, what: &str) -> Cost {
@@ -116,51 +131,113 @@ fn without_secrets(mut dump: Value) -> Value {
     dump
 }
 
-
 fn org_case(rt: &tokio::runtime::Runtime, dir: &Path, o: &Opts) {
     let sb = start(
         rt,
-        vec![OrgSpec::seeded("src", Seed::Scale(o.size)), OrgSpec::new("direct"), OrgSpec::new("restored")],
+        vec![
+            OrgSpec::seeded("src", Seed::Scale(o.size)),
+            OrgSpec::new("direct"),
+            OrgSpec::new("restored"),
+        ],
         o.latency_ms,
     );
     let mut c = ferry(dir);
-    c.args(["clone", "--source-url", sb.url(), "--source-org", "src", "--target-url", sb.url(), "--target-org", "direct", "--max-file-size", "4GB"])
-        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("src").read)
-        .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("direct").read_write);
+    c.args([
+        "clone",
+        "--source-url",
+        sb.url(),
+        "--source-org",
+        "src",
+        "--target-url",
+        sb.url(),
+        "--target-org",
+        "direct",
+        "--max-file-size",
+        "4GB",
+    ])
+    .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("src").read)
+    .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("direct").read_write);
     let direct = checked(measure(c, &dir.join("direct.log")), dir, "direct");
     let package = dir.join("org.ferrypkg");
     let e = export(dir, &sb, "src", &package);
     let r = restore(dir, &sb, &package, "restored");
     let same = without_secrets(sb.dump("direct")) == without_secrets(sb.dump("restored"));
-    let resources: usize = sb.dump("src").as_object().unwrap().values().map(|r| r.as_object().unwrap().len()).sum();
+    let resources: usize = sb
+        .dump("src")
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|r| r.as_object().unwrap().len())
+        .sum();
     let bytes = std::fs::metadata(&package).unwrap().len();
-    println!("\n### Export and restore, {resources} resources in the source, {} ms per request\n", o.latency_ms);
+    println!(
+        "\n### Export and restore, {resources} resources in the source, {} ms per request\n",
+        o.latency_ms
+    );
     println!("| run | wall | peak memory |\n|---|---|---|");
-    println!("| direct clone | {:.2} s | {:.1} MiB |", direct.wall.as_secs_f64(), direct.peak_mib);
-    println!("| export | {:.2} s | {:.1} MiB |", e.wall.as_secs_f64(), e.peak_mib);
-    println!("| restore | {:.2} s | {:.1} MiB |", r.wall.as_secs_f64(), r.peak_mib);
+    println!(
+        "| direct clone | {:.2} s | {:.1} MiB |",
+        direct.wall.as_secs_f64(),
+        direct.peak_mib
+    );
+    println!(
+        "| export | {:.2} s | {:.1} MiB |",
+        e.wall.as_secs_f64(),
+        e.peak_mib
+    );
+    println!(
+        "| restore | {:.2} s | {:.1} MiB |",
+        r.wall.as_secs_f64(),
+        r.peak_mib
+    );
     println!(
         "\nexport + restore against the direct clone: {:.2}×; the package: {} bytes ({:.1} KiB); \
          the two targets {}",
         (e.wall + r.wall).as_secs_f64() / direct.wall.as_secs_f64(),
         bytes,
         bytes as f64 / 1024.0,
-        if same { "are the same (secret fields aside)" } else { "DIFFER" }
+        if same {
+            "are the same (secret fields aside)"
+        } else {
+            "DIFFER"
+        }
     );
 }
 
 fn file_case(rt: &tokio::runtime::Runtime, dir: &Path, o: &Opts) {
-    let sb = start(rt, vec![OrgSpec::seeded("big", Seed::File(o.file_size)), OrgSpec::new("dst")], 0);
+    let sb = start(
+        rt,
+        vec![
+            OrgSpec::seeded("big", Seed::File(o.file_size)),
+            OrgSpec::new("dst"),
+        ],
+        0,
+    );
     let package = dir.join("file.ferrypkg");
     let e = export(dir, &sb, "big", &package);
     let r = restore(dir, &sb, &package, "dst");
-    let files = |d: &Value| -> Vec<Value> { d["document"].as_object().unwrap().values().map(|r| r["file"].clone()).collect() };
+    let files = |d: &Value| -> Vec<Value> {
+        d["document"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|r| r["file"].clone())
+            .collect()
+    };
     let same = files(&sb.dump("big")) == files(&sb.dump("dst"));
     let mib = o.file_size as f64 / (1 << 20) as f64;
     println!("\n### One file of {mib:.0} MiB through a package, no latency\n");
     println!("| way | wall | throughput | peak memory |\n|---|---|---|---|");
-    for (way, c) in [("export (source → package)", e), ("restore (package → target)", r)] {
-        println!("| {way} | {:.2} s | {:.0} MiB/s | {:.1} MiB |", c.wall.as_secs_f64(), mib / c.wall.as_secs_f64(), c.peak_mib);
+    for (way, c) in [
+        ("export (source → package)", e),
+        ("restore (package → target)", r),
+    ] {
+        println!(
+            "| {way} | {:.2} s | {:.0} MiB/s | {:.1} MiB |",
+            c.wall.as_secs_f64(),
+            mib / c.wall.as_secs_f64(),
+            c.peak_mib
+        );
     }
     println!(
         "\nthe package: {} bytes; the target's file {} the source's",
@@ -171,7 +248,11 @@ fn file_case(rt: &tokio::runtime::Runtime, dir: &Path, o: &Opts) {
 
 fn main() {
     let o = opts();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     if o.cases.iter().any(|c| c == "org") {
         org_case(&rt, dir.path(), &o);

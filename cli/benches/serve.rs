@@ -27,7 +27,11 @@ struct Opts {
 }
 
 fn opts() -> Opts {
-    let mut o = Opts { size: 1000, latency_ms: 20, targets: 5 };
+    let mut o = Opts {
+        size: 1000,
+        latency_ms: 20,
+        targets: 5,
+    };
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         let mut value = |what: &str| args.next().unwrap_or_else(|| panic!("{a} {what}"));
@@ -41,7 +45,6 @@ fn opts() -> Opts {
     }
     o
 }
-
 
 /// The server's file: `dev` → each of `targets`.
 fn config(dir: &Path, sb: &Sandbox, targets: &[String], max_jobs: usize) {
@@ -72,7 +75,10 @@ fn serve(dir: &Path, sb: &Sandbox, targets: &[String]) -> (Child, String) {
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
     for t in targets {
-        c.env(format!("BENCH_KEY_{}", t.to_uppercase()), sb.keys(t).read_write);
+        c.env(
+            format!("BENCH_KEY_{}", t.to_uppercase()),
+            sb.keys(t).read_write,
+        );
     }
     let mut child = c.spawn().unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
@@ -111,7 +117,10 @@ async fn wait(http: &reqwest::Client, url: &str, id: &str) -> Value {
             .json()
             .await
             .unwrap();
-        if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+        if matches!(
+            job["status"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        ) {
             assert_eq!(job["status"], "succeeded", "{job}");
             return job;
         }
@@ -131,18 +140,35 @@ async fn batch(http: &reqwest::Client, url: &str, promotions: &[String]) -> Dura
 
 fn main() {
     let o = opts();
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut targets: Vec<String> = vec!["one".into()];
     targets.extend((0..o.targets).map(|i| format!("t{i}")));
-    let mut orgs = vec![OrgSpec::seeded("dev", Seed::Scale(o.size)), OrgSpec::new("cli")];
+    let mut orgs = vec![
+        OrgSpec::seeded("dev", Seed::Scale(o.size)),
+        OrgSpec::new("cli"),
+    ];
     orgs.extend(targets.iter().map(|t| OrgSpec::new(t)));
     let sb = unstract::start(&rt, orgs, o.latency_ms);
 
     // The same clone from the CLI.
     let t = Instant::now();
     let out = ferry(dir.path())
-        .args(["clone", "--source-url", sb.url(), "--source-org", "dev", "--target-url", sb.url(), "--target-org", "cli"])
+        .args([
+            "clone",
+            "--source-url",
+            sb.url(),
+            "--source-org",
+            "dev",
+            "--target-url",
+            sb.url(),
+            "--target-org",
+            "cli",
+        ])
         .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys("dev").read)
         .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys("cli").read_write)
         .stdout(Stdio::null())
@@ -159,7 +185,11 @@ fn main() {
         let job = batch(&http, &url, &["dev-to-one".to_string()]).await;
         let promotions: Vec<String> = (0..o.targets).map(|i| format!("dev-to-t{i}")).collect();
         let first = batch(&http, &url, &promotions).await;
-        let twice: Vec<String> = promotions.iter().chain(promotions.iter()).cloned().collect();
+        let twice: Vec<String> = promotions
+            .iter()
+            .chain(promotions.iter())
+            .cloned()
+            .collect();
         let reruns = batch(&http, &url, &twice).await;
         (job, first, reruns)
     });
@@ -167,7 +197,10 @@ fn main() {
     let _ = child.wait();
     let same = targets.iter().all(|t| sb.dump(t) == sb.dump("cli"));
 
-    println!("\n### ferry serve: the {}-resource org at {} ms per request\n", o.size, o.latency_ms);
+    println!(
+        "\n### ferry serve: the {}-resource org at {} ms per request\n",
+        o.size, o.latency_ms
+    );
     println!("| run | wall | |");
     println!("|---|---:|---|");
     println!("| `ferry clone` (CLI) | {:.2} s | |", cli.as_secs_f64());

@@ -201,7 +201,9 @@ impl RunArgs {
             anyhow::bail!("an export has no target: leave out the --target-* flags");
         }
         if self.from_package.is_some() || self.prune {
-            anyhow::bail!("an export reads a live source: --from-package and --prune are for plan and clone");
+            anyhow::bail!(
+                "an export reads a live source: --from-package and --prune are for plan and clone"
+            );
         }
         let file = self.config.as_deref().map(Loaded::read).transpose()?;
         self.settings_for(file, Sides::Export)
@@ -220,14 +222,18 @@ impl RunArgs {
                         .transpose()?,
                     require_signature: self.require_signature,
                 };
-                Sides::FromPackage(std::sync::Arc::new(ferry::package::Package::open(path, &trust)?))
+                Sides::FromPackage(std::sync::Arc::new(ferry::package::Package::open(
+                    path, &trust,
+                )?))
             }
         };
         self.settings_for(file, sides)
     }
 
     fn settings_for(&self, file: Option<Loaded>, sides: Sides) -> anyhow::Result<Run> {
-        let settings = self.overrides().settings(file, sides, self.plugins.discovery())?;
+        let settings = self
+            .overrides()
+            .settings(file, sides, self.plugins.discovery())?;
         Ok(Run {
             settings,
             emit: Emit {

@@ -134,7 +134,12 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
                 exit::OK
             })
         }
-        Err(e @ (PlanError::Conflicts(_) | PlanError::Unresolved(_) | PlanError::Prune(_) | PlanError::Locked(_))) => {
+        Err(
+            e @ (PlanError::Conflicts(_)
+            | PlanError::Unresolved(_)
+            | PlanError::Prune(_)
+            | PlanError::Locked(_)),
+        ) => {
             eprintln!("error: {e}");
             eprintln!("nothing was written");
             Ok(exit::FAILED)
@@ -160,7 +165,12 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
         Err(e)
             if matches!(
                 e.downcast_ref::<PlanError>(),
-                Some(PlanError::Conflicts(_) | PlanError::Unresolved(_) | PlanError::Prune(_) | PlanError::Locked(_))
+                Some(
+                    PlanError::Conflicts(_)
+                        | PlanError::Unresolved(_)
+                        | PlanError::Prune(_)
+                        | PlanError::Locked(_)
+                )
             ) =>
         {
             eprintln!("error: {e}");

@@ -12,7 +12,12 @@ pub struct Server {
     #[arg(long, env = "FERRY_SERVER", value_name = "URL")]
     server: String,
     /// The API token (`ferry serve token`); better given as FERRY_TOKEN than as a flag.
-    #[arg(long, env = "FERRY_TOKEN", hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "FERRY_TOKEN",
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     token: String,
     #[arg(long, value_enum, default_value_t)]
     output: Output,
@@ -83,20 +88,30 @@ struct Client {
 impl Client {
     fn new(s: &Server) -> anyhow::Result<Client> {
         Ok(Client {
-            http: reqwest::Client::builder().connect_timeout(Duration::from_secs(10)).build()?,
+            http: reqwest::Client::builder()
+                .connect_timeout(Duration::from_secs(10))
+                .build()?,
             base: s.server.trim_end_matches('/').to_string(),
             token: s.token.trim().to_string(),
         })
     }
 
     /// Call the API; an error answer becomes its code and message.
-    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> anyhow::Result<Value> {
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<Value> {
         let url = format!("{}{path}", self.base);
         let mut req = self.http.request(method, &url).bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| anyhow::anyhow!("{url}: {e}"))?;
         let status = resp.status();
         let text = resp.text().await?;
         let json: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
@@ -130,7 +145,11 @@ pub async fn run(c: JobsCommand) -> anyhow::Result<u8> {
 
 async fn call(c: JobsCommand) -> anyhow::Result<u8> {
     match c {
-        JobsCommand::List { server, status, limit } => {
+        JobsCommand::List {
+            server,
+            status,
+            limit,
+        } => {
             let client = Client::new(&server)?;
             let mut path = format!("/v1/jobs?limit={limit}");
             if let Some(s) = status {
@@ -142,7 +161,16 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             } else {
                 let mut t = Table::new();
                 t.load_preset(UTF8_FULL_CONDENSED);
-                t.set_header(["id", "promotion", "mode", "status", "phase", "progress", "by", "created"]);
+                t.set_header([
+                    "id",
+                    "promotion",
+                    "mode",
+                    "status",
+                    "phase",
+                    "progress",
+                    "by",
+                    "created",
+                ]);
                 for j in list["jobs"].as_array().into_iter().flatten() {
                     t.add_row([
                         text(&j["id"]),
@@ -166,13 +194,21 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             show(&job, server.output);
             Ok(exit::OK)
         }
-        JobsCommand::Start { server, promotion, mode, package, wait } => {
+        JobsCommand::Start {
+            server,
+            promotion,
+            mode,
+            package,
+            wait,
+        } => {
             let client = Client::new(&server)?;
             let mut body = serde_json::json!({"promotion": promotion, "mode": mode});
             if let Some(p) = package {
                 body["package"] = p.into();
             }
-            let job = client.call(reqwest::Method::POST, "/v1/jobs", Some(body)).await?;
+            let job = client
+                .call(reqwest::Method::POST, "/v1/jobs", Some(body))
+                .await?;
             let id = text(&job["id"]);
             if !wait {
                 show(&job, server.output);
@@ -181,15 +217,29 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             eprintln!("job {id} queued; following it");
             let job = follow(&client, &id).await?;
             show(&job, server.output);
-            Ok(if job["status"] == "succeeded" { exit::OK } else { exit::FAILED })
+            Ok(if job["status"] == "succeeded" {
+                exit::OK
+            } else {
+                exit::FAILED
+            })
         }
         JobsCommand::Cancel { server, id } => {
             let client = Client::new(&server)?;
-            let job = client.call(reqwest::Method::POST, &format!("/v1/jobs/{id}/cancel"), None).await?;
+            let job = client
+                .call(
+                    reqwest::Method::POST,
+                    &format!("/v1/jobs/{id}/cancel"),
+                    None,
+                )
+                .await?;
             show(&job, server.output);
             Ok(exit::OK)
         }
-        JobsCommand::Logs { server, id, follow: keep } => {
+        JobsCommand::Logs {
+            server,
+            id,
+            follow: keep,
+        } => {
             let client = Client::new(&server)?;
             if keep {
                 follow(&client, &id).await?;
@@ -202,7 +252,13 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
 }
 
 fn text(v: &Value) -> String {
-    v.as_str().map(str::to_string).unwrap_or_else(|| if v.is_null() { String::new() } else { v.to_string() })
+    v.as_str().map(str::to_string).unwrap_or_else(|| {
+        if v.is_null() {
+            String::new()
+        } else {
+            v.to_string()
+        }
+    })
 }
 
 fn show(job: &Value, output: Output) {
@@ -214,13 +270,33 @@ fn show(job: &Value, output: Output) {
     t.load_preset(UTF8_FULL_CONDENSED);
     for (k, v) in [
         ("id", text(&job["id"])),
-        ("promotion", format!("{} ({})", text(&job["promotion"]), text(&job["mode"]))),
-        ("source → target", format!("{} → {}", text(&job["source"]), text(&job["target"]))),
+        (
+            "promotion",
+            format!("{} ({})", text(&job["promotion"]), text(&job["mode"])),
+        ),
+        (
+            "source → target",
+            format!("{} → {}", text(&job["source"]), text(&job["target"])),
+        ),
         ("status", text(&job["status"])),
         ("phase", text(&job["phase"])),
-        ("progress", format!("{}/{} ({}%)", job["progress"]["done"], job["progress"]["total"], job["progress"]["percent"])),
+        (
+            "progress",
+            format!(
+                "{}/{} ({}%)",
+                job["progress"]["done"], job["progress"]["total"], job["progress"]["percent"]
+            ),
+        ),
         ("started by", text(&job["started_by"])),
-        ("created / started / finished", format!("{} / {} / {}", text(&job["created"]), text(&job["started"]), text(&job["finished"]))),
+        (
+            "created / started / finished",
+            format!(
+                "{} / {} / {}",
+                text(&job["created"]),
+                text(&job["started"]),
+                text(&job["finished"])
+            ),
+        ),
         ("counts", job["counts"].to_string()),
         ("message", text(&job["message"])),
         ("resumed", text(&job["resumed"])),
@@ -232,10 +308,17 @@ fn show(job: &Value, output: Output) {
 
 /// Print a job's lines after `after`; returns the last one's number.
 async fn print_lines(client: &Client, id: &str, after: i64) -> anyhow::Result<i64> {
-    let log = client.get(&format!("/v1/jobs/{id}/log?after={after}")).await?;
+    let log = client
+        .get(&format!("/v1/jobs/{id}/log?after={after}"))
+        .await?;
     let mut last = after;
     for l in log["lines"].as_array().into_iter().flatten() {
-        eprintln!("{} {:5} {}", text(&l["at"]), text(&l["level"]), text(&l["message"]));
+        eprintln!(
+            "{} {:5} {}",
+            text(&l["at"]),
+            text(&l["level"]),
+            text(&l["message"])
+        );
         last = l["seq"].as_i64().unwrap_or(last);
     }
     Ok(last)
@@ -247,7 +330,10 @@ async fn follow(client: &Client, id: &str) -> anyhow::Result<Value> {
     loop {
         let job = client.get(&format!("/v1/jobs/{id}")).await?;
         after = print_lines(client, id, after).await?;
-        if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+        if matches!(
+            job["status"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        ) {
             return Ok(job);
         }
         tokio::time::sleep(Duration::from_millis(500)).await;

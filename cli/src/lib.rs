@@ -6,11 +6,11 @@ mod clone;
 mod demo;
 mod diff;
 mod hook;
+mod jobs;
 mod package;
 mod plugins;
 mod sandbox;
 mod serve;
-mod jobs;
 mod unlock;
 
 /// The defaults of the flags (for the benchmarks, which report against them).
@@ -154,6 +154,10 @@ fn init_logging(verbose: u8) {
         .with_target(false)
         .with_filter(filter);
     // A job server's jobs log into their own logs too, whatever stderr shows.
-    let jobs = ferry_server::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO);
-    let _ = tracing_subscriber::registry().with(stderr).with(jobs).try_init();
+    let jobs =
+        ferry_server::logs::layer().with_filter(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::registry()
+        .with(stderr)
+        .with(jobs)
+        .try_init();
 }

@@ -86,7 +86,8 @@ pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
 /// Resources per kind, as a table.
 fn counts(counts: &std::collections::BTreeMap<String, usize>) -> String {
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(["kind", "resources"]);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["kind", "resources"]);
     for (k, n) in counts {
         t.add_row([k.clone(), n.to_string()]);
     }
@@ -185,9 +186,15 @@ fn render_inspect(p: &Package) -> String {
         );
     }
     let mut t = Table::new();
-    t.load_preset(UTF8_FULL_CONDENSED).set_header(["plugin", "version", "sha256", "kinds"]);
+    t.load_preset(UTF8_FULL_CONDENSED)
+        .set_header(["plugin", "version", "sha256", "kinds"]);
     for u in &m.plugins {
-        t.add_row([u.name.clone(), u.version.clone(), u.sha256[..16.min(u.sha256.len())].to_string(), u.kinds.join(", ")]);
+        t.add_row([
+            u.name.clone(),
+            u.version.clone(),
+            u.sha256[..16.min(u.sha256.len())].to_string(),
+            u.kinds.join(", "),
+        ]);
     }
     out += &format!("{t}\n");
     out += &counts(&m.counts);
@@ -195,8 +202,15 @@ fn render_inspect(p: &Package) -> String {
     out += &format!("files    {} ({bytes} bytes)\n", m.files.len());
     for f in &m.files {
         let query: Vec<String> = f.query.iter().map(|(k, v)| format!("{k}={v}")).collect();
-        let from = if query.is_empty() { f.path.clone() } else { format!("{}?{}", f.path, query.join("&")) };
-        out += &format!("  {} {} bytes {} <- {from}\n", f.entry, f.bytes, f.mime_type);
+        let from = if query.is_empty() {
+            f.path.clone()
+        } else {
+            format!("{}?{}", f.path, query.join("&"))
+        };
+        out += &format!(
+            "  {} {} bytes {} <- {from}\n",
+            f.entry, f.bytes, f.mime_type
+        );
     }
     if m.credentials.is_empty() {
         out += "credentials needed: none\n";

@@ -57,7 +57,9 @@ pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
         return Ok(super::exit::OK);
     }
     let Some(path) = args.config else {
-        anyhow::bail!("give the server's file: ferry serve --config server.toml (scripts/server.toml is an example)");
+        anyhow::bail!(
+            "give the server's file: ferry serve --config server.toml (scripts/server.toml is an example)"
+        );
     };
     let mut config = ferry_server::config::Config::read(&path)?;
     if let Some(n) = args.max_jobs {

@@ -20,13 +20,18 @@ pub async fn run(args: UnlockArgs) -> anyhow::Result<u8> {
         .ok_or_else(|| anyhow::anyhow!("no state directory (set HOME or FERRY_STATE_DIR)"))?;
     if args.list {
         for l in locks.list()? {
-            println!("{}\t{}\t{}\texpires {}", l.id, l.target, l.holder, l.expires);
+            println!(
+                "{}\t{}\t{}\texpires {}",
+                l.id, l.target, l.holder, l.expires
+            );
         }
         return Ok(super::exit::OK);
     }
     let id = args.id.unwrap_or_default();
     if locks.unlock(&id)? {
-        eprintln!("lock {id} broken: its target is free (if its holder still runs, it stops renewing)");
+        eprintln!(
+            "lock {id} broken: its target is free (if its holder still runs, it stops renewing)"
+        );
         Ok(super::exit::OK)
     } else {
         eprintln!("error: no lock {id} (ferry unlock --list shows them)");

@@ -9,7 +9,9 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     let _ = ferry::net::body_summary(data);
     // The first byte picks the chunk size, so chunk boundaries land everywhere.
-    let Some((&n, body)) = data.split_first() else { return };
+    let Some((&n, body)) = data.split_first() else {
+        return;
+    };
     let chunk = (n as usize % 64) + 1;
     let mut scanner = Scanner::new("data", "mime_type", Vec::new());
     let mut ok = true;

@@ -11,8 +11,8 @@
 pub mod engine;
 pub mod files;
 pub mod lock;
-pub mod package;
 pub mod net;
+pub mod package;
 pub mod plugin;
 pub mod promotion;
 pub mod session;

@@ -65,8 +65,9 @@ impl Locks {
         if let Some(dir) = self.path.parent() {
             std::fs::create_dir_all(dir)?;
         }
-        let c = Connection::open(&self.path)
-            .map_err(|e| anyhow::anyhow!("opening the locks database {}: {e}", self.path.display()))?;
+        let c = Connection::open(&self.path).map_err(|e| {
+            anyhow::anyhow!("opening the locks database {}: {e}", self.path.display())
+        })?;
         c.busy_timeout(Duration::from_secs(10))?;
         c.execute_batch(
             "CREATE TABLE IF NOT EXISTS target_leases (
@@ -94,7 +95,10 @@ impl Locks {
         let t = now();
         // An expired lease is no one's, and neither is one whose holder, on this machine, has
         // died (SIGKILL): no need to wait for its lease to end.
-        tx.execute("DELETE FROM target_leases WHERE target = ?1 AND expires <= ?2", params![target, t])?;
+        tx.execute(
+            "DELETE FROM target_leases WHERE target = ?1 AND expires <= ?2",
+            params![target, t],
+        )?;
         let (host, pid) = (this_host(), std::process::id() as i64);
         let dead: Option<(String, i64)> = tx
             .query_row(
@@ -130,14 +134,19 @@ impl Locks {
     /// Every lease, expired ones included (they show as ending in 0 s).
     pub fn list(&self) -> anyhow::Result<Vec<LeaseInfo>> {
         let c = self.open()?;
-        let mut q = c.prepare("SELECT id, target, holder, acquired, expires FROM target_leases ORDER BY acquired")?;
+        let mut q = c.prepare(
+            "SELECT id, target, holder, acquired, expires FROM target_leases ORDER BY acquired",
+        )?;
         let rows = q.query_map([], row)?.collect::<Result<Vec<_>, _>>()?;
         Ok(rows)
     }
 
     /// Break a lease by its id: whether there was one.
     pub fn unlock(&self, id: &str) -> anyhow::Result<bool> {
-        Ok(self.open()?.execute("DELETE FROM target_leases WHERE id = ?1", params![id])? > 0)
+        Ok(self
+            .open()?
+            .execute("DELETE FROM target_leases WHERE id = ?1", params![id])?
+            > 0)
     }
 
     fn renew(&self, id: &str, ttl: Duration) -> anyhow::Result<bool> {
@@ -260,24 +269,42 @@ mod tests {
     fn one_holder_at_a_time_until_released_expired_or_broken() {
         let dir = tempfile::tempdir().unwrap();
         let locks = Locks::at(dir.path().join("locks.sqlite"));
-        let a = locks.try_acquire("unstract prod", "a", TTL).unwrap().unwrap();
-        let held = locks.try_acquire("unstract prod", "b", TTL).unwrap().unwrap_err();
-        assert_eq!((held.holder.as_str(), held.id.as_str()), ("a", a.id.as_str()));
+        let a = locks
+            .try_acquire("unstract prod", "a", TTL)
+            .unwrap()
+            .unwrap();
+        let held = locks
+            .try_acquire("unstract prod", "b", TTL)
+            .unwrap()
+            .unwrap_err();
+        assert_eq!(
+            (held.holder.as_str(), held.id.as_str()),
+            ("a", a.id.as_str())
+        );
         assert!(held.to_string().contains("locked by a"), "{held}");
         // Another target is free.
         let other = locks.try_acquire("unstract qa", "b", TTL).unwrap().unwrap();
         assert_eq!(locks.list().unwrap().len(), 2);
         drop(a);
-        let b = locks.try_acquire("unstract prod", "b", TTL).unwrap().unwrap();
+        let b = locks
+            .try_acquire("unstract prod", "b", TTL)
+            .unwrap()
+            .unwrap();
         // Broken by its id: free again.
         assert!(locks.unlock(&b.id).unwrap());
         assert!(!locks.unlock("no such lock").unwrap());
         b.abandon();
-        let _c = locks.try_acquire("unstract prod", "c", TTL).unwrap().unwrap();
+        let _c = locks
+            .try_acquire("unstract prod", "c", TTL)
+            .unwrap()
+            .unwrap();
         drop(other);
         // An expired lease is taken over.
         let locks2 = Locks::at(dir.path().join("other.sqlite"));
-        let d = locks2.try_acquire("t", "d", Duration::from_secs(1)).unwrap().unwrap();
+        let d = locks2
+            .try_acquire("t", "d", Duration::from_secs(1))
+            .unwrap()
+            .unwrap();
         let stale = d.id.clone();
         d.abandon();
         std::thread::sleep(Duration::from_millis(2100));

@@ -225,7 +225,9 @@ impl Session {
         progress: Arc<dyn Progress>,
     ) -> Result<crate::engine::export::Exported, PlanError> {
         let Some(x) = &self.exporting else {
-            return Err(PlanError::Usage("this session was not opened for an export".into()));
+            return Err(PlanError::Usage(
+                "this session was not opened for an export".into(),
+            ));
         };
         let Some(builder) = x.builder.lock().expect("builder lock").take() else {
             return Err(PlanError::Usage("this session has exported already".into()));
@@ -344,7 +346,9 @@ impl Session {
     /// `None` when ferry has no state directory to keep locks in.
     async fn lock(&self) -> Result<Option<crate::lock::Lease>, PlanError> {
         let Some(locks) = crate::lock::Locks::standard() else {
-            tracing::warn!("no state directory (HOME or FERRY_STATE_DIR): the target is not locked against other runs");
+            tracing::warn!(
+                "no state directory (HOME or FERRY_STATE_DIR): the target is not locked against other runs"
+            );
             return Ok(None);
         };
         let target = self.target.identity(&self.platform.name).replace('\n', " ");
@@ -355,7 +359,11 @@ impl Session {
             let held = match locks.try_acquire(&target, holder, crate::lock::TTL) {
                 Ok(Ok(lease)) => return Ok(Some(lease)),
                 Ok(Err(held)) => held,
-                Err(e) => return Err(PlanError::Locked(format!("cannot take the target's lock: {e:#}"))),
+                Err(e) => {
+                    return Err(PlanError::Locked(format!(
+                        "cannot take the target's lock: {e:#}"
+                    )));
+                }
             };
             if waited.elapsed() >= self.options.lock_wait {
                 return Err(PlanError::Locked(format!(
@@ -365,11 +373,16 @@ impl Session {
                 )));
             }
             if !told {
-                tracing::warn!("{held}: waiting for it (up to {} s, --lock-wait)", self.options.lock_wait.as_secs());
+                tracing::warn!(
+                    "{held}: waiting for it (up to {} s, --lock-wait)",
+                    self.options.lock_wait.as_secs()
+                );
                 told = true;
             }
             if self.grant.cancel.is_cancelled() {
-                return Err(PlanError::Locked(format!("{held}; interrupted while waiting for it")));
+                return Err(PlanError::Locked(format!(
+                    "{held}; interrupted while waiting for it"
+                )));
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
         }
@@ -385,7 +398,10 @@ impl Session {
 
 /// The secret fields a restored package left out that the target's rules did not set, of
 /// the resources the run writes.
-fn left_out(p: &crate::engine::plan::Plan, opts: &Options) -> Vec<crate::engine::report::Credential> {
+fn left_out(
+    p: &crate::engine::plan::Plan,
+    opts: &Options,
+) -> Vec<crate::engine::report::Credential> {
     let Some(pkg) = &opts.from_package else {
         return vec![];
     };
@@ -443,7 +459,11 @@ fn package_source(platform: &Platform, p: &Package) -> anyhow::Result<(Env, Conn
 
 /// An export's target: none. The client refuses every request to it.
 fn no_target() -> anyhow::Result<(Env, Connection)> {
-    let conn = Connection::new(Side::Target, "http://no-target.invalid/", crate::net::Credential::None)?;
+    let conn = Connection::new(
+        Side::Target,
+        "http://no-target.invalid/",
+        crate::net::Credential::None,
+    )?;
     let env = Env {
         name: "package".into(),
         url: String::new(),

@@ -107,13 +107,21 @@ impl Default for Overrides {
 impl Overrides {
     /// The settings of a run: these overrides over the promotion file (if any) over the
     /// defaults. A restore's source and an export's target are not read.
-    pub fn settings(&self, file: Option<Loaded>, sides: Sides, discovery: Discovery) -> anyhow::Result<Settings> {
+    pub fn settings(
+        &self,
+        file: Option<Loaded>,
+        sides: Sides,
+        discovery: Discovery,
+    ) -> anyhow::Result<Settings> {
         let empty = crate::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let platform = match &sides {
             // A package knows its platform: the overrides may only agree with it.
             Sides::FromPackage(p)
-                if self.platform.is_none() && file.as_ref().is_none_or(|l| l.file.target.platform.is_none()) =>
+                if self.platform.is_none()
+                    && file
+                        .as_ref()
+                        .is_none_or(|l| l.file.target.platform.is_none()) =>
             {
                 p.manifest.platform.clone()
             }
@@ -165,7 +173,11 @@ impl Overrides {
             batch: max_in_flight,
         };
         let pick = |given: &Vec<String>, file: &Vec<String>| {
-            if given.is_empty() { file.clone() } else { given.clone() }
+            if given.is_empty() {
+                file.clone()
+            } else {
+                given.clone()
+            }
         };
         let mut on_conflict_kind: BTreeMap<String, OnConflict> = file
             .iter()
@@ -232,7 +244,10 @@ impl Overrides {
 /// else the default.
 fn platform(given: &Option<String>, file: &Option<Loaded>) -> anyhow::Result<String> {
     let (s, t) = match file {
-        Some(l) => (l.file.source.platform.clone(), l.file.target.platform.clone()),
+        Some(l) => (
+            l.file.source.platform.clone(),
+            l.file.target.platform.clone(),
+        ),
         None => (None, None),
     };
     if let (Some(s), Some(t)) = (&s, &t)
@@ -259,7 +274,13 @@ fn env(
     let empty = EnvToml::default();
     let t = file
         .as_ref()
-        .map(|l| if side == "source" { &l.file.source } else { &l.file.target })
+        .map(|l| {
+            if side == "source" {
+                &l.file.source
+            } else {
+                &l.file.target
+            }
+        })
         .unwrap_or(&empty);
     let url = given
         .url

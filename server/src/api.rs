@@ -52,14 +52,21 @@ impl ApiError {
 impl From<anyhow::Error> for ApiError {
     fn from(e: anyhow::Error) -> ApiError {
         tracing::error!("{e:#}");
-        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", format!("{e:#}"))
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            format!("{e:#}"),
+        )
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = ErrorBody {
-            error: ErrorDetail { code: self.1.into(), message: self.2 },
+            error: ErrorDetail {
+                code: self.1.into(),
+                message: self.2,
+            },
         };
         (self.0, Json(body)).into_response()
     }
@@ -82,7 +89,12 @@ impl Caller {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
                 "forbidden",
-                format!("{what} needs the {} role; token {:?} is {}", role.name(), self.name, self.role.name()),
+                format!(
+                    "{what} needs the {} role; token {:?} is {}",
+                    role.name(),
+                    self.name,
+                    self.role.name()
+                ),
             ))
         }
     }
@@ -101,8 +113,12 @@ impl FromRequestParts<Arc<Server>> for Caller {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        let t = crate::auth::find(&server.config.tokens, token).ok_or_else(|| unauthorized("unknown token"))?;
-        Ok(Caller { name: t.name.clone(), role: t.role })
+        let t = crate::auth::find(&server.config.tokens, token)
+            .ok_or_else(|| unauthorized("unknown token"))?;
+        Ok(Caller {
+            name: t.name.clone(),
+            role: t.role,
+        })
     }
 }
 
@@ -177,7 +193,10 @@ impl utoipa::Modify for BearerAuth {
         use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
         api.components
             .get_or_insert_with(Default::default)
-            .add_security_scheme("token", SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()));
+            .add_security_scheme(
+                "token",
+                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+            );
     }
 }
 
@@ -189,7 +208,10 @@ pub async fn openapi() -> impl IntoResponse {
 /// config refuses one that does).
 fn describe(s: &Server, env: &str) -> String {
     let e = &s.config.environments[env];
-    format!("{env} @ {}", e.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""))
+    format!(
+        "{env} @ {}",
+        e.url.as_ref().map(|u| u.0.as_str()).unwrap_or("")
+    )
 }
 
 /// The token's name and role.
@@ -232,21 +254,42 @@ pub async fn create_job(
         ApiError::bad(format!(
             "no promotion {:?} (there are: {})",
             new.promotion,
-            s.config.promotions.keys().cloned().collect::<Vec<_>>().join(", ")
+            s.config
+                .promotions
+                .keys()
+                .cloned()
+                .collect::<Vec<_>>()
+                .join(", ")
         ))
     })?;
     let from_export = match (new.mode, new.package) {
         (Mode::Restore, Some(id)) => {
-            let export = s.store.get(&id)?.ok_or_else(|| ApiError::bad(format!("package: no job {id}")))?;
+            let export = s
+                .store
+                .get(&id)?
+                .ok_or_else(|| ApiError::bad(format!("package: no job {id}")))?;
             if export.mode != Mode::Export || export.status != Status::Succeeded {
-                return Err(ApiError::bad(format!("package: job {id} is not a succeeded export")));
+                return Err(ApiError::bad(format!(
+                    "package: job {id} is not a succeeded export"
+                )));
             }
-            if s.config.promotions.get(&export.promotion).map(|e| &e.platform) != Some(&p.platform) {
-                return Err(ApiError::bad(format!("package: job {id} exported another platform")));
+            if s.config
+                .promotions
+                .get(&export.promotion)
+                .map(|e| &e.platform)
+                != Some(&p.platform)
+            {
+                return Err(ApiError::bad(format!(
+                    "package: job {id} exported another platform"
+                )));
             }
             Some(id)
         }
-        (Mode::Restore, None) => return Err(ApiError::bad("a restore needs package: the id of an export job")),
+        (Mode::Restore, None) => {
+            return Err(ApiError::bad(
+                "a restore needs package: the id of an export job",
+            ));
+        }
         (_, Some(_)) => return Err(ApiError::bad("package is for restore jobs only")),
         (_, None) => None,
     };
@@ -255,7 +298,11 @@ pub async fn create_job(
         Some(id) => format!("package of job {id}"),
         None => describe(&p.source),
     };
-    let target = if new.mode == Mode::Export { "a package".into() } else { describe(&p.target) };
+    let target = if new.mode == Mode::Export {
+        "a package".into()
+    } else {
+        describe(&p.target)
+    };
     let job = Job {
         id: ulid::Ulid::new().to_string(),
         promotion: p.name.clone(),
@@ -281,30 +328,58 @@ pub async fn create_job(
 
 /// Jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
-pub async fn list_jobs(State(s): Shared, _caller: Caller, q: Result<Query<ListQuery>, QueryRejection>) -> Answer<Json<JobList>> {
+pub async fn list_jobs(
+    State(s): Shared,
+    _caller: Caller,
+    q: Result<Query<ListQuery>, QueryRejection>,
+) -> Answer<Json<JobList>> {
     let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
     let mut statuses = Vec::new();
-    for name in q.status.iter().flat_map(|s| s.split(',')).map(str::trim).filter(|s| !s.is_empty()) {
-        statuses.push(Status::parse(name).ok_or_else(|| ApiError::bad(format!("status {name:?} is not a job status")))?);
+    for name in q
+        .status
+        .iter()
+        .flat_map(|s| s.split(','))
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+    {
+        statuses.push(
+            Status::parse(name)
+                .ok_or_else(|| ApiError::bad(format!("status {name:?} is not a job status")))?,
+        );
     }
-    let (jobs, total) = s.store.list(&statuses, q.mode.map(Mode::name), q.offset.unwrap_or(0), q.limit.unwrap_or(50).min(500))?;
+    let (jobs, total) = s.store.list(
+        &statuses,
+        q.mode.map(Mode::name),
+        q.offset.unwrap_or(0),
+        q.limit.unwrap_or(50).min(500),
+    )?;
     Ok(Json(JobList { jobs, total }))
 }
 
 fn job_of(s: &Server, id: &str) -> Answer<Job> {
-    s.store.get(id)?.ok_or_else(|| ApiError::not_found(&format!("job {id}")))
+    s.store
+        .get(id)?
+        .ok_or_else(|| ApiError::not_found(&format!("job {id}")))
 }
 
 /// A job.
 #[utoipa::path(get, path = "/v1/jobs/{id}", responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
-pub async fn get_job(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Json<Job>> {
+pub async fn get_job(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Json<Job>> {
     Ok(Json(job_of(&s, &id)?))
 }
 
 /// Cancel a job: nothing new starts, what is in flight finishes, the report says what was done.
 #[utoipa::path(post, path = "/v1/jobs/{id}/cancel",
     responses((status = 202, body = Job), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn cancel_job(State(s): Shared, caller: Caller, Path(id): Path<String>) -> Answer<(StatusCode, Json<Job>)> {
+pub async fn cancel_job(
+    State(s): Shared,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<(StatusCode, Json<Job>)> {
     caller.may(Role::Operator, "cancelling a job")?;
     let job = job_of(&s, &id)?;
     match s.cancel(&id, &caller.name)? {
@@ -320,7 +395,11 @@ pub async fn cancel_job(State(s): Shared, caller: Caller, Path(id): Path<String>
 /// Delete a finished job, its log, report and package.
 #[utoipa::path(delete, path = "/v1/jobs/{id}",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_job(State(s): Shared, caller: Caller, Path(id): Path<String>) -> Answer<StatusCode> {
+pub async fn delete_job(
+    State(s): Shared,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<StatusCode> {
     caller.may(Role::Admin, "deleting a job")?;
     let job = job_of(&s, &id)?;
     if !job.status.finished() {
@@ -342,7 +421,11 @@ fn doc(s: &Server, id: &str, what: Doc, name: &str) -> Answer<Response> {
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not_ready",
-            format!("job {id} has no {name} yet ({}, {})", job.status.name(), job.phase),
+            format!(
+                "job {id} has no {name} yet ({}, {})",
+                job.status.name(),
+                job.phase
+            ),
         )),
     }
 }
@@ -350,13 +433,21 @@ fn doc(s: &Server, id: &str, what: Doc, name: &str) -> Answer<Response> {
 /// The job's plan (the JSON report of a plan: what would be created, updated, adopted, and
 /// the rewrites).
 #[utoipa::path(get, path = "/v1/jobs/{id}/plan", responses((status = 200, description = "the plan's JSON report"), (status = 404, body = ErrorBody)))]
-pub async fn job_plan(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Response> {
+pub async fn job_plan(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Response> {
     doc(&s, &id, Doc::Plan, "plan")
 }
 
 /// The job's JSON report, once it finished (an export's: what its package holds).
 #[utoipa::path(get, path = "/v1/jobs/{id}/report", responses((status = 200, description = "the JSON report"), (status = 404, body = ErrorBody)))]
-pub async fn job_report(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Response> {
+pub async fn job_report(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Response> {
     doc(&s, &id, Doc::Report, "report")
 }
 
@@ -370,64 +461,86 @@ pub async fn job_log(
 ) -> Answer<Json<LogLines>> {
     let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
     job_of(&s, &id)?;
-    let lines = s.store.lines(&id, q.after.unwrap_or(0), q.tail.unwrap_or(5000).min(5000))?;
+    let lines = s
+        .store
+        .lines(&id, q.after.unwrap_or(0), q.tail.unwrap_or(5000).min(5000))?;
     Ok(Json(LogLines { lines }))
 }
 
 /// Server-sent events of the job: `job` (its record changed), `log` (a line), `end` (it
 /// finished; the stream closes).
 #[utoipa::path(get, path = "/v1/jobs/{id}/events", responses((status = 200, description = "text/event-stream"), (status = 404, body = ErrorBody)))]
-pub async fn job_events(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Sse<impl Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
+pub async fn job_events(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Sse<impl Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
     // Subscribe before reading the record: no change falls between the two.
     let rx = s.events.subscribe();
     let job = job_of(&s, &id)?;
-    let first = if job.status.finished() { Event::End(job) } else { Event::Job(job) };
+    let first = if job.status.finished() {
+        Event::End(job)
+    } else {
+        Event::Job(job)
+    };
     let wanted = id.clone();
     let store = s.clone();
-    let events = futures::stream::unfold((Some(first), rx, false), move |(mut first, mut rx, ended)| {
-        let (wanted, store) = (wanted.clone(), store.clone());
-        async move {
-            // The stream closes after the end event.
-            if ended {
-                return None;
+    let events = futures::stream::unfold(
+        (Some(first), rx, false),
+        move |(mut first, mut rx, ended)| {
+            let (wanted, store) = (wanted.clone(), store.clone());
+            async move {
+                // The stream closes after the end event.
+                if ended {
+                    return None;
+                }
+                let e = match first.take() {
+                    Some(e) => e,
+                    None => loop {
+                        match rx.recv().await {
+                            Ok(e) if e.job_id() == wanted => break e,
+                            Ok(_) => continue,
+                            // A slow reader missed events, perhaps the end: it gets the record
+                            // as it is now instead (ending the stream if it finished).
+                            Err(RecvError::Lagged(_)) => match store.store.get(&wanted) {
+                                Ok(Some(j)) if j.status.finished() => break Event::End(j),
+                                Ok(Some(j)) => break Event::Job(j),
+                                _ => return None,
+                            },
+                            Err(RecvError::Closed) => return None,
+                        }
+                    },
+                };
+                let end = matches!(e, Event::End(_));
+                let (name, data) = match &e {
+                    Event::Job(j) => ("job", serde_json::to_string(j)),
+                    Event::End(j) => ("end", serde_json::to_string(j)),
+                    Event::Log(_, l) => ("log", serde_json::to_string(l)),
+                };
+                let sse = SseEvent::default()
+                    .event(name)
+                    .data(data.unwrap_or_default());
+                Some((Ok(sse), (None, rx, end)))
             }
-            let e = match first.take() {
-                Some(e) => e,
-                None => loop {
-                    match rx.recv().await {
-                        Ok(e) if e.job_id() == wanted => break e,
-                        Ok(_) => continue,
-                        // A slow reader missed events, perhaps the end: it gets the record
-                        // as it is now instead (ending the stream if it finished).
-                        Err(RecvError::Lagged(_)) => match store.store.get(&wanted) {
-                            Ok(Some(j)) if j.status.finished() => break Event::End(j),
-                            Ok(Some(j)) => break Event::Job(j),
-                            _ => return None,
-                        },
-                        Err(RecvError::Closed) => return None,
-                    }
-                },
-            };
-            let end = matches!(e, Event::End(_));
-            let (name, data) = match &e {
-                Event::Job(j) => ("job", serde_json::to_string(j)),
-                Event::End(j) => ("end", serde_json::to_string(j)),
-                Event::Log(_, l) => ("log", serde_json::to_string(l)),
-            };
-            let sse = SseEvent::default().event(name).data(data.unwrap_or_default());
-            Some((Ok(sse), (None, rx, end)))
-        }
-    });
+        },
+    );
     Ok(Sse::new(events).keep_alive(KeepAlive::default()))
 }
 
 /// An export job's package, streamed.
 #[utoipa::path(get, path = "/v1/jobs/{id}/package",
     responses((status = 200, description = "the package (application/octet-stream)"), (status = 404, body = ErrorBody)))]
-pub async fn job_package(State(s): Shared, _caller: Caller, Path(id): Path<String>) -> Answer<Response> {
+pub async fn job_package(
+    State(s): Shared,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Answer<Response> {
     let job = job_of(&s, &id)?;
     if job.mode != Mode::Export {
-        return Err(ApiError::not_found(&format!("package: job {id} is a {} job", job.mode.name())));
+        return Err(ApiError::not_found(&format!(
+            "package: job {id} is a {} job",
+            job.mode.name()
+        )));
     }
     if job.status != Status::Succeeded {
         return Err(ApiError::new(
@@ -443,7 +556,10 @@ pub async fn job_package(State(s): Shared, _caller: Caller, Path(id): Path<Strin
     let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
     let mut r = Response::new(body);
     let h = r.headers_mut();
-    h.insert(header::CONTENT_TYPE, "application/octet-stream".parse().expect("a header"));
+    h.insert(
+        header::CONTENT_TYPE,
+        "application/octet-stream".parse().expect("a header"),
+    );
     if let Ok(v) = format!("attachment; filename=\"{}-{id}.ferry\"", job.promotion).parse() {
         h.insert(header::CONTENT_DISPOSITION, v);
     }

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 /// What a token may do; each role may do what the ones before it may.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     /// read jobs, plans, reports, logs and packages
@@ -56,7 +58,9 @@ pub fn find<'a>(tokens: &'a [Token], presented: &str) -> Option<&'a Token> {
             .sha256
             .bytes()
             .zip(h.bytes())
-            .fold(t.sha256.len() ^ h.len(), |acc, (a, b)| acc | (a ^ b) as usize);
+            .fold(t.sha256.len() ^ h.len(), |acc, (a, b)| {
+                acc | (a ^ b) as usize
+            });
         if same == 0 {
             found = Some(t);
         }
@@ -71,10 +75,17 @@ mod tests {
     #[test]
     fn a_token_is_found_by_its_hash_only() {
         let secret = new_token().unwrap();
-        let tokens = vec![Token { name: "ci".into(), role: Role::Operator, sha256: hash(&secret) }];
+        let tokens = vec![Token {
+            name: "ci".into(),
+            role: Role::Operator,
+            sha256: hash(&secret),
+        }];
         assert_eq!(find(&tokens, &secret).map(|t| t.name.as_str()), Some("ci"));
         assert!(find(&tokens, "ferry_guess").is_none());
-        assert!(find(&tokens, &tokens[0].sha256).is_none(), "the hash is not the token");
+        assert!(
+            find(&tokens, &tokens[0].sha256).is_none(),
+            "the hash is not the token"
+        );
         assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
     }
 }

@@ -89,13 +89,15 @@ pub struct Config {
 
 impl Config {
     pub fn read(path: &Path) -> anyhow::Result<Config> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|e| anyhow::anyhow!("cannot read the server's config {}: {e}", path.display()))?;
-        let dir = path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
-        let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { &dir })?;
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            anyhow::anyhow!("cannot read the server's config {}: {e}", path.display())
+        })?;
+        let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        let dir = std::fs::canonicalize(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            &dir
+        })?;
         Config::parse(&path.display().to_string(), &text, &dir)
     }
 
@@ -121,7 +123,10 @@ impl Config {
                 .ok_or_else(|| anyhow::anyhow!("{what} has no url"))?;
             let parsed = url::Url::parse(&url.0).map_err(|e| anyhow::anyhow!("{what} url: {e}"))?;
             // A URL is shown in every job: a password in it would be shown too.
-            if !parsed.username().is_empty() || parsed.password().is_some() || parsed.query().is_some() {
+            if !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.query().is_some()
+            {
                 anyhow::bail!(
                     "{what} url holds credentials or a query (every job shows it); use key_env/key_file or [auth], and params"
                 );
@@ -130,9 +135,13 @@ impl Config {
                 anyhow::bail!("{what} has no platform (unstract, strategy, versori, ...)");
             }
             // Key files are relative to this file; a job's promotion file lives elsewhere.
-            for f in [&mut env.key_file, &mut env.auth.key_file, &mut env.auth.password_file]
-                .into_iter()
-                .flatten()
+            for f in [
+                &mut env.key_file,
+                &mut env.auth.key_file,
+                &mut env.auth.password_file,
+            ]
+            .into_iter()
+            .flatten()
             {
                 *f = dir.join(&*f);
             }
@@ -180,10 +189,16 @@ impl Config {
                     t.name
                 );
             }
-            tokens.push(Token { name: t.name, role: t.role, sha256: hash });
+            tokens.push(Token {
+                name: t.name,
+                role: t.role,
+                sha256: hash,
+            });
         }
         if tokens.is_empty() {
-            anyhow::bail!("{name}: no [[tokens]]: nobody could use the server (`ferry serve token` makes one)");
+            anyhow::bail!(
+                "{name}: no [[tokens]]: nobody could use the server (`ferry serve token` makes one)"
+            );
         }
         let store = dir.join(f.store.unwrap_or_else(|| "ferry-jobs.sqlite".into()));
         let packages = match f.packages {
@@ -236,7 +251,10 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(c.promotions["dev-to-qa"].platform, "unstract");
-        assert_eq!(c.environments["dev"].key_file.as_deref(), Some(Path::new("/srv/keys/dev")));
+        assert_eq!(
+            c.environments["dev"].key_file.as_deref(),
+            Some(Path::new("/srv/keys/dev"))
+        );
         assert_eq!(c.store, Path::new("/srv/ferry-jobs.sqlite"));
         assert_eq!(c.tokens[0].role, Role::Operator);
     }
@@ -245,7 +263,9 @@ mod tests {
     fn refuses_what_would_leak_or_cannot_run() {
         let token = format!("[[tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"{HASH}\"\n");
         let env = "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://127.0.0.1:1\"\n";
-        let e = parse(&format!("{env}key = \"k\"\n{token}")).unwrap_err().to_string();
+        let e = parse(&format!("{env}key = \"k\"\n{token}"))
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("refused") && !e.contains("\"k\""), "{e}");
         let e = parse(&format!(
             "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://u:p@127.0.0.1:1\"\n{token}"
@@ -258,19 +278,31 @@ mod tests {
         ))
         .unwrap_err()
         .to_string();
-        assert!(e.contains("holds credentials") && !e.contains("s3cret"), "{e}");
-        let e = parse(&format!("{env}[promotions.p]\nsource = \"dev\"\ntarget = \"prod\"\n{token}"))
-            .unwrap_err()
-            .to_string();
+        assert!(
+            e.contains("holds credentials") && !e.contains("s3cret"),
+            "{e}"
+        );
+        let e = parse(&format!(
+            "{env}[promotions.p]\nsource = \"dev\"\ntarget = \"prod\"\n{token}"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("no [environments.prod]"), "{e}");
         let e = parse("[[tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"s3cret\"\n")
             .unwrap_err()
             .to_string();
         assert!(e.contains("64 hex digits") && !e.contains("s3cret"), "{e}");
-        assert!(parse(env).unwrap_err().to_string().contains("no [[tokens]]"));
-        let e = parse(&format!("[[tokens]]\nname = \"a\"\nrole = \"root\"\nsha256 = \"{HASH}\"\n"))
-            .unwrap_err()
-            .to_string();
+        assert!(
+            parse(env)
+                .unwrap_err()
+                .to_string()
+                .contains("no [[tokens]]")
+        );
+        let e = parse(&format!(
+            "[[tokens]]\nname = \"a\"\nrole = \"root\"\nsha256 = \"{HASH}\"\n"
+        ))
+        .unwrap_err()
+        .to_string();
         assert!(e.contains("root"), "{e}");
     }
 }

@@ -40,10 +40,18 @@ pub fn router(server: Arc<runner::Server>) -> Router {
         .route("/v1/jobs/{id}/events", get(api::job_events))
         .route("/v1/jobs/{id}/package", get(api::job_package))
         .fallback(|| async {
-            api::ApiError::new(axum::http::StatusCode::NOT_FOUND, "not_found", "no such route")
+            api::ApiError::new(
+                axum::http::StatusCode::NOT_FOUND,
+                "not_found",
+                "no such route",
+            )
         })
         .method_not_allowed_fallback(|| async {
-            api::ApiError::new(axum::http::StatusCode::METHOD_NOT_ALLOWED, "bad_request", "this route does not take that method")
+            api::ApiError::new(
+                axum::http::StatusCode::METHOD_NOT_ALLOWED,
+                "bad_request",
+                "this route does not take that method",
+            )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .with_state(server)

@@ -13,9 +13,15 @@ use tracing_subscriber::registry::LookupSpan;
 /// A line: the job, its level, its text.
 pub type Logged = (String, String, String);
 
-static SINK: OnceLock<(UnboundedSender<Logged>, std::sync::Mutex<Option<UnboundedReceiver<Logged>>>)> = OnceLock::new();
+static SINK: OnceLock<(
+    UnboundedSender<Logged>,
+    std::sync::Mutex<Option<UnboundedReceiver<Logged>>>,
+)> = OnceLock::new();
 
-fn sink() -> &'static (UnboundedSender<Logged>, std::sync::Mutex<Option<UnboundedReceiver<Logged>>>) {
+fn sink() -> &'static (
+    UnboundedSender<Logged>,
+    std::sync::Mutex<Option<UnboundedReceiver<Logged>>>,
+) {
     SINK.get_or_init(|| {
         let (tx, rx) = unbounded_channel();
         (tx, std::sync::Mutex::new(Some(rx)))
@@ -77,7 +83,9 @@ where
 
     fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
         // Each item's end: the job's own line says it, with the reason of a skip.
-        if event.metadata().target() == "ferry::engine::apply" && *event.metadata().level() == tracing::Level::INFO {
+        if event.metadata().target() == "ferry::engine::apply"
+            && *event.metadata().level() == tracing::Level::INFO
+        {
             return;
         }
         let Some(scope) = ctx.event_scope(event) else {
@@ -91,6 +99,8 @@ where
         };
         let mut f = Fields::default();
         event.record(&mut f);
-        let _ = sink().0.send((job, event.metadata().level().to_string(), f.message));
+        let _ = sink()
+            .0
+            .send((job, event.metadata().level().to_string(), f.message));
     }
 }

@@ -98,7 +98,11 @@ impl Server {
                     job.resumed = true;
                     job.message = Some("resumed: the server stopped while this job ran".into());
                     self.store.put(&job)?;
-                    self.log(&job.id, "WARN", "the server stopped while this job ran; it runs again (a re-run converges)");
+                    self.log(
+                        &job.id,
+                        "WARN",
+                        "the server stopped while this job ran; it runs again (a re-run converges)",
+                    );
                     n += 1;
                 }
                 Status::Cancelling => {
@@ -138,7 +142,11 @@ impl Server {
             Some(token) => {
                 token.cancel();
                 job.status = Status::Cancelling;
-                self.log(id, "WARN", &format!("cancelled by {by}: finishing what is in flight"));
+                self.log(
+                    id,
+                    "WARN",
+                    &format!("cancelled by {by}: finishing what is in flight"),
+                );
             }
             None => {
                 job.status = Status::Cancelled;
@@ -149,7 +157,11 @@ impl Server {
             }
         }
         self.store.put(&job)?;
-        let _ = self.events.send(if job.status.finished() { Event::End(job.clone()) } else { Event::Job(job.clone()) });
+        let _ = self.events.send(if job.status.finished() {
+            Event::End(job.clone())
+        } else {
+            Event::Job(job.clone())
+        });
         Ok(Some(job))
     }
 
@@ -184,14 +196,22 @@ impl Server {
         let env = self.config.environments.get(&p.target)?;
         // The parameters as a run reads them (`org` and `api_prefix` are short forms), so
         // two spellings of one target are one key.
-        let mut params: BTreeMap<&str, &str> = env.params.iter().map(|(k, v)| (k.as_str(), v.0.as_str())).collect();
+        let mut params: BTreeMap<&str, &str> = env
+            .params
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.0.as_str()))
+            .collect();
         if let Some(o) = &env.org {
             params.insert("org", &o.0);
         }
         if let Some(a) = &env.api_prefix {
             params.insert("api_prefix", a);
         }
-        let mut key = format!("{}\n{}", p.platform, env.url.as_ref().map(|u| u.0.as_str()).unwrap_or(""));
+        let mut key = format!(
+            "{}\n{}",
+            p.platform,
+            env.url.as_ref().map(|u| u.0.as_str()).unwrap_or("")
+        );
         for (k, v) in params {
             key += &format!("\n{k}={v}");
         }
@@ -242,13 +262,24 @@ impl Server {
             // are Send but not provably so to the compiler (closures over borrowed items),
             // which tokio::spawn requires. What it spawns runs on the shared runtime.
             let (server, handle) = (self.clone(), tokio::runtime::Handle::current());
-            tokio::task::spawn_blocking(move || handle.block_on(server.run(job, token, target).instrument(span)));
+            tokio::task::spawn_blocking(move || {
+                handle.block_on(server.run(job, token, target).instrument(span))
+            });
         }
         Ok(())
     }
 
     async fn run(self: Arc<Self>, job: Job, cancel: CancellationToken, target: Option<String>) {
-        self.log(&job.id, "INFO", &format!("started ({} {}, attempt {})", job.mode.name(), job.promotion, job.attempts));
+        self.log(
+            &job.id,
+            "INFO",
+            &format!(
+                "started ({} {}, attempt {})",
+                job.mode.name(),
+                job.promotion,
+                job.attempts
+            ),
+        );
         let live = Arc::new(Live {
             server: self.clone(),
             job: Mutex::new(job.clone()),
@@ -291,7 +322,11 @@ impl Server {
                 }
             }
             Err(e) => {
-                job.status = if cancelled { Status::Cancelled } else { Status::Failed };
+                job.status = if cancelled {
+                    Status::Cancelled
+                } else {
+                    Status::Failed
+                };
                 job.message = Some(format!("{e:#}"));
             }
         }
@@ -300,8 +335,20 @@ impl Server {
         }
         job.phase = "done".into();
         job.finished = Some(now());
-        let level = if job.status == Status::Succeeded { "INFO" } else { "ERROR" };
-        self.log(&job.id, level, &format!("{}: {}", job.status.name(), job.message.as_deref().unwrap_or("")));
+        let level = if job.status == Status::Succeeded {
+            "INFO"
+        } else {
+            "ERROR"
+        };
+        self.log(
+            &job.id,
+            level,
+            &format!(
+                "{}: {}",
+                job.status.name(),
+                job.message.as_deref().unwrap_or("")
+            ),
+        );
         // Its end and the freeing of its slot and target in one step, under the lock cancel
         // takes: a cancel either came before (and the end says cancelled) or finds it done.
         {
@@ -319,12 +366,18 @@ impl Server {
     }
 
     /// Open the job's session and run it.
-    async fn execute(&self, job: &Job, cancel: &CancellationToken, live: Arc<Live>) -> anyhow::Result<End> {
-        let promotion = self
-            .config
-            .promotions
-            .get(&job.promotion)
-            .ok_or_else(|| anyhow::anyhow!("the server's config has no promotion {:?} any more", job.promotion))?;
+    async fn execute(
+        &self,
+        job: &Job,
+        cancel: &CancellationToken,
+        live: Arc<Live>,
+    ) -> anyhow::Result<End> {
+        let promotion = self.config.promotions.get(&job.promotion).ok_or_else(|| {
+            anyhow::anyhow!(
+                "the server's config has no promotion {:?} any more",
+                job.promotion
+            )
+        })?;
         let mut file = match &promotion.file {
             Some(f) => ferry::promotion::Loaded::read(f)?,
             None => ferry::promotion::Loaded::parse(&promotion.name, "", PathBuf::new())?,
@@ -336,8 +389,9 @@ impl Server {
             Mode::Export => Sides::Export,
             Mode::Restore => {
                 let from = job.from_export.as_deref().unwrap_or_default();
-                let package = ferry::package::Package::open(&self.package_path(from), &Default::default())
-                    .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
+                let package =
+                    ferry::package::Package::open(&self.package_path(from), &Default::default())
+                        .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
                 Sides::FromPackage(Arc::new(package))
             }
         };
@@ -384,7 +438,8 @@ impl Server {
         link.abort();
         session.close().await;
         let end = end?;
-        self.store.put_doc(&job.id, Doc::Report, &end.report.to_string())?;
+        self.store
+            .put_doc(&job.id, Doc::Report, &end.report.to_string())?;
         Ok(end)
     }
 }
@@ -419,14 +474,19 @@ fn summary(counts: &BTreeMap<String, usize>) -> String {
     if counts.is_empty() {
         return "nothing to do".into();
     }
-    counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", ")
+    counts
+        .iter()
+        .map(|(k, v)| format!("{v} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Items per outcome (a run) or per action (a plan), deletes included.
 fn counts(r: &Report) -> BTreeMap<String, usize> {
     let mut c = BTreeMap::new();
     for it in &r.items {
-        *c.entry(it.outcome.clone().unwrap_or_else(|| it.action.clone())).or_insert(0) += 1;
+        *c.entry(it.outcome.clone().unwrap_or_else(|| it.action.clone()))
+            .or_insert(0) += 1;
     }
     for d in &r.deletes {
         *c.entry(d.outcome.clone()).or_insert(0) += 1;
@@ -456,14 +516,19 @@ impl Live {
     }
 
     fn id(&self) -> String {
-        self.job.lock().unwrap_or_else(|p| p.into_inner()).id.clone()
+        self.job
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .id
+            .clone()
     }
 }
 
 impl Progress for Live {
     fn phase(&self, name: &str) {
         self.update(true, |j| j.phase = name.to_string());
-        self.server.log(&self.id(), "INFO", &format!("phase: {name}"));
+        self.server
+            .log(&self.id(), "INFO", &format!("phase: {name}"));
     }
 
     fn planned(&self, plan: &Report) {
@@ -477,32 +542,51 @@ impl Progress for Live {
             Err(e) => tracing::warn!("job {id}: cannot write its plan: {e}"),
         }
         let c = counts(plan);
-        self.server.log(&id, "INFO", &format!("planned: {}", summary(&c)));
+        self.server
+            .log(&id, "INFO", &format!("planned: {}", summary(&c)));
         self.update(true, |j| j.counts = c);
     }
 
     fn started(&self, total: usize) {
         self.update(true, |j| {
-            j.progress = JobProgress { done: 0, total, percent: 0 };
+            j.progress = JobProgress {
+                done: 0,
+                total,
+                percent: 0,
+            };
         });
     }
 
     fn finished(&self, kind: &str, key: &str, outcome: &Outcome) {
         let line = match outcome {
-            Outcome::Skipped(r) | Outcome::Failed(r) => format!("{} {kind} {key:?}: {r}", outcome.name()),
+            Outcome::Skipped(r) | Outcome::Failed(r) => {
+                format!("{} {kind} {key:?}: {r}", outcome.name())
+            }
             _ => format!("{} {kind} {key:?}", outcome.name()),
         };
-        let level = if matches!(outcome, Outcome::Failed(_)) { "ERROR" } else { "INFO" };
+        let level = if matches!(outcome, Outcome::Failed(_)) {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         self.server.log(&self.id(), level, &line);
         self.update(false, |j| {
             let p = &mut j.progress;
             p.done += 1;
-            p.percent = if p.total == 0 { 0 } else { (p.done * 100 / p.total).min(100) as u8 };
+            p.percent = if p.total == 0 {
+                0
+            } else {
+                (p.done * 100 / p.total).min(100) as u8
+            };
         });
     }
 
     fn plugin(&self, plugin: &str, percent: u8, message: &str) {
-        self.server.log(&self.id(), "INFO", &format!("{plugin}: {percent}% {message}"));
+        self.server.log(
+            &self.id(),
+            "INFO",
+            &format!("{plugin}: {percent}% {message}"),
+        );
         self.update(false, |j| {
             // A server-side job's own figure, while nothing else counts.
             if j.progress.total == 0 {

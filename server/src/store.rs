@@ -47,10 +47,12 @@ impl Store {
         }
         let mut c = Connection::open(path)
             .map_err(|e| anyhow::anyhow!("cannot open the job store {}: {e}", path.display()))?;
-        c.busy_timeout(std::time::Duration::from_secs(10)).map_err(sql)?;
+        c.busy_timeout(std::time::Duration::from_secs(10))
+            .map_err(sql)?;
         // WAL: readers (the API) never wait for the writer (the jobs).
         c.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        c.pragma_update(None, "synchronous", "NORMAL").map_err(sql)?;
+        c.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(sql)?;
         migrations()
             .to_latest(&mut c)
             .map_err(|e| anyhow::anyhow!("migrating the job store {}: {e}", path.display()))?;
@@ -80,25 +82,39 @@ impl Store {
             .query_row("SELECT record FROM jobs WHERE id = ?1", [id], |r| r.get(0))
             .optional()
             .map_err(sql)?;
-        r.map(|r| serde_json::from_str(&r).map_err(Into::into)).transpose()
+        r.map(|r| serde_json::from_str(&r).map_err(Into::into))
+            .transpose()
     }
 
     /// Jobs with one of `statuses` (any when empty) and of `mode` (any when `None`), newest
     /// first, and how many there are.
-    pub fn list(&self, statuses: &[Status], mode: Option<&str>, offset: usize, limit: usize) -> anyhow::Result<(Vec<Job>, usize)> {
+    pub fn list(
+        &self,
+        statuses: &[Status],
+        mode: Option<&str>,
+        offset: usize,
+        limit: usize,
+    ) -> anyhow::Result<(Vec<Job>, usize)> {
         let mut names: Vec<&str> = statuses.iter().map(|s| s.name()).collect();
         let mut filters = vec![];
         if !names.is_empty() {
             filters.push(format!(
                 "status IN ({})",
-                (1..=names.len()).map(|i| format!("?{i}")).collect::<Vec<_>>().join(",")
+                (1..=names.len())
+                    .map(|i| format!("?{i}"))
+                    .collect::<Vec<_>>()
+                    .join(",")
             ));
         }
         if let Some(m) = mode {
             names.push(m);
             filters.push(format!("json_extract(record, '$.mode') = ?{}", names.len()));
         }
-        let filter = if filters.is_empty() { String::new() } else { format!("WHERE {}", filters.join(" AND ")) };
+        let filter = if filters.is_empty() {
+            String::new()
+        } else {
+            format!("WHERE {}", filters.join(" AND "))
+        };
         let db = self.db();
         let total: i64 = db
             .query_row(
@@ -113,7 +129,9 @@ impl Store {
             ))
             .map_err(sql)?;
         let jobs = st
-            .query_map(rusqlite::params_from_iter(&names), |r| r.get::<_, String>(0))
+            .query_map(rusqlite::params_from_iter(&names), |r| {
+                r.get::<_, String>(0)
+            })
             .map_err(sql)?
             .map(|r| Ok(serde_json::from_str(&r.map_err(sql)?)?))
             .collect::<anyhow::Result<Vec<Job>>>()?;
@@ -137,7 +155,10 @@ impl Store {
     /// Keep a job's plan or report (JSON); `what` is `plan` or `report`.
     pub fn put_doc(&self, id: &str, what: Doc, json: &str) -> anyhow::Result<()> {
         self.db()
-            .execute(&format!("UPDATE jobs SET {} = ?2 WHERE id = ?1", what.column()), params![id, json])
+            .execute(
+                &format!("UPDATE jobs SET {} = ?2 WHERE id = ?1", what.column()),
+                params![id, json],
+            )
             .map_err(sql)?;
         Ok(())
     }
@@ -145,9 +166,11 @@ impl Store {
     pub fn doc(&self, id: &str, what: Doc) -> anyhow::Result<Option<String>> {
         Ok(self
             .db()
-            .query_row(&format!("SELECT {} FROM jobs WHERE id = ?1", what.column()), [id], |r| {
-                r.get::<_, Option<String>>(0)
-            })
+            .query_row(
+                &format!("SELECT {} FROM jobs WHERE id = ?1", what.column()),
+                [id],
+                |r| r.get::<_, Option<String>>(0),
+            )
             .optional()
             .map_err(sql)?
             .flatten())
@@ -157,7 +180,11 @@ impl Store {
     pub fn log(&self, id: &str, level: &str, message: &str) -> anyhow::Result<Line> {
         let db = self.db();
         let seq: i64 = db
-            .query_row("SELECT COALESCE(MAX(seq), 0) + 1 FROM job_log WHERE job = ?1", [id], |r| r.get(0))
+            .query_row(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM job_log WHERE job = ?1",
+                [id],
+                |r| r.get(0),
+            )
             .map_err(sql)?;
         let line = Line {
             seq,
@@ -187,7 +214,12 @@ impl Store {
             .map_err(sql)?;
         let lines = st
             .query_map(params![id, after, limit as i64], |r| {
-                Ok(Line { seq: r.get(0)?, at: r.get(1)?, level: r.get(2)?, message: r.get(3)? })
+                Ok(Line {
+                    seq: r.get(0)?,
+                    at: r.get(1)?,
+                    level: r.get(2)?,
+                    message: r.get(3)?,
+                })
             })
             .map_err(sql)?
             .collect::<Result<Vec<_>, _>>()
@@ -197,8 +229,10 @@ impl Store {
 
     pub fn delete(&self, id: &str) -> anyhow::Result<()> {
         let db = self.db();
-        db.execute("DELETE FROM job_log WHERE job = ?1", [id]).map_err(sql)?;
-        db.execute("DELETE FROM jobs WHERE id = ?1", [id]).map_err(sql)?;
+        db.execute("DELETE FROM job_log WHERE job = ?1", [id])
+            .map_err(sql)?;
+        db.execute("DELETE FROM jobs WHERE id = ?1", [id])
+            .map_err(sql)?;
         Ok(())
     }
 }
@@ -265,17 +299,38 @@ mod tests {
         let s = Store::open(&path).unwrap();
         let (all, total) = s.list(&[], None, 0, 10).unwrap();
         assert_eq!((total, all[0].id.as_str()), (3, "01C"), "newest first");
-        let (running, n) = s.list(&[Status::Running, Status::Queued], None, 0, 1).unwrap();
+        let (running, n) = s
+            .list(&[Status::Running, Status::Queued], None, 0, 1)
+            .unwrap();
         assert_eq!((n, running.len()), (2, 1));
-        assert_eq!(s.list(&[Status::Running], Some("clone"), 0, 9).unwrap().1, 1);
+        assert_eq!(
+            s.list(&[Status::Running], Some("clone"), 0, 9).unwrap().1,
+            1
+        );
         assert_eq!(s.list(&[], Some("export"), 0, 9).unwrap().1, 0);
-        assert_eq!(s.unfinished().unwrap().iter().map(|j| j.id.as_str()).collect::<Vec<_>>(), ["01B", "01C"]);
-        assert_eq!(s.doc("01A", Doc::Report).unwrap().as_deref(), Some("{\"ok\":1}"));
+        assert_eq!(
+            s.unfinished()
+                .unwrap()
+                .iter()
+                .map(|j| j.id.as_str())
+                .collect::<Vec<_>>(),
+            ["01B", "01C"]
+        );
+        assert_eq!(
+            s.doc("01A", Doc::Report).unwrap().as_deref(),
+            Some("{\"ok\":1}")
+        );
         assert_eq!(s.doc("01A", Doc::Plan).unwrap(), None);
         let tail = s.lines("01B", 0, 2).unwrap();
-        assert_eq!(tail.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(), ["line 3", "line 4"]);
+        assert_eq!(
+            tail.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
+            ["line 3", "line 4"]
+        );
         assert_eq!(s.lines("01B", 4, 100).unwrap().len(), 1);
-        assert!(s.lines("01X", 0, 10).unwrap().is_empty(), "a line of no job is not kept");
+        assert!(
+            s.lines("01X", 0, 10).unwrap().is_empty(),
+            "a line of no job is not kept"
+        );
         s.delete("01B").unwrap();
         assert!(s.get("01B").unwrap().is_none() && s.lines("01B", 0, 10).unwrap().is_empty());
     }

@@ -371,7 +371,11 @@ async fn delete_tag(
     let before = o.tags.len();
     o.tags.retain(|t| t["id"] != id);
     if o.tags.len() == before {
-        return (StatusCode::NOT_FOUND, Json(json!({ "detail": "Not found." }))).into_response();
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "detail": "Not found." })),
+        )
+            .into_response();
     }
     StatusCode::NO_CONTENT.into_response()
 }

@@ -21,7 +21,13 @@ pub struct Serve {
 
 /// The server's file: `dev` and each target as environments, `dev-to-T` promotions; those
 /// `files` names get a promotion file with that text.
-pub fn write_config(dir: &Path, sb: &Sandbox, targets: &[&str], max_jobs: usize, files: &[(&str, &str)]) -> PathBuf {
+pub fn write_config(
+    dir: &Path,
+    sb: &Sandbox,
+    targets: &[&str],
+    max_jobs: usize,
+    files: &[(&str, &str)],
+) -> PathBuf {
     let mut text = format!("store = \"jobs.sqlite\"\nmax_jobs = {max_jobs}\n\n");
     text += &tokens();
     text += &format!(
@@ -52,7 +58,10 @@ impl Serve {
     pub fn start(dir: &Path, sb: &Sandbox, targets: &[&str], state: &Path) -> Serve {
         let mut vars = vec![("TEST_KEY_DEV".to_string(), sb.keys("dev").read)];
         for t in targets {
-            vars.push((format!("TEST_KEY_{}", t.to_uppercase()), sb.keys(t).read_write));
+            vars.push((
+                format!("TEST_KEY_{}", t.to_uppercase()),
+                sb.keys(t).read_write,
+            ));
         }
         Serve::start_with(dir, &vars, state)
     }
@@ -66,13 +75,20 @@ impl Serve {
             .env("FERRY_STATE_DIR", state)
             .envs(vars.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::piped())
-            .stderr(Stdio::from(std::fs::File::create(dir.join("serve.log")).unwrap()));
+            .stderr(Stdio::from(
+                std::fs::File::create(dir.join("serve.log")).unwrap(),
+            ));
         let mut child = c.spawn().unwrap();
         let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
         let url = loop {
             let line = lines
                 .next()
-                .unwrap_or_else(|| panic!("ferry serve ended: {}", std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()))
+                .unwrap_or_else(|| {
+                    panic!(
+                        "ferry serve ended: {}",
+                        std::fs::read_to_string(dir.join("serve.log")).unwrap_or_default()
+                    )
+                })
                 .unwrap();
             if let Some(rest) = line.split("listening on ").nth(1) {
                 break rest.split_whitespace().next().unwrap().to_string();
@@ -89,7 +105,13 @@ impl Serve {
     }
 
     /// A request with `token` (none: no Authorization header); the status and the body.
-    pub async fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, String) {
+    pub async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, String) {
         let mut r = self
             .http
             .request(method.parse().unwrap(), format!("{}{path}", self.url));
@@ -104,23 +126,41 @@ impl Serve {
     }
 
     /// A call that must answer `status`; its body as JSON (Null when empty).
-    pub async fn expect(&self, method: &str, path: &str, token: &str, body: Option<Value>, status: u16) -> Value {
+    pub async fn expect(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<Value>,
+        status: u16,
+    ) -> Value {
         let (got, text) = self.call(method, path, Some(token), body).await;
         assert_eq!(got, status, "{method} {path}: {text}");
         serde_json::from_str(&text).unwrap_or(Value::Null)
     }
 
     pub async fn start_job(&self, promotion: &str, mode: &str) -> Value {
-        self.expect("POST", "/v1/jobs", OPERATOR, Some(json!({"promotion": promotion, "mode": mode})), 201)
-            .await
+        self.expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": promotion, "mode": mode})),
+            201,
+        )
+        .await
     }
 
     /// Poll a job until it finished; its record.
     pub async fn wait(&self, id: &str, within: Duration) -> Value {
         let t = Instant::now();
         loop {
-            let job = self.expect("GET", &format!("/v1/jobs/{id}"), VIEWER, None, 200).await;
-            if matches!(job["status"].as_str(), Some("succeeded" | "failed" | "cancelled")) {
+            let job = self
+                .expect("GET", &format!("/v1/jobs/{id}"), VIEWER, None, 200)
+                .await;
+            if matches!(
+                job["status"].as_str(),
+                Some("succeeded" | "failed" | "cancelled")
+            ) {
                 return job;
             }
             assert!(t.elapsed() < within, "job {id} did not finish: {job}");
@@ -143,8 +183,15 @@ impl Drop for Serve {
 /// The `[[tokens]]` entries of the three test tokens.
 pub fn tokens() -> String {
     let mut text = String::new();
-    for (name, role, token) in [("viewer", "viewer", VIEWER), ("operator", "operator", OPERATOR), ("admin", "admin", ADMIN)] {
-        text += &format!("[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n\n", hash_of(token));
+    for (name, role, token) in [
+        ("viewer", "viewer", VIEWER),
+        ("operator", "operator", OPERATOR),
+        ("admin", "admin", ADMIN),
+    ] {
+        text += &format!(
+            "[[tokens]]\nname = \"{name}\"\nrole = \"{role}\"\nsha256 = \"{}\"\n\n",
+            hash_of(token)
+        );
     }
     text
 }

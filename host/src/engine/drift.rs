@@ -113,7 +113,14 @@ impl Comparer<'_> {
 pub fn top_level(d: &[FieldDiff]) -> Vec<String> {
     let mut out: Vec<String> = vec![];
     for f in d {
-        let top = format!("/{}", f.pointer.trim_start_matches('/').split('/').next().unwrap_or(""));
+        let top = format!(
+            "/{}",
+            f.pointer
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("")
+        );
         if !out.contains(&top) {
             out.push(top);
         }

@@ -65,11 +65,19 @@ pub async fn export(
             if it.source.skip.is_some() {
                 return Ok(None);
             }
-            let (_, _, cloner) = registry.cloner_for(&it.source.kind).expect("registered kind");
-            let note = cloner.export(grant, ctx, &it.source.kind, &it.source.unpack()).await?;
+            let (_, _, cloner) = registry
+                .cloner_for(&it.source.kind)
+                .expect("registered kind");
+            let note = cloner
+                .export(grant, ctx, &it.source.kind, &it.source.unpack())
+                .await?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let percent = (n * 100 / total.max(1)) as u8;
-            progress.plugin("export", percent, &format!("{n}/{total}: {} {}", it.source.kind, it.source.key));
+            progress.plugin(
+                "export",
+                percent,
+                &format!("{n}/{total}: {} {}", it.source.kind, it.source.key),
+            );
             Ok::<_, PluginError>((!note.is_null()).then(|| ExportNote {
                 kind: it.source.kind.clone(),
                 key: it.source.key.clone(),
@@ -114,7 +122,9 @@ pub async fn export(
             });
         }
         counts.insert(k.name.clone(), lines.len());
-        builder.add_lines(&package::resources_entry(&k.name), lines).map_err(io)?;
+        builder
+            .add_lines(&package::resources_entry(&k.name), lines)
+            .map_err(io)?;
     }
     let (mut answers, files, files_left) = recorder.take();
     // A plugin should read nothing secret in `export`; should a server echo a resource's
@@ -130,7 +140,10 @@ pub async fn export(
         format: package::FORMAT,
         ferry: env!("CARGO_PKG_VERSION").into(),
         platform: about.platform,
-        contract: crate::plugin::wasm::VERSIONS.last().expect("a version").to_string(),
+        contract: crate::plugin::wasm::VERSIONS
+            .last()
+            .expect("a version")
+            .to_string(),
         plugins: about.plugins,
         source: about.source,
         created: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
@@ -161,7 +174,11 @@ pub async fn export(
 fn mask(answers: &mut [crate::net::tape::Answer], secrets: &[String]) {
     for a in answers.iter_mut().filter(|a| !a.base64) {
         if secrets.iter().any(|s| a.body.contains(s.as_str())) {
-            tracing::warn!("{} {}: the source's answer holds a secret value; it is masked in the package", a.method, a.path);
+            tracing::warn!(
+                "{} {}: the source's answer holds a secret value; it is masked in the package",
+                a.method,
+                a.path
+            );
             a.body = super::apply::redact(&a.body, secrets);
         }
     }
@@ -210,7 +227,10 @@ mod tests {
             body: body.into(),
             base64: false,
         };
-        let mut a = vec![answer(r#"{"token": "sk-live-123456", "name": "x"}"#), answer("plain")];
+        let mut a = vec![
+            answer(r#"{"token": "sk-live-123456", "name": "x"}"#),
+            answer("plain"),
+        ];
         mask(&mut a, &["sk-live-123456".to_string()]);
         assert_eq!(a[0].body, r#"{"token": "***", "name": "x"}"#);
         assert_eq!(a[1].body, "plain");

@@ -162,10 +162,18 @@ mod tests {
         m.save().unwrap();
         let again = Managed::open(dir.path().into(), "unstract https://prod").unwrap();
         assert_eq!(again.all().len(), 1);
-        assert_eq!(again.all()[0].resource().body, serde_json::json!({"name": "t1"}));
+        assert_eq!(
+            again.all()[0].resource().body,
+            serde_json::json!({"name": "t1"})
+        );
         let other = Managed::open(dir.path().into(), "unstract https://qa").unwrap();
         assert!(other.all().is_empty(), "records are per target");
-        let file = std::fs::read_dir(dir.path()).unwrap().next().unwrap().unwrap().path();
+        let file = std::fs::read_dir(dir.path())
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
         std::fs::write(&file, "{torn").unwrap();
         let err = Managed::open(dir.path().into(), "unstract https://prod").unwrap_err();
         assert!(err.to_string().contains("damaged"), "{err}");

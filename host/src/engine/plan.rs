@@ -86,7 +86,11 @@ pub async fn read_selected(
         .filter(|k| opts.selection.takes_kind(&k.name))
         // A package holds the kinds it was exported with: the others are not in the run
         // (absent is not empty: prune must not take them for gone).
-        .filter(|k| opts.from_package.as_ref().is_none_or(|p| p.manifest.counts.contains_key(&k.name)))
+        .filter(|k| {
+            opts.from_package
+                .as_ref()
+                .is_none_or(|p| p.manifest.counts.contains_key(&k.name))
+        })
         .collect();
     let ctx = context(opts);
 

@@ -265,7 +265,9 @@ pub fn guard(
     }
     if !opts.allow_empty {
         for (kind, &d) in &per_kind {
-            let stays = items.iter().any(|it| it.source.kind == *kind && !it.action.is_out());
+            let stays = items
+                .iter()
+                .any(|it| it.source.kind == *kind && !it.action.is_out());
             if !stays && d == managed_of(kind) {
                 return Err(format!(
                     "--prune would delete every {kind} ferry manages on the target ({d}), and the source has none left: an empty source list is more often a wrong key or a failed read than a wish; pass --allow-empty if it is meant"
@@ -391,7 +393,11 @@ pub fn remember(
             continue;
         };
         let body = t.body.value();
-        let key = if t.key.is_empty() { it.source.key.clone() } else { t.key.clone() };
+        let key = if t.key.is_empty() {
+            it.source.key.clone()
+        } else {
+            t.key.clone()
+        };
         let how = before
             .get(&(it.source.kind.clone(), key.clone()))
             .map(|r| r.how.clone())
@@ -412,6 +418,8 @@ pub fn remember(
         });
     }
     if let Err(e) = managed.save() {
-        tracing::warn!("cannot save the managed-resources records (a later --prune will not know this run's resources): {e:#}");
+        tracing::warn!(
+            "cannot save the managed-resources records (a later --prune will not know this run's resources): {e:#}"
+        );
     }
 }

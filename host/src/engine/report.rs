@@ -217,7 +217,10 @@ impl Report {
 
     /// Deletes the plan would make (`--prune`).
     pub fn pending_deletes(&self) -> usize {
-        self.deletes.iter().filter(|d| d.outcome == "delete").count()
+        self.deletes
+            .iter()
+            .filter(|d| d.outcome == "delete")
+            .count()
     }
 
     /// Failed items, and files that failed to move (oversize and unsupported ones are not
@@ -225,7 +228,11 @@ impl Report {
     pub fn failed(&self) -> usize {
         self.kinds.values().map(|k| k.failed).sum::<usize>()
             + self.files.failed.len()
-            + self.deletes.iter().filter(|d| d.outcome == "failed").count()
+            + self
+                .deletes
+                .iter()
+                .filter(|d| d.outcome == "failed")
+                .count()
     }
 
     /// The table for people, with the reasons of skips and failures below it.

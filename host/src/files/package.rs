@@ -3,8 +3,8 @@
 //! a chunk at a time, so memory stays flat whatever the size.
 
 use super::{
-    BoxError, Fetched, Spooled, TransferError, TransferOutcome, TransferRequest, accepted,
-    fetch, spool_reader, upload_spool,
+    BoxError, Fetched, Spooled, TransferError, TransferOutcome, TransferRequest, accepted, fetch,
+    spool_reader, upload_spool,
 };
 use crate::net::tape::{LeftFile, Recorder, Replay, Saved, SavedFile};
 use crate::net::{HttpClient, HttpError, Policy, Side};
@@ -47,7 +47,9 @@ async fn save_file(
     let (mut chunks, mime) = match fetch(client, policy, req, &what).await? {
         Fetched::Done(outcome) => return Ok(outcome),
         Fetched::Raw(resp, mime) => {
-            let s = resp.bytes_stream().map(|c| c.map_err(|e| Box::new(e) as BoxError));
+            let s = resp
+                .bytes_stream()
+                .map(|c| c.map_err(|e| Box::new(e) as BoxError));
             (s.boxed(), mime)
         }
         Fetched::Spooled(Spooled {
@@ -65,7 +67,8 @@ async fn save_file(
             (one.boxed(), mime)
         }
     };
-    let shape = |e: std::io::Error| TransferError::Shape(format!("saving {what} in the package: {e}"));
+    let shape =
+        |e: std::io::Error| TransferError::Shape(format!("saving {what} in the package: {e}"));
     let mut tmp = tempfile::NamedTempFile::new_in(rec.dir()).map_err(shape)?;
     let (mut hash, mut n) = (Sha256::new(), 0u64);
     {
@@ -132,7 +135,10 @@ pub(super) async fn restore(
         return Ok(TransferOutcome::TooLarge(saved.bytes));
     }
     let file = std::fs::File::open(&path).map_err(|e| {
-        TransferError::Shape(format!("{}: cannot open the package's file: {e}", saved.entry))
+        TransferError::Shape(format!(
+            "{}: cannot open the package's file: {e}",
+            saved.entry
+        ))
     })?;
     let _slot = client.admit(Side::Target).await;
     upload_spool(

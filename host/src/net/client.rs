@@ -5,8 +5,8 @@
 //! `retry`), so every plugin gets the same reliable transport.
 
 use super::policy::{self, Policy, Refusal};
-use super::tape::Tape;
 use super::retry::{RetryPolicy, Tried};
+use super::tape::Tape;
 use super::{Connection, Credential, Environments, Side};
 use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};

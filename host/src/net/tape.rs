@@ -78,15 +78,27 @@ pub enum Saved<'a> {
 /// its answer. Not the body: a write a restore replays (Strategy's start of a duplication)
 /// names the restore's target in its body, where the export's named none; what it is about is
 /// in its path, query and headers (Strategy's `X-MSTR-ProjectID`).
-pub fn key(method: &str, path: &str, query: &[(String, String)], headers: &[(String, String)]) -> String {
+pub fn key(
+    method: &str,
+    path: &str,
+    query: &[(String, String)],
+    headers: &[(String, String)],
+) -> String {
     let mut q: Vec<&(String, String)> = query.iter().collect();
     q.sort();
-    let mut k = format!("{} {}", method.to_ascii_uppercase(), path.trim_start_matches('/'));
+    let mut k = format!(
+        "{} {}",
+        method.to_ascii_uppercase(),
+        path.trim_start_matches('/')
+    );
     for (i, (n, v)) in q.iter().enumerate() {
         k.push(if i == 0 { '?' } else { '&' });
         k.push_str(&format!("{n}={v}"));
     }
-    let mut h: Vec<(String, &String)> = headers.iter().map(|(n, v)| (n.to_ascii_lowercase(), v)).collect();
+    let mut h: Vec<(String, &String)> = headers
+        .iter()
+        .map(|(n, v)| (n.to_ascii_lowercase(), v))
+        .collect();
     h.sort();
     for (n, v) in h {
         k.push_str(&format!(" {n}: {v}"));
@@ -152,7 +164,10 @@ impl Recorder {
             Ok(t) => (t.to_string(), false),
             Err(_) => {
                 use base64::Engine as _;
-                (base64::engine::general_purpose::STANDARD.encode(&resp.body), true)
+                (
+                    base64::engine::general_purpose::STANDARD.encode(&resp.body),
+                    true,
+                )
             }
         };
         let a = Answer {
@@ -181,9 +196,27 @@ impl Recorder {
 
     /// Everything recorded, in a stable order.
     pub fn take(&self) -> (Vec<Answer>, Vec<SavedFile>, Vec<LeftFile>) {
-        let a = self.answers.lock().expect("tape lock").values().cloned().collect();
-        let f = self.files.lock().expect("tape lock").values().cloned().collect();
-        let l = self.left.lock().expect("tape lock").values().cloned().collect();
+        let a = self
+            .answers
+            .lock()
+            .expect("tape lock")
+            .values()
+            .cloned()
+            .collect();
+        let f = self
+            .files
+            .lock()
+            .expect("tape lock")
+            .values()
+            .cloned()
+            .collect();
+        let l = self
+            .left
+            .lock()
+            .expect("tape lock")
+            .values()
+            .cloned()
+            .collect();
         (a, f, l)
     }
 }
@@ -200,7 +233,13 @@ pub struct Replay {
 }
 
 impl Replay {
-    pub fn new(name: &str, answers: Vec<Answer>, files: Vec<SavedFile>, left: Vec<LeftFile>, dir: &Path) -> Replay {
+    pub fn new(
+        name: &str,
+        answers: Vec<Answer>,
+        files: Vec<SavedFile>,
+        left: Vec<LeftFile>,
+        dir: &Path,
+    ) -> Replay {
         Replay {
             answers: answers
                 .into_iter()
@@ -248,7 +287,10 @@ impl Replay {
         if let Some(f) = self.files.get(&k) {
             return Ok(Saved::File(f, self.dir.join(&f.sha256)));
         }
-        self.left.get(&k).map(Saved::Left).ok_or_else(|| self.missing(&k))
+        self.left
+            .get(&k)
+            .map(Saved::Left)
+            .ok_or_else(|| self.missing(&k))
     }
 
     fn missing(&self, k: &str) -> String {
@@ -266,8 +308,18 @@ mod tests {
 
     #[test]
     fn a_request_is_known_whatever_the_order_of_its_query() {
-        let a = key("get", "/users/", &[("b".into(), "2".into()), ("a".into(), "1".into())], &[]);
-        let b = key("GET", "users/", &[("a".into(), "1".into()), ("b".into(), "2".into())], &[]);
+        let a = key(
+            "get",
+            "/users/",
+            &[("b".into(), "2".into()), ("a".into(), "1".into())],
+            &[],
+        );
+        let b = key(
+            "GET",
+            "users/",
+            &[("a".into(), "1".into()), ("b".into(), "2".into())],
+            &[],
+        );
         assert_eq!(a, b);
         assert_eq!(a, "GET users/?a=1&b=2");
         let p = |id: &str| key("POST", "jobs", &[], &[("X-Project".into(), id.into())]);

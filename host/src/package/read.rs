@@ -30,8 +30,12 @@ pub enum Signed {
     /// not signed
     No,
     /// signed, but no key was given to check it with
-    Unchecked { public_key: String },
-    Verified { public_key: String },
+    Unchecked {
+        public_key: String,
+    },
+    Verified {
+        public_key: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -113,9 +117,11 @@ impl Package {
             entry: entry.map(str::to_string),
             problem,
         };
-        let file = std::fs::File::open(path).map_err(|e| fail(None, format!("cannot open it: {e}")))?;
+        let file =
+            std::fs::File::open(path).map_err(|e| fail(None, format!("cannot open it: {e}")))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let z = zstd::Decoder::new(file).map_err(|e| fail(None, format!("not a zstd stream: {e}")))?;
+        let z =
+            zstd::Decoder::new(file).map_err(|e| fail(None, format!("not a zstd stream: {e}")))?;
         let mut archive = tar::Archive::new(z);
         let mut entries = archive
             .entries()
@@ -127,12 +133,16 @@ impl Package {
                 Some(Ok(e)) => Ok(Some(e)),
                 Some(Err(e)) => Err(fail(
                     None,
-                    format!("reading the entry after {after}: {e} (the package is truncated or damaged)"),
+                    format!(
+                        "reading the entry after {after}: {e} (the package is truncated or damaged)"
+                    ),
                 )),
             }
         };
         let name_of = |e: &tar::Entry<'_, _>| -> String {
-            e.path().map(|p| p.to_string_lossy().into_owned()).unwrap_or_default()
+            e.path()
+                .map(|p| p.to_string_lossy().into_owned())
+                .unwrap_or_default()
         };
 
         // The manifest, first.
@@ -142,7 +152,10 @@ impl Package {
         if name_of(&first) != MANIFEST {
             return Err(fail(
                 None,
-                format!("its first entry is {:?}, not {MANIFEST}: not a ferry package", name_of(&first)),
+                format!(
+                    "its first entry is {:?}, not {MANIFEST}: not a ferry package",
+                    name_of(&first)
+                ),
             ));
         }
         let bytes = read_text(&mut first).map_err(|e| fail(Some(MANIFEST), e))?;
@@ -153,7 +166,9 @@ impl Package {
             Some(f) => {
                 return Err(fail(
                     Some(MANIFEST),
-                    format!("format version {f}: this ferry reads version {FORMAT} (a newer ferry made it?)"),
+                    format!(
+                        "format version {f}: this ferry reads version {FORMAT} (a newer ferry made it?)"
+                    ),
                 ));
             }
             None => return Err(fail(Some(MANIFEST), "no format version".into())),
@@ -163,19 +178,29 @@ impl Package {
 
         // Its sha256.
         let Some(mut digest) = next(MANIFEST)? else {
-            return Err(fail(Some(MANIFEST_SHA), "missing: the package is truncated".into()));
+            return Err(fail(
+                Some(MANIFEST_SHA),
+                "missing: the package is truncated".into(),
+            ));
         };
         if name_of(&digest) != MANIFEST_SHA {
-            return Err(fail(Some(MANIFEST_SHA), format!("missing (found {:?} after the manifest)", name_of(&digest))));
+            return Err(fail(
+                Some(MANIFEST_SHA),
+                format!("missing (found {:?} after the manifest)", name_of(&digest)),
+            ));
         }
-        let said = String::from_utf8_lossy(&read_text(&mut digest).map_err(|e| fail(Some(MANIFEST_SHA), e))?)
-            .trim()
-            .to_string();
+        let said = String::from_utf8_lossy(
+            &read_text(&mut digest).map_err(|e| fail(Some(MANIFEST_SHA), e))?,
+        )
+        .trim()
+        .to_string();
         let actual = hex::encode(Sha256::digest(&bytes));
         if said != actual {
             return Err(fail(
                 Some(MANIFEST),
-                format!("its sha256 is {actual}, {MANIFEST_SHA} says {said}: the manifest was changed"),
+                format!(
+                    "its sha256 is {actual}, {MANIFEST_SHA} says {said}: the manifest was changed"
+                ),
             ));
         }
         after = MANIFEST_SHA.into();
@@ -190,9 +215,13 @@ impl Package {
             signature = match &trust.verify {
                 Some(key) => {
                     sign::verify(key, &entry, &bytes).map_err(|e| fail(Some(SIGNATURE), e))?;
-                    Signed::Verified { public_key: entry.public_key }
+                    Signed::Verified {
+                        public_key: entry.public_key,
+                    }
                 }
-                None => Signed::Unchecked { public_key: entry.public_key },
+                None => Signed::Unchecked {
+                    public_key: entry.public_key,
+                },
             };
             after = SIGNATURE.into();
             pending = next(&after)?;
@@ -202,13 +231,19 @@ impl Package {
                 return Err(fail(None, "it is not signed, and a signature was required (--verify / --require-signature)".into()));
             }
             (Signed::Unchecked { .. }, None, true) => {
-                return Err(fail(None, "--require-signature needs --verify PUBKEY to check the signature with".into()));
+                return Err(fail(
+                    None,
+                    "--require-signature needs --verify PUBKEY to check the signature with".into(),
+                ));
             }
             _ => {}
         }
 
-        let listed: BTreeMap<&str, &super::Entry> =
-            manifest.entries.iter().map(|e| (e.name.as_str(), e)).collect();
+        let listed: BTreeMap<&str, &super::Entry> = manifest
+            .entries
+            .iter()
+            .map(|e| (e.name.as_str(), e))
+            .collect();
         let files = tempfile::Builder::new()
             .prefix("ferry-restore-")
             .tempdir()
@@ -219,13 +254,20 @@ impl Package {
         while let Some(mut e) = pending {
             let name = name_of(&e);
             let Some(expected) = listed.get(name.as_str()) else {
-                return Err(fail(Some(&name), "not in the manifest: the package was changed".into()));
+                return Err(fail(
+                    Some(&name),
+                    "not in the manifest: the package was changed".into(),
+                ));
             };
             if !seen.insert(name.clone()) {
                 return Err(fail(Some(&name), "appears twice".into()));
             }
             let problem = |p: String| fail(Some(&name), p);
-            let mut reader = Hashing { inner: &mut e, hash: Sha256::new(), n: 0 };
+            let mut reader = Hashing {
+                inner: &mut e,
+                hash: Sha256::new(),
+                n: 0,
+            };
             let mut text = None;
             if let Some(sha) = name.strip_prefix("files/") {
                 if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -235,7 +277,8 @@ impl Package {
                     .map_err(|e| problem(format!("cannot extract it: {e}")))?;
                 std::io::copy(&mut reader, &mut out)
                     .map_err(|e| problem(format!("{e} (the package is truncated or damaged)")))?;
-                out.flush().map_err(|e| problem(format!("cannot extract it: {e}")))?;
+                out.flush()
+                    .map_err(|e| problem(format!("cannot extract it: {e}")))?;
             } else {
                 let mut buf = vec![];
                 (&mut reader)
@@ -254,7 +297,10 @@ impl Package {
             if let Some(buf) = text {
                 if name == ANSWERS {
                     answers = lines(&buf).map_err(problem)?;
-                } else if let Some(kind) = name.strip_prefix("resources/").and_then(|n| n.strip_suffix(".jsonl")) {
+                } else if let Some(kind) = name
+                    .strip_prefix("resources/")
+                    .and_then(|n| n.strip_suffix(".jsonl"))
+                {
                     resources.insert(kind.to_string(), lines(&buf).map_err(problem)?);
                 } else {
                     return Err(problem("an entry this format does not have".into()));
@@ -280,7 +326,10 @@ impl Package {
         }
         for f in &manifest.files {
             if !seen.contains(&f.entry) || f.entry != format!("files/{}", f.sha256) {
-                return Err(fail(Some(&f.entry), format!("the manifest names it for {} but it is not there", f.path)));
+                return Err(fail(
+                    Some(&f.entry),
+                    format!("the manifest names it for {} but it is not there", f.path),
+                ));
             }
         }
         Ok(Package {

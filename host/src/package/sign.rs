@@ -135,7 +135,11 @@ mod tests {
         assert!(verify(&public, &s, b"manifesT").is_err());
         keygen(&dir.path().join("other")).unwrap();
         let other = verifying_key(&dir.path().join("other.pub")).unwrap();
-        assert!(verify(&other, &s, b"manifest").unwrap_err().contains("another key"));
+        assert!(
+            verify(&other, &s, b"manifest")
+                .unwrap_err()
+                .contains("another key")
+        );
         assert!(keygen(&dir.path().join("k")).is_err(), "overwrote a key");
     }
 }

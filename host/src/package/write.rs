@@ -35,7 +35,9 @@ impl<W: Write> Write for Hashing<W> {
 
 impl Builder {
     pub fn new() -> std::io::Result<Builder> {
-        let dir = tempfile::Builder::new().prefix("ferry-package-").tempdir()?;
+        let dir = tempfile::Builder::new()
+            .prefix("ferry-package-")
+            .tempdir()?;
         std::fs::create_dir_all(dir.path().join("files"))?;
         Ok(Builder {
             dir,
@@ -98,7 +100,9 @@ impl Builder {
         let bytes = serde_json::to_vec_pretty(&manifest)?;
         let partial = out.with_file_name(format!(
             ".{}.partial",
-            out.file_name().and_then(|n| n.to_str()).unwrap_or("package")
+            out.file_name()
+                .and_then(|n| n.to_str())
+                .unwrap_or("package")
         ));
         let file = std::fs::File::create(&partial)
             .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", partial.display()))?;

@@ -532,7 +532,7 @@ mod tests {
             references: vec![],
             secrets: vec![],
             has_files: false,
-        support: Default::default(),
+            support: Default::default(),
         }
     }
 

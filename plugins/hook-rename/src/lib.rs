@@ -25,11 +25,21 @@ impl Hook for Rename {
         let mut parts: Vec<String> = res.key.split(" / ").map(str::to_string).collect();
         let name = parts[0].clone();
         let renamed = match at.as_str() {
-            "suffix" => name.strip_suffix(from.as_str()).map(|stem| format!("{stem}{to}")).unwrap_or_else(|| name.clone()),
-            "prefix" => name.strip_prefix(from.as_str()).map(|rest| format!("{to}{rest}")).unwrap_or_else(|| name.clone()),
+            "suffix" => name
+                .strip_suffix(from.as_str())
+                .map(|stem| format!("{stem}{to}"))
+                .unwrap_or_else(|| name.clone()),
+            "prefix" => name
+                .strip_prefix(from.as_str())
+                .map(|rest| format!("{to}{rest}"))
+                .unwrap_or_else(|| name.clone()),
             "anywhere" if from.is_empty() => name.clone(),
             "anywhere" => name.replace(from.as_str(), &to),
-            other => return Err(format!("rename: param at must be suffix, prefix or anywhere, not {other}")),
+            other => {
+                return Err(format!(
+                    "rename: param at must be suffix, prefix or anywhere, not {other}"
+                ));
+            }
         };
         if renamed != name {
             parts[0] = renamed;

@@ -48,7 +48,10 @@ pub struct Context {
 impl Context {
     /// A string parameter, or `default`.
     pub fn param<'a>(&'a self, name: &str, default: &'a str) -> &'a str {
-        self.params.get(name).and_then(Value::as_str).unwrap_or(default)
+        self.params
+            .get(name)
+            .and_then(Value::as_str)
+            .unwrap_or(default)
     }
 }
 
@@ -82,13 +85,31 @@ pub fn log(message: &str) {
 
 #[doc(hidden)]
 pub fn run<H: Hook>(ctx: wt::HookContext, res: wtypes::Resource) -> Result<wt::Outcome, String> {
-    let params = serde_json::from_str(&ctx.params).map_err(|e| format!("params are not JSON: {e}"))?;
-    let body = serde_json::from_str(&res.body).map_err(|e| format!("body of {} {:?} is not JSON: {e}", res.kind, res.key))?;
+    let params =
+        serde_json::from_str(&ctx.params).map_err(|e| format!("params are not JSON: {e}"))?;
+    let body = serde_json::from_str(&res.body)
+        .map_err(|e| format!("body of {} {:?} is not JSON: {e}", res.kind, res.key))?;
     let skip = res.skip.clone();
-    let ctx = Context { source_env: ctx.source_env, target_env: ctx.target_env, kind: ctx.kind, params };
-    let res = Resource { kind: res.kind, id: res.id, key: res.key, body };
+    let ctx = Context {
+        source_env: ctx.source_env,
+        target_env: ctx.target_env,
+        kind: ctx.kind,
+        params,
+    };
+    let res = Resource {
+        kind: res.kind,
+        id: res.id,
+        key: res.key,
+        body,
+    };
     Ok(match H::apply(&ctx, res)? {
-        Outcome::Keep(r) => wt::Outcome::Keep(wtypes::Resource { kind: r.kind, id: r.id, key: r.key, body: r.body.to_string(), skip }),
+        Outcome::Keep(r) => wt::Outcome::Keep(wtypes::Resource {
+            kind: r.kind,
+            id: r.id,
+            key: r.key,
+            body: r.body.to_string(),
+            skip,
+        }),
         Outcome::Skip(why) => wt::Outcome::Skip(why),
     })
 }

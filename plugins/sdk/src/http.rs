@@ -51,7 +51,10 @@ fn summary(body: &[u8]) -> String {
             let t = text.trim_start()[open_end..end].trim();
             (!t.is_empty()).then(|| t.to_string())
         });
-        return format!("an HTML page ({})", title.unwrap_or_else(|| "no title".into()));
+        return format!(
+            "an HTML page ({})",
+            title.unwrap_or_else(|| "no title".into())
+        );
     }
     text.chars().take(300).collect()
 }
@@ -59,7 +62,14 @@ fn summary(body: &[u8]) -> String {
 impl Response {
     /// The response if its status is 2xx, otherwise an error naming the request.
     pub fn ok(self) -> Result<Response> {
-        let msg = || format!("{} answered {}: {}", self.what, self.status, summary(&self.body));
+        let msg = || {
+            format!(
+                "{} answered {}: {}",
+                self.what,
+                self.status,
+                summary(&self.body)
+            )
+        };
         match self.status {
             200..=299 => Ok(self),
             404 => Err(Error::NotFound(msg())),
@@ -73,35 +83,69 @@ impl Response {
 
     /// The body as JSON.
     pub fn json(&self) -> Result<Value> {
-        serde_json::from_slice(&self.body).map_err(|e| Error::Invalid(format!("{} did not answer JSON: {e}", self.what)))
+        serde_json::from_slice(&self.body)
+            .map_err(|e| Error::Invalid(format!("{} did not answer JSON: {e}", self.what)))
     }
 }
 
-fn send(side: Side, method: wit::Method, path: &str, query: &[(&str, &str)], body: wit::Body) -> Result<Response> {
+fn send(
+    side: Side,
+    method: wit::Method,
+    path: &str,
+    query: &[(&str, &str)],
+    body: wit::Body,
+) -> Result<Response> {
     request(side, method, path, query, &[], body)
 }
 
 /// Any request, with extra headers. The host refuses headers it owns (`Authorization`,
 /// `Cookie`, `Host`, ...) and, on the source, any method but GET, HEAD and OPTIONS.
-pub fn request(side: Side, method: Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Body) -> Result<Response> {
+pub fn request(
+    side: Side,
+    method: Method,
+    path: &str,
+    query: &[(&str, &str)],
+    headers: &[(&str, &str)],
+    body: Body,
+) -> Result<Response> {
     let req = Request::new(side, method, path, query, headers, body);
     let what = req.what();
     let r = wit::send(&req.0).map_err(Error::from)?;
-    Ok(Response { status: r.status, body: r.body, what })
+    Ok(Response {
+        status: r.status,
+        body: r.body,
+        what,
+    })
 }
 
 /// A request to send with [`send_all`].
 pub struct Request(wit::Request);
 
 impl Request {
-    pub fn new(side: Side, method: Method, path: &str, query: &[(&str, &str)], headers: &[(&str, &str)], body: Body) -> Request {
+    pub fn new(
+        side: Side,
+        method: Method,
+        path: &str,
+        query: &[(&str, &str)],
+        headers: &[(&str, &str)],
+        body: Body,
+    ) -> Request {
         Request(wit::Request {
-        side,
-        method,
-        path: path.to_string(),
-        query: query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
-        headers: headers.iter().map(|(n, v)| wit::Header { name: n.to_string(), value: v.to_string() }).collect(),
-        body,
+            side,
+            method,
+            path: path.to_string(),
+            query: query
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            headers: headers
+                .iter()
+                .map(|(n, v)| wit::Header {
+                    name: n.to_string(),
+                    value: v.to_string(),
+                })
+                .collect(),
+            body,
         })
     }
 
@@ -111,8 +155,16 @@ impl Request {
     }
 
     fn what(&self) -> String {
-        let side = if self.0.side == Side::Source { "source" } else { "target" };
-        format!("{} {} on the {side}", method_name(self.0.method), self.0.path)
+        let side = if self.0.side == Side::Source {
+            "source"
+        } else {
+            "target"
+        };
+        format!(
+            "{} {} on the {side}",
+            method_name(self.0.method),
+            self.0.path
+        )
     }
 }
 
@@ -121,13 +173,27 @@ impl Request {
 pub fn send_all(reqs: Vec<Request>) -> Vec<Result<Response>> {
     let what: Vec<String> = reqs.iter().map(Request::what).collect();
     let reqs: Vec<wit::Request> = reqs.into_iter().map(|r| r.0).collect();
-    wit::send_all(&reqs).into_iter().zip(what).map(|(r, what)| r.map(|r| Response { status: r.status, body: r.body, what }).map_err(Error::from)).collect()
+    wit::send_all(&reqs)
+        .into_iter()
+        .zip(what)
+        .map(|(r, what)| {
+            r.map(|r| Response {
+                status: r.status,
+                body: r.body,
+                what,
+            })
+            .map_err(Error::from)
+        })
+        .collect()
 }
 
 /// GET several objects at once and parse each: the first failure (a status that is not 2xx,
 /// a body that is not JSON) fails them all.
 pub fn get_all(side: Side, paths: &[String]) -> Result<Vec<Value>> {
-    send_all(paths.iter().map(|p| Request::get(side, p, &[])).collect()).into_iter().map(|r| r?.ok()?.json()).collect()
+    send_all(paths.iter().map(|p| Request::get(side, p, &[])).collect())
+        .into_iter()
+        .map(|r| r?.ok()?.json())
+        .collect()
 }
 
 fn method_name(m: wit::Method) -> &'static str {
@@ -149,7 +215,13 @@ pub fn get(side: Side, path: &str, query: &[(&str, &str)]) -> Result<Response> {
 
 /// POST a JSON body.
 pub fn post_json(side: Side, path: &str, body: &Value) -> Result<Response> {
-    send(side, wit::Method::Post, path, &[], wit::Body::Json(body.to_string()))
+    send(
+        side,
+        wit::Method::Post,
+        path,
+        &[],
+        wit::Body::Json(body.to_string()),
+    )
 }
 
 /// PATCH a JSON body. Marked idempotent (it sets fields), so the host may send it again
@@ -157,7 +229,14 @@ pub fn post_json(side: Side, path: &str, body: &Value) -> Result<Response> {
 pub fn patch_json(side: Side, path: &str, body: &Value) -> Result<Response> {
     let text = body.to_string();
     let key = idempotency_key("PATCH", path, &text);
-    request(side, wit::Method::Patch, path, &[], &[("Idempotency-Key", &key)], wit::Body::Json(text))
+    request(
+        side,
+        wit::Method::Patch,
+        path,
+        &[],
+        &[("Idempotency-Key", &key)],
+        wit::Body::Json(text),
+    )
 }
 
 /// POST a JSON body that sets state (sharing, publishing, syncing): sending it twice has the
@@ -165,7 +244,14 @@ pub fn patch_json(side: Side, path: &str, body: &Value) -> Result<Response> {
 pub fn post_json_idempotent(side: Side, path: &str, body: &Value) -> Result<Response> {
     let text = body.to_string();
     let key = idempotency_key("POST", path, &text);
-    request(side, wit::Method::Post, path, &[], &[("Idempotency-Key", &key)], wit::Body::Json(text))
+    request(
+        side,
+        wit::Method::Post,
+        path,
+        &[],
+        &[("Idempotency-Key", &key)],
+        wit::Body::Json(text),
+    )
 }
 
 /// The same request gets the same key (FNV-1a of method, path and body).
@@ -179,7 +265,13 @@ fn idempotency_key(method: &str, path: &str, body: &str) -> String {
 
 /// PUT a JSON body.
 pub fn put_json(side: Side, path: &str, body: &Value) -> Result<Response> {
-    send(side, wit::Method::Put, path, &[], wit::Body::Json(body.to_string()))
+    send(
+        side,
+        wit::Method::Put,
+        path,
+        &[],
+        wit::Body::Json(body.to_string()),
+    )
 }
 
 /// DELETE a path.
@@ -196,24 +288,53 @@ pub use wit::{Body, FormPart, Method};
 
 /// Read several lists at once, each through every page: `(side, path, query)` per list, all
 /// paged alike. The first failure fails them all.
-pub fn list_all_many(lists: &[(Side, String, Vec<(String, String)>)], paging: Paging) -> Result<Vec<Vec<Value>>> {
+pub fn list_all_many(
+    lists: &[(Side, String, Vec<(String, String)>)],
+    paging: Paging,
+) -> Result<Vec<Vec<Value>>> {
     let paging: wit::Paging = paging.into();
-    let reqs: Vec<wit::ListRequest> = lists.iter().map(|(side, path, query)| wit::ListRequest { side: *side, path: path.clone(), query: query.clone(), paging: paging.clone() }).collect();
+    let reqs: Vec<wit::ListRequest> = lists
+        .iter()
+        .map(|(side, path, query)| wit::ListRequest {
+            side: *side,
+            path: path.clone(),
+            query: query.clone(),
+            paging: paging.clone(),
+        })
+        .collect();
     wit::list_all_many(&reqs)
         .into_iter()
         .zip(lists)
         .map(|(items, (_, path, _))| {
-            items.map_err(Error::from)?.iter().map(|s| serde_json::from_str(s).map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}")))).collect()
+            items
+                .map_err(Error::from)?
+                .iter()
+                .map(|s| {
+                    serde_json::from_str(s)
+                        .map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}")))
+                })
+                .collect()
         })
         .collect()
 }
 
 /// GET `path` and follow every page; each item as JSON.
-pub fn list_all(side: Side, path: &str, query: &[(&str, &str)], paging: Paging) -> Result<Vec<Value>> {
-    let query: Vec<(String, String)> = query.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+pub fn list_all(
+    side: Side,
+    path: &str,
+    query: &[(&str, &str)],
+    paging: Paging,
+) -> Result<Vec<Value>> {
+    let query: Vec<(String, String)> = query
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let items = wit::list_all(side, path, &query, &paging.into()).map_err(Error::from)?;
     items
         .iter()
-        .map(|s| serde_json::from_str(s).map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}"))))
+        .map(|s| {
+            serde_json::from_str(s)
+                .map_err(|e| Error::Invalid(format!("an item of {path} is not JSON: {e}")))
+        })
         .collect()
 }

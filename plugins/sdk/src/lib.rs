@@ -190,10 +190,18 @@ pub mod rt {
         kinds.iter().map(|k| k.info().into()).collect()
     }
 
-    pub fn list(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str) -> Result<Vec<wit::Resource>, wit::Error> {
+    pub fn list(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+    ) -> Result<Vec<wit::Resource>, wit::Error> {
         let k = pick(kinds, kind)?;
         let ctx = Ctx::from(ctx);
-        Ok(k.list(&ctx).map_err(Error::into_wit)?.into_iter().map(Into::into).collect())
+        Ok(k.list(&ctx)
+            .map_err(Error::into_wit)?
+            .into_iter()
+            .map(Into::into)
+            .collect())
     }
 
     pub fn find(
@@ -204,7 +212,9 @@ pub mod rt {
     ) -> Result<Option<wit::Resource>, wit::Error> {
         let k = pick(kinds, kind)?;
         let wanted = Resource::try_from(wanted).map_err(Error::into_wit)?;
-        Ok(k.find(&Ctx::from(ctx), &wanted).map_err(Error::into_wit)?.map(Into::into))
+        Ok(k.find(&Ctx::from(ctx), &wanted)
+            .map_err(Error::into_wit)?
+            .map(Into::into))
     }
 
     pub fn find_all(
@@ -214,15 +224,28 @@ pub mod rt {
         wanted: Vec<wit::Resource>,
     ) -> Result<Option<Vec<Option<wit::Resource>>>, wit::Error> {
         let k = pick(kinds, kind)?;
-        let wanted = wanted.into_iter().map(Resource::try_from).collect::<crate::Result<Vec<_>>>().map_err(Error::into_wit)?;
-        let found = k.find_all(&Ctx::from(ctx), &wanted).map_err(Error::into_wit)?;
+        let wanted = wanted
+            .into_iter()
+            .map(Resource::try_from)
+            .collect::<crate::Result<Vec<_>>>()
+            .map_err(Error::into_wit)?;
+        let found = k
+            .find_all(&Ctx::from(ctx), &wanted)
+            .map_err(Error::into_wit)?;
         Ok(found.map(|f| f.into_iter().map(|r| r.map(Into::into)).collect()))
     }
 
-    pub fn create(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, res: wit::Resource) -> Result<wit::Resource, wit::Error> {
+    pub fn create(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+        res: wit::Resource,
+    ) -> Result<wit::Resource, wit::Error> {
         let k = pick(kinds, kind)?;
         let res = Resource::try_from(res).map_err(Error::into_wit)?;
-        Ok(k.create(&Ctx::from(ctx), &res).map_err(Error::into_wit)?.into())
+        Ok(k.create(&Ctx::from(ctx), &res)
+            .map_err(Error::into_wit)?
+            .into())
     }
 
     pub fn update(
@@ -234,14 +257,21 @@ pub mod rt {
     ) -> Result<wit::Resource, wit::Error> {
         let k = pick(kinds, kind)?;
         let res = Resource::try_from(res).map_err(Error::into_wit)?;
-        Ok(k.update(&Ctx::from(ctx), &target_id, &res).map_err(Error::into_wit)?.into())
+        Ok(k.update(&Ctx::from(ctx), &target_id, &res)
+            .map_err(Error::into_wit)?
+            .into())
     }
 
     pub fn support(kinds: &[Box<dyn Kind>]) -> Vec<wit::KindSupport> {
         kinds.iter().map(|k| (&k.info()).into()).collect()
     }
 
-    pub fn delete(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, target: wit::Resource) -> Result<(), wit::Error> {
+    pub fn delete(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+        target: wit::Resource,
+    ) -> Result<(), wit::Error> {
         let k = pick(kinds, kind)?;
         let target = Resource::try_from(target).map_err(Error::into_wit)?;
         k.delete(&Ctx::from(ctx), &target).map_err(Error::into_wit)
@@ -257,7 +287,9 @@ pub mod rt {
     ) -> Result<wit::Resource, wit::Error> {
         let k = pick(kinds, kind)?;
         let res = Resource::try_from(res).map_err(Error::into_wit)?;
-        Ok(k.update_fields(&Ctx::from(ctx), &target_id, &res, &fields).map_err(Error::into_wit)?.into())
+        Ok(k.update_fields(&Ctx::from(ctx), &target_id, &res, &fields)
+            .map_err(Error::into_wit)?
+            .into())
     }
 
     pub fn copy_files(
@@ -270,13 +302,22 @@ pub mod rt {
         let k = pick(kinds, kind)?;
         let source = Resource::try_from(source).map_err(Error::into_wit)?;
         let target = Resource::try_from(target).map_err(Error::into_wit)?;
-        let summary = k.copy_files(&Ctx::from(ctx), &source, &target).map_err(Error::into_wit)?;
+        let summary = k
+            .copy_files(&Ctx::from(ctx), &source, &target)
+            .map_err(Error::into_wit)?;
         Ok(summary.to_string())
     }
 
-    pub fn export(kinds: &[Box<dyn Kind>], ctx: wit::CallContext, kind: &str, res: wit::Resource) -> Result<String, wit::Error> {
+    pub fn export(
+        kinds: &[Box<dyn Kind>],
+        ctx: wit::CallContext,
+        kind: &str,
+        res: wit::Resource,
+    ) -> Result<String, wit::Error> {
         let k = pick(kinds, kind)?;
         let res = Resource::try_from(res).map_err(Error::into_wit)?;
-        Ok(k.export(&Ctx::from(ctx), &res).map_err(Error::into_wit)?.to_string())
+        Ok(k.export(&Ctx::from(ctx), &res)
+            .map_err(Error::into_wit)?
+            .to_string())
     }
 }

@@ -75,7 +75,10 @@ pub struct Ctx {
 
 impl Ctx {
     pub fn option(&self, name: &str) -> Option<&str> {
-        self.options.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+        self.options
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
     }
     pub fn flag(&self, name: &str) -> bool {
         matches!(self.option(name), Some("true" | "1" | "yes"))
@@ -103,9 +106,18 @@ impl Resource {
     /// Build a resource from a body, taking the id at `id_pointer` and the key from the
     /// kind's declared key fields.
     pub fn from_body(info: &KindInfo, id_pointer: &str, body: Value) -> Resource {
-        let id = body.pointer(id_pointer).map(scalar_text).unwrap_or_default();
+        let id = body
+            .pointer(id_pointer)
+            .map(scalar_text)
+            .unwrap_or_default();
         let key = info.key_of(&body);
-        Resource { kind: info.name.clone(), id, key, body, skip: None }
+        Resource {
+            kind: info.name.clone(),
+            id,
+            key,
+            body,
+            skip: None,
+        }
     }
 
     /// Mark this resource as one that cannot be cloned, with the reason.
@@ -116,22 +128,38 @@ impl Resource {
 
     /// A string field of the body, or "".
     pub fn str(&self, pointer: &str) -> &str {
-        self.body.pointer(pointer).and_then(Value::as_str).unwrap_or("")
+        self.body
+            .pointer(pointer)
+            .and_then(Value::as_str)
+            .unwrap_or("")
     }
 }
 
 impl From<Resource> for wit::Resource {
     fn from(r: Resource) -> Self {
-        wit::Resource { kind: r.kind, id: r.id, key: r.key, body: r.body.to_string(), skip: r.skip }
+        wit::Resource {
+            kind: r.kind,
+            id: r.id,
+            key: r.key,
+            body: r.body.to_string(),
+            skip: r.skip,
+        }
     }
 }
 
 impl TryFrom<wit::Resource> for Resource {
     type Error = Error;
     fn try_from(r: wit::Resource) -> Result<Self> {
-        let body = serde_json::from_str(&r.body)
-            .map_err(|e| Error::Invalid(format!("body of {} {:?} is not JSON: {e}", r.kind, r.key)))?;
-        Ok(Resource { kind: r.kind, id: r.id, key: r.key, body, skip: r.skip })
+        let body = serde_json::from_str(&r.body).map_err(|e| {
+            Error::Invalid(format!("body of {} {:?} is not JSON: {e}", r.kind, r.key))
+        })?;
+        Ok(Resource {
+            kind: r.kind,
+            id: r.id,
+            key: r.key,
+            body,
+            skip: r.skip,
+        })
     }
 }
 
@@ -184,7 +212,11 @@ pub struct KindInfo {
 
 impl KindInfo {
     pub fn new(name: &str, description: &str) -> Self {
-        KindInfo { name: name.into(), description: description.into(), ..Default::default() }
+        KindInfo {
+            name: name.into(),
+            description: description.into(),
+            ..Default::default()
+        }
     }
     /// JSON pointers of the natural key fields.
     pub fn key<const N: usize>(mut self, pointers: [&str; N]) -> Self {
@@ -231,7 +263,8 @@ impl KindInfo {
     /// Fields that are never differences (server-managed, or different by nature between
     /// environments): JSON pointers, or bare names matched at any depth.
     pub fn not_compared<const N: usize>(mut self, fields: [&str; N]) -> Self {
-        self.not_compared.extend(fields.iter().map(|s| s.to_string()));
+        self.not_compared
+            .extend(fields.iter().map(|s| s.to_string()));
         self
     }
     /// A resource as listed does not show all it holds: the host never compares it, and an
@@ -255,7 +288,12 @@ impl KindInfo {
         if !self.depends_on.iter().any(|k| k == kind) && kind != self.name {
             self.depends_on.push(kind.into());
         }
-        self.references.push(Reference { pointer: pointer.into(), kind: kind.into(), by, required });
+        self.references.push(Reference {
+            pointer: pointer.into(),
+            kind: kind.into(),
+            by,
+            required,
+        });
     }
 
     /// The natural key of a body: the key fields' values joined by " / ".
@@ -327,18 +365,30 @@ pub trait Kind {
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource>;
     /// Make the target's writable fields equal `res`'s.
     fn update(&self, _ctx: &Ctx, _target_id: &str, _res: &Resource) -> Result<Resource> {
-        Err(Error::Invalid(format!("kind {} cannot be updated", self.info().name)))
+        Err(Error::Invalid(format!(
+            "kind {} cannot be updated",
+            self.info().name
+        )))
     }
     /// Make the target's `fields` (top-level JSON pointers of what differs) equal `res`'s,
     /// sending only those; for a kind declared with [`KindInfo::partial_updates`]. The
     /// default writes the whole resource.
-    fn update_fields(&self, ctx: &Ctx, target_id: &str, res: &Resource, _fields: &[String]) -> Result<Resource> {
+    fn update_fields(
+        &self,
+        ctx: &Ctx,
+        target_id: &str,
+        res: &Resource,
+        _fields: &[String],
+    ) -> Result<Resource> {
         self.update(ctx, target_id, res)
     }
     /// Delete `target` (its id, key, and the key and reference fields of its body) from the
     /// target; for a kind declared with [`KindInfo::deletes`]. Already gone: `NotFound`.
     fn delete(&self, _ctx: &Ctx, _target: &Resource) -> Result<()> {
-        Err(Error::Denied(format!("kind {} cannot be deleted", self.info().name)))
+        Err(Error::Denied(format!(
+            "kind {} cannot be deleted",
+            self.info().name
+        )))
     }
     /// Move file contents; returns a JSON summary (see the WIT).
     fn copy_files(&self, _ctx: &Ctx, _source: &Resource, _target: &Resource) -> Result<Value> {

@@ -25,12 +25,19 @@ const FAILED: [&str; 3] = ["EXPORT_FAILED", "IMPORT_FAILED", "CANCELLED"];
 /// One side's duplications (the first 1,000), under the key the SDK reads (`duplications`)
 /// or the one the docs show (`projectDuplications`).
 fn duplications(side: Side) -> Result<Vec<Value>> {
-    let mut list = http::get(side, "projectDuplications", &[("offset", "0"), ("limit", "1000")])?
-        .ok()?
-        .json()?;
+    let mut list = http::get(
+        side,
+        "projectDuplications",
+        &[("offset", "0"), ("limit", "1000")],
+    )?
+    .ok()?
+    .json()?;
     let records = match list.get_mut("duplications").filter(|v| v.is_array()) {
         Some(v) => v.take(),
-        None => list.get_mut("projectDuplications").map(Value::take).unwrap_or_default(),
+        None => list
+            .get_mut("projectDuplications")
+            .map(Value::take)
+            .unwrap_or_default(),
     };
     Ok(match records {
         Value::Array(a) => a,
@@ -154,17 +161,23 @@ impl<'a> Job<'a> {
             return Err(e);
         }
         match files::transfer(&self.transfer_request())? {
-            TransferOutcome::Moved(m) => Ok(json!({"duplication": self.id, "package": {"bytes": m.bytes, "sha256": m.sha256}})),
+            TransferOutcome::Moved(m) => Ok(
+                json!({"duplication": self.id, "package": {"bytes": m.bytes, "sha256": m.sha256}}),
+            ),
             TransferOutcome::TooLarge(n) => Err(Error::Invalid(format!(
                 "the package of duplication {} is at least {n} bytes, over --max-file-size ({} bytes): raise --max-file-size",
                 self.id, self.settings.max_file_size
             ))),
-            TransferOutcome::Unsupported(t) => Err(Error::Invalid(format!("the package has media type {t}"))),
+            TransferOutcome::Unsupported(t) => {
+                Err(Error::Invalid(format!("the package has media type {t}")))
+            }
         }
     }
 
     fn versions(&self) -> Result<Value> {
-        http::get(Side::Source, "projectDuplications/versions", &[])?.ok()?.json()
+        http::get(Side::Source, "projectDuplications/versions", &[])?
+            .ok()?
+            .json()
     }
 
     fn drive(&mut self) -> Result<Outcome> {
@@ -470,7 +483,10 @@ impl<'a> Job<'a> {
             let running = http::get(side, &path, &[])
                 .and_then(|r| r.ok())
                 .and_then(|r| r.json())
-                .map(|rec| ["EXPORTING", "EXPORT_SYNCING", "IMPORT_SYNCING", "IMPORTING"].contains(&status(&rec).as_str()))
+                .map(|rec| {
+                    ["EXPORTING", "EXPORT_SYNCING", "IMPORT_SYNCING", "IMPORTING"]
+                        .contains(&status(&rec).as_str())
+                })
                 .unwrap_or(true);
             if !running {
                 continue;

@@ -2,16 +2,21 @@
 //! OAuth-backed or redacted ones cannot be cloned and are skipped with the reason, unless the
 //! target already has one of the same name (then it is adopted).
 
+use crate::common::NOT_COMPARED;
 use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
-use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Connector;
 
 fn info() -> KindInfo {
-    KindInfo::new("connector", "Unstract connectors, matched by name").key(["/connector_name"]).secret("/connector_metadata").optional_reference("/shared_groups/*", "group")
-        .not_compared(NOT_COMPARED).deletes().partial_updates()
+    KindInfo::new("connector", "Unstract connectors, matched by name")
+        .key(["/connector_name"])
+        .secret("/connector_metadata")
+        .optional_reference("/shared_groups/*", "group")
+        .not_compared(NOT_COMPARED)
+        .deletes()
+        .partial_updates()
 }
 
 /// Why a connector cannot be cloned, if it cannot.
@@ -20,7 +25,10 @@ fn unclonable(body: &Value) -> Option<String> {
     if meta.is_null() || meta.as_object().is_some_and(|m| m.is_empty()) {
         return Some("its metadata is empty or redacted (auto-provisioned); create it on the target with the same name and re-run".into());
     }
-    if ["access_token", "refresh_token"].iter().any(|k| meta.get(*k).is_some_and(|v| !v.is_null() && v.as_str() != Some(""))) {
+    if ["access_token", "refresh_token"].iter().any(|k| {
+        meta.get(*k)
+            .is_some_and(|v| !v.is_null() && v.as_str() != Some(""))
+    }) {
         return Some("OAuth-backed: its credentials cannot be cloned; create and authorise it on the target with the same name, then re-run to adopt it".into());
     }
     None
@@ -48,27 +56,56 @@ impl Kind for Connector {
 
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
         let name = wanted.str("/connector_name");
-        Ok(by_exact(Side::Target, "connector/", &[("connector_name", name)], &[("connector_name", name)])?.map(|c| Resource::from_body(&info(), "/id", c)))
+        Ok(by_exact(
+            Side::Target,
+            "connector/",
+            &[("connector_name", name)],
+            &[("connector_name", name)],
+        )?
+        .map(|c| Resource::from_body(&info(), "/id", c)))
     }
 
     fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
-        crate::common::match_all("connector/", &["connector_name"], wanted, |c| Resource::from_body(&info(), "/id", c))
+        crate::common::match_all("connector/", &["connector_name"], wanted, |c| {
+            Resource::from_body(&info(), "/id", c)
+        })
     }
 
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
-        let created = http::post_json(Side::Target, "connector/", &payload(&res.body, &[]))?.ok()?.json()?;
+        let created = http::post_json(Side::Target, "connector/", &payload(&res.body, &[]))?
+            .ok()?
+            .json()?;
         let r = Resource::from_body(&info(), "/id", created);
         share("connector/", &r.id, &res.body)?;
         Ok(r)
     }
 
-    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
-        let updated = crate::common::patch_fields("connector/", target_id, payload(&res.body, &[]), &res.body, fields, true)?;
+    fn update_fields(
+        &self,
+        _ctx: &Ctx,
+        target_id: &str,
+        res: &Resource,
+        fields: &[String],
+    ) -> Result<Resource> {
+        let updated = crate::common::patch_fields(
+            "connector/",
+            target_id,
+            payload(&res.body, &[]),
+            &res.body,
+            fields,
+            true,
+        )?;
         Ok(Resource::from_body(&info(), "/id", updated))
     }
 
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
-        let updated = http::patch_json(Side::Target, &format!("connector/{target_id}/"), &payload(&res.body, &[]))?.ok()?.json()?;
+        let updated = http::patch_json(
+            Side::Target,
+            &format!("connector/{target_id}/"),
+            &payload(&res.body, &[]),
+        )?
+        .ok()?
+        .json()?;
         share("connector/", target_id, &res.body)?;
         Ok(Resource::from_body(&info(), "/id", updated))
     }

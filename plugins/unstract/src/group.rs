@@ -1,20 +1,28 @@
 //! Groups (`groups/`), matched by name; members (by email) with `--clone-group-members`.
 
+use crate::common::NOT_COMPARED;
 use crate::common::{get, list, scalar};
 use ferry_sdk::prelude::*;
-use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Group;
 
 fn info() -> KindInfo {
-    KindInfo::new("group", "Unstract user groups, matched by name").key(["/name"])
-        .not_compared(NOT_COMPARED).deletes()
+    KindInfo::new("group", "Unstract user groups, matched by name")
+        .key(["/name"])
+        .not_compared(NOT_COMPARED)
+        .deletes()
 }
 
 fn emails(side: Side) -> Result<Vec<(String, String)>> {
     let v = get(side, "users/")?;
-    Ok(v["members"].as_array().into_iter().flatten().filter(|u| !u["is_service_account"].as_bool().unwrap_or(false)).filter_map(|u| Some((scalar(&u["id"]), u["email"].as_str()?.to_lowercase()))).collect())
+    Ok(v["members"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|u| !u["is_service_account"].as_bool().unwrap_or(false))
+        .filter_map(|u| Some((scalar(&u["id"]), u["email"].as_str()?.to_lowercase())))
+        .collect())
 }
 
 impl Kind for Group {
@@ -23,7 +31,10 @@ impl Kind for Group {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
-        Ok(list(Side::Source, "groups/", &[])?.into_iter().map(|g| Resource::from_body(&info(), "/id", g)).collect())
+        Ok(list(Side::Source, "groups/", &[])?
+            .into_iter()
+            .map(|g| Resource::from_body(&info(), "/id", g))
+            .collect())
     }
 
     /// Asks the server to filter by name (a server that ignores it lists every group) and
@@ -31,11 +42,16 @@ impl Kind for Group {
     /// group each time where the server can help.
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
         let name = wanted.str("/name");
-        Ok(list(Side::Target, "groups/", &[("name", name)])?.into_iter().find(|g| g["name"].as_str() == Some(name)).map(|g| Resource::from_body(&info(), "/id", g)))
+        Ok(list(Side::Target, "groups/", &[("name", name)])?
+            .into_iter()
+            .find(|g| g["name"].as_str() == Some(name))
+            .map(|g| Resource::from_body(&info(), "/id", g)))
     }
 
     fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
-        crate::common::match_all("groups/", &["name"], wanted, |g| Resource::from_body(&info(), "/id", g))
+        crate::common::match_all("groups/", &["name"], wanted, |g| {
+            Resource::from_body(&info(), "/id", g)
+        })
     }
 
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
@@ -43,7 +59,9 @@ impl Kind for Group {
         let body = json!({"name": name, "description": res.body.get("description").and_then(Value::as_str).unwrap_or("")});
         http::post_json(Side::Target, "groups/", &body)?.ok()?;
         // The answer has no id: find the new group by name.
-        let created = self.find(ctx, res)?.ok_or_else(|| Error::Fatal(format!("group {name:?} was created but is not listed")))?;
+        let created = self
+            .find(ctx, res)?
+            .ok_or_else(|| Error::Fatal(format!("group {name:?} was created but is not listed")))?;
         add_members(ctx, &created.id, res)?;
         Ok(created)
     }
@@ -53,7 +71,8 @@ impl Kind for Group {
     fn update(&self, ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         add_members(ctx, target_id, res)?;
         let name = res.str("/name");
-        self.find(ctx, res)?.ok_or_else(|| Error::NotFound(format!("group {name:?} is not on the target")))
+        self.find(ctx, res)?
+            .ok_or_else(|| Error::NotFound(format!("group {name:?} is not on the target")))
     }
 
     /// What `--clone-group-members` reads of the source: the group's members.
@@ -84,13 +103,23 @@ fn add_members(ctx: &Ctx, target_id: &str, res: &Resource) -> Result<()> {
         let email = m["email"].as_str().unwrap_or("").to_lowercase();
         match target_users.iter().find(|(_, e)| *e == email) {
             Some((id, _)) => ids.push(json!(id.parse::<i64>().unwrap_or_default())),
-            None => log::warn(format!("group {name:?}: member {email} is not in the target org")),
+            None => log::warn(format!(
+                "group {name:?}: member {email} is not in the target org"
+            )),
         }
     }
-    let present: Vec<String> = list(Side::Target, &format!("groups/{target_id}/members/"), &[])?.iter().map(|m| scalar(&m["id"])).collect();
+    let present: Vec<String> = list(Side::Target, &format!("groups/{target_id}/members/"), &[])?
+        .iter()
+        .map(|m| scalar(&m["id"]))
+        .collect();
     ids.retain(|id| !present.contains(&id.to_string()));
     if !ids.is_empty() {
-        http::post_json_idempotent(Side::Target, &format!("groups/{target_id}/members/"), &json!({"user_ids": ids}))?.ok()?;
+        http::post_json_idempotent(
+            Side::Target,
+            &format!("groups/{target_id}/members/"),
+            &json!({"user_ids": ids}),
+        )?
+        .ok()?;
     }
     Ok(())
 }

@@ -2,21 +2,35 @@
 //! project. A new project brings its prompts with it (import); this kind adds the ones an
 //! adopted project lacks, and with `update` makes changed ones equal.
 
+use crate::common::NOT_COMPARED;
 use crate::common::{list, payload, scalar};
 use ferry_sdk::prelude::*;
-use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct Prompt;
 
 fn info() -> KindInfo {
-    KindInfo::new("prompt", "Prompt Studio prompts, matched by key within their project").key(["/_ferry/tool_name", "/prompt_key"]).reference("/tool_id", "custom_tool")
-        .not_compared(NOT_COMPARED).deletes()
+    KindInfo::new(
+        "prompt",
+        "Prompt Studio prompts, matched by key within their project",
+    )
+    .key(["/_ferry/tool_name", "/prompt_key"])
+    .reference("/tool_id", "custom_tool")
+    .not_compared(NOT_COMPARED)
+    .deletes()
 }
 
 /// The prompts of each project, read in one batch.
 fn prompts_of<'a>(side: Side, tools: impl Iterator<Item = &'a str>) -> Result<Vec<Vec<Value>>> {
-    let lists: Vec<_> = tools.map(|id| (side, "prompt-studio/prompt/".to_string(), vec![("tool_id".to_string(), id.to_string())])).collect();
+    let lists: Vec<_> = tools
+        .map(|id| {
+            (
+                side,
+                "prompt-studio/prompt/".to_string(),
+                vec![("tool_id".to_string(), id.to_string())],
+            )
+        })
+        .collect();
     http::list_all_many(&lists, Paging::DrfNext)
 }
 
@@ -31,9 +45,15 @@ impl Kind for Prompt {
     }
 
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
-        let tools: Vec<(String, String)> = list(Side::Source, "prompt-studio/", &[])?.iter().map(|t| (scalar(&t["tool_id"]), scalar(&t["tool_name"]))).collect();
+        let tools: Vec<(String, String)> = list(Side::Source, "prompt-studio/", &[])?
+            .iter()
+            .map(|t| (scalar(&t["tool_id"]), scalar(&t["tool_name"])))
+            .collect();
         let mut out = Vec::new();
-        for ((id, name), prompts) in tools.iter().zip(prompts_of(Side::Source, tools.iter().map(|(id, _)| id.as_str()))?) {
+        for ((id, name), prompts) in tools.iter().zip(prompts_of(
+            Side::Source,
+            tools.iter().map(|(id, _)| id.as_str()),
+        )?) {
             for mut p in prompts {
                 p["tool_id"] = json!(id);
                 out.push(resource(p, name));
@@ -47,17 +67,24 @@ impl Kind for Prompt {
         let mut tools: Vec<&str> = wanted.iter().map(|w| w.str("/tool_id")).collect();
         tools.sort_unstable();
         tools.dedup();
-        let lists: std::collections::HashMap<&str, Vec<Value>> = tools.iter().copied().zip(prompts_of(Side::Target, tools.iter().copied())?).collect();
+        let lists: std::collections::HashMap<&str, Vec<Value>> = tools
+            .iter()
+            .copied()
+            .zip(prompts_of(Side::Target, tools.iter().copied())?)
+            .collect();
         Ok(Some(
             wanted
                 .iter()
                 .map(|w| {
                     let (tool, key) = (w.str("/tool_id"), w.str("/prompt_key"));
-                    lists[tool].iter().find(|p| p["prompt_key"].as_str() == Some(key)).map(|p| {
-                        let mut p = p.clone();
-                        p["tool_id"] = json!(tool);
-                        resource(p, w.str("/_ferry/tool_name"))
-                    })
+                    lists[tool]
+                        .iter()
+                        .find(|p| p["prompt_key"].as_str() == Some(key))
+                        .map(|p| {
+                            let mut p = p.clone();
+                            p["tool_id"] = json!(tool);
+                            resource(p, w.str("/_ferry/tool_name"))
+                        })
                 })
                 .collect(),
         ))
@@ -66,7 +93,9 @@ impl Kind for Prompt {
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
         let tool = wanted.str("/tool_id");
         let key = wanted.str("/prompt_key");
-        let hit = list(Side::Target, "prompt-studio/prompt/", &[("tool_id", tool)])?.into_iter().find(|p| p["prompt_key"].as_str() == Some(key));
+        let hit = list(Side::Target, "prompt-studio/prompt/", &[("tool_id", tool)])?
+            .into_iter()
+            .find(|p| p["prompt_key"].as_str() == Some(key));
         Ok(hit.map(|mut p| {
             p["tool_id"] = json!(tool);
             resource(p, wanted.str("/_ferry/tool_name"))
@@ -78,15 +107,26 @@ impl Kind for Prompt {
         if let Some(existing) = self.find(ctx, res)? {
             return Ok(existing);
         }
-        let body = payload(&res.body, &["prompt_id", "profile_manager", "created_by", "modified_by"]);
-        let mut created = http::post_json(Side::Target, "prompt-studio/prompt/", &body)?.ok()?.json()?;
+        let body = payload(
+            &res.body,
+            &["prompt_id", "profile_manager", "created_by", "modified_by"],
+        );
+        let mut created = http::post_json(Side::Target, "prompt-studio/prompt/", &body)?
+            .ok()?
+            .json()?;
         created["tool_id"] = json!(res.str("/tool_id"));
         Ok(resource(created, res.str("/_ferry/tool_name")))
     }
 
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let body = payload(&res.body, &["prompt_id", "profile_manager", "tool_id"]);
-        let mut updated = http::patch_json(Side::Target, &format!("prompt-studio/prompt/{target_id}/"), &body)?.ok()?.json()?;
+        let mut updated = http::patch_json(
+            Side::Target,
+            &format!("prompt-studio/prompt/{target_id}/"),
+            &body,
+        )?
+        .ok()?
+        .json()?;
         updated["tool_id"] = json!(res.str("/tool_id"));
         Ok(resource(updated, res.str("/_ferry/tool_name")))
     }

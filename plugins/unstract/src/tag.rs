@@ -1,7 +1,7 @@
 //! Tags (`tags/`): DRF-paged at 50 a page, matched by exact name.
 
-use ferry_sdk::prelude::*;
 use crate::common::NOT_COMPARED;
+use ferry_sdk::prelude::*;
 
 #[derive(Default)]
 pub struct Tag;
@@ -10,8 +10,11 @@ pub struct Tag;
 const WRITABLE: [&str; 2] = ["name", "description"];
 
 fn info() -> KindInfo {
-    KindInfo::new("tag", "Unstract tags, matched by name").key(["/name"])
-        .not_compared(NOT_COMPARED).deletes().partial_updates()
+    KindInfo::new("tag", "Unstract tags, matched by name")
+        .key(["/name"])
+        .not_compared(NOT_COMPARED)
+        .deletes()
+        .partial_updates()
 }
 
 fn writable(body: &Value) -> Value {
@@ -36,7 +39,10 @@ impl Kind for Tag {
     fn list(&self, _ctx: &Ctx) -> Result<Vec<Resource>> {
         let rows = http::list_all(Side::Source, "tags/", &[], Paging::DrfNext)?;
         let info = info();
-        Ok(rows.into_iter().map(|row| Resource::from_body(&info, "/id", row)).collect())
+        Ok(rows
+            .into_iter()
+            .map(|row| Resource::from_body(&info, "/id", row))
+            .collect())
     }
 
     fn find(&self, _ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
@@ -52,23 +58,42 @@ impl Kind for Tag {
     }
 
     fn find_all(&self, _ctx: &Ctx, wanted: &[Resource]) -> Result<Option<Vec<Option<Resource>>>> {
-        crate::common::match_all("tags/", &["name"], wanted, |t| Resource::from_body(&info(), "/id", t))
+        crate::common::match_all("tags/", &["name"], wanted, |t| {
+            Resource::from_body(&info(), "/id", t)
+        })
     }
 
     fn create(&self, _ctx: &Ctx, res: &Resource) -> Result<Resource> {
-        let created = http::post_json(Side::Target, "tags/", &writable(&res.body))?.ok()?.json()?;
+        let created = http::post_json(Side::Target, "tags/", &writable(&res.body))?
+            .ok()?
+            .json()?;
         log::debug(format!("created tag {:?}", res.key));
         Ok(Resource::from_body(&info(), "/id", created))
     }
 
-    fn update_fields(&self, _ctx: &Ctx, target_id: &str, res: &Resource, fields: &[String]) -> Result<Resource> {
-        let updated = crate::common::patch_fields("tags/", target_id, writable(&res.body), &res.body, fields, false)?;
+    fn update_fields(
+        &self,
+        _ctx: &Ctx,
+        target_id: &str,
+        res: &Resource,
+        fields: &[String],
+    ) -> Result<Resource> {
+        let updated = crate::common::patch_fields(
+            "tags/",
+            target_id,
+            writable(&res.body),
+            &res.body,
+            fields,
+            false,
+        )?;
         Ok(Resource::from_body(&info(), "/id", updated))
     }
 
     fn update(&self, _ctx: &Ctx, target_id: &str, res: &Resource) -> Result<Resource> {
         let path = format!("tags/{target_id}/");
-        let updated = http::patch_json(Side::Target, &path, &writable(&res.body))?.ok()?.json()?;
+        let updated = http::patch_json(Side::Target, &path, &writable(&res.body))?
+            .ok()?
+            .json()?;
         Ok(Resource::from_body(&info(), "/id", updated))
     }
 

@@ -2,19 +2,24 @@
 //! the server with the workflow. Cloning one configures the target's: connection type,
 //! configuration and connector.
 
+use crate::common::NOT_COMPARED;
 use crate::common::{by_workflow, endpoint_connector, list, scalar};
 use ferry_sdk::prelude::*;
-use crate::common::NOT_COMPARED;
 
 #[derive(Default)]
 pub struct WorkflowEndpoint;
 
 fn info() -> KindInfo {
-    KindInfo::new("workflow_endpoint", "A workflow's SOURCE and DESTINATION settings")
-        .key(["/_ferry/workflow_name", "/endpoint_type"])
-        .reference("/workflow", "workflow")
-        .optional_reference("/connector_instance_id", "connector")
-        .not_compared(NOT_COMPARED).not_compared(["/connector_instance"]).deletes()
+    KindInfo::new(
+        "workflow_endpoint",
+        "A workflow's SOURCE and DESTINATION settings",
+    )
+    .key(["/_ferry/workflow_name", "/endpoint_type"])
+    .reference("/workflow", "workflow")
+    .optional_reference("/connector_instance_id", "connector")
+    .not_compared(NOT_COMPARED)
+    .not_compared(["/connector_instance"])
+    .deletes()
 }
 
 fn resource(mut e: Value, workflow_name: &str) -> Resource {
@@ -31,7 +36,13 @@ fn configured(e: &Resource, wanted: &Resource) -> bool {
 
 fn server_made(wanted: &Resource) -> Result<Option<Resource>> {
     let t = wanted.str("/endpoint_type");
-    let hit = list(Side::Target, "workflow/endpoint/", &[("workflow", wanted.str("/workflow"))])?.into_iter().find(|e| e["endpoint_type"].as_str() == Some(t));
+    let hit = list(
+        Side::Target,
+        "workflow/endpoint/",
+        &[("workflow", wanted.str("/workflow"))],
+    )?
+    .into_iter()
+    .find(|e| e["endpoint_type"].as_str() == Some(t));
     Ok(hit.map(|e| resource(e, wanted.str("/_ferry/workflow_name"))))
 }
 
@@ -45,7 +56,13 @@ impl Kind for WorkflowEndpoint {
         let mut out = Vec::new();
         for w in list(Side::Source, "workflow/", &[])? {
             let (id, name) = (scalar(&w["id"]), scalar(&w["workflow_name"]));
-            out.extend(endpoints.remove(&id).unwrap_or_default().into_iter().map(|e| resource(e, &name)));
+            out.extend(
+                endpoints
+                    .remove(&id)
+                    .unwrap_or_default()
+                    .into_iter()
+                    .map(|e| resource(e, &name)),
+            );
         }
         Ok(out)
     }
@@ -65,8 +82,11 @@ impl Kind for WorkflowEndpoint {
                 .iter()
                 .map(|w| {
                     let t = w.str("/endpoint_type");
-                    let hit = all.get(w.str("/workflow")).and_then(|es| es.iter().find(|e| e["endpoint_type"].as_str() == Some(t)));
-                    hit.map(|e| resource(e.clone(), w.str("/_ferry/workflow_name"))).filter(|e| configured(e, w))
+                    let hit = all
+                        .get(w.str("/workflow"))
+                        .and_then(|es| es.iter().find(|e| e["endpoint_type"].as_str() == Some(t)));
+                    hit.map(|e| resource(e.clone(), w.str("/_ferry/workflow_name")))
+                        .filter(|e| configured(e, w))
                 })
                 .collect(),
         ))
@@ -74,7 +94,12 @@ impl Kind for WorkflowEndpoint {
 
     /// The server made the endpoint with the workflow: configure it.
     fn create(&self, ctx: &Ctx, res: &Resource) -> Result<Resource> {
-        let existing = server_made(res)?.ok_or_else(|| Error::NotFound(format!("the target workflow has no {} endpoint", res.str("/endpoint_type"))))?;
+        let existing = server_made(res)?.ok_or_else(|| {
+            Error::NotFound(format!(
+                "the target workflow has no {} endpoint",
+                res.str("/endpoint_type")
+            ))
+        })?;
         self.update(ctx, &existing.id, res)
     }
 
@@ -83,7 +108,13 @@ impl Kind for WorkflowEndpoint {
         if let Some(t) = res.body.get("connection_type").filter(|t| !t.is_null()) {
             body["connection_type"] = t.clone();
         }
-        let updated = http::patch_json(Side::Target, &format!("workflow/endpoint/{target_id}/"), &body)?.ok()?.json()?;
+        let updated = http::patch_json(
+            Side::Target,
+            &format!("workflow/endpoint/{target_id}/"),
+            &body,
+        )?
+        .ok()?
+        .json()?;
         Ok(resource(updated, res.str("/_ferry/workflow_name")))
     }
 

@@ -37,14 +37,24 @@ fn envs(p: &Value) -> Vec<Value> {
 pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) -> Result<Resource> {
     let name = res.str("/name").to_string();
     let tp = &sides.target_project;
-    let mut done = Done { steps: vec![], credentials: vec![] };
+    let mut done = Done {
+        steps: vec![],
+        credentials: vec![],
+    };
     let pool = match ctx.option("execution-pool").unwrap_or("") {
         "" => res.str("/executionPool").to_string(),
         p => p.to_string(),
     };
     // The pool must exist on the target before anything is written.
-    let pools = http::get(Side::Target, "execution-pools", &[])?.ok()?.json()?;
-    let known: Vec<&str> = pools["executionPools"].as_array().into_iter().flatten().filter_map(|p| p["name"].as_str()).collect();
+    let pools = http::get(Side::Target, "execution-pools", &[])?
+        .ok()?
+        .json()?;
+    let known: Vec<&str> = pools["executionPools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
     if !pool.is_empty() && !known.contains(&pool.as_str()) {
         return Err(Error::Invalid(format!(
             "execution pool {pool:?} does not exist in the target organisation (it has: {}); set --option execution-pool=NAME",
@@ -54,35 +64,74 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
 
     // The environment itself.
     let project = env::project(Side::Target, tp)?;
-    let target = match envs(&project).into_iter().find(|e| existing.is_some_and(|id| e["id"] == id) || e["name"] == name.as_str()) {
+    let target = match envs(&project)
+        .into_iter()
+        .find(|e| existing.is_some_and(|id| e["id"] == id) || e["name"] == name.as_str())
+    {
         Some(e) => e,
         None => {
             let base = envs(&project)
                 .first()
                 .and_then(|e| e["name"].as_str().map(str::to_string))
-                .ok_or_else(|| Error::Invalid(format!("project {tp} has no environment to clone a new one from")))?;
+                .ok_or_else(|| {
+                    Error::Invalid(format!(
+                        "project {tp} has no environment to clone a new one from"
+                    ))
+                })?;
             let body = json!({"oldEnvName": base, "newEnvName": name, "executionPool": pool, "cloneSystems": false, "copyStaticUserVariables": false});
-            let p = http::post_json(Side::Target, &format!("projects/{tp}/environments/clone"), &body)?.ok()?.json()?;
+            let p = http::post_json(
+                Side::Target,
+                &format!("projects/{tp}/environments/clone"),
+                &body,
+            )?
+            .ok()?
+            .json()?;
             done.note("environment", json!({"made from": base}));
-            envs(&p).into_iter().find(|e| e["name"] == name.as_str()).ok_or_else(|| Error::Fatal(format!("the clone answered without environment {name:?}")))?
+            envs(&p)
+                .into_iter()
+                .find(|e| e["name"] == name.as_str())
+                .ok_or_else(|| {
+                    Error::Fatal(format!("the clone answered without environment {name:?}"))
+                })?
         }
     };
     let env_id = target["id"].as_str().unwrap_or("").to_string();
 
     // 1. Config and pool.
     if res.body["config"].is_object() && target["config"] != res.body["config"] {
-        http::put_json(Side::Target, &format!("environments/{env_id}/config"), &res.body["config"])?.ok()?;
+        http::put_json(
+            Side::Target,
+            &format!("environments/{env_id}/config"),
+            &res.body["config"],
+        )?
+        .ok()?;
         done.note("config", res.body["config"].clone());
     }
     if !pool.is_empty() && target["executionPool"].as_str() != Some(pool.as_str()) {
         let path = format!("projects/{tp}/environments/execution-pools");
-        http::request(Side::Target, http::Method::Put, &path, &[("project_env", &name)], &[], http::Body::Json(json!({"executionPool": pool}).to_string()))?.ok()?;
+        http::request(
+            Side::Target,
+            http::Method::Put,
+            &path,
+            &[("project_env", &name)],
+            &[],
+            http::Body::Json(json!({"executionPool": pool}).to_string()),
+        )?
+        .ok()?;
         done.note("execution pool", json!(pool));
     }
 
     // 2. The variables schema, merged.
-    let source_schema = http::get(Side::Source, &format!("projects/{}/variables", sides.source_project), &[])?.ok()?.json()?;
-    let target_schema = http::get(Side::Target, &format!("projects/{tp}/variables"), &[])?.ok()?.json()?;
+    let source_schema = http::get(
+        Side::Source,
+        &format!("projects/{}/variables", sides.source_project),
+        &[],
+    )?
+    .ok()?
+    .json()?;
+    let target_schema = http::get(Side::Target, &format!("projects/{tp}/variables"), &[])?
+        .ok()?
+        .json()?;
     let merged = merge_schema(&target_schema, &source_schema);
     if merged != target_schema {
         http::put_json(Side::Target, &format!("projects/{tp}/variables"), &merged)?.ok()?;
@@ -90,10 +139,19 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
     }
 
     // 3-5. Systems, templates, connections.
-    let have = http::list_all(Side::Target, &format!("projects/{tp}/connection-templates"), &[("env_id", &env_id)], env::cursor())?;
+    let have = http::list_all(
+        Side::Target,
+        &format!("projects/{tp}/connection-templates"),
+        &[("env_id", &env_id)],
+        env::cursor(),
+    )?;
     let mut target_systems: Option<Vec<Value>> = None;
     let mut missing = vec![];
-    for t in res.body["templates"].as_array().cloned().unwrap_or_default() {
+    for t in res.body["templates"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+    {
         let sdk = t["name"].as_str().unwrap_or("").to_string();
         let dynamic = t["dynamic"].as_bool().unwrap_or(false);
         let tid = match have.iter().find(|h| h["name"] == sdk.as_str()) {
@@ -101,24 +159,46 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
             None => {
                 let system_id = system_for(sides, &t["system"], &mut target_systems, &mut done)?;
                 let body = json!({"systemId": system_id, "name": sdk, "environmentId": env_id, "dynamic": dynamic});
-                let made = http::post_json(Side::Target, &format!("projects/{tp}/connection-templates"), &body)?.ok()?.json()?;
+                let made = http::post_json(
+                    Side::Target,
+                    &format!("projects/{tp}/connection-templates"),
+                    &body,
+                )?
+                .ok()?
+                .json()?;
                 done.note("connection template", json!(sdk));
-                made["connectionTemplateId"].as_str().unwrap_or("").to_string()
+                made["connectionTemplateId"]
+                    .as_str()
+                    .unwrap_or("")
+                    .to_string()
             }
         };
         if dynamic {
             continue;
         }
-        let linked = http::list_all(Side::Target, &format!("projects/{tp}/connections"), &[("env_id", &env_id)], env::cursor())?
-            .iter()
-            .any(|c| c["connectionTemplateId"] == tid.as_str());
+        let linked = http::list_all(
+            Side::Target,
+            &format!("projects/{tp}/connections"),
+            &[("env_id", &env_id)],
+            env::cursor(),
+        )?
+        .iter()
+        .any(|c| c["connectionTemplateId"] == tid.as_str());
         if linked {
             continue;
         }
         match t["connection"]["id"].as_str() {
             Some(cid) if sides.same_org() => {
-                http::post_json(Side::Target, &format!("connections/{cid}/link"), &json!({"connectionTemplateId": tid}))?.ok()?;
-                done.note("connection linked", json!({"template": sdk, "connection": t["connection"]["name"]}));
+                http::post_json(
+                    Side::Target,
+                    &format!("connections/{cid}/link"),
+                    &json!({"connectionTemplateId": tid}),
+                )?
+                .ok()?;
+                done.note(
+                    "connection linked",
+                    json!({"template": sdk, "connection": t["connection"]["name"]}),
+                );
             }
             _ => {
                 missing.push(sdk.clone());
@@ -135,10 +215,21 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
 
     // 6. Static variables, now that the schema knows them.
     if let Some(wanted) = res.body["variables"].as_object().filter(|v| !v.is_empty()) {
-        let current = http::get(Side::Target, &format!("environments/{env_id}/activations"), &[("static", "true")])?.ok()?.json()?;
+        let current = http::get(
+            Side::Target,
+            &format!("environments/{env_id}/activations"),
+            &[("static", "true")],
+        )?
+        .ok()?
+        .json()?;
         let current = &current[0]["dynamicVariables"];
         if wanted.iter().any(|(k, v)| current.get(k) != Some(v)) {
-            http::patch_json(Side::Target, &format!("environments/{env_id}/variables"), &res.body["variables"])?.ok()?;
+            http::patch_json(
+                Side::Target,
+                &format!("environments/{env_id}/variables"),
+                &res.body["variables"],
+            )?
+            .ok()?;
             done.note("static variables", json!(wanted.len()));
         }
     }
@@ -151,19 +242,36 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
         } else if !missing.is_empty() {
             deploy = json!({"skipped": format!("a deploy would be refused: no static connection for {}", missing.join(", "))});
         } else {
-            let files = http::get(Side::Source, &format!("projects/{}/versions/{vid}/files", sides.source_project), &[])?.ok()?.json()?;
+            let files = http::get(
+                Side::Source,
+                &format!("projects/{}/versions/{vid}/files", sides.source_project),
+                &[],
+            )?
+            .ok()?
+            .json()?;
             let version = version_for(tp, &res.body["deployedVersion"], &files["files"])?;
             let deployed = target["deployedVersion"]["id"].as_str() == Some(version.as_str());
             if !deployed {
                 let path = format!("projects/{tp}/versions/{version}/deploy");
-                http::request(Side::Target, http::Method::Put, &path, &[("project_env", &name)], &[], http::Body::Empty)?.ok()?;
+                http::request(
+                    Side::Target,
+                    http::Method::Put,
+                    &path,
+                    &[("project_env", &name)],
+                    &[],
+                    http::Body::Empty,
+                )?
+                .ok()?;
             }
             deploy = json!({"version": version, "deployed": true});
         }
     }
 
     let p = env::project(Side::Target, tp)?;
-    let made = envs(&p).into_iter().find(|e| e["id"] == env_id.as_str()).ok_or_else(|| Error::Fatal(format!("environment {name:?} is gone")))?;
+    let made = envs(&p)
+        .into_iter()
+        .find(|e| e["id"] == env_id.as_str())
+        .ok_or_else(|| Error::Fatal(format!("environment {name:?} is gone")))?;
     let mut out = env::summary(&made);
     out.body["clone"] = json!({
         "mode": if sides.same_org() { "cross-project" } else { "cross-organisation" },
@@ -183,7 +291,11 @@ pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) ->
 /// The target's properties stay as they are; the source's that it lacks are added, and a
 /// property either requires stays required.
 fn merge_schema(target: &Value, source: &Value) -> Value {
-    let mut out = if target.is_object() { target.clone() } else { json!({"type": "object"}) };
+    let mut out = if target.is_object() {
+        target.clone()
+    } else {
+        json!({"type": "object"})
+    };
     if !out["properties"].is_object() {
         out["properties"] = json!({});
     }
@@ -206,7 +318,12 @@ fn merge_schema(target: &Value, source: &Value) -> Value {
 
 /// The target system for a source template's system: the same one within an organisation,
 /// else one with the same name and domain, else a new one.
-fn system_for(sides: &Sides, system: &Value, cache: &mut Option<Vec<Value>>, done: &mut Done) -> Result<String> {
+fn system_for(
+    sides: &Sides,
+    system: &Value,
+    cache: &mut Option<Vec<Value>>,
+    done: &mut Done,
+) -> Result<String> {
     if sides.same_org() {
         return Ok(system["id"].as_str().unwrap_or("").to_string());
     }
@@ -214,7 +331,10 @@ fn system_for(sides: &Sides, system: &Value, cache: &mut Option<Vec<Value>>, don
         *cache = Some(http::list_all(Side::Target, "systems", &[], env::cursor())?);
     }
     let systems = cache.as_mut().unwrap();
-    if let Some(s) = systems.iter().find(|s| s["name"] == system["name"] && s["domain"] == system["domain"]) {
+    if let Some(s) = systems
+        .iter()
+        .find(|s| s["name"] == system["name"] && s["domain"] == system["domain"])
+    {
         return Ok(s["id"].as_str().unwrap_or("").to_string());
     }
     let body = json!({
@@ -224,8 +344,13 @@ fn system_for(sides: &Sides, system: &Value, cache: &mut Option<Vec<Value>>, don
         "authSchemeConfigs": system["authSchemeConfigs"],
         "labels": system.get("labels").cloned().unwrap_or(json!({})),
     });
-    let made = http::post_json(Side::Target, "systems", &body)?.ok()?.json()?;
-    done.note("system made", json!({"name": system["name"], "domain": system["domain"]}));
+    let made = http::post_json(Side::Target, "systems", &body)?
+        .ok()?
+        .json()?;
+    done.note(
+        "system made",
+        json!({"name": system["name"], "domain": system["domain"]}),
+    );
     systems.push(made.clone());
     Ok(made["id"].as_str().unwrap_or("").to_string())
 }
@@ -233,17 +358,34 @@ fn system_for(sides: &Sides, system: &Value, cache: &mut Option<Vec<Value>>, don
 /// A version of the target project holding `files`: one of the source version's name (or a
 /// suffixed one) with the same files, made by an earlier run, or a new one.
 fn version_for(tp: &str, source: &Value, files: &Value) -> Result<String> {
-    let versions = http::list_all(Side::Target, &format!("projects/{tp}/versions"), &[("first", "100")], env::cursor())?;
+    let versions = http::list_all(
+        Side::Target,
+        &format!("projects/{tp}/versions"),
+        &[("first", "100")],
+        env::cursor(),
+    )?;
     let base = source["name"].as_str().unwrap_or("cloned").to_string();
     for n in 1.. {
-        let name = if n == 1 { base.clone() } else { format!("{base}-{n}") };
+        let name = if n == 1 {
+            base.clone()
+        } else {
+            format!("{base}-{n}")
+        };
         let Some(v) = versions.iter().find(|v| v["name"] == name.as_str()) else {
             let body = json!({"name": name, "files": {"files": files, "labels": {}}, "description": source["description"], "labels": source["labels"]});
-            let made = http::post_json(Side::Target, &format!("projects/{tp}/versions"), &body)?.ok()?.json()?;
+            let made = http::post_json(Side::Target, &format!("projects/{tp}/versions"), &body)?
+                .ok()?
+                .json()?;
             return Ok(made["id"].as_str().unwrap_or("").to_string());
         };
         let id = v["id"].as_str().unwrap_or("");
-        let theirs = http::get(Side::Target, &format!("projects/{tp}/versions/{id}/files"), &[])?.ok()?.json()?;
+        let theirs = http::get(
+            Side::Target,
+            &format!("projects/{tp}/versions/{id}/files"),
+            &[],
+        )?
+        .ok()?
+        .json()?;
         if theirs["files"] == *files {
             return Ok(id.to_string());
         }

@@ -27,13 +27,25 @@ fn told(ctx: &Ctx, name: &str) -> Result<String> {
 impl Sides {
     pub fn of(ctx: &Ctx) -> Result<Sides> {
         Ok(Sides {
-            source_url: told(ctx, "ferry.source-url")?.trim_end_matches('/').to_string(),
+            source_url: told(ctx, "ferry.source-url")?
+                .trim_end_matches('/')
+                .to_string(),
             // An export has no target: its calls (list, export) need none.
-            target_url: ctx.option("ferry.target-url").unwrap_or("").trim_end_matches('/').to_string(),
+            target_url: ctx
+                .option("ferry.target-url")
+                .unwrap_or("")
+                .trim_end_matches('/')
+                .to_string(),
             source_org: told(ctx, "ferry.source-param.org")?,
-            target_org: ctx.option("ferry.target-param.org").unwrap_or("").to_string(),
+            target_org: ctx
+                .option("ferry.target-param.org")
+                .unwrap_or("")
+                .to_string(),
             source_project: told(ctx, "ferry.source-param.project")?,
-            target_project: ctx.option("ferry.target-param.project").unwrap_or("").to_string(),
+            target_project: ctx
+                .option("ferry.target-param.project")
+                .unwrap_or("")
+                .to_string(),
             from_package: ctx.option("ferry.source-package").is_some(),
         })
     }
@@ -46,11 +58,17 @@ impl Sides {
 }
 
 pub fn project(side: Side, id: &str) -> Result<Value> {
-    http::get(side, &format!("projects/{id}"), &[])?.ok()?.json()
+    http::get(side, &format!("projects/{id}"), &[])?
+        .ok()?
+        .json()
 }
 
 pub fn cursor() -> Paging {
-    Paging::Cursor(http::CursorPaging { param: "after".into(), next: "/next".into(), items: "/items".into() })
+    Paging::Cursor(http::CursorPaging {
+        param: "after".into(),
+        next: "/next".into(),
+        items: "/items".into(),
+    })
 }
 
 /// An environment as `find` answers it: what a re-run compares.
@@ -79,7 +97,13 @@ pub fn listed(sides: &Sides) -> Result<Vec<Resource>> {
         let templates = http::list_all(Side::Source, &path, &[("env_id", &id)], cursor())?;
         let path = format!("projects/{}/connections", sides.source_project);
         let connections = http::list_all(Side::Source, &path, &[("env_id", &id)], cursor())?;
-        let activations = http::get(Side::Source, &format!("environments/{id}/activations"), &[("static", "true")])?.ok()?.json()?;
+        let activations = http::get(
+            Side::Source,
+            &format!("environments/{id}/activations"),
+            &[("static", "true")],
+        )?
+        .ok()?
+        .json()?;
         let variables = activations
             .as_array()
             .and_then(|a| a.first())
@@ -108,7 +132,10 @@ pub fn listed(sides: &Sides) -> Result<Vec<Resource>> {
             .collect();
         // The systems' own names (the template carries the SDK name).
         let mut systems = systems;
-        let paths: Vec<String> = systems.iter().map(|s| format!("systems/{}", s["system"]["id"].as_str().unwrap_or(""))).collect();
+        let paths: Vec<String> = systems
+            .iter()
+            .map(|s| format!("systems/{}", s["system"]["id"].as_str().unwrap_or("")))
+            .collect();
         for (s, sys) in systems.iter_mut().zip(http::get_all(Side::Source, &paths)?) {
             s["system"]["name"] = sys["name"].clone();
             s["system"]["labels"] = sys["labels"].clone();

@@ -49,7 +49,10 @@ impl Kind for Environment {
         let sides = env::Sides::of(ctx)?;
         let project = env::project(Side::Target, &sides.target_project)?;
         let name = wanted.str("/name");
-        let envs = project["environments"].as_array().cloned().unwrap_or_default();
+        let envs = project["environments"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
         if let Some(e) = envs.iter().find(|e| e["name"].as_str() == Some(name)) {
             return Ok(Some(env::summary(e)));
         }
@@ -90,7 +93,13 @@ impl Kind for Environment {
         http::get(Side::Source, &format!("projects/{sp}/variables"), &[])?.ok()?;
         let mut files = 0;
         if let Some(vid) = res.body["deployedVersion"]["id"].as_str() {
-            let f = http::get(Side::Source, &format!("projects/{sp}/versions/{vid}/files"), &[])?.ok()?.json()?;
+            let f = http::get(
+                Side::Source,
+                &format!("projects/{sp}/versions/{vid}/files"),
+                &[],
+            )?
+            .ok()?
+            .json()?;
             files = f["files"].as_array().map_or(0, Vec::len);
         }
         Ok(json!({"variables_schema": true, "deployed_files": files}))
@@ -101,7 +110,10 @@ impl Kind for Environment {
     /// by other environments, and versions are the project's: both stay.
     fn delete(&self, ctx: &Ctx, target: &Resource) -> Result<()> {
         let sides = env::Sides::of(ctx)?;
-        let path = format!("projects/{}/environments/{}", sides.target_project, target.id);
+        let path = format!(
+            "projects/{}/environments/{}",
+            sides.target_project, target.id
+        );
         http::post_json(Side::Target, &path, &json!({}))?.ok()?;
         Ok(())
     }

@@ -50,13 +50,24 @@ pub fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resource> {
     let id = made["id"].as_str().unwrap_or("");
     // What rules and hooks changed of the source's config and variables, the copy gets.
     if res.body["config"] != made["config"] && res.body["config"].is_object() {
-        http::put_json(Side::Target, &format!("environments/{id}/config"), &res.body["config"])?.ok()?;
+        http::put_json(
+            Side::Target,
+            &format!("environments/{id}/config"),
+            &res.body["config"],
+        )?
+        .ok()?;
     }
     if ctx.flag("copy-static-user-variables") && res.body["variables"].is_object() {
-        http::patch_json(Side::Target, &format!("environments/{id}/variables"), &res.body["variables"])?.ok()?;
+        http::patch_json(
+            Side::Target,
+            &format!("environments/{id}/variables"),
+            &res.body["variables"],
+        )?
+        .ok()?;
     }
     let mut out = env::summary(&made);
-    out.body["clone"] = json!({"mode": "same-project", "call": "environments/clone", "from": old, "options": body});
+    out.body["clone"] =
+        json!({"mode": "same-project", "call": "environments/clone", "from": old, "options": body});
     Ok(out)
 }
 
@@ -64,11 +75,22 @@ pub fn update(sides: &Sides, res: &Resource) -> Result<Resource> {
     let old = source_name(sides, res)?;
     let new = res.str("/name").to_string();
     let path = format!("projects/{}/environments/sync", sides.target_project);
-    let p = http::post_json(Side::Target, &path, &json!({"sourceEnvName": old, "targetEnvName": new}))?.ok()?.json()?;
+    let p = http::post_json(
+        Side::Target,
+        &path,
+        &json!({"sourceEnvName": old, "targetEnvName": new}),
+    )?
+    .ok()?
+    .json()?;
     let made = env_named(&p, &new)?;
     if res.body["config"].is_object() && res.body["config"] != made["config"] {
         let id = made["id"].as_str().unwrap_or("");
-        http::put_json(Side::Target, &format!("environments/{id}/config"), &res.body["config"])?.ok()?;
+        http::put_json(
+            Side::Target,
+            &format!("environments/{id}/config"),
+            &res.body["config"],
+        )?
+        .ok()?;
     }
     let p = env::project(Side::Target, &sides.target_project)?;
     let mut out = env::summary(&env_named(&p, &new)?);

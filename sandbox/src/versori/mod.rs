@@ -250,10 +250,19 @@ impl Sandbox {
         let id = self.shared.org_id(org).expect("an organisation");
         let mut orgs = self.shared.orgs.lock().unwrap();
         let o = orgs.get_mut(&id).unwrap();
-        let p = o.projects.iter().find(|p| p.name == project).expect("a project");
+        let p = o
+            .projects
+            .iter()
+            .find(|p| p.name == project)
+            .expect("a project");
         let (pid, eid) = (
             p.id.clone(),
-            p.environments.iter().find(|e| e.name == env).expect("an environment").id.clone(),
+            p.environments
+                .iter()
+                .find(|e| e.name == env)
+                .expect("an environment")
+                .id
+                .clone(),
         );
         let r = api::route(
             o,

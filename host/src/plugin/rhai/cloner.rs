@@ -369,7 +369,13 @@ impl ClonerCalls for RhaiCloner {
                 grant,
                 what.clone(),
                 "update_fields",
-                vec![Self::ctx(ctx), kind.into(), target_id.into(), arg, list.into()],
+                vec![
+                    Self::ctx(ctx),
+                    kind.into(),
+                    target_id.into(),
+                    arg,
+                    list.into(),
+                ],
             )
             .await?;
         self.resource(&what, kind, &v)
@@ -441,7 +447,12 @@ impl ClonerCalls for RhaiCloner {
         let what = format!("export {kind} {:?}", res.key);
         let arg = self.res_arg(&what, res)?;
         let v = self
-            .call(grant, what.clone(), "export", vec![Self::ctx(ctx), kind.into(), arg])
+            .call(
+                grant,
+                what.clone(),
+                "export",
+                vec![Self::ctx(ctx), kind.into(), arg],
+            )
             .await?;
         rhai::serde::from_dynamic(&v).map_err(|e| self.invalid(&what, e))
     }

@@ -398,15 +398,12 @@ impl ClonerCalls for WasmCloner {
         let out = match &self.pre {
             // 1.0.0 has no batch lookup.
             Contract::V1_0(_) => return Ok(None),
-            Contract::V1_1(pre) => {
-                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
-            }
-            Contract::V1_2(pre) => {
-                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
-            }
-            Contract::V1_3(pre) => {
-                call_on!(self, pre, grant, &what, |g, s| g.call_find_all(s, &c, &k, &w))?
-            }
+            Contract::V1_1(pre) => call_on!(self, pre, grant, &what, |g, s| g
+                .call_find_all(s, &c, &k, &w))?,
+            Contract::V1_2(pre) => call_on!(self, pre, grant, &what, |g, s| g
+                .call_find_all(s, &c, &k, &w))?,
+            Contract::V1_3(pre) => call_on!(self, pre, grant, &what, |g, s| g
+                .call_find_all(s, &c, &k, &w))?,
         };
         let Some(found) = out.map_err(|e| self.guest(what.clone(), e.into()))? else {
             return Ok(None);

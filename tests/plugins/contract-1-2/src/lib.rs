@@ -13,40 +13,81 @@ struct Tags;
 fn field(json: &str, name: &str) -> String {
     // Bodies are small flat objects here: {"id": 1, "name": "...", ...}.
     let pat = format!("\"{name}\":");
-    let Some(at) = json.find(&pat) else { return String::new() };
+    let Some(at) = json.find(&pat) else {
+        return String::new();
+    };
     let rest = json[at + pat.len()..].trim_start();
     if let Some(s) = rest.strip_prefix('"') {
         s[..s.find('"').unwrap_or(s.len())].to_string()
     } else {
-        rest[..rest.find([',', '}']).unwrap_or(rest.len())].trim().to_string()
+        rest[..rest.find([',', '}']).unwrap_or(rest.len())]
+            .trim()
+            .to_string()
     }
 }
 
 fn resource(body: String) -> Resource {
-    Resource { kind: "tag".into(), id: field(&body, "id"), key: field(&body, "name"), body, skip: None }
+    Resource {
+        kind: "tag".into(),
+        id: field(&body, "id"),
+        key: field(&body, "name"),
+        body,
+        skip: None,
+    }
 }
 
 fn tags(side: Side, query: Vec<(String, String)>) -> Result<Vec<Resource>, Error> {
-    Ok(http::list_all(side, "tags/", &query, &Paging::DrfNext)?.into_iter().map(resource).collect())
+    Ok(http::list_all(side, "tags/", &query, &Paging::DrfNext)?
+        .into_iter()
+        .map(resource)
+        .collect())
 }
 
 impl Guest for Tags {
     fn kinds() -> Vec<KindInfo> {
-        vec![KindInfo { name: "tag".into(), description: "tags, by a 1.2.0 plugin".into(), depends_on: vec![], key: vec!["/name".into()], references: vec![], secrets: vec![], has_files: false }]
+        vec![KindInfo {
+            name: "tag".into(),
+            description: "tags, by a 1.2.0 plugin".into(),
+            depends_on: vec![],
+            key: vec!["/name".into()],
+            references: vec![],
+            secrets: vec![],
+            has_files: false,
+        }]
     }
     fn list(_: CallContext, _: String) -> Result<Vec<Resource>, Error> {
         tags(Side::Source, vec![])
     }
     fn find(_: CallContext, _: String, wanted: Resource) -> Result<Option<Resource>, Error> {
-        Ok(tags(Side::Target, vec![("name".into(), wanted.key.clone())])?.into_iter().find(|t| t.key == wanted.key))
+        Ok(
+            tags(Side::Target, vec![("name".into(), wanted.key.clone())])?
+                .into_iter()
+                .find(|t| t.key == wanted.key),
+        )
     }
-    fn find_all(_: CallContext, _: String, wanted: Vec<Resource>) -> Result<Option<Vec<Option<Resource>>>, Error> {
+    fn find_all(
+        _: CallContext,
+        _: String,
+        wanted: Vec<Resource>,
+    ) -> Result<Option<Vec<Option<Resource>>>, Error> {
         let all = tags(Side::Target, vec![])?;
-        Ok(Some(wanted.iter().map(|w| all.iter().find(|t| t.key == w.key).cloned()).collect()))
+        Ok(Some(
+            wanted
+                .iter()
+                .map(|w| all.iter().find(|t| t.key == w.key).cloned())
+                .collect(),
+        ))
     }
     fn create(_: CallContext, _: String, res: Resource) -> Result<Resource, Error> {
         let body = format!("{{\"name\": \"{}\"}}", res.key);
-        let req = Request { side: Side::Target, method: Method::Post, path: "tags/".into(), query: vec![], headers: vec![], body: Body::Json(body) };
+        let req = Request {
+            side: Side::Target,
+            method: Method::Post,
+            path: "tags/".into(),
+            query: vec![],
+            headers: vec![],
+            body: Body::Json(body),
+        };
         let r = http::send(&req)?;
         if r.status >= 300 {
             return Err(Error::Invalid(format!("POST tags/ answered {}", r.status)));
@@ -60,17 +101,39 @@ impl Guest for Tags {
         Ok("{\"moved\": [], \"too_large\": [], \"unsupported\": [], \"failed\": []}".into())
     }
     fn support() -> Vec<KindSupport> {
-        vec![KindSupport { kind: "tag".into(), not_compared: vec![], comparable: true, deletes: true, partial_update: false }]
+        vec![KindSupport {
+            kind: "tag".into(),
+            not_compared: vec![],
+            comparable: true,
+            deletes: true,
+            partial_update: false,
+        }]
     }
     fn delete(_: CallContext, _: String, target: Resource) -> Result<(), Error> {
-        let req = Request { side: Side::Target, method: Method::Delete, path: format!("tags/{}/", target.id), query: vec![], headers: vec![], body: Body::Empty };
+        let req = Request {
+            side: Side::Target,
+            method: Method::Delete,
+            path: format!("tags/{}/", target.id),
+            query: vec![],
+            headers: vec![],
+            body: Body::Empty,
+        };
         match http::send(&req)?.status {
             200..=299 => Ok(()),
             404 => Err(Error::NotFound(format!("tag {} is gone", target.id))),
-            s => Err(Error::Invalid(format!("DELETE tags/{}/ answered {s}", target.id))),
+            s => Err(Error::Invalid(format!(
+                "DELETE tags/{}/ answered {s}",
+                target.id
+            ))),
         }
     }
-    fn update_fields(c: CallContext, k: String, id: String, res: Resource, _: Vec<String>) -> Result<Resource, Error> {
+    fn update_fields(
+        c: CallContext,
+        k: String,
+        id: String,
+        res: Resource,
+        _: Vec<String>,
+    ) -> Result<Resource, Error> {
         Self::update(c, k, id, res)
     }
 }

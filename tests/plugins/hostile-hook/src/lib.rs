@@ -27,7 +27,10 @@ impl Hook for Hostile {
                 Ok(Outcome::Keep(res))
             }
             "panic" => panic!("the hostile hook panics on purpose"),
-            "error" => Err(format!("{} {} is not allowed in {}", res.kind, res.key, ctx.target_env)),
+            "error" => Err(format!(
+                "{} {} is not allowed in {}",
+                res.kind, res.key, ctx.target_env
+            )),
             _ => Ok(Outcome::Keep(res)),
         }
     }

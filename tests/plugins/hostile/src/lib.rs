@@ -30,7 +30,11 @@ macro_rules! hostile {
 
 fn one(name: &str) -> Vec<Resource> {
     let body = json!({ "id": 1, "name": name });
-    vec![Resource::from_body(&KindInfo::new("well", "").key(["/name"]), "/id", body)]
+    vec![Resource::from_body(
+        &KindInfo::new("well", "").key(["/name"]),
+        "/id",
+        body,
+    )]
 }
 
 hostile! {

@@ -12,7 +12,7 @@ mod measure;
 #[path = "common/unstract.rs"]
 mod unstract;
 use unstract::start;
-#[path = "../../tests/common/reference.rs"]
+#[path = "../../sandbox/tests/it/support/reference.rs"]
 mod reference;
 
 use measure::{Cost, measure};

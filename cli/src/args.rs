@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub use ferry::settings::defaults;
 
 #[derive(Args, Debug, Clone, Default)]
-pub struct Endpoints {
+pub(crate) struct Endpoints {
     /// The platform of the run: its plugins alone are loaded, its manifest says what the
     /// parameters, credentials and options are (`ferry plugins list`) [default: unstract]
     #[arg(long, value_name = "NAME")]
@@ -75,7 +75,7 @@ pub struct Endpoints {
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     #[default]
     Table,
     Json,
@@ -83,7 +83,7 @@ pub enum Output {
 
 /// What `clone` and `plan` share.
 #[derive(Args, Debug, Clone, Default)]
-pub struct RunArgs {
+pub(crate) struct RunArgs {
     /// A promotion file (TOML): source, target, selection, rules and hooks. Flags override it.
     #[arg(long, value_name = "FILE")]
     pub config: Option<PathBuf>,
@@ -176,26 +176,26 @@ fn parse_kind_policy(s: &str) -> Result<(String, OnConflict), String> {
 }
 
 /// A run: the session's settings, and where its report goes.
-pub struct Run {
+pub(crate) struct Run {
     pub settings: Settings,
     pub emit: Emit,
 }
 
 /// Where a run's report goes.
-pub struct Emit {
+pub(crate) struct Emit {
     pub report: Option<PathBuf>,
     pub output: Output,
 }
 
 impl RunArgs {
     /// Read the promotion file (if any) and combine it with the flags.
-    pub fn settings(&self) -> anyhow::Result<Run> {
+    pub(crate) fn settings(&self) -> anyhow::Result<Run> {
         let file = self.config.as_deref().map(Loaded::read).transpose()?;
         self.settings_with(file)
     }
 
     /// The settings of an export: the source alone.
-    pub fn export_settings(&self) -> anyhow::Result<Run> {
+    pub(crate) fn export_settings(&self) -> anyhow::Result<Run> {
         let e = &self.endpoints;
         if e.target_url.is_some() || !e.target_param.is_empty() || e.target_org.is_some() {
             anyhow::bail!("an export has no target: leave out the --target-* flags");
@@ -210,7 +210,7 @@ impl RunArgs {
     }
 
     /// Combine the flags with an already loaded promotion file.
-    pub fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
+    pub(crate) fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
         let sides = match &self.from_package {
             None => Sides::Live,
             Some(path) => {
@@ -244,7 +244,7 @@ impl RunArgs {
     }
 
     /// The flags as the run's overrides.
-    pub fn overrides(&self) -> Overrides {
+    pub(crate) fn overrides(&self) -> Overrides {
         let e = &self.endpoints;
         Overrides {
             platform: e.platform.clone(),

@@ -12,7 +12,7 @@ use ferry::session::Session;
 use std::io::IsTerminal;
 
 #[derive(Args, Debug)]
-pub struct CloneArgs {
+pub(crate) struct CloneArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Plan only: read and match, write nothing (same as `ferry plan`).
@@ -21,7 +21,7 @@ pub struct CloneArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct PlanArgs {
+pub(crate) struct PlanArgs {
     #[command(flatten)]
     pub run: RunArgs,
     /// Exit 0 when there is nothing to do, 2 when creates or updates are pending, 3 when
@@ -90,7 +90,7 @@ fn emit(report: &Report, run: &Emit) -> anyhow::Result<()> {
 }
 
 /// Plan, and apply unless `dry_run`, with a progress bar unless `quiet` or JSON output.
-pub async fn promote(
+pub(crate) async fn promote(
     session: &Session,
     output: Output,
     dry_run: bool,
@@ -101,11 +101,11 @@ pub async fn promote(
 }
 
 /// Open the session of a run.
-pub async fn open_run(run: Run) -> anyhow::Result<(Session, Emit)> {
+pub(crate) async fn open_run(run: Run) -> anyhow::Result<(Session, Emit)> {
     Ok((Session::open(run.settings).await?, run.emit))
 }
 
-pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
+pub(crate) async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
     let opened = match args.run.settings() {
         Ok(run) => open_run(run).await,
         Err(e) => Err(e),
@@ -148,7 +148,7 @@ pub async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
     }
 }
 
-pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
+pub(crate) async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
     let run = async {
         let (session, run) = open_run(args.run.settings()?).await?;
         let report = promote(&session, run.output, true, true).await;
@@ -181,20 +181,5 @@ pub async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
             Ok(1)
         }
         Err(e) => Err(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use ferry::promotion::parse_size;
-
-    #[test]
-    fn sizes_read_like_unstracts_tool() {
-        assert_eq!(parse_size("25").unwrap(), 25);
-        assert_eq!(parse_size("25MB").unwrap(), 25 << 20);
-        assert_eq!(parse_size("1.5GB").unwrap(), 3 << 29);
-        assert_eq!(parse_size(" 512 kb ").unwrap(), 512 << 10);
-        assert!(parse_size("lots").unwrap_err().contains("not a size"));
-        assert!(parse_size("5TB").unwrap_err().contains("unknown unit"));
     }
 }

@@ -11,7 +11,7 @@ use ferry::promotion::Loaded;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 
 #[derive(Args, Debug)]
-pub struct DemoArgs {
+pub(crate) struct DemoArgs {
     /// What to seed DEV with: demo, small or a number of resources.
     #[arg(long, default_value = "demo")]
     seed: Seed,
@@ -29,7 +29,7 @@ pub struct DemoArgs {
 /// The promotion file the demo runs (`scripts/demo.toml`); the demo fills in URLs and keys.
 const PROMOTION: &str = include_str!("../../scripts/demo.toml");
 
-pub async fn run(args: DemoArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
     let mut config = Config::local(vec![
         OrgSpec::seeded("dev", args.seed.clone()),
         OrgSpec::seeded("prod", Seed::Services),

@@ -8,13 +8,13 @@ use ferry::engine::report::Report;
 use serde_json::{Value, json};
 
 #[derive(Args, Debug)]
-pub struct DiffArgs {
+pub(crate) struct DiffArgs {
     #[command(flatten)]
     pub run: RunArgs,
 }
 
 /// The differences of a plan's report, as `ferry diff --output json` prints them.
-pub fn differences(report: &Report) -> Value {
+pub(crate) fn differences(report: &Report) -> Value {
     let mut differ = vec![];
     let (mut equal, mut missing, mut not_compared) = (0, vec![], vec![]);
     for i in &report.items {
@@ -38,7 +38,7 @@ pub fn differences(report: &Report) -> Value {
     })
 }
 
-pub async fn run(args: DiffArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: DiffArgs) -> anyhow::Result<u8> {
     let outcome = async {
         let (session, run) = super::clone::open_run(args.run.settings()?).await?;
         let report = super::clone::promote(&session, run.output, true, true).await;

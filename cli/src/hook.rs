@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
-pub enum HookCommand {
+pub(crate) enum HookCommand {
     /// Run a hook on one resource and print what it returns.
     Test(TestArgs),
     /// List the hooks bundled into ferry (`uses = "bundled:NAME"`).
@@ -22,7 +22,7 @@ pub enum HookCommand {
 }
 
 #[derive(Args, Debug)]
-pub struct TestArgs {
+pub(crate) struct TestArgs {
     /// The hook: a .rhai script, a .wasm component, or bundled:NAME.
     hook: String,
     /// The resource, as JSON: {"kind", "id", "key", "body"}, or just a body (then give --kind).
@@ -58,7 +58,7 @@ fn parse_param(s: &str) -> Result<(String, Value), String> {
     Ok((k.to_string(), value))
 }
 
-pub async fn run(cmd: HookCommand) -> anyhow::Result<u8> {
+pub(crate) async fn run(cmd: HookCommand) -> anyhow::Result<u8> {
     match cmd {
         HookCommand::List => {
             for n in bundled_names() {

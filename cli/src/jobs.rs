@@ -7,7 +7,7 @@ use serde_json::Value;
 use std::time::Duration;
 
 #[derive(Args, Debug, Clone)]
-pub struct Server {
+pub(crate) struct Server {
     /// The job server's URL, e.g. http://127.0.0.1:8750
     #[arg(long, env = "FERRY_SERVER", value_name = "URL")]
     server: String,
@@ -31,7 +31,7 @@ enum Output {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum JobsCommand {
+pub(crate) enum JobsCommand {
     /// The server's jobs, newest first.
     List {
         #[command(flatten)]
@@ -133,7 +133,7 @@ impl Client {
 
 /// An answer of the server that is an error is the job command's failure (exit 1), not a
 /// usage error.
-pub async fn run(c: JobsCommand) -> anyhow::Result<u8> {
+pub(crate) async fn run(c: JobsCommand) -> anyhow::Result<u8> {
     match call(c).await {
         Ok(code) => Ok(code),
         Err(e) => {

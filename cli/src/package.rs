@@ -14,7 +14,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 #[derive(Args, Debug)]
-pub struct ExportArgs {
+pub(crate) struct ExportArgs {
     /// The source flags, selection and promotion file of `ferry clone` (no target).
     #[command(flatten)]
     pub run: RunArgs,
@@ -27,7 +27,7 @@ pub struct ExportArgs {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum PackageCommand {
+pub(crate) enum PackageCommand {
     /// Print a package's manifest, counts per kind, files, the credentials a target will
     /// need, and whether its signature verifies; every entry is checked.
     Inspect(InspectArgs),
@@ -36,7 +36,7 @@ pub enum PackageCommand {
 }
 
 #[derive(Args, Debug)]
-pub struct InspectArgs {
+pub(crate) struct InspectArgs {
     pub file: PathBuf,
     /// Check the signature with this public key.
     #[arg(long, value_name = "PUBKEY")]
@@ -46,7 +46,7 @@ pub struct InspectArgs {
 }
 
 #[derive(Args, Debug)]
-pub struct KeygenArgs {
+pub(crate) struct KeygenArgs {
     pub keyfile: PathBuf,
 }
 
@@ -61,7 +61,7 @@ impl Progress for Lines {
     }
 }
 
-pub async fn export(args: ExportArgs) -> anyhow::Result<u8> {
+pub(crate) async fn export(args: ExportArgs) -> anyhow::Result<u8> {
     let key = args.sign.as_deref().map(sign::signing_key).transpose()?;
     let run = args.run.export_settings()?;
     let emit = run.emit;
@@ -119,7 +119,7 @@ fn render_export(e: &Exported) -> String {
     out
 }
 
-pub async fn run(cmd: PackageCommand) -> anyhow::Result<u8> {
+pub(crate) async fn run(cmd: PackageCommand) -> anyhow::Result<u8> {
     match cmd {
         PackageCommand::Keygen(a) => {
             let (public_path, public) = sign::keygen(&a.keyfile)?;

@@ -9,14 +9,14 @@ use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 #[derive(Subcommand, Debug)]
-pub enum PluginsCommand {
+pub(crate) enum PluginsCommand {
     /// List the loaded plugins, their kinds and their limits.
     List(ListArgs),
 }
 
 /// Where plugins come from; shared by every command that loads them.
 #[derive(Args, Debug, Clone, Default)]
-pub struct PluginArgs {
+pub(crate) struct PluginArgs {
     /// A directory of plugins (`*.wasm` with an optional `<stem>.toml` manifest, `*.rhai`)
     /// or a single plugin file; repeatable. Also from FERRY_PLUGIN_PATH (`:`-separated).
     #[arg(long = "plugins", value_name = "PATH")]
@@ -30,7 +30,7 @@ pub struct PluginArgs {
 }
 
 impl PluginArgs {
-    pub fn discovery(&self) -> Discovery {
+    pub(crate) fn discovery(&self) -> Discovery {
         let mut d = Discovery::standard(&self.paths);
         d.bundled = !self.no_bundled;
         d.kind_choice = self.kind_plugin.iter().cloned().collect::<BTreeMap<_, _>>();
@@ -46,14 +46,14 @@ fn parse_choice(s: &str) -> Result<(String, String), String> {
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     #[default]
     Table,
     Json,
 }
 
 #[derive(Args, Debug)]
-pub struct ListArgs {
+pub(crate) struct ListArgs {
     #[command(flatten)]
     plugins: PluginArgs,
     /// table for people, json for machines
@@ -61,7 +61,7 @@ pub struct ListArgs {
     output: Output,
 }
 
-pub async fn run(cmd: PluginsCommand) -> anyhow::Result<u8> {
+pub(crate) async fn run(cmd: PluginsCommand) -> anyhow::Result<u8> {
     match cmd {
         PluginsCommand::List(args) => list(args).await,
     }

@@ -10,7 +10,7 @@ use ferry_sandbox::versori;
 use std::net::SocketAddr;
 
 #[derive(Args, Debug)]
-pub struct SandboxArgs {
+pub(crate) struct SandboxArgs {
     /// Address to listen on (port 0 picks a free one; the banner says which).
     #[arg(long, default_value = "127.0.0.1:8765")]
     listen: SocketAddr,
@@ -102,7 +102,7 @@ impl SandboxArgs {
         Ok(faults)
     }
 
-    pub fn config(&self) -> anyhow::Result<Config> {
+    pub(crate) fn config(&self) -> anyhow::Result<Config> {
         if self.orgs.is_empty() {
             anyhow::bail!("the unstract sandbox serves orgs: give at least one --org ORG");
         }
@@ -135,7 +135,7 @@ impl SandboxArgs {
         })
     }
 
-    pub fn versori_config(&self) -> anyhow::Result<versori::Config> {
+    pub(crate) fn versori_config(&self) -> anyhow::Result<versori::Config> {
         if self.orgs.is_empty() {
             anyhow::bail!("the versori sandbox serves organisations: give at least one --org NAME");
         }
@@ -161,7 +161,7 @@ impl SandboxArgs {
         })
     }
 
-    pub fn strategy_config(&self) -> anyhow::Result<strategy::Config> {
+    pub(crate) fn strategy_config(&self) -> anyhow::Result<strategy::Config> {
         if self.envs.is_empty() {
             anyhow::bail!("the strategy sandbox serves environments: give at least one --env ENV");
         }
@@ -196,7 +196,7 @@ impl SandboxArgs {
     }
 }
 
-pub async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: SandboxArgs) -> anyhow::Result<u8> {
     match args.platform.as_str() {
         "unstract" => {
             let sandbox = Sandbox::start(args.config()?).await?;

@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 #[derive(Args, Debug)]
 #[command(args_conflicts_with_subcommands = true)]
-pub struct ServeArgs {
+pub(crate) struct ServeArgs {
     #[command(subcommand)]
     command: Option<ServeCommand>,
     /// Address to listen on (port 0 picks a free one; the banner says which).
@@ -43,7 +43,7 @@ fn parse_role(s: &str) -> Result<Role, String> {
     }
 }
 
-pub async fn run(args: ServeArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if let Some(ServeCommand::Token { name, role }) = args.command {
         let token = ferry_server::auth::new_token()?;
         eprintln!("the token (shown once; keep it in a secret store, give it as FERRY_TOKEN):");

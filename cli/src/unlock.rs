@@ -6,7 +6,7 @@ use clap::Args;
 use ferry::lock::Locks;
 
 #[derive(Args, Debug)]
-pub struct UnlockArgs {
+pub(crate) struct UnlockArgs {
     /// The lock to break (its id, as `ferry unlock --list` or a waiting run shows it).
     #[arg(required_unless_present = "list")]
     pub id: Option<String>,
@@ -15,7 +15,7 @@ pub struct UnlockArgs {
     pub list: bool,
 }
 
-pub async fn run(args: UnlockArgs) -> anyhow::Result<u8> {
+pub(crate) async fn run(args: UnlockArgs) -> anyhow::Result<u8> {
     let locks = Locks::standard()
         .ok_or_else(|| anyhow::anyhow!("no state directory (set HOME or FERRY_STATE_DIR)"))?;
     if args.list {

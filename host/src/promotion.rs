@@ -434,4 +434,14 @@ with = { to = "-prod" }
         let e = parse("[run]\nmax_file_size = \"5TB\"\n").unwrap_err();
         assert!(e.contains("unknown unit"), "{e}");
     }
+
+    #[test]
+    fn sizes_read_like_unstracts_tool() {
+        assert_eq!(parse_size("25").unwrap(), 25);
+        assert_eq!(parse_size("25MB").unwrap(), 25 << 20);
+        assert_eq!(parse_size("1.5GB").unwrap(), 3 << 29);
+        assert_eq!(parse_size(" 512 kb ").unwrap(), 512 << 10);
+        assert!(parse_size("lots").unwrap_err().contains("not a size"));
+        assert!(parse_size("5TB").unwrap_err().contains("unknown unit"));
+    }
 }

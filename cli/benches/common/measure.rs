@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 /// What one child process cost.
 #[derive(Debug, Clone, Copy)]
-pub struct Cost {
+pub(crate) struct Cost {
     pub wall: Duration,
     pub peak_mib: f64,
     pub cpu: Duration,
@@ -27,7 +27,7 @@ fn high_water_kib(pid: u32) -> Option<u64> {
 /// Run `cmd` to its end. CPU time comes from `wait4`; peak memory from the child's `VmHWM`,
 /// read every few milliseconds while it runs. (`ru_maxrss` would do, but on Linux a spawned
 /// child's counts the parent's memory at spawn time: the sandbox's, here.)
-pub fn measure(mut cmd: Command, log: &Path) -> Cost {
+pub(crate) fn measure(mut cmd: Command, log: &Path) -> Cost {
     let out = std::fs::File::create(log).expect("log file");
     cmd.stdout(out.try_clone().unwrap())
         .stderr(out)

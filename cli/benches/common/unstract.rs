@@ -4,7 +4,7 @@ use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox};
 
 /// A local sandbox serving `orgs`, adding `latency_ms` to every request.
-pub fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) -> Sandbox {
+pub(crate) fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) -> Sandbox {
     let mut config = Config::local(orgs);
     config.faults = Faults {
         latency_ms,
@@ -15,7 +15,7 @@ pub fn start(rt: &tokio::runtime::Runtime, orgs: Vec<OrgSpec>, latency_ms: u64) 
 
 /// The `ferry` binary with its state and cache under `dir`, and none of the caller's keys.
 #[allow(dead_code)]
-pub fn ferry(dir: &std::path::Path) -> std::process::Command {
+pub(crate) fn ferry(dir: &std::path::Path) -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
     c.env("FERRY_STATE_DIR", dir.join("state"))
         .env("FERRY_CACHE_DIR", dir.join("cache"))

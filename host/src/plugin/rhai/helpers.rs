@@ -22,7 +22,7 @@ type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
 /// A hook's request to leave the resource behind.
 #[derive(Debug, Clone)]
-pub struct Skip(pub String);
+pub(super) struct Skip(pub String);
 
 pub(super) fn register(engine: &mut Engine) {
     engine.register_type_with_name::<Skip>("Skip");

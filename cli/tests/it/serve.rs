@@ -1,0 +1,816 @@
+//! `ferry serve` end to end against the sandbox: jobs started, polled, planned, reported,
+//! logged, streamed, cancelled, listed, exported, restored and deleted through the API;
+//! 401 and 403; no secret in any answer. Then the load (50 jobs onto 5 targets, never two
+//! writing one target at once), a SIGKILL mid-job (every job ends succeeded, every target
+//! as an uninterrupted clone makes it), and a CLI run and a server job on one target.
+
+use crate::support;
+use crate::support::serve::{ADMIN, OPERATOR, Serve, VIEWER, write_config};
+use ferry_sandbox::kit::faults::Faults;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use serde_json::{Value, json};
+use std::time::{Duration, Instant, SystemTime};
+
+/// The restore's rules: the secrets a package leaves out.
+const RESTORE_RULES: &str = r#"
+[kinds.adapter]
+set = { "/adapter_metadata" = { credential = "restored" } }
+[kinds.connector]
+set = { "/connector_metadata" = { token = "restored" } }
+"#;
+
+async fn sandbox(seed: Seed, targets: &[&str]) -> Sandbox {
+    let mut orgs = vec![OrgSpec::seeded("dev", seed)];
+    orgs.extend(targets.iter().map(|t| OrgSpec::new(t)));
+    Sandbox::start(Config::local(orgs)).await.unwrap()
+}
+
+/// Every secret the run knows: the sandbox's keys and the server's tokens.
+fn secrets(sb: &Sandbox, orgs: &[&str]) -> Vec<String> {
+    let mut s = vec![
+        sb.admin_key().to_string(),
+        VIEWER.into(),
+        OPERATOR.into(),
+        ADMIN.into(),
+    ];
+    for o in orgs {
+        let k = sb.keys(o);
+        s.extend([k.read, k.read_write, k.full_access]);
+    }
+    s
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_api_runs_jobs_end_to_end() {
+    let targets = ["t0", "t1", "t2", "reference"];
+    let sb = sandbox(Seed::Demo, &targets).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &targets, 2, &[("t2", RESTORE_RULES)]);
+    let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    let mut answers: Vec<String> = vec![];
+
+    // Tokens and roles.
+    let (s, body) = srv.call("GET", "/v1/jobs", None, None).await;
+    assert_eq!(s, 401, "{body}");
+    assert_eq!(
+        serde_json::from_str::<Value>(&body).unwrap()["error"]["code"],
+        "unauthorized"
+    );
+    assert_eq!(
+        srv.call("GET", "/v1/jobs", Some("not-a-token"), None)
+            .await
+            .0,
+        401
+    );
+    assert_eq!(
+        srv.call(
+            "GET",
+            "/v1/jobs",
+            Some(&support::serve::hash_of(VIEWER)),
+            None
+        )
+        .await
+        .0,
+        401,
+        "a hash is not a token"
+    );
+    let who = srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
+    assert_eq!(who, json!({"name": "viewer", "role": "viewer"}));
+    let e = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            VIEWER,
+            Some(json!({"promotion": "dev-to-t0", "mode": "clone"})),
+            403,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "forbidden");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("operator"),
+        "{e}"
+    );
+    // Bad requests name what is wrong; nothing is queued.
+    let e = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "nope", "mode": "clone"})),
+            400,
+        )
+        .await;
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("dev-to-t0"),
+        "{e}"
+    );
+    srv.expect(
+        "POST",
+        "/v1/jobs",
+        OPERATOR,
+        Some(json!({"promotion": "dev-to-t0", "mode": "merge"})),
+        422,
+    )
+    .await;
+    srv.expect(
+        "POST",
+        "/v1/jobs",
+        OPERATOR,
+        Some(json!({"promotion": "dev-to-t0", "mode": "restore"})),
+        400,
+    )
+    .await;
+    let big = json!({"promotion": "x".repeat(100_000), "mode": "clone"});
+    assert_eq!(
+        srv.call("POST", "/v1/jobs", Some(OPERATOR), Some(big))
+            .await
+            .0,
+        413
+    );
+    assert_eq!(
+        srv.expect("GET", "/v1/jobs", VIEWER, None, 200).await["total"],
+        0
+    );
+
+    // A plan, then a clone.
+    let plan = srv.start_job("dev-to-t0", "plan").await;
+    assert_eq!(
+        (plan["status"].as_str(), plan["started_by"].as_str()),
+        (Some("queued"), Some("operator"))
+    );
+    let plan = srv
+        .wait(plan["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(plan["status"], "succeeded", "{plan}");
+    assert!(plan["counts"]["create"].as_u64().unwrap() > 10, "{plan}");
+    let pid = plan["id"].as_str().unwrap();
+    let p = srv
+        .expect("GET", &format!("/v1/jobs/{pid}/plan"), VIEWER, None, 200)
+        .await;
+    assert_eq!(p["dry_run"], true);
+    assert!(sb.writes_to("t0").is_empty(), "a plan writes nothing");
+
+    let clone = srv.start_job("dev-to-t0", "clone").await;
+    let id = clone["id"].as_str().unwrap().to_string();
+    // Its events: job records with progress, log lines, then the end, and the stream closes.
+    let (status, events) = srv
+        .call("GET", &format!("/v1/jobs/{id}/events"), Some(VIEWER), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(events.contains("event: end"), "{events}");
+    assert!(events.contains("event: log"), "{events}");
+    let job = srv.wait(&id, Duration::from_secs(120)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    assert_eq!(job["progress"]["percent"], 100);
+    assert!(job["started"].is_string() && job["finished"].is_string());
+    assert!(
+        job["source"]
+            .as_str()
+            .unwrap()
+            .starts_with("dev @ http://127.0.0.1"),
+        "{job}"
+    );
+    let report = srv
+        .expect("GET", &format!("/v1/jobs/{id}/report"), VIEWER, None, 200)
+        .await;
+    assert_eq!(report["dry_run"], false);
+    assert!(
+        report["kinds"]["adapter"]["created"].as_u64().unwrap() > 0,
+        "{report}"
+    );
+    // The job's target is what the CLI's clone makes.
+    support::expect(
+        &support::output(
+            &mut support::ferry_between("clone", &sb, "dev", "reference")
+                .env("FERRY_STATE_DIR", state.path()),
+        ),
+        0,
+    );
+    assert_eq!(sb.dump("t0"), sb.dump("reference"));
+    // Its log is its own.
+    let log = srv
+        .expect("GET", &format!("/v1/jobs/{id}/log"), VIEWER, None, 200)
+        .await;
+    let lines: Vec<&str> = log["lines"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l["message"].as_str().unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.starts_with("started (clone dev-to-t0")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.starts_with("created adapter")),
+        "{lines:?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("(plan dev-to-t0")),
+        "another job's line: {lines:?}"
+    );
+    let newer = srv
+        .expect(
+            "GET",
+            &format!("/v1/jobs/{id}/log?after=3"),
+            VIEWER,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(newer["lines"][0]["seq"], 4);
+    answers.extend([p.to_string(), report.to_string(), log.to_string(), events]);
+
+    // Cancel: a slow clone stops; a finished job cannot be cancelled.
+    sb.set_faults(
+        "t1",
+        Faults {
+            latency_ms: 100,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let slow = srv.start_job("dev-to-t1", "clone").await;
+    let sid = slow["id"].as_str().unwrap().to_string();
+    let t = Instant::now();
+    while sb.writes_to("t1").is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the slow clone never wrote"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // A second job on the same target waits in the queue; cancelled there, it never runs.
+    let queued = srv.start_job("dev-to-t1", "clone").await;
+    let qid = queued["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        srv.expect("GET", &format!("/v1/jobs/{qid}"), VIEWER, None, 200)
+            .await["status"],
+        "queued"
+    );
+    let q = srv
+        .expect(
+            "POST",
+            &format!("/v1/jobs/{qid}/cancel"),
+            OPERATOR,
+            None,
+            202,
+        )
+        .await;
+    assert_eq!(
+        (q["status"].as_str(), q["started"].as_str()),
+        (Some("cancelled"), None),
+        "{q}"
+    );
+    assert_eq!(
+        srv.expect("POST", &format!("/v1/jobs/{sid}/cancel"), VIEWER, None, 403)
+            .await["error"]["code"],
+        "forbidden"
+    );
+    let c = srv
+        .expect(
+            "POST",
+            &format!("/v1/jobs/{sid}/cancel"),
+            OPERATOR,
+            None,
+            202,
+        )
+        .await;
+    assert_eq!(c["status"], "cancelling");
+    // A running job is not deleted.
+    assert_eq!(
+        srv.expect("DELETE", &format!("/v1/jobs/{sid}"), ADMIN, None, 409)
+            .await["error"]["code"],
+        "not_finished"
+    );
+    let c = srv.wait(&sid, Duration::from_secs(120)).await;
+    assert_eq!(c["status"], "cancelled", "{c}");
+    let written = sb.writes_to("t1").len();
+    let all = sb.writes_to("t0").len();
+    assert!(
+        written < all,
+        "the cancelled clone stopped early ({written} of {all} writes)"
+    );
+    assert_eq!(
+        srv.expect(
+            "POST",
+            &format!("/v1/jobs/{sid}/cancel"),
+            OPERATOR,
+            None,
+            409
+        )
+        .await["error"]["code"],
+        "finished"
+    );
+    sb.set_faults("t1", Faults::default()).unwrap();
+
+    // Export, download, restore from it.
+    let x = srv.start_job("dev-to-t2", "export").await;
+    let xid = x["id"].as_str().unwrap().to_string();
+    let x = srv.wait(&xid, Duration::from_secs(120)).await;
+    assert_eq!(x["status"], "succeeded", "{x}");
+    assert_eq!(x["package"], format!("/v1/jobs/{xid}/package"));
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/jobs/{xid}/package", srv.url))
+        .bearer_auth(VIEWER)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let package = resp.bytes().await.unwrap();
+    assert_eq!(&package[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
+    let r = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "dev-to-t2", "mode": "restore", "package": xid})),
+            201,
+        )
+        .await;
+    let r = srv
+        .wait(r["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    // The secrets are not in a package: the promotion's rules set them.
+    assert_eq!(r["status"], "succeeded", "{r}");
+    assert!(r["counts"]["created"].as_u64().unwrap() > 10, "{r}");
+    let rr = srv
+        .expect(
+            "GET",
+            &format!("/v1/jobs/{}/report", r["id"].as_str().unwrap()),
+            VIEWER,
+            None,
+            200,
+        )
+        .await;
+    assert!(
+        !rr["credentials_needed"].to_string().contains("adapter"),
+        "{rr}"
+    );
+    assert_eq!(
+        srv.expect("GET", &format!("/v1/jobs/{id}/package"), VIEWER, None, 404)
+            .await["error"]["code"],
+        "not_found"
+    );
+
+    // List, filter, page.
+    let list = srv
+        .expect("GET", "/v1/jobs?status=succeeded", VIEWER, None, 200)
+        .await;
+    assert_eq!(list["total"], 4, "{list}");
+    let exports = srv
+        .expect(
+            "GET",
+            "/v1/jobs?status=succeeded&mode=export",
+            VIEWER,
+            None,
+            200,
+        )
+        .await;
+    assert_eq!(
+        (exports["total"].as_u64(), exports["jobs"][0]["id"].as_str()),
+        (Some(1), Some(xid.as_str()))
+    );
+    let page = srv
+        .expect("GET", "/v1/jobs?offset=1&limit=2", VIEWER, None, 200)
+        .await;
+    assert_eq!(
+        (
+            page["total"].as_u64(),
+            page["jobs"].as_array().unwrap().len()
+        ),
+        (Some(6), 2)
+    );
+    let cancelled = srv
+        .expect("GET", "/v1/jobs?status=cancelled,failed", VIEWER, None, 200)
+        .await;
+    let ids: Vec<&str> = cancelled["jobs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [qid.as_str(), sid.as_str()]);
+    assert_eq!(
+        srv.expect("GET", "/v1/jobs?status=bogus", VIEWER, None, 400)
+            .await["error"]["code"],
+        "bad_request"
+    );
+    assert_eq!(
+        srv.expect("GET", "/v1/jobs?limit=many", VIEWER, None, 400)
+            .await["error"]["code"],
+        "bad_request"
+    );
+    assert_eq!(
+        srv.expect("PUT", "/v1/jobs", OPERATOR, None, 405).await["error"]["code"],
+        "bad_request"
+    );
+    answers.push(list.to_string());
+    answers.push(
+        srv.expect("GET", "/v1/promotions", VIEWER, None, 200)
+            .await
+            .to_string(),
+    );
+
+    // Delete: admins only, finished jobs only.
+    assert_eq!(
+        srv.expect("DELETE", &format!("/v1/jobs/{pid}"), OPERATOR, None, 403)
+            .await["error"]["code"],
+        "forbidden"
+    );
+    srv.expect("DELETE", &format!("/v1/jobs/{pid}"), ADMIN, None, 204)
+        .await;
+    srv.expect("GET", &format!("/v1/jobs/{pid}"), VIEWER, None, 404)
+        .await;
+    srv.expect("DELETE", &format!("/v1/jobs/{xid}"), ADMIN, None, 204)
+        .await;
+    assert!(
+        !dir.path()
+            .join("packages")
+            .join(format!("{xid}.ferry"))
+            .exists(),
+        "its package went too"
+    );
+
+    // The OpenAPI document describes every route.
+    let doc = srv
+        .expect("GET", "/v1/openapi.json", VIEWER, None, 200)
+        .await;
+    for path in [
+        "/v1/jobs",
+        "/v1/jobs/{id}",
+        "/v1/jobs/{id}/cancel",
+        "/v1/jobs/{id}/events",
+        "/v1/jobs/{id}/package",
+    ] {
+        assert!(
+            doc["paths"][path].is_object(),
+            "{path} not in the OpenAPI document"
+        );
+    }
+
+    // No secret in any answer, the store or the server's log.
+    let store = std::fs::read(dir.path().join("jobs.sqlite")).unwrap();
+    let wal = std::fs::read(dir.path().join("jobs.sqlite-wal")).unwrap_or_default();
+    let log = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    let kept = format!(
+        "{}{}{}{log}",
+        answers.join(""),
+        String::from_utf8_lossy(&store),
+        String::from_utf8_lossy(&wal)
+    );
+    for s in secrets(&sb, &["dev", "t0", "t1", "t2", "reference"]) {
+        assert!(
+            !kept.contains(&s),
+            "a secret in an answer, the store or the log"
+        );
+    }
+    for s in secrets(&sb, &["dev", "t2"]) {
+        assert!(
+            !package.windows(s.len()).any(|w| w == s.as_bytes()),
+            "a secret in the package"
+        );
+    }
+}
+
+/// A time of the API (RFC 3339 with milliseconds) as microseconds since `epoch`.
+fn micros_since(t: &str, epoch: SystemTime) -> i64 {
+    let at = humantime::parse_rfc3339(t).unwrap();
+    match at.duration_since(epoch) {
+        Ok(d) => d.as_micros() as i64,
+        Err(e) => -(e.duration().as_micros() as i64),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fifty_jobs_onto_five_targets_never_two_writing_one_at_once() {
+    let targets = ["t0", "t1", "t2", "t3", "t4"];
+    // The sandbox's log counts from its start: the jobs' times are placed on it from here.
+    let epoch = SystemTime::now();
+    let sb = sandbox(Seed::Small, &targets).await;
+    for t in targets {
+        sb.set_faults(
+            t,
+            Faults {
+                latency_ms: 5,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &targets, 3, &[]);
+    let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    let submitted: Vec<Value> = futures::future::join_all((0..50).map(|i| {
+        let srv = &srv;
+        async move { srv.start_job(&format!("dev-to-t{}", i % 5), "clone").await }
+    }))
+    .await;
+    let mut jobs = vec![];
+    for j in &submitted {
+        jobs.push(
+            srv.wait(j["id"].as_str().unwrap(), Duration::from_secs(600))
+                .await,
+        );
+    }
+    let log = sb.log();
+    let mut most_at_once = 0;
+    for t in targets {
+        let promotion = format!("dev-to-{t}");
+        let mut spans: Vec<(i64, i64)> = jobs
+            .iter()
+            .filter(|j| j["promotion"] == promotion.as_str())
+            .map(|j| {
+                assert_eq!(j["status"], "succeeded", "{j}");
+                (
+                    micros_since(j["started"].as_str().unwrap(), epoch),
+                    micros_since(j["finished"].as_str().unwrap(), epoch),
+                )
+            })
+            .collect();
+        assert_eq!(spans.len(), 10);
+        spans.sort();
+        for w in spans.windows(2) {
+            assert!(w[0].1 <= w[1].0, "two jobs on {t} overlap: {w:?}");
+        }
+        // Every write the target received falls in one job's time (a few ms of slack for
+        // the two clocks' start).
+        let writes: Vec<_> = log.iter().filter(|l| l.org == t && l.is_write()).collect();
+        assert!(!writes.is_empty());
+        for w in writes {
+            let (s, e) = (w.start_us as i64, w.end_us as i64);
+            assert!(
+                spans
+                    .iter()
+                    .any(|(a, b)| s >= a - 20_000 && e <= b + 20_000),
+                "a write to {t} outside every job's time: {w:?}"
+            );
+        }
+        assert_eq!(sb.dump(t), sb.dump("t0"), "{t} is not what the others are");
+    }
+    // Several targets ran at once (the slots were used), never more than --max-jobs.
+    let mut all: Vec<(i64, i32)> = jobs
+        .iter()
+        .flat_map(|j| {
+            [
+                (micros_since(j["started"].as_str().unwrap(), epoch), 1),
+                (micros_since(j["finished"].as_str().unwrap(), epoch), -1),
+            ]
+        })
+        .collect();
+    all.sort();
+    let mut now = 0;
+    for (_, d) in all {
+        now += d;
+        most_at_once = most_at_once.max(now);
+    }
+    assert!(
+        (2..=3).contains(&most_at_once),
+        "{most_at_once} jobs at once with max_jobs 3"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
+    let targets = ["t0", "t1", "t2", "reference"];
+    let sb = sandbox(Seed::Demo, &targets).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &targets, 2, &[]);
+    support::expect(
+        &support::output(
+            &mut support::ferry_between("clone", &sb, "dev", "reference")
+                .env("FERRY_STATE_DIR", state.path()),
+        ),
+        0,
+    );
+    for t in ["t0", "t1", "t2"] {
+        sb.set_faults(
+            t,
+            Faults {
+                latency_ms: 30,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    }
+    let mut srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    let ids: Vec<String> = futures::future::join_all(["t0", "t1", "t2"].map(|t| {
+        let srv = &srv;
+        async move {
+            srv.start_job(&format!("dev-to-{t}"), "clone").await["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    }))
+    .await;
+    // Kill it once the first targets are being written.
+    let t = Instant::now();
+    while sb.writes_to("t0").len() < 5 && sb.writes_to("t1").len() < 5 {
+        assert!(t.elapsed() < Duration::from_secs(60), "no job wrote");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    srv.kill();
+    let running: Vec<String> = {
+        // What the store said at the kill: read it through a new server.
+        let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+        let mut resumed = vec![];
+        for id in &ids {
+            let job = srv.wait(id, Duration::from_secs(300)).await;
+            assert_eq!(job["status"], "succeeded", "{job}");
+            if job["resumed"] == true {
+                assert_eq!(job["attempts"], 2, "{job}");
+                let log = srv
+                    .expect("GET", &format!("/v1/jobs/{id}/log"), VIEWER, None, 200)
+                    .await;
+                assert!(log.to_string().contains("runs again"), "{log}");
+                resumed.push(id.clone());
+            }
+        }
+        resumed
+    };
+    assert!(!running.is_empty(), "no job was running at the kill");
+    for t in ["t0", "t1", "t2"] {
+        assert_eq!(
+            sb.dump(t),
+            sb.dump("reference"),
+            "{t} differs from an uninterrupted clone"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cli_run_and_a_server_job_on_one_target_take_turns() {
+    let targets = ["t0"];
+    let sb = sandbox(Seed::Demo, &targets).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &targets, 2, &[]);
+    let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    sb.set_faults(
+        "t0",
+        Faults {
+            latency_ms: 60,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut cli = support::ferry_between("clone", &sb, "dev", "t0")
+        .env("FERRY_STATE_DIR", state.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let t = Instant::now();
+    while sb.writes_to("t0").is_empty() {
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the CLI clone never wrote"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let job = srv.start_job("dev-to-t0", "clone").await;
+    let id = job["id"].as_str().unwrap().to_string();
+    // The job waits for the CLI's lease.
+    let t = Instant::now();
+    loop {
+        let j = srv
+            .expect("GET", &format!("/v1/jobs/{id}"), VIEWER, None, 200)
+            .await;
+        if j["phase"] == "waiting for the target" {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(60),
+            "the job never waited: {j}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let cli_writes_before = sb.writes_to("t0").len();
+    let status = tokio::task::block_in_place(|| cli.wait().unwrap());
+    assert!(status.success());
+    let cli_end = sb.writes_to("t0").len();
+    assert!(
+        cli_end > cli_writes_before,
+        "the CLI kept writing while the job waited"
+    );
+    let job = srv.wait(&id, Duration::from_secs(120)).await;
+    assert_eq!(job["status"], "succeeded", "{job}");
+    let log = srv
+        .expect("GET", &format!("/v1/jobs/{id}/log"), VIEWER, None, 200)
+        .await;
+    assert!(
+        log.to_string().contains("is locked by ferry (pid"),
+        "the job's log names the holder: {log}"
+    );
+    // The CLI made everything; the job, after it, found it all there.
+    assert_eq!(job["counts"].get("created"), None, "{job}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
+    // "nokey": an environment whose key variable the server does not have.
+    let sb = sandbox(Seed::Small, &["t0", "nokey"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &["t0", "nokey"], 2, &[]);
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let jobs = |token: &str, args: &[&str]| {
+        let mut c = support::ferry_command();
+        c.arg("jobs")
+            .args(args)
+            .env("FERRY_SERVER", &srv.url)
+            .env("FERRY_TOKEN", token);
+        support::output(&mut c)
+    };
+    // start --wait follows the job to its end, its log on stderr.
+    let out = jobs(
+        OPERATOR,
+        &[
+            "start",
+            "dev-to-t0",
+            "--mode",
+            "clone",
+            "--wait",
+            "--output",
+            "json",
+        ],
+    );
+    support::expect(&out, 0);
+    let job = support::json_of(&out);
+    assert_eq!(job["status"], "succeeded");
+    let id = job["id"].as_str().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("started (clone dev-to-t0"),
+        "{out:?}"
+    );
+    let out = jobs(
+        VIEWER,
+        &["list", "--status", "succeeded", "--output", "json"],
+    );
+    support::expect(&out, 0);
+    assert_eq!(support::json_of(&out)["jobs"][0]["id"], id);
+    let out = jobs(VIEWER, &["show", id]);
+    support::expect(&out, 0);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("succeeded"));
+    let out = jobs(VIEWER, &["logs", id]);
+    support::expect(&out, 0);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("created"),
+        "{out:?}"
+    );
+    // The server's refusals are the command's failures, with the server's message.
+    let out = jobs(OPERATOR, &["cancel", id]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("has finished"),
+        "{out:?}"
+    );
+    let out = jobs(VIEWER, &["start", "dev-to-t0"]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs the operator role"),
+        "{out:?}"
+    );
+    let out = jobs("wrong", &["list"]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("unknown token"),
+        "{out:?}"
+    );
+
+    // A job whose target's key is missing fails naming the variable; nothing is written.
+    let out = jobs(
+        OPERATOR,
+        &["start", "dev-to-nokey", "--wait", "--output", "json"],
+    );
+    support::expect(&out, 1);
+    let job = support::json_of(&out);
+    assert_eq!(job["status"], "failed");
+    assert!(
+        job["message"].as_str().unwrap().contains("TEST_KEY_NOKEY"),
+        "{job}"
+    );
+    assert!(sb.writes_to("nokey").is_empty());
+
+    // `ferry serve token` prints a token once, and the entry with its hash.
+    let out = support::output(
+        support::ferry_command().args(["serve", "token", "--name", "ci", "--role", "operator"]),
+    );
+    support::expect(&out, 0);
+    let token = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let entry = String::from_utf8_lossy(&out.stderr);
+    assert!(token.starts_with("ferry_") && token.len() > 60, "{token}");
+    assert!(
+        entry.contains(&support::serve::hash_of(&token)) && entry.contains("role = \"operator\""),
+        "{entry}"
+    );
+}

@@ -1,0 +1,91 @@
+//! What the CLI's tests share: the `ferry` command as every test runs it, reading its output,
+//! the sandbox, the test plugins and the job server.
+
+// Shared with the library's tests (one copy of how the test plugins are built); not every
+// helper there is used here.
+#[allow(dead_code)]
+#[path = "../../../../host/tests/it/support/plugins.rs"]
+mod plugins;
+pub(crate) mod serve;
+pub(crate) mod system;
+// A child's peak memory, as the benchmarks measure it.
+#[allow(dead_code)]
+#[path = "../../../benches/common/measure.rs"]
+pub(crate) mod measure;
+
+pub(crate) use plugins::{plugin_dir, repo_root};
+use serde_json::Value;
+
+/// The `ferry` binary as every test runs it: nothing from the caller's environment that
+/// would change what it does (keys, a plugin path), and the cache and state folders the
+/// tests share.
+pub(crate) fn ferry_command() -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
+    let tmp = std::env::temp_dir();
+    c.env("FERRY_CACHE_DIR", tmp.join("ferry-test-cache"))
+        .env("FERRY_STATE_DIR", tmp.join("ferry-test-state"))
+        .env_remove("FERRY_PLUGIN_PATH")
+        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
+        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    for side in ["SOURCE", "TARGET"] {
+        for what in ["KEY", "USER", "PASSWORD"] {
+            c.env_remove(format!("FERRY_{side}_{what}"));
+        }
+    }
+    c
+}
+
+/// `ferry SUB` from org `source` to org `target` of the sandbox, with a read key for the
+/// source and a read-write key for the target in the environment.
+pub(crate) fn ferry_between(
+    sub: &str,
+    sb: &ferry_sandbox::unstract::Sandbox,
+    source: &str,
+    target: &str,
+) -> std::process::Command {
+    let mut c = ferry_command();
+    c.args([sub, "--source-url", sb.url(), "--source-org", source])
+        .args(["--target-url", sb.url(), "--target-org", target])
+        .env("UNSTRACT_SRC_PLATFORM_KEY", sb.keys(source).read)
+        .env("UNSTRACT_TGT_PLATFORM_KEY", sb.keys(target).read_write);
+    c
+}
+
+/// Run a command to its end from a multi-threaded tokio test (the sandbox it talks to runs
+/// on the test's runtime).
+pub(crate) fn output(c: &mut std::process::Command) -> std::process::Output {
+    tokio::task::block_in_place(|| c.output().unwrap())
+}
+
+/// The exit code must be `code`; else both streams are shown.
+pub(crate) fn expect(out: &std::process::Output, code: i32) {
+    assert_eq!(
+        out.status.code(),
+        Some(code),
+        "stdout:\n{}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Stdout as JSON (the report of `--output json`).
+pub(crate) fn json_of(out: &std::process::Output) -> Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "not JSON ({e}): {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+/// A local sandbox with a source org "dev" seeded with `seed` and an empty target "prod".
+pub(crate) async fn dev_and_prod(seed: ferry_sandbox::unstract::Seed) -> ferry_sandbox::unstract::Sandbox {
+    use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox};
+    Sandbox::start(Config::local(vec![
+        OrgSpec::seeded("dev", seed),
+        OrgSpec::new("prod"),
+    ]))
+    .await
+    .unwrap()
+}

@@ -13,15 +13,15 @@ use tracing_subscriber::registry::LookupSpan;
 /// A line: the job, its level, its text.
 pub type Logged = (String, String, String);
 
-static SINK: OnceLock<(
+/// Where lines go, and the receiver until the server takes it.
+type Sink = (
     UnboundedSender<Logged>,
     std::sync::Mutex<Option<UnboundedReceiver<Logged>>>,
-)> = OnceLock::new();
+);
 
-fn sink() -> &'static (
-    UnboundedSender<Logged>,
-    std::sync::Mutex<Option<UnboundedReceiver<Logged>>>,
-) {
+static SINK: OnceLock<Sink> = OnceLock::new();
+
+fn sink() -> &'static Sink {
     SINK.get_or_init(|| {
         let (tx, rx) = unbounded_channel();
         (tx, std::sync::Mutex::new(Some(rx)))

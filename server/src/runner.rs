@@ -573,11 +573,7 @@ impl Progress for Live {
         self.update(false, |j| {
             let p = &mut j.progress;
             p.done += 1;
-            p.percent = if p.total == 0 {
-                0
-            } else {
-                (p.done * 100 / p.total).min(100) as u8
-            };
+            p.percent = (p.done * 100).checked_div(p.total).unwrap_or(0).min(100) as u8;
         });
     }
 

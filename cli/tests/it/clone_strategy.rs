@@ -625,7 +625,7 @@ async fn projects_are_not_compared_and_prune_deletes_a_lost_one() {
         .keys()
         .cloned()
         .collect();
-    assert_eq!(&after, &[kept.clone()]);
+    assert_eq!(&after, std::slice::from_ref(kept));
     source_only_ran_jobs(&sb, "dev");
 }
 

@@ -107,12 +107,11 @@ fn secret_values(dump: &Value) -> Vec<String> {
             Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
             Value::Object(o) => {
                 for (k, x) in o {
-                    if ["key", "secret", "token", "password"]
+                    // under a secret-like name every string; elsewhere, nested objects
+                    let secret_like = ["key", "secret", "token", "password"]
                         .iter()
-                        .any(|w| k.contains(w))
-                    {
-                        strings(x, out);
-                    } else if x.is_object() {
+                        .any(|w| k.contains(w));
+                    if secret_like || x.is_object() {
                         strings(x, out);
                     }
                 }

@@ -185,7 +185,7 @@ async fn the_api_runs_jobs_end_to_end() {
     // The job's target is what the CLI's clone makes.
     support::expect(
         &support::output(
-            &mut support::ferry_between("clone", &sb, "dev", "reference")
+            support::ferry_between("clone", &sb, "dev", "reference")
                 .env("FERRY_STATE_DIR", state.path()),
         ),
         0,
@@ -586,7 +586,7 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
     write_config(dir.path(), &sb, &targets, 2, &[]);
     support::expect(
         &support::output(
-            &mut support::ferry_between("clone", &sb, "dev", "reference")
+            support::ferry_between("clone", &sb, "dev", "reference")
                 .env("FERRY_STATE_DIR", state.path()),
         ),
         0,

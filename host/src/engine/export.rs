@@ -200,10 +200,10 @@ fn remove_at(body: &mut Value, concrete: &str) {
             o.remove(&last);
         }
         Some(Value::Array(a)) => {
-            if let Ok(i) = last.parse::<usize>() {
-                if i < a.len() {
-                    a[i] = Value::Null;
-                }
+            if let Ok(i) = last.parse::<usize>()
+                && i < a.len()
+            {
+                a[i] = Value::Null;
             }
         }
         _ => {}

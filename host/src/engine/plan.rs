@@ -475,6 +475,7 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
         }
     }
     let info: HashMap<&str, &KindInfo> = kinds.iter().map(|k| (k.name.as_str(), k)).collect();
+    #[allow(clippy::needless_range_loop)] // the loop writes items[i] and reads other items
     for i in 0..items.len() {
         let Some(k) = info.get(items[i].source.kind.as_str()) else {
             continue;

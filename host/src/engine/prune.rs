@@ -126,20 +126,17 @@ pub fn plan(
     // A kept candidate keeps what it references in turn: repeat until nothing changes.
     loop {
         let mut changed = false;
-        for i in 0..planned.len() {
-            if matches!(planned[i].verdict, Verdict::Keep(_)) {
+        for p in planned.iter_mut() {
+            if matches!(p.verdict, Verdict::Keep(_)) {
                 continue;
             }
-            let r = planned[i].record.clone();
+            let r = p.record.clone();
             if let Some((who, _)) = holders
                 .iter()
                 .find(|(_, refs)| refs.iter().any(|x| names(x, &r)))
             {
-                planned[i].verdict = Verdict::Keep(format!("still referenced by {who}"));
-                let kept = (
-                    format!("{} {:?}", r.kind, r.key),
-                    planned[i].record.refs.clone(),
-                );
+                p.verdict = Verdict::Keep(format!("still referenced by {who}"));
+                let kept = (format!("{} {:?}", r.kind, r.key), p.record.refs.clone());
                 holders.push(kept);
                 changed = true;
             }

@@ -265,7 +265,7 @@ fn numbered(next: &str, pages: usize) -> Option<Vec<String>> {
 fn items_at(mut page: Value, pointer: &str, path: &str) -> Result<Vec<Value>, ListError> {
     match page.pointer_mut(pointer) {
         Some(Value::Array(items)) => Ok(std::mem::take(items)),
-        Some(Value::Null) | None if pointer != "" => Ok(vec![]),
+        Some(Value::Null) | None if !pointer.is_empty() => Ok(vec![]),
         _ => Err(shape(path, format!("expected a list at {pointer:?}"))),
     }
 }

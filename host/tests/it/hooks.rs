@@ -197,7 +197,7 @@ async fn the_ready_made_hooks() {
     let shown: Vec<String> = out.rewrites.iter().map(|r| r.to_string()).collect();
     assert_eq!(
         shown,
-        vec![
+        [
             "/notes/debug: true → (absent) (hook bundled:scrub.rhai)".to_string(),
             "/notes/keep: 1 → 2 (hook bundled:scrub.rhai)".to_string()
         ]

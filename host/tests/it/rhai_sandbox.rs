@@ -234,7 +234,7 @@ async fn a_rhai_cloner_speaks_the_same_contract() {
     assert_eq!((info.name.as_str(), info.runtime), ("tag", "rhai"));
     let grant = Grant::online(server.client("dev", "prod"));
     let c = CallContext::default();
-    let tags = support::listed(&cloner, &grant, "tag").await;
+    let tags = support::listed(cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 60);
     assert_eq!(
         cloner

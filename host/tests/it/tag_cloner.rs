@@ -38,7 +38,7 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
     let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
-    let tags = support::listed(&cloner, &grant, "tag").await;
+    let tags = support::listed(cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 120, "all three pages of 50");
     let pages = server
         .log()
@@ -112,7 +112,7 @@ async fn a_rejected_create_is_an_invalid_error_naming_the_call() {
     let (_rt, registry) = bundled().await;
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
     let grant = Grant::online(server.client("dev", "prod"));
-    let tags = support::listed(&cloner, &grant, "tag").await;
+    let tags = support::listed(cloner, &grant, "tag").await;
     // The same name exists on prod: the server answers 400 with a DRF field error.
     let e = cloner
         .create(grant, &CallContext::default(), "tag", &tags[0])
@@ -160,7 +160,7 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
     let (_, _, cloner) = registry.cloner_for("tag").unwrap();
     let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
-    let tags = support::listed(&cloner, &grant, "tag").await;
+    let tags = support::listed(cloner, &grant, "tag").await;
     let made = [
         cloner
             .create(grant.clone(), &ctx, "tag", &tags[3])
@@ -238,7 +238,7 @@ async fn older_contract(crate_name: &str, minor: u32) {
     let grant = Grant::online(server.client("dev", "prod"));
     let ctx = CallContext::default();
 
-    let tags = support::listed(&cloner, &grant, "tag").await;
+    let tags = support::listed(cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 120);
     let made = cloner
         .create(grant.clone(), &ctx, "tag", &tags[7])

@@ -286,12 +286,12 @@ pub fn post_form(side: Side, path: &str, parts: Vec<wit::FormPart>) -> Result<Re
 
 pub use wit::{Body, FormPart, Method};
 
+/// One list to read: the side, the path and the query.
+pub type ListSpec = (Side, String, Vec<(String, String)>);
+
 /// Read several lists at once, each through every page: `(side, path, query)` per list, all
 /// paged alike. The first failure fails them all.
-pub fn list_all_many(
-    lists: &[(Side, String, Vec<(String, String)>)],
-    paging: Paging,
-) -> Result<Vec<Vec<Value>>> {
+pub fn list_all_many(lists: &[ListSpec], paging: Paging) -> Result<Vec<Vec<Value>>> {
     let paging: wit::Paging = paging.into();
     let reqs: Vec<wit::ListRequest> = lists
         .iter()

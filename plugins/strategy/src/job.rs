@@ -8,7 +8,7 @@ use ferry_sdk::files::{Download, Encoding, TransferOutcome, TransferRequest, Upl
 use ferry_sdk::prelude::*;
 
 /// A settled duplication: what the report shows of it.
-pub struct Outcome {
+pub(crate) struct Outcome {
     /// the target project's id
     pub project_id: String,
     pub summary: Value,
@@ -77,7 +77,7 @@ impl Seen {
     }
 }
 
-pub struct Job<'a> {
+pub(crate) struct Job<'a> {
     pub settings: &'a Settings,
     /// the source project
     pub project_id: &'a str,
@@ -95,7 +95,7 @@ pub struct Job<'a> {
 }
 
 impl<'a> Job<'a> {
-    pub fn new(
+    pub(crate) fn new(
         settings: &'a Settings,
         project: (&'a str, &'a str),
         target_name: &'a str,
@@ -134,7 +134,7 @@ impl<'a> Job<'a> {
 
     /// Run the job to its end. Interrupted (Ctrl-C), it cancels itself on each side where
     /// it runs and returns [`Error::Cancelled`].
-    pub fn run(&mut self) -> Result<Outcome> {
+    pub(crate) fn run(&mut self) -> Result<Outcome> {
         match self.drive() {
             Err(Error::Cancelled) => {
                 self.cancel();
@@ -147,7 +147,7 @@ impl<'a> Job<'a> {
     /// The source's half alone, for `ferry export`: start (or find) the job, wait until the
     /// source has exported, and download its package, which the host saves in ferry's
     /// package. A restore replays these answers, then restores the package on its target.
-    pub fn export(&mut self) -> Result<Value> {
+    pub(crate) fn export(&mut self) -> Result<Value> {
         let exported = (|| {
             self.versions()?;
             self.start_source()?;
@@ -193,7 +193,7 @@ impl<'a> Job<'a> {
         match self.started()? {
             Some(rec) => {
                 self.id = rec["id"].as_str().unwrap_or("").to_string();
-                log::info(&format!(
+                log::info(format!(
                     "{}: waiting for duplication {} started earlier",
                     self.project_name, self.id
                 ));
@@ -274,20 +274,16 @@ impl<'a> Job<'a> {
     /// name, if it can still complete.
     fn started(&self) -> Result<Option<Value>> {
         let records = duplications(Side::Source)?;
-        let Some(found) = records
-            .into_iter()
-            .filter(|r| {
-                r["source"]["project"]["id"] == self.project_id
-                    && r["target"]["project"]["name"] == self.target_name
-                    && r["target"]["environment"]["id"]
-                        .as_str()
-                        .map(|u| u.trim_end_matches('/'))
-                        == Some(self.settings.target_url.as_str())
-                    && !FAILED.contains(&status(r).as_str())
-                    && status(r) != "CANCELLING"
-            })
-            .last()
-        else {
+        let Some(found) = records.into_iter().rfind(|r| {
+            r["source"]["project"]["id"] == self.project_id
+                && r["target"]["project"]["name"] == self.target_name
+                && r["target"]["environment"]["id"]
+                    .as_str()
+                    .map(|u| u.trim_end_matches('/'))
+                    == Some(self.settings.target_url.as_str())
+                && !FAILED.contains(&status(r).as_str())
+                && status(r) != "CANCELLING"
+        }) else {
             return Ok(None);
         };
         // In sync mode, a job whose target side has ended made the project it could (the
@@ -333,16 +329,13 @@ impl<'a> Job<'a> {
     /// Package mode: a restoration an earlier run started from this job's package.
     fn restoration_started(&self) -> Result<Option<Value>> {
         let records = duplications(Side::Target)?;
-        Ok(records
-            .into_iter()
-            .filter(|r| {
-                r["source"]["project"]["id"] == self.project_id
-                    && r["target"]["project"]["name"] == self.target_name
-                    && r["id"] != self.id.as_str()
-                    && !FAILED.contains(&status(r).as_str())
-                    && status(r) != "COMPLETED"
-            })
-            .last())
+        Ok(records.into_iter().rfind(|r| {
+            r["source"]["project"]["id"] == self.project_id
+                && r["target"]["project"]["name"] == self.target_name
+                && r["id"] != self.id.as_str()
+                && !FAILED.contains(&status(r).as_str())
+                && status(r) != "COMPLETED"
+        }))
     }
 
     /// The package's download on the source and its upload into a restoration on the target.
@@ -445,7 +438,7 @@ impl<'a> Job<'a> {
                 // The host has retried what it could; a few more polls ride out an outage.
                 Err(Error::Transient(m)) if failures < 5 => {
                     failures += 1;
-                    log::warn(&format!("polling duplication {id}: {m}"));
+                    log::warn(format!("polling duplication {id}: {m}"));
                 }
                 Err(e) => return Err(e),
             }
@@ -493,11 +486,11 @@ impl<'a> Job<'a> {
             }
             let r = http::put_json(side, &format!("{path}/status"), &body);
             match r.and_then(|r| r.ok()) {
-                Ok(_) => log::info(&format!(
+                Ok(_) => log::info(format!(
                     "cancelled duplication {id} on the {}",
                     side_name(side)
                 )),
-                Err(e) => log::warn(&format!(
+                Err(e) => log::warn(format!(
                     "cancelling duplication {id} on the {}: {e}",
                     side_name(side)
                 )),

@@ -10,7 +10,7 @@ const SECURITY_ROLES: i64 = 44;
 const PROJECT_OBJECTS: [i64; 5] = [3, 4, 8, 12, 55];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
+pub(crate) enum Mode {
     /// the servers move the package (the source's storage service syncs it to the target)
     Sync,
     /// ferry downloads the package from the source and restores it on the target
@@ -18,7 +18,7 @@ pub enum Mode {
 }
 
 impl Mode {
-    pub fn name(self) -> &'static str {
+    pub(crate) fn name(self) -> &'static str {
         match self {
             Mode::Sync => "sync",
             Mode::Package => "package",
@@ -26,7 +26,7 @@ impl Mode {
     }
 }
 
-pub struct Settings {
+pub(crate) struct Settings {
     pub mode: Mode,
     /// the duplication body's `settings`
     pub body: Value,
@@ -77,7 +77,7 @@ fn environment(ctx: &Ctx, side: &str) -> Result<String> {
 /// The settings of a duplication into a new project, or (`updating`) into an existing one.
 /// From a package (`ferry.source-package`) the mode is always `package`: the source's server
 /// is not there for the target's to pull from.
-pub fn from_ctx(ctx: &Ctx, updating: bool) -> Result<Settings> {
+pub(crate) fn from_ctx(ctx: &Ctx, updating: bool) -> Result<Settings> {
     let mode = if option(ctx, "ferry.source-package").is_empty() {
         match option(ctx, "mode") {
             "sync" => Mode::Sync,
@@ -98,10 +98,10 @@ pub fn from_ctx(ctx: &Ctx, updating: bool) -> Result<Settings> {
 /// server takes a job whose two environments are one for a same-environment duplication.
 /// Nothing is sent to it (manual mode: the package is downloaded, a restore restores it
 /// through the real target's `restoration`).
-pub const EXPORT_TARGET: &str = "ferry-package";
+pub(crate) const EXPORT_TARGET: &str = "ferry-package";
 
 /// The settings of an export's job (`ferry export`): the source's half only.
-pub fn for_export(ctx: &Ctx) -> Result<Settings> {
+pub(crate) fn for_export(ctx: &Ctx) -> Result<Settings> {
     build(ctx, false, Mode::Package, EXPORT_TARGET.into())
 }
 

@@ -6,7 +6,7 @@ use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Adapter;
+pub(crate) struct Adapter;
 
 fn info() -> KindInfo {
     KindInfo::new("adapter", "Unstract adapters, matched by name and type")

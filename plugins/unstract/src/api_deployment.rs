@@ -6,7 +6,7 @@ use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct ApiDeployment;
+pub(crate) struct ApiDeployment;
 
 fn info() -> KindInfo {
     KindInfo::new("api_deployment", "API deployments, matched by API name")

@@ -5,7 +5,7 @@
 use ferry_sdk::prelude::*;
 
 /// Fields the server sets; never sent.
-pub const SERVER_MANAGED: [&str; 12] = [
+pub(crate) const SERVER_MANAGED: [&str; 12] = [
     "id",
     "organization",
     "created_by",
@@ -22,18 +22,18 @@ pub const SERVER_MANAGED: [&str; 12] = [
 
 /// Fields that are never differences between environments: the org, and users (ids of
 /// each org's own accounts). Every kind declares them beside its own.
-pub const NOT_COMPARED: [&str; 2] = ["organization", "shared_users"];
+pub(crate) const NOT_COMPARED: [&str; 2] = ["organization", "shared_users"];
 
 /// DELETE a target resource; one already gone answers `NotFound`, which the host counts as
 /// deleted.
-pub fn delete(path: &str) -> Result<()> {
+pub(crate) fn delete(path: &str) -> Result<()> {
     http::delete(Side::Target, path)?.ok()?;
     Ok(())
 }
 
 /// Only the top-level fields named by `fields` (JSON pointers such as "/description") of a
 /// payload: what a partial update sends.
-pub fn only(payload: Value, fields: &[String]) -> Value {
+pub(crate) fn only(payload: Value, fields: &[String]) -> Value {
     let wanted: Vec<&str> = fields
         .iter()
         .map(|f| f.trim_start_matches('/').split('/').next().unwrap_or(""))
@@ -51,7 +51,7 @@ pub fn only(payload: Value, fields: &[String]) -> Value {
 /// A partial update: PATCH only the `fields` of `payload` that differ (a GET when none of
 /// them is writable, a difference in the host's `_ferry` notes say), and share again when
 /// the sharing differs (`shares`). Returns the target's resource as it is now.
-pub fn patch_fields(
+pub(crate) fn patch_fields(
     route: &str,
     target_id: &str,
     payload: Value,
@@ -76,7 +76,7 @@ pub fn patch_fields(
 
 /// The body to POST: the source's fields minus server-managed ones, `extra_out` and the
 /// host-only `_ferry` notes; nulls and empty strings dropped (false and 0 kept).
-pub fn payload(body: &Value, extra_out: &[&str]) -> Value {
+pub(crate) fn payload(body: &Value, extra_out: &[&str]) -> Value {
     let mut out = serde_json::Map::new();
     if let Some(obj) = body.as_object() {
         for (k, v) in obj {
@@ -97,13 +97,13 @@ pub fn payload(body: &Value, extra_out: &[&str]) -> Value {
 }
 
 /// GET a list (bare or DRF-paged) following every page.
-pub fn list(side: Side, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
+pub(crate) fn list(side: Side, path: &str, query: &[(&str, &str)]) -> Result<Vec<Value>> {
     http::list_all(side, path, query, Paging::DrfNext)
 }
 
 /// The one row of `path` whose `field` equals `value` exactly, filtered on the server and
 /// checked again here.
-pub fn by_exact(
+pub(crate) fn by_exact(
     side: Side,
     path: &str,
     query: &[(&str, &str)],
@@ -118,12 +118,12 @@ pub fn by_exact(
 }
 
 /// GET one object.
-pub fn get(side: Side, path: &str) -> Result<Value> {
+pub(crate) fn get(side: Side, path: &str) -> Result<Value> {
     http::get(side, path, &[])?.ok()?.json()
 }
 
 /// Every row of a list, replaced by its detail (`{path}{id}/`), read in one batch.
-pub fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>> {
+pub(crate) fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>> {
     let paths: Vec<String> = rows
         .iter()
         .map(|row| format!("{path}{}/", scalar(&row[id])))
@@ -147,7 +147,7 @@ pub fn with_details(rows: Vec<Value>, path: &str, id: &str) -> Result<Vec<Value>
 /// A batch lookup by exact key: list `path` on the target once and match each wanted
 /// resource by its `fields` (top-level text fields), instead of one filtered GET each.
 /// The first row of a key wins, as it does for `by_exact`.
-pub fn match_all(
+pub(crate) fn match_all(
     path: &str,
     fields: &[&str],
     wanted: &[Resource],
@@ -175,7 +175,7 @@ pub fn match_all(
 
 /// Every row of a per-workflow list (`tool_instance/`, `workflow/endpoint/`) in one request,
 /// grouped by workflow id, in the server's order: one GET instead of one per workflow.
-pub fn by_workflow(
+pub(crate) fn by_workflow(
     side: Side,
     path: &str,
 ) -> Result<std::collections::HashMap<String, Vec<Value>>> {
@@ -193,7 +193,7 @@ pub fn by_workflow(
 
 /// The connector of a workflow endpoint: it comes as an object, an id, or only as
 /// `connector_instance_id`.
-pub fn endpoint_connector(e: &Value) -> Value {
+pub(crate) fn endpoint_connector(e: &Value) -> Value {
     match &e["connector_instance"] {
         Value::Object(o) => o.get("id").cloned().unwrap_or(Value::Null),
         Value::Null => e["connector_instance_id"].clone(),
@@ -201,7 +201,7 @@ pub fn endpoint_connector(e: &Value) -> Value {
     }
 }
 
-pub fn scalar(v: &Value) -> String {
+pub(crate) fn scalar(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => String::new(),
@@ -228,7 +228,7 @@ fn users(side: Side) -> Result<Vec<(String, String, bool)>> {
 
 /// During `ferry export`: read what [`share`] will read of the source for `source` (the
 /// users, when the resource is shared with some), so that a restore finds it in the package.
-pub fn export_share(source: &Value) -> Result<Value> {
+pub(crate) fn export_share(source: &Value) -> Result<Value> {
     let owner = scalar(&source["created_by"]);
     let shared = source["shared_users"]
         .as_array()
@@ -244,7 +244,7 @@ pub fn export_share(source: &Value) -> Result<Value> {
 
 /// Share a target resource as its source is shared: groups (ids already remapped by the
 /// host), users by email, the org flag. Sends nothing when there is nothing to share.
-pub fn share(route: &str, target_id: &str, source: &Value) -> Result<()> {
+pub(crate) fn share(route: &str, target_id: &str, source: &Value) -> Result<()> {
     let groups: Vec<Value> = source["shared_groups"]
         .as_array()
         .cloned()

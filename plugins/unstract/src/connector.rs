@@ -7,7 +7,7 @@ use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Connector;
+pub(crate) struct Connector;
 
 fn info() -> KindInfo {
     KindInfo::new("connector", "Unstract connectors, matched by name")

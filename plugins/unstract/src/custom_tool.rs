@@ -12,7 +12,7 @@ use ferry_sdk::http::{Body, FormPart, Method};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct CustomTool;
+pub(crate) struct CustomTool;
 
 /// The profile's adapter fields and the import form field for each.
 const ADAPTERS: [(&str, &str); 4] = [

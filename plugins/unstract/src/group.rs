@@ -5,7 +5,7 @@ use crate::common::{get, list, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Group;
+pub(crate) struct Group;
 
 fn info() -> KindInfo {
     KindInfo::new("group", "Unstract user groups, matched by name")

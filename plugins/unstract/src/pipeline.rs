@@ -6,7 +6,7 @@ use crate::common::{by_exact, list, payload, share, with_details};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Pipeline;
+pub(crate) struct Pipeline;
 
 fn info() -> KindInfo {
     KindInfo::new("pipeline", "ETL and TASK pipelines, matched by name")

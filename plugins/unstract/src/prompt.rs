@@ -7,7 +7,7 @@ use crate::common::{list, payload, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Prompt;
+pub(crate) struct Prompt;
 
 fn info() -> KindInfo {
     KindInfo::new(

@@ -4,7 +4,7 @@ use crate::common::NOT_COMPARED;
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Tag;
+pub(crate) struct Tag;
 
 /// The fields a tag is created from; everything else is server-managed.
 const WRITABLE: [&str; 2] = ["name", "description"];

@@ -6,7 +6,7 @@ use crate::common::{by_workflow, list, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct ToolInstance;
+pub(crate) struct ToolInstance;
 
 fn info() -> KindInfo {
     KindInfo::new(

@@ -11,7 +11,7 @@ use crate::common::{
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct Workflow;
+pub(crate) struct Workflow;
 
 fn info() -> KindInfo {
     KindInfo::new("workflow", "Unstract workflows, matched by name")

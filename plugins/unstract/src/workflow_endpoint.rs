@@ -7,7 +7,7 @@ use crate::common::{by_workflow, endpoint_connector, list, scalar};
 use ferry_sdk::prelude::*;
 
 #[derive(Default)]
-pub struct WorkflowEndpoint;
+pub(crate) struct WorkflowEndpoint;
 
 fn info() -> KindInfo {
     KindInfo::new(
@@ -31,7 +31,7 @@ fn resource(mut e: Value, workflow_name: &str) -> Resource {
 /// The target workflow's endpoint of the wanted type, configured or not.
 /// A server-made endpoint left unconfigured does not count as the wanted one until it is.
 fn configured(e: &Resource, wanted: &Resource) -> bool {
-    !(e.body["connection_type"].is_null() && !wanted.body["connection_type"].is_null())
+    !e.body["connection_type"].is_null() || wanted.body["connection_type"].is_null()
 }
 
 fn server_made(wanted: &Resource) -> Result<Option<Resource>> {

@@ -34,7 +34,12 @@ fn envs(p: &Value) -> Vec<Value> {
     p["environments"].as_array().cloned().unwrap_or_default()
 }
 
-pub fn fill(ctx: &Ctx, sides: &Sides, res: &Resource, existing: Option<&str>) -> Result<Resource> {
+pub(crate) fn fill(
+    ctx: &Ctx,
+    sides: &Sides,
+    res: &Resource,
+    existing: Option<&str>,
+) -> Result<Resource> {
     let name = res.str("/name").to_string();
     let tp = &sides.target_project;
     let mut done = Done {

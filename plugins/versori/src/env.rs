@@ -4,9 +4,9 @@
 use ferry_sdk::prelude::*;
 
 /// Versori's cap on environments per project.
-pub const MAX_ENVIRONMENTS: usize = 5;
+pub(crate) const MAX_ENVIRONMENTS: usize = 5;
 
-pub struct Sides {
+pub(crate) struct Sides {
     pub source_url: String,
     pub target_url: String,
     pub source_org: String,
@@ -25,7 +25,7 @@ fn told(ctx: &Ctx, name: &str) -> Result<String> {
 }
 
 impl Sides {
-    pub fn of(ctx: &Ctx) -> Result<Sides> {
+    pub(crate) fn of(ctx: &Ctx) -> Result<Sides> {
         Ok(Sides {
             source_url: told(ctx, "ferry.source-url")?
                 .trim_end_matches('/')
@@ -49,21 +49,21 @@ impl Sides {
             from_package: ctx.option("ferry.source-package").is_some(),
         })
     }
-    pub fn same_org(&self) -> bool {
+    pub(crate) fn same_org(&self) -> bool {
         self.source_url == self.target_url && self.source_org == self.target_org
     }
-    pub fn same_project(&self) -> bool {
+    pub(crate) fn same_project(&self) -> bool {
         self.same_org() && self.source_project == self.target_project && !self.from_package
     }
 }
 
-pub fn project(side: Side, id: &str) -> Result<Value> {
+pub(crate) fn project(side: Side, id: &str) -> Result<Value> {
     http::get(side, &format!("projects/{id}"), &[])?
         .ok()?
         .json()
 }
 
-pub fn cursor() -> Paging {
+pub(crate) fn cursor() -> Paging {
     Paging::Cursor(http::CursorPaging {
         param: "after".into(),
         next: "/next".into(),
@@ -72,7 +72,7 @@ pub fn cursor() -> Paging {
 }
 
 /// An environment as `find` answers it: what a re-run compares.
-pub fn summary(e: &Value) -> Resource {
+pub(crate) fn summary(e: &Value) -> Resource {
     let body = json!({
         "id": e["id"],
         "name": e["name"],
@@ -87,7 +87,7 @@ pub fn summary(e: &Value) -> Resource {
 }
 
 /// Every environment of the source project, with what a clone copies.
-pub fn listed(sides: &Sides) -> Result<Vec<Resource>> {
+pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
     let p = project(Side::Source, &sides.source_project)?;
     let envs = p["environments"].as_array().cloned().unwrap_or_default();
     let mut out = vec![];

@@ -25,7 +25,7 @@ fn env_named(p: &Value, name: &str) -> Result<Value> {
         .ok_or_else(|| Error::Fatal(format!("the project answered without environment {name:?}")))
 }
 
-pub fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resource> {
+pub(crate) fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resource> {
     let old = source_name(sides, res)?;
     let new = res.str("/name").to_string();
     if old == new {
@@ -71,7 +71,7 @@ pub fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resource> {
     Ok(out)
 }
 
-pub fn update(sides: &Sides, res: &Resource) -> Result<Resource> {
+pub(crate) fn update(sides: &Sides, res: &Resource) -> Result<Resource> {
     let old = source_name(sides, res)?;
     let new = res.str("/name").to_string();
     let path = format!("projects/{}/environments/sync", sides.target_project);

@@ -206,7 +206,8 @@ impl Pace {
 /// that completes writes its project into its environment.
 pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
     // The source sides as they stand, for the targets that wait on them.
-    let sources: BTreeMap<(String, String), (Status, Instant, Option<Arc<Exported>>)> = envs
+    type SourceSide = (Status, Instant, Option<Arc<Exported>>);
+    let sources: BTreeMap<(String, String), SourceSide> = envs
         .iter()
         .flat_map(|(name, e)| {
             e.duplications

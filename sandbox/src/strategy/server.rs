@@ -252,10 +252,11 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         }
     };
     let status = response.status();
-    if status.is_success() && method != Method::GET {
-        if let Some(e) = shared.envs.lock().unwrap().get_mut(&env) {
-            e.writes += 1;
-        }
+    if status.is_success()
+        && method != Method::GET
+        && let Some(e) = shared.envs.lock().unwrap().get_mut(&env)
+    {
+        e.writes += 1;
     }
     shared.log.record(
         &env,

@@ -80,7 +80,9 @@ pub(crate) fn json_of(out: &std::process::Output) -> Value {
 }
 
 /// A local sandbox with a source org "dev" seeded with `seed` and an empty target "prod".
-pub(crate) async fn dev_and_prod(seed: ferry_sandbox::unstract::Seed) -> ferry_sandbox::unstract::Sandbox {
+pub(crate) async fn dev_and_prod(
+    seed: ferry_sandbox::unstract::Seed,
+) -> ferry_sandbox::unstract::Sandbox {
     use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox};
     Sandbox::start(Config::local(vec![
         OrgSpec::seeded("dev", seed),

@@ -19,7 +19,8 @@ use std::sync::Arc;
 pub enum AuthSpec {
     Bearer(bearer::Spec),
     Header(header::Spec),
-    Login(login::Spec),
+    /// boxed: a login's settings are several times the size of the other schemes'
+    Login(Box<login::Spec>),
     /// no credential (a platform on a trusted network; tests)
     None,
 }
@@ -109,7 +110,7 @@ impl AuthSpec {
                 value: key(side, input, &h.key_env)?,
             }),
             AuthSpec::Login(l) => Ok(Credential::Login(Arc::new(login::Login::new(
-                l.clone(),
+                (**l).clone(),
                 side,
                 input,
             )?))),

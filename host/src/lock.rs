@@ -1,6 +1,6 @@
 //! One writer per target: a lease in a small SQLite database under ferry's state directory
 //! (`locks.sqlite`), shared by every ferry process on the machine (CLI runs, and the job
-//! server of `ferry serve` later). A lease names its holder and expires unless its holder
+//! server of `ferry serve`). A lease names its holder and expires unless its holder
 //! renews it, so a crashed run frees its target by itself after the lease's time; `ferry
 //! unlock ID` breaks one sooner, and a lease whose holder ran on this machine and is gone
 //! (killed) is taken over at once. SQLite's transactions make taking a lease atomic across

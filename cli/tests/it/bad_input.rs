@@ -2,8 +2,8 @@
 //! key, an unknown org, an unreachable URL, a server answering invalid JSON, an HTML error
 //! page or a truncated body, a dependency cycle among plugins' declarations, a plugin built
 //! against another major version of the contract. (Wrong keys, a read-only target key,
-//! unknown kinds: tests/clone_unstract.rs; promotion file and hook mistakes:
-//! tests/promotion.rs; corrupt plugin files: tests/sandbox_wasm.rs.)
+//! unknown kinds: cli/tests/it/clone_unstract.rs; promotion file and hook mistakes:
+//! cli/tests/it/promotion.rs; corrupt plugin files: host/tests/it/wasm_sandbox.rs.)
 
 use crate::support;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};

@@ -103,7 +103,7 @@ pub(crate) struct RunArgs {
     pub select_tag: Vec<String>,
     /// What to do with a resource that already exists on the target [default: adopt]
     #[arg(long, value_enum)]
-    pub on_name_conflict: Option<OnConflict>,
+    pub on_name_conflict: Option<Conflict>,
     /// The same per kind: KIND=adopt|update|abort (repeatable).
     #[arg(long, value_name = "KIND=POLICY", value_parser = parse_kind_policy)]
     pub on_name_conflict_kind: Vec<(String, OnConflict)>,
@@ -170,9 +170,30 @@ fn parse_kind_policy(s: &str) -> Result<(String, OnConflict), String> {
     let (k, p) = s
         .split_once('=')
         .ok_or_else(|| format!("{s:?} must be KIND=adopt|update|abort"))?;
-    let p = OnConflict::from_str(p, true)
-        .map_err(|_| format!("{s:?}: the policy must be adopt, update or abort"))?;
+    let p = p.parse::<OnConflict>().map_err(|e| format!("{s:?}: {e}"))?;
     Ok((k.to_string(), p))
+}
+
+/// `--on-name-conflict`'s values: clap's enum over the library's policy, so the library
+/// does not depend on the command line's parser.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Conflict {
+    /// use the target's resource as it is
+    Adopt,
+    /// make the target's writable fields equal the source's
+    Update,
+    /// stop before any write
+    Abort,
+}
+
+impl From<Conflict> for OnConflict {
+    fn from(c: Conflict) -> Self {
+        match c {
+            Conflict::Adopt => OnConflict::Adopt,
+            Conflict::Update => OnConflict::Update,
+            Conflict::Abort => OnConflict::Abort,
+        }
+    }
 }
 
 /// A run: the session's settings, and where its report goes.
@@ -274,7 +295,7 @@ impl RunArgs {
             exclude: self.exclude.clone(),
             select: self.select.clone(),
             select_tag: self.select_tag.clone(),
-            on_name_conflict: self.on_name_conflict,
+            on_name_conflict: self.on_name_conflict.map(OnConflict::from),
             on_name_conflict_kind: self.on_name_conflict_kind.clone(),
             concurrency: self.concurrency,
             max_file_size: self.max_file_size,
@@ -288,6 +309,7 @@ impl RunArgs {
                 allow_empty: self.allow_empty,
             },
             lock_wait: std::time::Duration::from_secs(self.lock_wait),
+            holder: None,
         }
     }
 }

@@ -6,7 +6,7 @@ use super::exit;
 use clap::Args;
 use ferry::engine::apply::Outcome;
 use ferry::engine::plan::PlanError;
-use ferry::engine::progress::Progress;
+use ferry::engine::progress::{PluginProgress, Progress};
 use ferry::engine::report::Report;
 use ferry::session::Session;
 use std::io::IsTerminal;
@@ -55,6 +55,9 @@ impl Progress for Bar {
             ),
         }
     }
+}
+
+impl PluginProgress for Bar {
     fn plugin(&self, plugin: &str, percent: u8, message: &str) {
         match &self.0 {
             Some(b) => b.set_message(format!("{plugin}: {percent}% {message}")),

@@ -4,7 +4,8 @@
 
 use super::exit;
 use clap::{Args, Subcommand};
-use ferry::plugin::hook::{Hook, bundled_names};
+use ferry::plugin::hook::Hook;
+use ferry::plugin::hooks::bundled_names;
 use ferry::plugin::registry::Registry;
 use ferry::plugin::types::{KindInfo, Resource};
 use ferry::plugin::wasm::WasmRuntime;
@@ -84,7 +85,7 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
                 .get("kind")
                 .and_then(Value::as_str)
                 .map(str::to_string),
-            input.get("id").map(ferry::engine::refs::text),
+            input.get("id").map(ferry::json::text),
             input.get("key").and_then(Value::as_str).map(str::to_string),
             body.clone(),
         ),
@@ -115,8 +116,8 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
     let mut body = done.resource.body.clone();
     if !args.show_secrets {
         for p in &info.secrets {
-            for (at, _) in ferry::engine::refs::values_at(&body.clone(), p) {
-                ferry::engine::refs::set_at(&mut body, &at, json!("***"));
+            for (at, _) in ferry::json::values_at(&body.clone(), p) {
+                ferry::json::set_at(&mut body, &at, json!("***"));
             }
         }
     }

@@ -6,7 +6,7 @@ use super::exit;
 use clap::{Args, Subcommand};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use ferry::engine::export::Exported;
-use ferry::engine::progress::Progress;
+use ferry::engine::progress::{PluginProgress, Progress};
 use ferry::package::read::Signed;
 use ferry::package::{Package, Trust, sign};
 use ferry::session::Session;
@@ -53,7 +53,9 @@ pub(crate) struct KeygenArgs {
 /// Progress of an export: one line per resource read for it, on stderr.
 struct Lines(bool);
 
-impl Progress for Lines {
+impl Progress for Lines {}
+
+impl PluginProgress for Lines {
     fn plugin(&self, plugin: &str, percent: u8, message: &str) {
         if self.0 {
             eprintln!("{plugin}: {percent}% {message}");

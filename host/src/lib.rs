@@ -8,8 +8,21 @@
 //! `session` opens one promotion and drives it, for the `ferry` command (crate `ferry-cli`)
 //! or any other front end. The emulated platforms are in crate `ferry-sandbox`.
 
+// The front ends' API: what the CLI, the job server and other hosts of a run use.
+pub use engine::OnConflict;
+pub use engine::outcome::Outcome;
+pub use engine::plan::PlanError;
+pub use engine::progress::{NoProgress, PluginProgress, Progress};
+pub use engine::report::Report;
+pub use package::{Package, Trust};
+pub use plugin::registry::Discovery;
+pub use promotion::{EnvToml, Loaded};
+pub use session::{EnvSpec, Session, Settings, Sides};
+pub use settings::{Overrides, SideOverrides};
+
 pub mod engine;
 pub mod files;
+pub mod json;
 pub mod lock;
 pub mod net;
 pub mod package;
@@ -17,4 +30,5 @@ pub mod plugin;
 pub mod promotion;
 pub mod session;
 pub mod settings;
+pub mod state;
 pub mod transform;

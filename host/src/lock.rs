@@ -58,7 +58,7 @@ impl Locks {
 
     /// The machine's locks, under ferry's state directory; `None` when there is none.
     pub fn standard() -> Option<Locks> {
-        crate::engine::journal::state_dir().map(|d| Locks::at(d.join("locks.sqlite")))
+        crate::state::state_dir().map(|d| Locks::at(d.join("locks.sqlite")))
     }
 
     fn open(&self) -> anyhow::Result<Connection> {

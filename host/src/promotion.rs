@@ -241,6 +241,14 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The same file run between these environments instead of its own `[source]` and
+    /// `[target]` (a job server names them in its own file).
+    pub fn between(mut self, source: EnvToml, target: EnvToml) -> Loaded {
+        self.file.source = source;
+        self.file.target = target;
+        self
+    }
+
     pub fn read(path: &Path) -> anyhow::Result<Loaded> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             anyhow::anyhow!("cannot read the promotion file {}: {e}", path.display())

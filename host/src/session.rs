@@ -70,6 +70,9 @@ pub struct Settings {
     pub plugin_options: Vec<(String, String)>,
     pub file: Option<Loaded>,
     pub discovery: Discovery,
+    /// who the target's lease names as its holder; default `ferry` (with the process and
+    /// user, as every lease says)
+    pub holder: Option<String>,
 }
 
 /// One side, resolved.
@@ -98,18 +101,18 @@ impl Env {
 
 pub struct Session {
     _runtime: WasmRuntime,
-    pub registry: Registry,
-    pub platform: Platform,
-    pub grant: Grant,
-    pub source: Env,
-    pub target: Env,
+    registry: Registry,
+    platform: Platform,
+    grant: Grant,
+    source: Env,
+    target: Env,
     /// the settings' options, with the platform's options and the promotion file's rules
     /// and hooks
-    pub options: Options,
+    options: Options,
     /// an export's package, being made (`Sides::Export`)
     exporting: Option<Exporting>,
     /// who the target's lease names as its holder (`ferry (pid 4242, user ana)`)
-    pub lock_holder: String,
+    lock_holder: String,
 }
 
 struct Exporting {
@@ -212,7 +215,7 @@ impl Session {
             target,
             options,
             exporting,
-            lock_holder: crate::lock::holder("ferry"),
+            lock_holder: crate::lock::holder(settings.holder.as_deref().unwrap_or("ferry")),
         })
     }
 
@@ -308,7 +311,7 @@ impl Session {
         progress.phase("applying");
         let done = apply(&mut p, &self.registry, &grant, opts, &*progress).await;
         opts.journal.compact();
-        crate::engine::prune::remember(&p, &done, &self.registry, &opts.managed);
+        crate::engine::prune::remember(&p.items, &done, &self.registry, &opts.managed);
         // Deletes come after every create and update.
         let deletes = if opts.prune.enabled {
             progress.phase("pruning");

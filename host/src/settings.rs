@@ -73,6 +73,9 @@ pub struct Overrides {
     pub clone_group_members: bool,
     pub prune: PruneOptions,
     pub lock_wait: Duration,
+    /// who the target's lease names as its holder (a job server names its job); default
+    /// `ferry`
+    pub holder: Option<String>,
 }
 
 impl Default for Overrides {
@@ -100,6 +103,7 @@ impl Default for Overrides {
             clone_group_members: false,
             prune: PruneOptions::default(),
             lock_wait: Duration::from_secs(defaults::LOCK_WAIT),
+            holder: None,
         }
     }
 }
@@ -236,6 +240,7 @@ impl Overrides {
             plugin_options,
             file,
             discovery,
+            holder: self.holder.clone(),
         })
     }
 }

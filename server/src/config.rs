@@ -25,7 +25,7 @@
 //! ```
 
 use crate::auth::{Role, Token};
-use ferry::promotion::{EnvToml, Loaded};
+use ferry::{EnvToml, Loaded};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

@@ -7,11 +7,10 @@
 use crate::config::Config;
 use crate::job::{Job, Line, Mode, Progress as JobProgress, Status, now};
 use crate::store::{Doc, Store};
-use ferry::engine::apply::Outcome;
-use ferry::engine::progress::Progress;
-use ferry::engine::report::Report;
-use ferry::session::{Session, Sides};
-use ferry::settings::Overrides;
+use ferry::{
+    Discovery, Loaded, Outcome, Overrides, Package, PluginProgress, Progress, Report, Session,
+    Sides,
+};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
@@ -378,31 +377,32 @@ impl Server {
                 job.promotion
             )
         })?;
-        let mut file = match &promotion.file {
-            Some(f) => ferry::promotion::Loaded::read(f)?,
-            None => ferry::promotion::Loaded::parse(&promotion.name, "", PathBuf::new())?,
-        };
-        file.file.source = self.config.environments[&promotion.source].clone();
-        file.file.target = self.config.environments[&promotion.target].clone();
+        let file = match &promotion.file {
+            Some(f) => Loaded::read(f)?,
+            None => Loaded::parse(&promotion.name, "", PathBuf::new())?,
+        }
+        .between(
+            self.config.environments[&promotion.source].clone(),
+            self.config.environments[&promotion.target].clone(),
+        );
         let sides = match job.mode {
             Mode::Plan | Mode::Clone => Sides::Live,
             Mode::Export => Sides::Export,
             Mode::Restore => {
                 let from = job.from_export.as_deref().unwrap_or_default();
-                let package =
-                    ferry::package::Package::open(&self.package_path(from), &Default::default())
-                        .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
+                let package = Package::open(&self.package_path(from), &Default::default())
+                    .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
                 Sides::FromPackage(Arc::new(package))
             }
         };
         let overrides = Overrides {
             lock_wait: self.lock_wait,
+            holder: Some(format!("ferry serve job {}", job.id)),
             ..Default::default()
         };
-        let discovery = ferry::plugin::registry::Discovery::standard(&self.config.plugins);
+        let discovery = Discovery::standard(&self.config.plugins);
         let settings = overrides.settings(Some(file), sides, discovery)?;
-        let mut session = Session::open(settings).await?;
-        session.lock_holder = ferry::lock::holder(&format!("ferry serve job {}", job.id));
+        let session = Session::open(settings).await?;
         let token = session.cancel_token();
         let linked = cancel.clone();
         let link = tokio::spawn(async move {
@@ -576,7 +576,9 @@ impl Progress for Live {
             p.percent = (p.done * 100).checked_div(p.total).unwrap_or(0).min(100) as u8;
         });
     }
+}
 
+impl PluginProgress for Live {
     fn plugin(&self, plugin: &str, percent: u8, message: &str) {
         self.server.log(
             &self.id(),

@@ -3,50 +3,15 @@
 //! calls in flight. References are rewritten from the referenced items' target resources;
 //! a failure skips what depends on it.
 
+pub use super::outcome::{Done, INTERRUPTED, Outcome};
 use super::plan::{Plan, context, rewritten};
 use super::progress::Progress;
 use super::{Action, Options};
 use crate::plugin::grant::Grant;
 use crate::plugin::{Registry, Resource, Stored};
 use futures::{FutureExt, StreamExt};
-use serde::Serialize;
 use serde_json::Value;
 use std::time::{Duration, Instant};
-
-/// What happened to one item.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase", tag = "outcome", content = "reason")]
-pub enum Outcome {
-    Created,
-    Adopted,
-    Updated,
-    Skipped(String),
-    Failed(String),
-}
-
-impl Outcome {
-    pub fn name(&self) -> &'static str {
-        match self {
-            Outcome::Created => "created",
-            Outcome::Adopted => "adopted",
-            Outcome::Updated => "updated",
-            Outcome::Skipped(_) => "skipped",
-            Outcome::Failed(_) => "failed",
-        }
-    }
-    fn done_ok(&self) -> bool {
-        matches!(self, Outcome::Created | Outcome::Adopted | Outcome::Updated)
-    }
-}
-
-/// The result of applying one item.
-#[derive(Debug, Clone)]
-pub struct Done {
-    pub outcome: Outcome,
-    pub target: Option<Stored>,
-    pub files: Option<Value>,
-    pub duration: Duration,
-}
 
 /// Apply the plan; returns one [`Done`] per item, in the plan's order.
 pub async fn apply(
@@ -368,9 +333,6 @@ impl<'a> Ready<'a> {
     }
 }
 
-/// The reason given to items not started because the run was interrupted.
-pub const INTERRUPTED: &str = "not started: the run was interrupted (a re-run finishes the job)";
-
 /// Tries of a create whose failure may be transient, and of a files copy that failed.
 const CREATE_ATTEMPTS: u32 = 6;
 const FILE_ATTEMPTS: u32 = 5;
@@ -452,7 +414,7 @@ pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
     }
     let body = r.body.value();
     for p in pointers {
-        for (_, v) in super::refs::values_at(&body, p) {
+        for (_, v) in crate::json::values_at(&body, p) {
             secret_strings(&v, &mut out);
         }
     }

@@ -101,7 +101,7 @@ pub async fn export(
         for it in items.iter().filter(|it| it.source.kind == k.name) {
             let mut body = it.source.body.value();
             for pointer in &k.secrets {
-                for (concrete, v) in super::refs::values_at(&body, pointer) {
+                for (concrete, v) in crate::json::values_at(&body, pointer) {
                     if v.is_null() {
                         continue;
                     }

@@ -10,21 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-/// Ferry's state directory: `$FERRY_STATE_DIR`, else `$XDG_STATE_HOME/ferry/journal`, else
-/// `~/.local/state/ferry/journal`. The creates journals and the managed-resources records
-/// live there, one file each per target.
-pub fn state_dir() -> Option<PathBuf> {
-    std::env::var_os("FERRY_STATE_DIR")
-        .map(PathBuf::from)
-        .or_else(|| {
-            let base = std::env::var_os("XDG_STATE_HOME")
-                .map(PathBuf::from)
-                .or_else(|| {
-                    std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".local").join("state"))
-                })?;
-            Some(base.join("ferry").join("journal"))
-        })
-}
+pub use crate::state::state_dir;
 
 #[derive(Debug)]
 pub struct Journal {

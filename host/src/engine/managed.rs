@@ -51,10 +51,10 @@ impl Record {
     pub fn resource(&self) -> crate::plugin::Resource {
         let mut body = serde_json::json!({});
         for (p, v) in &self.fields {
-            crate::transform::rules::put(&mut body, p, v.clone());
+            crate::json::put(&mut body, p, v.clone());
         }
         for r in &self.refs {
-            crate::transform::rules::put(&mut body, &r.pointer, Value::String(r.value.clone()));
+            crate::json::put(&mut body, &r.pointer, Value::String(r.value.clone()));
         }
         crate::plugin::Resource::new(&self.kind, &self.id, &self.key, body)
     }
@@ -101,9 +101,9 @@ impl Managed {
         })
     }
 
-    /// The records of a target under ferry's state directory (see `journal::state_dir`).
+    /// The records of a target under ferry's state directory (see [`crate::state::state_dir`]).
     pub fn for_target(target: &str) -> anyhow::Result<Managed> {
-        match super::journal::state_dir() {
+        match crate::state::state_dir() {
             Some(d) => Managed::open(d, target),
             None => Ok(Managed::none()),
         }

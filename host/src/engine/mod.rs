@@ -12,10 +12,10 @@ pub mod export;
 pub mod journal;
 pub mod managed;
 pub mod order;
+pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod prune;
-pub mod refs;
 pub mod report;
 pub mod select;
 
@@ -26,17 +26,7 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-/// What to do when a resource already exists on the target.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, clap::ValueEnum)]
-#[serde(rename_all = "lowercase")]
-pub enum OnConflict {
-    /// use the target's resource as it is
-    Adopt,
-    /// make the target's writable fields equal the source's
-    Update,
-    /// stop before any write
-    Abort,
-}
+pub use crate::transform::rules::OnConflict;
 
 /// The options of one promotion.
 #[derive(Debug, Clone)]

@@ -3,8 +3,8 @@
 //! check that every reference still resolves, match on the target by natural key, cascade
 //! skips, and decide an action per resource. Nothing is written.
 
-use super::refs::{self, text};
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
+use crate::json::{self, text};
 use crate::plugin::grant::Grant;
 use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource, Stored};
 use crate::transform::{Transformed, Verdict};
@@ -300,7 +300,7 @@ fn drift(registry: &Registry, opts: &Options, items: &mut [Item]) {
             .as_object()
             .into_iter()
             .flatten()
-            .filter(|(_, v)| !source.id.is_empty() && crate::engine::refs::text(v) == source.id)
+            .filter(|(_, v)| !source.id.is_empty() && crate::json::text(v) == source.id)
             .map(|(k, _)| format!("/{k}"))
             .collect();
         let ids: Vec<&str> = id_fields.iter().map(String::as_str).collect();
@@ -411,7 +411,7 @@ fn repoint(
             if single_key {
                 let j = *phantoms.entry((target_kind.clone(), v.clone())).or_insert_with(|| {
                     let mut body = serde_json::json!({});
-                    crate::transform::rules::put(&mut body, &k.key[0], now.clone());
+                    crate::json::put(&mut body, &k.key[0], now.clone());
                     let mut p = Item::new(Resource::new(&target_kind, "", &v, body).pack(), Action::Create);
                     p.lookup_only = Some(format!("named by {kind} {key:?} at {}, as rewritten", e.pointer));
                     items.push(p);
@@ -491,7 +491,7 @@ fn link(kinds: &[KindInfo], items: &mut [Item], warnings: &mut Vec<String>) {
                 // as it is, and must resolve on the target by itself.
                 continue;
             }
-            for (pointer, value) in refs::values_at(&body, &r.pointer) {
+            for (pointer, value) in json::values_at(&body, &r.pointer) {
                 let v = text(&value);
                 if v.is_empty() {
                     continue;
@@ -578,7 +578,7 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
             return Ok(None);
         };
         let new = match &e.by {
-            RefBy::Id => refs::like(&e.source_value, &t.id),
+            RefBy::Id => json::like(&e.source_value, &t.id),
             RefBy::Key => Value::String(t.key.clone()),
             RefBy::Field(f) => t
                 .body
@@ -587,7 +587,7 @@ fn rewrite(items: &[Item], i: usize, lookup: bool) -> Result<Option<Resource>, S
                 .cloned()
                 .ok_or_else(|| format!("{} {:?} on the target has no {f}", t.kind, t.key))?,
         };
-        refs::set_at(&mut r.body, &e.pointer, new);
+        json::set_at(&mut r.body, &e.pointer, new);
     }
     Ok(Some(r))
 }

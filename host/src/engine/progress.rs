@@ -1,9 +1,12 @@
 //! A run's progress events, for whoever shows them: a progress bar, plain lines, a job
 //! server's event stream, or nobody.
 
-use super::apply::Outcome;
+use super::outcome::Outcome;
+pub use crate::plugin::grant::PluginProgress;
 
-pub trait Progress: Send + Sync {
+/// A run's listener. What plugins say of their long calls arrives through the supertrait
+/// (the plugin runtimes know only that part).
+pub trait Progress: PluginProgress {
     /// The run entered a phase: `waiting for the target`, `planning`, `applying`,
     /// `pruning`, `exporting`.
     fn phase(&self, _name: &str) {}
@@ -13,10 +16,8 @@ pub trait Progress: Send + Sync {
     fn started(&self, _total: usize) {}
     /// One item ended.
     fn finished(&self, _kind: &str, _key: &str, _outcome: &Outcome) {}
-    /// A plugin said how its long call is going (`timer.progress`): a server-side job's
-    /// status and percent, say. `message` is the plugin's, cut to 512 characters.
-    fn plugin(&self, _plugin: &str, _percent: u8, _message: &str) {}
 }
 
 pub struct NoProgress;
+impl PluginProgress for NoProgress {}
 impl Progress for NoProgress {}

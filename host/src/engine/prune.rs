@@ -8,7 +8,7 @@
 
 use super::Item;
 use super::managed::{Managed, Record, RefRecord};
-use super::refs::{self, text};
+use crate::json::{self, text};
 use crate::plugin::grant::Grant;
 use crate::plugin::{CallContext, GuestError, KindInfo, PluginError, RefBy, Registry};
 use serde::Serialize;
@@ -164,7 +164,7 @@ fn names(x: &RefRecord, r: &Record) -> bool {
 pub fn references(k: &KindInfo, body: &Value) -> Vec<RefRecord> {
     let mut out = vec![];
     for r in &k.references {
-        for (pointer, v) in refs::values_at(body, &r.pointer) {
+        for (pointer, v) in json::values_at(body, &r.pointer) {
             let value = text(&v);
             if value.is_empty() {
                 continue;
@@ -331,7 +331,7 @@ pub async fn run(
             }
             if grant.cancel.is_cancelled() {
                 out[i].outcome = "skipped".into();
-                out[i].reason = Some(super::apply::INTERRUPTED.into());
+                out[i].reason = Some(super::outcome::INTERRUPTED.into());
                 continue;
             }
             let cloner = registry.cloner_for(&k.name).expect("registered kind").2;
@@ -364,19 +364,19 @@ pub async fn run(
 /// Record what the run created, adopted or updated as managed (not what a rule mapped to
 /// the target's own resources: those were never ferry's), and save the records.
 pub fn remember(
-    plan: &super::plan::Plan,
-    done: &[super::apply::Done],
+    items: &[super::Item],
+    done: &[super::outcome::Done],
     registry: &Registry,
     managed: &Managed,
 ) {
-    use super::apply::Outcome;
+    use super::outcome::Outcome;
     let kept = kept_fields(registry);
     let before: HashMap<(String, String), Record> = managed
         .all()
         .into_iter()
         .map(|r| ((r.kind.clone(), r.key.clone()), r))
         .collect();
-    for (it, d) in plan.items.iter().zip(done) {
+    for (it, d) in items.iter().zip(done) {
         if it.lookup_only.is_some() {
             continue;
         }

@@ -4,7 +4,7 @@
 //! and key and never holds a body, so no secret can reach it.
 
 use super::Action;
-use super::apply::{Done, Outcome};
+use super::outcome::{Done, Outcome};
 use super::plan::Plan;
 use crate::transform::diff::Rewrite;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};

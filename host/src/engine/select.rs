@@ -3,6 +3,7 @@
 //! records why.
 
 use super::Item;
+use crate::package::SelectionInfo;
 use std::collections::BTreeSet;
 
 #[derive(Debug, Clone, Default)]
@@ -144,6 +145,18 @@ pub fn closure(items: &mut [Item], patterns: &[Pattern], tags: &[String]) -> Vec
         }
     }
     keep
+}
+
+/// What a package records of the selection it was exported with.
+impl From<&Selection> for SelectionInfo {
+    fn from(s: &Selection) -> Self {
+        SelectionInfo {
+            include: s.include.clone(),
+            exclude: s.exclude.clone(),
+            select: s.select.clone(),
+            tags: s.tags.clone(),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! deployment are one server to protect); and it retries what is safe to retry (see
 //! `retry`), so every plugin gets the same reliable transport.
 
+pub use super::http::{FormPart, HttpError, Request, RequestBody, Response};
 use super::policy::{self, Policy, Refusal};
 use super::retry::{RetryPolicy, Tried};
 use super::tape::Tape;
@@ -89,83 +90,6 @@ fn gates(envs: &Environments, config: &ClientConfig) -> [Gate; 2] {
         slots()
     };
     [Gate::new(config, source), Gate::new(config, target)]
-}
-
-/// One multipart part.
-#[derive(Debug, Clone)]
-pub struct FormPart {
-    pub name: String,
-    pub filename: Option<String>,
-    pub content_type: Option<String>,
-    pub data: Vec<u8>,
-}
-
-#[derive(Debug, Clone)]
-pub enum RequestBody {
-    Empty,
-    Json(String),
-    Bytes { content_type: String, data: Vec<u8> },
-    Form(Vec<FormPart>),
-}
-
-/// A request as a plugin describes it: relative to a side's base URL, no credentials.
-#[derive(Debug, Clone)]
-pub struct Request {
-    pub side: Side,
-    pub method: Method,
-    pub path: String,
-    pub query: Vec<(String, String)>,
-    pub headers: Vec<(String, String)>,
-    pub body: RequestBody,
-}
-
-impl Request {
-    pub fn get(side: Side, path: impl Into<String>) -> Self {
-        Request {
-            side,
-            method: Method::GET,
-            path: path.into(),
-            query: vec![],
-            headers: vec![],
-            body: RequestBody::Empty,
-        }
-    }
-}
-
-#[derive(Debug, Clone)]
-pub struct Response {
-    pub status: u16,
-    pub headers: Vec<(String, String)>,
-    pub body: Vec<u8>,
-}
-
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum HttpError {
-    #[error("refused by the host: {0}")]
-    Refused(#[from] Refusal),
-    #[error("{what}: the response body is larger than the limit of {limit} bytes")]
-    TooLarge { what: String, limit: u64 },
-    #[error("{what}: timed out")]
-    Timeout { what: String },
-    #[error("{what}: could not connect: {detail}")]
-    Connect { what: String, detail: String },
-    #[error("{what}: {detail}")]
-    Other { what: String, detail: String },
-    /// the side is not there to ask: an export has no target, a package's recording lacks
-    /// the request (never worth retrying)
-    #[error("{0}")]
-    Unavailable(String),
-}
-
-impl HttpError {
-    /// Worth trying later: timeouts, connections that failed or were cut. (Whether it is
-    /// safe to try again is for the caller: a cut POST may have been applied.)
-    pub fn is_transient(&self) -> bool {
-        matches!(
-            self,
-            HttpError::Timeout { .. } | HttpError::Connect { .. } | HttpError::Other { .. }
-        )
-    }
 }
 
 /// The client of a run. Cheap to clone.

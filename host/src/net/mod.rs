@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod client;
+pub mod http;
 pub mod paging;
 pub mod policy;
 pub mod retry;
@@ -13,7 +14,8 @@ use std::fmt;
 use url::Url;
 
 pub use auth::Credential;
-pub use client::{HttpClient, HttpError, Request, RequestBody, Response};
+pub use client::HttpClient;
+pub use http::{HttpError, Request, RequestBody, Response};
 pub use policy::Policy;
 
 /// Which environment a request goes to. The source is read-only.

@@ -1,7 +1,8 @@
 //! `list-all`: GET a list and follow every page, whatever the paging style.
 
 use super::Side;
-use super::client::{HttpClient, HttpError, Request};
+use super::client::HttpClient;
+use super::http::{HttpError, Request};
 use super::policy::Policy;
 use serde_json::Value;
 

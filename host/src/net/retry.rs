@@ -5,7 +5,7 @@
 //! that may have changed the server (a POST that got a 5xx or was cut) is not retried here:
 //! the engine looks the resource up before trying again.
 
-use super::client::HttpError;
+use super::http::HttpError;
 use reqwest::Method;
 use std::time::Duration;
 

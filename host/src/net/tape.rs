@@ -11,7 +11,7 @@
 //!   same checks as a live request; one the recording lacks fails, naming it. A transfer's
 //!   download is read from its saved file.
 
-use super::client::{Request, Response};
+use super::http::{Request, Response};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};

@@ -99,17 +99,6 @@ pub struct SelectionInfo {
     pub tags: Vec<String>,
 }
 
-impl From<&crate::engine::select::Selection> for SelectionInfo {
-    fn from(s: &crate::engine::select::Selection) -> Self {
-        SelectionInfo {
-            include: s.include.clone(),
-            exclude: s.exclude.clone(),
-            select: s.select.clone(),
-            tags: s.tags.clone(),
-        }
-    }
-}
-
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Entry {

@@ -3,17 +3,28 @@
 //! run's counters and the run's progress listener (where `timer.progress` goes).
 
 use super::stats::Stats;
-use crate::engine::progress::{NoProgress, Progress};
 use crate::net::HttpClient;
 use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
+
+/// Where a plugin's `timer.progress` goes: the run's progress listener, as far as plugins
+/// reach it.
+pub trait PluginProgress: Send + Sync {
+    /// A plugin said how its long call is going: a server-side job's status and percent,
+    /// say. `message` is the plugin's, cut to 512 characters.
+    fn plugin(&self, _plugin: &str, _percent: u8, _message: &str) {}
+}
+
+/// Nobody listens.
+struct Unheard;
+impl PluginProgress for Unheard {}
 
 #[derive(Clone)]
 pub struct Grant {
     pub http: Option<HttpClient>,
     pub cancel: CancellationToken,
     pub stats: Arc<Stats>,
-    pub progress: Arc<dyn Progress>,
+    pub progress: Arc<dyn PluginProgress>,
 }
 
 impl Grant {
@@ -36,12 +47,12 @@ impl Grant {
             http: None,
             cancel: CancellationToken::new(),
             stats,
-            progress: Arc::new(NoProgress),
+            progress: Arc::new(Unheard),
         }
     }
 
     /// The same grant, telling `progress` what happens.
-    pub fn reporting_to(&self, progress: Arc<dyn Progress>) -> Self {
+    pub fn reporting_to(&self, progress: Arc<dyn PluginProgress>) -> Self {
         Grant {
             progress,
             ..self.clone()

@@ -4,6 +4,7 @@
 pub mod cloner;
 pub mod grant;
 pub mod hook;
+pub mod hooks;
 pub mod manifest;
 pub mod platform;
 pub mod registry;

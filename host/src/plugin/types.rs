@@ -66,11 +66,7 @@ impl KindInfo {
     pub fn key_of(&self, body: &Value) -> String {
         self.key
             .iter()
-            .map(|p| {
-                body.pointer(p)
-                    .map(crate::engine::refs::text)
-                    .unwrap_or_default()
-            })
+            .map(|p| body.pointer(p).map(crate::json::text).unwrap_or_default())
             .collect::<Vec<_>>()
             .join(" / ")
     }

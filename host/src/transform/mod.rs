@@ -8,6 +8,7 @@
 pub mod diff;
 pub mod rules;
 
+use crate::json;
 use crate::plugin::PluginError;
 use crate::plugin::hook::Hook;
 use crate::plugin::types::{HookContext, HookOutcome, KindInfo, Resource};
@@ -128,7 +129,7 @@ impl Transformer {
             {
                 let by = format!("kinds.{kind}.map");
                 let before = t.resource.body.clone();
-                rules::put(&mut t.resource.body, &field, Value::String(to.clone()));
+                json::put(&mut t.resource.body, &field, Value::String(to.clone()));
                 t.rewrites
                     .extend(diff(&before, &t.resource.body, &by, &secret));
                 t.resource.key = info.key_of(&t.resource.body);
@@ -139,14 +140,14 @@ impl Transformer {
                 && let Some(new) = rename.apply(&name)
             {
                 self.step(&mut t, &format!("kinds.{kind}.rename"), &secret, |b| {
-                    rules::put(b, &field, Value::String(new));
+                    json::put(b, &field, Value::String(new));
                 });
             }
             if !rules.set.is_empty() {
                 let by = format!("kinds.{kind}.set");
                 let before = t.resource.body.clone();
                 for (p, v) in &rules.set {
-                    if !rules::put(&mut t.resource.body, &p.0, v.value.clone()) {
+                    if !json::put(&mut t.resource.body, &p.0, v.value.clone()) {
                         t.verdict = Verdict::Fail(format!(
                             "kinds.{kind}.set {:?}: the resource has no object at that path",
                             p.0
@@ -170,7 +171,7 @@ impl Transformer {
             if !rules.remove.is_empty() {
                 self.step(&mut t, &format!("kinds.{kind}.remove"), &secret, |b| {
                     for p in &rules.remove {
-                        rules::remove(b, &p.0);
+                        json::remove(b, &p.0);
                     }
                 });
             }
@@ -280,7 +281,7 @@ fn reconcile(info: &KindInfo, old: &Resource, mut new: Resource) -> Result<Resou
                     .unwrap_or_else(|_| Value::String(v.into())),
                 _ => Value::String(v.into()),
             };
-            if !rules::put(&mut new.body, p, typed) {
+            if !json::put(&mut new.body, p, typed) {
                 return Err(format!("cannot write the new key into {p}"));
             }
         }

@@ -2,10 +2,44 @@
 //! references to the target's own resources, set and remove fields, leave resources behind.
 //! Every value is checked while the file is read, so a mistake is reported with its line.
 
-use crate::engine::OnConflict;
 use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
+
+/// What to do when a resource already exists on the target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnConflict {
+    /// use the target's resource as it is
+    Adopt,
+    /// make the target's writable fields equal the source's
+    Update,
+    /// stop before any write
+    Abort,
+}
+
+impl OnConflict {
+    /// The policy's name, as settings and reports spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            OnConflict::Adopt => "adopt",
+            OnConflict::Update => "update",
+            OnConflict::Abort => "abort",
+        }
+    }
+}
+
+impl std::str::FromStr for OnConflict {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "adopt" => Ok(OnConflict::Adopt),
+            "update" => Ok(OnConflict::Update),
+            "abort" => Ok(OnConflict::Abort),
+            _ => Err(format!("{s:?}: the policy must be adopt, update or abort")),
+        }
+    }
+}
 
 /// The rules of one kind, in the order they apply: `leave`, `map`, `rename`, `set`, `remove`.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -190,72 +224,6 @@ pub fn expand_env(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// Set the value at a pointer, creating objects on the way; `false` when the path crosses
-/// something that is not an object (or an array index that does not exist).
-pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
-    if pointer.is_empty() {
-        *body = value;
-        return true;
-    }
-    let parts: Vec<String> = pointer[1..]
-        .split('/')
-        .map(|s| s.replace("~1", "/").replace("~0", "~"))
-        .collect();
-    let mut at = body;
-    for (i, part) in parts.iter().enumerate() {
-        let last = i + 1 == parts.len();
-        at = match at {
-            Value::Object(o) => {
-                if last {
-                    o.insert(part.clone(), value);
-                    return true;
-                }
-                o.entry(part.clone())
-                    .or_insert_with(|| Value::Object(Default::default()))
-            }
-            Value::Array(a) => match part.parse::<usize>().ok().filter(|&n| n < a.len()) {
-                Some(n) if last => {
-                    a[n] = value;
-                    return true;
-                }
-                Some(n) => &mut a[n],
-                None => return false,
-            },
-            Value::Null => {
-                *at = Value::Object(Default::default());
-                let Value::Object(o) = at else { unreachable!() };
-                if last {
-                    o.insert(part.clone(), value);
-                    return true;
-                }
-                o.entry(part.clone())
-                    .or_insert_with(|| Value::Object(Default::default()))
-            }
-            _ => return false,
-        };
-    }
-    false
-}
-
-/// Remove the value at a pointer, if it is there.
-pub fn remove(body: &mut Value, pointer: &str) {
-    let Some((parent, last)) = pointer.rsplit_once('/') else {
-        return;
-    };
-    let last = last.replace("~1", "/").replace("~0", "~");
-    match body.pointer_mut(parent) {
-        Some(Value::Object(o)) => {
-            o.remove(&last);
-        }
-        Some(Value::Array(a)) => {
-            if let Some(n) = last.parse::<usize>().ok().filter(|&n| n < a.len()) {
-                a.remove(n);
-            }
-        }
-        _ => {}
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -303,18 +271,5 @@ mod tests {
         let t = Template::try_from(json!({"url": "${env:FERRY_RULES_TEST_VAR}"})).unwrap();
         assert_eq!(t.value, json!({"url": "v1"}));
         assert_eq!(t.shown, Some(json!({"url": "${env:FERRY_RULES_TEST_VAR}"})));
-    }
-
-    #[test]
-    fn put_and_remove_by_pointer() {
-        let mut b = json!({"a": {"b": 1}, "l": [1, 2], "s": "x"});
-        assert!(put(&mut b, "/a/c/d", json!(true)));
-        assert!(put(&mut b, "/l/1", json!(5)));
-        assert!(!put(&mut b, "/l/9", json!(5)));
-        assert!(!put(&mut b, "/s/x", json!(5)));
-        remove(&mut b, "/a/b");
-        remove(&mut b, "/l/0");
-        remove(&mut b, "/missing/x");
-        assert_eq!(b, json!({"a": {"c": {"d": true}}, "l": [5], "s": "x"}));
     }
 }

@@ -210,7 +210,7 @@ async fn interrupt_cancels_a_sleeping_plugin() {
 #[derive(Default)]
 struct Heard(std::sync::Mutex<Vec<(String, u8, String)>>);
 
-impl ferry::engine::progress::Progress for Heard {
+impl ferry::engine::progress::PluginProgress for Heard {
     fn plugin(&self, plugin: &str, percent: u8, message: &str) {
         let said = (plugin.to_string(), percent, message.to_string());
         self.0.lock().unwrap().push(said);

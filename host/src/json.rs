@@ -1,5 +1,7 @@
-//! Reference fields: reading and rewriting the values at a JSON pointer in which `*` matches
-//! every array element or object member (`/settings/connectors/*`).
+//! JSON pointers over resource bodies: reading and rewriting the values at a pointer in which
+//! `*` matches every array element or object member (`/settings/connectors/*`), setting a value
+//! (making objects on the way) and removing one. A leaf: the engine, the transform rules and
+//! the plugin types all use it.
 
 use serde_json::Value;
 
@@ -86,6 +88,72 @@ pub fn like(source: &Value, target: &str) -> Value {
     }
 }
 
+/// Set the value at a pointer, creating objects on the way; `false` when the path crosses
+/// something that is not an object (or an array index that does not exist).
+pub fn put(body: &mut Value, pointer: &str, value: Value) -> bool {
+    if pointer.is_empty() {
+        *body = value;
+        return true;
+    }
+    let parts: Vec<String> = pointer[1..]
+        .split('/')
+        .map(|s| s.replace("~1", "/").replace("~0", "~"))
+        .collect();
+    let mut at = body;
+    for (i, part) in parts.iter().enumerate() {
+        let last = i + 1 == parts.len();
+        at = match at {
+            Value::Object(o) => {
+                if last {
+                    o.insert(part.clone(), value);
+                    return true;
+                }
+                o.entry(part.clone())
+                    .or_insert_with(|| Value::Object(Default::default()))
+            }
+            Value::Array(a) => match part.parse::<usize>().ok().filter(|&n| n < a.len()) {
+                Some(n) if last => {
+                    a[n] = value;
+                    return true;
+                }
+                Some(n) => &mut a[n],
+                None => return false,
+            },
+            Value::Null => {
+                *at = Value::Object(Default::default());
+                let Value::Object(o) = at else { unreachable!() };
+                if last {
+                    o.insert(part.clone(), value);
+                    return true;
+                }
+                o.entry(part.clone())
+                    .or_insert_with(|| Value::Object(Default::default()))
+            }
+            _ => return false,
+        };
+    }
+    false
+}
+
+/// Remove the value at a pointer, if it is there.
+pub fn remove(body: &mut Value, pointer: &str) {
+    let Some((parent, last)) = pointer.rsplit_once('/') else {
+        return;
+    };
+    let last = last.replace("~1", "/").replace("~0", "~");
+    match body.pointer_mut(parent) {
+        Some(Value::Object(o)) => {
+            o.remove(&last);
+        }
+        Some(Value::Array(a)) => {
+            if let Some(n) = last.parse::<usize>().ok().filter(|&n| n < a.len()) {
+                a.remove(n);
+            }
+        }
+        _ => {}
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -113,5 +181,18 @@ mod tests {
         let mut b = body.clone();
         set_at(&mut b, "/list/1/id", like(&json!(6), "60"));
         assert_eq!(b["list"][1]["id"], json!(60));
+    }
+
+    #[test]
+    fn put_and_remove_by_pointer() {
+        let mut b = json!({"a": {"b": 1}, "l": [1, 2], "s": "x"});
+        assert!(put(&mut b, "/a/c/d", json!(true)));
+        assert!(put(&mut b, "/l/1", json!(5)));
+        assert!(!put(&mut b, "/l/9", json!(5)));
+        assert!(!put(&mut b, "/s/x", json!(5)));
+        remove(&mut b, "/a/b");
+        remove(&mut b, "/l/0");
+        remove(&mut b, "/missing/x");
+        assert_eq!(b, json!({"a": {"c": {"d": true}}, "l": [5], "s": "x"}));
     }
 }

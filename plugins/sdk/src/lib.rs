@@ -52,7 +52,7 @@ pub mod prelude {
     pub use crate::http::{self, Paging, Response};
     pub use crate::log;
     pub use crate::timer;
-    pub use crate::{Ctx, Error, Kind, KindInfo, Resource, Result, Side, Value, json};
+    pub use crate::{Ctx, Error, Kind, KindInfo, Resource, Result, Side, Value, json, require_str};
 }
 
 /// Export one or more [`Kind`] implementations (unit structs with `Default`) as the

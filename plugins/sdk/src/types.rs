@@ -133,6 +133,50 @@ impl Resource {
             .and_then(Value::as_str)
             .unwrap_or("")
     }
+
+    /// The string at `pointer` in the body, or an error naming the field: for a value that
+    /// goes into a URL, where an empty one would address something else.
+    pub fn require_str(&self, pointer: &str) -> Result<&str> {
+        require_str(
+            &self.body,
+            pointer,
+            &format!("{} {:?}", self.kind, self.key),
+        )
+    }
+}
+
+/// The non-empty string at `pointer` in `answer`, or an error naming the field and what
+/// answered (`what`: `"POST systems"`, say). Use it wherever a value read from a server goes
+/// into the next URL: a missing id must fail the call, not address another resource. The
+/// error lists the answer's top-level fields, never their values (they may be secret).
+pub fn require_str<'a>(answer: &'a Value, pointer: &str, what: &str) -> Result<&'a str> {
+    match answer.pointer(pointer).and_then(Value::as_str) {
+        Some(s) if !s.is_empty() => Ok(s),
+        found => {
+            let fields = match answer {
+                Value::Object(o) => o.keys().map(String::as_str).collect::<Vec<_>>().join(", "),
+                other => format!("not an object but {}", kind_of(other)),
+            };
+            let problem = match found {
+                Some(_) => "is empty",
+                None => "is missing or not a string",
+            };
+            Err(Error::Fatal(format!(
+                "{what}: {pointer} {problem} in the answer (its fields: {fields})"
+            )))
+        }
+    }
+}
+
+fn kind_of(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "an array",
+        Value::Object(_) => "an object",
+    }
 }
 
 impl From<Resource> for wit::Resource {

@@ -192,7 +192,7 @@ impl<'a> Job<'a> {
     fn start_source(&mut self) -> Result<()> {
         match self.started()? {
             Some(rec) => {
-                self.id = rec["id"].as_str().unwrap_or("").to_string();
+                self.id = require_str(&rec, "/id", "an earlier duplication")?.to_string();
                 log::info(format!(
                     "{}: waiting for duplication {} started earlier",
                     self.project_name, self.id
@@ -213,14 +213,9 @@ impl<'a> Job<'a> {
                 )?
                 .ok()?
                 .json()?;
-                self.id = rec["id"].as_str().unwrap_or("").to_string();
+                self.id = require_str(&rec, "/id", "POST projectDuplications")?.to_string();
                 self.source.saw(&rec);
             }
-        }
-        if self.id.is_empty() {
-            return Err(Error::Invalid(
-                "the source answered a duplication without an id".into(),
-            ));
         }
         Ok(())
     }
@@ -241,7 +236,7 @@ impl<'a> Job<'a> {
                     Some(rec) => rec,
                     None => self.transfer()?,
                 };
-                let rid = restore["id"].as_str().unwrap_or("").to_string();
+                let rid = require_str(&restore, "/id", "the restoration")?.to_string();
                 self.restoration = Some(rid.clone());
                 self.target.saw(&restore);
                 self.wait(Side::Target, &rid, &["COMPLETED"])?
@@ -289,7 +284,7 @@ impl<'a> Job<'a> {
         // In sync mode, a job whose target side has ended made the project it could (the
         // target lacks it now, or this call would not be made): start afresh.
         if self.settings.mode == Mode::Sync {
-            let id = found["id"].as_str().unwrap_or("");
+            let id = require_str(&found, "/id", "an earlier duplication")?;
             let r = http::get(Side::Target, &format!("projectDuplications/{id}"), &[])?;
             if r.status == 200 {
                 let s = status(&r.json()?);

@@ -100,7 +100,7 @@ pub(crate) fn fill(
                 })?
         }
     };
-    let env_id = target["id"].as_str().unwrap_or("").to_string();
+    let env_id = require_str(&target, "/id", "the target environment")?.to_string();
 
     // 1. Config and pool.
     if res.body["config"].is_object() && target["config"] != res.body["config"] {
@@ -160,7 +160,9 @@ pub(crate) fn fill(
         let sdk = t["name"].as_str().unwrap_or("").to_string();
         let dynamic = t["dynamic"].as_bool().unwrap_or(false);
         let tid = match have.iter().find(|h| h["name"] == sdk.as_str()) {
-            Some(h) => h["connectionTemplateId"].as_str().unwrap_or("").to_string(),
+            Some(h) => {
+                require_str(h, "/connectionTemplateId", "the target's connection")?.to_string()
+            }
             None => {
                 let system_id = system_for(sides, &t["system"], &mut target_systems, &mut done)?;
                 let body = json!({"systemId": system_id, "name": sdk, "environmentId": env_id, "dynamic": dynamic});
@@ -330,7 +332,7 @@ fn system_for(
     done: &mut Done,
 ) -> Result<String> {
     if sides.same_org() {
-        return Ok(system["id"].as_str().unwrap_or("").to_string());
+        return Ok(require_str(system, "/id", "the source's system")?.to_string());
     }
     if cache.is_none() {
         *cache = Some(http::list_all(Side::Target, "systems", &[], env::cursor())?);
@@ -340,7 +342,7 @@ fn system_for(
         .iter()
         .find(|s| s["name"] == system["name"] && s["domain"] == system["domain"])
     {
-        return Ok(s["id"].as_str().unwrap_or("").to_string());
+        return Ok(require_str(s, "/id", "the target's system")?.to_string());
     }
     let body = json!({
         "name": system["name"],
@@ -357,7 +359,7 @@ fn system_for(
         json!({"name": system["name"], "domain": system["domain"]}),
     );
     systems.push(made.clone());
-    Ok(made["id"].as_str().unwrap_or("").to_string())
+    Ok(require_str(&made, "/id", "POST systems")?.to_string())
 }
 
 /// A version of the target project holding `files`: one of the source version's name (or a
@@ -381,9 +383,9 @@ fn version_for(tp: &str, source: &Value, files: &Value) -> Result<String> {
             let made = http::post_json(Side::Target, &format!("projects/{tp}/versions"), &body)?
                 .ok()?
                 .json()?;
-            return Ok(made["id"].as_str().unwrap_or("").to_string());
+            return Ok(require_str(&made, "/id", "POST projects/{id}/versions")?.to_string());
         };
-        let id = v["id"].as_str().unwrap_or("");
+        let id = require_str(v, "/id", "a version of the target project")?;
         let theirs = http::get(
             Side::Target,
             &format!("projects/{tp}/versions/{id}/files"),

@@ -92,7 +92,7 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
     let envs = p["environments"].as_array().cloned().unwrap_or_default();
     let mut out = vec![];
     for e in envs {
-        let id = e["id"].as_str().unwrap_or("").to_string();
+        let id = require_str(&e, "/id", "an environment of the source project")?.to_string();
         let path = format!("projects/{}/connection-templates", sides.source_project);
         let templates = http::list_all(Side::Source, &path, &[("env_id", &id)], cursor())?;
         let path = format!("projects/{}/connections", sides.source_project);
@@ -132,10 +132,15 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
             .collect();
         // The systems' own names (the template carries the SDK name).
         let mut systems = systems;
-        let paths: Vec<String> = systems
+        let paths = systems
             .iter()
-            .map(|s| format!("systems/{}", s["system"]["id"].as_str().unwrap_or("")))
-            .collect();
+            .map(|s| {
+                Ok(format!(
+                    "systems/{}",
+                    require_str(s, "/system/id", "a connection template")?
+                ))
+            })
+            .collect::<Result<Vec<String>>>()?;
         for (s, sys) in systems.iter_mut().zip(http::get_all(Side::Source, &paths)?) {
             s["system"]["name"] = sys["name"].clone();
             s["system"]["labels"] = sys["labels"].clone();

@@ -47,7 +47,7 @@ pub(crate) fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resourc
     let path = format!("projects/{}/environments/clone", sides.target_project);
     let p = http::post_json(Side::Target, &path, &body)?.ok()?.json()?;
     let made = env_named(&p, &new)?;
-    let id = made["id"].as_str().unwrap_or("");
+    let id = require_str(&made, "/id", "the cloned environment")?;
     // What rules and hooks changed of the source's config and variables, the copy gets.
     if res.body["config"] != made["config"] && res.body["config"].is_object() {
         http::put_json(
@@ -84,7 +84,7 @@ pub(crate) fn update(sides: &Sides, res: &Resource) -> Result<Resource> {
     .json()?;
     let made = env_named(&p, &new)?;
     if res.body["config"].is_object() && res.body["config"] != made["config"] {
-        let id = made["id"].as_str().unwrap_or("");
+        let id = require_str(&made, "/id", "the synced environment")?;
         http::put_json(
             Side::Target,
             &format!("environments/{id}/config"),

@@ -4,11 +4,10 @@
 use super::args::{Emit, Output, Run, RunArgs};
 use super::exit;
 use clap::Args;
-use ferry::engine::apply::Outcome;
 use ferry::engine::plan::PlanError;
-use ferry::engine::progress::{PluginProgress, Progress};
 use ferry::engine::report::Report;
 use ferry::session::Session;
+use ferry::{Outcome, PluginProgress, Progress};
 use std::io::IsTerminal;
 
 #[derive(Args, Debug)]

@@ -3,7 +3,7 @@
 //! calls in flight. References are rewritten from the referenced items' target resources;
 //! a failure skips what depends on it.
 
-pub use super::outcome::{Done, INTERRUPTED, Outcome};
+use super::outcome::{Done, INTERRUPTED, Outcome};
 use super::plan::{Plan, context, rewritten};
 use super::progress::Progress;
 use super::{Action, Options};

@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::sync::Mutex;
 
-pub use crate::state::state_dir;
+use crate::state::state_dir;
 
 #[derive(Debug)]
 pub struct Journal {
@@ -79,7 +79,7 @@ impl Journal {
         }
     }
 
-    /// The journal of a target under ferry's state directory (see [`state_dir`]).
+    /// The journal of a target under ferry's state directory (see [`crate::state::state_dir`]).
     pub fn for_target(target: &str) -> Journal {
         match state_dir() {
             Some(d) => Journal::open(d, target),

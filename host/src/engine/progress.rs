@@ -2,7 +2,7 @@
 //! server's event stream, or nobody.
 
 use super::outcome::Outcome;
-pub use crate::plugin::grant::PluginProgress;
+pub use crate::plugin::grant::{NoProgress, PluginProgress};
 
 /// A run's listener. What plugins say of their long calls arrives through the supertrait
 /// (the plugin runtimes know only that part).
@@ -18,6 +18,4 @@ pub trait Progress: PluginProgress {
     fn finished(&self, _kind: &str, _key: &str, _outcome: &Outcome) {}
 }
 
-pub struct NoProgress;
-impl PluginProgress for NoProgress {}
 impl Progress for NoProgress {}

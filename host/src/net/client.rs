@@ -4,7 +4,7 @@
 //! deployment are one server to protect); and it retries what is safe to retry (see
 //! `retry`), so every plugin gets the same reliable transport.
 
-pub use super::http::{FormPart, HttpError, Request, RequestBody, Response};
+use super::http::{HttpError, Request, RequestBody, Response};
 use super::policy::{self, Policy, Refusal};
 use super::retry::{RetryPolicy, Tried};
 use super::tape::Tape;

@@ -15,9 +15,9 @@ pub trait PluginProgress: Send + Sync {
     fn plugin(&self, _plugin: &str, _percent: u8, _message: &str) {}
 }
 
-/// Nobody listens.
-struct Unheard;
-impl PluginProgress for Unheard {}
+/// Nobody listens (the engine's `Progress` is implemented for it too).
+pub struct NoProgress;
+impl PluginProgress for NoProgress {}
 
 #[derive(Clone)]
 pub struct Grant {
@@ -47,7 +47,7 @@ impl Grant {
             http: None,
             cancel: CancellationToken::new(),
             stats,
-            progress: Arc::new(Unheard),
+            progress: Arc::new(NoProgress),
         }
     }
 

@@ -18,17 +18,6 @@ pub enum OnConflict {
     Abort,
 }
 
-impl OnConflict {
-    /// The policy's name, as settings and reports spell it.
-    pub fn name(self) -> &'static str {
-        match self {
-            OnConflict::Adopt => "adopt",
-            OnConflict::Update => "update",
-            OnConflict::Abort => "abort",
-        }
-    }
-}
-
 impl std::str::FromStr for OnConflict {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {

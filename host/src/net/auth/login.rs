@@ -367,7 +367,8 @@ mod tests {
     //! Against a tiny login server: a token header and a session cookie, both required;
     //! sessions that end; keep-alive; logout.
     use super::*;
-    use crate::net::client::{ClientConfig, Request};
+    use crate::net::client::ClientConfig;
+    use crate::net::http::Request;
     use crate::net::{Connection, Credential, Environments, HttpClient, Policy};
     use axum::http::{HeaderMap, StatusCode};
     use std::sync::Arc;

@@ -19,7 +19,7 @@
 
 use super::hook::{resource_from_dynamic, resource_to_dynamic};
 use super::{Budget, RhaiLimits, ScriptFailure, classify, engine, syntax_error};
-use crate::net::client::{HttpError, Request, RequestBody};
+use crate::net::http::{HttpError, Request, RequestBody};
 use crate::net::paging::{self, ListError, Paging};
 use crate::net::{HttpClient, Policy, Side};
 use crate::plugin::PluginError;

@@ -6,7 +6,7 @@
 use super::state::HostState;
 use crate::files::{self, Encoding, TransferOutcome, TransferRequest};
 use crate::net;
-use crate::net::client::{FormPart, HttpError, Request, RequestBody};
+use crate::net::http::{FormPart, HttpError, Request, RequestBody};
 use crate::net::paging::{self, ListError, Paging};
 use crate::plugin::types as host;
 use futures::StreamExt;
@@ -109,7 +109,7 @@ fn request(req: whttp::Request) -> Request {
     }
 }
 
-fn response(r: net::client::Response) -> whttp::Response {
+fn response(r: net::http::Response) -> whttp::Response {
     whttp::Response {
         status: r.status,
         headers: r
@@ -166,7 +166,7 @@ fn list_failure(state: &HostState, e: ListError) -> wasmtime::Result<types::Erro
 /// What a sent request is to the guest: the response, an error case, or a trap.
 fn answer(
     state: &HostState,
-    r: Result<net::client::Response, HttpError>,
+    r: Result<net::http::Response, HttpError>,
 ) -> wasmtime::Result<Result<whttp::Response, types::Error>> {
     match r {
         Ok(r) => Ok(Ok(response(r))),

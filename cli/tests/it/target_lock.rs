@@ -113,7 +113,7 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
 
     // A holder that lives (here: this test, as a job server would be) is waited for, until
     // `ferry unlock ID` breaks its lease.
-    let state = std::env::temp_dir().join("ferry-test-state");
+    let state = support::state_dir();
     let leases = ferry::lock::Locks::at(state.join("locks.sqlite"));
     let lease = leases
         .try_acquire(&target, "a job of ferry serve", ferry::lock::TTL)

@@ -17,22 +17,54 @@ pub(crate) use plugins::{plugin_dir, repo_root};
 use serde_json::Value;
 
 /// The `ferry` binary as every test runs it: nothing from the caller's environment that
-/// would change what it does (keys, a plugin path), and the cache and state folders the
-/// tests share.
+/// would change what it does (keys, a plugin path), the compile cache the tests share, and
+/// the running test's own state folder.
 pub(crate) fn ferry_command() -> std::process::Command {
     let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_ferry"));
-    let tmp = std::env::temp_dir();
-    c.env("FERRY_CACHE_DIR", tmp.join("ferry-test-cache"))
-        .env("FERRY_STATE_DIR", tmp.join("ferry-test-state"))
-        .env_remove("FERRY_PLUGIN_PATH")
-        .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
-        .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
+    c.env(
+        "FERRY_CACHE_DIR",
+        std::env::temp_dir().join("ferry-test-cache"),
+    )
+    .env("FERRY_STATE_DIR", state_dir())
+    .env_remove("FERRY_PLUGIN_PATH")
+    .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
+    .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
     for side in ["SOURCE", "TARGET"] {
         for what in ["KEY", "USER", "PASSWORD"] {
             c.env_remove(format!("FERRY_{side}_{what}"));
         }
     }
     c
+}
+
+/// The state folder (leases, journals, managed records) of the running test, under one of
+/// this process. Shared by every test, the state of an earlier test whose sandbox had the
+/// same port would meet this one's: the sandboxes' ids are deterministic, so a stale
+/// managed record names a live resource, and a prune deleted it. A test's body runs on the
+/// thread libtest names after it; calls from other threads share the process's folder.
+pub(crate) fn state_dir() -> std::path::PathBuf {
+    static FRESH: std::sync::Once = std::sync::Once::new();
+    let root = std::env::temp_dir().join("ferry-test-state");
+    let ours = root.join(std::process::id().to_string());
+    FRESH.call_once(|| {
+        // What earlier processes left: this one's pid may be a reused one.
+        if let Ok(dirs) = std::fs::read_dir(&root) {
+            for d in dirs.flatten() {
+                let pid = d.file_name().to_string_lossy().to_string();
+                let alive = std::path::Path::new("/proc").join(&pid).exists();
+                if pid == std::process::id().to_string() || !alive {
+                    let _ = std::fs::remove_dir_all(d.path());
+                    let _ = std::fs::remove_file(d.path());
+                }
+            }
+        }
+    });
+    let test = std::thread::current()
+        .name()
+        .filter(|n| n.contains("::"))
+        .map(|n| n.replace("::", "."))
+        .unwrap_or_else(|| "shared".into());
+    ours.join(test)
 }
 
 /// `ferry SUB` from org `source` to org `target` of the sandbox, with a read key for the

@@ -526,3 +526,45 @@ async fn a_prune_killed_midway_is_finished_by_a_rerun() {
     }
     assert_eq!(prod.len(), all.len() - 3);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_record_whose_id_a_live_resource_now_has_is_kept() {
+    let sandbox = support::dev_and_prod(Seed::Scale(200)).await;
+    expect(&run("clone", &sandbox, &["--include", "tag"]), 0);
+    // The records as a target rebuilt with reused ids leaves them: a tag long gone, under
+    // the id that a tag the source still has holds now.
+    let file = std::fs::read_dir(support::state_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".managed.json"))
+        .expect("the target's managed records");
+    let mut records: Vec<Value> = serde_json::from_slice(&std::fs::read(&file).unwrap()).unwrap();
+    let live = records.iter().find(|r| r["kind"] == "tag").unwrap().clone();
+    let mut stale = live.clone();
+    stale["key"] = json!("a tag long gone");
+    stale["fields"]["/name"] = json!("a tag long gone");
+    records.push(stale);
+    std::fs::write(&file, serde_json::to_vec(&records).unwrap()).unwrap();
+
+    let writes = sandbox.writes_to("prod").len();
+    let out = run(
+        "clone",
+        &sandbox,
+        &["--include", "tag", "--prune", "--output", "json"],
+    );
+    expect(&out, 0);
+    assert_eq!(
+        sandbox.writes_to("prod").len(),
+        writes,
+        "nothing is deleted"
+    );
+    let report = json_of(&out);
+    assert_eq!(report["deletes"][0]["outcome"], "kept", "{report:#}");
+    let why = report["deletes"][0]["reason"].as_str().unwrap();
+    assert!(
+        why.contains("stale") && why.contains(live["key"].as_str().unwrap()),
+        "{why}"
+    );
+    assert!(tags(&sandbox, "prod").contains(&format!("tag:{}", live["key"].as_str().unwrap())));
+}

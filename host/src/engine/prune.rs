@@ -71,10 +71,15 @@ pub fn plan(
 ) -> Vec<Planned> {
     let in_run: HashSet<&str> = kinds.iter().map(|k| k.name.as_str()).collect();
     let mut keys: HashSet<(&str, &str)> = HashSet::new();
+    // Who holds each target id now: a record whose id the run matched to a resource under
+    // another key is stale (the target was rebuilt, or its ids are reused), and deleting by
+    // it would delete that resource.
+    let mut holder: HashMap<(&str, &str), &str> = HashMap::new();
     for it in items {
         keys.insert((&it.source.kind, &it.source.key));
         if let Some(t) = &it.target {
             keys.insert((&t.kind, &t.key));
+            holder.insert((&it.source.kind, &t.id), &t.key);
         }
     }
     let records = managed.all();
@@ -92,9 +97,17 @@ pub fn plan(
             let deletes = registry
                 .cloner_for(&r.kind)
                 .is_some_and(|(_, k, _)| k.support.deletes);
+            let taken = holder
+                .get(&(r.kind.as_str(), r.id.as_str()))
+                .filter(|k| **k != r.key);
             Planned {
                 record: r.clone(),
-                verdict: if !deletes {
+                verdict: if let Some(now) = taken {
+                    Verdict::Keep(format!(
+                        "the record is stale: its id {} is now {} {now:?}, which the source has",
+                        r.id, r.kind
+                    ))
+                } else if !deletes {
                     Verdict::Keep(format!(
                         "the {} cloner has no delete (it declares none, or was built against a contract older than 1.2.0)",
                         r.kind

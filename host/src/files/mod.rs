@@ -590,6 +590,7 @@ async fn upload(
         .send()
         .await
         .map_err(|e| classify(&what, e))?;
+    crate::net::client::refuse_redirected_write(&Method::POST, &req.upload_path, &resp)?;
     let status = resp.status().as_u16();
     if status == 401 && client.renew(Side::Target, session).await {
         return Err(TransferError::SessionRenewed(what));

@@ -92,11 +92,65 @@ fn gates(envs: &Environments, config: &ClientConfig) -> [Gate; 2] {
     [Gate::new(config, source), Gate::new(config, target)]
 }
 
+/// One side's transport. Reads follow redirects, only within the side's own base URL, so
+/// the side's credential never reaches the other side's host; writes (and a sign-in, which
+/// carries the password) follow none. A side that signs in keeps its session's cookies in
+/// one jar of its own, which both share.
+#[derive(Clone)]
+struct Transport {
+    read: reqwest::Client,
+    write: reqwest::Client,
+}
+
+impl Transport {
+    fn for_method(&self, method: &Method) -> &reqwest::Client {
+        if follows_redirects(method) {
+            &self.read
+        } else {
+            &self.write
+        }
+    }
+}
+
+/// Only reads that change nothing follow a redirect.
+fn follows_redirects(method: &Method) -> bool {
+    matches!(*method, Method::GET | Method::HEAD)
+}
+
+/// A write answered with a redirect is refused, naming where it was sent: following it
+/// would carry the body (and, across hosts, the side's custom credential header) there.
+pub(crate) fn refuse_redirected_write(
+    method: &Method,
+    path: &str,
+    resp: &reqwest::Response,
+) -> Result<(), HttpError> {
+    let status = resp.status();
+    if follows_redirects(method) || !status.is_redirection() || status.as_u16() == 304 {
+        return Ok(());
+    }
+    let location = resp
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .map(|v| {
+            String::from_utf8_lossy(v.as_bytes())
+                .chars()
+                .take(300)
+                .collect()
+        })
+        .unwrap_or_else(|| "(none)".to_string());
+    Err(HttpError::Refused(Refusal::WriteRedirected {
+        method: method.to_string(),
+        path: path.to_string(),
+        status: status.as_u16(),
+        location,
+    }))
+}
+
 /// The client of a run. Cheap to clone.
 #[derive(Clone)]
 pub struct HttpClient {
-    /// one per side: a side that signs in keeps its session's cookies in a jar of its own
-    inner: [reqwest::Client; 2],
+    /// one per side
+    inner: [Transport; 2],
     envs: std::sync::Arc<Environments>,
     gates: Arc<[Gate; 2]>,
     retry: RetryPolicy,
@@ -108,31 +162,35 @@ pub struct HttpClient {
 
 impl HttpClient {
     pub fn new(envs: Environments, config: &ClientConfig) -> anyhow::Result<Self> {
-        let bases = [envs.source.base.clone(), envs.target.base.clone()];
-        // Every redirect hop must stay inside one of the two environments.
-        let redirects = move || {
-            let bases = bases.clone();
-            redirect::Policy::custom(move |attempt| {
+        let build = |conn: &Connection| -> anyhow::Result<Transport> {
+            let base = conn.base.clone();
+            let side = conn.side;
+            let follow = redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= 5 {
                     attempt.error("too many redirects")
-                } else if bases.iter().any(|b| policy::within(b, attempt.url())) {
+                } else if policy::within(&base, attempt.url()) {
                     attempt.follow()
                 } else {
                     let url = attempt.url().to_string();
-                    attempt.error(Refusal::HostNotAllowed(url))
+                    attempt.error(Refusal::RedirectOutside { side, url })
                 }
+            });
+            let jar = Arc::new(reqwest::cookie::Jar::default());
+            let client = |policy: redirect::Policy| {
+                let mut b = reqwest::Client::builder()
+                    .connect_timeout(config.connect_timeout)
+                    .timeout(config.request_timeout)
+                    .redirect(policy)
+                    .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
+                if conn.credential.keeps_cookies() {
+                    b = b.cookie_provider(jar.clone());
+                }
+                b.build()
+            };
+            Ok(Transport {
+                read: client(follow)?,
+                write: client(redirect::Policy::none())?,
             })
-        };
-        let build = |conn: &Connection| {
-            let mut b = reqwest::Client::builder()
-                .connect_timeout(config.connect_timeout)
-                .timeout(config.request_timeout)
-                .redirect(redirects())
-                .user_agent(concat!("ferry/", env!("CARGO_PKG_VERSION")));
-            if conn.credential.keeps_cookies() {
-                b = b.cookie_provider(Arc::new(reqwest::cookie::Jar::default()));
-            }
-            b.build()
         };
         let inner = [build(&envs.source)?, build(&envs.target)?];
         let gates = Arc::new(gates(&envs, config));
@@ -231,7 +289,9 @@ impl HttpClient {
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter());
         }
-        let mut rb = self.inner[index(side)].request(method, url);
+        let mut rb = self.inner[index(side)]
+            .for_method(&method)
+            .request(method, url);
         for (k, v) in headers.iter().chain(&conn.headers) {
             rb = rb.header(k, v);
         }
@@ -244,7 +304,7 @@ impl HttpClient {
         for side in [Side::Source, Side::Target] {
             let conn = self.envs.get(side);
             if let Credential::Login(l) = &conn.credential {
-                let http = &self.inner[index(side)];
+                let http = &self.inner[index(side)].write;
                 l.sign_in(http, &conn.base).await?;
                 l.start_keep_alive(http.clone(), conn.base.clone());
             }
@@ -257,7 +317,7 @@ impl HttpClient {
         for side in [Side::Source, Side::Target] {
             let conn = self.envs.get(side);
             if let Credential::Login(l) = &conn.credential {
-                l.sign_out(&self.inner[index(side)], &conn.base).await;
+                l.sign_out(&self.inner[index(side)].write, &conn.base).await;
             }
         }
     }
@@ -269,7 +329,10 @@ impl HttpClient {
         let (Credential::Login(l), Some(seen)) = (&conn.credential, seen) else {
             return false;
         };
-        match l.refresh(&self.inner[index(side)], &conn.base, seen).await {
+        match l
+            .refresh(&self.inner[index(side)].write, &conn.base, seen)
+            .await
+        {
             Ok(()) => true,
             Err(e) => {
                 tracing::warn!("{e}");
@@ -417,6 +480,7 @@ impl HttpClient {
             }
         };
         let resp = rb.send().await.map_err(|e| classify(what, e))?;
+        refuse_redirected_write(&req.method, &req.path, &resp)?;
         let status = resp.status().as_u16();
         let headers = resp
             .headers()

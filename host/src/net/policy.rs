@@ -28,6 +28,19 @@ pub enum Refusal {
     HostNotAllowed(String),
     #[error("path {0:?} must be relative to the environment's base URL")]
     BadPath(String),
+    #[error(
+        "a redirect to {url} leaves the {side}'s base URL: a read follows redirects only within its own side"
+    )]
+    RedirectOutside { side: Side, url: String },
+    #[error(
+        "{method} {path} was answered {status} with Location {location}: a write never follows a redirect"
+    )]
+    WriteRedirected {
+        method: String,
+        path: String,
+        status: u16,
+        location: String,
+    },
 }
 
 /// A plugin's exceptions to the read-only source, from its manifest, e.g.

@@ -7,6 +7,7 @@ mod clone_unstract;
 mod clone_versori;
 mod drift_prune;
 mod hooks;
+mod hostile;
 mod kills;
 mod notes_platform;
 mod packages;

@@ -14,49 +14,126 @@
 //! | `to_json(v)` / `parse_json(s)` | JSON text to and from values |
 //! | `skip(reason)` | a hook's answer for "leave this resource behind" |
 
-use rhai::{Array, Dynamic, Engine, EvalAltResult, Map};
+use rhai::{Array, Dynamic, Engine, EvalAltResult, ImmutableString, Map, Position};
 use std::cell::RefCell;
 use std::collections::HashMap;
 
 type Fallible<T> = Result<T, Box<EvalAltResult>>;
 
+/// Refuse to build a string of `len` bytes past `max`. Rhai checks a value's size only
+/// after a native function returns, so a function that can multiply its input (a replace,
+/// a template) must check what it will build before building it: 1 MB with every byte
+/// replaced by 8 KB is an 8 GB allocation, which aborts the process.
+fn fits(what: &str, len: usize, max: usize) -> Fallible<()> {
+    if len > max {
+        return Err(EvalAltResult::ErrorDataTooLarge(
+            format!("{what} would build a string of {len} bytes"),
+            Position::NONE,
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// The length of `s` with every `from` replaced by `to`, computed without building it.
+fn replaced_len(s: &str, from: &str, to: &str) -> usize {
+    if from.is_empty() {
+        // Rust puts `to` at every char boundary, both ends included.
+        let n = s.chars().count() + 1;
+        return s.len().saturating_add(n.saturating_mul(to.len()));
+    }
+    let n = s.matches(from).count();
+    (s.len() - n * from.len()).saturating_add(n.saturating_mul(to.len()))
+}
+
+/// Every `from` in `s` replaced by `to`, or a size error before anything is built.
+fn replace_checked(what: &str, s: &str, from: &str, to: &str, max: usize) -> Fallible<String> {
+    fits(what, replaced_len(s, from, to), max)?;
+    Ok(s.replace(from, to))
+}
+
 /// A hook's request to leave the resource behind.
 #[derive(Debug, Clone)]
 pub(super) struct Skip(pub String);
 
-pub(super) fn register(engine: &mut Engine) {
+/// Register the helpers, and checked versions of Rhai's own `replace` (the engine's global
+/// namespace is searched before the standard package, so these shadow its unchecked ones).
+pub(super) fn register(engine: &mut Engine, max_string: usize) {
+    let max = max_string;
     engine.register_type_with_name::<Skip>("Skip");
     engine.register_fn("skip", |reason: &str| Skip(reason.to_string()));
     engine.register_fn(
         "replace_all",
-        |s: &str, from: &str, to: &str| -> Fallible<String> {
+        move |s: &str, from: &str, to: &str| -> Fallible<String> {
             if from.is_empty() {
                 return Err("replace_all: the text to replace is empty".into());
             }
-            Ok(s.replace(from, to))
+            replace_checked("replace_all", s, from, to, max)
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, from: &str, to: &str| -> Fallible<()> {
+            *s = replace_checked("replace", s, from, to, max)?.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, from: &str, to: char| -> Fallible<()> {
+            *s = replace_checked("replace", s, from, to.encode_utf8(&mut [0; 4]), max)?.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, from: char, to: &str| -> Fallible<()> {
+            *s = replace_checked("replace", s, from.encode_utf8(&mut [0; 4]), to, max)?.into();
+            Ok(())
+        },
+    );
+    engine.register_fn(
+        "replace",
+        move |s: &mut ImmutableString, from: char, to: char| -> Fallible<()> {
+            let (mut a, mut b) = ([0; 4], [0; 4]);
+            let (from, to) = (&*from.encode_utf8(&mut a), &*to.encode_utf8(&mut b));
+            *s = replace_checked("replace", s, from, to, max)?.into();
+            Ok(())
         },
     );
     engine.register_fn(
         "regex_replace",
-        |s: &str, pattern: &str, with: &str| -> Fallible<String> {
-            with_regex(pattern, |re| re.replace_all(s, with).into_owned())
+        move |s: &str, pattern: &str, with: &str| -> Fallible<String> {
+            with_regex(pattern, |re| template::replace_all(re, s, with, max))?
         },
     );
     engine.register_fn("regex_match", |s: &str, pattern: &str| -> Fallible<bool> {
         with_regex(pattern, |re| re.is_match(s))
     });
-    engine.register_fn("swap_prefix", |s: &str, old: &str, new: &str| -> String {
-        match s.strip_prefix(old) {
-            Some(rest) => format!("{new}{rest}"),
-            None => s.to_string(),
-        }
-    });
-    engine.register_fn("swap_suffix", |s: &str, old: &str, new: &str| -> String {
-        match s.strip_suffix(old) {
-            Some(rest) => format!("{rest}{new}"),
-            None => s.to_string(),
-        }
-    });
+    engine.register_fn(
+        "swap_prefix",
+        move |s: &str, old: &str, new: &str| -> Fallible<String> {
+            Ok(match s.strip_prefix(old) {
+                Some(rest) => {
+                    fits("swap_prefix", new.len().saturating_add(rest.len()), max)?;
+                    format!("{new}{rest}")
+                }
+                None => s.to_string(),
+            })
+        },
+    );
+    engine.register_fn(
+        "swap_suffix",
+        move |s: &str, old: &str, new: &str| -> Fallible<String> {
+            Ok(match s.strip_suffix(old) {
+                Some(rest) => {
+                    fits("swap_suffix", rest.len().saturating_add(new.len()), max)?;
+                    format!("{rest}{new}")
+                }
+                None => s.to_string(),
+            })
+        },
+    );
     engine.register_fn(
         "get_path",
         |v: Dynamic, pointer: &str| -> Fallible<Dynamic> {
@@ -192,6 +269,132 @@ fn remove(v: &mut Dynamic, path: &[String]) {
             let _ = arr.remove(i);
         } else {
             remove(&mut arr[i], rest);
+        }
+    }
+}
+
+/// `regex_replace`'s replacement templates (`$1`, `$name`, `${name}`, `$$`), expanded with
+/// the size of each piece known before it is written: one `$0` repeated in a 1 MB template
+/// over a 1 MB match would otherwise build a terabyte.
+mod template {
+    use super::{Fallible, fits};
+
+    enum Piece<'a> {
+        Text(&'a str),
+        Index(usize),
+        Name(&'a str),
+    }
+
+    /// The template's pieces, read as the regex crate reads them: `$` then the longest run
+    /// of letters, digits and `_` (a number is a group's index), or `${...}`; `$$` is a
+    /// dollar sign; a `$` that starts neither is itself.
+    fn parse(t: &str) -> Vec<Piece<'_>> {
+        let mut out = vec![];
+        let mut rest = t;
+        while let Some(at) = rest.find('$') {
+            if at > 0 {
+                out.push(Piece::Text(&rest[..at]));
+            }
+            let after = &rest[at + 1..];
+            let (name, skip) = if let Some(braced) = after.strip_prefix('{') {
+                match braced.find('}') {
+                    Some(end) => (&braced[..end], end + 2),
+                    None => ("", 0),
+                }
+            } else if let Some(tail) = after.strip_prefix('$') {
+                out.push(Piece::Text("$"));
+                rest = tail;
+                continue;
+            } else {
+                let end = after
+                    .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                    .unwrap_or(after.len());
+                (&after[..end], end)
+            };
+            if name.is_empty() {
+                out.push(Piece::Text("$"));
+                rest = after;
+                continue;
+            }
+            out.push(match name.parse::<usize>() {
+                Ok(i) => Piece::Index(i),
+                Err(_) => Piece::Name(name),
+            });
+            rest = &after[skip..];
+        }
+        if !rest.is_empty() {
+            out.push(Piece::Text(rest));
+        }
+        out
+    }
+
+    pub(super) fn replace_all<'a>(
+        re: &regex::Regex,
+        s: &'a str,
+        with: &'a str,
+        max: usize,
+    ) -> Fallible<String> {
+        let pieces = parse(with);
+        let mut out = String::new();
+        let mut last = 0;
+        for caps in re.captures_iter(s) {
+            let m = caps.get(0).expect("group 0 is the match");
+            let group = |p: &Piece<'a>| -> &'a str {
+                match p {
+                    Piece::Text(t) => t,
+                    Piece::Index(i) => caps.get(*i).map_or("", |g| g.as_str()),
+                    Piece::Name(n) => caps.name(n).map_or("", |g| g.as_str()),
+                }
+            };
+            let grows = pieces
+                .iter()
+                .fold(m.start() - last, |n, p| n.saturating_add(group(p).len()));
+            fits("regex_replace", out.len().saturating_add(grows), max)?;
+            out.push_str(&s[last..m.start()]);
+            for p in &pieces {
+                out.push_str(group(p));
+            }
+            last = m.end();
+        }
+        fits("regex_replace", out.len() + (s.len() - last), max)?;
+        out.push_str(&s[last..]);
+        Ok(out)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn templates_expand_as_the_regex_crate_does() {
+            let re = regex::Regex::new(r"(?<word>[a-z]+)-(\d+)").unwrap();
+            for t in [
+                "$2:$1",
+                "${word}_$2",
+                "$$1",
+                "$",
+                "a$",
+                "${2}x",
+                "$2x",
+                "${nope}",
+                "$9",
+                "${",
+                "x$-y",
+                "$word$",
+            ] {
+                let s = "ab-12 cd-3 !";
+                assert_eq!(
+                    super::replace_all(&re, s, t, 1 << 20).unwrap(),
+                    re.replace_all(s, t),
+                    "template {t:?}"
+                );
+            }
+        }
+
+        #[test]
+        fn a_template_that_would_pass_the_limit_builds_nothing() {
+            let re = regex::Regex::new("x+").unwrap();
+            let s = "x".repeat(1000);
+            let e = super::replace_all(&re, &s, &"$0".repeat(1000), 10_000).unwrap_err();
+            assert!(e.to_string().contains("1000000 bytes"), "{e}");
         }
     }
 }

@@ -100,7 +100,7 @@ pub(crate) fn engine(limits: &RhaiLimits, origin: &str) -> Engine {
     let (p, d) = (origin.to_string(), origin.to_string());
     engine.on_print(move |s| tracing::info!(script = %p, "{}", cap(s)));
     engine.on_debug(move |s, _, pos| tracing::debug!(script = %d, "{pos}: {}", cap(s)));
-    helpers::register(&mut engine);
+    helpers::register(&mut engine, limits.max_string);
     engine
 }
 

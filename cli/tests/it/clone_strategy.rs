@@ -539,12 +539,19 @@ async fn faults_and_expiring_sessions_do_not_stop_a_duplication() {
         .stdout(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    // Sessions expire under the running job, twice on each side.
+    // Sessions expire under the running job, twice on each side: once its exports are on
+    // the source (both sides are signed in by then; a sign-in that faults delayed took
+    // 3.5 s, and sessions expired before it found nothing to renew), then 0.7 s later.
+    let before = jobs(&sb, "dev").len();
     tokio::task::block_in_place(|| {
+        let waited = std::time::Instant::now();
+        while jobs(&sb, "dev").len() == before && waited.elapsed() < Duration::from_secs(60) {
+            std::thread::sleep(Duration::from_millis(20));
+        }
         for _ in 0..2 {
-            std::thread::sleep(Duration::from_millis(700));
             sb.expire_sessions("dev");
             sb.expire_sessions("prod");
+            std::thread::sleep(Duration::from_millis(700));
         }
     });
     let status = tokio::task::block_in_place(|| child.wait().unwrap());

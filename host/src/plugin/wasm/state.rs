@@ -6,8 +6,8 @@ use crate::plugin::grant::Grant;
 use crate::plugin::manifest::Limits;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime::{ResourceLimiter, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxBuilder, WasiCtxView, WasiView};
 
@@ -21,7 +21,7 @@ pub enum LimitHit {
 pub struct HostState {
     wasi: WasiCtx,
     table: ResourceTable,
-    store_limits: StoreLimits,
+    allowance: Allowance,
     pub(crate) stderr: MemoryOutputPipe,
     pub(crate) plugin: Arc<str>,
     pub(crate) limits: Limits,
@@ -40,17 +40,11 @@ impl HostState {
         // Keep the tail of what the guest writes to stderr: a Rust panic message lands there.
         let stderr = MemoryOutputPipe::new(4096);
         let wasi = WasiCtxBuilder::new().stderr(stderr.clone()).build();
-        let store_limits = StoreLimitsBuilder::new()
-            .memory_size(limits.memory_bytes as usize)
-            .instances(16)
-            .tables(64)
-            .memories(4)
-            .trap_on_grow_failure(true)
-            .build();
+        let allowance = Allowance::new(limits.memory_bytes);
         HostState {
             wasi,
             table: ResourceTable::new(),
-            store_limits,
+            allowance,
             stderr,
             plugin,
             limits,
@@ -87,8 +81,106 @@ impl WasiView for HostState {
     }
 }
 
-/// StoreLimits does the capping; this wrapper remembers that the cap was hit, so the error
-/// can name the limit rather than a bare trap.
+/// What one instance may hold. Linear memory and tables draw on one budget, the plugin's
+/// `memory-mib`: wasmtime's `StoreLimits` caps each memory on its own and tables not at all,
+/// so a 2 KB component could grow a table of 2^29 elements (4 GB) or four memories of the
+/// full budget each. A Rust component needs one memory; the shims of the component model
+/// bring a few small tables and instances.
+#[derive(Debug)]
+pub(crate) struct Allowance {
+    budget: usize,
+    memory: usize,
+    table_elements: usize,
+    memories: usize,
+    tables: usize,
+    pub(crate) hit: bool,
+}
+
+/// What a table element is counted as: a function reference, with room for wasmtime's own
+/// bookkeeping beside it.
+const TABLE_ELEMENT_BYTES: usize = 16;
+
+impl Allowance {
+    pub(crate) fn new(budget: u64) -> Allowance {
+        Allowance {
+            budget: usize::try_from(budget).unwrap_or(usize::MAX),
+            memory: 0,
+            table_elements: 0,
+            memories: 0,
+            tables: 0,
+            hit: false,
+        }
+    }
+
+    fn used(&self) -> usize {
+        self.memory
+            .saturating_add(self.table_elements.saturating_mul(TABLE_ELEMENT_BYTES))
+    }
+
+    /// Grant `more` bytes if the budget has them; remember a refusal.
+    fn grant(&mut self, more: usize) -> bool {
+        let ok = self.used().saturating_add(more) <= self.budget;
+        self.hit |= !ok;
+        ok
+    }
+}
+
+impl ResourceLimiter for Allowance {
+    fn memory_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current);
+        if maximum.is_some_and(|m| desired > m) || !self.grant(more) {
+            return Err(wasmtime::format_err!(
+                "memory limit: growing a memory to {desired} bytes passes the plugin's budget of {} bytes",
+                self.budget
+            ));
+        }
+        if current == 0 {
+            self.memories += 1;
+        }
+        self.memory += more;
+        Ok(true)
+    }
+
+    fn table_growing(
+        &mut self,
+        current: usize,
+        desired: usize,
+        maximum: Option<usize>,
+    ) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current);
+        if maximum.is_some_and(|m| desired > m)
+            || !self.grant(more.saturating_mul(TABLE_ELEMENT_BYTES))
+        {
+            return Err(wasmtime::format_err!(
+                "memory limit: growing a table to {desired} elements passes the plugin's budget of {} bytes",
+                self.budget
+            ));
+        }
+        if current == 0 {
+            self.tables += 1;
+        }
+        self.table_elements += more;
+        Ok(true)
+    }
+
+    fn instances(&self) -> usize {
+        16
+    }
+    fn tables(&self) -> usize {
+        16
+    }
+    fn memories(&self) -> usize {
+        1
+    }
+}
+
+/// The instance's allowance does the capping; `hit` lets the error name the limit rather
+/// than a bare trap.
 impl ResourceLimiter for HostState {
     fn memory_growing(
         &mut self,
@@ -96,8 +188,8 @@ impl ResourceLimiter for HostState {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let r = self.store_limits.memory_growing(current, desired, maximum);
-        if !matches!(r, Ok(true)) {
+        let r = self.allowance.memory_growing(current, desired, maximum);
+        if self.allowance.hit {
             self.hit = Some(LimitHit::Memory);
         }
         r
@@ -108,15 +200,83 @@ impl ResourceLimiter for HostState {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        self.store_limits.table_growing(current, desired, maximum)
+        let r = self.allowance.table_growing(current, desired, maximum);
+        if self.allowance.hit {
+            self.hit = Some(LimitHit::Memory);
+        }
+        r
     }
     fn instances(&self) -> usize {
-        self.store_limits.instances()
+        self.allowance.instances()
     }
     fn tables(&self) -> usize {
-        self.store_limits.tables()
+        self.allowance.tables()
     }
     fn memories(&self) -> usize {
-        self.store_limits.memories()
+        self.allowance.memories()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use wasmtime::{Config, Engine, Instance, Module, Store};
+
+    /// A store whose instances live on an allowance of `budget` bytes.
+    fn store(budget: u64) -> Store<Allowance> {
+        let engine = Engine::new(&Config::new()).unwrap();
+        let mut store = Store::new(&engine, Allowance::new(budget));
+        store.limiter(|a| a);
+        store
+    }
+
+    #[test]
+    fn tables_and_memories_draw_on_one_budget() {
+        let mut a = Allowance::new(1 << 20);
+        // A table of 2^29 elements: refused at once, whatever its own maximum.
+        assert!(a.table_growing(0, 1 << 29, None).is_err());
+        assert!(a.hit);
+        let mut a = Allowance::new(1 << 20);
+        assert!(a.memory_growing(0, 768 << 10, None).unwrap());
+        // 16 Ki elements are 256 KiB, all that the memory left: one more is over.
+        assert!(a.table_growing(0, (16 << 10) + 1, None).is_err());
+        assert!(a.table_growing(0, 1 << 10, None).unwrap());
+        // A second memory of the full budget is refused too.
+        assert!(a.memory_growing(0, 1 << 20, None).is_err());
+        assert_eq!(a.memories(), 1);
+    }
+
+    #[test]
+    fn a_module_that_grows_a_table_past_the_budget_traps() {
+        let mut store = store(16 << 20);
+        // Written in binary, to need no text parser:
+        // (module (table 1 funcref)
+        //   (func (export "grow") (param i32) (result i32)
+        //     (table.grow 0 (ref.null func) (local.get 0))))
+        let wasm: &[u8] = &[
+            0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00, // magic, version
+            0x01, 0x06, 0x01, 0x60, 0x01, 0x7f, 0x01, 0x7f, // type: (i32) -> i32
+            0x03, 0x02, 0x01, 0x00, // func 0: type 0
+            0x04, 0x04, 0x01, 0x70, 0x00, 0x01, // table: funcref, min 1
+            0x07, 0x08, 0x01, 0x04, b'g', b'r', b'o', b'w', 0x00, 0x00, // export "grow"
+            0x0a, 0x0b, 0x01, 0x09, 0x00, // code: 1 body, 9 bytes, no locals
+            0xd0, 0x70, // ref.null func
+            0x20, 0x00, // local.get 0
+            0xfc, 0x0f, 0x00, // table.grow 0
+            0x0b, // end
+        ];
+        let module = Module::new(store.engine(), wasm).unwrap();
+        let instance = Instance::new(&mut store, &module, &[]).unwrap();
+        let grow = instance
+            .get_typed_func::<i32, i32>(&mut store, "grow")
+            .unwrap();
+        assert_eq!(
+            grow.call(&mut store, 1000).unwrap(),
+            1,
+            "a small growth is fine"
+        );
+        let e = grow.call(&mut store, 1 << 29).unwrap_err();
+        assert!(format!("{e:#}").contains("memory limit"), "{e:#}");
+        assert!(store.data().hit);
     }
 }

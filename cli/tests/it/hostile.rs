@@ -5,6 +5,7 @@
 use crate::support;
 use crate::support::measure::measure;
 use serde_json::json;
+use std::io::Read;
 
 /// `ferry hook test` on a script, under measurement: (exit code, peak MiB, what it printed).
 fn hook(script: &str) -> (i32, f64, String) {
@@ -52,5 +53,167 @@ fn a_hook_that_multiplies_a_string_stops_before_it_allocates() {
             "{grow}: {out}"
         );
         assert!(peak < 400.0, "{grow}: peak {peak:.0} MiB");
+    }
+}
+
+/// One entry of a crafted package: bytes, `n` copies of a byte streamed in (a bomb that is
+/// small on disk), or a symbolic link.
+enum Data {
+    Bytes(Vec<u8>),
+    Repeat(u64, u8),
+    Link(&'static str),
+}
+
+/// A package as a hostile producer could write it: `manifest` (a JSON value), its digest,
+/// then `entries`, all compressed. Small on disk whatever it declares.
+fn crafted(
+    dir: &std::path::Path,
+    manifest: &[u8],
+    entries: Vec<(String, Data)>,
+) -> std::path::PathBuf {
+    use sha2::Digest;
+    let path = dir.join("crafted.ferry");
+    let z = zstd::Encoder::new(std::fs::File::create(&path).unwrap(), 1).unwrap();
+    let mut t = tar::Builder::new(z);
+    let digest = hex::encode(sha2::Sha256::digest(manifest));
+    let head = [
+        ("manifest.json".to_string(), Data::Bytes(manifest.to_vec())),
+        (
+            "manifest.sha256".to_string(),
+            Data::Bytes(digest.into_bytes()),
+        ),
+    ];
+    for (name, data) in head.into_iter().chain(entries) {
+        let mut h = tar::Header::new_gnu();
+        h.set_mode(0o644);
+        match data {
+            Data::Bytes(b) => {
+                h.set_size(b.len() as u64);
+                t.append_data(&mut h, &name, &b[..]).unwrap();
+            }
+            Data::Repeat(n, byte) => {
+                h.set_size(n);
+                t.append_data(&mut h, &name, std::io::repeat(byte).take(n))
+                    .unwrap();
+            }
+            Data::Link(to) => {
+                h.set_entry_type(tar::EntryType::Symlink);
+                h.set_size(0);
+                t.append_link(&mut h, &name, to).unwrap();
+            }
+        }
+    }
+    t.into_inner().unwrap().finish().unwrap();
+    path
+}
+
+/// A manifest in the format, with these entries and a plugin digest.
+fn manifest(entries: serde_json::Value, plugin_sha: &str) -> Vec<u8> {
+    json!({
+        "format": 1, "ferry": "0.1.0", "platform": "unstract", "contract": "1.3.0",
+        "plugins": [{"name": "unstract", "version": "0.1.0", "sha256": plugin_sha, "kinds": ["tag"]}],
+        "source": {"name": "dev", "url": "http://127.0.0.1:9/", "params": {}, "describe": "dev"},
+        "created": "2026-12-04T00:00:00Z",
+        "selection": {"include": [], "exclude": [], "select": [], "tags": []},
+        "counts": {}, "entries": entries, "files": [], "credentials": []
+    })
+    .to_string()
+    .into_bytes()
+}
+
+/// `ferry package inspect` on a package, its files capped at 1 MiB (a larger write kills
+/// it): (exit code, peak MiB, what it printed).
+fn inspect(package: &std::path::Path) -> (i32, f64, String) {
+    use std::os::unix::process::CommandExt;
+    let dir = package.parent().unwrap();
+    let mut c = support::ferry_command();
+    c.args(["package", "inspect"])
+        .arg(package)
+        .env("TMPDIR", dir);
+    // SAFETY: setrlimit is async-signal-safe; nothing else runs between fork and exec.
+    unsafe {
+        c.pre_exec(|| {
+            let cap = libc::rlimit {
+                rlim_cur: 1 << 20,
+                rlim_max: 1 << 20,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &cap) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let log = dir.join("inspect.log");
+    let cost = measure(c, &log);
+    (
+        cost.exit,
+        cost.peak_mib,
+        std::fs::read_to_string(&log).unwrap(),
+    )
+}
+
+/// What a crafted package is, its manifest, its entries, and what the error must say.
+type Case = (&'static str, Vec<u8>, Vec<(String, Data)>, &'static str);
+
+const SHA: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[test]
+fn a_crafted_package_is_refused_within_bounds_of_memory_and_disk() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let ten = hex::encode(sha2::Sha256::digest(b"0123456789"));
+    let cases: Vec<Case> = vec![
+        (
+            "a manifest of 64 MiB",
+            [b"{".as_slice(), &vec![b' '; 64 << 20], b"}"].concat(),
+            vec![],
+            "larger than the bound on a manifest",
+        ),
+        (
+            "a file entry of 64 MiB declared as 10 bytes",
+            manifest(
+                json!([{"name": format!("files/{ten}"), "size": 10, "sha256": ten}]),
+                SHA,
+            ),
+            vec![(format!("files/{ten}"), Data::Repeat(64 << 20, b'0'))],
+            "longer than the 10 bytes the manifest says",
+        ),
+        (
+            "resources of 512 MiB declared as 10 bytes",
+            manifest(
+                json!([{"name": "resources/tag.jsonl", "size": 10, "sha256": ten}]),
+                SHA,
+            ),
+            vec![("resources/tag.jsonl".into(), Data::Repeat(512 << 20, b' '))],
+            "longer than the 10 bytes the manifest says",
+        ),
+        (
+            "a digest of multi-byte characters",
+            // 64 bytes, with a character across byte 16 (where a listing cut it).
+            manifest(json!([]), &format!("a{}a", "é".repeat(31))),
+            vec![],
+            "not 64 hex digits",
+        ),
+        (
+            "a symbolic link",
+            manifest(
+                json!([{"name": "resources/tag.jsonl", "size": 0, "sha256": SHA}]),
+                SHA,
+            ),
+            vec![("resources/tag.jsonl".into(), Data::Link("/etc/passwd"))],
+            "a package holds only regular files",
+        ),
+    ];
+    for (what, m, entries, wanted) in cases {
+        let package = crafted(d, &m, entries);
+        assert!(
+            std::fs::metadata(&package).unwrap().len() < 4 << 20,
+            "{what}: small on disk"
+        );
+        let (code, peak, out) = inspect(&package);
+        assert!(code > 0 && code != 101, "{what}: exit {code}: {out}");
+        assert!(out.contains(wanted), "{what}: {out}");
+        assert!(peak < 300.0, "{what}: peak {peak:.0} MiB");
     }
 }

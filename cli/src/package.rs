@@ -194,7 +194,7 @@ fn render_inspect(p: &Package) -> String {
         t.add_row([
             u.name.clone(),
             u.version.clone(),
-            u.sha256[..16.min(u.sha256.len())].to_string(),
+            u.sha256.get(..16).unwrap_or(&u.sha256).to_string(),
             u.kinds.join(", "),
         ]);
     }

@@ -359,7 +359,7 @@ impl Loaded {
 
 /// `:LINE:COLUMN` (1-based) of a byte offset.
 fn position(text: &str, offset: usize) -> String {
-    let before = &text[..offset.min(text.len())];
+    let before = text.get(..offset).unwrap_or(text);
     let line = before.matches('\n').count() + 1;
     let col = before
         .rsplit('\n')

@@ -487,9 +487,9 @@ fn warn_on_other_plugins(registry: &Registry, p: &Package) {
                 p.path.display(),
                 used.name,
                 used.version,
-                &used.sha256[..12.min(used.sha256.len())],
+                used.sha256.get(..12).unwrap_or(&used.sha256),
                 l.version,
-                &l.sha256[..12.min(l.sha256.len())]
+                l.sha256.get(..12).unwrap_or(&l.sha256)
             ),
             None => tracing::warn!(
                 "package {} was exported by plugin {} {}, which this run does not load",

@@ -72,6 +72,12 @@ pub(crate) struct Endpoints {
     /// Seconds for one request, body included [default: 120]
     #[arg(long)]
     pub request_timeout: Option<u64>,
+    /// Items one listing may hold, whatever its server says [default: 1000000]
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_list_items: Option<u64>,
+    /// Bytes one listing may hold, all its pages together: 512MB, 2GB [default: 2GB]
+    #[arg(long, value_parser = parse_size)]
+    pub max_list_bytes: Option<u64>,
 }
 
 #[derive(Copy, Clone, Debug, ValueEnum, Default, PartialEq, Eq)]
@@ -291,6 +297,8 @@ impl RunArgs {
             attempts: e.attempts,
             connect_timeout: e.connect_timeout,
             request_timeout: e.request_timeout,
+            max_list_items: e.max_list_items,
+            max_list_bytes: e.max_list_bytes,
             include: self.include.clone(),
             exclude: self.exclude.clone(),
             select: self.select.clone(),

@@ -119,6 +119,8 @@ pub struct RunToml {
     pub attempts: Option<u32>,
     pub connect_timeout: Option<u64>,
     pub request_timeout: Option<u64>,
+    pub max_list_items: Option<u64>,
+    pub max_list_bytes: Option<Size>,
 }
 
 /// One entry of the hook chain.

@@ -32,6 +32,10 @@ pub mod defaults {
     /// slots keeps the slots full. Requests per host stay under MAX_IN_FLIGHT whatever it is.
     pub const CONCURRENCY: u16 = 32;
     pub const MAX_FILE_SIZE: u64 = 25 << 20;
+    /// what one listing may hold, whatever its server says (a server that ignores paging
+    /// or lies about its count is stopped there)
+    pub const MAX_LIST_ITEMS: u64 = 1_000_000;
+    pub const MAX_LIST_BYTES: u64 = 2 << 30;
     /// seconds a run waits while another holds its target's lock
     pub const LOCK_WAIT: u64 = 600;
 }
@@ -60,6 +64,8 @@ pub struct Overrides {
     pub attempts: Option<u32>,
     pub connect_timeout: Option<u64>,
     pub request_timeout: Option<u64>,
+    pub max_list_items: Option<u64>,
+    pub max_list_bytes: Option<u64>,
     pub include: Vec<String>,
     pub exclude: Vec<String>,
     pub select: Vec<String>,
@@ -90,6 +96,8 @@ impl Default for Overrides {
             attempts: None,
             connect_timeout: None,
             request_timeout: None,
+            max_list_items: None,
+            max_list_bytes: None,
             include: vec![],
             exclude: vec![],
             select: vec![],
@@ -175,6 +183,18 @@ impl Overrides {
             // One plugin call's batch may fill the environment's pipe; the in-flight cap
             // shares it with the other calls.
             batch: max_in_flight,
+            list: crate::net::paging::ListBounds {
+                items: self
+                    .max_list_items
+                    .or(run.max_list_items)
+                    .unwrap_or(defaults::MAX_LIST_ITEMS)
+                    .max(1),
+                bytes: self
+                    .max_list_bytes
+                    .or(run.max_list_bytes.map(|s| s.0))
+                    .unwrap_or(defaults::MAX_LIST_BYTES)
+                    .max(1),
+            },
         };
         let pick = |given: &Vec<String>, file: &Vec<String>| {
             if given.is_empty() {

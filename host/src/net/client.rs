@@ -29,6 +29,8 @@ pub struct ClientConfig {
     pub max_in_flight: usize,
     /// requests one plugin call's batch (`http.send-all`, `http.list-all-many`) sends at once
     pub batch: usize,
+    /// what one `list-all` may hold
+    pub list: super::paging::ListBounds,
 }
 
 impl Default for ClientConfig {
@@ -40,6 +42,7 @@ impl Default for ClientConfig {
             rate_limit: None,
             max_in_flight: 32,
             batch: 8,
+            list: Default::default(),
         }
     }
 }
@@ -156,6 +159,7 @@ pub struct HttpClient {
     retry: RetryPolicy,
     batch: usize,
     max_in_flight: usize,
+    list: super::paging::ListBounds,
     /// a live source, or one recorded (export) or played back (restore): `net::tape`
     tape: Tape,
 }
@@ -201,6 +205,7 @@ impl HttpClient {
             retry: config.retry,
             batch: config.batch.max(1),
             max_in_flight: config.max_in_flight.max(1),
+            list: config.list,
             tape: Tape::Live,
         })
     }
@@ -217,6 +222,11 @@ impl HttpClient {
 
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// What one list may hold.
+    pub fn list_bounds(&self) -> super::paging::ListBounds {
+        self.list
     }
 
     /// How many requests of one batch go out at once.

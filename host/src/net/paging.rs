@@ -32,8 +32,30 @@ pub enum Paging {
     },
 }
 
-/// Hard stop against a server that pages forever.
+/// Hard stop against a server that pages forever: reaching it is an error, never a part
+/// of the list (which a prune would act on).
 const MAX_PAGES: usize = 100_000;
+
+/// Pages of a page-number list read at once, when `count` says how many there are: a
+/// count the pages have not borne out yet plans no more than this ahead.
+const PAGES_AHEAD: usize = 32;
+
+/// What one list may hold, whatever its server says: `--max-list-items` and
+/// `--max-list-bytes` (settings `max_list_items`, `max_list_bytes`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListBounds {
+    pub items: u64,
+    pub bytes: u64,
+}
+
+impl Default for ListBounds {
+    fn default() -> Self {
+        ListBounds {
+            items: 1_000_000,
+            bytes: 2 << 30,
+        }
+    }
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {
@@ -47,6 +69,92 @@ pub enum ListError {
     },
     #[error("{what}: {detail}")]
     Shape { what: String, detail: String },
+    #[error(
+        "{what}: the list passed {limit} {unit} ({setting}): stopped, rather than hold more or act on a part of it"
+    )]
+    Bound {
+        what: String,
+        limit: u64,
+        unit: &'static str,
+        setting: &'static str,
+    },
+}
+
+/// The pages of one list as they arrive: counted against the bounds and the page cap, and
+/// each compared with the one before (a server that ignores the paging parameters sends
+/// the same page forever).
+struct Tally<'a> {
+    path: &'a str,
+    bounds: ListBounds,
+    items: u64,
+    bytes: u64,
+    pages: usize,
+    last: Option<Vec<Value>>,
+}
+
+impl<'a> Tally<'a> {
+    fn new(path: &'a str, bounds: ListBounds) -> Self {
+        Tally {
+            path,
+            bounds,
+            items: 0,
+            bytes: 0,
+            pages: 0,
+            last: None,
+        }
+    }
+
+    /// Add a page's items (`bytes`: its answer's size) to `out`.
+    fn add(
+        &mut self,
+        out: &mut Vec<Value>,
+        got: Vec<Value>,
+        bytes: usize,
+    ) -> Result<(), ListError> {
+        self.pages += 1;
+        if self.pages > MAX_PAGES {
+            return Err(shape(
+                self.path,
+                format!(
+                    "more than {MAX_PAGES} pages: stopped, rather than return a part of the list"
+                ),
+            ));
+        }
+        if !got.is_empty() && self.last.as_ref() == Some(&got) {
+            return Err(shape(
+                self.path,
+                format!(
+                    "page {} repeats the page before it: the server ignores the paging parameters",
+                    self.pages
+                ),
+            ));
+        }
+        self.items += got.len() as u64;
+        self.bytes += bytes as u64;
+        let bound = |limit, unit, setting| ListError::Bound {
+            what: format!("GET {}", self.path),
+            limit,
+            unit,
+            setting,
+        };
+        if self.items > self.bounds.items {
+            return Err(bound(
+                self.bounds.items,
+                "items",
+                "max_list_items, --max-list-items",
+            ));
+        }
+        if self.bytes > self.bounds.bytes {
+            return Err(bound(
+                self.bounds.bytes,
+                "bytes",
+                "max_list_bytes, --max-list-bytes",
+            ));
+        }
+        self.last = Some(got.clone());
+        out.extend(got);
+        Ok(())
+    }
 }
 
 /// Follow every page of `path` on `side`; each item returned as a JSON value.
@@ -60,62 +168,71 @@ pub async fn list_all(
     max_body: u64,
 ) -> Result<Vec<Value>, ListError> {
     let mut out = Vec::new();
+    let mut tally = Tally::new(path, client.list_bounds());
+    let get =
+        |p: &str, q: Vec<(String, String)>| fetch(client, policy, side, p.to_string(), q, max_body);
     match paging {
         Paging::None { items } => {
-            let page = fetch(client, policy, side, path, query.to_vec(), max_body).await?;
-            out.extend(items_at(page, items, path)?);
+            let (page, n) = get(path, query.to_vec()).await?;
+            tally.add(&mut out, items_at(page, items, path)?, n)?;
         }
         Paging::DrfNext => {
-            let first = fetch(client, policy, side, path, query.to_vec(), max_body).await?;
+            let (first, n) = get(path, query.to_vec()).await?;
             // A plain list (no paging on this server or endpoint) is the whole result.
             if first.is_array() {
-                out.extend(items_at(first, "", path)?);
+                tally.add(&mut out, items_at(first, "", path)?, n)?;
                 return Ok(out);
             }
             let count = first.get("count").and_then(Value::as_u64);
-            let mut next = next_link(&first);
-            let page_len = first
-                .get("results")
-                .and_then(Value::as_array)
-                .map_or(0, Vec::len);
-            out.extend(items_at(first, "/results", path)?);
-            let Some(link) = next.take() else {
+            let next = next_link(&first);
+            tally.add(&mut out, items_at(first, "/results", path)?, n)?;
+            let page_len = out.len();
+            let Some(link) = next else {
                 return Ok(out);
             };
             let mut next_path = relative_to_base(client, side, &link, path)?;
             // Page-number paging (`next` asks for page 2, `count` says how many there are):
-            // read the other pages at once rather than one after another; the client keeps
-            // the requests in flight within the environment's cap.
+            // read the other pages a few at once rather than one after another; the client
+            // keeps the requests in flight within the environment's cap. A count is a claim:
+            // pages are planned a batch at a time, and the bounds stop a count that lies.
             if let Some(count) = count.filter(|_| page_len > 0) {
                 let pages = count.div_ceil(page_len as u64).min(MAX_PAGES as u64) as usize;
-                if let Some(links) = numbered(&next_path, pages) {
-                    let reads = links
-                        .iter()
-                        .map(|l| fetch(client, policy, side, l, vec![], max_body));
+                let page_two = next_path.clone();
+                let mut from = 2;
+                while from <= pages {
+                    let to = (from + PAGES_AHEAD - 1).min(pages);
+                    let Some(links) = numbered(&page_two, from, to) else {
+                        break;
+                    };
+                    let reads = links.iter().map(|l| get(l, vec![]));
                     match futures::future::try_join_all(reads).await {
                         Ok(got) => {
                             let mut last_next = None;
-                            for page in got {
+                            for (page, n) in got {
                                 last_next = next_link(&page);
-                                out.extend(items_at(page, "/results", path)?);
+                                tally.add(&mut out, items_at(page, "/results", path)?, n)?;
                             }
-                            // The list grew meanwhile: walk on from the last page.
                             match last_next {
                                 None => return Ok(out),
                                 Some(l) => next_path = relative_to_base(client, side, &l, path)?,
                             }
+                            from = to + 1;
                         }
-                        // It shrank meanwhile (a page past the end): walk it instead.
-                        Err(ListError::Status { status: 404, .. }) => out.truncate(page_len),
+                        // It shrank meanwhile (a page past the end): walk the rest instead.
+                        Err(ListError::Status { status: 404, .. }) => {
+                            next_path = links[0].clone();
+                            break;
+                        }
                         Err(e) => return Err(e),
                     }
                 }
             }
+            // What is left, link by link (the list grew, or it pages by cursor or offset).
             let mut seen = std::collections::HashSet::new();
-            for _ in 0..MAX_PAGES {
-                let page = fetch(client, policy, side, &next_path, vec![], max_body).await?;
+            loop {
+                let (page, n) = get(&next_path, vec![]).await?;
                 let link = next_link(&page);
-                out.extend(items_at(page, "/results", path)?);
+                tally.add(&mut out, items_at(page, "/results", path)?, n)?;
                 match link {
                     Some(next) => {
                         if !seen.insert(next.clone()) {
@@ -133,14 +250,14 @@ pub async fn list_all(
             size,
             items,
         } => {
-            for page_no in 1..=MAX_PAGES {
+            for page_no in 1.. {
                 let mut q = query.to_vec();
                 q.push((page_param.clone(), page_no.to_string()));
                 q.push((size_param.clone(), size.to_string()));
-                let page = fetch(client, policy, side, path, q, max_body).await?;
+                let (page, bytes) = get(path, q).await?;
                 let got = items_at(page, items, path)?;
                 let n = got.len();
-                out.extend(got);
+                tally.add(&mut out, got, bytes)?;
                 if n < *size as usize || n == 0 {
                     break;
                 }
@@ -153,14 +270,14 @@ pub async fn list_all(
             items,
         } => {
             let mut offset = 0u64;
-            for _ in 0..MAX_PAGES {
+            loop {
                 let mut q = query.to_vec();
                 q.push((offset_param.clone(), offset.to_string()));
                 q.push((limit_param.clone(), limit.to_string()));
-                let page = fetch(client, policy, side, path, q, max_body).await?;
+                let (page, bytes) = get(path, q).await?;
                 let got = items_at(page, items, path)?;
                 let n = got.len();
-                out.extend(got);
+                tally.add(&mut out, got, bytes)?;
                 if n < *limit as usize || n == 0 {
                     break;
                 }
@@ -170,14 +287,14 @@ pub async fn list_all(
         Paging::Cursor { param, next, items } => {
             let mut token: Option<String> = None;
             let mut seen = std::collections::HashSet::new();
-            for _ in 0..MAX_PAGES {
+            loop {
                 let mut q = query.to_vec();
                 if let Some(t) = &token {
                     q.push((param.clone(), t.clone()));
                 }
-                let page = fetch(client, policy, side, path, q, max_body).await?;
+                let (page, bytes) = get(path, q).await?;
                 let cursor = page.pointer(next).cloned();
-                out.extend(items_at(page, items, path)?);
+                tally.add(&mut out, items_at(page, items, path)?, bytes)?;
                 match cursor {
                     Some(Value::String(t)) if !t.is_empty() => {
                         if !seen.insert(t.clone()) {
@@ -200,15 +317,16 @@ pub async fn list_all(
     Ok(out)
 }
 
+/// One page: its JSON, and its answer's size in bytes.
 async fn fetch(
     client: &HttpClient,
     policy: &Policy,
     side: Side,
-    path: &str,
+    path: String,
     query: Vec<(String, String)>,
     max_body: u64,
-) -> Result<Value, ListError> {
-    let mut req = Request::get(side, path);
+) -> Result<(Value, usize), ListError> {
+    let mut req = Request::get(side, &path);
     req.query = query;
     let what = format!("GET {path} on the {side}");
     let resp = client.send(policy, req, max_body).await?;
@@ -220,8 +338,9 @@ async fn fetch(
             body,
         });
     }
-    serde_json::from_slice(&resp.body)
-        .map_err(|e| shape(path, format!("the answer is not JSON: {e}")))
+    let value = serde_json::from_slice(&resp.body)
+        .map_err(|e| shape(&path, format!("the answer is not JSON: {e}")))?;
+    Ok((value, resp.body.len()))
 }
 
 /// A DRF page's `next` link, when there is one.
@@ -232,9 +351,9 @@ fn next_link(page: &Value) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The links to pages 2..=`pages` when `next` (a relative link) asks for `page=2`; `None` for
-/// any other kind of link (a cursor, an offset).
-fn numbered(next: &str, pages: usize) -> Option<Vec<String>> {
+/// The links to pages `from..=to` when `next` (a relative link) asks for `page=2`; `None`
+/// for any other kind of link (a cursor, an offset).
+fn numbered(next: &str, from: usize, to: usize) -> Option<Vec<String>> {
     let (route, query) = next.split_once('?')?;
     let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
         .into_owned()
@@ -243,7 +362,7 @@ fn numbered(next: &str, pages: usize) -> Option<Vec<String>> {
         return None;
     }
     Some(
-        (2..=pages)
+        (from..=to)
             .map(|n| {
                 let q = url::form_urlencoded::Serializer::new(String::new())
                     .extend_pairs(pairs.iter().map(|(k, v)| {
@@ -314,7 +433,7 @@ mod tests {
     #[test]
     fn page_number_links_are_made_from_the_link_to_page_two() {
         assert_eq!(
-            numbered("tags/?name=a+b&page=2&page_size=50", 4).unwrap(),
+            numbered("tags/?name=a+b&page=2&page_size=50", 2, 4).unwrap(),
             [
                 "tags/?name=a+b&page=2&page_size=50",
                 "tags/?name=a+b&page=3&page_size=50",
@@ -322,9 +441,9 @@ mod tests {
             ]
         );
         // Not page numbers: followed link by link.
-        assert!(numbered("tags/?cursor=cD0y", 4).is_none());
-        assert!(numbered("tags/?limit=50&offset=50", 4).is_none());
-        assert!(numbered("tags/?page=3", 4).is_none());
-        assert!(numbered("tags/", 4).is_none());
+        assert!(numbered("tags/?cursor=cD0y", 2, 4).is_none());
+        assert!(numbered("tags/?limit=50&offset=50", 2, 4).is_none());
+        assert!(numbered("tags/?page=3", 2, 4).is_none());
+        assert!(numbered("tags/", 2, 4).is_none());
     }
 }

@@ -160,6 +160,8 @@ fn list_failure(state: &HostState, e: ListError) -> wasmtime::Result<types::Erro
             })
         }
         e @ ListError::Shape { .. } => Ok(types::Error::Invalid(e.to_string())),
+        // A bound of the run: trying again would pass it again.
+        e @ ListError::Bound { .. } => Ok(types::Error::Fatal(e.to_string())),
     }
 }
 

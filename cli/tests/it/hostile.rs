@@ -217,3 +217,36 @@ fn a_crafted_package_is_refused_within_bounds_of_memory_and_disk() {
         assert!(peak < 300.0, "{what}: peak {peak:.0} MiB");
     }
 }
+
+#[test]
+fn credentials_in_a_url_are_refused_and_never_shown() {
+    for (flag, url) in [
+        ("--source-url", "http://admin:s3cr3t-pw@127.0.0.1:9/"),
+        ("--target-url", "http://admin:s3cr3t-pw@127.0.0.1:9/"),
+        ("--source-url", "http://127.0.0.1:9/?token=s3cr3t-pw"),
+    ] {
+        let other = if flag == "--source-url" {
+            "--target-url"
+        } else {
+            "--source-url"
+        };
+        let out = support::output(
+            support::ferry_command()
+                .args(["plan", flag, url, other, "http://127.0.0.1:9/"])
+                .args(["--source-org", "a", "--target-org", "b"])
+                .env("UNSTRACT_SRC_PLATFORM_KEY", "k1")
+                .env("UNSTRACT_TGT_PLATFORM_KEY", "k2"),
+        );
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_ne!(out.status.code(), Some(0), "{url}: {text}");
+        assert!(
+            text.contains("has a user name or password in it") || text.contains("has a query"),
+            "{url}: {text}"
+        );
+        assert!(!text.contains("s3cr3t-pw"), "{url}: {text}");
+    }
+}

@@ -75,10 +75,32 @@ pub struct Connection {
 
 impl Connection {
     pub fn new(side: Side, base: &str, credential: Credential) -> anyhow::Result<Self> {
+        // A URL that fails to parse is shown only when it cannot hold a password.
+        let shown = if base.contains('@') {
+            "(not shown: it has an '@')"
+        } else {
+            base
+        };
         let mut base = Url::parse(base)
-            .map_err(|e| anyhow::anyhow!("{side} URL {base:?} is not a valid URL: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("{side} URL {shown:?} is not a valid URL: {e}"))?;
         if !matches!(base.scheme(), "http" | "https") {
             anyhow::bail!("{side} URL {base} must be http or https");
+        }
+        // Credentials in a URL would travel into reports, packages and plugins' view of the
+        // URL, and out as Basic auth: they come only from the credential settings.
+        if !base.username().is_empty() || base.password().is_some() {
+            let _ = base.set_username("");
+            let _ = base.set_password(None);
+            anyhow::bail!(
+                "{side} URL {base} (shown without it) has a user name or password in it: give credentials with the {side}'s key, user and password settings, never in the URL"
+            );
+        }
+        if base.query().is_some() || base.fragment().is_some() {
+            base.set_query(None);
+            base.set_fragment(None);
+            anyhow::bail!(
+                "{side} URL {base} (shown without it) has a query or fragment: give the base URL of the environment alone"
+            );
         }
         if !base.path().ends_with('/') {
             let path = format!("{}/", base.path());

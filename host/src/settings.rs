@@ -157,6 +157,10 @@ impl Overrides {
             .or(run.max_in_flight)
             .unwrap_or(defaults::MAX_IN_FLIGHT)
             .clamp(1, 1024) as usize;
+        let max_file_size = self
+            .max_file_size
+            .or(run.max_file_size.map(|s| s.0))
+            .unwrap_or(defaults::MAX_FILE_SIZE);
         let net = ClientConfig {
             connect_timeout: Duration::from_secs(
                 self.connect_timeout
@@ -195,6 +199,7 @@ impl Overrides {
                     .unwrap_or(defaults::MAX_LIST_BYTES)
                     .max(1),
             },
+            max_file_size,
         };
         let pick = |given: &Vec<String>, file: &Vec<String>| {
             if given.is_empty() {
@@ -237,10 +242,7 @@ impl Overrides {
                 tags: pick(&self.select_tag, &run.select_tag),
             },
             skip_files: self.skip_files || run.skip_files == Some(true),
-            max_file_size: self
-                .max_file_size
-                .or(run.max_file_size.map(|s| s.0))
-                .unwrap_or(defaults::MAX_FILE_SIZE),
+            max_file_size,
             plugin_options: vec![],
             environment: vec![],
             transform: Default::default(),

@@ -183,7 +183,9 @@ async fn whole_envelope(
     let cap = req.max_bytes.saturating_mul(4) / 3 + 64 * 1024;
     let body = match read_capped(resp, cap, what).await {
         Err(HttpError::TooLarge { .. }) => {
-            return Ok(Fetched::Done(TransferOutcome::TooLarge(req.max_bytes + 1)));
+            return Ok(Fetched::Done(TransferOutcome::TooLarge(
+                req.max_bytes.saturating_add(1),
+            )));
         }
         other => other?,
     };
@@ -320,7 +322,7 @@ async fn spool_envelope(
     }
     let size = if decode { done.nonws / 4 * 3 } else { raw_len };
     // With padding the decoded size is up to 2 bytes less than `size`; the stream's cap is exact.
-    if size > req.max_bytes + if decode { 2 } else { 0 } {
+    if size > req.max_bytes.saturating_add(if decode { 2 } else { 0 }) {
         return Ok(Fetched::Done(TransferOutcome::TooLarge(size)));
     }
     let mut file = writer

@@ -124,7 +124,9 @@ pub(super) async fn restore(
         Saved::Left(l) => {
             return Ok(match (&l.too_large, &l.unsupported) {
                 (_, Some(mime)) => TransferOutcome::Unsupported(mime.clone()),
-                (n, None) => TransferOutcome::TooLarge(n.unwrap_or(req.max_bytes + 1)),
+                (n, None) => {
+                    TransferOutcome::TooLarge(n.unwrap_or(req.max_bytes.saturating_add(1)))
+                }
             });
         }
     };

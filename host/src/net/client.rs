@@ -31,6 +31,8 @@ pub struct ClientConfig {
     pub batch: usize,
     /// what one `list-all` may hold
     pub list: super::paging::ListBounds,
+    /// the largest file one transfer moves (`--max-file-size`), whatever a plugin asks
+    pub max_file_size: u64,
 }
 
 impl Default for ClientConfig {
@@ -43,6 +45,7 @@ impl Default for ClientConfig {
             max_in_flight: 32,
             batch: 8,
             list: Default::default(),
+            max_file_size: crate::settings::defaults::MAX_FILE_SIZE,
         }
     }
 }
@@ -160,6 +163,7 @@ pub struct HttpClient {
     batch: usize,
     max_in_flight: usize,
     list: super::paging::ListBounds,
+    max_file_size: u64,
     /// a live source, or one recorded (export) or played back (restore): `net::tape`
     tape: Tape,
 }
@@ -206,6 +210,7 @@ impl HttpClient {
             batch: config.batch.max(1),
             max_in_flight: config.max_in_flight.max(1),
             list: config.list,
+            max_file_size: config.max_file_size,
             tape: Tape::Live,
         })
     }
@@ -222,6 +227,11 @@ impl HttpClient {
 
     pub fn retry_policy(&self) -> RetryPolicy {
         self.retry
+    }
+
+    /// The largest file one transfer moves.
+    pub fn max_file_size(&self) -> u64 {
+        self.max_file_size
     }
 
     /// What one list may hold.

@@ -181,6 +181,37 @@ async fn response_bodies_are_capped() {
 }
 
 #[tokio::test]
+async fn a_batch_holds_no_more_answers_than_the_plugins_memory() {
+    let s = setup().await;
+    let m = s.list("hoard").await.unwrap_err().to_string();
+    assert!(
+        m.contains("the batch's answers together (memory-mib)") && m.contains("16777216"),
+        "{m}"
+    );
+    s.still_works().await;
+}
+
+#[tokio::test]
+async fn a_transfer_is_capped_by_the_runs_max_file_size_whatever_the_plugin_asks() {
+    let s = setup().await;
+    let config = ferry::net::client::ClientConfig {
+        max_file_size: 1 << 20,
+        ..Default::default()
+    };
+    let grant = Grant::online(s.server.client_with("dev", "prod", &config));
+    let got = s
+        .cloner("gulp")
+        .list(grant, &CallContext::default(), "gulp")
+        .await
+        .unwrap();
+    assert!(got[0].key.contains("TooLarge("), "{:?}", got[0].key);
+    assert!(
+        s.server.writes_to("prod").is_empty(),
+        "nothing was uploaded"
+    );
+}
+
+#[tokio::test]
 async fn sleeping_does_not_burn_cpu_but_wall_clock_is_capped() {
     let s = setup().await;
     assert_eq!(

@@ -261,7 +261,28 @@ impl whttp::Host for HostState {
         }
         let started = Instant::now();
         let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
-        let results = batch(&client, reqs, |r| client.send(policy, r, max)).await;
+        // The answers wait in the host until the batch ends, then go into the guest's memory:
+        // together they get no more than that memory. What passes it is an error in its place.
+        let budget = self.limits.memory_bytes;
+        let held = std::sync::atomic::AtomicU64::new(0);
+        let client = &client;
+        let results = batch(client, reqs, |r| {
+            let what = format!("{} {} on the {}", r.method, r.path, r.side);
+            let held = &held;
+            async move {
+                let resp = client.send(policy, r, max).await?;
+                let n = resp.body.len() as u64;
+                let total = held.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                if total > budget {
+                    return Err(HttpError::TooLarge {
+                        what: format!("{what}: the batch's answers together (memory-mib)"),
+                        limit: budget,
+                    });
+                }
+                Ok(resp)
+            }
+        })
+        .await;
         self.credit(started);
         results.into_iter().map(|r| answer(self, r)).collect()
     }
@@ -318,7 +339,8 @@ impl wfiles::Host for HostState {
             upload_field: req.upload.field,
             filename: req.upload.filename,
             upload_fields: req.upload.fields,
-            max_bytes: req.max_bytes,
+            // A plugin's own cap, never above the run's --max-file-size.
+            max_bytes: req.max_bytes.min(client.max_file_size()),
             accept: req.accept,
         };
         let started = Instant::now();

@@ -67,6 +67,7 @@ impl TestServer {
                 axum::routing::patch(update_tag).delete(delete_tag),
             )
             .route("/api/v1/unstract/{org}/huge", get(huge))
+            .route("/api/v1/unstract/{org}/big", get(big))
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -91,6 +92,15 @@ impl TestServer {
     }
 
     pub(crate) fn client(&self, source: &str, target: &str) -> HttpClient {
+        self.client_with(source, target, &ClientConfig::default())
+    }
+
+    pub(crate) fn client_with(
+        &self,
+        source: &str,
+        target: &str,
+        config: &ClientConfig,
+    ) -> HttpClient {
         let conn = |side, org: &str| {
             Connection::new(
                 side,
@@ -104,7 +114,7 @@ impl TestServer {
                 source: conn(Side::Source, source),
                 target: conn(Side::Target, target),
             },
-            &ClientConfig::default(),
+            config,
         )
         .unwrap()
     }
@@ -306,6 +316,20 @@ async fn delete_tag(
             .into_response();
     }
     StatusCode::NO_CONTENT.into_response()
+}
+
+/// 900 KB: under a 1 MiB cap on one answer.
+async fn big(
+    State(s): State<Shared>,
+    Path(org): Path<String>,
+    method: Method,
+    headers: HeaderMap,
+) -> Response {
+    if let Err(r) = check(&s, &method, &org, "big", &headers) {
+        return r;
+    }
+    let body = format!("[\"{}\"]", "x".repeat(900 << 10));
+    ([("content-type", "application/json")], body).into_response()
 }
 
 async fn huge(

@@ -98,6 +98,33 @@ hostile! {
         timer::progress(250, &"x".repeat(10_000));
         Ok(one("chatted"))
     };
+    Hoard = "hoard" => |_ctx| {
+        // Answers under the per-response cap, but together twice the plugin's memory.
+        let answers = http::send_all((0..32).map(|_| http::Request::get(Side::Source, "big", &[])).collect());
+        for a in answers {
+            a?;
+        }
+        Ok(one("hoarded"))
+    };
+    Gulp = "gulp" => |_ctx| {
+        // A transfer with no cap of its own: the run's --max-file-size holds it anyway.
+        let outcome = ferry_sdk::files::transfer(&ferry_sdk::files::TransferRequest {
+            download: ferry_sdk::files::Download {
+                path: "huge".into(),
+                query: vec![],
+                encoding: ferry_sdk::files::Encoding::Raw,
+            },
+            upload: ferry_sdk::files::Upload {
+                path: "tags/".into(),
+                field: "file".into(),
+                filename: "f".into(),
+                fields: vec![],
+            },
+            max_bytes: u64::MAX,
+            accept: vec![],
+        })?;
+        Ok(one(&format!("{outcome:?}")))
+    };
     Idle = "idle" => |_ctx| {
         // ... but no call may outlast its wall-clock limit.
         loop {

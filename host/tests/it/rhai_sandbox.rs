@@ -324,3 +324,32 @@ async fn two_plugins_declaring_one_kind_need_a_choice() {
         .to_string();
     assert!(e.contains("does not declare"), "{e}");
 }
+
+#[tokio::test]
+async fn a_rhai_cloner_sends_nothing_after_its_call_ends() {
+    let server = TestServer::start(&[("dev", 1), ("prod", 0)]).await;
+    let runtime = WasmRuntime::new(support::cache_dir()).unwrap();
+    let path = support::repo_root().join("tests/fixtures/rhai/runaway.rhai");
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![path],
+        ..Default::default()
+    };
+    let registry = Registry::load(&runtime, &discovery).await.unwrap();
+    let (_, _, cloner) = registry.cloner_for("runaway").unwrap();
+    let e = cloner
+        .list(
+            Grant::online(server.client("dev", "prod")),
+            &CallContext::default(),
+            "runaway",
+        )
+        .await
+        .unwrap_err();
+    assert!(e.to_string().contains("wall-ms"), "{e}");
+    assert!(!server.log().is_empty(), "it did read before its limit");
+    // Its thread may finish the request in flight; after that, nothing more.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let then = server.log().len();
+    tokio::time::sleep(std::time::Duration::from_millis(800)).await;
+    assert_eq!(server.log().len(), then, "requests after the call ended");
+}

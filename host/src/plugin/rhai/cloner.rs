@@ -57,6 +57,8 @@ struct CallEnv {
     handle: tokio::runtime::Handle,
     /// a sandbox rule the script broke: the call fails whatever the script does next
     violation: Option<String>,
+    /// the call has ended: no request goes out
+    stop: tokio_util::sync::CancellationToken,
 }
 
 thread_local! {
@@ -134,6 +136,11 @@ impl RhaiCloner {
         let this = self.clone();
         let handle = tokio::runtime::Handle::current();
         let w = what.clone();
+        // Ends the script when this call ends, however it ends: past its wall-clock limit,
+        // cancelled, or dropped by its caller. The thread cannot be killed; it stops at its
+        // next operation and sends no request after (every host call checks the token).
+        let stop = grant.cancel.child_token();
+        let _stop_on_exit = stop.clone().drop_guard();
         let task = tokio::task::spawn_blocking(move || {
             let stats = grant.stats.clone();
             let env = grant.http.map(|client| CallEnv {
@@ -141,11 +148,12 @@ impl RhaiCloner {
                 policy: this.policy.clone(),
                 handle,
                 violation: None,
+                stop: stop.clone(),
             });
             ENV.with(|e| *e.borrow_mut() = env);
             let started = std::time::Instant::now();
             let result = {
-                let _budget = Budget::start(this.limits.cpu);
+                let _budget = Budget::start_until(this.limits.cpu, stop);
                 this.engine
                     .call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
             };
@@ -560,19 +568,33 @@ fn query(q: &Map) -> Vec<(String, String)> {
 fn on_host<F: std::future::Future>(
     make: impl FnOnce(HttpClient, Arc<Policy>) -> F,
 ) -> Fallible<F::Output> {
-    let (client, policy, handle) = ENV
+    let (client, policy, handle, stop) = ENV
         .with(|e| {
-            e.borrow()
-                .as_ref()
-                .map(|env| (env.client.clone(), env.policy.clone(), env.handle.clone()))
+            e.borrow().as_ref().map(|env| {
+                (
+                    env.client.clone(),
+                    env.policy.clone(),
+                    env.handle.clone(),
+                    env.stop.clone(),
+                )
+            })
         })
         .ok_or("this call has no network access")?;
+    let ended = || -> Box<EvalAltResult> { "the call has ended: no more requests".into() };
+    if stop.is_cancelled() {
+        return Err(ended());
+    }
     let started = Instant::now();
     // This runs on a `spawn_blocking` thread, never on an async worker, so blocking here
-    // is allowed.
-    let out = handle.block_on(make(client, policy));
+    // is allowed. A request in flight when the call ends is abandoned.
+    let out = handle.block_on(async {
+        tokio::select! {
+            _ = stop.cancelled() => None,
+            out = make(client, policy) => Some(out),
+        }
+    });
     Budget::credit(started);
-    Ok(out)
+    out.ok_or_else(ended)
 }
 
 fn http_error(e: HttpError) -> Box<EvalAltResult> {

@@ -51,6 +51,15 @@ thread_local! {
     /// The deadline of the script running on this thread; `on_progress` reads it. Host calls
     /// push it forward by the time they take.
     static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+    /// Set when the call that runs the script has ended (its wall-clock limit, a cancel, the
+    /// caller gone): the script stops at its next operation, and sends nothing more.
+    static STOP: std::cell::RefCell<Option<tokio_util::sync::CancellationToken>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Whether the call running on this thread has ended.
+pub(crate) fn stopped() -> bool {
+    STOP.with(|s| s.borrow().as_ref().is_some_and(|t| t.is_cancelled()))
 }
 
 /// Marks the script on this thread as running until `cpu` has elapsed; cleared on drop.
@@ -61,6 +70,11 @@ impl Budget {
         DEADLINE.with(|d| d.set(Some(Instant::now() + cpu)));
         Budget
     }
+    /// The same, ended early when `stop` is cancelled.
+    pub(crate) fn start_until(cpu: Duration, stop: tokio_util::sync::CancellationToken) -> Budget {
+        STOP.with(|s| *s.borrow_mut() = Some(stop));
+        Budget::start(cpu)
+    }
     /// Credit time spent in a host call back to the script.
     pub(crate) fn credit(since: Instant) {
         DEADLINE.with(|d| d.set(d.get().map(|t| t + since.elapsed())));
@@ -70,6 +84,7 @@ impl Budget {
 impl Drop for Budget {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(None));
+        STOP.with(|s| *s.borrow_mut() = None);
     }
 }
 
@@ -95,7 +110,7 @@ pub(crate) fn engine(limits: &RhaiLimits, origin: &str) -> Engine {
     engine.disable_symbol("eval");
     engine.on_progress(|_| {
         let over = DEADLINE.with(|d| d.get().is_some_and(|t| Instant::now() >= t));
-        over.then(|| Dynamic::from(OUT_OF_TIME))
+        (over || stopped()).then(|| Dynamic::from(OUT_OF_TIME))
     });
     let (p, d) = (origin.to_string(), origin.to_string());
     engine.on_print(move |s| tracing::info!(script = %p, "{}", cap(s)));

@@ -70,6 +70,13 @@ impl HostState {
     pub(crate) fn over_budget(&self) -> bool {
         Instant::now() >= self.deadline
     }
+
+    /// After a growth: a refusal of the memory budget names that limit in the error.
+    fn note_memory_hit(&mut self) {
+        if self.allowance.hit {
+            self.hit = Some(LimitHit::Memory);
+        }
+    }
 }
 
 impl WasiView for HostState {
@@ -89,10 +96,8 @@ impl WasiView for HostState {
 #[derive(Debug)]
 pub(crate) struct Allowance {
     budget: usize,
-    memory: usize,
-    table_elements: usize,
-    memories: usize,
-    tables: usize,
+    /// bytes granted so far: every memory's, and every table's elements
+    used: usize,
     pub(crate) hit: bool,
 }
 
@@ -104,24 +109,30 @@ impl Allowance {
     pub(crate) fn new(budget: u64) -> Allowance {
         Allowance {
             budget: usize::try_from(budget).unwrap_or(usize::MAX),
-            memory: 0,
-            table_elements: 0,
-            memories: 0,
-            tables: 0,
+            used: 0,
             hit: false,
         }
     }
 
-    fn used(&self) -> usize {
-        self.memory
-            .saturating_add(self.table_elements.saturating_mul(TABLE_ELEMENT_BYTES))
-    }
-
-    /// Grant `more` bytes if the budget has them; remember a refusal.
-    fn grant(&mut self, more: usize) -> bool {
-        let ok = self.used().saturating_add(more) <= self.budget;
-        self.hit |= !ok;
-        ok
+    /// Grow a memory or a table from `current` to `desired` units of `unit_bytes` each, if
+    /// its own maximum and the budget allow it; remember a refusal of the budget.
+    fn grow(
+        &mut self,
+        what: &str,
+        (current, desired, maximum): (usize, usize, Option<usize>),
+        unit_bytes: usize,
+    ) -> wasmtime::Result<bool> {
+        let more = desired.saturating_sub(current).saturating_mul(unit_bytes);
+        let fits = self.used.saturating_add(more) <= self.budget;
+        if maximum.is_some_and(|m| desired > m) || !fits {
+            self.hit |= !fits;
+            return Err(wasmtime::format_err!(
+                "memory limit: growing a {what} to {desired} passes the plugin's budget of {} bytes",
+                self.budget
+            ));
+        }
+        self.used += more;
+        Ok(true)
     }
 }
 
@@ -132,18 +143,7 @@ impl ResourceLimiter for Allowance {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let more = desired.saturating_sub(current);
-        if maximum.is_some_and(|m| desired > m) || !self.grant(more) {
-            return Err(wasmtime::format_err!(
-                "memory limit: growing a memory to {desired} bytes passes the plugin's budget of {} bytes",
-                self.budget
-            ));
-        }
-        if current == 0 {
-            self.memories += 1;
-        }
-        self.memory += more;
-        Ok(true)
+        self.grow("memory (bytes)", (current, desired, maximum), 1)
     }
 
     fn table_growing(
@@ -152,20 +152,11 @@ impl ResourceLimiter for Allowance {
         desired: usize,
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
-        let more = desired.saturating_sub(current);
-        if maximum.is_some_and(|m| desired > m)
-            || !self.grant(more.saturating_mul(TABLE_ELEMENT_BYTES))
-        {
-            return Err(wasmtime::format_err!(
-                "memory limit: growing a table to {desired} elements passes the plugin's budget of {} bytes",
-                self.budget
-            ));
-        }
-        if current == 0 {
-            self.tables += 1;
-        }
-        self.table_elements += more;
-        Ok(true)
+        self.grow(
+            "table (elements)",
+            (current, desired, maximum),
+            TABLE_ELEMENT_BYTES,
+        )
     }
 
     fn instances(&self) -> usize {
@@ -189,9 +180,7 @@ impl ResourceLimiter for HostState {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let r = self.allowance.memory_growing(current, desired, maximum);
-        if self.allowance.hit {
-            self.hit = Some(LimitHit::Memory);
-        }
+        self.note_memory_hit();
         r
     }
     fn table_growing(
@@ -201,9 +190,7 @@ impl ResourceLimiter for HostState {
         maximum: Option<usize>,
     ) -> wasmtime::Result<bool> {
         let r = self.allowance.table_growing(current, desired, maximum);
-        if self.allowance.hit {
-            self.hit = Some(LimitHit::Memory);
-        }
+        self.note_memory_hit();
         r
     }
     fn instances(&self) -> usize {

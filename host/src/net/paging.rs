@@ -89,7 +89,8 @@ struct Tally<'a> {
     items: u64,
     bytes: u64,
     pages: usize,
-    last: Option<Vec<Value>>,
+    /// how many items the last page added: that page is the tail of the list
+    last_len: usize,
 }
 
 impl<'a> Tally<'a> {
@@ -100,7 +101,7 @@ impl<'a> Tally<'a> {
             items: 0,
             bytes: 0,
             pages: 0,
-            last: None,
+            last_len: 0,
         }
     }
 
@@ -120,7 +121,8 @@ impl<'a> Tally<'a> {
                 ),
             ));
         }
-        if !got.is_empty() && self.last.as_ref() == Some(&got) {
+        let last = &out[out.len() - self.last_len..];
+        if !got.is_empty() && got.as_slice() == last {
             return Err(shape(
                 self.path,
                 format!(
@@ -151,7 +153,7 @@ impl<'a> Tally<'a> {
                 "max_list_bytes, --max-list-bytes",
             ));
         }
-        self.last = Some(got.clone());
+        self.last_len = got.len();
         out.extend(got);
         Ok(())
     }

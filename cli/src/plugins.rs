@@ -123,7 +123,14 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
             }
             let mut t = Table::new();
             t.load_preset(UTF8_FULL_CONDENSED).set_header([
-                "platform", "plugin", "version", "runtime", "source", "sha256", "limits",
+                "platform",
+                "plugin",
+                "version",
+                "runtime",
+                "source",
+                "sha256",
+                "limits",
+                "source writes",
             ]);
             for p in registry.plugins() {
                 t.add_row([
@@ -134,6 +141,7 @@ async fn list(args: ListArgs) -> anyhow::Result<u8> {
                     p.source.clone(),
                     p.sha256[..12].to_string(),
                     p.limits.summary(),
+                    p.source_writes.join("\n"),
                 ]);
             }
             println!("{t}");

@@ -5,14 +5,18 @@ use super::{Connection, Side};
 use reqwest::Method;
 use url::Url;
 
-/// Headers a plugin may never set: the host owns credentials and routing.
-const FORBIDDEN_HEADERS: [&str; 6] = [
+/// Headers a plugin may never set: the host owns credentials and routing, and a method
+/// override would turn a read the source allows into a write it does not.
+const FORBIDDEN_HEADERS: [&str; 9] = [
     "authorization",
     "cookie",
     "host",
     "proxy-authorization",
     "content-length",
     "transfer-encoding",
+    "x-http-method-override",
+    "x-http-method",
+    "x-method-override",
 ];
 
 /// Why the host refused a request.
@@ -43,16 +47,123 @@ pub enum Refusal {
     },
 }
 
+/// One exception to the read-only source, from a plugin's manifest: a method and an exact
+/// path relative to the source's base URL, segment by segment, where `{name}` stands for
+/// any one segment (an id). `POST projectDuplications` allows that path and no other;
+/// `PUT projectDuplications/{id}` allows one id below it, not `.../{id}/restoration`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteRule {
+    method: Method,
+    segments: Vec<Segment>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Segment {
+    Exact(String),
+    /// `{name}`: any one non-empty segment
+    Any(String),
+}
+
+impl std::str::FromStr for WriteRule {
+    type Err = String;
+
+    /// `"METHOD path/{id}"`; the path is relative (a leading `/` is dropped).
+    fn from_str(rule: &str) -> Result<Self, String> {
+        let (m, p) = rule.split_once(' ').ok_or_else(|| {
+            format!("{rule:?} must be \"METHOD path\", e.g. \"POST jobs/{{id}}\"")
+        })?;
+        let method: Method = m
+            .parse()
+            .map_err(|_| format!("{rule:?}: unknown method {m:?}"))?;
+        if matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            return Err(format!(
+                "{rule:?}: {m} always reaches the source; list writes only"
+            ));
+        }
+        let p = p.trim().trim_start_matches('/');
+        if p.is_empty() {
+            return Err(format!(
+                "{rule:?}: give a path relative to the source's base URL"
+            ));
+        }
+        let segments = p
+            .split('/')
+            .enumerate()
+            .map(|(i, seg)| {
+                let last = i == p.split('/').count() - 1;
+                if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                    if name.is_empty()
+                        || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    {
+                        return Err(format!("{rule:?}: placeholder {seg:?} must be {{name}}"));
+                    }
+                    return Ok(Segment::Any(name.to_string()));
+                }
+                // An empty last segment is a trailing slash, which some APIs require.
+                if (seg.is_empty() && !last)
+                    || seg == "."
+                    || seg == ".."
+                    || seg.contains(['{', '}', '?', '#', '%', '\\', '*'])
+                {
+                    return Err(format!(
+                        "{rule:?}: segment {seg:?}: a rule is an exact path (letters, digits, \
+                         punctuation) with {{name}} for an id"
+                    ));
+                }
+                Ok(Segment::Exact(seg.to_string()))
+            })
+            .collect::<Result<_, _>>()?;
+        Ok(WriteRule { method, segments })
+    }
+}
+
+impl std::fmt::Display for WriteRule {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ", self.method)?;
+        for (i, s) in self.segments.iter().enumerate() {
+            if i > 0 {
+                f.write_str("/")?;
+            }
+            match s {
+                Segment::Exact(s) => f.write_str(s)?,
+                Segment::Any(n) => write!(f, "{{{n}}}")?,
+            }
+        }
+        Ok(())
+    }
+}
+
+impl WriteRule {
+    /// Whether this rule allows `method` on `relative` (a path below the base URL, no query).
+    fn allows(&self, method: &Method, relative: &str) -> bool {
+        let parts: Vec<&str> = relative.split('/').collect();
+        self.method == method
+            && parts.len() == self.segments.len()
+            && self.segments.iter().zip(&parts).all(|(s, p)| match s {
+                Segment::Exact(e) => e == p,
+                Segment::Any(_) => !p.is_empty(),
+            })
+    }
+}
+
+/// An encoded `/`, `\` or `.`: a segment that a server may decode into several.
+fn encoded_separator(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    ["%2f", "%5c", "%2e", "%00"]
+        .iter()
+        .any(|e| lower.contains(e))
+}
+
 /// A plugin's exceptions to the read-only source, from its manifest, e.g.
-/// `POST /api/projectDuplications` for a platform whose export is a server-side job.
+/// `POST projectDuplications` for a platform whose export is a server-side job.
 #[derive(Debug, Clone, Default)]
 pub struct Policy {
-    pub source_writes: Vec<(Method, String)>,
+    pub source_writes: Vec<WriteRule>,
 }
 
 impl Policy {
-    /// Check a method on a side.
-    /// Rules in `source_writes` are path prefixes relative to the source's base URL.
+    /// Check a method on a side: every method reaches the target; only reads reach the
+    /// source, and the writes of `source_writes`, matched exactly, segment by segment.
     pub fn check_method(
         &self,
         conn: &Connection,
@@ -65,18 +176,24 @@ impl Policy {
             return Ok(());
         }
         let path = url.path();
-        let relative = path.strip_prefix(conn.base.path()).unwrap_or(path);
+        let refused = || Refusal::SourceWrite {
+            method: method.to_string(),
+            path: path.to_string(),
+        };
+        let Some(relative) = path.strip_prefix(conn.base.path()) else {
+            return Err(refused());
+        };
+        if encoded_separator(relative) {
+            return Err(refused());
+        }
         if self
             .source_writes
             .iter()
-            .any(|(m, prefix)| m == method && relative.starts_with(prefix.trim_start_matches('/')))
+            .any(|r| r.allows(method, relative))
         {
             return Ok(());
         }
-        Err(Refusal::SourceWrite {
-            method: method.to_string(),
-            path: path.to_string(),
-        })
+        Err(refused())
     }
 
     /// Check the headers a plugin asked for.
@@ -179,10 +296,56 @@ mod tests {
         t.side = Side::Target;
         assert!(p.check_method(&t, &Method::DELETE, &url).is_ok());
         let p = Policy {
-            source_writes: vec![(Method::POST, "/tags/".into())],
+            source_writes: vec!["POST /tags/".parse().unwrap()],
         };
         assert!(p.check_method(&c, &Method::POST, &url).is_ok());
         assert!(p.check_method(&c, &Method::PUT, &url).is_err());
+    }
+
+    #[test]
+    fn a_source_write_rule_is_an_exact_path_with_placeholders() {
+        let c = conn();
+        let p = Policy {
+            source_writes: vec![
+                "POST jobs".parse().unwrap(),
+                "PUT jobs/{id}".parse().unwrap(),
+            ],
+        };
+        let check = |m: Method, path: &str| p.check_method(&c, &m, &resolve(&c, path).unwrap());
+        assert!(check(Method::POST, "jobs").is_ok());
+        assert!(check(Method::POST, "jobs?async=1").is_ok());
+        assert!(check(Method::PUT, "jobs/J1").is_ok());
+        for (m, path) in [
+            (Method::POST, "jobs/restoration"),
+            (Method::POST, "jobsX"),
+            (Method::POST, "jobs/"),
+            (Method::PUT, "jobs/"),
+            (Method::PUT, "jobs/J1/restoration"),
+            (Method::PUT, "jobs/J1%2F..%2F..%2Ftags"),
+            (Method::PUT, "jobs/.%2e"),
+            (Method::DELETE, "jobs/J1"),
+        ] {
+            assert!(
+                check(m.clone(), path).is_err(),
+                "{m} {path} should be refused"
+            );
+        }
+        assert_eq!(
+            "PUT /jobs/{id}".parse::<WriteRule>().unwrap().to_string(),
+            "PUT jobs/{id}"
+        );
+        for bad in [
+            "post",
+            "GET jobs",
+            "POST ",
+            "POST a//b",
+            "POST a/../b",
+            "POST a/{}",
+            "POST a%2Fb",
+            "POST a/*",
+        ] {
+            assert!(bad.parse::<WriteRule>().is_err(), "{bad} should be refused");
+        }
     }
 
     #[test]
@@ -206,6 +369,8 @@ mod tests {
             "host",
             "x-mstr-authtoken",
             "x-mstr-projectid",
+            "X-HTTP-Method-Override",
+            "x-method-override",
         ] {
             assert!(p.check_headers(&c, [h]).is_err(), "{h}");
         }

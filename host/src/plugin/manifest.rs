@@ -11,7 +11,8 @@
 //! memory-mib = 128        # linear memory of one instance
 //! max-response-mib = 64   # one HTTP response body
 //! [source-writes]
-//! allow = ["POST projectDuplications"]   # exceptions to the read-only source (relative paths)
+//! allow = ["POST projectDuplications", "PUT projectDuplications/{id}"]
+//!                         # exceptions to the read-only source: exact relative paths, {id} for one segment
 //! ```
 
 use super::platform::{ConnectionSpec, OptionSpec};
@@ -132,8 +133,9 @@ impl Manifest {
         let m: Manifest =
             toml::from_str(text).map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
         for rule in &m.source_writes.allow {
-            parse_source_write(rule)
-                .with_context(|| format!("plugin manifest {origin}: [source-writes] allow"))?;
+            rule.parse::<crate::net::policy::WriteRule>().map_err(|e| {
+                anyhow::anyhow!("plugin manifest {origin}: [source-writes] allow: {e}")
+            })?;
         }
         if m.limits.memory_mib == Some(0)
             || m.limits.cpu_ms == Some(0)
@@ -180,27 +182,14 @@ impl Manifest {
         }
     }
 
-    pub fn source_write_rules(&self) -> Vec<(reqwest::Method, String)> {
+    /// The source-write exceptions (checked by `parse`).
+    pub fn source_write_rules(&self) -> Vec<crate::net::policy::WriteRule> {
         self.source_writes
             .allow
             .iter()
-            .filter_map(|r| parse_source_write(r).ok())
+            .filter_map(|r| r.parse().ok())
             .collect()
     }
-}
-
-/// "POST /api/projectDuplications" -> (POST, "/api/projectDuplications")
-fn parse_source_write(rule: &str) -> anyhow::Result<(reqwest::Method, String)> {
-    let (m, p) = rule
-        .split_once(' ')
-        .ok_or_else(|| anyhow::anyhow!("{rule:?} must be \"METHOD /path-prefix\""))?;
-    let method: reqwest::Method = m
-        .parse()
-        .map_err(|_| anyhow::anyhow!("{rule:?}: unknown method {m:?}"))?;
-    if p.is_empty() || p.contains("..") {
-        anyhow::bail!("{rule:?}: give a path prefix relative to the source's base URL");
-    }
-    Ok((method, p.to_string()))
 }
 
 #[cfg(test)]
@@ -220,7 +209,11 @@ mod tests {
             .to_string();
         assert!(e.contains("x.toml") && e.contains("cpu"), "{e}");
         assert!(Manifest::parse("[source-writes]\nallow=['post']\n", "t").is_err());
-        assert!(Manifest::parse("[source-writes]\nallow=['POST jobs/']\n", "t").is_ok());
+        assert!(Manifest::parse("[source-writes]\nallow=['POST jobs/{id}']\n", "t").is_ok());
+        let e = Manifest::parse("[source-writes]\nallow=['POST jobs/*']\n", "u.toml")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("u.toml") && e.contains("jobs/*"), "{e}");
     }
 
     #[test]

@@ -41,6 +41,8 @@ pub struct PluginInfo {
     pub runtime: &'static str,
     pub sha256: String,
     pub limits: Limits,
+    /// its manifest's exceptions to the read-only source (`POST jobs/{id}`)
+    pub source_writes: Vec<String>,
     pub kinds: Vec<KindInfo>,
 }
 
@@ -442,6 +444,7 @@ async fn load_one(
             let policy = Policy {
                 source_writes: manifest.source_write_rules(),
             };
+            let source_writes = policy.source_writes.iter().map(|r| r.to_string()).collect();
             let cloner = runtime
                 .load_cloner(&c.name, &bytes, limits, policy)
                 .map_err(|e| anyhow::anyhow!("{e} (from {})", c.source))?;
@@ -459,6 +462,7 @@ async fn load_one(
                 runtime: "wasm",
                 sha256: cloner.sha256().to_string(),
                 limits,
+                source_writes,
                 kinds,
             };
             Ok((info, Cloner::new(cloner)))
@@ -479,6 +483,7 @@ async fn load_one(
                 runtime: "rhai",
                 sha256: cloner.sha256().to_string(),
                 limits: cloner.limits(),
+                source_writes: cloner.source_writes(),
                 kinds,
             };
             Ok((info, Cloner::new(cloner)))

@@ -138,6 +138,29 @@ async fn source_is_read_only() {
 }
 
 #[tokio::test]
+async fn a_source_write_exception_is_an_exact_path() {
+    let s = setup().await;
+    // The manifest allows `POST jobs` and `PUT jobs/{id}`: neither stretches further.
+    for kind in ["write-near", "write-encoded"] {
+        let m = s.list(kind).await.unwrap_err().to_string();
+        assert!(m.contains("source is read-only"), "{kind}: {m}");
+    }
+    let m = s.list("override").await.unwrap_err().to_string();
+    assert!(
+        m.contains("X-HTTP-Method-Override") && m.contains("set by the host"),
+        "{m}"
+    );
+    assert!(
+        s.server.log().is_empty(),
+        "a request was sent: {:?}",
+        s.server.log()
+    );
+    let info = s.registry.plugins().next().unwrap();
+    assert_eq!(info.source_writes, ["POST jobs", "PUT jobs/{id}"]);
+    s.still_works().await;
+}
+
+#[tokio::test]
 async fn a_batch_with_a_forbidden_request_sends_nothing() {
     let s = setup().await;
     let m = s.list("write-source-batch").await.unwrap_err().to_string();

@@ -106,6 +106,15 @@ impl RhaiCloner {
         })
     }
 
+    /// Its manifest's exceptions to the read-only source.
+    pub fn source_writes(&self) -> Vec<String> {
+        self.policy
+            .source_writes
+            .iter()
+            .map(|r| r.to_string())
+            .collect()
+    }
+
     pub fn sha256(&self) -> &str {
         &self.sha256
     }

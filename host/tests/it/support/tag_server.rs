@@ -68,6 +68,7 @@ impl TestServer {
             )
             .route("/api/v1/unstract/{org}/huge", get(huge))
             .route("/api/v1/unstract/{org}/big", get(big))
+            .fallback(unrouted)
             .with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -179,6 +180,26 @@ fn check(
             .into_response());
     }
     Ok(())
+}
+
+/// Any other path: logged (a request that should never have been sent shows), then 404.
+async fn unrouted(State(s): State<Shared>, method: Method, uri: axum::http::Uri) -> Response {
+    let rest = uri
+        .path()
+        .strip_prefix("/api/v1/unstract/")
+        .unwrap_or(uri.path());
+    let (org, path) = rest.split_once('/').unwrap_or((rest, ""));
+    s.log.lock().unwrap().push(Logged {
+        method: method.to_string(),
+        org: org.to_string(),
+        path: path.to_string(),
+        authorization: None,
+    });
+    (
+        StatusCode::NOT_FOUND,
+        Json(json!({ "detail": "Not found." })),
+    )
+        .into_response()
 }
 
 async fn list_tags(

@@ -77,6 +77,21 @@ hostile! {
         }
         Ok(one("wrote"))
     };
+    WriteNear = "write-near" => |_ctx| {
+        // The manifest allows `POST jobs`; a path below it is another write.
+        http::post_json(Side::Source, "jobs/restoration", &json!({ "name": "planted" }))?;
+        Ok(one("wrote"))
+    };
+    WriteEncoded = "write-encoded" => |_ctx| {
+        // `PUT jobs/{id}` with an "id" that a server decodes into a path elsewhere.
+        http::put_json(Side::Source, "jobs/1%2F..%2F..%2Ftags%2F1", &json!({ "name": "planted" }))?;
+        Ok(one("wrote"))
+    };
+    Override = "override" => |_ctx| {
+        // A read that asks the server to treat it as a delete.
+        http::request(Side::Source, http::Method::Get, "tags/", &[], &[("X-HTTP-Method-Override", "DELETE")], http::Body::Empty)?;
+        Ok(one("overrode"))
+    };
     StealAuth = "steal-auth" => |_ctx| {
         http::request(Side::Target, http::Method::Get, "tags/", &[], &[("Authorization", "Bearer mine")], http::Body::Empty)?;
         Ok(one("auth"))

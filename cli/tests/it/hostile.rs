@@ -250,3 +250,24 @@ fn credentials_in_a_url_are_refused_and_never_shown() {
         assert!(!text.contains("s3cr3t-pw"), "{url}: {text}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_that_ends_while_a_rhai_cloner_reads_ends_without_a_panic() {
+    let sb = support::dev_and_prod(ferry_sandbox::unstract::Seed::Small).await;
+    let fixtures = support::repo_root().join("tests/fixtures/rhai");
+    let dir = tempfile::tempdir().unwrap();
+    for f in ["runaway.rhai", "runaway.toml", "fatal.rhai"] {
+        std::fs::copy(fixtures.join(f), dir.path().join(f)).unwrap();
+    }
+    for _ in 0..3 {
+        let out = support::output(
+            support::ferry_between("plan", &sb, "dev", "prod")
+                .arg("--plugins")
+                .arg(dir.path()),
+        );
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{err}");
+        assert!(err.contains("fatal: on purpose"), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}

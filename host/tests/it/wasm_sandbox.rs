@@ -378,3 +378,63 @@ async fn compiled_components_are_cached_on_disk() {
     let registry = Registry::load(&runtime, &discovery).await.unwrap();
     assert!(registry.cloner_for("well").is_some());
 }
+
+/// The kinds a runtime caching in `cache` loads from the plugin crate `crate_name`.
+async fn kinds_through_cache(cache: &std::path::Path, crate_name: &str) -> Vec<String> {
+    let dir = support::plugin_dir(crate_name);
+    let runtime = WasmRuntime::new(Some(cache.to_path_buf())).unwrap();
+    let discovery = Discovery {
+        bundled: false,
+        paths: vec![dir.path().to_path_buf()],
+        ..Default::default()
+    };
+    let registry = Registry::load(&runtime, &discovery).await.unwrap();
+    registry.kinds().map(|(k, _)| k.name.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_compiled_component_planted_where_others_can_write_is_never_loaded() {
+    use sha2::Digest;
+    use std::os::unix::fs::PermissionsExt;
+    // The hostile plugin's compilation, as a cache of this user's own writes it.
+    let own = tempfile::tempdir().unwrap();
+    assert!(
+        kinds_through_cache(own.path(), "ferry-hostile")
+            .await
+            .contains(&"spin".to_string())
+    );
+    let compiled = std::fs::read_dir(own.path())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "cwasm"))
+        .unwrap();
+    let name = compiled.file_name().unwrap().to_string_lossy().to_string();
+    let engine_part = name.split_once('-').unwrap().1.to_string();
+    // ... planted under the name of another plugin's component.
+    let other = std::fs::read(support::test_plugins().join("ferry_contract_1_2.wasm")).unwrap();
+    let other_name = format!(
+        "{}-{engine_part}",
+        hex::encode(sha2::Sha256::digest(&other))
+    );
+    let plant = |dir: &std::path::Path, dir_mode: u32, file_mode: u32| {
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(dir_mode)).unwrap();
+        let to = dir.join(&other_name);
+        std::fs::copy(&compiled, &to).unwrap();
+        std::fs::set_permissions(&to, std::fs::Permissions::from_mode(file_mode)).unwrap();
+    };
+    // A folder anyone may write to, and a private folder with a file anyone may write to.
+    for (dir_mode, file_mode) in [(0o777, 0o644), (0o700, 0o666)] {
+        let shared = tempfile::tempdir().unwrap();
+        plant(shared.path(), dir_mode, file_mode);
+        let kinds = kinds_through_cache(shared.path(), "ferry-contract-1-2").await;
+        assert!(
+            !kinds.is_empty() && !kinds.contains(&"spin".to_string()),
+            "folder {dir_mode:o}, file {file_mode:o}: the planted component was loaded: {kinds:?}"
+        );
+    }
+    // Planted in a private folder as a private file, it would be this user's own doing: used.
+    let private = tempfile::tempdir().unwrap();
+    plant(private.path(), 0o700, 0o600);
+    let kinds = kinds_through_cache(private.path(), "ferry-contract-1-2").await;
+    assert!(kinds.contains(&"spin".to_string()), "{kinds:?}");
+}

@@ -595,9 +595,13 @@ fn on_host<F: std::future::Future>(
     }
     let started = Instant::now();
     // This runs on a `spawn_blocking` thread, never on an async worker, so blocking here
-    // is allowed. A request in flight when the call ends is abandoned.
+    // is allowed. A request in flight when the call ends is abandoned. The stop is polled
+    // first: when the runtime shuts down (the process ends after a fatal error), the call's
+    // drop guard has cancelled it before the runtime's drivers go, so the request, which
+    // would panic without them, is never polled.
     let out = handle.block_on(async {
         tokio::select! {
+            biased;
             _ = stop.cancelled() => None,
             out = make(client, policy) => Some(out),
         }

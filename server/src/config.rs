@@ -18,6 +18,11 @@
 //! target = "qa"
 //! file = "dev-to-qa.toml"            # optional: its [run], [kinds] and [[hooks]]
 //!
+//! [http]                             # optional; these are the defaults
+//! header_timeout = "10s"             # to send a request's headers
+//! idle_timeout = "60s"               # a connection with no byte either way is closed
+//! max_connections = 512              # open at once; more wait to be accepted
+//!
 //! [[tokens]]
 //! name = "ci"
 //! role = "operator"                  # viewer, operator or admin
@@ -25,6 +30,7 @@
 //! ```
 
 use crate::auth::{Role, Token};
+use crate::listen::HttpLimits;
 use ferry::{EnvToml, Loaded};
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -46,6 +52,39 @@ struct File {
     promotions: BTreeMap<String, PromotionToml>,
     #[serde(default)]
     tokens: Vec<TokenToml>,
+    #[serde(default)]
+    http: HttpToml,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpToml {
+    header_timeout: Option<String>,
+    idle_timeout: Option<String>,
+    max_connections: Option<usize>,
+}
+
+impl HttpToml {
+    fn limits(&self, name: &str) -> anyhow::Result<HttpLimits> {
+        let d = HttpLimits::default();
+        let duration = |field: &str, v: &Option<String>, default| match v {
+            None => Ok(default),
+            Some(text) => match humantime::parse_duration(text) {
+                Ok(t) if !t.is_zero() => Ok(t),
+                Ok(_) => anyhow::bail!("{name}: [http] {field} must be more than 0"),
+                Err(e) => anyhow::bail!("{name}: [http] {field} = {text:?}: {e} (e.g. \"10s\")"),
+            },
+        };
+        let max_connections = self.max_connections.unwrap_or(d.max_connections);
+        if max_connections == 0 {
+            anyhow::bail!("{name}: [http] max_connections must be 1 or more");
+        }
+        Ok(HttpLimits {
+            header_timeout: duration("header_timeout", &self.header_timeout, d.header_timeout)?,
+            idle_timeout: duration("idle_timeout", &self.idle_timeout, d.idle_timeout)?,
+            max_connections,
+        })
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -85,6 +124,7 @@ pub struct Config {
     pub environments: BTreeMap<String, EnvToml>,
     pub promotions: BTreeMap<String, Promotion>,
     pub tokens: Vec<Token>,
+    pub http: HttpLimits,
 }
 
 impl Config {
@@ -213,6 +253,7 @@ impl Config {
             environments,
             promotions,
             tokens,
+            http: f.http.limits(name)?,
         })
     }
 }
@@ -257,6 +298,35 @@ mod tests {
         );
         assert_eq!(c.store, Path::new("/srv/ferry-jobs.sqlite"));
         assert_eq!(c.tokens[0].role, Role::Operator);
+        assert_eq!(c.http, HttpLimits::default());
+    }
+
+    #[test]
+    fn the_listeners_limits_are_read_and_checked() {
+        let token = format!("[[tokens]]\nname = \"a\"\nrole = \"admin\"\nsha256 = \"{HASH}\"\n");
+        let c = parse(&format!(
+            "{token}[http]\nheader_timeout = \"2s\"\nidle_timeout = \"5m\"\nmax_connections = 8\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            c.http,
+            HttpLimits {
+                header_timeout: std::time::Duration::from_secs(2),
+                idle_timeout: std::time::Duration::from_secs(300),
+                max_connections: 8,
+            }
+        );
+        for (bad, wanted) in [
+            ("header_timeout = \"soon\"", "header_timeout"),
+            ("idle_timeout = \"0s\"", "more than 0"),
+            ("max_connections = 0", "max_connections"),
+            ("max_conns = 3", "max_conns"),
+        ] {
+            let e = parse(&format!("{token}[http]\n{bad}\n"))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(wanted), "{bad}: {e}");
+        }
     }
 
     #[test]

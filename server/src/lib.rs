@@ -9,6 +9,7 @@ pub mod auth;
 pub mod config;
 pub mod dashboard;
 pub mod job;
+pub mod listen;
 pub mod logs;
 pub mod runner;
 pub mod store;
@@ -65,6 +66,7 @@ pub async fn serve(
     ready: impl FnOnce(SocketAddr),
     stop: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let http = config.http;
     let server = runner::Server::new(config)?;
     let resumed = server.recover()?;
     if resumed > 0 {
@@ -84,8 +86,5 @@ pub async fn serve(
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     ready(listener.local_addr()?);
-    axum::serve(listener, router(server))
-        .with_graceful_shutdown(stop)
-        .await?;
-    Ok(())
+    listen::serve(listener, router(server), http, stop).await
 }

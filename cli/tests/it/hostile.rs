@@ -271,3 +271,129 @@ async fn a_run_that_ends_while_a_rhai_cloner_reads_ends_without_a_panic() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// A `ferry serve` child over an empty sandbox, with `http` as its file's `[http]` table.
+async fn serve_with_http(
+    http: &str,
+) -> (
+    crate::support::serve::Serve,
+    ferry_sandbox::unstract::Sandbox,
+    tempfile::TempDir,
+    tempfile::TempDir,
+) {
+    use crate::support::serve::{Serve, write_config};
+    use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox};
+    let sb = Sandbox::start(Config::local(vec![OrgSpec::new("dev"), OrgSpec::new("t0")]))
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &sb, &["t0"], 1, &[]);
+    let mut text = std::fs::read_to_string(&path).unwrap();
+    text += &format!("\n[http]\n{http}\n");
+    std::fs::write(&path, text).unwrap();
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    (srv, sb, dir, state)
+}
+
+/// Whether the server closed `conn` within `within` (a read gets the end, or an error).
+fn closed_within(conn: &mut std::net::TcpStream, within: std::time::Duration) -> bool {
+    conn.set_read_timeout(Some(within)).unwrap();
+    let mut buf = [0u8; 1024];
+    loop {
+        match conn.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(_) => continue,
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return false;
+            }
+            Err(_) => return true,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_clients_cannot_hold_the_server() {
+    use crate::support::serve::VIEWER;
+    use std::io::Write;
+    use std::time::{Duration, Instant};
+    let (srv, _sb, _dir, _state) =
+        serve_with_http("header_timeout = \"1s\"\nidle_timeout = \"2s\"\nmax_connections = 400")
+            .await;
+    let addr = srv.url.trim_start_matches("http://").to_string();
+    // 300 clients that never finish their headers.
+    let mut slow: Vec<std::net::TcpStream> = (0..300)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    // Normal requests are answered meanwhile.
+    for _ in 0..5 {
+        let t = Instant::now();
+        let (status, body) = srv.call("GET", "/v1/whoami", Some(VIEWER), None).await;
+        assert_eq!(status, 200, "{body}");
+        assert!(
+            t.elapsed() < Duration::from_millis(900),
+            "{:?}",
+            t.elapsed()
+        );
+    }
+    // The slow ones are closed at the header timeout.
+    let t = Instant::now();
+    for c in slow.iter_mut() {
+        assert!(
+            closed_within(c, Duration::from_secs(5)),
+            "a client that never sent its headers was kept {:?}",
+            t.elapsed()
+        );
+    }
+    // A client that sent its headers but never its body: closed when idle.
+    let mut c = std::net::TcpStream::connect(&addr).unwrap();
+    c.write_all(
+        format!("POST /v1/jobs HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {VIEWER}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"pro").as_bytes(),
+    )
+    .unwrap();
+    assert!(
+        closed_within(&mut c, Duration::from_secs(6)),
+        "an idle client was kept"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_holds_no_more_connections_than_its_cap() {
+    use std::io::Write;
+    let (srv, _sb, _dir, _state) =
+        serve_with_http("header_timeout = \"30s\"\nmax_connections = 20").await;
+    let addr = srv.url.trim_start_matches("http://").to_string();
+    let sockets = || {
+        std::fs::read_dir(format!("/proc/{}/fd", srv.child.id()))
+            .unwrap()
+            .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+            .filter(|l| l.to_string_lossy().starts_with("socket:"))
+            .count()
+    };
+    let before = sockets();
+    let _slow: Vec<std::net::TcpStream> = (0..100)
+        .map(|_| {
+            let mut c = std::net::TcpStream::connect(&addr).unwrap();
+            c.write_all(b"GET /v1/jobs HTTP/1.1\r\nHost: x\r\n")
+                .unwrap();
+            c
+        })
+        .collect();
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let held = sockets() - before;
+    assert!(
+        held <= 20,
+        "the server holds {held} connections, past its cap of 20"
+    );
+    assert!(held >= 15, "the server took only {held} connections");
+}

@@ -141,6 +141,7 @@ async fn main() {
         target_env: "prod".into(),
         kind: "adapter".into(),
         params: json!({}),
+        ..Default::default()
     };
     row(
         "Rhai: transform, on the calling thread",

@@ -28,6 +28,7 @@ pub mod net;
 pub mod package;
 pub mod plugin;
 pub mod promotion;
+pub mod redact;
 pub mod session;
 pub mod settings;
 pub mod state;

@@ -210,6 +210,7 @@ impl Session {
                 cancel: CancellationToken::new(),
                 stats,
                 progress: Arc::new(NoProgress),
+                mask: Default::default(),
             },
             source,
             target,

@@ -397,3 +397,117 @@ async fn the_server_holds_no_more_connections_than_its_cap() {
     );
     assert!(held >= 15, "the server took only {held} connections");
 }
+
+/// `ferry hook test` of `script` on an adapter whose secret field holds `key`: exit code,
+/// and stdout and stderr together.
+fn hook_on_adapter(script: &str, key: &str) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, input) = (dir.path().join("hook.rhai"), dir.path().join("in.json"));
+    std::fs::write(&path, script).unwrap();
+    let res = json!({"kind": "adapter", "id": "7", "body": {
+        "adapter_name": "openai-dev", "adapter_type": "LLM",
+        "adapter_metadata": {"api_key": key, "pin": "42"}}});
+    std::fs::write(&input, res.to_string()).unwrap();
+    let out = support::output(
+        support::ferry_command()
+            .current_dir(support::repo_root())
+            .args(["-v", "hook", "test"])
+            .arg(&path)
+            .arg("--input")
+            .arg(&input),
+    );
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+#[test]
+fn a_hook_cannot_show_a_secret_in_its_errors_skips_or_prints() {
+    // A key with a quote and a backslash: a JSON-escaped echo differs from the plain one.
+    let key = r#"sk-"q"\tail-9"#;
+    for (script, code, wanted) in [
+        (
+            r#"fn transform(ctx, res) { print("seen " + res.body.adapter_metadata.api_key); throw "bad: " + res.body.adapter_metadata.to_json(); }"#,
+            1,
+            r#"\"pin\":\"***\""#,
+        ),
+        (
+            r#"fn transform(ctx, res) { print("seen " + res.body.adapter_metadata.api_key); skip("because " + res.body.adapter_metadata.api_key + " and pin 42") }"#,
+            0,
+            "because *** and pin ***",
+        ),
+    ] {
+        let (got, text) = hook_on_adapter(script, key);
+        assert_eq!(got, code, "{script}: {text}");
+        assert!(
+            text.contains("seen ***"),
+            "the print is shown masked: {text}"
+        );
+        assert!(text.contains(wanted), "{wanted} in {text}");
+        assert!(
+            !text.contains("tail-9"),
+            "a form of the key is shown: {text}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_hooks_print_in_a_server_job_reaches_its_log_masked() {
+    use crate::support::serve::{Serve, VIEWER, write_config};
+    use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+    let sb = Sandbox::start(Config::local(vec![
+        OrgSpec::seeded("dev", Seed::Demo),
+        OrgSpec::new("t0"),
+    ]))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("leak.rhai"),
+        r#"fn transform(ctx, res) { print("hook-saw " + res.body.adapter_metadata.to_json()); throw "no: " + res.body.adapter_metadata.to_json(); }"#,
+    )
+    .unwrap();
+    let rules = "[[hooks]]\nuses = \"leak.rhai\"\nkinds = [\"adapter\"]\n";
+    write_config(dir.path(), &sb, &["t0"], 1, &[("t0", rules)]);
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let job = srv.start_job("dev-to-t0", "plan").await;
+    let id = job["id"].as_str().unwrap().to_string();
+    srv.wait(&id, std::time::Duration::from_secs(60)).await;
+    let log = srv
+        .call("GET", &format!("/v1/jobs/{id}/log"), Some(VIEWER), None)
+        .await
+        .1;
+    let plan = srv
+        .call("GET", &format!("/v1/jobs/{id}/plan"), Some(VIEWER), None)
+        .await
+        .1;
+    assert!(
+        log.contains("hook-saw"),
+        "the print is in the job's log: {log}"
+    );
+    assert!(
+        plan.contains("no: "),
+        "the hook's error is in the plan: {plan}"
+    );
+    // The source's adapters' keys, as the demo seed makes them (the sandbox's dump leaves
+    // them out).
+    let served = std::fs::read_to_string(dir.path().join("serve.log")).unwrap();
+    for s in [
+        "sk-sandbox-dev-",
+        "sk-sandbox-embed-dev-",
+        "qd-dev-",
+        "az-dev-secret",
+    ] {
+        for (what, text) in [("log", &log), ("plan", &plan), ("server log", &served)] {
+            assert!(!text.contains(s), "{s} in the job's {what}: {text}");
+        }
+    }
+    assert!(
+        log.contains(r#"\"api_key\":\"***\""#) || log.contains(r#""api_key":"***""#),
+        "{log}"
+    );
+}

@@ -9,8 +9,9 @@ use super::progress::Progress;
 use super::{Action, Options};
 use crate::plugin::grant::Grant;
 use crate::plugin::{Registry, Resource, Stored};
+use crate::redact::Secrets;
 use futures::{FutureExt, StreamExt};
-use serde_json::Value;
+
 use std::time::{Duration, Instant};
 
 /// Apply the plan; returns one [`Done`] per item, in the plan's order.
@@ -157,7 +158,10 @@ pub async fn apply(
                 item.source.kind.clone(),
             );
             let source = item.source.clone();
-            let secrets = secret_values(&source, &kind_info.secrets);
+            // What a server may echo in an error: the source's secret values and those the
+            // rules set for the target (wanted, below).
+            let mut secrets = Secrets::of(&source.body.value(), &kind_info.secrets);
+            let secret_pointers = kind_info.secrets.clone();
             // Where the kind allows it, an update writes only the top-level fields that differ
             // (whole, when it completes what an interrupted run left half-made).
             let fields: Option<Vec<String>> = item
@@ -184,6 +188,7 @@ pub async fn apply(
                         Ok(None) => return (i, failed("a referenced resource has no target", started)),
                         Err(e) => return (i, failed(&e, started)),
                     };
+                    secrets.extend(&Secrets::of(&wanted.body, &secret_pointers));
                     // Journaled from before the create until its files are in: a run killed in
                     // between leaves a note for the next one to complete it.
                     if matches!(action, Action::Create) {
@@ -204,7 +209,7 @@ pub async fn apply(
                     };
                     let (outcome, t) = match result {
                         Ok(r) => r,
-                        Err(e) => return (i, failed(&redact(&e.to_string(), &secrets), started)),
+                        Err(e) => return (i, failed(&secrets.mask(&e.to_string()), started)),
                     };
                     let mut files = None;
                     if has_files {
@@ -214,7 +219,7 @@ pub async fn apply(
                         for attempt in 1..=FILE_ATTEMPTS {
                             let report = match cloner.copy_files(grant.clone(), &file_ctx, &kind, &source, &made).await {
                                 Ok(report) => report,
-                                Err(e) => serde_json::json!({"failed": [{"error": redact(&e.to_string(), &secrets)}]}),
+                                Err(e) => serde_json::json!({"failed": [{"error": secrets.mask(&e.to_string())}]}),
                             };
                             let failed = report["failed"].as_array().is_some_and(|f| !f.is_empty());
                             files = Some(report);
@@ -396,44 +401,6 @@ async fn create_once(
     }
 }
 
-/// The secret strings of a resource: every string at or below its kind's secret pointers.
-/// The strings of a secret field's value worth masking (4 characters or more), at any depth.
-pub fn secret_strings(v: &Value, out: &mut Vec<String>) {
-    match v {
-        Value::String(s) if s.len() >= 4 => out.push(s.clone()),
-        Value::Array(a) => a.iter().for_each(|x| secret_strings(x, out)),
-        Value::Object(o) => o.values().for_each(|x| secret_strings(x, out)),
-        _ => {}
-    }
-}
-
-pub fn secret_values(r: &Stored, pointers: &[String]) -> Vec<String> {
-    let mut out = Vec::new();
-    if pointers.is_empty() {
-        return out;
-    }
-    let body = r.body.value();
-    for p in pointers {
-        for (_, v) in crate::json::values_at(&body, p) {
-            secret_strings(&v, &mut out);
-        }
-    }
-    // Longest first, so a secret containing another is masked whole.
-    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
-    out
-}
-
-/// A message with every secret value masked: a server may echo a field back in an error.
-pub fn redact(message: &str, secrets: &[String]) -> String {
-    let mut m = message.to_string();
-    for s in secrets {
-        if m.contains(s.as_str()) {
-            m = m.replace(s.as_str(), "***");
-        }
-    }
-    m
-}
-
 fn failed(e: &str, started: Instant) -> Done {
     Done {
         outcome: Outcome::Failed(e.to_string()),
@@ -446,26 +413,6 @@ fn failed(e: &str, started: Instant) -> Done {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn secrets_are_masked_in_messages() {
-        let r = Resource::new(
-            "adapter",
-            "1",
-            "a",
-            json!({"adapter_metadata": {"api_key": "sk-123456", "nested": ["tok-abcdef"], "n": 5}, "name": "sk"}),
-        );
-        let secrets = secret_values(&r.pack(), &["/adapter_metadata".to_string()]);
-        let m = redact(
-            "400: {\"api_key\": \"sk-123456\", \"t\": \"tok-abcdef\", \"name\": \"sk\"}",
-            &secrets,
-        );
-        assert_eq!(
-            m,
-            "400: {\"api_key\": \"***\", \"t\": \"***\", \"name\": \"sk\"}"
-        );
-    }
 
     #[test]
     fn the_longest_chain_of_dependants_starts_first() {

@@ -10,6 +10,7 @@ use crate::net::tape::Recorder;
 use crate::package::{self, Builder, CredentialNeeded, ExportNote, Line, Manifest};
 use crate::plugin::grant::Grant;
 use crate::plugin::{PluginError, Registry};
+use crate::redact::Secrets;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -95,7 +96,7 @@ pub async fn export(
     let mut counts = BTreeMap::new();
     let mut credentials = vec![];
     // The values left out: should a source answer echo one, it is masked.
-    let mut secrets = vec![];
+    let mut secrets = Secrets::default();
     for k in &kinds {
         let mut lines = vec![];
         for it in items.iter().filter(|it| it.source.kind == k.name) {
@@ -105,7 +106,7 @@ pub async fn export(
                     if v.is_null() {
                         continue;
                     }
-                    super::apply::secret_strings(&v, &mut secrets);
+                    secrets.add_value(&v);
                     remove_at(&mut body, &concrete);
                     credentials.push(CredentialNeeded {
                         kind: k.name.clone(),
@@ -129,7 +130,6 @@ pub async fn export(
     let (mut answers, files, files_left) = recorder.take();
     // A plugin should read nothing secret in `export`; should a server echo a resource's
     // secret in an answer anyway, it never reaches the package.
-    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     mask(&mut answers, &secrets);
     builder.add_lines(package::ANSWERS, answers).map_err(io)?;
     for f in &files {
@@ -170,16 +170,16 @@ pub async fn export(
     })
 }
 
-/// Mask every secret value (longest first) in the answers' text.
-fn mask(answers: &mut [crate::net::tape::Answer], secrets: &[String]) {
+/// Mask every secret value (longest first, in every form) in the answers' text.
+fn mask(answers: &mut [crate::net::tape::Answer], secrets: &Secrets) {
     for a in answers.iter_mut().filter(|a| !a.base64) {
-        if secrets.iter().any(|s| a.body.contains(s.as_str())) {
+        if secrets.found_in(&a.body) {
             tracing::warn!(
                 "{} {}: the source's answer holds a secret value; it is masked in the package",
                 a.method,
                 a.path
             );
-            a.body = super::apply::redact(&a.body, secrets);
+            a.body = secrets.mask_long(&a.body);
         }
     }
 }
@@ -231,7 +231,7 @@ mod tests {
             answer(r#"{"token": "sk-live-123456", "name": "x"}"#),
             answer("plain"),
         ];
-        mask(&mut a, &["sk-live-123456".to_string()]);
+        mask(&mut a, &Secrets::new(["sk-live-123456".to_string()]));
         assert_eq!(a[0].body, r#"{"token": "***", "name": "x"}"#);
         assert_eq!(a[1].body, "plain");
     }

@@ -25,6 +25,8 @@ pub struct Grant {
     pub cancel: CancellationToken,
     pub stats: Arc<Stats>,
     pub progress: Arc<dyn PluginProgress>,
+    /// Secret values masked in what the plugin logs (a hook's resource's).
+    pub mask: crate::redact::Secrets,
 }
 
 impl Grant {
@@ -48,6 +50,15 @@ impl Grant {
             cancel: CancellationToken::new(),
             stats,
             progress: Arc::new(NoProgress),
+            mask: crate::redact::Secrets::default(),
+        }
+    }
+
+    /// The same grant, masking `secrets` in the plugin's log lines.
+    pub fn masking(self, secrets: crate::redact::Secrets) -> Self {
+        Grant {
+            mask: secrets,
+            ..self
         }
     }
 

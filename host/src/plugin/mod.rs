@@ -5,6 +5,7 @@ pub mod cloner;
 pub mod grant;
 pub mod hook;
 pub mod hooks;
+pub(crate) mod log_budget;
 pub mod manifest;
 pub mod platform;
 pub mod registry;

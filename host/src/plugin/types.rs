@@ -218,6 +218,10 @@ pub struct HookContext {
     pub kind: String,
     /// the hook's `with = { ... }` table from the promotion file
     pub params: Value,
+    /// The resource's secret values: the host masks them in what the hook prints or logs.
+    /// Never given to the hook.
+    #[serde(skip)]
+    pub secrets: crate::redact::Secrets,
 }
 
 /// A hook's answer: the resource (changed or not), or a request to leave it behind.

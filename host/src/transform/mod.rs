@@ -12,6 +12,7 @@ use crate::json;
 use crate::plugin::PluginError;
 use crate::plugin::hook::Hook;
 use crate::plugin::types::{HookContext, HookOutcome, KindInfo, Resource};
+use crate::redact::Secrets;
 use diff::{Rewrite, diff, under_any};
 use rules::KindRules;
 use serde_json::Value;
@@ -92,6 +93,9 @@ impl Transformer {
     pub async fn apply(&self, info: &KindInfo, res: Resource) -> Transformed {
         let kind = info.name.clone();
         let secret = |p: &str| under_any(p, &info.secrets);
+        // A hook's error, skip reason or print may carry a secret: the source's, or one the
+        // rules set.
+        let mut secrets = Secrets::of(&res.body, &info.secrets);
         let mut t = Transformed {
             resource: res,
             rewrites: vec![],
@@ -177,6 +181,9 @@ impl Transformer {
             }
             t.resource.key = info.key_of(&t.resource.body);
         }
+        if !self.hooks.is_empty() {
+            secrets.extend(&Secrets::of(&t.resource.body, &info.secrets));
+        }
         for step in self.hooks.iter().filter(|s| s.takes(&kind)) {
             let name = step.hook.name().to_string();
             let ctx = HookContext {
@@ -184,6 +191,7 @@ impl Transformer {
                 target_env: self.target_env.clone(),
                 kind: kind.clone(),
                 params: step.params.clone(),
+                secrets: secrets.clone(),
             };
             match step.hook.apply(&ctx, &t.resource).await {
                 Ok(HookOutcome::Keep(new)) => match reconcile(info, &t.resource, new) {
@@ -194,16 +202,19 @@ impl Transformer {
                         t.resource = new;
                     }
                     Err(e) => {
-                        t.verdict = Verdict::Fail(format!("hook {name}: {e}"));
+                        t.verdict = Verdict::Fail(secrets.mask(&format!("hook {name}: {e}")));
                         return t;
                     }
                 },
                 Ok(HookOutcome::Skip(why)) => {
-                    t.verdict = Verdict::Leave(format!("left behind by hook {name}: {why}"));
+                    t.verdict =
+                        Verdict::Leave(secrets.mask(&format!("left behind by hook {name}: {why}")));
                     return t;
                 }
                 Err(e) => {
-                    t.verdict = Verdict::Fail(format!("hook {name}: {}", what_went_wrong(&e)));
+                    t.verdict = Verdict::Fail(
+                        secrets.mask(&format!("hook {name}: {}", what_went_wrong(&e))),
+                    );
                     return t;
                 }
             }

@@ -27,6 +27,7 @@ fn ctx(params: Value) -> HookContext {
         target_env: "prod".into(),
         kind: "adapter".into(),
         params,
+        ..Default::default()
     }
 }
 

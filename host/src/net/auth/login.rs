@@ -175,10 +175,10 @@ impl Login {
         }
     }
 
-    fn secret_values(&self) -> Vec<String> {
-        let mut v = vec![self.password.expose().to_string()];
+    fn secret_values(&self) -> crate::redact::Secrets {
+        let mut v = crate::redact::Secrets::new([self.password.expose().to_string()]);
         if let Some(t) = &*self.token.lock().unwrap() {
-            v.push(t.expose().to_string());
+            v.add(t.expose());
         }
         v
     }
@@ -354,11 +354,7 @@ impl Login {
     }
 
     fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_string();
-        for v in self.secret_values().iter().filter(|v| v.len() >= 4) {
-            out = out.replace(v.as_str(), "***");
-        }
-        out
+        self.secret_values().mask(text)
     }
 }
 

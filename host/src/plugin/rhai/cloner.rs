@@ -150,7 +150,9 @@ impl RhaiCloner {
         // next operation and sends no request after (every host call checks the token).
         let stop = grant.cancel.child_token();
         let _stop_on_exit = stop.clone().drop_guard();
+        let span = tracing::Span::current();
         let task = tokio::task::spawn_blocking(move || {
+            let _span = span.enter();
             let stats = grant.stats.clone();
             let env = grant.http.map(|client| CallEnv {
                 client,
@@ -162,9 +164,12 @@ impl RhaiCloner {
             ENV.with(|e| *e.borrow_mut() = env);
             let started = std::time::Instant::now();
             let result = {
-                let _budget = Budget::start_until(this.limits.cpu, stop);
-                this.engine
-                    .call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args)
+                let budget = Budget::start_until(this.limits.cpu, stop);
+                let r = this
+                    .engine
+                    .call_fn::<Dynamic>(&mut Scope::new(), &this.ast, f, args);
+                budget.report(&this.name);
+                r
             };
             stats.rhai_cloners.add(started.elapsed());
             let violation = ENV.with(|e| e.borrow_mut().take().and_then(|env| env.violation));

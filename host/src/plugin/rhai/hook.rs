@@ -75,7 +75,9 @@ impl RhaiHook {
     ) -> Result<HookOutcome, PluginError> {
         let hook = self.clone();
         let (ctx, res) = (ctx.clone(), res.clone());
-        tokio::task::spawn_blocking(move || hook.apply_blocking(&ctx, &res))
+        // The caller's span goes along: a print inside a server job lands in that job's log.
+        let span = tracing::Span::current();
+        tokio::task::spawn_blocking(move || span.in_scope(|| hook.apply_blocking(&ctx, &res)))
             .await
             .unwrap_or_else(|e| {
                 Err(PluginError::Trap {
@@ -117,13 +119,15 @@ impl RhaiHook {
         let r = resource_to_dynamic(res).map_err(|e| fail(GuestError::Invalid(e)))?;
 
         let result = {
-            let _budget = Budget::start(self.limits.cpu);
-            self.engine.call_fn::<Dynamic>(
+            let budget = Budget::start_masking(self.limits.cpu, &ctx.secrets);
+            let r = self.engine.call_fn::<Dynamic>(
                 &mut Scope::new(),
                 &self.ast,
                 "transform",
                 (Dynamic::from_map(c), r),
-            )
+            );
+            budget.report(&self.name);
+            r
         };
         let out = match result {
             Ok(v) => v,

@@ -55,6 +55,20 @@ thread_local! {
     /// caller gone): the script stops at its next operation, and sends nothing more.
     static STOP: std::cell::RefCell<Option<tokio_util::sync::CancellationToken>> =
         const { std::cell::RefCell::new(None) };
+    /// The secrets the script's prints are masked with (a hook's resource's).
+    static MASK: std::cell::RefCell<crate::redact::Secrets> =
+        std::cell::RefCell::new(crate::redact::Secrets::default());
+    /// What the call running on this thread may still print.
+    static PRINTED: std::cell::RefCell<crate::plugin::log_budget::LogBudget> =
+        std::cell::RefCell::new(Default::default());
+}
+
+/// What the script on this thread prints, capped and masked; `None` past its budget.
+fn shown(s: &str) -> Option<String> {
+    let line = cap(s);
+    PRINTED
+        .with(|p| p.borrow_mut().take(line.len()))
+        .then(|| MASK.with(|m| m.borrow().mask(&line)))
 }
 
 /// Whether the call running on this thread has ended.
@@ -68,7 +82,18 @@ pub(crate) struct Budget;
 impl Budget {
     pub(crate) fn start(cpu: Duration) -> Budget {
         DEADLINE.with(|d| d.set(Some(Instant::now() + cpu)));
+        PRINTED.with(|p| *p.borrow_mut() = Default::default());
         Budget
+    }
+
+    /// Say how many prints the call dropped, if any.
+    pub(crate) fn report(&self, script: &str) {
+        PRINTED.with(|p| p.borrow().report(script));
+    }
+    /// The same, masking `secrets` in what the script prints.
+    pub(crate) fn start_masking(cpu: Duration, secrets: &crate::redact::Secrets) -> Budget {
+        MASK.with(|m| *m.borrow_mut() = secrets.clone());
+        Budget::start(cpu)
     }
     /// The same, ended early when `stop` is cancelled.
     pub(crate) fn start_until(cpu: Duration, stop: tokio_util::sync::CancellationToken) -> Budget {
@@ -85,6 +110,7 @@ impl Drop for Budget {
     fn drop(&mut self) {
         DEADLINE.with(|d| d.set(None));
         STOP.with(|s| *s.borrow_mut() = None);
+        MASK.with(|m| *m.borrow_mut() = crate::redact::Secrets::default());
     }
 }
 
@@ -113,8 +139,16 @@ pub(crate) fn engine(limits: &RhaiLimits, origin: &str) -> Engine {
         (over || stopped()).then(|| Dynamic::from(OUT_OF_TIME))
     });
     let (p, d) = (origin.to_string(), origin.to_string());
-    engine.on_print(move |s| tracing::info!(script = %p, "{}", cap(s)));
-    engine.on_debug(move |s, _, pos| tracing::debug!(script = %d, "{pos}: {}", cap(s)));
+    engine.on_print(move |s| {
+        if let Some(s) = shown(s) {
+            tracing::info!(script = %p, "{s}")
+        }
+    });
+    engine.on_debug(move |s, _, pos| {
+        if let Some(s) = shown(s) {
+            tracing::debug!(script = %d, "{pos}: {s}")
+        }
+    });
     helpers::register(&mut engine, limits.max_string);
     engine
 }

@@ -171,7 +171,7 @@ impl WasmHook {
             &self.name,
             self.limits,
             Arc::new(Policy::default()),
-            Grant::offline_for(self.stats.clone()),
+            Grant::offline_for(self.stats.clone()).masking(ctx.secrets.clone()),
             &what,
             engine,
             move |store| {

@@ -599,6 +599,7 @@ where
         f(&mut store).await
     };
     let outcome = tokio::time::timeout(limits.wall, run).await;
+    store.data().logged.report(name);
     store
         .data()
         .grant

@@ -33,6 +33,8 @@ pub struct HostState {
     pub(crate) hit: Option<LimitHit>,
     /// time spent in host calls during this store's call (for `plugin::stats`)
     pub(crate) in_host: Duration,
+    /// what this call may still log
+    pub(crate) logged: crate::plugin::log_budget::LogBudget,
 }
 
 impl HostState {
@@ -53,6 +55,7 @@ impl HostState {
             deadline: Instant::now() + limits.cpu,
             hit: None,
             in_host: Duration::ZERO,
+            logged: Default::default(),
         }
     }
 

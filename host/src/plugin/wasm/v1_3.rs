@@ -383,6 +383,10 @@ impl wlog::Host for HostState {
     async fn write(&mut self, level: wlog::Level, message: String) -> wasmtime::Result<()> {
         // Cap a line: a plugin must not flood the logs.
         let message: String = message.chars().take(4096).collect();
+        if !self.logged.take(message.len()) {
+            return Ok(());
+        }
+        let message = self.grant.mask.mask(&message);
         let plugin = &*self.plugin;
         match level {
             wlog::Level::Trace => tracing::trace!(plugin, "{message}"),

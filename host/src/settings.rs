@@ -198,6 +198,7 @@ impl Overrides {
                     .or(run.max_list_bytes.map(|s| s.0))
                     .unwrap_or(defaults::MAX_LIST_BYTES)
                     .max(1),
+                ..Default::default()
             },
             max_file_size,
         };

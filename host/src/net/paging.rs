@@ -46,6 +46,8 @@ const PAGES_AHEAD: usize = 32;
 pub struct ListBounds {
     pub items: u64,
     pub bytes: u64,
+    /// what sets `bytes`, for the error that names it
+    pub bytes_set_by: &'static str,
 }
 
 impl Default for ListBounds {
@@ -53,6 +55,23 @@ impl Default for ListBounds {
         ListBounds {
             items: 1_000_000,
             bytes: 2 << 30,
+            bytes_set_by: "max_list_bytes, --max-list-bytes",
+        }
+    }
+}
+
+impl ListBounds {
+    /// The same, holding no more than `bytes`, which `set_by` names (a plugin's memory,
+    /// which a list is returned into).
+    pub fn within(self, bytes: u64, set_by: &'static str) -> ListBounds {
+        if bytes < self.bytes {
+            ListBounds {
+                bytes,
+                bytes_set_by: set_by,
+                ..self
+            }
+        } else {
+            self
         }
     }
 }
@@ -147,11 +166,7 @@ impl<'a> Tally<'a> {
             ));
         }
         if self.bytes > self.bounds.bytes {
-            return Err(bound(
-                self.bounds.bytes,
-                "bytes",
-                "max_list_bytes, --max-list-bytes",
-            ));
+            return Err(bound(self.bounds.bytes, "bytes", self.bounds.bytes_set_by));
         }
         self.last_len = got.len();
         out.extend(got);
@@ -169,8 +184,24 @@ pub async fn list_all(
     paging: &Paging,
     max_body: u64,
 ) -> Result<Vec<Value>, ListError> {
+    let bounds = client.list_bounds();
+    list_all_within(client, policy, side, path, query, paging, max_body, bounds).await
+}
+
+/// [`list_all`] within `bounds` rather than the client's.
+#[allow(clippy::too_many_arguments)]
+pub async fn list_all_within(
+    client: &HttpClient,
+    policy: &Policy,
+    side: Side,
+    path: &str,
+    query: &[(String, String)],
+    paging: &Paging,
+    max_body: u64,
+    bounds: ListBounds,
+) -> Result<Vec<Value>, ListError> {
     let mut out = Vec::new();
-    let mut tally = Tally::new(path, client.list_bounds());
+    let mut tally = Tally::new(path, bounds);
     let get =
         |p: &str, q: Vec<(String, String)>| fetch(client, policy, side, p.to_string(), q, max_body);
     match paging {

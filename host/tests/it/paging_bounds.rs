@@ -37,6 +37,7 @@ async fn server() -> (HttpClient, Hits) {
         list: ListBounds {
             items: 1000,
             bytes: 4 << 20,
+            ..Default::default()
         },
         ..Default::default()
     };

@@ -177,12 +177,20 @@ fn answer(
 }
 
 /// What a read list is to the guest: its items as JSON text, an error case, or a trap.
+/// What names the plugin's memory in a list's bound.
+const MEMORY_SETTING: &str = "the plugin's memory-mib";
+
+/// A list's items as the JSON texts the guest gets.
+fn texts(items: Vec<serde_json::Value>) -> Vec<String> {
+    items.into_iter().map(|v| v.to_string()).collect()
+}
+
 fn items(
     state: &HostState,
-    r: Result<Vec<serde_json::Value>, ListError>,
+    r: Result<Vec<String>, ListError>,
 ) -> wasmtime::Result<Result<Vec<String>, types::Error>> {
     match r {
-        Ok(items) => Ok(Ok(items.into_iter().map(|v| v.to_string()).collect())),
+        Ok(items) => Ok(Ok(items)),
         Err(e) => list_failure(state, e).map(Err),
     }
 }
@@ -227,7 +235,11 @@ impl whttp::Host for HostState {
             return Ok(Err(no_network(self)));
         };
         let started = Instant::now();
-        let result = paging::list_all(
+        // The list goes into the guest's memory: it may hold no more than that.
+        let bounds = client
+            .list_bounds()
+            .within(self.limits.memory_bytes, MEMORY_SETTING);
+        let result = paging::list_all_within(
             &client,
             &self.policy,
             side(s),
@@ -235,8 +247,10 @@ impl whttp::Host for HostState {
             &query,
             &paging(p),
             self.limits.max_response_bytes,
+            bounds,
         )
-        .await;
+        .await
+        .map(texts);
         self.credit(started);
         items(self, result)
     }
@@ -296,18 +310,39 @@ impl whttp::Host for HostState {
         };
         let started = Instant::now();
         let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
+        // The lists wait in the host until the batch ends, then go into the guest's memory:
+        // each, and all together, hold no more than that memory.
+        let budget = self.limits.memory_bytes;
+        let bounds = client.list_bounds().within(budget, MEMORY_SETTING);
+        let held = std::sync::atomic::AtomicU64::new(0);
         let client = &client;
-        let results = batch(client, lists, |l| async move {
-            paging::list_all(
-                client,
-                policy,
-                side(l.side),
-                &l.path,
-                &l.query,
-                &paging(l.paging),
-                max,
-            )
-            .await
+        let results = batch(client, lists, |l| {
+            let held = &held;
+            async move {
+                let items = paging::list_all_within(
+                    client,
+                    policy,
+                    side(l.side),
+                    &l.path,
+                    &l.query,
+                    &paging(l.paging),
+                    max,
+                    bounds,
+                )
+                .await
+                .map(texts)?;
+                let n: u64 = items.iter().map(|i| i.len() as u64).sum();
+                let total = held.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
+                if total > budget {
+                    return Err(ListError::Bound {
+                        what: format!("GET {} on the {}", l.path, side(l.side)),
+                        limit: budget,
+                        unit: "bytes",
+                        setting: "the batch's lists together, memory-mib",
+                    });
+                }
+                Ok(items)
+            }
         })
         .await;
         self.credit(started);

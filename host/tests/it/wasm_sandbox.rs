@@ -215,6 +215,18 @@ async fn a_batch_holds_no_more_answers_than_the_plugins_memory() {
 }
 
 #[tokio::test]
+async fn a_batch_of_lists_holds_no_more_than_the_plugins_memory() {
+    let s = setup().await;
+    let m = s.list("hoard-lists").await.unwrap_err().to_string();
+    assert!(
+        m.contains("the batch's lists together, half the plugin's memory-mib")
+            && m.contains("8388608"),
+        "{m}"
+    );
+    s.still_works().await;
+}
+
+#[tokio::test]
 async fn a_transfer_is_capped_by_the_runs_max_file_size_whatever_the_plugin_asks() {
     let s = setup().await;
     let config = ferry::net::client::ClientConfig {

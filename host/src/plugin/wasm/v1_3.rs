@@ -310,9 +310,10 @@ impl whttp::Host for HostState {
         };
         let started = Instant::now();
         let (policy, max) = (&*self.policy, self.limits.max_response_bytes);
-        // The lists wait in the host until the batch ends, then go into the guest's memory:
-        // each, and all together, hold no more than that memory.
-        let budget = self.limits.memory_bytes;
+        // The lists wait in the host until the batch ends, then go into the guest's memory,
+        // which needs room to read them too: each, and all together, hold no more than half
+        // of it.
+        let budget = self.limits.memory_bytes / 2;
         let bounds = client.list_bounds().within(budget, MEMORY_SETTING);
         let held = std::sync::atomic::AtomicU64::new(0);
         let client = &client;
@@ -338,7 +339,7 @@ impl whttp::Host for HostState {
                         what: format!("GET {} on the {}", l.path, side(l.side)),
                         limit: budget,
                         unit: "bytes",
-                        setting: "the batch's lists together, memory-mib",
+                        setting: "the batch's lists together, half the plugin's memory-mib",
                     });
                 }
                 Ok(items)

@@ -121,6 +121,23 @@ hostile! {
         }
         Ok(one("hoarded"))
     };
+    HoardLists = "hoard-lists" => |_ctx| {
+        // Lists under every per-list bound, but together twice the plugin's memory. The raw
+        // import: the texts are not parsed, so only what the host hands over takes memory.
+        use ferry_sdk::bindings::cloner::ferry::plugin::http as raw;
+        let lists: Vec<raw::ListRequest> = (0..32)
+            .map(|_| raw::ListRequest {
+                side: Side::Source,
+                path: "big".into(),
+                query: vec![],
+                paging: raw::Paging::None(String::new()),
+            })
+            .collect();
+        for l in raw::list_all_many(&lists) {
+            l.map_err(ferry_sdk::Error::from)?;
+        }
+        Ok(one("hoarded"))
+    };
     Gulp = "gulp" => |_ctx| {
         // A transfer with no cap of its own: the run's --max-file-size holds it anyway.
         let outcome = ferry_sdk::files::transfer(&ferry_sdk::files::TransferRequest {

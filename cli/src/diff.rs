@@ -4,7 +4,7 @@
 
 use super::args::{Output, RunArgs};
 use clap::Args;
-use ferry::engine::report::Report;
+use ferry::engine::report::{DiffSummary, ItemReport, Report};
 use serde_json::{Value, json};
 
 #[derive(Args, Debug)]
@@ -14,27 +14,30 @@ pub(crate) struct DiffArgs {
 }
 
 /// The differences of a plan's report, as `ferry diff --output json` prints them.
-pub(crate) fn differences(report: &Report) -> Value {
-    let mut differ = vec![];
-    let (mut equal, mut missing, mut not_compared) = (0, vec![], vec![]);
-    for i in &report.items {
-        match (i.action.as_str(), &i.differences) {
-            ("create", _) => missing.push(json!({"kind": i.kind, "key": i.key})),
-            ("adopt" | "update", Some(d)) if d.is_empty() => equal += 1,
-            ("adopt" | "update", Some(d)) => differ.push(json!({
-                "kind": i.kind, "key": i.key, "target_id": i.target_id, "fields": d,
-            })),
-            ("adopt" | "update", None) => not_compared.push(json!({"kind": i.kind, "key": i.key})),
-            _ => {}
-        }
-    }
+pub(crate) fn differences(report: &Report, d: &DiffSummary) -> Value {
+    let named = |items: &[&ItemReport]| -> Vec<Value> {
+        items
+            .iter()
+            .map(|i| json!({"kind": i.kind, "key": i.key}))
+            .collect()
+    };
+    let different: Vec<Value> = d
+        .different
+        .iter()
+        .map(|i| {
+            json!({
+                "kind": i.kind, "key": i.key, "target_id": i.target_id,
+                "fields": i.differences.as_deref().unwrap_or_default(),
+            })
+        })
+        .collect();
     json!({
         "source": report.source,
         "target": report.target,
-        "equal": equal,
-        "different": differ,
-        "missing": missing,
-        "not_compared": not_compared,
+        "equal": d.equal,
+        "different": different,
+        "missing": named(&d.missing),
+        "not_compared": named(&d.not_compared),
     })
 }
 
@@ -52,40 +55,35 @@ pub(crate) async fn run(args: DiffArgs) -> anyhow::Result<u8> {
             return Ok(1);
         }
     };
-    let d = differences(&report);
-    let differs = !d["different"].as_array().unwrap().is_empty()
-        || !d["missing"].as_array().unwrap().is_empty();
+    let d = report.diff_summary();
     match output {
-        Output::Json => println!("{}", serde_json::to_string_pretty(&d)?),
+        Output::Json => println!(
+            "{}",
+            serde_json::to_string_pretty(&differences(&report, &d))?
+        ),
         Output::Table => {
             println!("{} → {}", report.source, report.target);
-            for r in d["different"].as_array().unwrap() {
-                let fields: Vec<ferry::engine::drift::FieldDiff> =
-                    serde_json::from_value(r["fields"].clone()).unwrap_or_default();
+            for i in &d.different {
                 print!(
                     "{}",
                     ferry::engine::drift::render(
-                        r["kind"].as_str().unwrap_or(""),
-                        r["key"].as_str().unwrap_or(""),
-                        &fields
+                        &i.kind,
+                        &i.key,
+                        i.differences.as_deref().unwrap_or_default()
                     )
                 );
             }
-            for m in d["missing"].as_array().unwrap() {
-                println!(
-                    "  {} {:?}: not on the target",
-                    m["kind"].as_str().unwrap_or(""),
-                    m["key"].as_str().unwrap_or("")
-                );
+            for m in &d.missing {
+                println!("  {} {:?}: not on the target", m.kind, m.key);
             }
             println!(
                 "{} equal, {} different, {} missing on the target, {} not compared (their kind's listing does not show all they hold)",
-                d["equal"],
-                d["different"].as_array().unwrap().len(),
-                d["missing"].as_array().unwrap().len(),
-                d["not_compared"].as_array().unwrap().len()
+                d.equal,
+                d.different.len(),
+                d.missing.len(),
+                d.not_compared.len()
             );
         }
     }
-    Ok(if differs { 2 } else { 0 })
+    Ok(if d.differs() { 2 } else { 0 })
 }

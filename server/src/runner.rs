@@ -483,15 +483,10 @@ fn summary(counts: &BTreeMap<String, usize>) -> String {
 
 /// Items per outcome (a run) or per action (a plan), deletes included.
 fn counts(r: &Report) -> BTreeMap<String, usize> {
-    let mut c = BTreeMap::new();
-    for it in &r.items {
-        *c.entry(it.outcome.clone().unwrap_or_else(|| it.action.clone()))
-            .or_insert(0) += 1;
-    }
-    for d in &r.deletes {
-        *c.entry(d.outcome.clone()).or_insert(0) += 1;
-    }
-    c
+    r.totals()
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
 }
 
 /// A running job's record, kept current by the session's progress events.

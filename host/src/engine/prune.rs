@@ -288,14 +288,45 @@ pub fn guard(
     Ok(())
 }
 
+/// What the plan says of a resource no longer in the source, or what became of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DeleteOutcome {
+    /// to be deleted (a plan)
+    Delete,
+    /// kept, with the reason (a prune guard)
+    Kept,
+    /// would be deleted with `--prune`
+    Pending,
+    Deleted,
+    /// already gone from the target
+    Gone,
+    Failed,
+    /// not started: the run was interrupted
+    Skipped,
+}
+
+impl DeleteOutcome {
+    pub fn name(self) -> &'static str {
+        match self {
+            DeleteOutcome::Delete => "delete",
+            DeleteOutcome::Kept => "kept",
+            DeleteOutcome::Pending => "pending",
+            DeleteOutcome::Deleted => "deleted",
+            DeleteOutcome::Gone => "gone",
+            DeleteOutcome::Failed => "failed",
+            DeleteOutcome::Skipped => "skipped",
+        }
+    }
+}
+
 /// What became of one planned delete.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeleteReport {
     pub kind: String,
     pub key: String,
     pub target_id: String,
-    /// delete (planned), deleted, gone (already), kept, pending, failed, skipped
-    pub outcome: String,
+    pub outcome: DeleteOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -306,21 +337,24 @@ pub fn planned_report(planned: &[Planned]) -> Vec<DeleteReport> {
         .iter()
         .map(|p| {
             let (outcome, reason) = match &p.verdict {
-                Verdict::Delete => ("delete", None),
-                Verdict::Keep(why) => ("kept", Some(why.clone())),
-                Verdict::Pending => ("pending", Some("run with --prune to delete it".into())),
+                Verdict::Delete => (DeleteOutcome::Delete, None),
+                Verdict::Keep(why) => (DeleteOutcome::Kept, Some(why.clone())),
+                Verdict::Pending => (
+                    DeleteOutcome::Pending,
+                    Some("run with --prune to delete it".into()),
+                ),
             };
             entry(&p.record, outcome, reason)
         })
         .collect()
 }
 
-fn entry(r: &Record, outcome: &str, reason: Option<String>) -> DeleteReport {
+fn entry(r: &Record, outcome: DeleteOutcome, reason: Option<String>) -> DeleteReport {
     DeleteReport {
         kind: r.kind.clone(),
         key: r.key.clone(),
         target_id: r.id.clone(),
-        outcome: outcome.into(),
+        outcome,
         reason,
     }
 }
@@ -343,7 +377,7 @@ pub async fn run(
                 continue;
             }
             if grant.cancel.is_cancelled() {
-                out[i].outcome = "skipped".into();
+                out[i].outcome = DeleteOutcome::Skipped;
                 out[i].reason = Some(super::outcome::INTERRUPTED.into());
                 continue;
             }
@@ -353,21 +387,24 @@ pub async fn run(
                 .delete(grant.clone(), ctx, &r.kind, &r.resource())
                 .await
             {
-                Ok(()) => ("deleted", None),
+                Ok(()) => (DeleteOutcome::Deleted, None),
                 Err(PluginError::Guest {
                     error: GuestError::NotFound(_),
                     ..
-                }) => ("gone", Some("already gone from the target".to_string())),
-                Err(e) => ("failed", Some(e.to_string())),
+                }) => (
+                    DeleteOutcome::Gone,
+                    Some("already gone from the target".to_string()),
+                ),
+                Err(e) => (DeleteOutcome::Failed, Some(e.to_string())),
             };
-            tracing::info!(kind = %r.kind, key = %r.key, "{outcome}");
-            if outcome != "failed" {
+            tracing::info!(kind = %r.kind, key = %r.key, "{}", outcome.name());
+            if outcome != DeleteOutcome::Failed {
                 managed.forget(&r.kind, &r.key);
                 if let Err(e) = managed.save() {
                     tracing::warn!("cannot save the managed-resources records: {e:#}");
                 }
             }
-            out[i].outcome = outcome.into();
+            out[i].outcome = outcome;
             out[i].reason = reason;
         }
     }

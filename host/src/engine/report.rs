@@ -6,6 +6,7 @@
 use super::Action;
 use super::outcome::{Done, Outcome};
 use super::plan::Plan;
+use super::prune::DeleteOutcome;
 use crate::transform::diff::Rewrite;
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
 use serde::Serialize;
@@ -26,6 +27,18 @@ pub struct KindStats {
     pub work_ms: u64,
 }
 
+impl KindStats {
+    fn count(&mut self, o: ItemOutcome) {
+        match o {
+            ItemOutcome::Created => self.created += 1,
+            ItemOutcome::Adopted => self.adopted += 1,
+            ItemOutcome::Updated => self.updated += 1,
+            ItemOutcome::Skipped => self.skipped += 1,
+            ItemOutcome::Failed => self.failed += 1,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct ItemReport {
     pub kind: String,
@@ -38,10 +51,10 @@ pub struct ItemReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub target_id: Option<String>,
     /// what the plan said
-    pub action: String,
+    pub action: ItemAction,
     /// what happened (absent in a plan)
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub outcome: Option<String>,
+    pub outcome: Option<ItemOutcome>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -56,6 +69,103 @@ pub struct ItemReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub differences: Option<Vec<crate::engine::drift::FieldDiff>>,
     pub duration_ms: u64,
+}
+
+/// What the plan says of an item, as a report names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemAction {
+    Create,
+    Adopt,
+    Update,
+    Skip,
+    Fail,
+}
+
+impl ItemAction {
+    pub fn of(a: &Action) -> ItemAction {
+        match a {
+            Action::Create => ItemAction::Create,
+            Action::Adopt => ItemAction::Adopt,
+            Action::Update => ItemAction::Update,
+            Action::Skip(_) => ItemAction::Skip,
+            Action::Fail(_) => ItemAction::Fail,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ItemAction::Create => "create",
+            ItemAction::Adopt => "adopt",
+            ItemAction::Update => "update",
+            ItemAction::Skip => "skip",
+            ItemAction::Fail => "fail",
+        }
+    }
+
+    /// What comes of it when it goes as planned.
+    pub fn done(self) -> ItemOutcome {
+        match self {
+            ItemAction::Create => ItemOutcome::Created,
+            ItemAction::Adopt => ItemOutcome::Adopted,
+            ItemAction::Update => ItemOutcome::Updated,
+            ItemAction::Skip => ItemOutcome::Skipped,
+            ItemAction::Fail => ItemOutcome::Failed,
+        }
+    }
+}
+
+/// What became of an item.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ItemOutcome {
+    Created,
+    Adopted,
+    Updated,
+    Skipped,
+    Failed,
+}
+
+impl ItemOutcome {
+    pub fn of(o: &Outcome) -> ItemOutcome {
+        match o {
+            Outcome::Created => ItemOutcome::Created,
+            Outcome::Adopted => ItemOutcome::Adopted,
+            Outcome::Updated => ItemOutcome::Updated,
+            Outcome::Skipped(_) => ItemOutcome::Skipped,
+            Outcome::Failed(_) => ItemOutcome::Failed,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ItemOutcome::Created => "created",
+            ItemOutcome::Adopted => "adopted",
+            ItemOutcome::Updated => "updated",
+            ItemOutcome::Skipped => "skipped",
+            ItemOutcome::Failed => "failed",
+        }
+    }
+}
+
+/// A plan's items read as drift (`Report::diff_summary`).
+#[derive(Debug, Default)]
+pub struct DiffSummary<'a> {
+    /// resources the target holds as the source would write them
+    pub equal: usize,
+    /// resources whose fields differ (each item's `differences` says which)
+    pub different: Vec<&'a ItemReport>,
+    /// resources the target lacks
+    pub missing: Vec<&'a ItemReport>,
+    /// resources whose kind's listing does not show all they hold
+    pub not_compared: Vec<&'a ItemReport>,
+}
+
+impl DiffSummary<'_> {
+    /// Whether the target differs from what the source would write.
+    pub fn differs(&self) -> bool {
+        !self.different.is_empty() || !self.missing.is_empty()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -74,7 +184,7 @@ pub struct Files {
     pub failed: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Default, Serialize)]
 pub struct Report {
     pub source: String,
     pub target: String,
@@ -117,32 +227,21 @@ impl Report {
         for (i, it) in plan.items.iter().enumerate() {
             let d = done.map(|d| &d[i]);
             let stats = kinds.entry(it.source.kind.clone()).or_default();
-            let (outcome_name, reason) = match (d.map(|d| &d.outcome), &it.action) {
+            // What happened, or in a plan what would happen.
+            let (ended, reason) = match (d.map(|d| &d.outcome), &it.action) {
                 (Some(o), _) => (
-                    o.name(),
+                    ItemOutcome::of(o),
                     match o {
                         Outcome::Skipped(r) | Outcome::Failed(r) => Some(r.clone()),
                         _ => None,
                     },
                 ),
-                (None, Action::Skip(r)) => ("skipped", Some(r.clone())),
-                (None, Action::Fail(r)) => ("failed", Some(r.clone())),
-                (None, a) => (
-                    match a {
-                        Action::Create => "created",
-                        Action::Adopt => "adopted",
-                        _ => "updated",
-                    },
-                    None,
-                ),
+                (None, Action::Skip(r) | Action::Fail(r)) => {
+                    (ItemAction::of(&it.action).done(), Some(r.clone()))
+                }
+                (None, a) => (ItemAction::of(a).done(), None),
             };
-            match outcome_name {
-                "created" => stats.created += 1,
-                "adopted" => stats.adopted += 1,
-                "updated" => stats.updated += 1,
-                "skipped" => stats.skipped += 1,
-                _ => stats.failed += 1,
-            }
+            stats.count(ended);
             let duration_ms = d.map(|d| d.duration.as_millis() as u64).unwrap_or(0);
             stats.work_ms += duration_ms;
             let target = d.and_then(|d| d.target.as_ref()).or(it.target.as_ref());
@@ -165,7 +264,7 @@ impl Report {
             }
             // A resource whose credentials cannot be cloned, and that the target lacks.
             if let Some(why) = &it.source.skip
-                && outcome_name == "skipped"
+                && ended == ItemOutcome::Skipped
                 && !plan.kind(&it.source.kind).secrets.is_empty()
             {
                 credentials.push(Credential {
@@ -180,8 +279,8 @@ impl Report {
                 source_key: (it.source_key != it.source.key).then(|| it.source_key.clone()),
                 source_id: it.source.id.clone(),
                 target_id: target.map(|t| t.id.clone()),
-                action: it.action.name().to_string(),
-                outcome: d.map(|d| d.outcome.name().to_string()),
+                action: ItemAction::of(&it.action),
+                outcome: d.map(|d| ItemOutcome::of(&d.outcome)),
                 reason,
                 pulled_in: it.pulled_in.clone(),
                 files: d.and_then(|d| d.files.clone()),
@@ -211,7 +310,7 @@ impl Report {
     pub fn pending(&self) -> usize {
         self.items
             .iter()
-            .filter(|i| matches!(i.action.as_str(), "create" | "update"))
+            .filter(|i| matches!(i.action, ItemAction::Create | ItemAction::Update))
             .count()
     }
 
@@ -219,8 +318,42 @@ impl Report {
     pub fn pending_deletes(&self) -> usize {
         self.deletes
             .iter()
-            .filter(|d| d.outcome == "delete")
+            .filter(|d| d.outcome == DeleteOutcome::Delete)
             .count()
+    }
+
+    /// Items per outcome (a run) or per action (a plan), and deletes per outcome, named as
+    /// the report names them: `{"adopted": 7, "created": 30}`.
+    pub fn totals(&self) -> BTreeMap<&'static str, usize> {
+        let mut c = BTreeMap::new();
+        for it in &self.items {
+            let name = it
+                .outcome
+                .map(ItemOutcome::name)
+                .unwrap_or(it.action.name());
+            *c.entry(name).or_insert(0) += 1;
+        }
+        for d in &self.deletes {
+            *c.entry(d.outcome.name()).or_insert(0) += 1;
+        }
+        c
+    }
+
+    /// A plan's items read as drift, for `ferry diff`: the resources the target holds as
+    /// the source would write them, those that differ, those it lacks, and those whose kind
+    /// could not be compared.
+    pub fn diff_summary(&self) -> DiffSummary<'_> {
+        let mut s = DiffSummary::default();
+        for i in &self.items {
+            match (i.action, &i.differences) {
+                (ItemAction::Create, _) => s.missing.push(i),
+                (ItemAction::Adopt | ItemAction::Update, Some(d)) if d.is_empty() => s.equal += 1,
+                (ItemAction::Adopt | ItemAction::Update, Some(_)) => s.different.push(i),
+                (ItemAction::Adopt | ItemAction::Update, None) => s.not_compared.push(i),
+                (ItemAction::Skip | ItemAction::Fail, _) => {}
+            }
+        }
+        s
     }
 
     /// Failed items, and files that failed to move (oversize and unsupported ones are not
@@ -231,7 +364,7 @@ impl Report {
             + self
                 .deletes
                 .iter()
-                .filter(|d| d.outcome == "failed")
+                .filter(|d| d.outcome == DeleteOutcome::Failed)
                 .count()
     }
 
@@ -289,7 +422,7 @@ impl Report {
             for i in notes {
                 out += &format!(
                     "  {} {} {:?}: {}\n",
-                    i.outcome.as_deref().unwrap_or(&i.action),
+                    i.outcome.map(ItemOutcome::name).unwrap_or(i.action.name()),
                     i.kind,
                     i.key,
                     i.reason.as_deref().unwrap_or("")
@@ -355,7 +488,8 @@ impl Report {
             .items
             .iter()
             .filter(|i| {
-                i.action == "update" && i.differences.as_ref().is_some_and(|d| !d.is_empty())
+                i.action == ItemAction::Update
+                    && i.differences.as_ref().is_some_and(|d| !d.is_empty())
             })
             .collect();
         if !differing.is_empty() {
@@ -373,7 +507,7 @@ impl Report {
             for d in &self.deletes {
                 out += &format!(
                     "  {} {} {:?} (id {}){}\n",
-                    d.outcome,
+                    d.outcome.name(),
                     d.kind,
                     d.key,
                     d.target_id,
@@ -426,4 +560,77 @@ fn tally(files: &mut Files, f: &Value, owner: &str) {
     files.too_large.extend(names("too_large"));
     files.unsupported.extend(names("unsupported"));
     files.failed.extend(names("failed"));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(key: &str, action: ItemAction, outcome: Option<ItemOutcome>) -> ItemReport {
+        ItemReport {
+            kind: "tag".into(),
+            key: key.into(),
+            source_key: None,
+            source_id: "1".into(),
+            target_id: None,
+            action,
+            outcome,
+            reason: None,
+            pulled_in: None,
+            files: None,
+            rewrites: vec![],
+            differences: None,
+            duration_ms: 0,
+        }
+    }
+
+    #[test]
+    fn totals_and_drift_come_from_the_typed_items() {
+        use ItemAction as A;
+        let field = crate::engine::drift::FieldDiff {
+            pointer: "/description".into(),
+            source: Some(serde_json::json!("new")),
+            target: Some(serde_json::json!("old")),
+        };
+        let mut equal = item("same", A::Adopt, None);
+        equal.differences = Some(vec![]);
+        let mut changed = item("changed", A::Update, None);
+        changed.differences = Some(vec![field]);
+        let plan = Report {
+            items: vec![
+                item("new", A::Create, None),
+                equal,
+                changed,
+                item("unseen", A::Update, None),
+                item("left", A::Skip, None),
+            ],
+            ..Default::default()
+        };
+        assert_eq!(
+            plan.totals().into_iter().collect::<Vec<_>>(),
+            [("adopt", 1), ("create", 1), ("skip", 1), ("update", 2)]
+        );
+        assert_eq!(plan.pending(), 3);
+        let d = plan.diff_summary();
+        let keys = |v: &[&ItemReport]| v.iter().map(|i| i.key.clone()).collect::<Vec<_>>();
+        assert_eq!(d.equal, 1);
+        assert_eq!(keys(&d.different), ["changed"]);
+        assert_eq!(keys(&d.missing), ["new"]);
+        assert_eq!(keys(&d.not_compared), ["unseen"]);
+        assert!(d.differs());
+        // A run counts outcomes; the JSON keeps the words it always had.
+        let run = Report {
+            items: vec![item("new", A::Create, Some(ItemOutcome::Failed))],
+            ..Default::default()
+        };
+        assert_eq!(
+            run.totals().into_iter().collect::<Vec<_>>(),
+            [("failed", 1)]
+        );
+        let json = serde_json::to_value(&run.items[0]).unwrap();
+        assert_eq!(
+            (json["action"].as_str(), json["outcome"].as_str()),
+            (Some("create"), Some("failed"))
+        );
+    }
 }

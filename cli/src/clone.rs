@@ -86,7 +86,7 @@ fn emit(report: &Report, run: &Emit) -> anyhow::Result<()> {
     }
     match run.output {
         Output::Json => println!("{}", serde_json::to_string_pretty(report)?),
-        Output::Table => print!("{}", report.render()),
+        Output::Table => print!("{}", crate::render::report(report)),
     }
     Ok(())
 }

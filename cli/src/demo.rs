@@ -66,11 +66,11 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
 
     println!("== Plan (ferry plan --config scripts/demo.toml): nothing written yet ==");
     let planned = promote(&session, Output::Table, true, true).await?;
-    print!("{}", planned.render());
+    print!("{}", crate::render::report(&planned));
 
     println!("\n== Clone (ferry clone --config scripts/demo.toml) ==");
     let report = promote(&session, Output::Table, false, false).await?;
-    print!("{}", report.render());
+    print!("{}", crate::render::report(&report));
     let writes_to_source = sandbox.writes_to("dev").len();
     println!("\nThe source received {writes_to_source} writes (it is only ever read).");
 

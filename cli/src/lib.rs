@@ -9,6 +9,7 @@ mod hook;
 mod jobs;
 mod package;
 mod plugins;
+mod render;
 mod sandbox;
 mod serve;
 mod unlock;

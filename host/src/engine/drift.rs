@@ -1,26 +1,13 @@
 //! Drift: how a resource the source would write differs, field by field, from what the
 //! target holds. Only the fields both bodies have are compared (what the kind writes, and
 //! what the target shows of it);
-//! the kind's declared server-managed fields and timestamps are not differences; references
+//! the fields the kind declares not compared (its pack names the platform's timestamps and
+//! server-managed fields: the host knows no platform's names) are not differences; references
 //! are compared after they were rewritten to the target's ids, so a reference that points at
 //! the same resource is equal whatever its raw id; secret fields show as `***`.
 
 use serde::Serialize;
 use serde_json::Value;
-
-/// Names that are timestamps and authorship the server keeps, at any depth.
-const SERVER_MANAGED: [&str; 10] = [
-    "created_at",
-    "modified_at",
-    "updated_at",
-    "createdAt",
-    "updatedAt",
-    "created_by",
-    "modified_by",
-    "createdDate",
-    "lastUpdatedDate",
-    "lastDeployedAt",
-];
 
 /// One field that differs.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
@@ -44,8 +31,7 @@ pub struct Comparer<'a> {
 
 impl Comparer<'_> {
     fn ignored(&self, pointer: &str, name: &str) -> bool {
-        SERVER_MANAGED.contains(&name)
-            || self.id_pointers.contains(&pointer)
+        self.id_pointers.contains(&pointer)
             || self
                 .not_compared
                 .iter()
@@ -163,7 +149,11 @@ mod tests {
 
     #[test]
     fn only_what_the_source_writes_and_is_not_the_servers() {
-        let ignore = vec!["/organization".to_string(), "revision".to_string()];
+        let ignore = vec![
+            "/organization".to_string(),
+            "revision".to_string(),
+            "created_at".to_string(),
+        ];
         let secrets = vec!["/meta/key".to_string()];
         let c = Comparer {
             not_compared: &ignore,
@@ -184,5 +174,12 @@ mod tests {
         assert_eq!(d[0].target, Some(json!("***")));
         assert_eq!(d[1].target, Some(json!("b")));
         assert_eq!(top_level(&d), ["/meta", "/name", "/tags"]);
+        // A timestamp the kind does not declare is a difference like any field.
+        let c = Comparer {
+            not_compared: &[],
+            ..c
+        };
+        let d = c.differences(&json!({"created_at": "x"}), &json!({"created_at": "y"}));
+        assert_eq!(d.len(), 1);
     }
 }

@@ -20,9 +20,18 @@ pub(crate) const SERVER_MANAGED: [&str; 12] = [
     "workflow_owner",
 ];
 
-/// Fields that are never differences between environments: the org, and users (ids of
-/// each org's own accounts). Every kind declares them beside its own.
-pub(crate) const NOT_COMPARED: [&str; 2] = ["organization", "shared_users"];
+/// Fields that are never differences between environments: the org, users (ids of each
+/// org's own accounts), and the times and authors the server keeps. Every kind declares
+/// them beside its own.
+pub(crate) const NOT_COMPARED: [&str; 7] = [
+    "organization",
+    "shared_users",
+    "created_at",
+    "modified_at",
+    "updated_at",
+    "created_by",
+    "modified_by",
+];
 
 /// DELETE a target resource; one already gone answers `NotFound`, which the host counts as
 /// deleted.

@@ -29,9 +29,15 @@ pub fn info() -> KindInfo {
     KindInfo::new("environment", "Versori environments of a project")
         .key(["/name"])
         .with_files()
-        // Whether it is running is the target's own state, and labels no call can set: neither
-        // is configuration a clone could make equal.
-        .not_compared(["status", "/labels"])
+        // Whether it is running is the target's own state, labels no call can set, and the
+        // times the server keeps: none is configuration a clone could make equal.
+        .not_compared([
+            "status",
+            "/labels",
+            "createdAt",
+            "updatedAt",
+            "lastDeployedAt",
+        ])
         .deletes()
 }
 

@@ -277,10 +277,12 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
     )
     .await;
     snapshot(&c, "list").await;
+    // Slow enough that the clone cannot finish between its first write and the click that
+    // cancels it, even on a loaded machine (at 150 ms a CI run once saw it finish first).
     sb.set_faults(
         "t1",
         Faults {
-            latency_ms: 150,
+            latency_ms: 500,
             ..Default::default()
         },
     )

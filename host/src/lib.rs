@@ -14,6 +14,7 @@ pub use engine::outcome::Outcome;
 pub use engine::plan::PlanError;
 pub use engine::progress::{NoProgress, PluginProgress, Progress};
 pub use engine::report::Report;
+pub use host::Host;
 pub use package::{Package, Trust};
 pub use plugin::registry::Discovery;
 pub use promotion::{EnvToml, Loaded};
@@ -22,6 +23,7 @@ pub use settings::{Overrides, SideOverrides};
 
 pub mod engine;
 pub mod files;
+mod host;
 pub mod json;
 pub mod lock;
 pub mod net;

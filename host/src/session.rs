@@ -24,7 +24,6 @@ use crate::plugin::platform::Platform;
 use crate::plugin::registry::{Discovery, Registry};
 use crate::plugin::stats::Stats;
 use crate::plugin::wasm::WasmRuntime;
-use crate::plugin::wasm::cache::ComponentCache;
 use crate::promotion::Loaded;
 use crate::transform::{HookStep, Transformer};
 use std::collections::BTreeMap;
@@ -100,7 +99,7 @@ impl Env {
 }
 
 pub struct Session {
-    _runtime: WasmRuntime,
+    _runtime: Arc<WasmRuntime>,
     registry: Registry,
     platform: Platform,
     grant: Grant,
@@ -121,8 +120,16 @@ struct Exporting {
 }
 
 impl Session {
-    pub async fn open(mut settings: Settings) -> anyhow::Result<Session> {
-        let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
+    /// Open a promotion on a runtime of its own (a front end that runs one session; one
+    /// that runs many opens them on one [`crate::Host`]).
+    pub async fn open(settings: Settings) -> anyhow::Result<Session> {
+        crate::Host::new()?.open(settings).await
+    }
+
+    pub(crate) async fn open_on(
+        runtime: Arc<WasmRuntime>,
+        mut settings: Settings,
+    ) -> anyhow::Result<Session> {
         settings.discovery.platform = Some(settings.platform.clone());
         let registry = Registry::load(&runtime, &settings.discovery).await?;
         let platform = registry

@@ -8,8 +8,7 @@ use crate::config::Config;
 use crate::job::{Job, Line, Mode, Progress as JobProgress, Status, now};
 use crate::store::{Doc, Store};
 use ferry::{
-    Discovery, Loaded, Outcome, Overrides, Package, PluginProgress, Progress, Report, Session,
-    Sides,
+    Discovery, Host, Loaded, Outcome, Overrides, Package, PluginProgress, Progress, Report, Sides,
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
@@ -55,6 +54,8 @@ pub struct Server {
     /// how long a job waits for a target a CLI run holds (the lease's own expiry frees a
     /// crashed holder's)
     pub lock_wait: Duration,
+    /// the one plugin runtime every job's session opens on
+    host: Host,
 }
 
 /// Progress figures are written at most this often (and at every phase and the end).
@@ -73,6 +74,7 @@ impl Server {
             running: Mutex::new(Running::default()),
             wake: Notify::new(),
             lock_wait: Duration::from_secs(24 * 3600),
+            host: Host::new()?,
         }))
     }
 
@@ -402,7 +404,7 @@ impl Server {
         };
         let discovery = Discovery::standard(&self.config.plugins);
         let settings = overrides.settings(Some(file), sides, discovery)?;
-        let session = Session::open(settings).await?;
+        let session = self.host.open(settings).await?;
         let token = session.cancel_token();
         let linked = cancel.clone();
         let link = tokio::spawn(async move {

@@ -480,6 +480,18 @@ async fn the_api_runs_jobs_end_to_end() {
 }
 
 /// A time of the API (RFC 3339 with milliseconds) as microseconds since `epoch`.
+/// How many of process `pid`'s threads are called `name`.
+fn threads_named(pid: u32, name: &str) -> usize {
+    std::fs::read_dir(format!("/proc/{pid}/task"))
+        .map(|tasks| {
+            tasks
+                .filter_map(|t| std::fs::read_to_string(t.ok()?.path().join("comm")).ok())
+                .filter(|comm| comm.trim() == name)
+                .count()
+        })
+        .unwrap_or(0)
+}
+
 fn micros_since(t: &str, epoch: SystemTime) -> i64 {
     let at = humantime::parse_rfc3339(t).unwrap();
     match at.duration_since(epoch) {
@@ -508,6 +520,20 @@ async fn fifty_jobs_onto_five_targets_never_two_writing_one_at_once() {
     let state = tempfile::tempdir().unwrap();
     write_config(dir.path(), &sb, &targets, 3, &[]);
     let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    // While the jobs run, count the server's WASM epoch threads: one engine for the process,
+    // not one per job's session.
+    let sampling = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let sampler = {
+        let (pid, on) = (srv.child.id(), sampling.clone());
+        std::thread::spawn(move || {
+            let mut most = 0;
+            while on.load(std::sync::atomic::Ordering::Relaxed) {
+                most = most.max(threads_named(pid, "ferry-epoch"));
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            most
+        })
+    };
     let submitted: Vec<Value> = futures::future::join_all((0..50).map(|i| {
         let srv = &srv;
         async move { srv.start_job(&format!("dev-to-t{}", i % 5), "clone").await }
@@ -520,6 +546,12 @@ async fn fifty_jobs_onto_five_targets_never_two_writing_one_at_once() {
                 .await,
         );
     }
+    sampling.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(
+        sampler.join().unwrap(),
+        1,
+        "WASM engines (epoch threads) at once"
+    );
     let log = sb.log();
     let mut most_at_once = 0;
     for t in targets {

@@ -24,6 +24,7 @@ use crate::plugin::platform::Platform;
 use crate::plugin::registry::{Discovery, Registry};
 use crate::plugin::stats::Stats;
 use crate::plugin::wasm::WasmRuntime;
+use crate::plugin::wasm::cache::ComponentCache;
 use crate::promotion::Loaded;
 use crate::transform::{HookStep, Transformer};
 use std::collections::BTreeMap;
@@ -121,9 +122,10 @@ struct Exporting {
 
 impl Session {
     /// Open a promotion on a runtime of its own (a front end that runs one session; one
-    /// that runs many opens them on one [`crate::Host`]).
+    /// that runs many opens them on one `Host`, which calls `open_on`).
     pub async fn open(settings: Settings) -> anyhow::Result<Session> {
-        crate::Host::new()?.open(settings).await
+        let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
+        Session::open_on(Arc::new(runtime), settings).await
     }
 
     pub(crate) async fn open_on(

@@ -52,43 +52,39 @@ impl Secrets {
         }
     }
 
-    /// One secret, in its plain, JSON-escaped and URL-encoded forms.
+    /// One secret, in its plain, JSON-escaped and URL-encoded forms. Its forms are short or
+    /// long as the secret is: a short secret's `%XX` form is masked where a short one is.
     pub fn add(&mut self, secret: &str) {
         if secret.is_empty() {
             return;
         }
-        let into = if secret.chars().count() >= SHORT {
-            &mut self.long
-        } else {
-            &mut self.short
-        };
+        let short = secret.chars().count() < SHORT;
         for form in forms(secret) {
-            if !into.contains(&form) {
-                into.push(form);
-            }
+            self.insert(short, form);
         }
-        self.long.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        self.short.sort_by_key(|s| std::cmp::Reverse(s.len()));
     }
 
-    /// Both sets together.
+    /// Both sets together, each form where it already stands.
     pub fn extend(&mut self, other: &Secrets) {
-        for s in other.long.iter().chain(&other.short) {
-            let into = if s.chars().count() >= SHORT {
-                &mut self.long
-            } else {
-                &mut self.short
-            };
-            if !into.contains(s) {
-                into.push(s.clone());
-            }
+        for s in &other.long {
+            self.insert(false, s.clone());
         }
-        self.long.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        self.short.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in &other.short {
+            self.insert(true, s.clone());
+        }
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.long.is_empty() && self.short.is_empty()
+    /// Keep one form, the longest first in its set.
+    fn insert(&mut self, short: bool, form: String) {
+        let into = if short {
+            &mut self.short
+        } else {
+            &mut self.long
+        };
+        if !into.contains(&form) {
+            let at = into.partition_point(|s| s.len() >= form.len());
+            into.insert(at, form);
+        }
     }
 
     /// A message with every secret masked, short ones where they stand alone.
@@ -256,8 +252,12 @@ mod tests {
             r#"400: {"key": "***", "note": "tab1e", "k2": "***"}"#
         );
         assert_eq!(s.mask("ab1ab1 ab1"), "ab1ab1 ***");
-        // A recorded body keeps its syntax: short secrets stay.
+        // A recorded body keeps its syntax: short secrets stay, whichever way they came in.
         assert_eq!(s.mask_long(r#"{"id": "ab1"}"#), r#"{"id": "ab1"}"#);
+        let mut merged = Secrets::default();
+        merged.extend(&Secrets::new(["a b".to_string()]));
+        assert_eq!(merged.mask_long("x a%20b"), "x a%20b");
+        assert_eq!(merged.mask("x a%20b"), "x ***");
     }
 
     #[test]

@@ -11,7 +11,6 @@ use crate::plugin::grant::Grant;
 use crate::plugin::{Registry, Resource, Stored};
 use crate::redact::Secrets;
 use futures::{FutureExt, StreamExt};
-
 use std::time::{Duration, Instant};
 
 /// Apply the plan; returns one [`Done`] per item, in the plan's order.

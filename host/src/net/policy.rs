@@ -86,11 +86,12 @@ impl std::str::FromStr for WriteRule {
                 "{rule:?}: give a path relative to the source's base URL"
             ));
         }
-        let segments = p
-            .split('/')
+        let parts: Vec<&str> = p.split('/').collect();
+        let segments = parts
+            .iter()
             .enumerate()
-            .map(|(i, seg)| {
-                let last = i == p.split('/').count() - 1;
+            .map(|(i, &seg)| {
+                let last = i == parts.len() - 1;
                 if let Some(name) = seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                     if name.is_empty()
                         || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')

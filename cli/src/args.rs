@@ -4,6 +4,7 @@
 
 use super::plugins::PluginArgs;
 use clap::{Args, ValueEnum};
+use ferry::Short;
 use ferry::engine::OnConflict;
 use ferry::promotion::{Loaded, parse_size};
 use ferry::session::{Settings, Sides};
@@ -24,7 +25,7 @@ pub(crate) struct Endpoints {
     /// A connection parameter of the source, as the platform declares them (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_pair)]
     pub source_param: Vec<(String, String)>,
-    /// Short for --source-param org=ORG.
+    /// The source's short form `org` (Unstract's manifest: --source-param org=ORG).
     #[arg(long, value_name = "ORG")]
     pub source_org: Option<String>,
     /// Key of the source (a read key is enough); also from the platform's variable.
@@ -42,7 +43,7 @@ pub(crate) struct Endpoints {
     /// A connection parameter of the target (repeatable).
     #[arg(long, value_name = "NAME=VALUE", value_parser = parse_pair)]
     pub target_param: Vec<(String, String)>,
-    /// Short for --target-param org=ORG.
+    /// The target's short form `org` (Unstract's manifest: --target-param org=ORG).
     #[arg(long, value_name = "ORG")]
     pub target_org: Option<String>,
     /// Key of the target (read_write); also from the platform's variable.
@@ -54,7 +55,8 @@ pub(crate) struct Endpoints {
     /// A file holding the target's password [env: FERRY_TARGET_PASSWORD].
     #[arg(long, value_name = "FILE")]
     pub target_password_file: Option<PathBuf>,
-    /// Short for --source-param api_prefix=P --target-param api_prefix=P.
+    /// The short form `api_prefix`, both sides (Unstract's manifest: --source-param
+    /// api_prefix=P --target-param api_prefix=P).
     #[arg(long)]
     pub api_prefix: Option<String>,
     /// Requests per second per environment (0: no limit) [default: 0]
@@ -125,7 +127,8 @@ pub(crate) struct RunArgs {
     /// A run option of the platform, NAME=VALUE (repeatable; `ferry plugins list` shows them).
     #[arg(long = "option", value_name = "NAME=VALUE", value_parser = parse_pair)]
     pub option: Vec<(String, String)>,
-    /// Short for --option clone-group-members=true (the flag of Unstract's clone tool).
+    /// The short form `clone_group_members` (Unstract's manifest: --option
+    /// clone-group-members=true, the flag of Unstract's clone tool).
     #[arg(long)]
     pub clone_group_members: bool,
     /// Delete from the target what the source no longer has, of what ferry created or
@@ -278,7 +281,7 @@ impl RunArgs {
             source: SideOverrides {
                 url: e.source_url.clone(),
                 params: e.source_param.clone(),
-                org: e.source_org.clone(),
+                aliases: alias("org", "--source-org", &e.source_org),
                 key: e.source_key.clone(),
                 user: e.source_user.clone(),
                 password_file: e.source_password_file.clone(),
@@ -286,12 +289,21 @@ impl RunArgs {
             target: SideOverrides {
                 url: e.target_url.clone(),
                 params: e.target_param.clone(),
-                org: e.target_org.clone(),
+                aliases: alias("org", "--target-org", &e.target_org),
                 key: e.target_key.clone(),
                 user: e.target_user.clone(),
                 password_file: e.target_password_file.clone(),
             },
-            api_prefix: e.api_prefix.clone(),
+            // Unstract's clone tool's flags, as the short forms its manifest declares.
+            aliases: [
+                alias("api_prefix", "--api-prefix", &e.api_prefix),
+                alias(
+                    "clone_group_members",
+                    "--clone-group-members",
+                    &self.clone_group_members.then(|| "true".to_string()),
+                ),
+            ]
+            .concat(),
             rate_limit: e.rate_limit,
             max_in_flight: e.max_in_flight,
             attempts: e.attempts,
@@ -309,7 +321,6 @@ impl RunArgs {
             max_file_size: self.max_file_size,
             skip_files: self.skip_files,
             options: self.option.clone(),
-            clone_group_members: self.clone_group_members,
             prune: ferry::engine::prune::PruneOptions {
                 enabled: self.prune,
                 max_deletes: self.max_deletes,
@@ -320,4 +331,16 @@ impl RunArgs {
             holder: None,
         }
     }
+}
+
+/// A flag given as the short form `name` the platform's manifest resolves.
+fn alias(name: &str, flag: &str, value: &Option<String>) -> Vec<Short> {
+    value
+        .iter()
+        .map(|v| Short {
+            name: name.to_string(),
+            value: v.clone(),
+            at: flag.to_string(),
+        })
+        .collect()
 }

@@ -16,6 +16,7 @@ pub use engine::progress::{NoProgress, PluginProgress, Progress};
 pub use engine::report::Report;
 pub use host::Host;
 pub use package::{Package, Trust};
+pub use plugin::platform::{Given, Short};
 pub use plugin::registry::Discovery;
 pub use promotion::{EnvToml, Loaded};
 pub use session::{EnvSpec, Session, Settings, Sides};

@@ -53,9 +53,50 @@ pub struct PromotionFile {
     pub hooks: Vec<HookToml>,
 }
 
-/// One environment.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A table whose own keys are its fields and whose other keys go to `short`, the
+/// platform's short forms. Written out rather than `#[serde(flatten)]`, which buffers the
+/// table and so loses the line and column of every error in it.
+macro_rules! with_short_forms {
+    ($ty:ident, $what:literal, [$($field:ident),* $(,)?]) => {
+        impl $ty {
+            /// the keys the table has of its own, which no alias may take
+            pub const KEYS: &[&str] = &[$(stringify!($field)),*];
+        }
+
+        impl<'de> Deserialize<'de> for $ty {
+            fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+                struct Fields;
+                impl<'de> serde::de::Visitor<'de> for Fields {
+                    type Value = $ty;
+                    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                        f.write_str($what)
+                    }
+                    fn visit_map<A: serde::de::MapAccess<'de>>(
+                        self,
+                        mut m: A,
+                    ) -> Result<$ty, A::Error> {
+                        let mut out = $ty::default();
+                        while let Some(key) = m.next_key::<String>()? {
+                            match key.as_str() {
+                                $(stringify!($field) => out.$field = m.next_value()?,)*
+                                _ => {
+                                    let value = m.next_value()?;
+                                    out.short.insert(key, value);
+                                }
+                            }
+                        }
+                        Ok(out)
+                    }
+                }
+                d.deserialize_map(Fields)
+            }
+        }
+    };
+}
+
+/// One environment. Keys it does not know are the platform's short forms (`org = "dev"`
+/// for Unstract's `params.org`), checked when the platform's manifest is known.
+#[derive(Debug, Clone, Default)]
 pub struct EnvToml {
     /// the environment's name, as hooks see it (default: the platform's label, e.g. the org)
     pub name: Option<String>,
@@ -63,21 +104,22 @@ pub struct EnvToml {
     pub platform: Option<String>,
     pub url: Option<Expanded>,
     /// the platform's connection parameters: `params = { org = "…", project = "…" }`
-    #[serde(default)]
     pub params: BTreeMap<String, Expanded>,
-    /// short for `params.org`
-    pub org: Option<Expanded>,
-    /// short for `params.api_prefix`
-    pub api_prefix: Option<String>,
     /// short for `[….auth] key_env`
     pub key_env: Option<String>,
     /// short for `[….auth] key_file`
     pub key_file: Option<PathBuf>,
-    #[serde(default)]
     pub key: Option<KeyInFile>,
-    #[serde(default)]
     pub auth: AuthToml,
+    /// the platform's short forms for parameters (its manifest's `aliases`)
+    pub short: BTreeMap<String, Spanned<Expanded>>,
 }
+
+with_short_forms!(
+    EnvToml,
+    "an environment table",
+    [name, platform, url, params, key_env, key_file, key, auth]
+);
 
 /// `[source.auth]` / `[target.auth]`: where the credentials come from, never the secrets.
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -94,25 +136,19 @@ pub struct AuthToml {
     pub password: Option<PasswordInFile>,
 }
 
-/// The `[run]` table: the flags of `ferry clone` and `ferry plan`.
-#[derive(Debug, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// The `[run]` table: the flags of `ferry clone` and `ferry plan`. Keys it does not know
+/// are the platform's short forms, checked when its manifest is known.
+#[derive(Debug, Default)]
 pub struct RunToml {
-    #[serde(default)]
     pub include: Vec<String>,
-    #[serde(default)]
     pub exclude: Vec<String>,
-    #[serde(default)]
     pub select: Vec<String>,
-    #[serde(default)]
     pub select_tag: Vec<String>,
     pub on_name_conflict: Option<OnConflict>,
     pub concurrency: Option<u16>,
     pub max_file_size: Option<Size>,
     pub skip_files: Option<bool>,
-    pub clone_group_members: Option<bool>,
     /// the platform's options (`--option NAME=VALUE`)
-    #[serde(default)]
     pub options: BTreeMap<String, toml::Value>,
     pub rate_limit: Option<u32>,
     pub max_in_flight: Option<u32>,
@@ -121,7 +157,32 @@ pub struct RunToml {
     pub request_timeout: Option<u64>,
     pub max_list_items: Option<u64>,
     pub max_list_bytes: Option<Size>,
+    /// the platform's short forms for options (and for parameters on both sides)
+    pub short: BTreeMap<String, Spanned<toml::Value>>,
 }
+
+with_short_forms!(
+    RunToml,
+    "the [run] table",
+    [
+        include,
+        exclude,
+        select,
+        select_tag,
+        on_name_conflict,
+        concurrency,
+        max_file_size,
+        skip_files,
+        options,
+        rate_limit,
+        max_in_flight,
+        attempts,
+        connect_timeout,
+        request_timeout,
+        max_list_items,
+        max_list_bytes
+    ]
+);
 
 /// One entry of the hook chain.
 #[derive(Debug, Deserialize)]
@@ -419,11 +480,13 @@ with = { to = "-prod" }
 
     #[test]
     fn errors_name_line_and_column_and_never_quote_a_key() {
+        // A key the table does not know is a short form, whose value is text.
         let e = parse("[source]\nurl = \"x\"\nurl2 = 1\n").unwrap_err();
-        assert!(
-            e.starts_with("p.toml:3:1:") && e.contains("unknown field `url2`"),
-            "{e}"
-        );
+        assert!(e.starts_with("p.toml:3:8:") && e.contains("string"), "{e}");
+        let e = parse("[source]\nurl = 1\n").unwrap_err();
+        assert!(e.starts_with("p.toml:2:7:"), "{e}");
+        let e = parse("[run]\nconcurrency = \"x\"\n").unwrap_err();
+        assert!(e.starts_with("p.toml:2:15:"), "{e}");
         let e = parse("[source]\nurl = \"x\n").unwrap_err();
         assert!(e.starts_with("p.toml:2:"), "{e}");
         let e = parse("[target]\norg = \"p\"\nkey = \"sk-very-secret\"\n").unwrap_err();
@@ -443,6 +506,27 @@ with = { to = "-prod" }
         );
         let e = parse("[run]\nmax_file_size = \"5TB\"\n").unwrap_err();
         assert!(e.contains("unknown unit"), "{e}");
+    }
+
+    #[test]
+    fn short_forms_are_the_keys_a_table_does_not_have() {
+        let l = Loaded::parse(
+            "p.toml",
+            "[source]\nurl = \"x\"\norg = \"dev\"\n[run]\ndeep = true\nconcurrency = 3\n",
+            PathBuf::new(),
+        )
+        .unwrap();
+        assert_eq!(l.file.source.short["org"].get_ref().0, "dev");
+        assert_eq!(l.at(&l.file.source.short["org"]), "p.toml:3:7");
+        assert_eq!(l.file.source.url.as_ref().unwrap().0, "x");
+        assert_eq!(
+            l.file.run.short["deep"].get_ref(),
+            &toml::Value::Boolean(true)
+        );
+        assert_eq!(l.file.run.concurrency, Some(3));
+        // The platform's check of aliases reads the same lists of keys.
+        assert_eq!(EnvToml::KEYS, crate::plugin::platform::ENV_KEYS);
+        assert_eq!(RunToml::KEYS, crate::plugin::platform::RUN_KEYS);
     }
 
     #[test]

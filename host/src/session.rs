@@ -20,7 +20,7 @@ use crate::net::{Connection, Environments, HttpClient, Side};
 use crate::package::Package;
 use crate::plugin::grant::Grant;
 use crate::plugin::hook::Hook;
-use crate::plugin::platform::Platform;
+use crate::plugin::platform::{Given, Platform, Short};
 use crate::plugin::registry::{Discovery, Registry};
 use crate::plugin::stats::Stats;
 use crate::plugin::wasm::WasmRuntime;
@@ -38,8 +38,9 @@ pub struct EnvSpec {
     /// the environment's name for hooks (`dev`); default: the platform's label for it
     pub name: Option<String>,
     pub url: String,
-    /// the platform's connection parameters (`org`, `project`, ...)
-    pub params: BTreeMap<String, String>,
+    /// the platform's connection parameters (`org`, `project`, ...) by name or short form,
+    /// in order: a later one wins
+    pub params: Vec<(Given, String)>,
     pub auth: AuthInput,
 }
 
@@ -68,6 +69,8 @@ pub struct Settings {
     pub options: Options,
     /// `--option NAME=VALUE`, checked against the platform's declarations
     pub plugin_options: Vec<(String, String)>,
+    /// run-wide short forms, resolved against the platform's manifest
+    pub aliases: Vec<Short>,
     pub file: Option<Loaded>,
     pub discovery: Discovery,
     /// who the target's lease names as its holder; default `ferry` (with the process and
@@ -138,6 +141,12 @@ impl Session {
             .platform()
             .cloned()
             .expect("a registry loaded for a platform has it");
+        // Run-wide short forms: an option's joins the options, a parameter's both sides.
+        let short = platform.run_aliases(&settings.aliases)?;
+        settings.plugin_options.extend(short.options);
+        for side in [&mut settings.source, &mut settings.target] {
+            side.params.extend(short.params.iter().cloned());
+        }
         let (source, source_conn) = match &settings.sides {
             Sides::FromPackage(p) => package_source(&platform, p)?,
             _ => connect(&platform, Side::Source, &settings.source)?,

@@ -12,6 +12,7 @@ use crate::net::Secret;
 use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
 use crate::net::retry::RetryPolicy;
+use crate::plugin::platform::{Given, Short};
 use crate::plugin::registry::Discovery;
 use crate::promotion::{EnvToml, Loaded, read_secret_file};
 use crate::session::{EnvSpec, Settings, Sides};
@@ -45,7 +46,8 @@ pub mod defaults {
 pub struct SideOverrides {
     pub url: Option<String>,
     pub params: Vec<(String, String)>,
-    pub org: Option<String>,
+    /// the platform's short forms for parameters (`org` for Unstract's `params.org`)
+    pub aliases: Vec<Short>,
     pub key: Option<String>,
     pub user: Option<String>,
     pub password_file: Option<PathBuf>,
@@ -58,7 +60,9 @@ pub struct Overrides {
     pub platform: Option<String>,
     pub source: SideOverrides,
     pub target: SideOverrides,
-    pub api_prefix: Option<String>,
+    /// run-wide short forms the platform declares: an option's, or a parameter's for both
+    /// sides (Unstract's `api_prefix`, `clone_group_members`)
+    pub aliases: Vec<Short>,
     pub rate_limit: Option<u32>,
     pub max_in_flight: Option<u32>,
     pub attempts: Option<u32>,
@@ -76,7 +80,6 @@ pub struct Overrides {
     pub max_file_size: Option<u64>,
     pub skip_files: bool,
     pub options: Vec<(String, String)>,
-    pub clone_group_members: bool,
     pub prune: PruneOptions,
     pub lock_wait: Duration,
     /// who the target's lease names as its holder (a job server names its job); default
@@ -90,7 +93,7 @@ impl Default for Overrides {
             platform: None,
             source: Default::default(),
             target: Default::default(),
-            api_prefix: None,
+            aliases: vec![],
             rate_limit: None,
             max_in_flight: None,
             attempts: None,
@@ -108,7 +111,6 @@ impl Default for Overrides {
             max_file_size: None,
             skip_files: false,
             options: vec![],
-            clone_group_members: false,
             prune: PruneOptions::default(),
             lock_wait: Duration::from_secs(defaults::LOCK_WAIT),
             holder: None,
@@ -141,11 +143,11 @@ impl Overrides {
         };
         let source = match sides {
             Sides::FromPackage(_) => EnvSpec::default(),
-            _ => env(&file, "source", &self.source, &self.api_prefix)?,
+            _ => env(&file, "source", &self.source)?,
         };
         let target = match sides {
             Sides::Export => EnvSpec::default(),
-            _ => env(&file, "target", &self.target, &self.api_prefix)?,
+            _ => env(&file, "target", &self.target)?,
         };
         let concurrency = self
             .concurrency
@@ -225,10 +227,19 @@ impl Overrides {
             .iter()
             .map(|(k, v)| (k.clone(), crate::plugin::platform::option_text(v)))
             .collect();
-        if self.clone_group_members || run.clone_group_members == Some(true) {
-            plugin_options.push(("clone-group-members".into(), "true".into()));
-        }
         plugin_options.extend(self.options.iter().cloned());
+        // Short forms: the file's, then the front end's; the session resolves them.
+        let mut aliases: Vec<Short> = file
+            .iter()
+            .flat_map(|l| {
+                l.file.run.short.iter().map(|(k, v)| Short {
+                    name: k.clone(),
+                    value: crate::plugin::platform::option_text(v.get_ref()),
+                    at: l.at(v),
+                })
+            })
+            .collect();
+        aliases.extend(self.aliases.iter().cloned());
         let options = Options {
             concurrency,
             on_conflict: self
@@ -261,6 +272,7 @@ impl Overrides {
             net,
             options,
             plugin_options,
+            aliases,
             file,
             discovery,
             holder: self.holder.clone(),
@@ -293,12 +305,7 @@ fn platform(given: &Option<String>, file: &Option<Loaded>) -> anyhow::Result<Str
 }
 
 /// One side: the overrides, else the file; credentials the platform's variables fill in later.
-fn env(
-    file: &Option<Loaded>,
-    side: &str,
-    given: &SideOverrides,
-    prefix: &Option<String>,
-) -> anyhow::Result<EnvSpec> {
+fn env(file: &Option<Loaded>, side: &str, given: &SideOverrides) -> anyhow::Result<EnvSpec> {
     let empty = EnvToml::default();
     let t = file
         .as_ref()
@@ -319,25 +326,35 @@ fn env(
                 "no {side} url: give --{side}-url or [{side}] url in a promotion file (--config)"
             )
         })?;
-    // The file's parameters, then its short forms, then the overrides: an override wins.
-    let mut params: BTreeMap<String, String> = t
+    // The file's parameters, then its short forms, then the overrides': a later one wins.
+    let file_params = t
         .params
         .iter()
-        .map(|(k, v)| (k.clone(), v.0.clone()))
+        .map(|(k, v)| (Given::Param(k.clone()), &v.0));
+    let file_short = t.short.iter().map(|(k, v)| {
+        let at = file.as_ref().map(|l| l.at(v)).unwrap_or_default();
+        (
+            Given::Alias {
+                name: k.clone(),
+                at,
+            },
+            &v.get_ref().0,
+        )
+    });
+    let given_params = given
+        .params
+        .iter()
+        .map(|(k, v)| (Given::Param(k.clone()), v));
+    let given_short = given.aliases.iter().map(|s| {
+        let (name, at) = (s.name.clone(), s.at.clone());
+        (Given::Alias { name, at }, &s.value)
+    });
+    let params: Vec<(Given, String)> = file_params
+        .chain(file_short)
+        .chain(given_params)
+        .chain(given_short)
+        .map(|(k, v)| (k, v.clone()))
         .collect();
-    if let Some(o) = &t.org {
-        params.insert("org".into(), o.0.clone());
-    }
-    if let Some(p) = &t.api_prefix {
-        params.insert("api_prefix".into(), p.clone());
-    }
-    params.extend(given.params.iter().cloned());
-    if let Some(o) = &given.org {
-        params.insert("org".into(), o.clone());
-    }
-    if let Some(p) = prefix {
-        params.insert("api_prefix".into(), p.clone());
-    }
     let key = match (&given.key, file) {
         (Some(k), _) => Some(k.trim().to_string()).filter(|k| !k.is_empty()),
         (None, Some(l)) => l.key(side)?,

@@ -195,18 +195,16 @@ impl Server {
         }
         let p = self.config.promotions.get(&job.promotion)?;
         let env = self.config.environments.get(&p.target)?;
-        // The parameters as a run reads them (`org` and `api_prefix` are short forms), so
-        // two spellings of one target are one key.
+        // The parameters with the short forms among them (a short form is most often its
+        // parameter's name, Unstract's `org`), so two spellings of one target are one key.
+        // The target's lease, keyed by the resolved parameters, is what keeps writes apart.
         let mut params: BTreeMap<&str, &str> = env
             .params
             .iter()
             .map(|(k, v)| (k.as_str(), v.0.as_str()))
             .collect();
-        if let Some(o) = &env.org {
-            params.insert("org", &o.0);
-        }
-        if let Some(a) = &env.api_prefix {
-            params.insert("api_prefix", a);
+        for (k, v) in &env.short {
+            params.insert(k, &v.get_ref().0);
         }
         let mut key = format!(
             "{}\n{}",

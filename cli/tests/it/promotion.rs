@@ -409,7 +409,18 @@ async fn mistakes_in_a_promotion_file_are_named_and_nothing_is_written() {
         (
             "unknown field",
             format!("{head}[run]\nconcurency = 4\n"),
-            "bad.toml:8:1: unknown field `concurency`",
+            "bad.toml:8:14: \"concurency\" is neither a setting nor a short form platform unstract declares",
+        ),
+        (
+            "short form of another platform",
+            format!("{head}[run]\nproject = \"p\"\n"),
+            "bad.toml:8:11: \"project\" is neither",
+        ),
+        (
+            "unknown side key",
+            "[source]\norg = \"dev\"\nkey_envv = \"FERRY_DEV_KEY\"\n[target]\norg = \"prod\"\n"
+                .to_string(),
+            "bad.toml:3:12: source \"key_envv\" is neither",
         ),
         (
             "key in file",

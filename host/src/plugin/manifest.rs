@@ -163,10 +163,18 @@ impl Manifest {
                 .map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
         }
         for (name, o) in &m.options {
-            if let Some(d) = o.default_text() {
-                o.check(name, &d).map_err(|e| {
-                    anyhow::anyhow!("plugin manifest {origin}: [options.{name}] default: {e}")
-                })?;
+            o.check_decl(name)
+                .map_err(|e| anyhow::anyhow!("plugin manifest {origin}: {e}"))?;
+        }
+        // One name, one meaning: a run-wide short form may be an option's or a parameter's.
+        let mut seen = std::collections::BTreeSet::new();
+        let params = m.connection.iter().flat_map(|c| c.params.values());
+        for a in params
+            .flat_map(|p| &p.aliases)
+            .chain(m.options.values().flat_map(|o| &o.aliases))
+        {
+            if !seen.insert(a) {
+                anyhow::bail!("plugin manifest {origin}: alias {a:?} is declared twice");
             }
         }
         Ok(m)

@@ -14,8 +14,10 @@
 //! description = "organisation id"
 //! required = true
 //! pattern = "^[a-z0-9_-]+$"
+//! aliases = ["org"]                    # `org = "…"` in [source]/[target], --source-org
 //! [connection.params.api_prefix]
 //! default = "api/v1"
+//! aliases = ["api_prefix"]             # …, and run-wide (both sides): --api-prefix
 //! [connection.auth]
 //! scheme = "bearer"                    # bearer | header | login (see net::auth)
 //! key-env = { source = "SRC_KEY", target = "TGT_KEY" }
@@ -23,7 +25,11 @@
 //! type = "bool"
 //! default = false
 //! description = "also add groups' members"
+//! aliases = ["clone_group_members"]    # `clone_group_members = true` in [run]
 //! ```
+//!
+//! Aliases are a platform's short forms: the names its users know from the platform's own
+//! tools. The host knows none of them; it resolves each against the manifest.
 
 use crate::net::auth::AuthSpec;
 use serde::{Deserialize, Serialize};
@@ -61,6 +67,10 @@ pub struct ParamSpec {
     /// a regular expression the whole value must match
     #[serde(default)]
     pub pattern: Option<String>,
+    /// short forms: a key of a promotion file's [source]/[target] table (and, run-wide, of
+    /// [run]) that sets this parameter
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -80,6 +90,30 @@ pub struct OptionSpec {
     pub default: Option<toml::Value>,
     #[serde(default)]
     pub description: String,
+    /// short forms: a key of a promotion file's [run] table that sets this option
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+/// A connection parameter as a front end gives it: by its name, or by a short form the
+/// platform declares (resolved when the platform is known).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Given {
+    Param(String),
+    /// a short form, and where it was given (`promote.toml:3:1`, `--source-org`)
+    Alias {
+        name: String,
+        at: String,
+    },
+}
+
+/// A run-wide short form as a front end gives it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Short {
+    pub name: String,
+    pub value: String,
+    /// where it was given, for errors: `promote.toml:8:1`, `--api-prefix`
+    pub at: String,
 }
 
 impl ConnectionSpec {
@@ -110,6 +144,7 @@ impl ConnectionSpec {
                     anyhow::anyhow!("[connection.params.{name}] pattern is not a regex: {e}")
                 })?;
             }
+            check_aliases(&format!("[connection.params.{name}]"), &p.aliases, ENV_KEYS)?;
         }
         self.auth.check()
     }
@@ -119,8 +154,23 @@ impl ConnectionSpec {
     pub fn resolve_params(
         &self,
         side: &str,
-        given: &BTreeMap<String, String>,
+        given: &[(Given, String)],
     ) -> anyhow::Result<BTreeMap<String, String>> {
+        // Later entries win: the front end orders them file first, overrides last.
+        let mut named: BTreeMap<String, String> = BTreeMap::new();
+        for (key, value) in given {
+            let name = match key {
+                Given::Param(n) => n.clone(),
+                Given::Alias { name, at } => self.param_of(name).ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "{at}: {side} {name:?} is neither a setting nor a short form the platform declares ({})",
+                        self.alias_list()
+                    )
+                })?,
+            };
+            named.insert(name, value.clone());
+        }
+        let given = &named;
         for name in given.keys() {
             if !self.params.contains_key(name) {
                 let known: Vec<&str> = self.params.keys().map(String::as_str).collect();
@@ -162,6 +212,28 @@ impl ConnectionSpec {
             out.insert(name.clone(), value);
         }
         Ok(out)
+    }
+
+    /// The parameter an alias stands for.
+    pub fn param_of(&self, alias: &str) -> Option<String> {
+        self.params
+            .iter()
+            .find(|(_, p)| p.aliases.iter().any(|a| a == alias))
+            .map(|(n, _)| n.clone())
+    }
+
+    /// The short forms, for an error.
+    fn alias_list(&self) -> String {
+        let all: Vec<String> = self
+            .params
+            .iter()
+            .flat_map(|(n, p)| p.aliases.iter().map(move |a| format!("{a} for params.{n}")))
+            .collect();
+        if all.is_empty() {
+            "it declares none".into()
+        } else {
+            format!("it declares {}", all.join(", "))
+        }
     }
 
     /// The environment's base URL.
@@ -208,7 +280,59 @@ fn render(template: &str, url: &str, params: &BTreeMap<String, String>, in_url: 
     out
 }
 
+/// The keys of a promotion file's [source]/[target] table, which no alias may take (the
+/// same as `promotion::EnvToml::KEYS`, which a test checks: the plugin modules do not read
+/// the promotion file's).
+pub(crate) const ENV_KEYS: &[&str] = &[
+    "name", "platform", "url", "params", "key_env", "key_file", "key", "auth",
+];
+/// The keys of a promotion file's [run] table (`promotion::RunToml::KEYS`).
+pub(crate) const RUN_KEYS: &[&str] = &[
+    "include",
+    "exclude",
+    "select",
+    "select_tag",
+    "on_name_conflict",
+    "concurrency",
+    "max_file_size",
+    "skip_files",
+    "options",
+    "rate_limit",
+    "max_in_flight",
+    "attempts",
+    "connect_timeout",
+    "request_timeout",
+    "max_list_items",
+    "max_list_bytes",
+];
+
+/// An alias is a TOML bare key that is also a flag (`_` as `-`), and not one of the keys
+/// the table already has.
+fn check_aliases(table: &str, aliases: &[String], taken: &[&str]) -> anyhow::Result<()> {
+    for a in aliases {
+        let ok = a.starts_with(|c: char| c.is_ascii_lowercase())
+            && a.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            anyhow::bail!("{table} alias {a:?}: an alias is lowercase letters, digits and '_'");
+        }
+        if taken.contains(&a.as_str()) {
+            anyhow::bail!("{table} alias {a:?}: the promotion file already has that key");
+        }
+    }
+    Ok(())
+}
+
 impl OptionSpec {
+    /// Check the declaration when the manifest is read.
+    pub fn check_decl(&self, name: &str) -> anyhow::Result<()> {
+        if let Some(d) = self.default_text() {
+            self.check(name, &d)
+                .map_err(|e| anyhow::anyhow!("[options.{name}] default: {e}"))?;
+        }
+        check_aliases(&format!("[options.{name}]"), &self.aliases, RUN_KEYS)
+    }
+
     /// A value given as text, checked against the type; returned as the text plugins get.
     pub fn check(&self, name: &str, value: &str) -> anyhow::Result<String> {
         match self.kind {
@@ -251,7 +375,59 @@ pub struct Platform {
     pub options: BTreeMap<String, OptionSpec>,
 }
 
+/// What the run-wide short forms come to: parameters for both sides, and options.
+#[derive(Debug, Default)]
+pub struct RunAliases {
+    pub params: Vec<(Given, String)>,
+    pub options: Vec<(String, String)>,
+}
+
 impl Platform {
+    /// Resolve run-wide short forms (`[run]` keys, or a front end's flags such as
+    /// `--api-prefix`): an option's alias sets the option; a parameter's sets it on both sides.
+    pub fn run_aliases(&self, given: &[Short]) -> anyhow::Result<RunAliases> {
+        let mut out = RunAliases::default();
+        for Short {
+            name: alias,
+            value,
+            at,
+        } in given
+        {
+            if let Some((name, _)) = self
+                .options
+                .iter()
+                .find(|(_, o)| o.aliases.iter().any(|a| a == alias))
+            {
+                out.options.push((name.clone(), value.clone()));
+            } else if let Some(p) = self.connection.param_of(alias) {
+                out.params.push((Given::Param(p), value.clone()));
+            } else {
+                let mut all: Vec<String> = self
+                    .options
+                    .iter()
+                    .flat_map(|(n, o)| {
+                        o.aliases
+                            .iter()
+                            .map(move |a| format!("{a} for options.{n}"))
+                    })
+                    .collect();
+                all.extend(self.connection.params.iter().flat_map(|(n, p)| {
+                    p.aliases.iter().map(move |a| format!("{a} for params.{n}"))
+                }));
+                anyhow::bail!(
+                    "{at}: {alias:?} is neither a setting nor a short form platform {} declares ({})",
+                    self.name,
+                    if all.is_empty() {
+                        "it declares none".to_string()
+                    } else {
+                        format!("it declares {}", all.join(", "))
+                    }
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// The run's plugin options: every given one checked against the declarations, then the
     /// declared defaults for the rest.
     pub fn options(&self, given: &[(String, String)]) -> anyhow::Result<Vec<(String, String)>> {
@@ -294,28 +470,96 @@ mod tests {
         s
     }
 
+    fn param(name: &str, value: &str) -> (Given, String) {
+        (Given::Param(name.into()), value.into())
+    }
+
+    fn alias(name: &str) -> Given {
+        Given::Alias {
+            name: name.into(),
+            at: "p.toml:1:1".into(),
+        }
+    }
+
+    fn short(name: &str, value: &str) -> Short {
+        Short {
+            name: name.into(),
+            value: value.into(),
+            at: "p.toml:1:1".into(),
+        }
+    }
+
+    #[test]
+    fn aliases_stand_for_what_the_manifest_says_and_nothing_else() {
+        let s = spec(
+            "base-url = '{url}/{prefix}/{org}/'\n[params.org]\nrequired = true\naliases = ['organisation']\n[params.prefix]\ndefault = 'v1'\naliases = ['api_prefix']\n[auth]\nscheme = 'bearer'\n",
+        );
+        // In order, a later entry wins, whether it names the parameter or its alias.
+        let given = [param("org", "a"), (alias("organisation"), "b".into())];
+        let p = s.resolve_params("source", &given).unwrap();
+        assert_eq!(s.base_url("http://h", &p), "http://h/v1/b/");
+        let e = s
+            .resolve_params("source", &[(alias("org"), "x".into())])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("\"org\"") && e.contains("organisation for params.org"),
+            "{e}"
+        );
+        let platform = Platform {
+            name: "p".into(),
+            declared_by: "p".into(),
+            bundled: false,
+            connection: s,
+            options: [(
+                "deep".to_string(),
+                OptionSpec {
+                    kind: OptionType::Bool,
+                    default: None,
+                    description: String::new(),
+                    aliases: vec!["deep_copy".into()],
+                },
+            )]
+            .into(),
+        };
+        let run = platform
+            .run_aliases(&[short("deep_copy", "true"), short("api_prefix", "v2")])
+            .unwrap();
+        assert_eq!(run.options, vec![("deep".to_string(), "true".to_string())]);
+        assert_eq!(run.params, vec![param("prefix", "v2")]);
+        let e = platform
+            .run_aliases(&[short("concurency", "3")])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.starts_with("p.toml:1:1: ") && e.contains("concurency") && e.contains("deep_copy"),
+            "{e}"
+        );
+        // An alias may not take a key the promotion file already has.
+        let bad: ConnectionSpec = toml::from_str(
+            "base-url = '{url}/{o}/'\n[params.o]\naliases = ['url']\n[auth]\nscheme = 'bearer'\n",
+        )
+        .unwrap();
+        assert!(bad.check().unwrap_err().to_string().contains("already has"));
+    }
+
     #[test]
     fn templates_render_params_and_refuse_undeclared_names() {
         let s = spec(
             "base-url = '{url}/{prefix}/x/{org}/'\nlabel = '{org}'\n[params.org]\nrequired = true\npattern = '[a-z]+'\n[params.prefix]\ndefault = 'api/v1'\n[auth]\nscheme = 'bearer'\n",
         );
-        let p = s
-            .resolve_params("source", &[("org".to_string(), "dev".to_string())].into())
-            .unwrap();
+        let p = s.resolve_params("source", &[param("org", "dev")]).unwrap();
         assert_eq!(s.base_url("http://h:1/", &p), "http://h:1/api/v1/x/dev/");
         assert_eq!(s.label("http://h", &p).as_deref(), Some("dev"));
-        let e = s
-            .resolve_params("source", &BTreeMap::new())
-            .unwrap_err()
-            .to_string();
+        let e = s.resolve_params("source", &[]).unwrap_err().to_string();
         assert!(e.contains("--source-param org="), "{e}");
         let e = s
-            .resolve_params("target", &[("org".to_string(), "Dev1".to_string())].into())
+            .resolve_params("target", &[param("org", "Dev1")])
             .unwrap_err()
             .to_string();
         assert!(e.contains("pattern"), "{e}");
         let e = s
-            .resolve_params("target", &[("nope".to_string(), "x".to_string())].into())
+            .resolve_params("target", &[param("nope", "x")])
             .unwrap_err()
             .to_string();
         assert!(e.contains("nope") && e.contains("org, prefix"), "{e}");

@@ -4,7 +4,6 @@
 use super::args::{Emit, Output, Run, RunArgs};
 use super::exit;
 use clap::Args;
-use ferry::engine::plan::PlanError;
 use ferry::engine::report::Report;
 use ferry::session::Session;
 use ferry::{Outcome, PluginProgress, Progress};
@@ -97,7 +96,7 @@ pub(crate) async fn promote(
     output: Output,
     dry_run: bool,
     quiet: bool,
-) -> Result<Report, PlanError> {
+) -> Result<Report, ferry::Error> {
     let bar = Bar::new(quiet || output == Output::Json);
     session.promote(dry_run, std::sync::Arc::new(bar)).await
 }
@@ -112,7 +111,8 @@ pub(crate) async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
         Ok(run) => open_run(run).await,
         Err(e) => Err(e),
     };
-    let (session, run) = opened.map_err(|e| anyhow::anyhow!("{e:#}\nnothing was written"))?;
+    let (session, run) =
+        opened.map_err(|e| anyhow::anyhow!("{}\nnothing was written", crate::errors::text(&e)))?;
     let cancel = session.cancel_token();
     // Ctrl-C or SIGTERM: stop starting work, let what is in flight finish, report, exit 130.
     let watcher = tokio::spawn(async move {
@@ -136,17 +136,17 @@ pub(crate) async fn clone(args: CloneArgs) -> anyhow::Result<u8> {
                 exit::OK
             })
         }
-        Err(
-            e @ (PlanError::Conflicts(_)
-            | PlanError::Unresolved(_)
-            | PlanError::Prune(_)
-            | PlanError::Locked(_)),
-        ) => {
-            eprintln!("error: {e}");
-            eprintln!("nothing was written");
-            Ok(exit::FAILED)
+        Err(e) => {
+            let e = anyhow::Error::new(e);
+            let text = crate::errors::text(&e);
+            if crate::errors::stopped_by_plan(&e) {
+                eprintln!("error: {text}");
+                eprintln!("nothing was written");
+                Ok(exit::FAILED)
+            } else {
+                Err(anyhow::anyhow!("{text}\nnothing was written"))
+            }
         }
-        Err(e) => Err(anyhow::anyhow!("{e}\nnothing was written")),
     }
 }
 
@@ -164,22 +164,12 @@ pub(crate) async fn plan_cmd(args: PlanArgs) -> anyhow::Result<u8> {
         Ok((_, true)) if args.detailed_exitcode => Ok(3),
         Ok((pending, _)) if args.detailed_exitcode => Ok(if pending { 2 } else { 0 }),
         Ok(_) => Ok(exit::OK),
-        Err(e)
-            if matches!(
-                e.downcast_ref::<PlanError>(),
-                Some(
-                    PlanError::Conflicts(_)
-                        | PlanError::Unresolved(_)
-                        | PlanError::Prune(_)
-                        | PlanError::Locked(_)
-                )
-            ) =>
-        {
-            eprintln!("error: {e}");
+        Err(e) if crate::errors::stopped_by_plan(&e) => {
+            eprintln!("error: {}", crate::errors::text(&e));
             Ok(exit::FAILED)
         }
         Err(e) if args.detailed_exitcode => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::errors::text(&e));
             Ok(1)
         }
         Err(e) => Err(e),

@@ -51,7 +51,7 @@ pub(crate) async fn run(args: DiffArgs) -> anyhow::Result<u8> {
     let (report, output) = match outcome.await {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", crate::errors::text(&e));
             return Ok(1);
         }
     };

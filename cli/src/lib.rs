@@ -5,6 +5,7 @@ mod args;
 mod clone;
 mod demo;
 mod diff;
+mod errors;
 mod hook;
 mod jobs;
 mod package;
@@ -133,7 +134,7 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", errors::text(&e));
             ExitCode::from(exit::USAGE)
         }
     }

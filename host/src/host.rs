@@ -29,7 +29,7 @@ impl Host {
     }
 
     /// Open a promotion on this host's runtime.
-    pub async fn open(&self, settings: Settings) -> anyhow::Result<Session> {
+    pub async fn open(&self, settings: Settings) -> Result<Session, crate::Error> {
         Session::open_on(self.runtime.clone(), settings).await
     }
 }

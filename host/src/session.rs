@@ -13,6 +13,7 @@ use crate::engine::managed::Managed;
 use crate::engine::plan::{PlanError, plan};
 use crate::engine::progress::{NoProgress, Progress};
 use crate::engine::report::Report;
+use crate::error::{Error, ErrorKind, Mark};
 use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
 use crate::net::tape::{Recorder, Replay, Tape};
@@ -126,29 +127,39 @@ struct Exporting {
 impl Session {
     /// Open a promotion on a runtime of its own (a front end that runs one session; one
     /// that runs many opens them on one `Host`, which calls `open_on`).
-    pub async fn open(settings: Settings) -> anyhow::Result<Session> {
-        let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
+    pub async fn open(settings: Settings) -> Result<Session, Error> {
+        let runtime = WasmRuntime::new(ComponentCache::default_dir()).kind(ErrorKind::Plugin)?;
         Session::open_on(Arc::new(runtime), settings).await
     }
 
     pub(crate) async fn open_on(
         runtime: Arc<WasmRuntime>,
-        mut settings: Settings,
-    ) -> anyhow::Result<Session> {
+        settings: Settings,
+    ) -> Result<Session, Error> {
+        Session::opening(runtime, settings)
+            .await
+            .map_err(|e| Error::or(e, ErrorKind::Internal))
+    }
+
+    async fn opening(runtime: Arc<WasmRuntime>, mut settings: Settings) -> anyhow::Result<Session> {
         settings.discovery.platform = Some(settings.platform.clone());
-        let registry = Registry::load(&runtime, &settings.discovery).await?;
+        let registry = Registry::load(&runtime, &settings.discovery)
+            .await
+            .kind(ErrorKind::Plugin)?;
         let platform = registry
             .platform()
             .cloned()
             .expect("a registry loaded for a platform has it");
         // Run-wide short forms: an option's joins the options, a parameter's both sides.
-        let short = platform.run_aliases(&settings.aliases)?;
+        let short = platform
+            .run_aliases(&settings.aliases)
+            .kind(ErrorKind::Config)?;
         settings.plugin_options.extend(short.options);
         for side in [&mut settings.source, &mut settings.target] {
             side.params.extend(short.params.iter().cloned());
         }
         let (source, source_conn) = match &settings.sides {
-            Sides::FromPackage(p) => package_source(&platform, p)?,
+            Sides::FromPackage(p) => package_source(&platform, p).kind(ErrorKind::Package)?,
             _ => connect(&platform, Side::Source, &settings.source)?,
         };
         let (target, target_conn) = match &settings.sides {
@@ -156,7 +167,9 @@ impl Session {
             _ => connect(&platform, Side::Target, &settings.target)?,
         };
         let mut options = settings.options.clone();
-        options.plugin_options = platform.options(&settings.plugin_options)?;
+        options.plugin_options = platform
+            .options(&settings.plugin_options)
+            .kind(ErrorKind::Config)?;
         options.environment = vec![
             ("ferry.source-url".into(), source.url.clone()),
             ("ferry.target-url".into(), target.url.clone()),
@@ -179,9 +192,11 @@ impl Session {
         }
         // The run's own counters: a server running several sessions keeps them apart.
         let stats = Arc::new(Stats::default());
-        options.transform = Arc::new(transformer(
-            &settings, &source, &target, &registry, &runtime, &stats,
-        )?);
+        // The promotion file's rules and hooks.
+        options.transform = Arc::new(
+            transformer(&settings, &source, &target, &registry, &runtime, &stats)
+                .kind(ErrorKind::Config)?,
+        );
         let mut exporting = None;
         let tape = match &settings.sides {
             Sides::Live => Tape::Live,
@@ -245,14 +260,14 @@ impl Session {
         out: &std::path::Path,
         key: Option<&ed25519_dalek::SigningKey>,
         progress: Arc<dyn Progress>,
-    ) -> Result<crate::engine::export::Exported, PlanError> {
+    ) -> Result<crate::engine::export::Exported, Error> {
         let Some(x) = &self.exporting else {
-            return Err(PlanError::Usage(
-                "this session was not opened for an export".into(),
-            ));
+            return Err(
+                PlanError::Usage("this session was not opened for an export".into()).into(),
+            );
         };
         let Some(builder) = x.builder.lock().expect("builder lock").take() else {
-            return Err(PlanError::Usage("this session has exported already".into()));
+            return Err(PlanError::Usage("this session has exported already".into()).into());
         };
         let grant = self.grant.reporting_to(progress.clone());
         progress.phase("exporting");
@@ -287,6 +302,7 @@ impl Session {
             &*progress,
         )
         .await
+        .map_err(Error::from)
     }
 
     /// The token that stops the run: nothing new starts, what is in flight finishes.
@@ -300,7 +316,7 @@ impl Session {
         &self,
         dry_run: bool,
         progress: Arc<dyn Progress>,
-    ) -> Result<Report, PlanError> {
+    ) -> Result<Report, Error> {
         let opts = &self.options;
         let started = Instant::now();
         // One writer per target: held from before the plan (what it reads is what is
@@ -389,14 +405,14 @@ impl Session {
             };
             if waited.elapsed() >= self.options.lock_wait {
                 return Err(PlanError::Locked(format!(
-                    "{held}; gave up after {} s (--lock-wait). If its holder is gone, `ferry unlock {}` breaks the lock",
+                    "{held}; gave up after {} s (`lock_wait`). If its holder is gone, `ferry unlock {}` breaks the lock",
                     self.options.lock_wait.as_secs(),
                     held.id
                 )));
             }
             if !told {
                 tracing::warn!(
-                    "{held}: waiting for it (up to {} s, --lock-wait)",
+                    "{held}: waiting for it (up to {} s, `lock_wait`)",
                     self.options.lock_wait.as_secs()
                 );
                 told = true;
@@ -453,7 +469,7 @@ fn package_source(platform: &Platform, p: &Package) -> anyhow::Result<(Env, Conn
     let m = &p.manifest;
     if m.platform != platform.name {
         anyhow::bail!(
-            "package {} was exported from a {} environment; this run is for {} (give --platform {})",
+            "package {} was exported from a {} environment; this run is for {} (give `platform` {})",
             p.path.display(),
             m.platform,
             platform.name,
@@ -523,10 +539,15 @@ fn warn_on_other_plugins(registry: &Registry, p: &Package) {
 /// One side's connection, from the platform's declaration.
 fn connect(platform: &Platform, side: Side, spec: &EnvSpec) -> anyhow::Result<(Env, Connection)> {
     let c = &platform.connection;
-    let params = c.resolve_params(&side.to_string(), &spec.params)?;
+    let params = c
+        .resolve_params(&side.to_string(), &spec.params)
+        .kind(ErrorKind::Config)?;
     let base = c.base_url(&spec.url, &params);
     let label = c.label(&spec.url, &params);
-    let credential = c.auth.credential(side, &spec.auth)?;
+    let credential = c
+        .auth
+        .credential(side, &spec.auth)
+        .kind(ErrorKind::Credentials)?;
     let conn =
         Connection::new(side, &base, credential)?.with_headers(c.headers(&spec.url, &params))?;
     let describe = format!(

@@ -8,6 +8,7 @@
 use crate::engine::prune::PruneOptions;
 use crate::engine::select::Selection;
 use crate::engine::{OnConflict, Options};
+use crate::error::{Error, ErrorKind, Mark};
 use crate::net::Secret;
 use crate::net::auth::AuthInput;
 use crate::net::client::ClientConfig;
@@ -122,6 +123,16 @@ impl Overrides {
     /// The settings of a run: these overrides over the promotion file (if any) over the
     /// defaults. A restore's source and an export's target are not read.
     pub fn settings(
+        &self,
+        file: Option<Loaded>,
+        sides: Sides,
+        discovery: Discovery,
+    ) -> Result<Settings, Error> {
+        self.read(file, sides, discovery)
+            .map_err(|e| Error::or(e, ErrorKind::Config))
+    }
+
+    fn read(
         &self,
         file: Option<Loaded>,
         sides: Sides,
@@ -321,11 +332,7 @@ fn env(file: &Option<Loaded>, side: &str, given: &SideOverrides) -> anyhow::Resu
         .url
         .clone()
         .or_else(|| t.url.as_ref().map(|u| u.0.clone()))
-        .ok_or_else(|| {
-            anyhow::anyhow!(
-                "no {side} url: give --{side}-url or [{side}] url in a promotion file (--config)"
-            )
-        })?;
+        .ok_or_else(|| anyhow::anyhow!("no {side} url: give `{side}.url`"))?;
     // The file's parameters, then its short forms, then the overrides': a later one wins.
     let file_params = t
         .params
@@ -357,14 +364,16 @@ fn env(file: &Option<Loaded>, side: &str, given: &SideOverrides) -> anyhow::Resu
         .collect();
     let key = match (&given.key, file) {
         (Some(k), _) => Some(k.trim().to_string()).filter(|k| !k.is_empty()),
-        (None, Some(l)) => l.key(side)?,
+        (None, Some(l)) => l.key(side).kind(ErrorKind::Credentials)?,
         (None, None) => None,
     };
     let password = match (&given.password_file, file) {
         (Some(f), _) => {
-            Some(read_secret_file(f).map_err(|e| anyhow::anyhow!("--{side}-password-file: {e}"))?)
+            let read =
+                read_secret_file(f).map_err(|e| anyhow::anyhow!("--{side}-password-file: {e}"));
+            Some(read.kind(ErrorKind::Credentials)?)
         }
-        (None, Some(l)) => l.password(side)?,
+        (None, Some(l)) => l.password(side).kind(ErrorKind::Credentials)?,
         (None, None) => None,
     };
     Ok(EnvSpec {

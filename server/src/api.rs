@@ -318,6 +318,7 @@ pub async fn create_job(
         target,
         counts: Default::default(),
         message: None,
+        error: None,
         resumed: false,
         attempts: 0,
         from_export,

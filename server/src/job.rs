@@ -92,6 +92,11 @@ pub struct Job {
     pub counts: BTreeMap<String, usize>,
     /// how it ended, or why it failed
     pub message: Option<String>,
+    /// what kind of failure, when it failed before its items ran: `config`, `credentials`,
+    /// `platform`, `plugin`, `plan`, `locked`, `package`, `network` or `internal`
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>, example = "credentials")]
+    pub error: Option<ferry::ErrorKind>,
     /// it was running when the server stopped, and was started again
     pub resumed: bool,
     /// times it was started

@@ -307,6 +307,7 @@ impl Server {
         let cancelled = cancel.is_cancelled();
         match result {
             Ok(end) => {
+                job.error = None;
                 job.counts = end.counts;
                 job.status = if cancelled {
                     Status::Cancelled
@@ -327,6 +328,9 @@ impl Server {
                     Status::Failed
                 };
                 job.message = Some(format!("{e:#}"));
+                // Cancelling is the user's doing, not a failure of some kind.
+                job.error = (!cancelled)
+                    .then(|| ferry::Error::kind_of(&e).unwrap_or(ferry::ErrorKind::Internal));
             }
         }
         if job.progress.total > 0 && job.status == Status::Succeeded {

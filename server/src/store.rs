@@ -273,6 +273,7 @@ mod tests {
             target: "t".into(),
             counts: Default::default(),
             message: None,
+            error: None,
             resumed: false,
             attempts: 0,
             from_export: None,

@@ -239,7 +239,7 @@ async fn prune_deletes_only_what_ferry_manages_and_the_source_lost() {
     let report = json_of(&out);
     assert_eq!(
         report["deletes"],
-        json!([{"kind": "tag", "key": "finance", "target_id": report["deletes"][0]["target_id"], "outcome": "pending", "reason": "run with --prune to delete it"}])
+        json!([{"kind": "tag", "key": "finance", "target_id": report["deletes"][0]["target_id"], "outcome": "pending", "reason": "a run that prunes deletes it"}])
     );
     assert!(tags(&sandbox, "prod").contains(&"tag:finance".to_string()));
 

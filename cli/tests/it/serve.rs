@@ -831,6 +831,8 @@ async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
         job["message"].as_str().unwrap().contains("TEST_KEY_NOKEY"),
         "{job}"
     );
+    // The record keeps the failure's kind, for clients that act on it.
+    assert_eq!(job["error"], "credentials", "{job}");
     assert!(sb.writes_to("nokey").is_empty());
 
     // `ferry serve token` prints a token once, and the entry with its hash.

@@ -18,7 +18,7 @@ pub enum PlanError {
     Usage(String),
     #[error(transparent)]
     Plugin(#[from] PluginError),
-    #[error("--on-name-conflict abort: {} resource(s) already exist on the target: {}", .0.len(), .0.join(", "))]
+    #[error("`on_name_conflict` abort: {} resource(s) already exist on the target: {}", .0.len(), .0.join(", "))]
     Conflicts(Vec<String>),
     #[error("{} reference(s) do not resolve on the target after the rules and hooks:\n  {}", .0.len(), .0.join("\n  "))]
     Unresolved(Vec<String>),
@@ -176,7 +176,7 @@ pub async fn plan(registry: &Registry, grant: &Grant, opts: &Options) -> Result<
         let s = &p.manifest.selection;
         if !s.select.is_empty() || !s.tags.is_empty() {
             return Err(PlanError::Prune(format!(
-                "--prune from package {}: it was exported with a selection (--select {:?}, --select-tag {:?}), so what it lacks may still be on the source; prune from a package of whole kinds",
+                "`prune` from package {}: it was exported with a selection (`select` {:?}, `select_tag` {:?}), so what it lacks may still be on the source; prune from a package of whole kinds",
                 p.path.display(),
                 s.select,
                 s.tags

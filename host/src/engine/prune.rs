@@ -250,14 +250,14 @@ pub fn guard(
         Some(a) if a == n => {}
         Some(a) => {
             return Err(format!(
-                "--allow-delete {a} does not match the {n} deletes planned ({}): the count must be the plan's, so that what was reviewed is what is deleted",
+                "`prune.allow_delete` {a} does not match the {n} deletes planned ({}): the count must be the plan's, so that what was reviewed is what is deleted",
                 list()
             ));
         }
         None => {
             if n > opts.max_deletes {
                 return Err(format!(
-                    "--prune would delete {n} resources, more than --max-deletes {}: {}; if that is meant, pass --allow-delete {n}",
+                    "`prune` would delete {n} resources, more than `prune.max_deletes` {}: {}; if that is meant, give `prune.allow_delete` {n}",
                     opts.max_deletes,
                     list()
                 ));
@@ -266,7 +266,7 @@ pub fn guard(
                 let of = managed_of(kind);
                 if d as f64 > MAX_SHARE * of as f64 {
                     return Err(format!(
-                        "--prune would delete {d} of the {of} {kind} resources ferry manages on the target (more than 30 %): {}; if that is meant, pass --allow-delete {n}",
+                        "`prune` would delete {d} of the {of} {kind} resources ferry manages on the target (more than 30 %): {}; if that is meant, give `prune.allow_delete` {n}",
                         list()
                     ));
                 }
@@ -280,7 +280,7 @@ pub fn guard(
                 .any(|it| it.source.kind == *kind && !it.action.is_out());
             if !stays && d == managed_of(kind) {
                 return Err(format!(
-                    "--prune would delete every {kind} ferry manages on the target ({d}), and the source has none left: an empty source list is more often a wrong key or a failed read than a wish; pass --allow-empty if it is meant"
+                    "`prune` would delete every {kind} ferry manages on the target ({d}), and the source has none left: an empty source list is more often a wrong key or a failed read than a wish; give `prune.allow_empty` if it is meant"
                 ));
             }
         }
@@ -341,7 +341,7 @@ pub fn planned_report(planned: &[Planned]) -> Vec<DeleteReport> {
                 Verdict::Keep(why) => (DeleteOutcome::Kept, Some(why.clone())),
                 Verdict::Pending => (
                     DeleteOutcome::Pending,
-                    Some("run with --prune to delete it".into()),
+                    Some("a run that prunes deletes it".into()),
                 ),
             };
             entry(&p.record, outcome, reason)
@@ -466,7 +466,7 @@ pub fn remember(
     }
     if let Err(e) = managed.save() {
         tracing::warn!(
-            "cannot save the managed-resources records (a later --prune will not know this run's resources): {e:#}"
+            "cannot save the managed-resources records (a later prune will not know this run's resources): {e:#}"
         );
     }
 }

@@ -42,11 +42,11 @@ impl Selection {
             .map(|s| {
                 let (kind, glob) = s
                     .split_once(':')
-                    .ok_or_else(|| format!("--select {s:?} must be KIND:GLOB"))?;
+                    .ok_or_else(|| format!("`select` {s:?} must be KIND:GLOB"))?;
                 if !known.contains(kind) {
-                    return Err(format!("--select {s:?}: unknown kind {kind:?}"));
+                    return Err(format!("`select` {s:?}: unknown kind {kind:?}"));
                 }
-                let glob = glob::Pattern::new(glob).map_err(|e| format!("--select {s:?}: {e}"))?;
+                let glob = glob::Pattern::new(glob).map_err(|e| format!("`select` {s:?}: {e}"))?;
                 let exact =
                     (!glob.as_str().contains(['*', '?', '['])).then(|| glob.as_str().to_string());
                 Ok(Pattern {
@@ -81,7 +81,7 @@ pub fn unmatched(items: &[Item], patterns: &[Pattern]) -> Option<String> {
     let more = names.len().saturating_sub(10);
     names.truncate(10);
     Some(format!(
-        "--select {}:{}: the source has no {} of that name (it has: {}{})",
+        "`select` {}:{}: the source has no {} of that name (it has: {}{})",
         p.kind,
         p.exact.as_deref().unwrap_or(""),
         p.kind,

@@ -55,7 +55,7 @@ impl Default for ListBounds {
         ListBounds {
             items: 1_000_000,
             bytes: 2 << 30,
-            bytes_set_by: "max_list_bytes, --max-list-bytes",
+            bytes_set_by: "`max_list_bytes`",
         }
     }
 }
@@ -159,11 +159,7 @@ impl<'a> Tally<'a> {
             setting,
         };
         if self.items > self.bounds.items {
-            return Err(bound(
-                self.bounds.items,
-                "items",
-                "max_list_items, --max-list-items",
-            ));
+            return Err(bound(self.bounds.items, "items", "`max_list_items`"));
         }
         if self.bytes > self.bounds.bytes {
             return Err(bound(self.bounds.bytes, "bytes", self.bounds.bytes_set_by));

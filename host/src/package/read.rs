@@ -314,14 +314,14 @@ fn head<'a, R: Read>(
         (Signed::No, Some(_), _) | (Signed::No, _, true) => {
             return Err(fail(
                 None,
-                "it is not signed, and a signature was required (--verify / --require-signature)"
+                "it is not signed, and a signature was required (`verify` / `require_signature`)"
                     .into(),
             ));
         }
         (Signed::Unchecked { .. }, None, true) => {
             return Err(fail(
                 None,
-                "--require-signature needs --verify PUBKEY to check the signature with".into(),
+                "`require_signature` needs `verify` PUBKEY to check the signature with".into(),
             ));
         }
         _ => {}

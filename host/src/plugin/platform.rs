@@ -190,7 +190,7 @@ impl ConnectionSpec {
             let Some(value) = value else {
                 if spec.required {
                     anyhow::bail!(
-                        "no {side} {name}: give --{side}-param {name}=VALUE or params.{name} in [{side}] of a promotion file ({})",
+                        "no {side} {name}: give `{side}.params` {name}=VALUE ({})",
                         spec.description
                     );
                 }
@@ -552,7 +552,7 @@ mod tests {
         assert_eq!(s.base_url("http://h:1/", &p), "http://h:1/api/v1/x/dev/");
         assert_eq!(s.label("http://h", &p).as_deref(), Some("dev"));
         let e = s.resolve_params("source", &[]).unwrap_err().to_string();
-        assert!(e.contains("--source-param org="), "{e}");
+        assert!(e.contains("`source.params` org="), "{e}");
         let e = s
             .resolve_params("target", &[param("org", "Dev1")])
             .unwrap_err()

@@ -243,13 +243,13 @@ impl Registry {
                 .collect();
             if owners.is_empty() {
                 anyhow::bail!(
-                    "--kind-plugin {kind}={plugin}: no loaded plugin declares the kind {kind:?}"
+                    "`kind_plugin` {kind}={plugin}: no loaded plugin declares the kind {kind:?}"
                 )
             }
             if !owners.iter().any(|&i| plugins[i].0.name == *plugin) {
                 let names: Vec<&str> = owners.iter().map(|&i| plugins[i].0.name.as_str()).collect();
                 anyhow::bail!(
-                    "--kind-plugin {kind}={plugin}: plugin {plugin:?} does not declare {kind:?} (declared by {})",
+                    "`kind_plugin` {kind}={plugin}: plugin {plugin:?} does not declare {kind:?} (declared by {})",
                     names.join(", ")
                 );
             }
@@ -268,7 +268,7 @@ impl Registry {
                         .map(|&i| format!("{} ({})", plugins[i].0.name, plugins[i].0.source))
                         .collect();
                     anyhow::bail!(
-                        "platform {platform}: kind {kind:?} is declared by several plugins: {}; pick one with --kind-plugin {kind}=PLUGIN",
+                        "platform {platform}: kind {kind:?} is declared by several plugins: {}; pick one with `kind_plugin` {kind}=PLUGIN",
                         names.join(", ")
                     );
                 }

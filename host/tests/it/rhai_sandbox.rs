@@ -311,7 +311,7 @@ async fn two_plugins_declaring_one_kind_need_a_choice() {
         .to_string();
     assert!(
         e.contains("kind \"tag\" is declared by several plugins")
-            && e.contains("--kind-plugin tag=PLUGIN"),
+            && e.contains("`kind_plugin` tag=PLUGIN"),
         "{e}"
     );
     d.kind_choice.insert("tag".into(), "tag".into());

@@ -7,6 +7,7 @@
 //! and the token never leave this module but on the wire.
 
 use super::{AuthInput, Vars};
+use crate::error::{ErrorKind, Mark};
 use crate::net::{Secret, Side};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -245,14 +246,12 @@ impl Login {
         };
         let resp = rb.send().await.map_err(|e| {
             let transient = e.is_connect() || e.is_timeout() || e.is_request() || e.is_body();
-            (
-                transient,
-                anyhow::anyhow!(
-                    "{side}: signing in at {}: {}",
-                    self.spec.path,
-                    self.scrub(&e.to_string())
-                ),
-            )
+            let e: anyhow::Result<()> = Err(anyhow::anyhow!(
+                "{side}: signing in at {}: {}",
+                self.spec.path,
+                self.scrub(&e.to_string())
+            ));
+            (transient, e.kind(ErrorKind::Network).unwrap_err())
         })?;
         let status = resp.status();
         let token = resp
@@ -263,15 +262,18 @@ impl Login {
         if !status.is_success() {
             let body = resp.bytes().await.unwrap_or_default();
             let transient = status.as_u16() == 429 || status.is_server_error();
-            return Err((
-                transient,
-                anyhow::anyhow!(
-                    "{side}: signing in as {} at {} was refused ({status}): {}",
-                    self.username,
-                    self.spec.path,
-                    self.scrub(&crate::net::body_summary(&body))
-                ),
+            let e: anyhow::Result<()> = Err(anyhow::anyhow!(
+                "{side}: signing in as {} at {} was refused ({status}): {}",
+                self.username,
+                self.spec.path,
+                self.scrub(&crate::net::body_summary(&body))
             ));
+            let kind = if transient {
+                ErrorKind::Platform
+            } else {
+                ErrorKind::Credentials
+            };
+            return Err((transient, e.kind(kind).unwrap_err()));
         }
         let token = token.filter(|t| !t.is_empty()).ok_or_else(|| {
             (

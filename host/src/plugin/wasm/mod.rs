@@ -196,7 +196,7 @@ fn check_contract(
         anyhow::bail!("is a transform hook, not a cloner; use it as a hook in a promotion file");
     }
     if wanted == "transform" && names.iter().any(|n| n.starts_with("ferry:plugin/cloner@")) {
-        anyhow::bail!("is a cloner plugin, not a transform hook; load it with --plugins");
+        anyhow::bail!("is a cloner plugin, not a transform hook; load it with `plugins`");
     }
     anyhow::bail!(
         "exports no ferry:plugin/{wanted} interface (it exports: {})",

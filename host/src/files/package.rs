@@ -2,10 +2,10 @@
 //! file of the package instead of uploading it; a restore uploads the saved file. Both stream,
 //! a chunk at a time, so memory stays flat whatever the size.
 
-use super::{
-    BoxError, Fetched, Spooled, TransferError, TransferOutcome, TransferRequest, accepted, fetch,
-    spool_reader, upload_spool,
-};
+use super::fetch::{Fetched, fetch};
+use super::spool::{Spooled, spool_reader};
+use super::types::{BoxError, TransferError, TransferOutcome, TransferRequest, accepted};
+use super::upload::upload_spool;
 use crate::net::tape::{LeftFile, Recorder, Replay, Saved, SavedFile};
 use crate::net::{HttpClient, HttpError, Policy, Side};
 use futures::StreamExt;

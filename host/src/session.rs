@@ -290,19 +290,16 @@ impl Session {
                 })
                 .collect(),
         };
-        crate::engine::export::export(
-            &self.registry,
-            &grant,
-            &self.options,
-            &x.recorder,
+        let to = crate::engine::export::PackageOut {
+            recorder: &x.recorder,
             builder,
             about,
             key,
             out,
-            &*progress,
-        )
-        .await
-        .map_err(Error::from)
+        };
+        crate::engine::export::export(&self.registry, &grant, &self.options, to, &*progress)
+            .await
+            .map_err(Error::from)
     }
 
     /// The token that stops the run: nothing new starts, what is in flight finishes.

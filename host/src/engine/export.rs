@@ -38,18 +38,30 @@ pub struct About {
     pub plugins: Vec<package::PluginUsed>,
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Where an export goes: the recorder of the source's answers, the package being built,
+/// what describes it, the signing key, and the file.
+pub struct PackageOut<'a> {
+    pub recorder: &'a Recorder,
+    pub builder: Builder,
+    pub about: About,
+    pub key: Option<&'a ed25519_dalek::SigningKey>,
+    pub out: &'a Path,
+}
+
 pub async fn export(
     registry: &Registry,
     grant: &Grant,
     opts: &Options,
-    recorder: &Recorder,
-    mut builder: Builder,
-    about: About,
-    key: Option<&ed25519_dalek::SigningKey>,
-    out: &Path,
+    to: PackageOut<'_>,
     progress: &dyn Progress,
 ) -> Result<Exported, PlanError> {
+    let PackageOut {
+        recorder,
+        mut builder,
+        about,
+        key,
+        out,
+    } = to;
     let started = std::time::Instant::now();
     // What listing reads is not recorded: it may hold secrets.
     recorder.recording(false);

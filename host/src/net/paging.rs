@@ -170,32 +170,40 @@ impl<'a> Tally<'a> {
     }
 }
 
-/// Follow every page of `path` on `side`; each item returned as a JSON value.
+/// What to list: a path on one side, its query, and how its pages link.
+#[derive(Debug, Clone, Copy)]
+pub struct Listing<'a> {
+    pub side: Side,
+    pub path: &'a str,
+    pub query: &'a [(String, String)],
+    pub paging: &'a Paging,
+}
+
+/// Follow every page of a listing; each item returned as a JSON value.
 pub async fn list_all(
     client: &HttpClient,
     policy: &Policy,
-    side: Side,
-    path: &str,
-    query: &[(String, String)],
-    paging: &Paging,
+    listing: Listing<'_>,
     max_body: u64,
 ) -> Result<Vec<Value>, ListError> {
     let bounds = client.list_bounds();
-    list_all_within(client, policy, side, path, query, paging, max_body, bounds).await
+    list_all_within(client, policy, listing, max_body, bounds).await
 }
 
 /// [`list_all`] within `bounds` rather than the client's.
-#[allow(clippy::too_many_arguments)]
 pub async fn list_all_within(
     client: &HttpClient,
     policy: &Policy,
-    side: Side,
-    path: &str,
-    query: &[(String, String)],
-    paging: &Paging,
+    listing: Listing<'_>,
     max_body: u64,
     bounds: ListBounds,
 ) -> Result<Vec<Value>, ListError> {
+    let Listing {
+        side,
+        path,
+        query,
+        paging,
+    } = listing;
     let mut out = Vec::new();
     let mut tally = Tally::new(path, bounds);
     let get =

@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::routing::get;
 use axum::{Json, response::IntoResponse};
 use ferry::net::client::ClientConfig;
-use ferry::net::paging::{ListBounds, ListError, Paging, list_all};
+use ferry::net::paging::{ListBounds, ListError, Listing, Paging, list_all};
 use ferry::net::{Connection, Credential, Environments, HttpClient, Policy, Side};
 use serde_json::{Value, json};
 use std::collections::HashMap;
@@ -70,17 +70,15 @@ async fn fat(State(hits): State<Hits>) -> impl IntoResponse {
 }
 
 async fn list(client: &HttpClient, path: &str, paging: Paging) -> Result<usize, ListError> {
-    list_all(
-        client,
-        &Policy::default(),
-        Side::Source,
+    let listing = Listing {
+        side: Side::Source,
         path,
-        &[],
-        &paging,
-        1 << 20,
-    )
-    .await
-    .map(|v| v.len())
+        query: &[],
+        paging: &paging,
+    };
+    list_all(client, &Policy::default(), listing, 1 << 20)
+        .await
+        .map(|v| v.len())
 }
 
 fn offsets(limit: u32) -> Paging {

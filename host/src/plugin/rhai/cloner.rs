@@ -727,16 +727,13 @@ fn paging_of(p: &Dynamic) -> Fallible<Paging> {
 fn list_all(side_: &str, path: &str, q: Map, p: Dynamic) -> Fallible<Array> {
     let (s, paging, q) = (side(side_)?, paging_of(&p)?, query(&q));
     let result = on_host(|client, policy| async move {
-        paging::list_all(
-            &client,
-            &policy,
-            s,
+        let listing = paging::Listing {
+            side: s,
             path,
-            &q,
-            &paging,
-            Limits::CLONER.max_response_bytes,
-        )
-        .await
+            query: &q,
+            paging: &paging,
+        };
+        paging::list_all(&client, &policy, listing, Limits::CLONER.max_response_bytes).await
     })?;
     match result {
         Ok(items) => items.into_iter().map(rhai::serde::to_dynamic).collect(),

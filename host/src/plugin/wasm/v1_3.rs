@@ -239,13 +239,17 @@ impl whttp::Host for HostState {
         let bounds = client
             .list_bounds()
             .within(self.limits.memory_bytes, MEMORY_SETTING);
+        let paging = paging(p);
+        let listing = paging::Listing {
+            side: side(s),
+            path: &path,
+            query: &query,
+            paging: &paging,
+        };
         let result = paging::list_all_within(
             &client,
             &self.policy,
-            side(s),
-            &path,
-            &query,
-            &paging(p),
+            listing,
             self.limits.max_response_bytes,
             bounds,
         )
@@ -320,18 +324,16 @@ impl whttp::Host for HostState {
         let results = batch(client, lists, |l| {
             let held = &held;
             async move {
-                let items = paging::list_all_within(
-                    client,
-                    policy,
-                    side(l.side),
-                    &l.path,
-                    &l.query,
-                    &paging(l.paging),
-                    max,
-                    bounds,
-                )
-                .await
-                .map(texts)?;
+                let paging = paging(l.paging);
+                let listing = paging::Listing {
+                    side: side(l.side),
+                    path: &l.path,
+                    query: &l.query,
+                    paging: &paging,
+                };
+                let items = paging::list_all_within(client, policy, listing, max, bounds)
+                    .await
+                    .map(texts)?;
                 let n: u64 = items.iter().map(|i| i.len() as u64).sum();
                 let total = held.fetch_add(n, std::sync::atomic::Ordering::Relaxed) + n;
                 if total > budget {

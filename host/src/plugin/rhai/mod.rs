@@ -6,8 +6,10 @@
 //! stdout. Hooks get only pure helpers; cloners also get the host's HTTP functions.
 
 mod cloner;
+mod decl;
 mod helpers;
 mod hook;
+mod http;
 
 pub use cloner::RhaiCloner;
 pub use hook::RhaiHook;

@@ -27,7 +27,8 @@ const FLAGS: &[(&str, &str)] = &[
     ("target.params", "--target-param"),
 ];
 
-/// A message with each setting it names given as its flag.
+/// A message with each setting it names given as its flag (proved by the prune guards'
+/// tests in tests/it: `--allow-delete 1`, `--allow-empty`).
 pub(crate) fn say(message: &str) -> String {
     let mut out = message.to_string();
     for (setting, flag) in FLAGS {
@@ -48,17 +49,4 @@ pub(crate) fn stopped_by_plan(e: &anyhow::Error) -> bool {
         ferry::Error::kind_of(e),
         Some(ErrorKind::Plan | ErrorKind::Locked)
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn settings_become_flags_and_nothing_else_changes() {
-        assert_eq!(
-            say("prune would delete 3; give `prune.allow_delete` 3 (`prune` on)"),
-            "prune would delete 3; give --allow-delete 3 (--prune on)"
-        );
-    }
 }

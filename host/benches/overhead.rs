@@ -8,12 +8,12 @@
 #[path = "../tests/it/support/plugins.rs"]
 mod support;
 
-use ferry::plugin::CallContext;
 use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::rhai::{RhaiHook, RhaiLimits};
 use ferry::plugin::types::{HookContext, Resource};
 use ferry::plugin::wasm::WasmRuntime;
+use ferry::plugin::{Call, CallContext};
 use serde_json::json;
 use std::time::{Duration, Instant};
 
@@ -118,7 +118,9 @@ async fn main() {
     row(
         "WASM: fresh instance + list() returning one resource",
         measure(2000, || async {
-            well.list(Grant::offline(), &ctx, "well").await.unwrap();
+            well.list(Call::new(Grant::offline(), &ctx, "well"))
+                .await
+                .unwrap();
         })
         .await,
     );
@@ -162,14 +164,20 @@ async fn main() {
     println!("\n| runaway | limit | stopped after |\n|---|---|---|");
     let (_, _, spin) = hostile.cloner_for("spin").unwrap();
     let t = Instant::now();
-    let _ = spin.list(Grant::offline(), &ctx, "spin").await.unwrap_err();
+    let _ = spin
+        .list(Call::new(Grant::offline(), &ctx, "spin"))
+        .await
+        .unwrap_err();
     println!(
         "| WASM infinite loop | cpu-ms 300 | {} ms |",
         t.elapsed().as_millis()
     );
     let (_, _, hog) = hostile.cloner_for("hog").unwrap();
     let t = Instant::now();
-    let _ = hog.list(Grant::offline(), &ctx, "hog").await.unwrap_err();
+    let _ = hog
+        .list(Call::new(Grant::offline(), &ctx, "hog"))
+        .await
+        .unwrap_err();
     println!(
         "| WASM memory bomb | memory-mib 16 | {} ms |",
         t.elapsed().as_millis()

@@ -9,7 +9,7 @@ use super::progress::Progress;
 use crate::net::tape::Recorder;
 use crate::package::{self, Builder, CredentialNeeded, ExportNote, Line, Manifest};
 use crate::plugin::grant::Grant;
-use crate::plugin::{PluginError, Registry};
+use crate::plugin::{Call, PluginError, Registry};
 use crate::redact::Secrets;
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -82,7 +82,7 @@ pub async fn export(
                 .cloner_for(&it.source.kind)
                 .expect("registered kind");
             let note = cloner
-                .export(grant, ctx, &it.source.kind, &it.source.unpack())
+                .export(Call::new(grant, ctx, &it.source.kind), &it.source.unpack())
                 .await?;
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             let percent = (n * 100 / total.max(1)) as u8;

@@ -6,7 +6,7 @@
 use super::{Action, Edge, Item, OnConflict, Options, order, select};
 use crate::json::{self, text};
 use crate::plugin::grant::Grant;
-use crate::plugin::{CallContext, KindInfo, PluginError, RefBy, Registry, Resource, Stored};
+use crate::plugin::{Call, CallContext, KindInfo, PluginError, RefBy, Registry, Resource, Stored};
 use crate::transform::{Transformed, Verdict};
 use futures::{StreamExt, TryStreamExt};
 use serde_json::Value;
@@ -110,7 +110,7 @@ pub async fn read_selected(
         async move {
             let rows = match package {
                 Some(p) => p.listed(&name),
-                None => cloner.list(grant, &ctx, &name).await?,
+                None => cloner.list(Call::new(grant, &ctx, &name)).await?,
             };
             tracing::info!(kind = %name, count = rows.len(), "read the source");
             Ok::<_, PluginError>(rows)
@@ -637,7 +637,11 @@ async fn matching(
         }
         let found = futures::future::try_join_all(batches.iter_mut().map(|(kind, _, wanted)| {
             let cloner = registry.cloner_for(kind).expect("registered kind").2;
-            cloner.find_many(grant, ctx, kind, std::mem::take(wanted), opts.concurrency)
+            cloner.find_many(
+                Call::new(grant.clone(), ctx, kind),
+                std::mem::take(wanted),
+                opts.concurrency,
+            )
         }))
         .await?;
         for ((kind, none, _), found) in batches.into_iter().zip(found) {

@@ -10,7 +10,7 @@ use super::Item;
 use super::managed::{Managed, Record, RefRecord};
 use crate::json::{self, text};
 use crate::plugin::grant::Grant;
-use crate::plugin::{CallContext, GuestError, KindInfo, PluginError, RefBy, Registry};
+use crate::plugin::{Call, CallContext, GuestError, KindInfo, PluginError, RefBy, Registry};
 use serde::Serialize;
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -384,7 +384,7 @@ pub async fn run(
             let cloner = registry.cloner_for(&k.name).expect("registered kind").2;
             let r = &p.record;
             let (outcome, reason) = match cloner
-                .delete(grant.clone(), ctx, &r.kind, &r.resource())
+                .delete(Call::new(grant.clone(), ctx, &r.kind), &r.resource())
                 .await
             {
                 Ok(()) => (DeleteOutcome::Deleted, None),

@@ -6,53 +6,49 @@ use super::grant::Grant;
 use super::types::{CallContext, KindInfo, Resource, Stored};
 use std::sync::Arc;
 
+/// What every cloner call carries: what the plugin may reach (the grant), the run's options
+/// and the kind it is about.
+#[derive(Clone)]
+pub struct Call<'a> {
+    pub grant: Grant,
+    pub ctx: &'a CallContext,
+    pub kind: &'a str,
+}
+
+impl<'a> Call<'a> {
+    pub fn new(grant: Grant, ctx: &'a CallContext, kind: &'a str) -> Call<'a> {
+        Call { grant, ctx, kind }
+    }
+}
+
 /// The calls of the cloner contract, as a runtime answers them.
 #[async_trait::async_trait]
 pub trait ClonerCalls: Send + Sync {
     async fn kinds(&self) -> Result<Vec<KindInfo>, PluginError>;
-    async fn list(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-    ) -> Result<Vec<Stored>, PluginError>;
+    async fn list(&self, call: Call<'_>) -> Result<Vec<Stored>, PluginError>;
     async fn find(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: &Resource,
     ) -> Result<Option<Resource>, PluginError>;
     /// A batch lookup; `None` when the plugin has none for the kind (the default).
     async fn find_all(
         &self,
-        _grant: Grant,
-        _ctx: &CallContext,
-        _kind: &str,
+        _call: Call<'_>,
         _wanted: &[&Resource],
     ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
         Ok(None)
     }
-    async fn create(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        res: &Resource,
-    ) -> Result<Resource, PluginError>;
+    async fn create(&self, call: Call<'_>, res: &Resource) -> Result<Resource, PluginError>;
     async fn update(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
     ) -> Result<Resource, PluginError>;
     async fn copy_files(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         source: &Resource,
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError>;
@@ -60,30 +56,20 @@ pub trait ClonerCalls: Send + Sync {
     /// for runtimes and plugins that have no partial update.
     async fn update_fields(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
         _fields: &[String],
     ) -> Result<Resource, PluginError> {
-        self.update(grant, ctx, kind, target_id, res).await
+        self.update(call, target_id, res).await
     }
     /// Delete a target resource. Only called for kinds whose support says `deletes`.
-    async fn delete(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        target: &Resource,
-    ) -> Result<(), PluginError>;
+    async fn delete(&self, call: Call<'_>, target: &Resource) -> Result<(), PluginError>;
     /// Read from the source what a later write of `res` reads there (`ferry export`); the
     /// host records the answers. The default reads nothing (contracts before 1.3.0).
     async fn export(
         &self,
-        _grant: Grant,
-        _ctx: &CallContext,
-        _kind: &str,
+        _call: Call<'_>,
         _res: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
         Ok(serde_json::Value::Null)
@@ -102,27 +88,16 @@ impl Cloner {
         self.0.kinds().await
     }
 
-    pub async fn list(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-    ) -> Result<Vec<Stored>, PluginError> {
-        self.0.list(grant, ctx, kind).await
+    pub async fn list(&self, call: Call<'_>) -> Result<Vec<Stored>, PluginError> {
+        self.0.list(call).await
     }
 
     pub async fn find(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: &Resource,
     ) -> Result<Option<Stored>, PluginError> {
-        Ok(self
-            .0
-            .find(grant, ctx, kind, wanted)
-            .await?
-            .map(Resource::pack))
+        Ok(self.0.find(call, wanted).await?.map(Resource::pack))
     }
 
     /// Look up each `(index, wanted)` on the target: in one call when the plugin has a batch
@@ -130,9 +105,7 @@ impl Cloner {
     /// `concurrency` at a time. Answers carry the caller's index.
     pub async fn find_many(
         &self,
-        grant: &Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: Vec<(usize, Resource)>,
         concurrency: usize,
     ) -> Result<Vec<(usize, Option<Stored>)>, PluginError> {
@@ -141,46 +114,32 @@ impl Cloner {
             return Ok(vec![]);
         }
         let resources: Vec<&Resource> = wanted.iter().map(|(_, r)| r).collect();
-        if let Some(found) = self
-            .0
-            .find_all(grant.clone(), ctx, kind, &resources)
-            .await?
-        {
+        if let Some(found) = self.0.find_all(call.clone(), &resources).await? {
             return Ok(wanted.into_iter().map(|(i, _)| i).zip(found).collect());
         }
-        futures::stream::iter(wanted.into_iter().map(|(i, w)| async move {
-            self.find(grant.clone(), ctx, kind, &w)
-                .await
-                .map(|f| (i, f))
-        }))
+        let call = &call;
+        futures::stream::iter(
+            wanted
+                .into_iter()
+                .map(|(i, w)| async move { self.find(call.clone(), &w).await.map(|f| (i, f)) }),
+        )
         .buffer_unordered(concurrency.max(1))
         .try_collect()
         .await
     }
 
-    pub async fn create(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        res: &Resource,
-    ) -> Result<Stored, PluginError> {
-        self.0
-            .create(grant, ctx, kind, res)
-            .await
-            .map(Resource::pack)
+    pub async fn create(&self, call: Call<'_>, res: &Resource) -> Result<Stored, PluginError> {
+        self.0.create(call, res).await.map(Resource::pack)
     }
 
     pub async fn update(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
     ) -> Result<Stored, PluginError> {
         self.0
-            .update(grant, ctx, kind, target_id, res)
+            .update(call, target_id, res)
             .await
             .map(Resource::pack)
     }
@@ -188,47 +147,35 @@ impl Cloner {
     /// Update, writing only `fields` when the kind supports partial updates.
     pub async fn update_fields(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
         fields: &[String],
     ) -> Result<Stored, PluginError> {
         self.0
-            .update_fields(grant, ctx, kind, target_id, res, fields)
+            .update_fields(call, target_id, res, fields)
             .await
             .map(Resource::pack)
     }
 
-    pub async fn delete(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        target: &Resource,
-    ) -> Result<(), PluginError> {
-        self.0.delete(grant, ctx, kind, target).await
+    pub async fn delete(&self, call: Call<'_>, target: &Resource) -> Result<(), PluginError> {
+        self.0.delete(call, target).await
     }
 
     pub async fn copy_files(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         source: &Resource,
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
-        self.0.copy_files(grant, ctx, kind, source, target).await
+        self.0.copy_files(call, source, target).await
     }
 
     pub async fn export(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         res: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
-        self.0.export(grant, ctx, kind, res).await
+        self.0.export(call, res).await
     }
 }

@@ -14,7 +14,7 @@ pub mod stats;
 pub mod types;
 pub mod wasm;
 
-pub use cloner::Cloner;
+pub use cloner::{Call, Cloner};
 pub use registry::{PluginInfo, Registry};
 pub use types::{CallContext, GuestError, KindInfo, Packed, RefBy, Reference, Resource, Stored};
 

@@ -4,6 +4,7 @@
 
 use crate::support;
 use crate::support::TestServer;
+use ferry::plugin::Call;
 use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::rhai::{RhaiHook, RhaiLimits};
@@ -239,19 +240,19 @@ async fn a_rhai_cloner_speaks_the_same_contract() {
     assert_eq!(tags.len(), 60);
     assert_eq!(
         cloner
-            .find(grant.clone(), &c, "tag", &tags[3])
+            .find(Call::new(grant.clone(), &c, "tag"), &tags[3])
             .await
             .unwrap(),
         None
     );
     let created = cloner
-        .create(grant.clone(), &c, "tag", &tags[3])
+        .create(Call::new(grant.clone(), &c, "tag"), &tags[3])
         .await
         .unwrap();
     assert_eq!(created.key, "tag 003 é");
     assert_eq!(
         cloner
-            .find(grant.clone(), &c, "tag", &tags[3])
+            .find(Call::new(grant.clone(), &c, "tag"), &tags[3])
             .await
             .unwrap()
             .unwrap()
@@ -261,7 +262,7 @@ async fn a_rhai_cloner_speaks_the_same_contract() {
     assert_eq!(server.tag_names("prod"), vec!["tag 003 é"]);
     // Creating it again: the server refuses and the script's error names it.
     let e = cloner
-        .create(grant, &c, "tag", &tags[3])
+        .create(Call::new(grant, &c, "tag"), &tags[3])
         .await
         .unwrap_err()
         .to_string();
@@ -287,7 +288,7 @@ async fn a_rhai_cloner_cannot_write_the_source() {
     let (_, _, cloner) = registry.cloner_for("sneak").unwrap();
     let grant = Grant::online(server.client("dev", "prod"));
     let e = cloner
-        .list(grant, &CallContext::default(), "sneak")
+        .list(Call::new(grant, &CallContext::default(), "sneak"))
         .await
         .unwrap_err();
     assert!(matches!(e, PluginError::Violation { .. }), "{e:?}");
@@ -339,11 +340,11 @@ async fn a_rhai_cloner_sends_nothing_after_its_call_ends() {
     let registry = Registry::load(&runtime, &discovery).await.unwrap();
     let (_, _, cloner) = registry.cloner_for("runaway").unwrap();
     let e = cloner
-        .list(
+        .list(Call::new(
             Grant::online(server.client("dev", "prod")),
             &CallContext::default(),
             "runaway",
-        )
+        ))
         .await
         .unwrap_err();
     assert!(e.to_string().contains("wall-ms"), "{e}");

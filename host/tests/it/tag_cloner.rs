@@ -6,6 +6,7 @@
 
 use crate::support;
 use crate::support::TestServer;
+use ferry::plugin::Call;
 use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::wasm::WasmRuntime;
@@ -52,13 +53,13 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
     // Not on the target yet.
     assert_eq!(
         cloner
-            .find(grant.clone(), &ctx, "tag", &tags[7])
+            .find(Call::new(grant.clone(), &ctx, "tag"), &tags[7])
             .await
             .unwrap(),
         None
     );
     let created = cloner
-        .create(grant.clone(), &ctx, "tag", &tags[7])
+        .create(Call::new(grant.clone(), &ctx, "tag"), &tags[7])
         .await
         .unwrap();
     assert_eq!(created.key, "tag 007 é");
@@ -67,14 +68,14 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
 
     // Now it is found, by exact name only.
     let found = cloner
-        .find(grant.clone(), &ctx, "tag", &tags[7])
+        .find(Call::new(grant.clone(), &ctx, "tag"), &tags[7])
         .await
         .unwrap()
         .unwrap();
     assert_eq!(found.id, created.id);
     assert_eq!(
         cloner
-            .find(grant.clone(), &ctx, "tag", &tags[8])
+            .find(Call::new(grant.clone(), &ctx, "tag"), &tags[8])
             .await
             .unwrap(),
         None
@@ -84,7 +85,7 @@ async fn tag_cloner_lists_every_page_finds_and_creates() {
     let mut changed: Resource = tags[7].clone();
     changed.body["description"] = json!("changed on the source");
     cloner
-        .update(grant.clone(), &ctx, "tag", &created.id, &changed)
+        .update(Call::new(grant.clone(), &ctx, "tag"), &created.id, &changed)
         .await
         .unwrap();
     assert_eq!(
@@ -115,7 +116,7 @@ async fn a_rejected_create_is_an_invalid_error_naming_the_call() {
     let tags = support::listed(cloner, &grant, "tag").await;
     // The same name exists on prod: the server answers 400 with a DRF field error.
     let e = cloner
-        .create(grant, &CallContext::default(), "tag", &tags[0])
+        .create(Call::new(grant, &CallContext::default(), "tag"), &tags[0])
         .await
         .unwrap_err()
         .to_string();
@@ -145,7 +146,11 @@ async fn a_wrong_key_is_denied() {
     };
     let client = ferry::net::HttpClient::new(envs, &Default::default()).unwrap();
     let e = cloner
-        .list(Grant::online(client), &CallContext::default(), "tag")
+        .list(Call::new(
+            Grant::online(client),
+            &CallContext::default(),
+            "tag",
+        ))
         .await
         .unwrap_err()
         .to_string();
@@ -163,11 +168,11 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
     let tags = support::listed(cloner, &grant, "tag").await;
     let made = [
         cloner
-            .create(grant.clone(), &ctx, "tag", &tags[3])
+            .create(Call::new(grant.clone(), &ctx, "tag"), &tags[3])
             .await
             .unwrap(),
         cloner
-            .create(grant.clone(), &ctx, "tag", &tags[90])
+            .create(Call::new(grant.clone(), &ctx, "tag"), &tags[90])
             .await
             .unwrap(),
     ];
@@ -175,7 +180,7 @@ async fn the_bundled_cloner_looks_up_a_whole_kind_in_one_listing() {
 
     let wanted: Vec<(usize, Resource)> = tags.iter().cloned().enumerate().collect();
     let mut found = cloner
-        .find_many(&grant, &ctx, "tag", wanted, 8)
+        .find_many(Call::new(grant.clone(), &ctx, "tag"), wanted, 8)
         .await
         .unwrap();
     found.sort_by_key(|(i, _)| *i);
@@ -241,7 +246,7 @@ async fn older_contract(crate_name: &str, minor: u32) {
     let tags = support::listed(cloner, &grant, "tag").await;
     assert_eq!(tags.len(), 120);
     let made = cloner
-        .create(grant.clone(), &ctx, "tag", &tags[7])
+        .create(Call::new(grant.clone(), &ctx, "tag"), &tags[7])
         .await
         .unwrap();
     assert_eq!(server.tag_names("prod"), vec!["tag 007 é"]);
@@ -249,7 +254,7 @@ async fn older_contract(crate_name: &str, minor: u32) {
     let before = server.log().len();
     let wanted: Vec<(usize, Resource)> = tags[..10].iter().cloned().enumerate().collect();
     let found = cloner
-        .find_many(&grant, &ctx, "tag", wanted, 4)
+        .find_many(Call::new(grant.clone(), &ctx, "tag"), wanted, 4)
         .await
         .unwrap();
     assert_eq!(
@@ -265,13 +270,13 @@ async fn older_contract(crate_name: &str, minor: u32) {
     assert_eq!(lookups, if batch { 1 } else { 10 });
     let before = server.log().len();
     let note = cloner
-        .export(grant.clone(), &ctx, "tag", &tags[7])
+        .export(Call::new(grant.clone(), &ctx, "tag"), &tags[7])
         .await
         .unwrap();
     assert_eq!(note, serde_json::Value::Null);
     assert_eq!(server.log().len(), before, "export read something");
     let deleted = cloner
-        .delete(grant.clone(), &ctx, "tag", &made.unpack())
+        .delete(Call::new(grant.clone(), &ctx, "tag"), &made.unpack())
         .await;
     if minor < 2 {
         let err = deleted.unwrap_err().to_string();
@@ -282,7 +287,7 @@ async fn older_contract(crate_name: &str, minor: u32) {
         assert!(server.tag_names("prod").is_empty());
         // Gone already: not-found, which the host counts as deleted.
         let again = cloner
-            .delete(grant.clone(), &ctx, "tag", &made.unpack())
+            .delete(Call::new(grant.clone(), &ctx, "tag"), &made.unpack())
             .await
             .unwrap_err();
         assert!(

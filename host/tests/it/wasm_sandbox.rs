@@ -4,6 +4,7 @@
 
 use crate::support;
 use crate::support::TestServer;
+use ferry::plugin::Call;
 use ferry::plugin::grant::Grant;
 use ferry::plugin::registry::{Discovery, Registry};
 use ferry::plugin::wasm::WasmRuntime;
@@ -43,7 +44,7 @@ impl Setup {
     }
     async fn list(&self, kind: &str) -> Result<usize, PluginError> {
         self.cloner(kind)
-            .list(self.grant(), &CallContext::default(), kind)
+            .list(Call::new(self.grant(), &CallContext::default(), kind))
             .await
             .map(|v| v.len())
     }
@@ -236,7 +237,7 @@ async fn a_transfer_is_capped_by_the_runs_max_file_size_whatever_the_plugin_asks
     let grant = Grant::online(s.server.client_with("dev", "prod", &config));
     let got = s
         .cloner("gulp")
-        .list(grant, &CallContext::default(), "gulp")
+        .list(Call::new(grant, &CallContext::default(), "gulp"))
         .await
         .unwrap();
     assert!(got[0].key.contains("TooLarge("), "{:?}", got[0].key);
@@ -264,8 +265,11 @@ async fn interrupt_cancels_a_sleeping_plugin() {
     let grant = s.grant();
     let cancel = grant.cancel.clone();
     let cloner = s.cloner("idle");
-    let call =
-        tokio::spawn(async move { cloner.list(grant, &CallContext::default(), "idle").await });
+    let call = tokio::spawn(async move {
+        cloner
+            .list(Call::new(grant, &CallContext::default(), "idle"))
+            .await
+    });
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     cancel.cancel();
     let m = call.await.unwrap().unwrap_err().to_string();
@@ -292,7 +296,7 @@ async fn progress_reaches_the_runs_listener_capped_and_time_counts_into_the_run(
     let other = s.grant();
     assert_eq!(
         s.cloner("chatty")
-            .list(grant, &CallContext::default(), "chatty")
+            .list(Call::new(grant, &CallContext::default(), "chatty"))
             .await
             .unwrap()
             .len(),
@@ -315,7 +319,11 @@ async fn calls_without_a_grant_have_no_network() {
     let s = setup().await;
     let m = s
         .cloner("escape")
-        .list(Grant::offline(), &CallContext::default(), "escape")
+        .list(Call::new(
+            Grant::offline(),
+            &CallContext::default(),
+            "escape",
+        ))
         .await
         .unwrap_err()
         .to_string();

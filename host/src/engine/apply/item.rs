@@ -6,7 +6,7 @@ use crate::engine::outcome::{Done, INTERRUPTED, Outcome};
 use crate::engine::plan::{Plan, rewritten};
 use crate::engine::{Action, Options};
 use crate::plugin::grant::Grant;
-use crate::plugin::{CallContext, Registry, Resource, Stored};
+use crate::plugin::{Call, CallContext, Registry, Resource, Stored};
 use crate::redact::Secrets;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -114,23 +114,16 @@ pub(super) fn write(
         if matches!(action, Action::Create) {
             journal.started(&kind, &wanted.key);
         }
+        let call = Call::new(grant, &ctx, &kind);
         let result = match action {
-            Action::Create => create_once(&cloner, &grant, &ctx, &kind, &wanted)
+            Action::Create => create_once(&cloner, &call, &wanted)
                 .await
                 .map(|t| (Outcome::Created, t)),
             Action::Update => {
                 let id = target.as_ref().map(|t| t.id.clone()).unwrap_or_default();
                 match &fields {
-                    Some(f) => {
-                        cloner
-                            .update_fields(grant.clone(), &ctx, &kind, &id, &wanted, f)
-                            .await
-                    }
-                    None => {
-                        cloner
-                            .update(grant.clone(), &ctx, &kind, &id, &wanted)
-                            .await
-                    }
+                    Some(f) => cloner.update_fields(call.clone(), &id, &wanted, f).await,
+                    None => cloner.update(call.clone(), &id, &wanted).await,
                 }
                 .map(|t| (Outcome::Updated, t))
             }
@@ -148,7 +141,7 @@ pub(super) fn write(
         };
         let files = if has_files {
             let (source, made) = (source.unpack(), t.unpack());
-            Some(copy_files(&cloner, &grant, &ctx, &kind, (&source, &made), &secrets).await)
+            Some(copy_files(&cloner, &call, (&source, &made), &secrets).await)
         } else {
             None
         };
@@ -171,18 +164,13 @@ pub(super) fn write(
 /// lacks, so trying again is safe. The last report is the answer.
 async fn copy_files(
     cloner: &crate::plugin::Cloner,
-    grant: &Grant,
-    ctx: &CallContext,
-    kind: &str,
+    call: &Call<'_>,
     (source, made): (&Resource, &Resource),
     secrets: &Secrets,
 ) -> serde_json::Value {
     let mut attempt = 1;
     loop {
-        let report = match cloner
-            .copy_files(grant.clone(), ctx, kind, source, made)
-            .await
-        {
+        let report = match cloner.copy_files(call.clone(), source, made).await {
             Ok(report) => report,
             Err(e) => serde_json::json!({"failed": [{"error": secrets.mask(&e.to_string())}]}),
         };
@@ -210,24 +198,22 @@ fn backoff(attempt: u32) -> Duration {
 /// create: sharing, publishing...); not found, the create is tried again.
 async fn create_once(
     cloner: &crate::plugin::Cloner,
-    grant: &Grant,
-    ctx: &crate::plugin::CallContext,
-    kind: &str,
+    call: &Call<'_>,
     wanted: &Resource,
 ) -> Result<Stored, crate::plugin::PluginError> {
     let mut attempt = 1;
     loop {
-        let err = match cloner.create(grant.clone(), ctx, kind, wanted).await {
+        let err = match cloner.create(call.clone(), wanted).await {
             Ok(t) => return Ok(t),
             Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => e,
             Err(e) => return Err(e),
         };
-        tracing::info!(kind, key = %wanted.key, "create may have failed midway ({err}); looking it up before trying again");
+        tracing::info!(kind = call.kind, key = %wanted.key, "create may have failed midway ({err}); looking it up before trying again");
         tokio::time::sleep(backoff(attempt)).await;
         attempt += 1;
         // The lookup and the completion are reads and idempotent writes: retry them too.
         let found = loop {
-            match cloner.find(grant.clone(), ctx, kind, wanted).await {
+            match cloner.find(call.clone(), wanted).await {
                 Ok(f) => break f,
                 Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;
@@ -238,10 +224,7 @@ async fn create_once(
         };
         let Some(made) = found else { continue };
         loop {
-            match cloner
-                .update(grant.clone(), ctx, kind, &made.id, wanted)
-                .await
-            {
+            match cloner.update(call.clone(), &made.id, wanted).await {
                 Ok(t) => return Ok(t),
                 Err(e) if e.is_transient() && attempt < CREATE_ATTEMPTS => {
                     tokio::time::sleep(backoff(attempt)).await;

@@ -23,7 +23,7 @@ use super::http::{CallEnv, ENV, register_http};
 use super::{Budget, RhaiLimits, ScriptFailure, classify, engine, syntax_error};
 use crate::net::Policy;
 use crate::plugin::PluginError;
-use crate::plugin::cloner::ClonerCalls;
+use crate::plugin::cloner::{Call, ClonerCalls};
 use crate::plugin::grant::Grant;
 use crate::plugin::manifest::{Limits, Manifest};
 use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource, Stored};
@@ -246,12 +246,8 @@ impl ClonerCalls for RhaiCloner {
             .collect())
     }
 
-    async fn list(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-    ) -> Result<Vec<Stored>, PluginError> {
+    async fn list(&self, call: Call<'_>) -> Result<Vec<Stored>, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("list {kind}");
         let v = self
             .call(
@@ -271,11 +267,10 @@ impl ClonerCalls for RhaiCloner {
 
     async fn find(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: &Resource,
     ) -> Result<Option<Resource>, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("find {kind} {:?}", wanted.key);
         let arg = self.res_arg(&what, wanted)?;
         let v = self
@@ -293,13 +288,8 @@ impl ClonerCalls for RhaiCloner {
         }
     }
 
-    async fn create(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        res: &Resource,
-    ) -> Result<Resource, PluginError> {
+    async fn create(&self, call: Call<'_>, res: &Resource) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("create {kind} {:?}", res.key);
         let arg = self.res_arg(&what, res)?;
         let v = self
@@ -315,12 +305,11 @@ impl ClonerCalls for RhaiCloner {
 
     async fn update(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
     ) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("update {kind} {:?}", res.key);
         if !self
             .ast
@@ -349,19 +338,20 @@ impl ClonerCalls for RhaiCloner {
 
     async fn update_fields(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
         fields: &[String],
     ) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         if !self
             .ast
             .iter_functions()
             .any(|f| f.name == "update_fields" && f.params.len() == 5)
         {
-            return self.update(grant, ctx, kind, target_id, res).await;
+            return self
+                .update(Call::new(grant, ctx, kind), target_id, res)
+                .await;
         }
         let what = format!("update {kind} {:?}", res.key);
         let arg = self.res_arg(&what, res)?;
@@ -383,13 +373,8 @@ impl ClonerCalls for RhaiCloner {
         self.resource(&what, kind, &v)
     }
 
-    async fn delete(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        target: &Resource,
-    ) -> Result<(), PluginError> {
+    async fn delete(&self, call: Call<'_>, target: &Resource) -> Result<(), PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("delete {kind} {:?}", target.key);
         let arg = self.res_arg(&what, target)?;
         self.call(
@@ -404,12 +389,11 @@ impl ClonerCalls for RhaiCloner {
 
     async fn copy_files(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         source: &Resource,
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("copy-files {kind} {:?}", source.key);
         if !self
             .ast
@@ -434,11 +418,10 @@ impl ClonerCalls for RhaiCloner {
     /// is read beyond the listing.
     async fn export(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         res: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
+        let Call { grant, ctx, kind } = call;
         if !self
             .ast
             .iter_functions()

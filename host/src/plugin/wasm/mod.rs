@@ -12,10 +12,10 @@ pub mod v1_3;
 
 use crate::net::Policy;
 use crate::plugin::PluginError;
-use crate::plugin::cloner::ClonerCalls;
+use crate::plugin::cloner::{Call, ClonerCalls};
 use crate::plugin::grant::Grant;
 use crate::plugin::manifest::Limits;
-use crate::plugin::types::{CallContext, GuestError, KindInfo, Resource, Stored};
+use crate::plugin::types::{GuestError, KindInfo, Resource, Stored};
 use anyhow::Context;
 use cache::ComponentCache;
 use state::{HostState, LimitHit};
@@ -345,12 +345,8 @@ impl ClonerCalls for WasmCloner {
         Ok(kinds)
     }
 
-    async fn list(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-    ) -> Result<Vec<Stored>, PluginError> {
+    async fn list(&self, call: Call<'_>) -> Result<Vec<Stored>, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k) = (v1_3::context(ctx), kind.to_string());
         let out = call_cloner!(self, grant, &format!("list {kind}"), |g, s| g
             .call_list(s, &c, &k))?;
@@ -364,11 +360,10 @@ impl ClonerCalls for WasmCloner {
 
     async fn find(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: &Resource,
     ) -> Result<Option<Resource>, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k, w) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(wanted));
         let what = format!("find {kind} {:?}", wanted.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_find(s, &c, &k, &w))?;
@@ -384,11 +379,10 @@ impl ClonerCalls for WasmCloner {
     /// kind (every 1.0.0 plugin): the caller then calls `find` per resource.
     async fn find_all(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         wanted: &[&Resource],
     ) -> Result<Option<Vec<Option<Stored>>>, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k, w) = (
             v1_3::context(ctx),
             kind.to_string(),
@@ -429,13 +423,8 @@ impl ClonerCalls for WasmCloner {
             .map(Some)
     }
 
-    async fn create(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        res: &Resource,
-    ) -> Result<Resource, PluginError> {
+    async fn create(&self, call: Call<'_>, res: &Resource) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k, r) = (v1_3::context(ctx), kind.to_string(), v1_3::to_wit(res));
         let what = format!("create {kind} {:?}", res.key);
         let out = call_cloner!(self, grant, &what, |g, s| g.call_create(s, &c, &k, &r))?;
@@ -445,12 +434,11 @@ impl ClonerCalls for WasmCloner {
 
     async fn update(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
     ) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k, id, r) = (
             v1_3::context(ctx),
             kind.to_string(),
@@ -465,15 +453,16 @@ impl ClonerCalls for WasmCloner {
 
     async fn update_fields(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         target_id: &str,
         res: &Resource,
         fields: &[String],
     ) -> Result<Resource, PluginError> {
+        let Call { grant, ctx, kind } = call;
         if matches!(self.pre, Contract::V1_0(_) | Contract::V1_1(_)) {
-            return self.update(grant, ctx, kind, target_id, res).await;
+            return self
+                .update(Call::new(grant, ctx, kind), target_id, res)
+                .await;
         }
         let (c, k, id, r, f) = (
             v1_3::context(ctx),
@@ -489,13 +478,8 @@ impl ClonerCalls for WasmCloner {
         v1_3::from_wit(&self.name, r).map_err(|e| self.guest(what, e))
     }
 
-    async fn delete(
-        &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
-        target: &Resource,
-    ) -> Result<(), PluginError> {
+    async fn delete(&self, call: Call<'_>, target: &Resource) -> Result<(), PluginError> {
+        let Call { grant, ctx, kind } = call;
         let what = format!("delete {kind} {:?}", target.key);
         if matches!(self.pre, Contract::V1_0(_) | Contract::V1_1(_)) {
             return Err(self.guest(
@@ -512,11 +496,10 @@ impl ClonerCalls for WasmCloner {
 
     async fn export(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         res: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let Contract::V1_3(pre) = &self.pre else {
             return Ok(serde_json::Value::Null);
         };
@@ -534,12 +517,11 @@ impl ClonerCalls for WasmCloner {
 
     async fn copy_files(
         &self,
-        grant: Grant,
-        ctx: &CallContext,
-        kind: &str,
+        call: Call<'_>,
         source: &Resource,
         target: &Resource,
     ) -> Result<serde_json::Value, PluginError> {
+        let Call { grant, ctx, kind } = call;
         let (c, k, s_, t) = (
             v1_3::context(ctx),
             kind.to_string(),

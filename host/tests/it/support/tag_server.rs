@@ -373,7 +373,11 @@ pub(crate) async fn listed(
     kind: &str,
 ) -> Vec<ferry::plugin::Resource> {
     let stored = cloner
-        .list(grant.clone(), &Default::default(), kind)
+        .list(ferry::plugin::Call::new(
+            grant.clone(),
+            &Default::default(),
+            kind,
+        ))
         .await
         .unwrap();
     stored.iter().map(ferry::plugin::Stored::unpack).collect()

@@ -4,12 +4,8 @@
 
 use super::exit;
 use clap::{Args, Subcommand};
-use ferry::plugin::hook::Hook;
 use ferry::plugin::hooks::bundled_names;
-use ferry::plugin::registry::Registry;
 use ferry::plugin::types::{KindInfo, Resource};
-use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::cache::ComponentCache;
 use ferry::transform::{HookStep, Transformer, Verdict};
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -76,8 +72,8 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
         .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", args.input.display()))?;
     let input: Value = serde_json::from_str(&text)
         .map_err(|e| anyhow::anyhow!("{}: not JSON: {e}", args.input.display()))?;
-    let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
-    let hook = Hook::load(&args.hook, &std::env::current_dir()?, &runtime)?;
+    let host = ferry::Host::new()?;
+    let hook = host.hook(&args.hook, &std::env::current_dir()?)?;
 
     let (kind, id, key, body) = match input.get("body") {
         Some(body) => (
@@ -97,7 +93,7 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
             args.input.display()
         )
     })?;
-    let info = kind_info(&runtime, &kind, &args.key_fields).await;
+    let info = kind_info(&host, &kind, &args.key_fields).await;
     let key = key.unwrap_or_else(|| info.key_of(&body));
     let res = Resource::new(&kind, id.as_deref().unwrap_or(""), &key, body);
 
@@ -139,10 +135,9 @@ async fn test(args: TestArgs) -> anyhow::Result<u8> {
 }
 
 /// The kind's declaration from the bundled plugins, or one made of `--key-field`.
-async fn kind_info(runtime: &WasmRuntime, kind: &str, key_fields: &[String]) -> KindInfo {
+async fn kind_info(host: &ferry::Host, kind: &str, key_fields: &[String]) -> KindInfo {
     if key_fields.is_empty()
-        && let Ok(reg) =
-            Registry::load(runtime, &ferry::plugin::registry::Discovery::standard(&[])).await
+        && let Ok(reg) = host.registry(&ferry::Discovery::standard(&[])).await
         && let Some((k, _)) = reg.kinds().find(|(k, _)| k.name == kind)
     {
         return k.clone();

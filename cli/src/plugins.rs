@@ -2,9 +2,7 @@
 
 use clap::{Args, Subcommand, ValueEnum};
 use comfy_table::{Table, presets::UTF8_FULL_CONDENSED};
-use ferry::plugin::registry::{Discovery, Registry};
-use ferry::plugin::wasm::WasmRuntime;
-use ferry::plugin::wasm::cache::ComponentCache;
+use ferry::plugin::registry::Discovery;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
@@ -68,8 +66,9 @@ pub(crate) async fn run(cmd: PluginsCommand) -> anyhow::Result<u8> {
 }
 
 async fn list(args: ListArgs) -> anyhow::Result<u8> {
-    let runtime = WasmRuntime::new(ComponentCache::default_dir())?;
-    let registry = Registry::load(&runtime, &args.plugins.discovery()).await?;
+    let registry = ferry::Host::new()?
+        .registry(&args.plugins.discovery())
+        .await?;
     match args.output {
         Output::Json => {
             // Every plugin and every kind carries its platform; the plugin that declares a

@@ -105,7 +105,7 @@ impl Env {
 
 pub struct Session {
     _runtime: Arc<WasmRuntime>,
-    registry: Registry,
+    registry: Arc<Registry>,
     platform: Platform,
     grant: Grant,
     source: Env,
@@ -129,23 +129,36 @@ impl Session {
     /// that runs many opens them on one `Host`, which calls `open_on`).
     pub async fn open(settings: Settings) -> Result<Session, Error> {
         let runtime = WasmRuntime::new(ComponentCache::default_dir()).kind(ErrorKind::Plugin)?;
-        Session::open_on(Arc::new(runtime), settings).await
+        let registry = Registry::load(&runtime, &Session::discovery(&settings))
+            .await
+            .kind(ErrorKind::Plugin)?;
+        Session::open_with(Arc::new(runtime), Arc::new(registry), settings).await
     }
 
-    pub(crate) async fn open_on(
+    /// Where a session's plugins are found: the settings' places, for its platform only.
+    pub(crate) fn discovery(settings: &Settings) -> Discovery {
+        Discovery {
+            platform: Some(settings.platform.clone()),
+            ..settings.discovery.clone()
+        }
+    }
+
+    /// Open on a runtime and a registry loaded for `Session::discovery(&settings)`.
+    pub(crate) async fn open_with(
         runtime: Arc<WasmRuntime>,
+        registry: Arc<Registry>,
         settings: Settings,
     ) -> Result<Session, Error> {
-        Session::opening(runtime, settings)
+        Session::opening(runtime, registry, settings)
             .await
             .map_err(|e| Error::or(e, ErrorKind::Internal))
     }
 
-    async fn opening(runtime: Arc<WasmRuntime>, mut settings: Settings) -> anyhow::Result<Session> {
-        settings.discovery.platform = Some(settings.platform.clone());
-        let registry = Registry::load(&runtime, &settings.discovery)
-            .await
-            .kind(ErrorKind::Plugin)?;
+    async fn opening(
+        runtime: Arc<WasmRuntime>,
+        registry: Arc<Registry>,
+        mut settings: Settings,
+    ) -> anyhow::Result<Session> {
         let platform = registry
             .platform()
             .cloned()

@@ -202,6 +202,26 @@ impl Registry {
         Ok(registry)
     }
 
+    /// What `discovery` would find now, as text that changes when a plugin file or its
+    /// manifest changes (name, size, time): whether a registry loaded before is still true.
+    pub fn stamp(discovery: &Discovery) -> anyhow::Result<String> {
+        let mut out = String::new();
+        for path in &discovery.paths {
+            for file in plugin_files(path)? {
+                for f in [file.clone(), file.with_extension("toml")] {
+                    if let Ok(m) = std::fs::metadata(&f) {
+                        let at = m
+                            .modified()
+                            .ok()
+                            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+                        out += &format!("{}\t{}\t{at:?}\n", f.display(), m.len());
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
     fn assemble(
         plugins: Vec<(PluginInfo, Cloner)>,
         choice: &BTreeMap<String, String>,

@@ -3,6 +3,7 @@
 //! command is tested in `cli/tests/it`.
 
 mod hooks;
+mod host_registry;
 mod paging_bounds;
 mod redirects;
 mod rhai_sandbox;

@@ -11,7 +11,7 @@ use ferry::session::{Settings, Sides};
 use ferry::settings::{Overrides, SideOverrides};
 use std::path::PathBuf;
 
-pub use ferry::settings::defaults;
+pub use ferry::defaults;
 
 #[derive(Args, Debug, Clone, Default)]
 pub(crate) struct Endpoints {

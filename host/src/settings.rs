@@ -5,6 +5,7 @@
 //! `FERRY_SOURCE_PASSWORD` and their `TARGET` twins). What a side's parameters mean is the
 //! platform's: the session checks them against its `[connection]`.
 
+use crate::defaults;
 use crate::engine::prune::PruneOptions;
 use crate::engine::select::Selection;
 use crate::engine::{OnConflict, Options};
@@ -20,27 +21,6 @@ use crate::session::{EnvSpec, Settings, Sides};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
-
-/// Defaults, when neither an override nor the promotion file says.
-pub mod defaults {
-    /// the platform of a run that names none (every flag of Unstract's clone tool works)
-    pub const PLATFORM: &str = "unstract";
-    pub const MAX_IN_FLIGHT: u32 = 32;
-    pub const ATTEMPTS: u32 = 5;
-    pub const CONNECT_TIMEOUT: u64 = 10;
-    pub const REQUEST_TIMEOUT: u64 = 120;
-    /// Plugin calls in flight. A create is a chain of requests, one after another, so this
-    /// is about how many requests apply keeps in flight: as many calls as the host has
-    /// slots keeps the slots full. Requests per host stay under MAX_IN_FLIGHT whatever it is.
-    pub const CONCURRENCY: u16 = 32;
-    pub const MAX_FILE_SIZE: u64 = 25 << 20;
-    /// what one listing may hold, whatever its server says (a server that ignores paging
-    /// or lies about its count is stopped there)
-    pub const MAX_LIST_ITEMS: u64 = 1_000_000;
-    pub const MAX_LIST_BYTES: u64 = 2 << 30;
-    /// seconds a run waits while another holds its target's lock
-    pub const LOCK_WAIT: u64 = 600;
-}
 
 /// One side, as the front end gives it (`None`/empty: not given).
 #[derive(Debug, Clone, Default)]

@@ -59,19 +59,19 @@ pub struct Options {
 impl Default for Options {
     fn default() -> Self {
         Options {
-            concurrency: 8,
+            concurrency: crate::defaults::CONCURRENCY as usize,
             on_conflict: OnConflict::Adopt,
             on_conflict_kind: BTreeMap::new(),
             selection: select::Selection::default(),
             skip_files: false,
-            max_file_size: 25 << 20,
+            max_file_size: crate::defaults::MAX_FILE_SIZE,
             plugin_options: vec![],
             environment: vec![],
             transform: Arc::new(Transformer::default()),
             journal: Arc::new(journal::Journal::none()),
             managed: Arc::new(managed::Managed::none()),
             prune: prune::PruneOptions::default(),
-            lock_wait: std::time::Duration::from_secs(600),
+            lock_wait: std::time::Duration::from_secs(crate::defaults::LOCK_WAIT),
             from_package: None,
         }
     }

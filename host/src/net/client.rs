@@ -9,6 +9,7 @@ use super::policy::{self, Policy, Refusal};
 use super::retry::{RetryPolicy, Tried};
 use super::tape::Tape;
 use super::{Connection, Credential, Environments, Side};
+use crate::defaults;
 use futures::StreamExt;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, redirect};
@@ -30,7 +31,7 @@ pub struct ClientConfig {
     /// requests one plugin call's batch (`http.send-all`, `http.list-all-many`) sends at once
     pub batch: usize,
     /// what one `list-all` may hold
-    pub list: super::paging::ListBounds,
+    pub list: super::http::ListBounds,
     /// the largest file one transfer moves (`--max-file-size`), whatever a plugin asks
     pub max_file_size: u64,
 }
@@ -38,14 +39,15 @@ pub struct ClientConfig {
 impl Default for ClientConfig {
     fn default() -> Self {
         ClientConfig {
-            connect_timeout: Duration::from_secs(10),
-            request_timeout: Duration::from_secs(120),
+            connect_timeout: Duration::from_secs(defaults::CONNECT_TIMEOUT),
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT),
             retry: RetryPolicy::default(),
             rate_limit: None,
-            max_in_flight: 32,
-            batch: 8,
+            max_in_flight: defaults::MAX_IN_FLIGHT as usize,
+            // as a run's settings make it: one call's batch may fill the pipe
+            batch: defaults::MAX_IN_FLIGHT as usize,
             list: Default::default(),
-            max_file_size: crate::settings::defaults::MAX_FILE_SIZE,
+            max_file_size: defaults::MAX_FILE_SIZE,
         }
     }
 }
@@ -162,7 +164,7 @@ pub struct HttpClient {
     retry: RetryPolicy,
     batch: usize,
     max_in_flight: usize,
-    list: super::paging::ListBounds,
+    list: super::http::ListBounds,
     max_file_size: u64,
     /// a live source, or one recorded (export) or played back (restore): `net::tape`
     tape: Tape,
@@ -235,7 +237,7 @@ impl HttpClient {
     }
 
     /// What one list may hold.
-    pub fn list_bounds(&self) -> super::paging::ListBounds {
+    pub fn list_bounds(&self) -> super::http::ListBounds {
         self.list
     }
 

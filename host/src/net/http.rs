@@ -81,3 +81,39 @@ impl HttpError {
         )
     }
 }
+
+/// What one list may hold, whatever its server says (settings `max_list_items`,
+/// `max_list_bytes`): part of the client's configuration, read by paging.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ListBounds {
+    pub items: u64,
+    pub bytes: u64,
+    /// what sets `bytes`, for the error that names it
+    pub bytes_set_by: &'static str,
+}
+
+impl Default for ListBounds {
+    fn default() -> Self {
+        ListBounds {
+            items: crate::defaults::MAX_LIST_ITEMS,
+            bytes: crate::defaults::MAX_LIST_BYTES,
+            bytes_set_by: "`max_list_bytes`",
+        }
+    }
+}
+
+impl ListBounds {
+    /// The same, holding no more than `bytes`, which `set_by` names (a plugin's memory,
+    /// which a list is returned into).
+    pub fn within(self, bytes: u64, set_by: &'static str) -> ListBounds {
+        if bytes < self.bytes {
+            ListBounds {
+                bytes,
+                bytes_set_by: set_by,
+                ..self
+            }
+        } else {
+            self
+        }
+    }
+}

@@ -2,6 +2,7 @@
 
 use super::Side;
 use super::client::HttpClient;
+pub use super::http::ListBounds;
 use super::http::{HttpError, Request};
 use super::policy::Policy;
 use serde_json::Value;
@@ -39,42 +40,6 @@ const MAX_PAGES: usize = 100_000;
 /// Pages of a page-number list read at once, when `count` says how many there are: a
 /// count the pages have not borne out yet plans no more than this ahead.
 const PAGES_AHEAD: usize = 32;
-
-/// What one list may hold, whatever its server says: `--max-list-items` and
-/// `--max-list-bytes` (settings `max_list_items`, `max_list_bytes`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ListBounds {
-    pub items: u64,
-    pub bytes: u64,
-    /// what sets `bytes`, for the error that names it
-    pub bytes_set_by: &'static str,
-}
-
-impl Default for ListBounds {
-    fn default() -> Self {
-        ListBounds {
-            items: 1_000_000,
-            bytes: 2 << 30,
-            bytes_set_by: "`max_list_bytes`",
-        }
-    }
-}
-
-impl ListBounds {
-    /// The same, holding no more than `bytes`, which `set_by` names (a plugin's memory,
-    /// which a list is returned into).
-    pub fn within(self, bytes: u64, set_by: &'static str) -> ListBounds {
-        if bytes < self.bytes {
-            ListBounds {
-                bytes,
-                bytes_set_by: set_by,
-                ..self
-            }
-        } else {
-            self
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum ListError {

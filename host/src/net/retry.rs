@@ -22,7 +22,7 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            attempts: 5,
+            attempts: crate::defaults::ATTEMPTS,
             base: Duration::from_millis(200),
             max: Duration::from_secs(10),
             max_retry_after: Duration::from_secs(60),

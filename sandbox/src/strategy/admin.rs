@@ -12,7 +12,7 @@
 //! | `GET`/`PUT envs/{env}/jobs` | `{export_failed, import_failed}`: the next jobs fail |
 //! | `POST envs/{env}/expire-sessions` | every session of the environment expires now |
 
-use super::server::{Shared, error, json_reply};
+use super::shared::{Shared, error, json_reply};
 use super::store::{EnvData, JobFaults, Object};
 use crate::kit::faults::{Faults, OrgFaults};
 use axum::extract::Request;

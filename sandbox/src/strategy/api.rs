@@ -1,6 +1,6 @@
 //! Authentication, sessions, the server's status, projects and objects.
 
-use super::server::{Call, Shared, error, json_reply};
+use super::shared::{Call, Shared, error, json_reply};
 use super::store::{Session, new_id, types};
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -157,7 +157,7 @@ async fn login(shared: &Shared, call: Call) -> Response {
         header::SET_COOKIE,
         HeaderValue::from_str(&format!(
             "JSESSIONID={cookie}; Path=/{env}/{}; HttpOnly",
-            super::server::LIBRARY
+            super::shared::LIBRARY
         ))
         .unwrap(),
     );

@@ -4,9 +4,10 @@
 //! multipart `file` + `metadata`), delete. The compatibility pair (`versions`,
 //! `validations`) answers as the SDK expects.
 
-use super::duplication::{Duplication, Side, Status, export};
+use super::duplication::export;
 use super::package;
-use super::server::{Call, Shared, error, json_reply};
+use super::shared::{Call, Shared, error, json_reply};
+use super::store::{Duplication, Side, Status};
 use super::store::{EnvData, new_id};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};

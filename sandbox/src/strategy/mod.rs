@@ -17,13 +17,14 @@ pub mod jobs;
 pub mod package;
 pub mod seed;
 pub mod server;
+pub mod shared;
 pub mod store;
 
 use crate::kit::faults::{Faults, OrgFaults};
 use crate::kit::log::LogEntry;
 pub use seed::Seed;
 use serde::Serialize;
-use server::{Credentials, Shared};
+use shared::{Credentials, Shared};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock, RwLock};

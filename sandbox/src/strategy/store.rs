@@ -1,13 +1,13 @@
 //! What one emulated Strategy environment holds: its projects (with their objects), its
 //! configuration objects (users, user groups, security roles: environment-wide, as in
-//! Strategy's metadata), its sessions and its duplications; and how a package's contents are
-//! imported under the conflict rules.
+//! Strategy's metadata), its sessions and its duplications (each side's record and status);
+//! and how a package's contents are imported under the conflict rules.
 
-use super::duplication::Duplication;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::time::Instant;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
 
 /// Strategy's object types (`EnumDSSXMLObjectTypes`) that the emulator knows.
 pub mod types {
@@ -345,6 +345,176 @@ impl EnvData {
 /// A Strategy object id: 32 upper-case hex digits.
 pub fn new_id() -> String {
     format!("{:016X}{:016X}", fastrand::u64(..), fastrand::u64(..))
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    Exporting,
+    ExportSyncing,
+    Exported,
+    ExportFailed,
+    ImportSyncing,
+    Importing,
+    Completed,
+    ImportFailed,
+    Cancelling,
+    Cancelled,
+}
+
+impl Status {
+    pub fn name(self) -> String {
+        serde_json::to_value(self)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default()
+    }
+    /// Whether a cancel is accepted (the documented list).
+    pub fn cancellable(self) -> bool {
+        matches!(
+            self,
+            Status::Exporting | Status::ExportSyncing | Status::ImportSyncing | Status::Importing
+        )
+    }
+    pub fn is_running(self) -> bool {
+        self.cancellable() || self == Status::Cancelling
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Side {
+    Source,
+    Target,
+    Restore,
+}
+
+/// One environment's side of a duplication.
+pub struct Duplication {
+    pub id: String,
+    pub side: Side,
+    /// the request's `source`, `target` and `settings`, echoed in the record
+    pub source: Value,
+    pub target: Value,
+    pub settings: Value,
+    /// the environment (sandbox name) the source side runs in
+    pub source_env: String,
+    pub status: Status,
+    /// when it entered its status (a transition is dated when it happened, not when a
+    /// request first saw it: the records' times are the server's own)
+    pub since: Instant,
+    born: Instant,
+    pub progress: u8,
+    pub message: String,
+    pub created: SystemTime,
+    pub updated: SystemTime,
+    /// every status it has been in, in order (the dump shows them)
+    pub history: Vec<Status>,
+    /// source: what the export took; restore: what the package held
+    pub package: Option<Arc<Exported>>,
+    /// armed from the environment's job faults when the side started
+    pub fail: bool,
+    /// the target project an import made or filled
+    pub project_id: Option<String>,
+}
+
+impl Duplication {
+    pub fn new(id: &str, side: Side, body: &Value, source_env: &str, status: Status) -> Self {
+        let now = SystemTime::now();
+        let born = Instant::now();
+        Duplication {
+            id: id.to_string(),
+            side,
+            source: body["source"].clone(),
+            target: body["target"].clone(),
+            settings: body["settings"].clone(),
+            source_env: source_env.to_string(),
+            status,
+            since: born,
+            born,
+            progress: 0,
+            message: String::new(),
+            created: now,
+            updated: now,
+            history: vec![status],
+            package: None,
+            fail: false,
+            project_id: None,
+        }
+    }
+
+    /// Enter `status` at instant `at` (or update the progress of the current one).
+    pub(super) fn set(&mut self, status: Status, progress: u8, at: Instant) {
+        if status != self.status {
+            self.status = status;
+            self.since = at;
+            self.history.push(status);
+        }
+        self.progress = progress;
+        self.updated = self.created + at.saturating_duration_since(self.born);
+    }
+
+    /// Begin a cancel (the caller checked that it may).
+    pub fn cancel(&mut self, now: Instant) {
+        self.message = "Cancelled by the user.".into();
+        self.set(Status::Cancelling, self.progress, now);
+    }
+
+    /// The record as the REST API shows it.
+    pub fn record(&self) -> Value {
+        json!({
+            "id": self.id,
+            "source": with_creator(&self.source),
+            "target": with_creator(&self.target),
+            "createdDate": timestamp(self.created),
+            "lastUpdatedDate": timestamp(self.updated),
+            "status": self.status,
+            "progress": self.progress,
+            "message": self.message,
+            "settings": self.settings,
+        })
+    }
+}
+
+fn with_creator(side: &Value) -> Value {
+    let mut v = side.clone();
+    if let Some(o) = v.as_object_mut() {
+        o.insert(
+            "creator".into(),
+            json!({"id": "54F3D26011D2896560009A8E67019608", "name": "Administrator"}),
+        );
+    }
+    v
+}
+
+/// `2025-05-20T02:30:24.632+0000`, the form Strategy writes.
+pub fn timestamp(t: SystemTime) -> String {
+    let ms = t
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_millis() as i64;
+    let (days, rest) = (ms.div_euclid(86_400_000), ms.rem_euclid(86_400_000));
+    let (y, m, d) = civil(days);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}+0000",
+        rest / 3_600_000,
+        rest / 60_000 % 60,
+        rest / 1000 % 60,
+        rest % 1000
+    )
+}
+
+/// Days since 1970-01-01 as a civil date (Howard Hinnant's algorithm).
+fn civil(days: i64) -> (i64, i64, i64) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
 }
 
 #[cfg(test)]

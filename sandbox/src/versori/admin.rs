@@ -1,7 +1,7 @@
 //! The admin API (`/_admin/...`, `Authorization: Bearer <admin_key>`): `GET orgs`,
 //! `GET log[?org=NAME]`, `GET stats`, `GET orgs/{name}/dump`, `GET`/`PUT orgs/{name}/faults`.
 
-use super::server::{Shared, error, reply};
+use super::shared::{Shared, error, reply};
 use super::store::{Org, REDACTED};
 use crate::kit::faults::{Faults, OrgFaults};
 use axum::extract::Request;

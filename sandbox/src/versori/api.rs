@@ -3,7 +3,7 @@
 //! systems, connection templates, connections, the static user's variables, versions and
 //! deploy.
 
-use super::server::{error, reply};
+use super::shared::{error, reply};
 use super::store::*;
 use axum::http::{Method, StatusCode};
 use axum::response::{IntoResponse, Response};

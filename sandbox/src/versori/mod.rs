@@ -12,13 +12,14 @@ pub mod admin;
 pub mod api;
 pub mod seed;
 pub mod server;
+pub mod shared;
 pub mod store;
 
 use crate::kit::faults::{Faults, OrgFaults};
 use crate::kit::log::LogEntry;
 pub use seed::Seed;
 use serde::Serialize;
-use server::Shared;
+use shared::Shared;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};

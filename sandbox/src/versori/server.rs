@@ -3,49 +3,17 @@
 //! another organisation's), the organisation's faults, the request log, then `api`; the admin
 //! API under `{url}/_admin/`.
 
-use super::store::Org;
+use super::shared::{Shared, error};
 use super::{admin, api};
-use crate::kit::faults::{OrgFaults, Verdict};
-use crate::kit::log::RequestLog;
+use crate::kit::faults::Verdict;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::Arc;
 
 pub const PREFIX: &str = "api/v2";
-
-pub struct Shared {
-    pub admin_key: String,
-    /// organisations by id
-    pub orgs: Mutex<BTreeMap<String, Org>>,
-    pub faults: RwLock<BTreeMap<String, OrgFaults>>,
-    pub log: RequestLog,
-}
-
-impl Shared {
-    /// An organisation's id from its name.
-    pub fn org_id(&self, name: &str) -> Option<String> {
-        let orgs = self.orgs.lock().unwrap();
-        orgs.values().find(|o| o.name == name).map(|o| o.id.clone())
-    }
-}
-
-/// An error in Versori's shape: `{code, message, fields, details}` (codes are 6-digit
-/// strings: the status and a serial).
-pub fn error(status: StatusCode, message: &str, fields: Vec<Value>) -> Response {
-    let code = format!("{}000", status.as_u16());
-    (
-        status,
-        axum::Json(json!({"code": code, "message": message, "fields": fields, "details": ""})),
-    )
-        .into_response()
-}
-
-pub fn reply(status: StatusCode, v: Value) -> Response {
-    (status, axum::Json(v)).into_response()
-}
 
 pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let start = shared.log.now();

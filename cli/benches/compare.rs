@@ -17,7 +17,7 @@ mod reference;
 
 use measure::{Cost, measure};
 
-use ferry_sandbox::unstract::server::LogEntry;
+use ferry_sandbox::unstract::shared::LogEntry;
 use ferry_sandbox::unstract::{OrgSpec, Sandbox, Seed};
 use serde_json::Value;
 use std::collections::HashMap;

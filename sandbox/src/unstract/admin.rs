@@ -11,7 +11,7 @@
 //! | `GET /_admin/orgs/{org}/faults` | the org's faults |
 //! | `PUT /_admin/orgs/{org}/faults {latency_ms, jitter_ms, rate_limit, error_rate, drop_rate, slow_rate}` | set them (`{}` clears) |
 
-use super::server::{Org, Shared};
+use super::shared::{Org, Shared};
 use super::store::{OrgData, id_text};
 use super::{Seed, keys::OrgKeys, seed};
 use crate::kit::faults::{Faults, OrgFaults};
@@ -136,7 +136,7 @@ pub async fn handle(
                 (&Method::GET, "dump") => reply(StatusCode::OK, dump(&o.data.lock().unwrap())),
                 (&Method::GET, "stats") => {
                     let log = shared.log.entries();
-                    let mine: Vec<&super::server::LogEntry> =
+                    let mine: Vec<&super::shared::LogEntry> =
                         log.iter().filter(|l| l.org == o.name).collect();
                     let writes = mine
                         .iter()

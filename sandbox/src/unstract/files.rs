@@ -3,8 +3,7 @@
 //! file costs no memory; `POST prompt-studio/file/{tool}` takes a multipart `file` and creates
 //! the document.
 
-use super::api;
-use super::server::{Call, Org, Reply};
+use super::shared::{Call, Org, Reply};
 use super::store::{Blob, spec};
 use axum::body::{Body, Bytes};
 use axum::http::{Method, StatusCode};
@@ -186,7 +185,7 @@ async fn upload(org: &Org, call: Call, tool: &str) -> Reply {
         return Reply::invalid("file", "No file was submitted.");
     };
     let mut data = org.data.lock().unwrap();
-    let reply = api::create(
+    let reply = super::records::create(
         &mut data,
         &org.name,
         spec("document"),

@@ -10,15 +10,17 @@ pub mod admin;
 pub mod api;
 pub mod files;
 pub mod keys;
+pub mod records;
 pub mod seed;
 pub mod server;
+pub mod shared;
 pub mod store;
 pub mod studio;
 
 use crate::kit::faults::{Faults, OrgFaults};
 use keys::{OrgKeys, Tier};
 use serde::Serialize;
-use server::{LogEntry, Org, Shared};
+use shared::{LogEntry, Org, Shared};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, RwLock};

@@ -13,7 +13,7 @@
 //!   download, so they cost no memory).
 
 use super::Seed;
-use super::api::create;
+use super::records::create;
 use super::store::{Blob, OrgData, id_text, spec};
 use super::studio::publish;
 use serde_json::{Value, json};
@@ -21,7 +21,7 @@ use std::sync::Arc;
 
 fn mk(data: &mut OrgData, org: &str, kind: &str, body: Value) -> Value {
     match create(data, org, spec(kind), body.clone()) {
-        super::server::Reply::Json(s, v) if s.is_success() => {
+        super::shared::Reply::Json(s, v) if s.is_success() => {
             if kind == "group" {
                 // The create answer has no id; find the row.
                 return data
@@ -32,7 +32,7 @@ fn mk(data: &mut OrgData, org: &str, kind: &str, body: Value) -> Value {
             }
             v
         }
-        super::server::Reply::Json(_, e) => panic!("seed: creating {kind} {body}: {e}"),
+        super::shared::Reply::Json(_, e) => panic!("seed: creating {kind} {body}: {e}"),
         _ => panic!("seed: creating {kind}"),
     }
 }

@@ -1,8 +1,8 @@
 //! Prompt Studio's special endpoints: a tool's profiles (adapters by name), the project
 //! transfer (export blob and multipart import), prompt sync, and the registry export.
 
-use super::api::{create, page, stamp};
-use super::server::{Call, Org, Reply};
+use super::records::{create, page, stamp};
+use super::shared::{Call, Org, Reply};
 use super::store::{OrgData, id_text, spec};
 use axum::http::{Method, StatusCode};
 use serde_json::{Map, Value, json};

@@ -10,8 +10,8 @@
 //! fn update(ctx, kind, target_id, res) { ... }
 //! ```
 //!
-//! Besides the pure helpers, a cloner script gets the host's HTTP (`http.rs`), with the same rules as a
-//! WASM plugin (credentials added by the host, source read-only, two base URLs only):
+//! Besides the pure helpers, a cloner script gets the host's HTTP (`http.rs`), with the same
+//! rules as a WASM plugin (credentials added by the host, source read-only, two base URLs):
 //! `http_get(side, path [, query])`, `http_send(side, method, path, body)` (both answer
 //! `#{ status, body }`, the body parsed as JSON when it is JSON) and
 //! `list_all(side, path, query, paging)` with paging `"drf-next"`, `"none"`, `"none:FIELD"`

@@ -50,13 +50,37 @@ impl ApiError {
 }
 
 impl From<anyhow::Error> for ApiError {
+    /// A fault of the server's own: the log has the details (store paths, SQL), the client a
+    /// reference to find them by.
     fn from(e: anyhow::Error) -> ApiError {
-        tracing::error!("{e:#}");
+        let reference = format!("{:016x}", reference_number());
+        tracing::error!(reference, "{e:#}");
         ApiError::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
-            format!("{e:#}"),
+            format!("internal error; the server's log has it under reference {reference}"),
         )
+    }
+}
+
+/// A random reference for an internal error (no crate for one number).
+fn reference_number() -> u64 {
+    let mut b = [0u8; 8];
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+/// A job id from the path. A path that does not decode (`/v1/jobs/%FF`) is refused with the
+/// API's error shape, not axum's plain text.
+pub struct JobId(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for JobId {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Answer<JobId> {
+        Path::<String>::from_request_parts(parts, state)
+            .await
+            .map(|Path(id)| JobId(id))
+            .map_err(|e| ApiError::bad(format!("the job id in the path: {}", e.body_text())))
     }
 }
 
@@ -327,6 +351,9 @@ pub async fn create_job(
     Ok((StatusCode::CREATED, Json(s.submit(job)?)))
 }
 
+/// The largest `offset` of a listing: what the store's integers hold.
+const MAX_OFFSET: usize = i64::MAX as usize;
+
 /// Jobs, newest first.
 #[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
 pub async fn list_jobs(
@@ -348,10 +375,14 @@ pub async fn list_jobs(
                 .ok_or_else(|| ApiError::bad(format!("status {name:?} is not a job status")))?,
         );
     }
+    let offset = q.offset.unwrap_or(0);
+    if offset > MAX_OFFSET {
+        return Err(ApiError::bad(format!("offset: at most {MAX_OFFSET}")));
+    }
     let (jobs, total) = s.store.list(
         &statuses,
         q.mode.map(Mode::name),
-        q.offset.unwrap_or(0),
+        offset,
         q.limit.unwrap_or(50).min(500),
     )?;
     Ok(Json(JobList { jobs, total }))
@@ -365,11 +396,7 @@ fn job_of(s: &Server, id: &str) -> Answer<Job> {
 
 /// A job.
 #[utoipa::path(get, path = "/v1/jobs/{id}", responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
-pub async fn get_job(
-    State(s): Shared,
-    _caller: Caller,
-    Path(id): Path<String>,
-) -> Answer<Json<Job>> {
+pub async fn get_job(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Json<Job>> {
     Ok(Json(job_of(&s, &id)?))
 }
 
@@ -379,7 +406,7 @@ pub async fn get_job(
 pub async fn cancel_job(
     State(s): Shared,
     caller: Caller,
-    Path(id): Path<String>,
+    JobId(id): JobId,
 ) -> Answer<(StatusCode, Json<Job>)> {
     caller.may(Role::Operator, "cancelling a job")?;
     let job = job_of(&s, &id)?;
@@ -396,11 +423,7 @@ pub async fn cancel_job(
 /// Delete a finished job, its log, report and package.
 #[utoipa::path(delete, path = "/v1/jobs/{id}",
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
-pub async fn delete_job(
-    State(s): Shared,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Answer<StatusCode> {
+pub async fn delete_job(State(s): Shared, caller: Caller, JobId(id): JobId) -> Answer<StatusCode> {
     caller.may(Role::Admin, "deleting a job")?;
     let job = job_of(&s, &id)?;
     if !job.status.finished() {
@@ -434,21 +457,13 @@ fn doc(s: &Server, id: &str, what: Doc, name: &str) -> Answer<Response> {
 /// The job's plan (the JSON report of a plan: what would be created, updated, adopted, and
 /// the rewrites).
 #[utoipa::path(get, path = "/v1/jobs/{id}/plan", responses((status = 200, description = "the plan's JSON report"), (status = 404, body = ErrorBody)))]
-pub async fn job_plan(
-    State(s): Shared,
-    _caller: Caller,
-    Path(id): Path<String>,
-) -> Answer<Response> {
+pub async fn job_plan(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     doc(&s, &id, Doc::Plan, "plan")
 }
 
 /// The job's JSON report, once it finished (an export's: what its package holds).
 #[utoipa::path(get, path = "/v1/jobs/{id}/report", responses((status = 200, description = "the JSON report"), (status = 404, body = ErrorBody)))]
-pub async fn job_report(
-    State(s): Shared,
-    _caller: Caller,
-    Path(id): Path<String>,
-) -> Answer<Response> {
+pub async fn job_report(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     doc(&s, &id, Doc::Report, "report")
 }
 
@@ -457,7 +472,7 @@ pub async fn job_report(
 pub async fn job_log(
     State(s): Shared,
     _caller: Caller,
-    Path(id): Path<String>,
+    JobId(id): JobId,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Answer<Json<LogLines>> {
     let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
@@ -474,7 +489,7 @@ pub async fn job_log(
 pub async fn job_events(
     State(s): Shared,
     _caller: Caller,
-    Path(id): Path<String>,
+    JobId(id): JobId,
 ) -> Answer<Sse<impl Stream<Item = Result<SseEvent, std::convert::Infallible>>>> {
     // Subscribe before reading the record: no change falls between the two.
     let rx = s.events.subscribe();
@@ -531,11 +546,7 @@ pub async fn job_events(
 /// An export job's package, streamed.
 #[utoipa::path(get, path = "/v1/jobs/{id}/package",
     responses((status = 200, description = "the package (application/octet-stream)"), (status = 404, body = ErrorBody)))]
-pub async fn job_package(
-    State(s): Shared,
-    _caller: Caller,
-    Path(id): Path<String>,
-) -> Answer<Response> {
+pub async fn job_package(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     let job = job_of(&s, &id)?;
     if job.mode != Mode::Export {
         return Err(ApiError::not_found(&format!(

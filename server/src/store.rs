@@ -123,13 +123,22 @@ impl Store {
                 |r| r.get(0),
             )
             .map_err(sql)?;
+        // The page's bounds are bound as parameters, never pasted into the SQL.
+        let (limit_at, offset_at) = (names.len() + 1, names.len() + 2);
         let mut st = db
             .prepare(&format!(
-                "SELECT record FROM jobs {filter} ORDER BY id DESC LIMIT {limit} OFFSET {offset}"
+                "SELECT record FROM jobs {filter} ORDER BY id DESC LIMIT ?{limit_at} OFFSET ?{offset_at}"
             ))
             .map_err(sql)?;
+        let mut values: Vec<rusqlite::types::Value> = names
+            .iter()
+            .map(|n| rusqlite::types::Value::Text(n.to_string()))
+            .collect();
+        let as_i64 = |n: usize| i64::try_from(n).unwrap_or(i64::MAX);
+        values.push(rusqlite::types::Value::Integer(as_i64(limit)));
+        values.push(rusqlite::types::Value::Integer(as_i64(offset)));
         let jobs = st
-            .query_map(rusqlite::params_from_iter(&names), |r| {
+            .query_map(rusqlite::params_from_iter(&values), |r| {
                 r.get::<_, String>(0)
             })
             .map_err(sql)?

@@ -24,3 +24,15 @@ pub async fn style() -> impl IntoResponse {
         include_str!("../assets/style.css"),
     )
 }
+
+/// The tab's icon: a ferry's hull on water, as SVG (also at `/favicon.ico`, where browsers
+/// look first).
+pub async fn favicon() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "image/svg+xml"),
+            (header::CACHE_CONTROL, "max-age=86400"),
+        ],
+        include_str!("../assets/favicon.svg"),
+    )
+}

@@ -29,6 +29,8 @@ pub fn router(server: Arc<runner::Server>) -> Router {
         .route("/", get(dashboard::index))
         .route("/app.js", get(dashboard::script))
         .route("/style.css", get(dashboard::style))
+        .route("/favicon.svg", get(dashboard::favicon))
+        .route("/favicon.ico", get(dashboard::favicon))
         .route("/v1/openapi.json", get(api::openapi))
         .route("/v1/whoami", get(api::whoami))
         .route("/v1/promotions", get(api::promotions))
@@ -55,7 +57,28 @@ pub fn router(server: Arc<runner::Server>) -> Router {
             )
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(server)
+}
+
+/// On every answer: no script, style or frame from elsewhere, the dashboard never in a
+/// frame, no guessing of content types, no URL (job ids) sent to other sites.
+async fn security_headers(mut r: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    r
 }
 
 /// Serve until `stop` resolves: recover the store's unfinished jobs, start the scheduler,

@@ -75,6 +75,54 @@ async fn the_api_runs_jobs_end_to_end() {
         401,
         "a hash is not a token"
     );
+    // Bad input is answered in the API's error shape, never a 500 or plain text.
+    let e = srv
+        .expect(
+            "GET",
+            "/v1/jobs?offset=9223372036854775808",
+            VIEWER,
+            None,
+            400,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "bad_request", "{e}");
+    srv.expect(
+        "GET",
+        "/v1/jobs?offset=9223372036854775807",
+        VIEWER,
+        None,
+        200,
+    )
+    .await;
+    let e = srv.expect("GET", "/v1/jobs/%FF", VIEWER, None, 400).await;
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("job id"),
+        "{e}"
+    );
+    // Every answer carries the security headers, an error's too; the dashboard has an icon.
+    for (path, token, status) in [
+        ("/", None, 200),
+        ("/v1/jobs", None, 401),
+        ("/v1/jobs", Some(VIEWER), 200),
+        ("/favicon.ico", None, 200),
+    ] {
+        let mut r = reqwest::Client::new().get(format!("{}{path}", srv.url));
+        if let Some(t) = token {
+            r = r.bearer_auth(t);
+        }
+        let resp = r.send().await.unwrap();
+        assert_eq!(resp.status().as_u16(), status, "{path}");
+        let h = resp.headers();
+        assert_eq!(
+            h["content-security-policy"], "default-src 'self'; frame-ancestors 'none'",
+            "{path}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert_eq!(h["referrer-policy"], "no-referrer", "{path}");
+        if path == "/favicon.ico" {
+            assert_eq!(h["content-type"], "image/svg+xml");
+        }
+    }
     let who = srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
     assert_eq!(who, json!({"name": "viewer", "role": "viewer"}));
     let e = srv

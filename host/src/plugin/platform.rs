@@ -164,7 +164,7 @@ impl ConnectionSpec {
                 Given::Alias { name, at } => self.param_of(name).ok_or_else(|| {
                     anyhow::anyhow!(
                         "{at}: {side} {name:?} is neither a setting nor a short form the platform declares ({})",
-                        self.alias_list()
+                        declared(self.param_aliases())
                     )
                 })?,
             };
@@ -222,18 +222,12 @@ impl ConnectionSpec {
             .map(|(n, _)| n.clone())
     }
 
-    /// The short forms, for an error.
-    fn alias_list(&self) -> String {
-        let all: Vec<String> = self
-            .params
+    /// The parameters' short forms, as errors list them: `org for params.org`.
+    fn param_aliases(&self) -> Vec<String> {
+        self.params
             .iter()
             .flat_map(|(n, p)| p.aliases.iter().map(move |a| format!("{a} for params.{n}")))
-            .collect();
-        if all.is_empty() {
-            "it declares none".into()
-        } else {
-            format!("it declares {}", all.join(", "))
-        }
+            .collect()
     }
 
     /// The environment's base URL.
@@ -252,6 +246,15 @@ impl ConnectionSpec {
             .iter()
             .map(|(k, v)| (k.clone(), render(v, url, params, false)))
             .collect()
+    }
+}
+
+/// Short forms listed for an error: `it declares org for params.org, ...`.
+fn declared(all: Vec<String>) -> String {
+    if all.is_empty() {
+        "it declares none".into()
+    } else {
+        format!("it declares {}", all.join(", "))
     }
 }
 
@@ -411,17 +414,11 @@ impl Platform {
                             .map(move |a| format!("{a} for options.{n}"))
                     })
                     .collect();
-                all.extend(self.connection.params.iter().flat_map(|(n, p)| {
-                    p.aliases.iter().map(move |a| format!("{a} for params.{n}"))
-                }));
+                all.extend(self.connection.param_aliases());
                 anyhow::bail!(
                     "{at}: {alias:?} is neither a setting nor a short form platform {} declares ({})",
                     self.name,
-                    if all.is_empty() {
-                        "it declares none".to_string()
-                    } else {
-                        format!("it declares {}", all.join(", "))
-                    }
+                    declared(all)
                 );
             }
         }

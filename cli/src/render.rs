@@ -8,6 +8,19 @@ use ferry::engine::report::{ItemAction, ItemOutcome, ItemReport, KindStats, Repo
 /// Resources whose rewrites the table output lists (all of them are in the JSON report).
 const REWRITES_SHOWN: usize = 200;
 
+/// One line of the table: a kind's (or the total's) counts, and a time in seconds.
+fn row(name: &str, s: &KindStats, ms: u64) -> [String; 7] {
+    [
+        name.to_string(),
+        s.created.to_string(),
+        s.adopted.to_string(),
+        s.updated.to_string(),
+        s.skipped.to_string(),
+        s.failed.to_string(),
+        format!("{:.1}s", ms as f64 / 1000.0),
+    ]
+}
+
 /// The table for people, with the reasons of skips and failures below it.
 pub(crate) fn report(r: &Report) -> String {
     let mut t = Table::new();
@@ -22,30 +35,14 @@ pub(crate) fn report(r: &Report) -> String {
     t.load_preset(UTF8_FULL_CONDENSED).set_header(header);
     let mut total = KindStats::default();
     for (kind, s) in &r.kinds {
-        t.add_row([
-            kind.clone(),
-            s.created.to_string(),
-            s.adopted.to_string(),
-            s.updated.to_string(),
-            s.skipped.to_string(),
-            s.failed.to_string(),
-            format!("{:.1}s", s.work_ms as f64 / 1000.0),
-        ]);
+        t.add_row(row(kind, s, s.work_ms));
         total.created += s.created;
         total.adopted += s.adopted;
         total.updated += s.updated;
         total.skipped += s.skipped;
         total.failed += s.failed;
     }
-    t.add_row([
-        "TOTAL".to_string(),
-        total.created.to_string(),
-        total.adopted.to_string(),
-        total.updated.to_string(),
-        total.skipped.to_string(),
-        total.failed.to_string(),
-        format!("{:.1}s", r.duration_ms as f64 / 1000.0),
-    ]);
+    t.add_row(row("TOTAL", &total, r.duration_ms));
     let mut out = format!(
         "{} → {}{}\n{t}\n",
         r.source,

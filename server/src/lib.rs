@@ -42,19 +42,9 @@ pub fn router(server: Arc<runner::Server>) -> Router {
         .route("/v1/jobs/{id}/log", get(api::job_log))
         .route("/v1/jobs/{id}/events", get(api::job_events))
         .route("/v1/jobs/{id}/package", get(api::job_package))
-        .fallback(|| async {
-            api::ApiError::new(
-                axum::http::StatusCode::NOT_FOUND,
-                "not_found",
-                "no such route",
-            )
-        })
-        .method_not_allowed_fallback(|| async {
-            api::ApiError::new(
-                axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                "bad_request",
-                "this route does not take that method",
-            )
+        .fallback(|| async { api::ApiError::not_found("such route") })
+        .method_not_allowed_fallback(|method: axum::http::Method| async move {
+            api::ApiError::method_not_allowed(&method)
         })
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
         .layer(axum::middleware::map_response(security_headers))

@@ -393,9 +393,19 @@ impl Server {
             Mode::Plan | Mode::Clone => Sides::Live,
             Mode::Export => Sides::Export,
             Mode::Restore => {
+                // The messages name the export job, never the server's path.
                 let from = job.from_export.as_deref().unwrap_or_default();
-                let package = Package::open(&self.package_path(from), &Default::default())
-                    .map_err(|e| anyhow::anyhow!("export job {from}'s package: {e}"))?;
+                let path = self.package_path(from);
+                if !path.exists() {
+                    anyhow::bail!(
+                        "export job {from}'s package is gone (the job was deleted): \
+                         export again and restore from the new job"
+                    );
+                }
+                let package = Package::open(&path, &Default::default()).map_err(|e| {
+                    let why = e.to_string().replace(&path.display().to_string(), "it");
+                    anyhow::anyhow!("export job {from}'s package cannot be read: {why}")
+                })?;
                 Sides::FromPackage(Arc::new(package))
             }
         };

@@ -17,6 +17,7 @@ mod rhai_cloner;
 mod sandbox;
 mod serve;
 mod serve_browser;
+mod serve_contract;
 mod serve_strategy;
 mod support;
 mod target_lock;

@@ -156,14 +156,52 @@ async fn the_api_runs_jobs_end_to_end() {
             .contains("dev-to-t0"),
         "{e}"
     );
-    srv.expect(
-        "POST",
-        "/v1/jobs",
-        OPERATOR,
-        Some(json!({"promotion": "dev-to-t0", "mode": "merge"})),
-        422,
-    )
-    .await;
+    // Each rejection has its own code: a body of the wrong shape, type or size.
+    let e = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "dev-to-t0", "mode": "merge"})),
+            422,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "unprocessable");
+    let resp = reqwest::Client::new()
+        .post(format!("{}/v1/jobs", srv.url))
+        .bearer_auth(OPERATOR)
+        .body("promotion=dev-to-t0")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 415);
+    let e: serde_json::Value = resp.json().await.unwrap();
+    assert_eq!(e["error"]["code"], "unsupported_media_type");
+    // A restore's package must name a job: 404 for none.
+    let e = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "dev-to-t0", "mode": "restore", "package": "01NOSUCHJOB"})),
+            404,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "not_found");
+    // Query values past the document's bounds are refused, naming the parameter.
+    for (query, name) in [
+        ("limit=501", "limit"),
+        ("status=", "status"),
+        ("status=queued,,failed", "status"),
+    ] {
+        let e = srv
+            .expect("GET", &format!("/v1/jobs?{query}"), VIEWER, None, 400)
+            .await;
+        assert!(
+            e["error"]["message"].as_str().unwrap().starts_with(name),
+            "{query}: {e}"
+        );
+    }
     srv.expect(
         "POST",
         "/v1/jobs",
@@ -173,12 +211,11 @@ async fn the_api_runs_jobs_end_to_end() {
     )
     .await;
     let big = json!({"promotion": "x".repeat(100_000), "mode": "clone"});
-    assert_eq!(
-        srv.call("POST", "/v1/jobs", Some(OPERATOR), Some(big))
-            .await
-            .0,
-        413
-    );
+    let (status, body) = srv
+        .call("POST", "/v1/jobs", Some(OPERATOR), Some(big))
+        .await;
+    assert_eq!(status, 413);
+    assert!(body.contains("payload_too_large"), "{body}");
     assert_eq!(
         srv.expect("GET", "/v1/jobs", VIEWER, None, 200).await["total"],
         0
@@ -371,6 +408,10 @@ async fn the_api_runs_jobs_end_to_end() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 200);
+    assert_eq!(
+        resp.headers()["content-disposition"],
+        format!("attachment; filename=\"dev-to-t2-{xid}.ferrypkg\"")
+    );
     let package = resp.bytes().await.unwrap();
     assert_eq!(&package[..4], &[0x28, 0xb5, 0x2f, 0xfd], "a zstd frame");
     let r = srv
@@ -382,6 +423,18 @@ async fn the_api_runs_jobs_end_to_end() {
             201,
         )
         .await;
+    // The export may not go while a restore reads its package.
+    let e = srv
+        .expect("DELETE", &format!("/v1/jobs/{xid}"), ADMIN, None, 409)
+        .await;
+    assert_eq!(e["error"]["code"], "in_use", "{e}");
+    assert!(
+        e["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains(r["id"].as_str().unwrap()),
+        "names the restore: {e}"
+    );
     let r = srv
         .wait(r["id"].as_str().unwrap(), Duration::from_secs(120))
         .await;
@@ -402,10 +455,21 @@ async fn the_api_runs_jobs_end_to_end() {
         "{rr}"
     );
     assert_eq!(
-        srv.expect("GET", &format!("/v1/jobs/{id}/package"), VIEWER, None, 404)
+        srv.expect("GET", &format!("/v1/jobs/{id}/package"), VIEWER, None, 409)
             .await["error"]["code"],
-        "not_found"
+        "not_ready"
     );
+    // A clone job is no package to restore from.
+    let e = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "dev-to-t2", "mode": "restore", "package": id})),
+            409,
+        )
+        .await;
+    assert_eq!(e["error"]["code"], "package_unusable", "{e}");
 
     // List, filter, page.
     let list = srv
@@ -457,7 +521,7 @@ async fn the_api_runs_jobs_end_to_end() {
     );
     assert_eq!(
         srv.expect("PUT", "/v1/jobs", OPERATOR, None, 405).await["error"]["code"],
-        "bad_request"
+        "method_not_allowed"
     );
     answers.push(list.to_string());
     answers.push(
@@ -476,6 +540,40 @@ async fn the_api_runs_jobs_end_to_end() {
         .await;
     srv.expect("GET", &format!("/v1/jobs/{pid}"), VIEWER, None, 404)
         .await;
+    // A restore whose package went from under the server names the export job, not a path.
+    let x2 = srv.start_job("dev-to-t2", "export").await;
+    let x2 = srv
+        .wait(x2["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    let x2 = x2["id"].as_str().unwrap();
+    std::fs::remove_file(dir.path().join("packages").join(format!("{x2}.ferry"))).unwrap();
+    let gone = srv
+        .expect(
+            "POST",
+            "/v1/jobs",
+            OPERATOR,
+            Some(json!({"promotion": "dev-to-t2", "mode": "restore", "package": x2})),
+            201,
+        )
+        .await;
+    let gone = srv
+        .wait(gone["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(gone["status"], "failed", "{gone}");
+    let m = gone["message"].as_str().unwrap();
+    assert!(
+        m.contains(&format!("export job {x2}'s package is gone")),
+        "{m}"
+    );
+    assert!(!m.contains("packages"), "no server path: {m}");
+    srv.expect(
+        "DELETE",
+        &format!("/v1/jobs/{}", gone["id"].as_str().unwrap()),
+        ADMIN,
+        None,
+        204,
+    )
+    .await;
     srv.expect("DELETE", &format!("/v1/jobs/{xid}"), ADMIN, None, 204)
         .await;
     assert!(

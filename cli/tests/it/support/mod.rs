@@ -6,6 +6,9 @@
 #[allow(dead_code)]
 #[path = "../../../../host/tests/it/support/plugins.rs"]
 mod plugins;
+// The Python judges (one copy of how their virtualenvs are made).
+#[path = "../../../../sandbox/tests/it/support/reference.rs"]
+pub(crate) mod reference;
 pub(crate) mod serve;
 pub(crate) mod system;
 // A child's peak memory, as the benchmarks measure it.

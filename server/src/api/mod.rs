@@ -3,13 +3,19 @@
 //! `{"error": {"code", "message"}}`; a request without a known token gets 401, a role that
 //! may not gets 403.
 
+mod doc;
+mod error;
+
+pub use doc::document;
+pub use error::{Answer, ApiError, ErrorBody, ErrorCode, ErrorDetail};
+
 use crate::auth::Role;
 use crate::job::{Job, Line, Mode, Progress, Status, now};
 use crate::runner::{Event, Server};
 use crate::store::Doc;
 use axum::Json;
 use axum::body::Body;
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{JsonRejection, QueryRejection};
 use axum::extract::{FromRequestParts, Path, Query, State};
 use axum::http::{StatusCode, header, request::Parts};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
@@ -18,57 +24,9 @@ use futures::Stream;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use tokio::sync::broadcast::error::RecvError;
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 type Shared = State<Arc<Server>>;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorBody {
-    pub error: ErrorDetail,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ErrorDetail {
-    /// `unauthorized`, `forbidden`, `not_found`, `bad_request`, `finished`, `not_finished`,
-    /// `not_ready`, `internal`
-    pub code: String,
-    pub message: String,
-}
-
-pub struct ApiError(StatusCode, &'static str, String);
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError(status, code, message.into())
-    }
-    fn not_found(what: &str) -> ApiError {
-        ApiError::new(StatusCode::NOT_FOUND, "not_found", format!("no {what}"))
-    }
-    fn bad(message: impl Into<String>) -> ApiError {
-        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
-    }
-}
-
-impl From<anyhow::Error> for ApiError {
-    /// A fault of the server's own: the log has the details (store paths, SQL), the client a
-    /// reference to find them by.
-    fn from(e: anyhow::Error) -> ApiError {
-        let reference = format!("{:016x}", reference_number());
-        tracing::error!(reference, "{e:#}");
-        ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "internal",
-            format!("internal error; the server's log has it under reference {reference}"),
-        )
-    }
-}
-
-/// A random reference for an internal error (no crate for one number).
-fn reference_number() -> u64 {
-    let mut b = [0u8; 8];
-    let _ = getrandom::fill(&mut b);
-    u64::from_le_bytes(b)
-}
 
 /// A job id from the path. A path that does not decode (`/v1/jobs/%FF`) is refused with the
 /// API's error shape, not axum's plain text.
@@ -84,20 +42,6 @@ impl<S: Send + Sync> FromRequestParts<S> for JobId {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let body = ErrorBody {
-            error: ErrorDetail {
-                code: self.1.into(),
-                message: self.2,
-            },
-        };
-        (self.0, Json(body)).into_response()
-    }
-}
-
-type Answer<T> = Result<T, ApiError>;
-
 /// Who calls: the token's name and role.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Caller {
@@ -112,7 +56,7 @@ impl Caller {
         } else {
             Err(ApiError::new(
                 StatusCode::FORBIDDEN,
-                "forbidden",
+                ErrorCode::Forbidden,
                 format!(
                     "{what} needs the {} role; token {:?} is {}",
                     role.name(),
@@ -127,7 +71,8 @@ impl Caller {
 impl FromRequestParts<Arc<Server>> for Caller {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, server: &Arc<Server>) -> Answer<Caller> {
-        let unauthorized = |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", m);
+        let unauthorized =
+            |m: &str| ApiError::new(StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized, m);
         let value = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -146,6 +91,8 @@ impl FromRequestParts<Arc<Server>> for Caller {
     }
 }
 
+/// A job to start. The document states it exactly (`document`): the server's promotions as an
+/// enum, and `package` for a restore only.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewJob {
@@ -163,15 +110,28 @@ pub struct JobList {
     pub total: usize,
 }
 
+/// The most jobs a page of `GET /v1/jobs` holds.
+const MAX_LIMIT: u64 = 500;
+/// The largest `offset` of a listing, and `after` of a log: what the store's integers hold.
+const MAX_STORE_INT: u64 = i64::MAX as u64;
+/// The most lines `GET /v1/jobs/{id}/log` answers.
+const MAX_TAIL: u64 = 5000;
+
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
-    /// comma-separated statuses (any when absent)
+    /// statuses, comma-separated (any when absent)
+    #[param(value_type = Vec<Status>, required = false, style = Form, explode = false, min_items = 1)]
     pub status: Option<String>,
     /// only jobs of this mode
+    #[param(value_type = Mode, required = false)]
     pub mode: Option<Mode>,
-    pub offset: Option<usize>,
-    /// at most 500 (default 50)
-    pub limit: Option<usize>,
+    /// jobs to skip (default 0)
+    #[param(value_type = u64, required = false, minimum = 0, maximum = 9223372036854775807_u64)]
+    pub offset: Option<u64>,
+    /// jobs in the page (default 50)
+    #[param(value_type = u64, required = false, minimum = 0, maximum = 500)]
+    pub limit: Option<u64>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -194,38 +154,26 @@ pub struct LogLines {
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct LogQuery {
-    /// only lines after this number
-    pub after: Option<i64>,
+    /// only lines after this number (default 0)
+    #[param(value_type = u64, required = false, minimum = 0, maximum = 9223372036854775807_u64)]
+    pub after: Option<u64>,
     /// the last N lines (default and most: 5000)
-    pub tail: Option<usize>,
+    #[param(value_type = u64, required = false, minimum = 0, maximum = 5000)]
+    pub tail: Option<u64>,
 }
 
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "ferry serve", description = "Promotions as jobs: start, watch, cancel, download."),
-    paths(whoami, promotions, create_job, list_jobs, get_job, cancel_job, delete_job, job_plan, job_report, job_log, job_events, job_package),
-    components(schemas(Job, Line, Mode, Status, Progress, NewJob, JobList, ErrorBody, ErrorDetail, Caller, Role, Promotions, PromotionInfo, LogLines)),
-    modifiers(&BearerAuth),
-    security(("token" = []))
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, api: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        api.components
-            .get_or_insert_with(Default::default)
-            .add_security_scheme(
-                "token",
-                SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-            );
+/// `value`, or `default` when absent; a value over `max` is refused, naming the parameter.
+fn bounded(name: &str, value: Option<u64>, default: u64, max: u64) -> Answer<u64> {
+    match value {
+        Some(v) if v > max => Err(ApiError::bad(format!("{name}: at most {max}, not {v}"))),
+        v => Ok(v.unwrap_or(default)),
     }
 }
 
-pub async fn openapi() -> impl IntoResponse {
-    Json(ApiDoc::openapi())
+pub async fn openapi(State(s): Shared) -> impl IntoResponse {
+    Json(document(&s.config))
 }
 
 /// How answers name an environment: `dev @ URL` (a URL never holds credentials: the
@@ -239,13 +187,13 @@ fn describe(s: &Server, env: &str) -> String {
 }
 
 /// The token's name and role.
-#[utoipa::path(get, path = "/v1/whoami", responses((status = 200, body = Caller), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/whoami", responses((status = 200, body = Caller)))]
 pub async fn whoami(caller: Caller) -> Json<Caller> {
     Json(caller)
 }
 
 /// The promotions jobs can run.
-#[utoipa::path(get, path = "/v1/promotions", responses((status = 200, body = Promotions), (status = 401, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/promotions", responses((status = 200, body = Promotions)))]
 pub async fn promotions(State(s): Shared, _caller: Caller) -> Json<Promotions> {
     let describe = |env: &str| describe(&s, env);
     Json(Promotions {
@@ -266,14 +214,20 @@ pub async fn promotions(State(s): Shared, _caller: Caller) -> Json<Promotions> {
 
 /// Start a job: it is queued, and runs once a slot and its target are free.
 #[utoipa::path(post, path = "/v1/jobs", request_body = NewJob,
-    responses((status = 201, body = Job), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)))]
+    responses((status = 201, body = Job),
+        (status = 403, body = ErrorBody, description = "the token may not start jobs"),
+        (status = 404, body = ErrorBody, description = "a restore's `package` names no job"),
+        (status = 409, body = ErrorBody, description = "a restore's `package` is not a succeeded export of the promotion's platform (`package_unusable`)"),
+        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
+        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
+        (status = 422, body = ErrorBody, description = "the body is not a `NewJob`")))]
 pub async fn create_job(
     State(s): Shared,
     caller: Caller,
-    body: Result<Json<NewJob>, axum::extract::rejection::JsonRejection>,
+    body: Result<Json<NewJob>, JsonRejection>,
 ) -> Answer<(StatusCode, Json<Job>)> {
     caller.may(Role::Operator, "starting a job")?;
-    let Json(new) = body.map_err(|e| ApiError::new(e.status(), "bad_request", e.body_text()))?;
+    let Json(new) = body?;
     let p = s.config.promotions.get(&new.promotion).ok_or_else(|| {
         ApiError::bad(format!(
             "no promotion {:?} (there are: {})",
@@ -291,11 +245,15 @@ pub async fn create_job(
             let export = s
                 .store
                 .get(&id)?
-                .ok_or_else(|| ApiError::bad(format!("package: no job {id}")))?;
+                .ok_or_else(|| ApiError::not_found(&format!("job {id} (the restore's package)")))?;
+            let unusable = |why: &str| {
+                ApiError::conflict(
+                    ErrorCode::PackageUnusable,
+                    format!("package: job {id} {why}"),
+                )
+            };
             if export.mode != Mode::Export || export.status != Status::Succeeded {
-                return Err(ApiError::bad(format!(
-                    "package: job {id} is not a succeeded export"
-                )));
+                return Err(unusable("is not a succeeded export"));
             }
             if s.config
                 .promotions
@@ -303,9 +261,7 @@ pub async fn create_job(
                 .map(|e| &e.platform)
                 != Some(&p.platform)
             {
-                return Err(ApiError::bad(format!(
-                    "package: job {id} exported another platform"
-                )));
+                return Err(unusable("exported another platform"));
             }
             Some(id)
         }
@@ -351,39 +307,31 @@ pub async fn create_job(
     Ok((StatusCode::CREATED, Json(s.submit(job)?)))
 }
 
-/// The largest `offset` of a listing: what the store's integers hold.
-const MAX_OFFSET: usize = i64::MAX as usize;
-
 /// Jobs, newest first.
-#[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses((status = 200, body = JobList), (status = 400, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs", params(ListQuery), responses((status = 200, body = JobList)))]
 pub async fn list_jobs(
     State(s): Shared,
     _caller: Caller,
     q: Result<Query<ListQuery>, QueryRejection>,
 ) -> Answer<Json<JobList>> {
-    let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Query(q) = q?;
+    // Exactly what the document says: one status or more, comma-separated, no blanks.
     let mut statuses = Vec::new();
-    for name in q
-        .status
-        .iter()
-        .flat_map(|s| s.split(','))
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-    {
-        statuses.push(
-            Status::parse(name)
-                .ok_or_else(|| ApiError::bad(format!("status {name:?} is not a job status")))?,
-        );
+    for name in q.status.iter().flat_map(|s| s.split(',')) {
+        statuses.push(Status::parse(name).ok_or_else(|| {
+            ApiError::bad(format!(
+                "status: {name:?} is not a job status (one or more of queued, running, \
+                 succeeded, failed, cancelling, cancelled, comma-separated)"
+            ))
+        })?);
     }
-    let offset = q.offset.unwrap_or(0);
-    if offset > MAX_OFFSET {
-        return Err(ApiError::bad(format!("offset: at most {MAX_OFFSET}")));
-    }
+    let offset = bounded("offset", q.offset, 0, MAX_STORE_INT)?;
+    let limit = bounded("limit", q.limit, 50, MAX_LIMIT)?;
     let (jobs, total) = s.store.list(
         &statuses,
         q.mode.map(Mode::name),
-        offset,
-        q.limit.unwrap_or(50).min(500),
+        offset as usize,
+        limit as usize,
     )?;
     Ok(Json(JobList { jobs, total }))
 }
@@ -395,14 +343,16 @@ fn job_of(s: &Server, id: &str) -> Answer<Job> {
 }
 
 /// A job.
-#[utoipa::path(get, path = "/v1/jobs/{id}", responses((status = 200, body = Job), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs/{id}", responses((status = 200, body = Job)))]
 pub async fn get_job(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Json<Job>> {
     Ok(Json(job_of(&s, &id)?))
 }
 
 /// Cancel a job: nothing new starts, what is in flight finishes, the report says what was done.
 #[utoipa::path(post, path = "/v1/jobs/{id}/cancel",
-    responses((status = 202, body = Job), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 202, body = Job),
+        (status = 403, body = ErrorBody, description = "the token may not cancel jobs"),
+        (status = 409, body = ErrorBody, description = "the job has finished (`finished`)")))]
 pub async fn cancel_job(
     State(s): Shared,
     caller: Caller,
@@ -414,7 +364,7 @@ pub async fn cancel_job(
         Some(job) => Ok((StatusCode::ACCEPTED, Json(job))),
         None => Err(ApiError::new(
             StatusCode::CONFLICT,
-            "finished",
+            ErrorCode::Finished,
             format!("job {id} has finished ({})", job.status.name()),
         )),
     }
@@ -422,15 +372,31 @@ pub async fn cancel_job(
 
 /// Delete a finished job, its log, report and package.
 #[utoipa::path(delete, path = "/v1/jobs/{id}",
-    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 204, description = "deleted"),
+        (status = 403, body = ErrorBody, description = "the token may not delete jobs"),
+        (status = 409, body = ErrorBody, description = "the job has not finished (`not_finished`), or a queued or running restore reads its package (`in_use`)")))]
 pub async fn delete_job(State(s): Shared, caller: Caller, JobId(id): JobId) -> Answer<StatusCode> {
     caller.may(Role::Admin, "deleting a job")?;
     let job = job_of(&s, &id)?;
     if !job.status.finished() {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
-            "not_finished",
+            ErrorCode::NotFinished,
             format!("job {id} is {}: cancel it first", job.status.name()),
+        ));
+    }
+    let restores = s.store.unfinished()?;
+    if let Some(r) = restores
+        .iter()
+        .find(|r| r.from_export.as_deref() == Some(id.as_str()))
+    {
+        return Err(ApiError::conflict(
+            ErrorCode::InUse,
+            format!(
+                "job {id}'s package is read by restore job {} ({}): cancel it or wait",
+                r.id,
+                r.status.name()
+            ),
         ));
     }
     s.store.delete(&id)?;
@@ -442,9 +408,8 @@ fn doc(s: &Server, id: &str, what: Doc, name: &str) -> Answer<Response> {
     let job = job_of(s, id)?;
     match s.store.doc(id, what)? {
         Some(json) => Ok(([(header::CONTENT_TYPE, "application/json")], json).into_response()),
-        None => Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_ready",
+        None => Err(ApiError::conflict(
+            ErrorCode::NotReady,
             format!(
                 "job {id} has no {name} yet ({}, {})",
                 job.status.name(),
@@ -456,36 +421,39 @@ fn doc(s: &Server, id: &str, what: Doc, name: &str) -> Answer<Response> {
 
 /// The job's plan (the JSON report of a plan: what would be created, updated, adopted, and
 /// the rewrites).
-#[utoipa::path(get, path = "/v1/jobs/{id}/plan", responses((status = 200, description = "the plan's JSON report"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs/{id}/plan", responses((status = 200, description = "the plan's JSON report", content_type = "application/json", body = Object),
+    (status = 409, body = ErrorBody, description = "the job has no plan: not yet, or none in its mode (`not_ready`)")))]
 pub async fn job_plan(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     doc(&s, &id, Doc::Plan, "plan")
 }
 
 /// The job's JSON report, once it finished (an export's: what its package holds).
-#[utoipa::path(get, path = "/v1/jobs/{id}/report", responses((status = 200, description = "the JSON report"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs/{id}/report", responses((status = 200, description = "the JSON report", content_type = "application/json", body = Object),
+    (status = 409, body = ErrorBody, description = "the job has no report: not yet, or none in its mode (`not_ready`)")))]
 pub async fn job_report(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     doc(&s, &id, Doc::Report, "report")
 }
 
 /// The job's own log lines.
-#[utoipa::path(get, path = "/v1/jobs/{id}/log", params(LogQuery), responses((status = 200, body = LogLines), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs/{id}/log", params(LogQuery), responses((status = 200, body = LogLines)))]
 pub async fn job_log(
     State(s): Shared,
     _caller: Caller,
     JobId(id): JobId,
     q: Result<Query<LogQuery>, QueryRejection>,
 ) -> Answer<Json<LogLines>> {
-    let Query(q) = q.map_err(|e| ApiError::bad(e.body_text()))?;
+    let Query(q) = q?;
+    let after = bounded("after", q.after, 0, MAX_STORE_INT)?;
+    let tail = bounded("tail", q.tail, MAX_TAIL, MAX_TAIL)?;
     job_of(&s, &id)?;
-    let lines = s
-        .store
-        .lines(&id, q.after.unwrap_or(0), q.tail.unwrap_or(5000).min(5000))?;
+    let lines = s.store.lines(&id, after as i64, tail as usize)?;
     Ok(Json(LogLines { lines }))
 }
 
 /// Server-sent events of the job: `job` (its record changed), `log` (a line), `end` (it
 /// finished; the stream closes).
-#[utoipa::path(get, path = "/v1/jobs/{id}/events", responses((status = 200, description = "text/event-stream"), (status = 404, body = ErrorBody)))]
+#[utoipa::path(get, path = "/v1/jobs/{id}/events",
+    responses((status = 200, description = "server-sent events", content_type = "text/event-stream", body = String)))]
 pub async fn job_events(
     State(s): Shared,
     _caller: Caller,
@@ -545,19 +513,19 @@ pub async fn job_events(
 
 /// An export job's package, streamed.
 #[utoipa::path(get, path = "/v1/jobs/{id}/package",
-    responses((status = 200, description = "the package (application/octet-stream)"), (status = 404, body = ErrorBody)))]
+    responses((status = 200, description = "the package", content_type = "application/octet-stream", body = String),
+        (status = 409, body = ErrorBody, description = "the job has no package: not yet, or none in its mode (`not_ready`)")))]
 pub async fn job_package(State(s): Shared, _caller: Caller, JobId(id): JobId) -> Answer<Response> {
     let job = job_of(&s, &id)?;
     if job.mode != Mode::Export {
-        return Err(ApiError::not_found(&format!(
-            "package: job {id} is a {} job",
-            job.mode.name()
-        )));
+        return Err(ApiError::conflict(
+            ErrorCode::NotReady,
+            format!("job {id} is a {} job: it has no package", job.mode.name()),
+        ));
     }
     if job.status != Status::Succeeded {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "not_ready",
+        return Err(ApiError::conflict(
+            ErrorCode::NotReady,
             format!("job {id} has no package ({})", job.status.name()),
         ));
     }
@@ -572,7 +540,7 @@ pub async fn job_package(State(s): Shared, _caller: Caller, JobId(id): JobId) ->
         header::CONTENT_TYPE,
         "application/octet-stream".parse().expect("a header"),
     );
-    if let Ok(v) = format!("attachment; filename=\"{}-{id}.ferry\"", job.promotion).parse() {
+    if let Ok(v) = format!("attachment; filename=\"{}-{id}.ferrypkg\"", job.promotion).parse() {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     if let Some(len) = len {

@@ -69,7 +69,8 @@ pub(crate) enum JobsCommand {
         server: Server,
         id: String,
     },
-    /// A job's log lines; --follow prints new ones until the job ends.
+    /// A job's log lines, on stdout (one JSON object a line with --output json); --follow
+    /// prints new ones until the job ends, and exits 1 if it did not succeed.
     Logs {
         #[command(flatten)]
         server: Server,
@@ -81,8 +82,19 @@ pub(crate) enum JobsCommand {
 
 struct Client {
     http: reqwest::Client,
-    base: String,
+    base: reqwest::Url,
     token: String,
+}
+
+/// A job id as the server makes them (a ULID): checked before it goes into a URL, where `..`
+/// or `/` would reach another route (URLs resolve `%2e%2e` as `..`, so encoding is not
+/// enough).
+fn job_id(id: &str) -> anyhow::Result<&str> {
+    if id.len() == 26 && id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        Ok(id)
+    } else {
+        anyhow::bail!("{id:?} is not a job id (26 letters and digits, as `ferry jobs list` shows)")
+    }
 }
 
 impl Client {
@@ -91,20 +103,39 @@ impl Client {
             http: reqwest::Client::builder()
                 .connect_timeout(Duration::from_secs(10))
                 .build()?,
-            base: s.server.trim_end_matches('/').to_string(),
+            base: reqwest::Url::parse(s.server.trim())
+                .map_err(|e| anyhow::anyhow!("--server {}: {e}", s.server))?,
             token: s.token.trim().to_string(),
         })
+    }
+
+    /// The URL of `segments` under `/v1/` (each percent-encoded) with `query` (encoded: a
+    /// value holding `&` stays one value).
+    fn url(&self, segments: &[&str], query: &[(&str, String)]) -> reqwest::Url {
+        let mut url = self.base.clone();
+        url.path_segments_mut()
+            .map(|mut p| {
+                p.pop_if_empty().push("v1").extend(segments);
+            })
+            .ok();
+        if !query.is_empty() {
+            url.query_pairs_mut()
+                .extend_pairs(query.iter().map(|(k, v)| (*k, v.as_str())));
+        }
+        url
     }
 
     /// Call the API; an error answer becomes its code and message.
     async fn call(
         &self,
         method: reqwest::Method,
-        path: &str,
+        url: reqwest::Url,
         body: Option<Value>,
     ) -> anyhow::Result<Value> {
-        let url = format!("{}{path}", self.base);
-        let mut req = self.http.request(method, &url).bearer_auth(&self.token);
+        let mut req = self
+            .http
+            .request(method, url.clone())
+            .bearer_auth(&self.token);
         if let Some(b) = body {
             req = req.json(&b);
         }
@@ -126,8 +157,9 @@ impl Client {
         Ok(json)
     }
 
-    async fn get(&self, path: &str) -> anyhow::Result<Value> {
-        self.call(reqwest::Method::GET, path, None).await
+    async fn get(&self, segments: &[&str], query: &[(&str, String)]) -> anyhow::Result<Value> {
+        self.call(reqwest::Method::GET, self.url(segments, query), None)
+            .await
     }
 }
 
@@ -151,11 +183,11 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             limit,
         } => {
             let client = Client::new(&server)?;
-            let mut path = format!("/v1/jobs?limit={limit}");
+            let mut query = vec![("limit", limit.to_string())];
             if let Some(s) = status {
-                path += &format!("&status={s}");
+                query.push(("status", s));
             }
-            let list = client.get(&path).await?;
+            let list = client.get(&["jobs"], &query).await?;
             if server.output == Output::Json {
                 println!("{}", serde_json::to_string_pretty(&list)?);
             } else {
@@ -190,7 +222,7 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
         }
         JobsCommand::Show { server, id } => {
             let client = Client::new(&server)?;
-            let job = client.get(&format!("/v1/jobs/{id}")).await?;
+            let job = client.get(&["jobs", job_id(&id)?], &[]).await?;
             show(&job, server.output);
             Ok(exit::OK)
         }
@@ -207,7 +239,11 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
                 body["package"] = p.into();
             }
             let job = client
-                .call(reqwest::Method::POST, "/v1/jobs", Some(body))
+                .call(
+                    reqwest::Method::POST,
+                    client.url(&["jobs"], &[]),
+                    Some(body),
+                )
                 .await?;
             let id = text(&job["id"]);
             if !wait {
@@ -215,7 +251,7 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
                 return Ok(exit::OK);
             }
             eprintln!("job {id} queued; following it");
-            let job = follow(&client, &id).await?;
+            let job = follow(&client, &id, Lines::Stderr).await?;
             show(&job, server.output);
             Ok(if job["status"] == "succeeded" {
                 exit::OK
@@ -225,13 +261,8 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
         }
         JobsCommand::Cancel { server, id } => {
             let client = Client::new(&server)?;
-            let job = client
-                .call(
-                    reqwest::Method::POST,
-                    &format!("/v1/jobs/{id}/cancel"),
-                    None,
-                )
-                .await?;
+            let url = client.url(&["jobs", job_id(&id)?, "cancel"], &[]);
+            let job = client.call(reqwest::Method::POST, url, None).await?;
             show(&job, server.output);
             Ok(exit::OK)
         }
@@ -241,12 +272,22 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             follow: keep,
         } => {
             let client = Client::new(&server)?;
-            if keep {
-                follow(&client, &id).await?;
-            } else {
-                print_lines(&client, &id, 0).await?;
+            let (id, lines) = (job_id(&id)?, Lines::Stdout(server.output));
+            if !keep {
+                print_lines(&client, id, 0, lines).await?;
+                return Ok(exit::OK);
             }
-            Ok(exit::OK)
+            let job = follow(&client, id, lines).await?;
+            Ok(if job["status"] == "succeeded" {
+                exit::OK
+            } else {
+                eprintln!(
+                    "job {id} ended {}: {}",
+                    text(&job["status"]),
+                    text(&job["message"])
+                );
+                exit::FAILED
+            })
         }
     }
 }
@@ -306,30 +347,45 @@ fn show(job: &Value, output: Output) {
     println!("{t}");
 }
 
+/// Where a job's log lines go: stdout for `jobs logs` (so `> file` keeps them), stderr
+/// while `start --wait` follows a job whose record then goes to stdout.
+#[derive(Clone, Copy)]
+enum Lines {
+    Stdout(Output),
+    Stderr,
+}
+
 /// Print a job's lines after `after`; returns the last one's number.
-async fn print_lines(client: &Client, id: &str, after: i64) -> anyhow::Result<i64> {
+async fn print_lines(client: &Client, id: &str, after: i64, to: Lines) -> anyhow::Result<i64> {
     let log = client
-        .get(&format!("/v1/jobs/{id}/log?after={after}"))
+        .get(&["jobs", id, "log"], &[("after", after.to_string())])
         .await?;
     let mut last = after;
     for l in log["lines"].as_array().into_iter().flatten() {
-        eprintln!(
-            "{} {:5} {}",
-            text(&l["at"]),
-            text(&l["level"]),
-            text(&l["message"])
-        );
+        let human = || {
+            format!(
+                "{} {:5} {}",
+                text(&l["at"]),
+                text(&l["level"]),
+                text(&l["message"])
+            )
+        };
+        match to {
+            Lines::Stdout(Output::Json) => println!("{l}"),
+            Lines::Stdout(Output::Table) => println!("{}", human()),
+            Lines::Stderr => eprintln!("{}", human()),
+        }
         last = l["seq"].as_i64().unwrap_or(last);
     }
     Ok(last)
 }
 
-/// Poll a job until it finishes, printing its log lines (on stderr); returns its record.
-async fn follow(client: &Client, id: &str) -> anyhow::Result<Value> {
+/// Poll a job until it finishes, printing its log lines; returns its record.
+async fn follow(client: &Client, id: &str, to: Lines) -> anyhow::Result<Value> {
     let mut after = 0;
     loop {
-        let job = client.get(&format!("/v1/jobs/{id}")).await?;
-        after = print_lines(client, id, after).await?;
+        let job = client.get(&["jobs", id], &[]).await?;
+        after = print_lines(client, id, after, to).await?;
         if matches!(
             job["status"].as_str(),
             Some("succeeded" | "failed" | "cancelled")

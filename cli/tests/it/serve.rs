@@ -939,10 +939,34 @@ async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
     let out = jobs(VIEWER, &["show", id]);
     support::expect(&out, 0);
     assert!(String::from_utf8_lossy(&out.stdout).contains("succeeded"));
+    // The log goes to stdout, so `> file` keeps it; as JSON, one object a line.
     let out = jobs(VIEWER, &["logs", id]);
     support::expect(&out, 0);
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("created"),
+        String::from_utf8_lossy(&out.stdout).contains("created"),
+        "{out:?}"
+    );
+    let out = jobs(VIEWER, &["logs", id, "--output", "json"]);
+    support::expect(&out, 0);
+    let lines: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
+        .collect();
+    assert!(
+        lines.len() > 3 && lines.iter().all(|l| l["seq"].is_i64()),
+        "{lines:?}"
+    );
+    // Ids and query values are encoded: they cannot reach another route or parameter.
+    let out = jobs(VIEWER, &["show", "../whoami"]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a job id"),
+        "{out:?}"
+    );
+    let out = jobs(VIEWER, &["list", "--status", "succeeded&offset=1"]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not a job status"),
         "{out:?}"
     );
     // The server's refusals are the command's failures, with the server's message.
@@ -979,6 +1003,13 @@ async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
     );
     // The record keeps the failure's kind, for clients that act on it.
     assert_eq!(job["error"], "credentials", "{job}");
+    // Following the log of a job that failed exits 1.
+    let out = jobs(VIEWER, &["logs", job["id"].as_str().unwrap(), "--follow"]);
+    support::expect(&out, 1);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("ended failed"),
+        "{out:?}"
+    );
     assert!(sb.writes_to("nokey").is_empty());
 
     // `ferry serve token` prints a token once, and the entry with its hash.

@@ -123,8 +123,11 @@ pub struct Config {
     pub plugins: Vec<PathBuf>,
     pub environments: BTreeMap<String, EnvToml>,
     pub promotions: BTreeMap<String, Promotion>,
+    /// the tokens at start; the server re-reads them on SIGHUP or `POST /v1/admin/reload`
     pub tokens: Vec<Token>,
     pub http: HttpLimits,
+    /// the file this was read from (none when parsed from text)
+    pub file: Option<PathBuf>,
 }
 
 impl Config {
@@ -138,7 +141,9 @@ impl Config {
         } else {
             &dir
         })?;
-        Config::parse(&path.display().to_string(), &text, &dir)
+        let mut config = Config::parse(&path.display().to_string(), &text, &dir)?;
+        config.file = Some(path.to_path_buf());
+        Ok(config)
     }
 
     /// Parse and check a config; `name` is how errors call it, `dir` what its paths are
@@ -229,6 +234,15 @@ impl Config {
                     t.name
                 );
             }
+            // One secret would be two tokens: which name and role it has would depend on
+            // the order of the file.
+            if let Some(same) = tokens.iter().find(|o: &&Token| o.sha256 == hash) {
+                anyhow::bail!(
+                    "{name}: tokens {:?} and {:?} have the same sha256: give each its own token",
+                    same.name,
+                    t.name
+                );
+            }
             tokens.push(Token {
                 name: t.name,
                 role: t.role,
@@ -254,6 +268,7 @@ impl Config {
             promotions,
             tokens,
             http: f.http.limits(name)?,
+            file: None,
         })
     }
 }
@@ -374,5 +389,17 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(e.contains("root"), "{e}");
+        // One hash twice, in any case, is refused naming both entries.
+        let e = parse(&format!(
+            "[[tokens]]\nname = \"a\"\nrole = \"viewer\"\nsha256 = \"{HASH}\"\n\
+             [[tokens]]\nname = \"b\"\nrole = \"admin\"\nsha256 = \"{}\"\n",
+            HASH.to_ascii_uppercase()
+        ))
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("tokens \"a\" and \"b\" have the same sha256"),
+            "{e}"
+        );
     }
 }

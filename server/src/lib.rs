@@ -34,6 +34,7 @@ pub fn router(server: Arc<runner::Server>) -> Router {
         .route("/v1/openapi.json", get(api::openapi))
         .route("/v1/whoami", get(api::whoami))
         .route("/v1/promotions", get(api::promotions))
+        .route("/v1/admin/reload", post(api::reload))
         .route("/v1/jobs", get(api::list_jobs).post(api::create_job))
         .route("/v1/jobs/{id}", get(api::get_job).delete(api::delete_job))
         .route("/v1/jobs/{id}/cancel", post(api::cancel_job))
@@ -95,9 +96,29 @@ pub async fn serve(
         });
     }
     tokio::spawn(server.clone().schedule());
+    tokio::spawn(reload_on_hangup(server.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("cannot listen on {listen}: {e}"))?;
     ready(listener.local_addr()?);
     listen::serve(listener, router(server), http, stop).await
+}
+
+/// SIGHUP re-reads the tokens (as `POST /v1/admin/reload` does); the log says how it went.
+async fn reload_on_hangup(server: Arc<runner::Server>) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hangups) = signal(SignalKind::hangup()) else {
+            tracing::warn!("no SIGHUP handler: reload the tokens with POST /v1/admin/reload");
+            return;
+        };
+        while hangups.recv().await.is_some() {
+            if let Err(e) = server.reload_tokens() {
+                tracing::error!("SIGHUP: the tokens are as they were: {e:#}");
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = server;
 }

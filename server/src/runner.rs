@@ -4,6 +4,7 @@
 //! of this server holds; the target's lease (`ferry::lock`) then keeps out a CLI run or
 //! another server, and the job waits for it in phase `waiting for the target`.
 
+use crate::auth::Token;
 use crate::config::Config;
 use crate::job::{Job, Line, Mode, Progress as JobProgress, Status, now};
 use crate::store::{Doc, Store};
@@ -12,7 +13,7 @@ use ferry::{
 };
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 use tokio::sync::{Notify, broadcast};
 use tokio_util::sync::CancellationToken;
@@ -47,6 +48,8 @@ struct Running {
 
 pub struct Server {
     pub config: Config,
+    /// the API tokens now: the file's at start, replaced by `reload_tokens`
+    tokens: RwLock<Arc<[Token]>>,
     pub store: Store,
     pub events: broadcast::Sender<Event>,
     running: Mutex<Running>,
@@ -68,6 +71,7 @@ impl Server {
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.packages.display()))?;
         let (events, _) = broadcast::channel(4096);
         Ok(Arc::new(Server {
+            tokens: RwLock::new(config.tokens.clone().into()),
             config,
             store,
             events,
@@ -80,6 +84,28 @@ impl Server {
 
     fn running(&self) -> std::sync::MutexGuard<'_, Running> {
         self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The tokens the API takes now.
+    pub fn tokens(&self) -> Arc<[Token]> {
+        self.tokens
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Read the server's file again and take its tokens (a rotated or deleted token stops
+    /// working; nothing else of the file changes before a restart). A file that does not
+    /// read or check keeps the tokens as they were. Returns how many there are now.
+    pub fn reload_tokens(&self) -> anyhow::Result<usize> {
+        let Some(file) = &self.config.file else {
+            anyhow::bail!("this server was not started from a file: nothing to reload");
+        };
+        let tokens = Config::read(file)?.tokens;
+        let n = tokens.len();
+        *self.tokens.write().unwrap_or_else(|p| p.into_inner()) = tokens.into();
+        tracing::info!("tokens reloaded from {}: {n}", file.display());
+        Ok(n)
     }
 
     /// Where an export job's package is kept.

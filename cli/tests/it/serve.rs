@@ -1025,3 +1025,70 @@ async fn the_jobs_command_talks_to_the_server_and_a_bad_job_fails_clearly() {
         "{entry}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_reloaded_on_sighup_and_on_an_admins_request() {
+    let sb = sandbox(Seed::Small, &["t0"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &sb, &["t0"], 1, &[]);
+    let mut srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let original = std::fs::read_to_string(&path).unwrap();
+    srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
+
+    // The viewer's token is rotated: the file now has a new one in its place.
+    const ROTATED: &str = "rotated-viewer-token";
+    let rotated = original.replace(
+        &support::serve::hash_of(VIEWER),
+        &support::serve::hash_of(ROTATED),
+    );
+    std::fs::write(&path, &rotated).unwrap();
+    let pid = srv.child.id().to_string();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let t = Instant::now();
+    while srv.call("GET", "/v1/whoami", Some(VIEWER), None).await.0 != 401 {
+        assert!(
+            t.elapsed() < Duration::from_secs(20),
+            "SIGHUP did not reload"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    srv.expect("GET", "/v1/whoami", ROTATED, None, 200).await;
+
+    // An admin may ask for the same; nobody else may.
+    std::fs::write(&path, &original).unwrap();
+    let e = srv
+        .expect("POST", "/v1/admin/reload", OPERATOR, None, 403)
+        .await;
+    assert_eq!(e["error"]["code"], "forbidden");
+    let r = srv
+        .expect("POST", "/v1/admin/reload", ADMIN, None, 200)
+        .await;
+    assert_eq!(r["tokens"], 3);
+    srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
+    assert_eq!(
+        srv.call("GET", "/v1/whoami", Some(ROTATED), None).await.0,
+        401
+    );
+
+    // A broken file changes nothing, and says why.
+    std::fs::write(
+        &path,
+        original.replace("role = \"viewer\"", "role = \"root\""),
+    )
+    .unwrap();
+    let e = srv
+        .expect("POST", "/v1/admin/reload", ADMIN, None, 409)
+        .await;
+    assert_eq!(e["error"]["code"], "config_invalid");
+    assert!(
+        e["error"]["message"].as_str().unwrap().contains("root"),
+        "{e}"
+    );
+    srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
+    let _ = srv.child.kill();
+}

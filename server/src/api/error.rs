@@ -47,6 +47,8 @@ pub enum ErrorCode {
     InUse,
     /// 409: a restore's `package` names a job that is not a succeeded export of its platform
     PackageUnusable,
+    /// 409: the server's file does not read or check (reload)
+    ConfigInvalid,
     /// 409: the job has no such plan, report or package: not yet, or none in its mode
     NotReady,
     /// 500: the server's fault; the message names a reference in its log

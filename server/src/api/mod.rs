@@ -82,8 +82,8 @@ impl FromRequestParts<Arc<Server>> for Caller {
             .ok()
             .and_then(|v| v.strip_prefix("Bearer "))
             .ok_or_else(|| unauthorized("the Authorization header must be Bearer <token>"))?;
-        let t = crate::auth::find(&server.config.tokens, token)
-            .ok_or_else(|| unauthorized("unknown token"))?;
+        let tokens = server.tokens();
+        let t = crate::auth::find(&tokens, token).ok_or_else(|| unauthorized("unknown token"))?;
         Ok(Caller {
             name: t.name.clone(),
             role: t.role,
@@ -190,6 +190,27 @@ fn describe(s: &Server, env: &str) -> String {
 #[utoipa::path(get, path = "/v1/whoami", responses((status = 200, body = Caller)))]
 pub async fn whoami(caller: Caller) -> Json<Caller> {
     Json(caller)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Reloaded {
+    /// the tokens the server takes now
+    pub tokens: usize,
+}
+
+/// Read the server's file again and take its tokens (as SIGHUP does): a rotated or deleted
+/// token stops working without a restart. A file that does not read or check changes
+/// nothing.
+#[utoipa::path(post, path = "/v1/admin/reload",
+    responses((status = 200, body = Reloaded),
+        (status = 403, body = ErrorBody, description = "the token is not an admin's"),
+        (status = 409, body = ErrorBody, description = "the file does not read or check; the tokens are as they were (`config_invalid`)")))]
+pub async fn reload(State(s): Shared, caller: Caller) -> Answer<Json<Reloaded>> {
+    caller.may(Role::Admin, "reloading the tokens")?;
+    let tokens = s
+        .reload_tokens()
+        .map_err(|e| ApiError::conflict(ErrorCode::ConfigInvalid, format!("{e:#}")))?;
+    Ok(Json(Reloaded { tokens }))
 }
 
 /// The promotions jobs can run.

@@ -4,12 +4,15 @@
 //! it, rather than an engine, a thread and a registry per session.
 
 use crate::error::{Error, ErrorKind, Mark};
+use crate::net::Side;
 use crate::plugin::Registry;
 use crate::plugin::hook::Hook;
+use crate::plugin::platform::Given;
 use crate::plugin::registry::Discovery;
 use crate::plugin::wasm::WasmRuntime;
 use crate::plugin::wasm::cache::ComponentCache;
-use crate::session::{Session, Settings};
+use crate::promotion::EnvToml;
+use crate::session::{Session, Settings, identity_of};
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -63,6 +66,49 @@ impl Host {
         );
         self.cached().insert(key, (stamp, loaded.clone()));
         Ok(loaded)
+    }
+
+    /// The identity of the target `env` names on `platform`, as a session opened on it
+    /// keys the target's lease, journal and records: every spelling of one target (`HTTP://`
+    /// or `http://`, a trailing slash, the default port, a short form or the parameter) is
+    /// one identity. Nothing is sent and no credential is read.
+    pub async fn target_identity(
+        &self,
+        discovery: &Discovery,
+        platform: &str,
+        env: &EnvToml,
+    ) -> Result<String, Error> {
+        let discovery = Discovery {
+            platform: Some(platform.to_string()),
+            ..discovery.clone()
+        };
+        let registry = self.registry(&discovery).await?;
+        let config = |e: anyhow::Error| Error::new(ErrorKind::Config, e);
+        let platform = registry.platform().ok_or_else(|| {
+            config(anyhow::anyhow!(
+                "no plugin declares the platform {platform:?}"
+            ))
+        })?;
+        let url = env
+            .url
+            .as_ref()
+            .ok_or_else(|| config(anyhow::anyhow!("no target url: give `target.url`")))?;
+        let params = env
+            .params
+            .iter()
+            .map(|(k, v)| (Given::Param(k.clone()), v.0.clone()));
+        let short = env.short.iter().map(|(k, v)| {
+            let name = k.clone();
+            (
+                Given::Alias {
+                    name,
+                    at: "target".into(),
+                },
+                v.get_ref().0.clone(),
+            )
+        });
+        let given: Vec<(Given, String)> = params.chain(short).collect();
+        identity_of(platform, Side::Target, &url.0, &given).map_err(config)
     }
 
     /// A transform hook (`bundled:NAME`, or a `.rhai` or `.wasm` file relative to `dir`) on

@@ -95,12 +95,35 @@ impl Env {
     /// The environment's whole identity (platform, base URL, parameters): what keys every
     /// per-target record, so two projects on one server never share one.
     pub fn identity(&self, platform: &str) -> String {
-        let mut id = format!("{platform}\n{}", self.base);
-        for (k, v) in &self.params {
-            id += &format!("\n{k}={v}");
-        }
-        id
+        identity(platform, &self.base, &self.params)
     }
+}
+
+fn identity(platform: &str, base: &str, params: &BTreeMap<String, String>) -> String {
+    let mut id = format!("{platform}\n{base}");
+    for (k, v) in params {
+        id += &format!("\n{k}={v}");
+    }
+    id
+}
+
+/// The identity of the environment at `url` with `given` parameters (and short forms) on
+/// `platform`, as a session opened on it keys its records: the base URL normalised (host
+/// case, default port, trailing slash), so every spelling of one target is one identity.
+pub(crate) fn identity_of(
+    platform: &Platform,
+    side: Side,
+    url: &str,
+    given: &[(Given, String)],
+) -> anyhow::Result<String> {
+    let c = &platform.connection;
+    let params = c.resolve_params(&side.to_string(), given)?;
+    let conn = Connection::new(
+        side,
+        &c.base_url(url, &params),
+        crate::net::Credential::None,
+    )?;
+    Ok(identity(&platform.name, conn.base.as_str(), &params))
 }
 
 pub struct Session {

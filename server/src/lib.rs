@@ -82,6 +82,7 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let http = config.http;
     let server = runner::Server::new(config)?;
+    server.resolve_targets().await;
     let resumed = server.recover()?;
     if resumed > 0 {
         tracing::warn!("{resumed} job(s) from before the restart will run");

@@ -50,6 +50,8 @@ pub struct Server {
     pub config: Config,
     /// the API tokens now: the file's at start, replaced by `reload_tokens`
     tokens: RwLock<Arc<[Token]>>,
+    /// each promotion's target as sessions identify it (`resolve_targets`)
+    targets: RwLock<HashMap<String, String>>,
     pub store: Store,
     pub events: broadcast::Sender<Event>,
     running: Mutex<Running>,
@@ -72,6 +74,7 @@ impl Server {
         let (events, _) = broadcast::channel(4096);
         Ok(Arc::new(Server {
             tokens: RwLock::new(config.tokens.clone().into()),
+            targets: Default::default(),
             config,
             store,
             events,
@@ -214,16 +217,42 @@ impl Server {
         }
     }
 
+    /// Learn each promotion's target identity from its platform's manifest, as a session
+    /// keys the target's lease: so the scheduler takes `http://host:8765/` and
+    /// `HTTP://host:8765` for one target, and a second job waits in the queue rather than in
+    /// a slot. A promotion that does not resolve keeps the spelled key; its jobs fail when
+    /// they open, saying why.
+    pub async fn resolve_targets(&self) {
+        let discovery = Discovery::standard(&self.config.plugins);
+        let mut found = HashMap::new();
+        for p in self.config.promotions.values() {
+            let env = &self.config.environments[&p.target];
+            match self
+                .host
+                .target_identity(&discovery, &p.platform, env)
+                .await
+            {
+                Ok(id) => {
+                    found.insert(p.name.clone(), id);
+                }
+                Err(e) => tracing::warn!("promotion {}: its target: {e}", p.name),
+            }
+        }
+        *self.targets.write().unwrap_or_else(|p| p.into_inner()) = found;
+    }
+
     /// The target a job writes, as the scheduler tells targets apart: `None` for an export.
     fn target_of(&self, job: &Job) -> Option<String> {
         if job.mode == Mode::Export {
             return None;
         }
+        let known = self.targets.read().unwrap_or_else(|p| p.into_inner());
+        if let Some(id) = known.get(&job.promotion) {
+            return Some(id.clone());
+        }
         let p = self.config.promotions.get(&job.promotion)?;
         let env = self.config.environments.get(&p.target)?;
-        // The parameters with the short forms among them (a short form is most often its
-        // parameter's name, Unstract's `org`), so two spellings of one target are one key.
-        // The target's lease, keyed by the resolved parameters, is what keeps writes apart.
+        // As spelled: the platform, the URL, the parameters with the short forms among them.
         let mut params: BTreeMap<&str, &str> = env
             .params
             .iter()

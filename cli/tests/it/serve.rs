@@ -1092,3 +1092,49 @@ async fn tokens_are_reloaded_on_sighup_and_on_an_admins_request() {
     srv.expect("GET", "/v1/whoami", VIEWER, None, 200).await;
     let _ = srv.child.kill();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_spellings_of_one_target_are_one_target_to_the_queue() {
+    let sb = sandbox(Seed::Demo, &["t0"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    // `a` and `b` are one target: another case, a trailing slash, the parameter for the
+    // short form.
+    let url = sb.url().to_string();
+    let shouted = format!("{}/", url.replacen("http://", "HTTP://", 1));
+    let mut text = format!(
+        "store = \"jobs.sqlite\"\nmax_jobs = 2\n\n{}",
+        support::serve::tokens()
+    );
+    text += &format!(
+        "[environments.dev]\nplatform = \"unstract\"\nurl = \"{url}\"\norg = \"dev\"\nkey_env = \"TEST_KEY_DEV\"\n\n\
+         [environments.a]\nplatform = \"unstract\"\nurl = \"{url}\"\norg = \"t0\"\nkey_env = \"TEST_KEY_T0\"\n\n\
+         [environments.b]\nplatform = \"unstract\"\nurl = \"{shouted}\"\nparams = {{ org = \"t0\" }}\nkey_env = \"TEST_KEY_T0\"\n\n\
+         [promotions.to-a]\nsource = \"dev\"\ntarget = \"a\"\n\n\
+         [promotions.to-b]\nsource = \"dev\"\ntarget = \"b\"\n"
+    );
+    std::fs::write(dir.path().join("server.toml"), text).unwrap();
+    let vars = [
+        ("TEST_KEY_DEV".to_string(), sb.keys("dev").read),
+        ("TEST_KEY_T0".to_string(), sb.keys("t0").read_write),
+    ];
+    let srv = Serve::start_with(dir.path(), &vars, state.path());
+    let a = srv.start_job("to-a", "clone").await;
+    let b = srv.start_job("to-b", "clone").await;
+    let a = srv
+        .wait(a["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    let b = srv
+        .wait(b["id"].as_str().unwrap(), Duration::from_secs(120))
+        .await;
+    assert_eq!(
+        (&a["status"], &b["status"]),
+        (&json!("succeeded"), &json!("succeeded"))
+    );
+    // Two slots, one target: the second started once the first had finished, from the
+    // queue, never holding a slot to wait for the target's lease.
+    assert!(
+        b["started"].as_str().unwrap() >= a["finished"].as_str().unwrap(),
+        "{a}\n{b}"
+    );
+}

@@ -255,7 +255,11 @@ impl Session {
         };
         // An export writes nowhere: no journal, no records.
         if !matches!(settings.sides, Sides::Export) {
-            options.journal = Arc::new(Journal::for_target(&target.identity(&platform.name)));
+            // A server job's attempts share its name: a resumed one knows what it created.
+            options.journal = Arc::new(Journal::for_target(
+                &target.identity(&platform.name),
+                settings.holder.as_deref(),
+            ));
             options.managed = Arc::new(Managed::for_target(&target.identity(&platform.name))?);
         }
         let http = HttpClient::new(

@@ -88,8 +88,12 @@ pub struct Job {
     pub source: String,
     pub target: String,
     /// items per action (a plan: create, update, adopt, …) or per outcome (a run: created,
-    /// updated, adopted, skipped, failed, deleted, …)
+    /// updated, adopted, skipped, failed, deleted, …); for a job that ran more than once,
+    /// across its attempts (what an earlier attempt created counts as created)
     pub counts: BTreeMap<String, usize>,
+    /// a job that ran more than once: the last attempt's own counts
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub attempt_counts: BTreeMap<String, usize>,
     /// how it ended, or why it failed
     pub message: Option<String>,
     /// what kind of failure, when it failed before its items ran: `config`, `credentials`,

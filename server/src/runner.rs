@@ -135,11 +135,22 @@ impl Server {
                     );
                     n += 1;
                 }
+                // Its own end, not a stale "resumed" message, and an end line in its log.
                 Status::Cancelling => {
                     job.status = Status::Cancelled;
                     job.phase = "done".into();
                     job.finished = Some(now());
+                    job.message = Some(
+                        "the server stopped while the job was being cancelled; its report \
+                         was not made (a clone or restore re-run converges)"
+                            .into(),
+                    );
                     self.store.put(&job)?;
+                    self.log(
+                        &job.id,
+                        "WARN",
+                        &format!("cancelled: {}", job.message.as_deref().unwrap_or("")),
+                    );
                 }
                 _ => n += 1,
             }
@@ -364,6 +375,7 @@ impl Server {
             Ok(end) => {
                 job.error = None;
                 job.counts = end.counts;
+                job.attempt_counts = end.attempt_counts;
                 job.status = if cancelled {
                     Status::Cancelled
                 } else if end.failed {
@@ -494,6 +506,7 @@ impl Server {
                         ),
                         failed: false,
                         counts: x.counts.clone(),
+                        attempt_counts: BTreeMap::new(),
                         report: serde_json::to_value(&x).unwrap_or_default(),
                     })
                     .map_err(anyhow::Error::from)
@@ -501,7 +514,7 @@ impl Server {
             mode => session
                 .promote(mode == Mode::Plan, progress)
                 .await
-                .map(|r| End::of(&r))
+                .map(|r| End::of(&r, job.attempts))
                 .map_err(anyhow::Error::from),
         };
         link.abort();
@@ -518,14 +531,31 @@ struct End {
     message: String,
     failed: bool,
     counts: BTreeMap<String, usize>,
+    /// the last attempt's own counts, when there were several
+    attempt_counts: BTreeMap<String, usize>,
     report: serde_json::Value,
 }
 
 impl End {
-    fn of(r: &Report) -> End {
-        let counts = counts(r);
+    /// A run's end; after the first attempt, its counts are the job's across attempts and
+    /// the message gives both.
+    fn of(r: &Report, attempts: u32) -> End {
+        let named = |c: BTreeMap<&str, usize>| -> BTreeMap<String, usize> {
+            c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+        };
+        let (counts, attempt_counts) = if attempts > 1 && !r.dry_run {
+            (named(r.totals_across_attempts()), named(r.totals()))
+        } else {
+            (named(r.totals()), BTreeMap::new())
+        };
         let failed = r.failed() > 0 || r.aborted.is_some();
         let mut message = summary(&counts);
+        if !attempt_counts.is_empty() {
+            message = format!(
+                "{message} across {attempts} attempts (the last: {})",
+                summary(&attempt_counts)
+            );
+        }
         if let Some(a) = &r.aborted {
             message = format!("aborted: {a} ({message})");
         }
@@ -533,6 +563,7 @@ impl End {
             message,
             failed,
             counts,
+            attempt_counts,
             report: serde_json::to_value(r).unwrap_or_default(),
         }
     }
@@ -548,14 +579,6 @@ fn summary(counts: &BTreeMap<String, usize>) -> String {
         .map(|(k, v)| format!("{v} {k}"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// Items per outcome (a run) or per action (a plan), deletes included.
-fn counts(r: &Report) -> BTreeMap<String, usize> {
-    r.totals()
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
 }
 
 /// A running job's record, kept current by the session's progress events.
@@ -605,7 +628,11 @@ impl Progress for Live {
             }
             Err(e) => tracing::warn!("job {id}: cannot write its plan: {e}"),
         }
-        let c = counts(plan);
+        let c: BTreeMap<String, usize> = plan
+            .totals()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
         self.server
             .log(&id, "INFO", &format!("planned: {}", summary(&c)));
         self.update(true, |j| j.counts = c);

@@ -281,6 +281,7 @@ mod tests {
             source: "s".into(),
             target: "t".into(),
             counts: Default::default(),
+            attempt_counts: Default::default(),
             message: None,
             error: None,
             resumed: false,

@@ -762,13 +762,21 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     write_config(dir.path(), &sb, &targets, 2, &[]);
-    support::expect(
-        &support::output(
-            support::ferry_between("clone", &sb, "dev", "reference")
-                .env("FERRY_STATE_DIR", state.path()),
-        ),
-        0,
+    let reference = support::output(
+        support::ferry_between("clone", &sb, "dev", "reference")
+            .args(["--output", "json"])
+            .env("FERRY_STATE_DIR", state.path()),
     );
+    support::expect(&reference, 0);
+    // What an uninterrupted clone does, per outcome.
+    let mut uninterrupted = serde_json::Map::new();
+    for it in support::json_of(&reference)["items"].as_array().unwrap() {
+        let n = uninterrupted
+            .entry(it["outcome"].as_str().unwrap())
+            .or_insert(json!(0));
+        *n = json!(n.as_u64().unwrap() + 1);
+    }
+    let uninterrupted = Value::Object(uninterrupted);
     for t in ["t0", "t1", "t2"] {
         sb.set_faults(
             t,
@@ -806,6 +814,17 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
             assert_eq!(job["status"], "succeeded", "{job}");
             if job["resumed"] == true {
                 assert_eq!(job["attempts"], 2, "{job}");
+                // Counted across its attempts: what the first created is created, though
+                // the second adopted or completed it; the last attempt's own counts too.
+                assert_eq!(job["counts"], uninterrupted, "{job}");
+                assert!(job["attempt_counts"].is_object(), "{job}");
+                assert!(
+                    job["message"]
+                        .as_str()
+                        .unwrap()
+                        .contains("across 2 attempts"),
+                    "{job}"
+                );
                 let log = srv
                     .expect("GET", &format!("/v1/jobs/{id}/log"), VIEWER, None, 200)
                     .await;
@@ -1136,5 +1155,68 @@ async fn two_spellings_of_one_target_are_one_target_to_the_queue() {
     assert!(
         b["started"].as_str().unwrap() >= a["finished"].as_str().unwrap(),
         "{a}\n{b}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_job_killed_while_cancelling_ends_cancelled_with_its_own_end() {
+    let sb = sandbox(Seed::Demo, &["t0"]).await;
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    write_config(dir.path(), &sb, &["t0"], 1, &[]);
+    // Slow writes: a cancel leaves the job `cancelling` while its requests finish.
+    sb.set_faults(
+        "t0",
+        Faults {
+            latency_ms: 3000,
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    let mut srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let id = srv.start_job("dev-to-t0", "clone").await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let t = Instant::now();
+    while srv
+        .expect("GET", &format!("/v1/jobs/{id}"), VIEWER, None, 200)
+        .await["phase"]
+        != "applying"
+    {
+        assert!(t.elapsed() < Duration::from_secs(120), "it never applied");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let c = srv
+        .expect(
+            "POST",
+            &format!("/v1/jobs/{id}/cancel"),
+            OPERATOR,
+            None,
+            202,
+        )
+        .await;
+    assert_eq!(c["status"], "cancelling", "{c}");
+    srv.kill();
+    sb.set_faults("t0", Faults::default()).unwrap();
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let job = srv
+        .expect("GET", &format!("/v1/jobs/{id}"), VIEWER, None, 200)
+        .await;
+    assert_eq!(job["status"], "cancelled", "{job}");
+    assert!(
+        job["message"]
+            .as_str()
+            .unwrap()
+            .contains("while the job was being cancelled"),
+        "{job}"
+    );
+    let log = srv
+        .expect("GET", &format!("/v1/jobs/{id}/log"), VIEWER, None, 200)
+        .await;
+    let last = log["lines"].as_array().unwrap().last().unwrap().clone();
+    assert!(
+        last["message"].as_str().unwrap().starts_with("cancelled: "),
+        "{log}"
     );
 }

@@ -4,6 +4,10 @@
 //! published or shared); the next run finds it there and, instead of adopting it as it is,
 //! completes it with `update`. Lines go to the kernel with every append, so a killed process
 //! loses none; the file is rewritten at the end of a run with only what is still open.
+//!
+//! A run may name itself (a server job's attempts share its name): its lines carry the name,
+//! and a later attempt knows which resources an earlier one created, to count them as
+//! created by the job rather than adopted.
 
 use std::collections::BTreeSet;
 use std::io::Write;
@@ -18,6 +22,10 @@ pub struct Journal {
     file: Mutex<Option<std::fs::File>>,
     /// (kind, key) of creates started and not completed by earlier runs
     open: BTreeSet<(String, String)>,
+    /// this run's name, written on its lines
+    run: Option<String>,
+    /// (kind, key) of creates earlier attempts of this run started
+    by_this_run: BTreeSet<(String, String)>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -26,6 +34,8 @@ struct Line {
     event: String,
     kind: String,
     key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    run: Option<String>,
 }
 
 impl Journal {
@@ -35,16 +45,27 @@ impl Journal {
             path: None,
             file: Mutex::new(None),
             open: BTreeSet::new(),
+            run: None,
+            by_this_run: BTreeSet::new(),
         }
     }
 
     /// The journal of one target (`target` identifies it: its base URL), under `dir`.
     pub fn open(dir: PathBuf, target: &str) -> Journal {
+        Journal::open_for(dir, target, None)
+    }
+
+    /// The same, for a run named `run` whose earlier attempts may have written to it.
+    pub fn open_for(dir: PathBuf, target: &str, run: Option<&str>) -> Journal {
         let name = hex::encode(&<sha2::Sha256 as sha2::Digest>::digest(target.as_bytes())[..12]);
         let path = dir.join(format!("{name}.jsonl"));
-        let open = std::fs::read_to_string(&path)
-            .map(|text| still_open(&text))
-            .unwrap_or_default();
+        let text = std::fs::read_to_string(&path).unwrap_or_default();
+        let open = still_open(&text);
+        let by_this_run = match run {
+            Some(run) => started_by(&text, run),
+            None => BTreeSet::new(),
+        };
+        let run = run.map(str::to_string);
         let file = std::fs::create_dir_all(&dir)
             .and_then(|_| {
                 std::fs::OpenOptions::new()
@@ -64,6 +85,8 @@ impl Journal {
                 path: Some(path),
                 file: Mutex::new(Some(f)),
                 open,
+                run,
+                by_this_run,
             },
             Err(e) => {
                 tracing::warn!(
@@ -74,17 +97,26 @@ impl Journal {
                     path: None,
                     file: Mutex::new(None),
                     open,
+                    run,
+                    by_this_run,
                 }
             }
         }
     }
 
     /// The journal of a target under ferry's state directory (see [`crate::state::state_dir`]).
-    pub fn for_target(target: &str) -> Journal {
+    pub fn for_target(target: &str, run: Option<&str>) -> Journal {
         match state_dir() {
-            Some(d) => Journal::open(d, target),
+            Some(d) => Journal::open_for(d, target, run),
             None => Journal::none(),
         }
+    }
+
+    /// Whether an earlier attempt of this run started creating this resource (and perhaps
+    /// saw it through): then it is the run's creation, whatever this attempt does with it.
+    pub fn started_earlier(&self, kind: &str, key: &str) -> bool {
+        self.by_this_run
+            .contains(&(kind.to_string(), key.to_string()))
     }
 
     /// Whether an earlier run started creating this resource and did not see it through.
@@ -107,6 +139,7 @@ impl Journal {
                 event: event.into(),
                 kind: kind.into(),
                 key: key.into(),
+                run: self.run.clone(),
             })
             .unwrap_or_default();
             let _ = writeln!(f, "{line}");
@@ -126,6 +159,7 @@ impl Journal {
                     event: "started".into(),
                     kind,
                     key,
+                    run: None,
                 })
                 .unwrap_or_default()
                     + "\n"
@@ -154,6 +188,15 @@ fn still_open(text: &str) -> BTreeSet<(String, String)> {
         }
     }
     open
+}
+
+/// The creates the lines of `run` started.
+fn started_by(text: &str, run: &str) -> BTreeSet<(String, String)> {
+    text.lines()
+        .filter_map(|l| serde_json::from_str::<Line>(l).ok())
+        .filter(|l| l.event == "started" && l.run.as_deref() == Some(run))
+        .map(|l| (l.kind, l.key))
+        .collect()
 }
 
 #[cfg(test)]
@@ -190,5 +233,23 @@ mod tests {
         j.done("tag", "b");
         j.compact();
         assert!(!Journal::open(dir.path().to_path_buf(), "http://t/org/").unfinished("tag", "b"));
+    }
+
+    #[test]
+    fn a_later_attempt_of_a_named_run_knows_what_the_earlier_ones_created() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = Journal::open_for(dir.path().to_path_buf(), "http://t/", Some("job 1"));
+        first.started("tag", "a");
+        first.done("tag", "a");
+        first.started("tag", "b");
+        drop(first); // killed: no compaction
+        let other = Journal::open_for(dir.path().to_path_buf(), "http://t/", Some("job 2"));
+        other.started("tag", "c");
+        drop(other);
+        let again = Journal::open_for(dir.path().to_path_buf(), "http://t/", Some("job 1"));
+        assert!(again.started_earlier("tag", "a") && again.started_earlier("tag", "b"));
+        assert!(!again.started_earlier("tag", "c"), "another run's create");
+        let unnamed = Journal::open(dir.path().to_path_buf(), "http://t/");
+        assert!(!unnamed.started_earlier("tag", "a"));
     }
 }

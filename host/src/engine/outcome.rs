@@ -40,6 +40,8 @@ pub struct Done {
     pub target: Option<Stored>,
     pub files: Option<Value>,
     pub duration: Duration,
+    /// an earlier attempt of this run created the resource; this one adopted or completed it
+    pub created_earlier: bool,
 }
 
 /// The reason given to items not started because the run was interrupted.

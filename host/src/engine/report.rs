@@ -65,6 +65,10 @@ pub struct ItemReport {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub differences: Option<Vec<crate::engine::drift::FieldDiff>>,
     pub duration_ms: u64,
+    /// an earlier attempt of the same job created it (a server job resumed after a kill);
+    /// this one adopted or completed it
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub created_earlier: bool,
 }
 
 /// What the plan says of an item, as a report names it.
@@ -283,6 +287,7 @@ impl Report {
                 rewrites: it.rewrites.clone(),
                 differences: it.differences.clone(),
                 duration_ms,
+                created_earlier: d.is_some_and(|d| d.created_earlier),
             });
         }
         Report {
@@ -320,6 +325,20 @@ impl Report {
 
     /// Items per outcome (a run) or per action (a plan), and deletes per outcome, named as
     /// the report names them: `{"adopted": 7, "created": 30}`.
+    /// Items per outcome across the job's attempts: what an earlier attempt created counts
+    /// as created, though this attempt adopted or completed it.
+    pub fn totals_across_attempts(&self) -> BTreeMap<&'static str, usize> {
+        let mut c = self.totals();
+        for it in self.items.iter().filter(|it| it.created_earlier) {
+            if let Some(n) = it.outcome.and_then(|o| c.get_mut(o.name())) {
+                *n -= 1;
+            }
+            *c.entry(ItemOutcome::Created.name()).or_insert(0) += 1;
+        }
+        c.retain(|_, n| *n > 0);
+        c
+    }
+
     pub fn totals(&self) -> BTreeMap<&'static str, usize> {
         let mut c = BTreeMap::new();
         for it in &self.items {
@@ -412,7 +431,31 @@ mod tests {
             rewrites: vec![],
             differences: None,
             duration_ms: 0,
+            created_earlier: false,
         }
+    }
+
+    #[test]
+    fn what_an_earlier_attempt_created_counts_as_created_across_attempts() {
+        use ItemAction as A;
+        use ItemOutcome as O;
+        let mut adopted = item("a", A::Adopt, Some(O::Adopted));
+        adopted.created_earlier = true;
+        let mut completed = item("b", A::Update, Some(O::Updated));
+        completed.created_earlier = true;
+        let r = Report {
+            items: vec![
+                adopted,
+                completed,
+                item("c", A::Create, Some(O::Created)),
+                item("d", A::Adopt, Some(O::Adopted)),
+            ],
+            ..Report::default()
+        };
+        let all = r.totals_across_attempts();
+        assert_eq!((all["created"], all["adopted"]), (3, 1));
+        assert!(!all.contains_key("updated"), "{all:?}");
+        assert_eq!(r.totals()["adopted"], 2);
     }
 
     #[test]

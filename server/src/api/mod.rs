@@ -318,6 +318,7 @@ pub async fn create_job(
         source,
         target,
         counts: Default::default(),
+        attempt_counts: Default::default(),
         message: None,
         error: None,
         resumed: false,

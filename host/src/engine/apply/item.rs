@@ -25,6 +25,7 @@ pub(super) fn settled(
         target,
         files: None,
         duration: Duration::ZERO,
+        created_earlier: false,
     };
     // Interrupted: start nothing new; what is in flight finishes.
     if interrupted {
@@ -151,11 +152,14 @@ pub(super) fn write(
         if !files_failed && matches!(outcome, Outcome::Created | Outcome::Updated) {
             journal.done(&kind, &wanted.key);
         }
+        let created_earlier = matches!(outcome, Outcome::Adopted | Outcome::Updated)
+            && journal.started_earlier(&kind, &wanted.key);
         Done {
             outcome,
             target: Some(t),
             files,
             duration: started.elapsed(),
+            created_earlier,
         }
     }
 }
@@ -247,5 +251,6 @@ fn failed(e: &str, started: Instant) -> Done {
         target: None,
         files: None,
         duration: started.elapsed(),
+        created_earlier: false,
     }
 }

@@ -86,6 +86,7 @@ pub async fn apply(
                 target: None,
                 files: None,
                 duration: Duration::ZERO,
+                created_earlier: false,
             })
         })
         .collect()

@@ -348,10 +348,31 @@ impl Session {
     }
 
     /// Plan, and apply unless `dry_run`, telling `progress` what happens (the plugins'
-    /// `timer.progress` too). Returns the report.
+    /// `timer.progress` too). Returns the report; its `digest` names the plan.
     pub async fn promote(
         &self,
         dry_run: bool,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Report, Error> {
+        self.run(dry_run, None, progress).await
+    }
+
+    /// Apply only the plan that was approved: plan again (under the target's lease) and
+    /// apply if the new plan's digest is `approved`. When it is not (the source or the
+    /// target changed since), nothing is written and the answer is the new plan's report
+    /// (`dry_run`, with its own `digest`), to approve again.
+    pub async fn promote_approved(
+        &self,
+        approved: &str,
+        progress: Arc<dyn Progress>,
+    ) -> Result<Report, Error> {
+        self.run(false, Some(approved), progress).await
+    }
+
+    async fn run(
+        &self,
+        dry_run: bool,
+        approved: Option<&str>,
         progress: Arc<dyn Progress>,
     ) -> Result<Report, Error> {
         let opts = &self.options;
@@ -373,11 +394,19 @@ impl Session {
             started.elapsed().as_millis() as u64,
             self.grant.stats.snapshot(),
         );
-        // Before apply, which takes the bodies this reads.
+        // Before apply, which takes the bodies this and the digest read.
         let needed = left_out(&p, opts);
         planned.credentials_needed.extend(needed.clone());
+        let digest = crate::engine::digest::of(&p);
+        planned.digest = Some(digest.clone());
         progress.planned(&planned);
         if dry_run {
+            return Ok(planned);
+        }
+        if let Some(approved) = approved.filter(|a| *a != digest) {
+            tracing::warn!(
+                "the plan is not the one approved ({approved}): it is {digest}; nothing written"
+            );
             return Ok(planned);
         }
         progress.phase("applying");
@@ -414,6 +443,7 @@ impl Session {
             report.deletes = d;
         }
         report.credentials_needed.extend(needed);
+        report.digest = Some(digest);
         Ok(report)
     }
 

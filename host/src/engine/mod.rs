@@ -7,6 +7,7 @@
 //! declarations (key, references, secrets, files) and calls.
 
 pub mod apply;
+pub mod digest;
 pub mod drift;
 pub mod export;
 pub mod journal;

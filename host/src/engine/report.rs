@@ -203,6 +203,9 @@ pub struct Report {
     /// managed resources the source no longer has: planned, done or kept (`--prune`)
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub deletes: Vec<super::prune::DeleteReport>,
+    /// the plan's digest (`sha256:…`, see `engine::digest`): what an approval binds to
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub digest: Option<String>,
 }
 
 impl Report {
@@ -304,6 +307,7 @@ impl Report {
             aborted: None,
             runtime,
             deletes: super::prune::planned_report(&plan.deletes),
+            digest: None,
         }
     }
 

@@ -63,6 +63,25 @@ pub(crate) enum JobsCommand {
         #[arg(long)]
         wait: bool,
     },
+    /// Approve the plan a job awaits approval of (its digest, as `show` gives it): the job
+    /// applies that plan, and only it, once the promotion's count of approvals is in.
+    Approve {
+        #[command(flatten)]
+        server: Server,
+        id: String,
+        /// The digest of the plan approved (`sha256:…`).
+        #[arg(long)]
+        digest: String,
+    },
+    /// Reject the plan a job awaits approval of: the job ends, cancelled.
+    Reject {
+        #[command(flatten)]
+        server: Server,
+        id: String,
+        /// Why, for the job's record and log.
+        #[arg(long)]
+        reason: Option<String>,
+    },
     /// Cancel a job: nothing new starts, what is in flight finishes.
     Cancel {
         #[command(flatten)]
@@ -259,6 +278,22 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
                 exit::FAILED
             })
         }
+        JobsCommand::Approve { server, id, digest } => {
+            let client = Client::new(&server)?;
+            let url = client.url(&["jobs", job_id(&id)?, "approve"], &[]);
+            let body = serde_json::json!({ "digest": digest });
+            let job = client.call(reqwest::Method::POST, url, Some(body)).await?;
+            show(&job, server.output);
+            Ok(exit::OK)
+        }
+        JobsCommand::Reject { server, id, reason } => {
+            let client = Client::new(&server)?;
+            let url = client.url(&["jobs", job_id(&id)?, "reject"], &[]);
+            let body = serde_json::json!({ "reason": reason });
+            let job = client.call(reqwest::Method::POST, url, Some(body)).await?;
+            show(&job, server.output);
+            Ok(exit::OK)
+        }
         JobsCommand::Cancel { server, id } => {
             let client = Client::new(&server)?;
             let url = client.url(&["jobs", job_id(&id)?, "cancel"], &[]);
@@ -344,6 +379,25 @@ fn show(job: &Value, output: Output) {
     ] {
         t.add_row([k.to_string(), v]);
     }
+    let a = &job["approval"];
+    if a.is_object() {
+        let decisions: Vec<String> = a["decisions"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|d| {
+                format!(
+                    "{} {} ({})",
+                    text(&d["verdict"]),
+                    text(&d["by"]),
+                    text(&d["at"])
+                )
+            })
+            .collect();
+        t.add_row(["approval needed".to_string(), text(&a["needed"])]);
+        t.add_row(["plan awaiting approval".to_string(), text(&a["digest"])]);
+        t.add_row(["decisions".to_string(), decisions.join("; ")]);
+    }
     println!("{t}");
 }
 
@@ -380,12 +434,23 @@ async fn print_lines(client: &Client, id: &str, after: i64, to: Lines) -> anyhow
     Ok(last)
 }
 
-/// Poll a job until it finishes, printing its log lines; returns its record.
+/// Poll a job until it finishes, printing its log lines; returns its record. A job that
+/// awaits approval is waited for too, saying once how to approve it.
 async fn follow(client: &Client, id: &str, to: Lines) -> anyhow::Result<Value> {
     let mut after = 0;
+    let mut told = None;
     loop {
         let job = client.get(&["jobs", id], &[]).await?;
         after = print_lines(client, id, after, to).await?;
+        let awaited = &job["approval"]["digest"];
+        if job["status"] == "awaiting_approval" && told.as_ref() != Some(awaited) {
+            eprintln!(
+                "job {id} awaits approval ({}): ferry jobs approve {id} --digest {}",
+                text(&job["approval"]["needed"]),
+                text(awaited)
+            );
+            told = Some(awaited.clone());
+        }
         if matches!(
             job["status"].as_str(),
             Some("succeeded" | "failed" | "cancelled")

@@ -38,8 +38,11 @@ fn parse_role(s: &str) -> Result<Role, String> {
     match s {
         "viewer" => Ok(Role::Viewer),
         "operator" => Ok(Role::Operator),
+        "approver" => Ok(Role::Approver),
         "admin" => Ok(Role::Admin),
-        _ => Err(format!("{s:?}: a role is viewer, operator or admin")),
+        _ => Err(format!(
+            "{s:?}: a role is viewer, operator, approver or admin"
+        )),
     }
 }
 

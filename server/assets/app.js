@@ -17,6 +17,10 @@
 //                not for viewers), #delete (admins, finished jobs; the first click arms it,
 //                class "armed", the second within 5 s deletes), #download-report,
 //                #download-package (export jobs that succeeded), #back (link to "#/")
+//   Approval     #approval (jobs of a promotion that asks for it): #approval-needed,
+//                #approval-digest (the plan awaiting approval), #approval-approved,
+//                #approval-decisions; #approve, #reject-reason and #reject in
+//                #approval-actions (approvers and admins, while it awaits approval)
 //   Plan         #plan with data-loaded="true" once rendered; #plan-actions (tr.action per action with data-action),
 //                #plan-rewrites (tr.rewrite per rewrite)
 //   Report       #report with data-loaded="true" once rendered; #report-items (table, rows
@@ -29,7 +33,7 @@
 "use strict";
 
 const TOKEN_KEY = "ferry-token";
-const STATUSES = ["queued", "running", "succeeded", "failed", "cancelling", "cancelled"];
+const STATUSES = ["queued", "running", "awaiting_approval", "succeeded", "failed", "cancelling", "cancelled"];
 const FINISHED = new Set(["succeeded", "failed", "cancelled"]);
 const LOG_TAIL = 200;
 const LIST_EVERY_MS = 2000;
@@ -221,7 +225,8 @@ function signOut(message = "") {
   $("#token").focus();
 }
 
-const canOperate = () => ["operator", "admin"].includes(state.user?.role);
+const canOperate = () => ["operator", "approver", "admin"].includes(state.user?.role);
+const canApprove = () => ["approver", "admin"].includes(state.user?.role);
 const isAdmin = () => state.user?.role === "admin";
 
 function applyRole() {
@@ -454,8 +459,44 @@ function renderJob(job) {
   $("#job-progress").value = job.progress?.percent ?? 0;
   setText("#job-percent", percentText(job.progress));
   renderJobButtons(job);
-  // The plan shows up once the job is past planning: look again when the phase moves on.
+  renderApproval(job);
+  // The plan shows up once the job is past planning: look again when the phase moves on,
+  // and when a new plan awaits approval.
   if (prev && prev.phase !== job.phase && !state.planLoaded) loadPlan(state.page);
+  if (prev && prev.approval?.digest !== job.approval?.digest) loadPlan(state.page);
+}
+
+// Who must approve, the plan awaiting it (the digest the plan section shows), who decided.
+function renderApproval(job) {
+  const a = job.approval;
+  show("#approval", !!a);
+  if (!a) return;
+  setText("#approval-needed", a.needed);
+  setText("#approval-digest", a.digest ?? "not planned yet");
+  setText("#approval-approved", a.approved ?? "—");
+  const decisions = (a.decisions ?? []).map((d) =>
+    `${d.verdict} by ${d.by} (${fmtTime(d.at)})${d.reason ? `: ${d.reason}` : ""}`);
+  setText("#approval-decisions", decisions.length ? decisions.join("; ") : "none yet");
+  show("#approval-actions", canApprove() && job.status === "awaiting_approval");
+}
+
+async function onApprove() {
+  const digest = state.job?.approval?.digest;
+  try {
+    renderJob(await api(jobPath(state.job.id, "/approve"), { method: "POST", body: { digest } }));
+  } catch (e) {
+    showError(e);
+  }
+}
+
+async function onReject() {
+  const reason = $("#reject-reason").value.trim() || null;
+  try {
+    renderJob(await api(jobPath(state.job.id, "/reject"), { method: "POST", body: { reason } }));
+    finishJob(state.page);
+  } catch (e) {
+    showError(e);
+  }
 }
 
 function countsText(counts = {}) {
@@ -465,7 +506,7 @@ function countsText(counts = {}) {
 
 function renderJobButtons(job) {
   const finished = FINISHED.has(job.status);
-  show("#cancel", canOperate() && (job.status === "queued" || job.status === "running"));
+  show("#cancel", canOperate() && ["queued", "running", "awaiting_approval"].includes(job.status));
   show("#delete", isAdmin() && finished);
   show("#download-report", finished);
   show("#download-package", !!job.package);
@@ -596,6 +637,7 @@ function renderPlan(plan) {
   const deletes = plan.deletes ?? [];
   $("#plan-body").replaceChildren(
     el("p", {}, `${items.length} resources`, deletes.length ? `, ${deletes.length} to prune` : "", "."),
+    el("p", { id: "plan-digest", class: "mono muted" }, plan.digest ? `digest ${plan.digest}` : ""),
     table("plan-actions", ["Action", "Resources"], actionRows),
     el("h4", {}, `Rewrites (${rewrites.length})`),
     rewrites.length
@@ -784,6 +826,8 @@ function init() {
   $("#mode").addEventListener("change", onModeChange);
   $("#package").addEventListener("change", updateStartButton);
   $("#cancel").addEventListener("click", onCancel);
+  $("#approve").addEventListener("click", onApprove);
+  $("#reject").addEventListener("click", onReject);
   $("#delete").addEventListener("click", onDelete);
   $("#download-report").addEventListener("click", onDownloadReport);
   $("#download-package").addEventListener("click", onDownloadPackage);

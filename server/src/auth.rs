@@ -14,7 +14,9 @@ pub enum Role {
     Viewer,
     /// and start and cancel jobs
     Operator,
-    /// and delete finished jobs
+    /// and approve or reject the plans of promotions that ask for approval
+    Approver,
+    /// and delete finished jobs, reload the tokens
     Admin,
 }
 
@@ -23,6 +25,7 @@ impl Role {
         match self {
             Role::Viewer => "viewer",
             Role::Operator => "operator",
+            Role::Approver => "approver",
             Role::Admin => "admin",
         }
     }
@@ -86,6 +89,10 @@ mod tests {
             find(&tokens, &tokens[0].sha256).is_none(),
             "the hash is not the token"
         );
-        assert!(Role::Admin > Role::Operator && Role::Operator > Role::Viewer);
+        assert!(
+            Role::Admin > Role::Approver
+                && Role::Approver > Role::Operator
+                && Role::Operator > Role::Viewer
+        );
     }
 }

@@ -17,6 +17,8 @@
 //! source = "dev"
 //! target = "qa"
 //! file = "dev-to-qa.toml"            # optional: its [run], [kinds] and [[hooks]]
+//! approval = { role = "approver", count = 1 }   # optional: a clone or restore applies
+//!                                    # only a plan that many approved (or tokens = [...])
 //!
 //! [http]                             # optional; these are the defaults
 //! header_timeout = "10s"             # to send a request's headers
@@ -25,7 +27,7 @@
 //!
 //! [[tokens]]
 //! name = "ci"
-//! role = "operator"                  # viewer, operator or admin
+//! role = "operator"                  # viewer, operator, approver or admin
 //! sha256 = "…"                       # `ferry serve token --name ci --role operator`
 //! ```
 
@@ -94,6 +96,48 @@ struct PromotionToml {
     target: String,
     file: Option<PathBuf>,
     description: Option<String>,
+    approval: Option<ApprovalToml>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApprovalToml {
+    role: Option<Role>,
+    tokens: Option<Vec<String>>,
+    count: Option<u32>,
+}
+
+/// Who must approve a promotion's plan before a clone or restore applies it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Approval {
+    /// approvals of one plan it takes, each by another token
+    pub count: u32,
+    pub by: Approvers,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Approvers {
+    /// tokens of this role or above
+    Role(Role),
+    /// these tokens, by name
+    Tokens(Vec<String>),
+}
+
+impl Approval {
+    /// Whether a token may approve or reject under this rule.
+    pub fn allows(&self, name: &str, role: Role) -> bool {
+        match &self.by {
+            Approvers::Role(r) => role >= *r,
+            Approvers::Tokens(names) => names.iter().any(|n| n == name),
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match &self.by {
+            Approvers::Role(r) => format!("{} by the {} role or above", self.count, r.name()),
+            Approvers::Tokens(n) => format!("{} by {}", self.count, n.join(", ")),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -113,6 +157,7 @@ pub struct Promotion {
     pub target: String,
     pub file: Option<PathBuf>,
     pub description: Option<String>,
+    pub approval: Option<Approval>,
 }
 
 #[derive(Debug, Clone)]
@@ -128,6 +173,31 @@ pub struct Config {
     pub http: HttpLimits,
     /// the file this was read from (none when parsed from text)
     pub file: Option<PathBuf>,
+}
+
+/// A promotion's `approval` table, checked.
+fn approval(what: &str, a: ApprovalToml) -> anyhow::Result<Approval> {
+    let count = a.count.unwrap_or(1);
+    if count == 0 {
+        anyhow::bail!("{what} approval: count must be 1 or more");
+    }
+    let by = match (a.role, a.tokens) {
+        (Some(_), Some(_)) => {
+            anyhow::bail!("{what} approval: give role or tokens, not both")
+        }
+        (Some(r), None) if r < Role::Approver => anyhow::bail!(
+            "{what} approval: role {} may not approve (approver or admin)",
+            r.name()
+        ),
+        (Some(r), None) => Approvers::Role(r),
+        (None, Some(t)) if t.len() < count as usize => anyhow::bail!(
+            "{what} approval: {count} approvals from {} token(s) cannot be had",
+            t.len()
+        ),
+        (None, Some(t)) => Approvers::Tokens(t),
+        (None, None) => Approvers::Role(Role::Approver),
+    };
+    Ok(Approval { count, by })
 }
 
 impl Config {
@@ -222,8 +292,25 @@ impl Config {
                     target: p.target,
                     file,
                     description: p.description,
+                    approval: p.approval.map(|a| approval(&what, a)).transpose()?,
                 },
             );
+        }
+        // A token list names tokens the file has.
+        for p in promotions.values() {
+            if let Some(Approval {
+                by: Approvers::Tokens(names),
+                ..
+            }) = &p.approval
+                && let Some(n) = names
+                    .iter()
+                    .find(|n| !f.tokens.iter().any(|t| &t.name == *n))
+            {
+                anyhow::bail!(
+                    "{name}: [promotions.{}] approval: no token is named {n:?}",
+                    p.name
+                );
+            }
         }
         let mut tokens = Vec::new();
         for t in f.tokens {
@@ -401,5 +488,37 @@ mod tests {
             e.contains("tokens \"a\" and \"b\" have the same sha256"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn an_approval_names_who_may_give_it() {
+        let with = |approval: &str| {
+            parse(&format!(
+                "[environments.dev]\nplatform = \"unstract\"\nurl = \"http://127.0.0.1:1\"\n\
+                 [environments.qa]\nplatform = \"unstract\"\nurl = \"http://127.0.0.1:1\"\n\
+                 [promotions.p]\nsource = \"dev\"\ntarget = \"qa\"\napproval = {approval}\n\
+                 [[tokens]]\nname = \"ana\"\nrole = \"approver\"\nsha256 = \"{HASH}\"\n"
+            ))
+        };
+        let c = with("{}").unwrap();
+        let a = c.promotions["p"].approval.clone().unwrap();
+        assert_eq!(
+            (a.count, a.by.clone()),
+            (1, Approvers::Role(Role::Approver))
+        );
+        assert!(a.allows("x", Role::Admin) && !a.allows("x", Role::Operator));
+        let c = with("{ tokens = [\"ana\"] }").unwrap();
+        let a = c.promotions["p"].approval.clone().unwrap();
+        assert!(a.allows("ana", Role::Viewer) && !a.allows("ben", Role::Admin));
+        for (bad, says) in [
+            ("{ role = \"operator\" }", "may not approve"),
+            ("{ tokens = [\"ben\"] }", "no token is named \"ben\""),
+            ("{ tokens = [\"ana\"], count = 2 }", "cannot be had"),
+            ("{ role = \"admin\", tokens = [\"ana\"] }", "not both"),
+            ("{ count = 0 }", "1 or more"),
+        ] {
+            let e = with(bad).unwrap_err().to_string();
+            assert!(e.contains(says), "{bad}: {e}");
+        }
     }
 }

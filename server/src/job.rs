@@ -33,6 +33,9 @@ impl Mode {
 pub enum Status {
     Queued,
     Running,
+    /// planned; applies once its plan is approved (`POST /v1/jobs/{id}/approve`)
+    #[serde(rename = "awaiting_approval")]
+    AwaitingApproval,
     Succeeded,
     Failed,
     Cancelling,
@@ -44,6 +47,7 @@ impl Status {
         match self {
             Status::Queued => "queued",
             Status::Running => "running",
+            Status::AwaitingApproval => "awaiting_approval",
             Status::Succeeded => "succeeded",
             Status::Failed => "failed",
             Status::Cancelling => "cancelling",
@@ -107,8 +111,56 @@ pub struct Job {
     pub attempts: u32,
     /// a restore's export job
     pub from_export: Option<String>,
+    /// for a clone or restore of a promotion that asks for approval: who must approve, the
+    /// plan awaiting it, and every decision
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval: Option<ApprovalState>,
     /// where an export's package is downloaded, once it succeeded
     pub package: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ApprovalState {
+    /// approvals of one plan it takes, and of whom: `1 by the approver role or above`
+    pub needed: String,
+    /// how many approvals of one plan it takes
+    pub count: u32,
+    /// the digest of the plan awaiting approval, once planned (`sha256:…`)
+    pub digest: Option<String>,
+    /// the digest approved: the plan the job applies, and only that plan
+    pub approved: Option<String>,
+    /// every approval and rejection, in order
+    pub decisions: Vec<Decision>,
+}
+
+impl ApprovalState {
+    /// Approvals of the plan awaiting approval.
+    pub fn approvals(&self) -> usize {
+        self.decisions
+            .iter()
+            .filter(|d| d.verdict == Verdict::Approved && Some(&d.digest) == self.digest.as_ref())
+            .count()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Decision {
+    /// the token's name
+    pub by: String,
+    /// RFC 3339
+    pub at: String,
+    /// the plan decided on
+    pub digest: String,
+    pub verdict: Verdict,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum Verdict {
+    Approved,
+    Rejected,
 }
 
 /// A line of a job's log.

@@ -38,6 +38,8 @@ pub fn router(server: Arc<runner::Server>) -> Router {
         .route("/v1/jobs", get(api::list_jobs).post(api::create_job))
         .route("/v1/jobs/{id}", get(api::get_job).delete(api::delete_job))
         .route("/v1/jobs/{id}/cancel", post(api::cancel_job))
+        .route("/v1/jobs/{id}/approve", post(api::approve_job))
+        .route("/v1/jobs/{id}/reject", post(api::reject_job))
         .route("/v1/jobs/{id}/plan", get(api::job_plan))
         .route("/v1/jobs/{id}/report", get(api::job_report))
         .route("/v1/jobs/{id}/log", get(api::job_log))

@@ -152,6 +152,7 @@ impl Server {
                         &format!("cancelled: {}", job.message.as_deref().unwrap_or("")),
                     );
                 }
+                Status::AwaitingApproval => {}
                 _ => n += 1,
             }
         }
@@ -190,11 +191,16 @@ impl Server {
                 );
             }
             None => {
+                let when = if job.status == Status::AwaitingApproval {
+                    "while it awaited approval"
+                } else {
+                    "before it started"
+                };
                 job.status = Status::Cancelled;
                 job.phase = "done".into();
                 job.finished = Some(now());
-                job.message = Some(format!("cancelled by {by} before it started"));
-                self.log(id, "WARN", &format!("cancelled by {by} before it started"));
+                job.message = Some(format!("cancelled by {by} {when}"));
+                self.log(id, "WARN", &format!("cancelled by {by} {when}"));
             }
         }
         self.store.put(&job)?;
@@ -204,6 +210,32 @@ impl Server {
             Event::Job(job.clone())
         });
         Ok(Some(job))
+    }
+
+    /// Change a job's record that no run is writing (one awaiting approval), under the lock
+    /// the scheduler and cancel take, so no decision is lost to another. `f` refuses or
+    /// changes it; the changed record is written and told to the streams, and the scheduler
+    /// woken. `None`: no such job.
+    pub fn change<E>(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Job) -> Result<(), E>,
+    ) -> anyhow::Result<Option<Result<Job, E>>> {
+        let _running = self.running();
+        let Some(mut job) = self.store.get(id)? else {
+            return Ok(None);
+        };
+        if let Err(e) = f(&mut job) {
+            return Ok(Some(Err(e)));
+        }
+        self.store.put(&job)?;
+        let _ = self.events.send(if job.status.finished() {
+            Event::End(job.clone())
+        } else {
+            Event::Job(job.clone())
+        });
+        self.wake.notify_one();
+        Ok(Some(Ok(job)))
     }
 
     /// Write a running job's record (not its end): under the lock cancel takes, so a cancel
@@ -376,8 +408,14 @@ impl Server {
                 job.error = None;
                 job.counts = end.counts;
                 job.attempt_counts = end.attempt_counts;
+                if let (Some(digest), Some(a)) = (&end.awaiting, job.approval.as_mut()) {
+                    a.digest = Some(digest.clone());
+                    a.approved = None;
+                }
                 job.status = if cancelled {
                     Status::Cancelled
+                } else if end.awaiting.is_some() {
+                    Status::AwaitingApproval
                 } else if end.failed {
                     Status::Failed
                 } else {
@@ -403,9 +441,13 @@ impl Server {
         if job.progress.total > 0 && job.status == Status::Succeeded {
             job.progress.percent = 100;
         }
-        job.phase = "done".into();
-        job.finished = Some(now());
-        let level = if job.status == Status::Succeeded {
+        if job.status == Status::AwaitingApproval {
+            job.phase = "awaiting approval".into();
+        } else {
+            job.phase = "done".into();
+            job.finished = Some(now());
+        }
+        let level = if matches!(job.status, Status::Succeeded | Status::AwaitingApproval) {
             "INFO"
         } else {
             "ERROR"
@@ -431,7 +473,11 @@ impl Server {
                 running.targets.remove(&t);
             }
         }
-        let _ = self.events.send(Event::End(job.clone()));
+        let _ = self.events.send(if job.status.finished() {
+            Event::End(job.clone())
+        } else {
+            Event::Job(job.clone())
+        });
         self.wake.notify_one();
     }
 
@@ -508,22 +554,98 @@ impl Server {
                         counts: x.counts.clone(),
                         attempt_counts: BTreeMap::new(),
                         report: serde_json::to_value(&x).unwrap_or_default(),
+                        awaiting: None,
                     })
                     .map_err(anyhow::Error::from)
             }
-            mode => session
-                .promote(mode == Mode::Plan, progress)
-                .await
-                .map(|r| End::of(&r, job.attempts))
-                .map_err(anyhow::Error::from),
+            mode => match job.approval.as_ref() {
+                // A plan to approve: made and kept; the job waits.
+                Some(a) if a.approved.is_none() => session
+                    .promote(true, progress)
+                    .await
+                    .map(|r| End::awaiting(&r, None)),
+                // The approved plan, and only it: planned again, applied if unchanged.
+                Some(a) => {
+                    let approved = a.approved.clone().unwrap_or_default();
+                    let before = self.store.doc(&job.id, Doc::Plan)?;
+                    session
+                        .promote_approved(&approved, progress)
+                        .await
+                        .map(|r| {
+                            if r.dry_run {
+                                let changed = changes(before.as_deref(), &r);
+                                End::awaiting(&r, Some(changed))
+                            } else {
+                                End::of(&r, job.resumed, job.attempts)
+                            }
+                        })
+                }
+                None => session
+                    .promote(mode == Mode::Plan, progress)
+                    .await
+                    .map(|r| End::of(&r, job.resumed, job.attempts)),
+            }
+            .map_err(anyhow::Error::from),
         };
         link.abort();
         session.close().await;
-        let end = end?;
-        self.store
-            .put_doc(&job.id, Doc::Report, &end.report.to_string())?;
+        let mut end = end?;
+        if end.awaiting.is_none() {
+            // The decisions that let it apply belong to what it did.
+            if let (Some(a), Some(r)) = (&job.approval, end.report.as_object_mut()) {
+                r.insert("approvals".into(), serde_json::json!(a.decisions));
+            }
+            self.store
+                .put_doc(&job.id, Doc::Report, &end.report.to_string())?;
+        }
         Ok(end)
     }
+}
+
+/// What differs between the plan that was approved and the one made now: each item whose
+/// action, target or rewrites changed, or that one plan has and the other not.
+fn changes(before: Option<&str>, now: &Report) -> Vec<String> {
+    let items = |v: &serde_json::Value| -> BTreeMap<(String, String), serde_json::Value> {
+        v["items"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|it| {
+                let key = (
+                    it["kind"].as_str().unwrap_or("").to_string(),
+                    it["key"].as_str().unwrap_or("").to_string(),
+                );
+                let mut it = it.clone();
+                if let Some(o) = it.as_object_mut() {
+                    o.remove("duration_ms");
+                }
+                (key, it)
+            })
+            .collect()
+    };
+    let before = before
+        .and_then(|b| serde_json::from_str::<serde_json::Value>(b).ok())
+        .map(|b| items(&b))
+        .unwrap_or_default();
+    let now = items(&serde_json::to_value(now).unwrap_or_default());
+    let mut out = Vec::new();
+    for (k, it) in &now {
+        match before.get(k) {
+            None => out.push(format!("{} {:?}: new ({})", k.0, k.1, it["action"])),
+            Some(b) if b != it => out.push(format!(
+                "{} {:?}: {} (was {})",
+                k.0, k.1, it["action"], b["action"]
+            )),
+            _ => {}
+        }
+    }
+    for k in before.keys().filter(|k| !now.contains_key(*k)) {
+        out.push(format!("{} {:?}: no longer in the plan", k.0, k.1));
+    }
+    if out.is_empty() {
+        out.push("the bodies or deletes differ".into());
+    }
+    out
 }
 
 /// How a job's run ended.
@@ -534,16 +656,18 @@ struct End {
     /// the last attempt's own counts, when there were several
     attempt_counts: BTreeMap<String, usize>,
     report: serde_json::Value,
+    /// a plan that waits for approval: its digest
+    awaiting: Option<String>,
 }
 
 impl End {
     /// A run's end; after the first attempt, its counts are the job's across attempts and
     /// the message gives both.
-    fn of(r: &Report, attempts: u32) -> End {
+    fn of(r: &Report, resumed: bool, attempts: u32) -> End {
         let named = |c: BTreeMap<&str, usize>| -> BTreeMap<String, usize> {
             c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
         };
-        let (counts, attempt_counts) = if attempts > 1 && !r.dry_run {
+        let (counts, attempt_counts) = if resumed && !r.dry_run {
             (named(r.totals_across_attempts()), named(r.totals()))
         } else {
             (named(r.totals()), BTreeMap::new())
@@ -552,7 +676,7 @@ impl End {
         let mut message = summary(&counts);
         if !attempt_counts.is_empty() {
             message = format!(
-                "{message} across {attempts} attempts (the last: {})",
+                "{message} across its attempts ({attempts} starts; the last: {})",
                 summary(&attempt_counts)
             );
         }
@@ -565,6 +689,35 @@ impl End {
             counts,
             attempt_counts,
             report: serde_json::to_value(r).unwrap_or_default(),
+            awaiting: None,
+        }
+    }
+
+    /// A plan made to be approved; `changed`: how it differs from the one approved before.
+    fn awaiting(r: &Report, changed: Option<Vec<String>>) -> End {
+        let counts: BTreeMap<String, usize> = r
+            .totals()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        let digest = r.digest.clone().unwrap_or_default();
+        let message = match changed {
+            None => format!(
+                "planned ({}): awaiting approval of {digest}",
+                summary(&counts)
+            ),
+            Some(c) => format!(
+                "the plan changed since it was approved (the source or the target changed), nothing was written: {}; awaiting approval of {digest}",
+                c.join("; ")
+            ),
+        };
+        End {
+            message,
+            failed: false,
+            counts,
+            attempt_counts: BTreeMap::new(),
+            report: serde_json::Value::Null,
+            awaiting: Some(digest),
         }
     }
 }

@@ -287,6 +287,7 @@ mod tests {
             resumed: false,
             attempts: 0,
             from_export: None,
+            approval: None,
             package: None,
         }
     }

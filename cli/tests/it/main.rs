@@ -16,6 +16,7 @@ mod promotion;
 mod rhai_cloner;
 mod sandbox;
 mod serve;
+mod serve_approvals;
 mod serve_browser;
 mod serve_contract;
 mod serve_strategy;

@@ -822,7 +822,7 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
                     job["message"]
                         .as_str()
                         .unwrap()
-                        .contains("across 2 attempts"),
+                        .contains("across its attempts (2 starts"),
                     "{job}"
                 );
                 let log = srv

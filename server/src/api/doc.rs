@@ -5,14 +5,15 @@
 
 use super::*;
 use crate::config::Config;
+use crate::job::ApprovalState;
 use serde_json::{Value, json};
 use utoipa::OpenApi;
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "ferry serve", description = "Promotions as jobs: start, watch, cancel, download."),
-    paths(whoami, promotions, reload, create_job, list_jobs, get_job, cancel_job, delete_job, job_plan, job_report, job_log, job_events, job_package),
-    components(schemas(Job, Line, Mode, Status, Progress, NewJob, JobList, ErrorBody, ErrorDetail, ErrorCode, Caller, Role, Reloaded, Promotions, PromotionInfo, LogLines)),
+    paths(whoami, promotions, reload, create_job, list_jobs, get_job, cancel_job, approve_job, reject_job, delete_job, job_plan, job_report, job_log, job_events, job_package),
+    components(schemas(Job, Line, Mode, Status, Progress, ApprovalState, Decision, Verdict, Approve, Reject, NewJob, JobList, ErrorBody, ErrorDetail, ErrorCode, Caller, Role, Reloaded, Promotions, PromotionInfo, LogLines)),
     modifiers(&BearerAuth),
     security(("token" = []))
 )]

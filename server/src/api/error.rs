@@ -47,6 +47,12 @@ pub enum ErrorCode {
     InUse,
     /// 409: a restore's `package` names a job that is not a succeeded export of its platform
     PackageUnusable,
+    /// 409: the job awaits no approval (approve, reject)
+    NotAwaitingApproval,
+    /// 409: the digest approved is not that of the plan the job awaits approval of
+    DigestMismatch,
+    /// 409: this token approved the plan already
+    AlreadyDecided,
     /// 409: the server's file does not read or check (reload)
     ConfigInvalid,
     /// 409: the job has no such plan, report or package: not yet, or none in its mode

@@ -10,7 +10,7 @@ pub use doc::document;
 pub use error::{Answer, ApiError, ErrorBody, ErrorCode, ErrorDetail};
 
 use crate::auth::Role;
-use crate::job::{Job, Line, Mode, Progress, Status, now};
+use crate::job::{ApprovalState, Decision, Job, Line, Mode, Progress, Status, Verdict, now};
 use crate::runner::{Event, Server};
 use crate::store::Doc;
 use axum::Json;
@@ -304,6 +304,15 @@ pub async fn create_job(
     } else {
         describe(&p.target)
     };
+    // A job that writes, of a promotion that asks for approval, applies only an approved plan.
+    let approval = match (new.mode, &p.approval) {
+        (Mode::Clone | Mode::Restore, Some(a)) => Some(ApprovalState {
+            needed: a.describe(),
+            count: a.count,
+            ..Default::default()
+        }),
+        _ => None,
+    };
     let job = Job {
         id: ulid::Ulid::new().to_string(),
         promotion: p.name.clone(),
@@ -324,6 +333,7 @@ pub async fn create_job(
         resumed: false,
         attempts: 0,
         from_export,
+        approval,
         package: None,
     };
     Ok((StatusCode::CREATED, Json(s.submit(job)?)))
@@ -390,6 +400,184 @@ pub async fn cancel_job(
             format!("job {id} has finished ({})", job.status.name()),
         )),
     }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Approve {
+    /// the digest of the plan approved, as the job shows it (`approval.digest`): an approval
+    /// holds for that plan only
+    pub digest: String,
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reject {
+    /// why, for the job's record and log
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// Approve the plan a job awaits approval of. Once the promotion's count of approvals of
+/// that plan is in, the job is queued; before it writes it plans again, and applies only
+/// if the plan is the same (else it awaits approval of the new one).
+#[utoipa::path(post, path = "/v1/jobs/{id}/approve", request_body = Approve,
+    responses((status = 200, body = Job),
+        (status = 403, body = ErrorBody, description = "the token may not approve this promotion's plans, or started the job"),
+        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`), the digest is not the plan's (`digest_mismatch`), or this token approved it already (`already_decided`)"),
+        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
+        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
+        (status = 422, body = ErrorBody, description = "the body is not an `Approve`")))]
+pub async fn approve_job(
+    State(s): Shared,
+    caller: Caller,
+    JobId(id): JobId,
+    body: Result<Json<Approve>, JsonRejection>,
+) -> Answer<Json<Job>> {
+    let Json(a) = body?;
+    decide(&s, &caller, &id, Verdict::Approved, Some(a.digest), None).map(Json)
+}
+
+/// Reject the plan a job awaits approval of: the job ends, cancelled, saying who and why.
+#[utoipa::path(post, path = "/v1/jobs/{id}/reject", request_body = Reject,
+    responses((status = 200, body = Job),
+        (status = 403, body = ErrorBody, description = "the token may not decide on this promotion's plans"),
+        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`)"),
+        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
+        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
+        (status = 422, body = ErrorBody, description = "the body is not a `Reject`")))]
+pub async fn reject_job(
+    State(s): Shared,
+    caller: Caller,
+    JobId(id): JobId,
+    body: Result<Json<Reject>, JsonRejection>,
+) -> Answer<Json<Job>> {
+    let Json(r) = body?;
+    decide(&s, &caller, &id, Verdict::Rejected, None, r.reason).map(Json)
+}
+
+/// A decision on the plan job `id` awaits approval of, checked and recorded.
+fn decide(
+    s: &Server,
+    caller: &Caller,
+    id: &str,
+    verdict: Verdict,
+    digest: Option<String>,
+    reason: Option<String>,
+) -> Answer<Job> {
+    let job = job_of(s, id)?;
+    let rule = s
+        .config
+        .promotions
+        .get(&job.promotion)
+        .and_then(|p| p.approval.clone());
+    let (Some(rule), Some(_)) = (rule, &job.approval) else {
+        return Err(ApiError::conflict(
+            ErrorCode::NotAwaitingApproval,
+            format!("job {id}: its promotion asks for no approval"),
+        ));
+    };
+    let what = match verdict {
+        Verdict::Approved => "approving",
+        Verdict::Rejected => "rejecting",
+    };
+    if !rule.allows(&caller.name, caller.role) {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!(
+                "{what} job {id}'s plan needs {}; token {:?} is {}",
+                rule.describe(),
+                caller.name,
+                caller.role.name()
+            ),
+        ));
+    }
+    if verdict == Verdict::Approved && caller.name == job.started_by {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            ErrorCode::Forbidden,
+            format!(
+                "token {:?} started job {id}: another must approve it",
+                caller.name
+            ),
+        ));
+    }
+    let changed = s.change(id, |job| {
+        let (status, name) = (job.status, job.status.name());
+        let a = job.approval.as_mut().expect("checked above");
+        let awaited = a.digest.clone().unwrap_or_default();
+        if status != Status::AwaitingApproval {
+            return Err(ApiError::conflict(
+                ErrorCode::NotAwaitingApproval,
+                format!("job {id} is {name}: it awaits no approval"),
+            ));
+        }
+        if verdict == Verdict::Approved {
+            let given = digest.clone().unwrap_or_default();
+            if given != awaited {
+                return Err(ApiError::conflict(
+                    ErrorCode::DigestMismatch,
+                    format!(
+                        "job {id} awaits approval of {awaited}, not {given}: read its plan again (GET /v1/jobs/{id}/plan)"
+                    ),
+                ));
+            }
+            if a.decisions.iter().any(|d| {
+                d.by == caller.name && d.digest == awaited && d.verdict == Verdict::Approved
+            }) {
+                return Err(ApiError::conflict(
+                    ErrorCode::AlreadyDecided,
+                    format!("token {:?} approved this plan already", caller.name),
+                ));
+            }
+        }
+        a.decisions.push(Decision {
+            by: caller.name.clone(),
+            at: now(),
+            digest: awaited.clone(),
+            verdict,
+            reason: reason.clone(),
+        });
+        match verdict {
+            Verdict::Approved if a.approvals() >= a.count as usize => {
+                a.approved = Some(awaited);
+                job.status = Status::Queued;
+                job.phase = "queued".into();
+            }
+            Verdict::Approved => {}
+            Verdict::Rejected => {
+                job.status = Status::Cancelled;
+                job.phase = "done".into();
+                job.finished = Some(now());
+                job.message = Some(match &reason {
+                    Some(r) => format!("rejected by {}: {r}", caller.name),
+                    None => format!("rejected by {}", caller.name),
+                });
+            }
+        }
+        Ok(())
+    })?;
+    let job = changed.ok_or_else(|| ApiError::not_found(&format!("job {id}")))??;
+    let a = job.approval.as_ref().expect("a job with approvals");
+    let line = match (verdict, job.status) {
+        (Verdict::Rejected, _) => format!("cancelled: {}", job.message.as_deref().unwrap_or("")),
+        (_, Status::Queued) => format!(
+            "approved by {}: {} of {}; it applies {} if a new plan is the same",
+            caller.name,
+            a.approvals(),
+            a.count,
+            a.approved.as_deref().unwrap_or("")
+        ),
+        _ => format!(
+            "approved by {}: {} of {}",
+            caller.name,
+            a.approvals(),
+            a.count
+        ),
+    };
+    s.log(id, "INFO", &line);
+    Ok(job)
 }
 
 /// Delete a finished job, its log, report and package.

@@ -1,11 +1,12 @@
 //! The dashboard in a real headless Chromium (Debian's `chromium`, driven through its
 //! `chromedriver` by fantoccini): sign in with a token, start a job from the page, watch it
-//! finish, open its report, then start another and cancel it. `.ci/run` installs both
+//! finish, open its report, then start another and cancel it; an admin approves a plan on
+//! its job's page and watches it applied. `.ci/run` installs both
 //! packages; without them the test is skipped with a notice, or fails in CI (`CI=true`);
 //! FERRY_SKIP_BROWSER=1 skips it.
 
 use crate::support;
-use crate::support::serve::{OPERATOR, Serve, write_config};
+use crate::support::serve::{ADMIN, OPERATOR, Serve, write_config};
 use fantoccini::{Client, ClientBuilder, Locator};
 use ferry_sandbox::kit::faults::Faults;
 use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
@@ -99,6 +100,49 @@ async fn snapshot(c: &Client, name: &str) {
     }
 }
 
+/// Sign in on the login box with `token`, and wait until the page says `role`.
+async fn sign_in(c: &Client, token: &str, role: &str) {
+    let input = wait_for(c, "#token", Duration::from_secs(10)).await;
+    input.send_keys(token).await.unwrap();
+    c.find(Locator::Css("#login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let t = Instant::now();
+    loop {
+        let who = c
+            .find(Locator::Css("#whoami"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        if who.contains(role) {
+            return;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(10),
+            "not signed in: {who:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Whether this run has the browser: skipped (with a notice) when it may not.
+fn has_browser() -> bool {
+    if std::env::var_os("FERRY_SKIP_BROWSER").is_some() {
+        eprintln!("FERRY_SKIP_BROWSER is set: the browser test is skipped");
+        return false;
+    }
+    support::system::has_programs(
+        "Debian's chromium and chromium-driver",
+        &[CHROMIUM, CHROMEDRIVER],
+        "apt-get install chromium chromium-driver",
+    )
+}
+
 async fn start_from_the_page(c: &Client, promotion: &str, mode: &str) -> String {
     wait_for(
         c,
@@ -134,15 +178,7 @@ async fn start_from_the_page(c: &Client, promotion: &str, mode: &str) -> String 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
-    if std::env::var_os("FERRY_SKIP_BROWSER").is_some() {
-        eprintln!("FERRY_SKIP_BROWSER is set: the browser test is skipped");
-        return;
-    }
-    if !support::system::has_programs(
-        "Debian's chromium and chromium-driver",
-        &[CHROMIUM, CHROMEDRIVER],
-        "apt-get install chromium chromium-driver",
-    ) {
+    if !has_browser() {
         return;
     }
     let targets = ["t0", "t1"];
@@ -185,31 +221,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     token.clear().await.unwrap();
-    token.send_keys(OPERATOR).await.unwrap();
-    c.find(Locator::Css("#login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let t = Instant::now();
-    loop {
-        let who = c
-            .find(Locator::Css("#whoami"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        if who.contains("operator") {
-            break;
-        }
-        assert!(
-            t.elapsed() < Duration::from_secs(10),
-            "not signed in: {who:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sign_in(&c, OPERATOR, "operator").await;
     // The token is in the tab's session storage, not in the page or its URL.
     let html = c.source().await.unwrap();
     assert!(
@@ -317,5 +329,90 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         sb.writes_to("t1").len() < sb.writes_to("t0").len(),
         "the cancelled job stopped early"
     );
+    c.close().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approver_approves_the_plan_on_the_jobs_page() {
+    if !has_browser() {
+        return;
+    }
+    let sb = Sandbox::start(Config::local(vec![
+        OrgSpec::seeded("dev", Seed::Demo),
+        OrgSpec::new("t0"),
+    ]))
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let path = write_config(dir.path(), &sb, &["t0"], 2, &[]);
+    let text = std::fs::read_to_string(&path).unwrap().replace(
+        "[promotions.dev-to-t0]\n",
+        "[promotions.dev-to-t0]\napproval = { role = \"approver\" }\n",
+    );
+    std::fs::write(&path, text).unwrap();
+    let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
+    let job = srv.start_job("dev-to-t0", "clone").await;
+    let id = job["id"].as_str().unwrap().to_string();
+    let (_driver, driver_url) = chromedriver();
+    let profile = tempfile::tempdir().unwrap();
+    let c = browser(&driver_url, profile.path()).await;
+    c.goto(&srv.url).await.unwrap();
+    // An admin may approve the operator's job.
+    sign_in(&c, ADMIN, "admin").await;
+    c.goto(&format!("{}/#/jobs/{id}", srv.url)).await.unwrap();
+    wait_for(
+        &c,
+        "#job[data-status='awaiting_approval']",
+        Duration::from_secs(120),
+    )
+    .await;
+    let digest = srv
+        .expect("GET", &format!("/v1/jobs/{id}"), OPERATOR, None, 200)
+        .await["approval"]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    wait_for(&c, "#plan[data-loaded='true']", Duration::from_secs(20)).await;
+    let shown = wait_for(&c, "#approval-digest", Duration::from_secs(10))
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(shown, digest, "the card shows the plan awaiting approval");
+    let plan_digest = c
+        .find(Locator::Css("#plan-digest"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(plan_digest.contains(&digest), "{plan_digest}");
+    assert!(sb.writes_to("t0").is_empty());
+    snapshot(&c, "job-awaiting-approval").await;
+    wait_for(
+        &c,
+        "#approval-actions:not([hidden]) #approve",
+        Duration::from_secs(10),
+    )
+    .await
+    .click()
+    .await
+    .unwrap();
+    wait_for(
+        &c,
+        "#job[data-status='succeeded']",
+        Duration::from_secs(120),
+    )
+    .await;
+    let decisions = c
+        .find(Locator::Css("#approval-decisions"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(decisions.contains("approved by admin"), "{decisions}");
+    assert!(!sb.writes_to("t0").is_empty());
     c.close().await.unwrap();
 }

@@ -68,6 +68,8 @@ impl Status {
 pub struct Progress {
     pub done: usize,
     pub total: usize,
+    /// done of total, 0 to 100
+    #[schema(minimum = 0, maximum = 100)]
     pub percent: u8,
 }
 

@@ -344,13 +344,16 @@ fn system_for(
     {
         return Ok(require_str(s, "/id", "the target's system")?.to_string());
     }
-    let body = json!({
+    // SystemCreate's fields only: a System read back has no labels to send.
+    let mut body = json!({
         "name": system["name"],
         "domain": system["domain"],
         "templateBaseUrl": system["templateBaseUrl"],
         "authSchemeConfigs": system["authSchemeConfigs"],
-        "labels": system.get("labels").cloned().unwrap_or(json!({})),
     });
+    if let Some(labels) = system.get("labels").filter(|l| l.is_object()) {
+        body["labels"] = labels.clone();
+    }
     let made = http::post_json(Side::Target, "systems", &body)?
         .ok()?
         .json()?;
@@ -379,7 +382,15 @@ fn version_for(tp: &str, source: &Value, files: &Value) -> Result<String> {
             format!("{base}-{n}")
         };
         let Some(v) = versions.iter().find(|v| v["name"] == name.as_str()) else {
-            let body = json!({"name": name, "files": {"files": files, "labels": {}}, "description": source["description"], "labels": source["labels"]});
+            // CreateProjectVersion: `files` is the array of files; description and labels
+            // only when the source version has them.
+            let mut body = json!({"name": name, "files": files});
+            if let Some(d) = source["description"].as_str() {
+                body["description"] = json!(d);
+            }
+            if source["labels"].is_object() {
+                body["labels"] = source["labels"].clone();
+            }
             let made = http::post_json(Side::Target, &format!("projects/{tp}/versions"), &body)?
                 .ok()?
                 .json()?;

@@ -120,7 +120,8 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
                     "name": t["name"],
                     "dynamic": t["dynamic"],
                     "system": {
-                        "id": t["systemId"],
+                        // A template's `id` is its system's (the document has no systemId).
+                        "id": t["id"],
                         "name": null,
                         "domain": t["domain"],
                         "templateBaseUrl": t["templateBaseUrl"],

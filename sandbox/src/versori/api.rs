@@ -72,6 +72,12 @@ fn public_url(project: &str, env: &str) -> String {
 }
 
 pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Value) -> Response {
+    // What the published API refuses, refused here too, naming the field.
+    if let Some(shape) = super::contract::request(method, seg)
+        && let Err((field, why)) = super::contract::check(&body, shape, "")
+    {
+        return invalid_field(&field, &why);
+    }
     match (method, seg) {
         (&Method::GET, ["execution-pools"]) => reply(
             StatusCode::OK,
@@ -95,9 +101,6 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
             let Some((pi, ei)) = find_env(org, env) else {
                 return not_found(&format!("environment {env}"));
             };
-            if !body.is_object() {
-                return bad("the body must be an EnvironmentConfig object");
-            }
             let e = &mut org.projects[pi].environments[ei];
             e.config = body;
             e.updated = now();
@@ -437,9 +440,6 @@ fn project_route(
                 Ok(n) => n.to_string(),
                 Err(r) => return r,
             };
-            if !body["files"]["files"].is_array() && !body["files"].is_array() {
-                return invalid_field("files", "is required");
-            }
             let p = &mut org.projects[pi];
             if p.versions.iter().any(|v| v.name == name) {
                 return error(
@@ -448,11 +448,7 @@ fn project_route(
                     vec![json!({"field": "name", "message": "must be unique within the project"})],
                 );
             }
-            let files = if body["files"].is_array() {
-                body["files"].clone()
-            } else {
-                body["files"]["files"].clone()
-            };
+            let files = body["files"].clone();
             let v = Version {
                 id: ulid(),
                 name,

@@ -10,6 +10,7 @@
 
 pub mod admin;
 pub mod api;
+pub mod contract;
 pub mod seed;
 pub mod server;
 pub mod shared;

@@ -70,7 +70,6 @@ impl System {
             "domain": self.domain,
             "templateBaseUrl": self.template_base_url,
             "authSchemeConfigs": self.auth_scheme_configs,
-            "labels": self.labels,
         })
     }
 }
@@ -251,20 +250,18 @@ impl Org {
         self.systems.iter().find(|s| s.id == id)
     }
 
-    pub fn template_json(&self, p: &Project, t: &Template) -> Value {
+    /// A ConnectionTemplate as the document defines it, and only that: its `id` is the
+    /// system's (there is no `systemId`), `connectionTemplateId` its own.
+    pub fn template_json(&self, _p: &Project, t: &Template) -> Value {
         let s = self.system(&t.system_id);
         json!({
             "id": t.system_id,
             "connectionTemplateId": t.id,
-            "systemId": t.system_id,
-            "projectId": p.id,
-            "environmentId": t.env_id,
             "name": t.name,
             "dynamic": t.dynamic,
             "domain": s.map(|s| s.domain.clone()),
             "templateBaseUrl": s.map(|s| s.template_base_url.clone()),
             "authSchemeConfigs": s.map(|s| s.auth_scheme_configs.clone()),
-            "authSchemeConfigIds": t.auth_scheme_config_ids,
         })
     }
 

@@ -6,3 +6,4 @@ mod mstrio;
 mod support;
 mod unstract;
 mod unstract_client;
+mod versori;

@@ -1,0 +1,87 @@
+//! The Versori emulator refuses what Versori's published API refuses: each body below breaks
+//! the document's types (a pack once sent the first two), and each is answered 400 in
+//! Versori's error shape `{code, message, fields, details}` naming the field, with nothing
+//! stored.
+
+use ferry_sandbox::versori::{Config, OrgSpec, Sandbox, Seed};
+use serde_json::{Value, json};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bodies_the_document_forbids_are_refused_naming_the_field() {
+    let sb = Sandbox::start(Config::local(vec![OrgSpec::seeded("acme", Seed::Demo)]))
+        .await
+        .unwrap();
+    let org = sb.org("acme").clone();
+    let base = format!(
+        "{}/{}/o/{}/",
+        sb.url().trim_end_matches('/'),
+        sb.banner.prefix,
+        org.org
+    );
+    let project = &org.projects[0].id;
+    let http = reqwest::Client::new();
+    let get = |path: String| {
+        http.get(format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {}", org.token))
+            .send()
+    };
+    let p: Value = get(format!("projects/{project}"))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let env_id = p["environments"][0]["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no environment in {p:#}"))
+        .to_string();
+    let system = json!({"name": "S", "domain": "s.example", "templateBaseUrl": "https://s.example", "authSchemeConfigs": [{"type": "none"}]});
+    let cases: Vec<(&str, String, Value, &str)> = vec![
+        // A System has no `labels: null` (SystemCreate's labels are an object of strings).
+        ("POST", "systems".into(), json!({"labels": null}), "labels"),
+        // A version's `files` is the array of files, not a Files object.
+        (
+            "POST",
+            format!("projects/{project}/versions"),
+            json!({"name": "v9", "files": {"files": [], "labels": {}}}),
+            "files",
+        ),
+        (
+            "PUT",
+            format!("environments/{env_id}/config"),
+            json!({"deploymentSpec": {"replicas": "many"}}),
+            "deploymentSpec.replicas",
+        ),
+        (
+            "POST",
+            format!("projects/{project}/connection-templates"),
+            json!({"systemId": "x", "name": "s", "environmentId": env_id, "extra": 1}),
+            "extra",
+        ),
+    ];
+    for (method, path, patch, field) in cases {
+        let mut body = if path == "systems" {
+            system.clone()
+        } else {
+            json!({})
+        };
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let before = sb.dump("acme");
+        let resp = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {}", org.token))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), 400, "{method} {path}");
+        let e: Value = resp.json().await.unwrap();
+        assert_eq!(e["code"], "400000", "{e}");
+        assert_eq!(e["fields"][0]["field"], field, "{method} {path}: {e}");
+        assert!(e["details"].is_string(), "{e}");
+        assert_eq!(sb.dump("acme"), before, "{method} {path} stored something");
+    }
+    sb.stop().await;
+}

@@ -4,9 +4,11 @@
 //! field, before any route sees it: an emulator that stored what the platform refuses would
 //! hide a pack that sends it.
 //!
-//! Facts from Versori's public OpenAPI document (SystemCreate, CreateProjectVersion, File,
-//! LinkSystem, EnvironmentConfig, DeploymentSpec, CloneEnvironmentRequest,
-//! ChangeEnvironmentExecutionPoolRequest, LinkConnectionEnvironment); kept to what the
+//! Facts from Versori's public OpenAPI document (SystemCreate, AuthSchemeConfig,
+//! CreateProjectVersion, File, LinkSystem, UpdateConnectionTemplate, EnvironmentConfig,
+//! DeploymentSpec, CloneEnvironmentRequest, SyncEnvironmentsRequest,
+//! ChangeEnvironmentExecutionPoolRequest, EnvSystemConnectionCreate, ConnectionUpdate,
+//! LinkConnectionEnvironment, ProjectCreate, ProjectUpdate, ProjectSettings); kept to what the
 //! emulator's routes take.
 
 use axum::http::Method;
@@ -24,6 +26,8 @@ pub enum Shape {
     /// an object whose values are any JSON (variables)
     Map,
     Array(&'static Shape),
+    /// a string, one of these
+    OneOf(&'static [&'static str]),
     /// an object with these fields and no other
     Object(&'static [Field]),
 }
@@ -53,7 +57,20 @@ const fn opt(name: &'static str, shape: Shape) -> Field {
 /// One of a system's ways to authenticate: its `type`, and the settings of that type.
 const AUTH_SCHEME_CONFIG: Shape = Shape::Object(&[
     opt("id", Shape::Str),
-    req("type", Shape::Str),
+    req(
+        "type",
+        Shape::OneOf(&[
+            "none",
+            "api-key",
+            "basic-auth",
+            "oauth2",
+            "hmac",
+            "jwt-bearer",
+            "certificate",
+            "oauth1",
+            "secret",
+        ]),
+    ),
     opt("description", Shape::Str),
     opt("none", Shape::Any),
     opt("apiKey", Shape::Any),
@@ -112,6 +129,53 @@ const LINK_CONNECTION: Shape = Shape::Object(&[req("connectionTemplateId", Shape
 
 const VARIABLES: Shape = Shape::Map;
 
+const CONNECTION: Shape = Shape::Object(&[
+    req("name", Shape::Str),
+    req("credentials", Shape::Array(&Shape::Map)),
+    opt("baseUrl", Shape::Str),
+]);
+
+const CONNECTION_CREATE: Shape = Shape::Object(&[
+    req("connectionTemplateId", Shape::Str),
+    req("connection", CONNECTION),
+    opt("externalId", Shape::Str),
+]);
+
+const CONNECTION_UPDATE: Shape = Shape::Object(&[
+    req("name", Shape::Str),
+    req("credentials", Shape::Array(&Shape::Map)),
+    req("baseUrl", Shape::Str),
+]);
+
+const PROJECT_CREATE: Shape =
+    Shape::Object(&[req("name", Shape::Str), opt("executionPool", Shape::Str)]);
+
+const PROJECT_UPDATE: Shape = Shape::Object(&[
+    opt("name", Shape::Str),
+    opt(
+        "settings",
+        Shape::Object(&[
+            opt("acceptCodeChangesAutomatically", Shape::Bool),
+            opt("testingMockWithAI", Shape::Bool),
+            opt("planningChatVersion", Shape::Str),
+            opt("chatStoredInDB", Shape::Bool),
+            opt("defaultEnvironment", Shape::Str),
+        ]),
+    ),
+    opt("metadata", Shape::Any),
+]);
+
+const SYNC_ENVIRONMENTS: Shape = Shape::Object(&[
+    req("sourceEnvName", Shape::Str),
+    req("targetEnvName", Shape::Str),
+]);
+
+const TEMPLATE_UPDATE: Shape = Shape::Object(&[
+    opt("name", Shape::Str),
+    opt("dynamic", Shape::Bool),
+    opt("authSchemeConfigIds", Shape::Array(&Shape::Str)),
+]);
+
 /// The shape the body of `method` on the organisation's path `seg` must have, when the
 /// emulator knows it.
 pub fn request(method: &Method, seg: &[&str]) -> Option<&'static Shape> {
@@ -124,6 +188,12 @@ pub fn request(method: &Method, seg: &[&str]) -> Option<&'static Shape> {
         (&Method::PUT, ["environments", _, "config"]) => &ENVIRONMENT_CONFIG,
         (&Method::PATCH, ["environments", _, "variables"]) => &VARIABLES,
         (&Method::POST, ["connections", _, "link"]) => &LINK_CONNECTION,
+        (&Method::POST, ["connections"]) => &CONNECTION_CREATE,
+        (&Method::PUT, ["connections", _]) => &CONNECTION_UPDATE,
+        (&Method::POST, ["projects"]) => &PROJECT_CREATE,
+        (&Method::PUT, ["projects", _]) => &PROJECT_UPDATE,
+        (&Method::POST, ["projects", _, "environments", "sync"]) => &SYNC_ENVIRONMENTS,
+        (&Method::PUT, ["projects", _, "connection-templates", _]) => &TEMPLATE_UPDATE,
         _ => return None,
     })
 }
@@ -134,6 +204,8 @@ pub fn check(v: &Value, shape: &Shape, at: &str) -> Result<(), (String, String)>
     match (shape, v) {
         (Shape::Any, _) => Ok(()),
         (Shape::Str, Value::String(_)) => Ok(()),
+        (Shape::OneOf(allowed), Value::String(s)) if allowed.contains(&s.as_str()) => Ok(()),
+        (Shape::OneOf(allowed), _) => wrong(&format!("must be one of {}", allowed.join(", "))),
         (Shape::Bool, Value::Bool(_)) => Ok(()),
         (Shape::Int, Value::Number(n)) if n.is_i64() || n.is_u64() => Ok(()),
         (Shape::Labels, Value::Object(m)) => match m.iter().find(|(_, v)| !v.is_string()) {

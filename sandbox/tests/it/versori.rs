@@ -58,6 +58,32 @@ async fn bodies_the_document_forbids_are_refused_naming_the_field() {
             json!({"systemId": "x", "name": "s", "environmentId": env_id, "extra": 1}),
             "extra",
         ),
+        // An auth scheme's type is one the document names.
+        (
+            "POST",
+            "systems".into(),
+            json!({"authSchemeConfigs": [{"type": "magic"}]}),
+            "authSchemeConfigs[0].type",
+        ),
+        // A connection is made with its credentials, and updated with them as an array.
+        (
+            "POST",
+            "connections".into(),
+            json!({"connectionTemplateId": "x", "connection": {"name": "c"}}),
+            "connection.credentials",
+        ),
+        (
+            "PUT",
+            "connections/x".into(),
+            json!({"name": "c", "credentials": "s3cret", "baseUrl": ""}),
+            "credentials",
+        ),
+        (
+            "PUT",
+            format!("projects/{project}"),
+            json!({"settings": {"acceptCodeChangesAutomatically": "yes"}}),
+            "settings.acceptCodeChangesAutomatically",
+        ),
     ];
     for (method, path, patch, field) in cases {
         let mut body = if path == "systems" {

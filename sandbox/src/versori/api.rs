@@ -59,7 +59,17 @@ fn page(items: Vec<Value>, q: &Query) -> Value {
     let next = (start + slice.len() < total)
         .then(|| slice.last().map(|i| i["id"].clone()))
         .flatten();
-    json!({"totalCount": total, "next": next, "prev": null, "items": slice})
+    // The document's `next` and `prev` are optional strings: absent, never null, when
+    // there is no such page.
+    let mut out = json!({"totalCount": total, "items": slice});
+    if let Some(n) = next {
+        out["next"] = n;
+    }
+    if let Some(first) = slice.first().filter(|_| start > 0) {
+        // `before` this item is the page before.
+        out["prev"] = first["id"].clone();
+    }
+    out
 }
 
 fn public_url(project: &str, env: &str) -> String {

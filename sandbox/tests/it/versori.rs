@@ -109,5 +109,13 @@ async fn bodies_the_document_forbids_are_refused_naming_the_field() {
         assert!(e["details"].is_string(), "{e}");
         assert_eq!(sb.dump("acme"), before, "{method} {path} stored something");
     }
+    // A page with no page after or before it has no `next` or `prev` (absent, not null).
+    let page: Value = get("systems".into()).await.unwrap().json().await.unwrap();
+    assert!(page["items"].is_array(), "{page}");
+    let keys = page.as_object().unwrap();
+    assert!(
+        !keys.contains_key("next") && !keys.contains_key("prev"),
+        "{page}"
+    );
     sb.stop().await;
 }

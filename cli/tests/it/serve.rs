@@ -5,9 +5,9 @@
 //! as an uninterrupted clone makes it), and a CLI run and a server job on one target.
 
 use crate::support;
-use crate::support::serve::{ADMIN, OPERATOR, Serve, VIEWER, write_config};
+use crate::support::serve::{ADMIN, OPERATOR, Serve, VIEWER, sandbox, write_config};
 use ferry_sandbox::kit::faults::Faults;
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::{Sandbox, Seed};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -18,12 +18,6 @@ set = { "/adapter_metadata" = { credential = "restored" } }
 [kinds.connector]
 set = { "/connector_metadata" = { token = "restored" } }
 "#;
-
-async fn sandbox(seed: Seed, targets: &[&str]) -> Sandbox {
-    let mut orgs = vec![OrgSpec::seeded("dev", seed)];
-    orgs.extend(targets.iter().map(|t| OrgSpec::new(t)));
-    Sandbox::start(Config::local(orgs)).await.unwrap()
-}
 
 /// Every secret the run knows: the sandbox's keys and the server's tokens.
 fn secrets(sb: &Sandbox, orgs: &[&str]) -> Vec<String> {

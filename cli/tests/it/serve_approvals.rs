@@ -4,8 +4,10 @@
 //! the same, else it waits for approval of the new one. A rejection ends it. Nothing reaches
 //! the target before the approval.
 
-use crate::support::serve::{ADMIN, OPERATOR, Serve, VIEWER, hash_of, write_config};
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use crate::support::serve::{
+    ADMIN, OPERATOR, Serve, VIEWER, ask_approval, hash_of, sandbox, write_config,
+};
+use ferry_sandbox::unstract::{Sandbox, Seed};
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 
@@ -13,23 +15,17 @@ const APPROVER: &str = "test-approver-token";
 
 /// A server whose `dev-to-t0` asks for one approval by the approver role.
 async fn server() -> (Sandbox, Serve, tempfile::TempDir, tempfile::TempDir) {
-    let sb = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("t0"),
-    ]))
-    .await
-    .unwrap();
+    let sb = sandbox(Seed::Demo, &["t0"]).await;
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &sb, &["t0"], 2, &[]);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "[promotions.dev-to-t0]\n",
-        "[promotions.dev-to-t0]\napproval = { role = \"approver\", count = 1 }\n",
-    ) + format!(
-        "[[tokens]]\nname = \"approver\"\nrole = \"approver\"\nsha256 = \"{}\"\n",
-        hash_of(APPROVER)
-    )
-    .as_str();
+    ask_approval(&path, "dev-to-t0", "{ role = \"approver\", count = 1 }");
+    let text = std::fs::read_to_string(&path).unwrap()
+        + format!(
+            "[[tokens]]\nname = \"approver\"\nrole = \"approver\"\nsha256 = \"{}\"\n",
+            hash_of(APPROVER)
+        )
+        .as_str();
     std::fs::write(&path, text).unwrap();
     let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
     (sb, srv, dir, state)

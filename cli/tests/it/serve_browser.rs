@@ -6,10 +6,10 @@
 //! FERRY_SKIP_BROWSER=1 skips it.
 
 use crate::support;
-use crate::support::serve::{ADMIN, OPERATOR, Serve, write_config};
+use crate::support::serve::{ADMIN, OPERATOR, Serve, ask_approval, sandbox, write_config};
 use fantoccini::{Client, ClientBuilder, Locator};
 use ferry_sandbox::kit::faults::Faults;
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::unstract::Seed;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -182,9 +182,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         return;
     }
     let targets = ["t0", "t1"];
-    let mut orgs = vec![OrgSpec::seeded("dev", Seed::Demo)];
-    orgs.extend(targets.iter().map(|t| OrgSpec::new(t)));
-    let sb = Sandbox::start(Config::local(orgs)).await.unwrap();
+    let sb = sandbox(Seed::Demo, &targets).await;
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     write_config(dir.path(), &sb, &targets, 2, &[]);
@@ -337,20 +335,11 @@ async fn an_approver_approves_the_plan_on_the_jobs_page() {
     if !has_browser() {
         return;
     }
-    let sb = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("t0"),
-    ]))
-    .await
-    .unwrap();
+    let sb = sandbox(Seed::Demo, &["t0"]).await;
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     let path = write_config(dir.path(), &sb, &["t0"], 2, &[]);
-    let text = std::fs::read_to_string(&path).unwrap().replace(
-        "[promotions.dev-to-t0]\n",
-        "[promotions.dev-to-t0]\napproval = { role = \"approver\" }\n",
-    );
-    std::fs::write(&path, text).unwrap();
+    ask_approval(&path, "dev-to-t0", "{ role = \"approver\" }");
     let srv = Serve::start(dir.path(), &sb, &["t0"], state.path());
     let job = srv.start_job("dev-to-t0", "clone").await;
     let id = job["id"].as_str().unwrap().to_string();

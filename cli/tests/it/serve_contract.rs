@@ -10,8 +10,8 @@
 //! fixed and the examples bounded, so a run is repeatable and takes about a minute.
 
 use crate::support;
-use crate::support::serve::{ADMIN, Serve, VIEWER, write_config};
-use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
+use crate::support::serve::{ADMIN, Serve, VIEWER, sandbox, write_config};
+use ferry_sandbox::unstract::Seed;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
@@ -29,12 +29,7 @@ async fn the_openapi_document_validates_and_the_fuzzer_finds_nothing() {
             .await
             .unwrap()
             .unwrap_or_else(|e| panic!("{e}"));
-    let sb = Sandbox::start(Config::local(vec![
-        OrgSpec::seeded("dev", Seed::Demo),
-        OrgSpec::new("t0"),
-    ]))
-    .await
-    .unwrap();
+    let sb = sandbox(Seed::Demo, &["t0"]).await;
     let dir = tempfile::tempdir().unwrap();
     let state = tempfile::tempdir().unwrap();
     write_config(dir.path(), &sb, &["t0"], 2, &[]);

@@ -1,7 +1,7 @@
 //! A `ferry serve` child over a test's sandbox: its file (one source org `dev`, the given
 //! targets, one promotion per target, a token per role), its address, and a small API client.
 
-use ferry_sandbox::unstract::Sandbox;
+use ferry_sandbox::unstract::{Config, OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -16,6 +16,23 @@ pub(crate) struct Serve {
     pub child: Child,
     pub url: String,
     http: reqwest::Client,
+}
+
+/// The sandbox a server test runs on: `dev` seeded with `seed`, and empty `targets`.
+pub(crate) async fn sandbox(seed: Seed, targets: &[&str]) -> Sandbox {
+    let mut orgs = vec![OrgSpec::seeded("dev", seed)];
+    orgs.extend(targets.iter().map(|t| OrgSpec::new(t)));
+    Sandbox::start(Config::local(orgs)).await.unwrap()
+}
+
+/// Make promotion `name` of the file at `path` (written by [`write_config`]) ask for
+/// `approval` (a TOML inline table).
+pub(crate) fn ask_approval(path: &Path, name: &str, approval: &str) {
+    let header = format!("[promotions.{name}]\n");
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(&header), "no {header} in {}", path.display());
+    let text = text.replace(&header, &format!("{header}approval = {approval}\n"));
+    std::fs::write(path, text).unwrap();
 }
 
 /// The server's file: `dev` and each target as environments, `dev-to-T` promotions; those

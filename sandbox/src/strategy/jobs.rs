@@ -21,10 +21,12 @@ fn invalid(message: &str) -> Response {
     error(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message)
 }
 
+/// An unknown duplication: the documented not-found code (the docs name no
+/// duplication-specific one; INVALID_REQUEST is their 400).
 fn not_found(id: &str) -> Response {
     error(
         StatusCode::NOT_FOUND,
-        "INVALID_REQUEST",
+        "ERR004",
         &format!("Project duplication {id} does not exist on this environment."),
     )
 }

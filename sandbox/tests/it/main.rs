@@ -3,6 +3,7 @@
 //! `mstrio-py`); none of this links the ferry library.
 
 mod mstrio;
+mod strategy;
 mod support;
 mod unstract;
 mod unstract_client;

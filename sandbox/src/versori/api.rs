@@ -769,20 +769,30 @@ fn connection_route(
                 Ok(t) => t.to_string(),
                 Err(r) => return r,
             };
-            if !org
+            let Some(template_system) = org
                 .projects
                 .iter()
                 .flat_map(|p| &p.templates)
-                .any(|t| t.id == tid)
-            {
+                .find(|t| t.id == tid)
+                .map(|t| t.system_id.clone())
+            else {
                 return not_found(&format!("connection template {tid}"));
-            }
+            };
             let c = &mut org.connections[ci];
             if *method == Method::POST {
+                // A connection authenticates with one system: it serves only that
+                // system's templates.
+                if !c.system_id.is_empty() && c.system_id != template_system {
+                    return invalid_field(
+                        "connectionTemplateId",
+                        "is a template of another system than the connection's",
+                    );
+                }
                 if !c.templates.contains(&tid) {
                     c.templates.push(tid);
                 }
-                reply(StatusCode::CREATED, c.json())
+                // The document answers 201 with no body.
+                StatusCode::CREATED.into_response()
             } else {
                 c.templates.retain(|t| *t != tid);
                 StatusCode::NO_CONTENT.into_response()

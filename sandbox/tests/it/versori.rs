@@ -119,3 +119,86 @@ async fn bodies_the_document_forbids_are_refused_naming_the_field() {
     );
     sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() {
+    let sb = Sandbox::start(Config::local(vec![OrgSpec::seeded("acme", Seed::Demo)]))
+        .await
+        .unwrap();
+    let org = sb.org("acme").clone();
+    let base = format!(
+        "{}/{}/o/{}/",
+        sb.url().trim_end_matches('/'),
+        sb.banner.prefix,
+        org.org
+    );
+    let http = reqwest::Client::new();
+    let call = |method: &str, path: String, body: Option<Value>| {
+        let mut r = http
+            .request(method.parse().unwrap(), format!("{base}{path}"))
+            .header("Authorization", format!("Bearer {}", org.token));
+        if let Some(b) = body {
+            r = r.json(&b);
+        }
+        r.send()
+    };
+    let connections: Value = call("GET", "connections".into(), None)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let c = connections["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["systemId"].is_string())
+        .unwrap_or_else(|| panic!("no connection with a system: {connections:#}"))
+        .clone();
+    let mut templates = vec![];
+    for p in &org.projects {
+        let page: Value = call(
+            "GET",
+            format!("projects/{}/connection-templates", p.id),
+            None,
+        )
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+        templates.extend(page["items"].as_array().cloned().unwrap_or_default());
+    }
+    let of_system = |same: bool| {
+        templates
+            .iter()
+            .find(|t| (t["id"] == c["systemId"]) == same)
+            .unwrap_or_else(|| panic!("no template (same system: {same}) in {templates:#?}"))
+            ["connectionTemplateId"]
+            .clone()
+    };
+    let cid = c["id"].as_str().unwrap();
+    let other = call(
+        "POST",
+        format!("connections/{cid}/link"),
+        Some(json!({"connectionTemplateId": of_system(false)})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(other.status(), 400);
+    let e: Value = other.json().await.unwrap();
+    assert_eq!(e["fields"][0]["field"], "connectionTemplateId", "{e}");
+    let same = call(
+        "POST",
+        format!("connections/{cid}/link"),
+        Some(json!({"connectionTemplateId": of_system(true)})),
+    )
+    .await
+    .unwrap();
+    assert_eq!(same.status(), 201);
+    assert!(
+        same.bytes().await.unwrap().is_empty(),
+        "link answers no body"
+    );
+    sb.stop().await;
+}

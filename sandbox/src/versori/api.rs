@@ -246,13 +246,22 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
             let Some(name) = c["name"].as_str() else {
                 return invalid_field("connection.name", "is required");
             };
+            // With an end user's externalId the connection is theirs, not the static one.
+            let end_user = body["externalId"]
+                .as_str()
+                .map(|u| (u.to_string(), tid.clone()));
             let conn = Connection {
                 id: ulid(),
                 name: name.to_string(),
                 credentials: c["credentials"].clone(),
                 base_url: c["baseUrl"].as_str().unwrap_or("").to_string(),
                 system_id,
-                templates: vec![tid],
+                templates: if end_user.is_some() {
+                    vec![]
+                } else {
+                    vec![tid]
+                },
+                end_user,
                 created: now(),
                 updated: now(),
             };

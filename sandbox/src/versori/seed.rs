@@ -67,6 +67,7 @@ fn project(org: &mut Org, name: &str, schema: Value, vars: Value, links: &[Link]
                 base_url: org.systems[*sys].template_base_url.clone(),
                 system_id: org.systems[*sys].id.clone(),
                 templates: vec![tid],
+                end_user: None,
                 created: t.clone(),
                 updated: t.clone(),
             });

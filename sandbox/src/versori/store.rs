@@ -84,6 +84,9 @@ pub struct Connection {
     pub system_id: String,
     /// the templates (of any environment) it serves as the static connection
     pub templates: Vec<String>,
+    /// an end user's connection (POST connections with `externalId`): that user's id and the
+    /// template; it is never an environment's static connection
+    pub end_user: Option<(String, String)>,
     pub created: String,
     pub updated: String,
 }
@@ -98,7 +101,10 @@ impl Connection {
             "updatedAt": self.updated,
             "baseUrl": self.base_url,
             "systemId": self.system_id,
-            "connectionTemplateId": self.templates.first(),
+            "connectionTemplateId": self
+                .templates
+                .first()
+                .or(self.end_user.as_ref().map(|(_, t)| t)),
         })
     }
 }

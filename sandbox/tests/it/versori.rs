@@ -200,5 +200,39 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
         same.bytes().await.unwrap().is_empty(),
         "link answers no body"
     );
+
+    // A connection made for an end user (externalId) is theirs: never the environment's
+    // static one. Without externalId it is.
+    let p = org.projects[0].id.clone();
+    let template = of_system(true);
+    let mut names = vec![];
+    for (name, external) in [("for-ana", Some("ana")), ("static-one", None)] {
+        let mut body = json!({"connectionTemplateId": template,
+                              "connection": {"name": name, "credentials": []}});
+        if let Some(u) = external {
+            body["externalId"] = json!(u);
+        }
+        let made = call("POST", "connections".into(), Some(body))
+            .await
+            .unwrap();
+        assert_eq!(made.status(), 201, "{name}");
+        let page: Value = call("GET", format!("projects/{p}/connections"), None)
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        names = page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["name"].as_str().map(str::to_string))
+            .collect();
+    }
+    assert!(
+        !names.iter().any(|n| n == "for-ana"),
+        "an end user's connection is not static: {names:?}"
+    );
+    assert!(names.iter().any(|n| n == "static-one"), "{names:?}");
     sb.stop().await;
 }

@@ -65,8 +65,8 @@ fn event() -> Value {
     })
 }
 
-/// The answers any operation may give, as shared responses; the job id of every path that
-/// has one.
+/// The answers any operation may give, as shared responses (a body's rejections where it
+/// takes one); the job id of every path that has one.
 fn shared_answers(doc: &mut Value) {
     let error = |description: &str| {
         json!({
@@ -79,6 +79,9 @@ fn shared_answers(doc: &mut Value) {
         "Unauthorized": error("no token, or not a known one (`unauthorized`)"),
         "NotFound": error("no such job (`not_found`)"),
         "Internal": error("the server's fault: the message names a reference in its log (`internal`)"),
+        "PayloadTooLarge": error("the body is over 64 KiB (`payload_too_large`)"),
+        "UnsupportedMediaType": error("the body is not `application/json` (`unsupported_media_type`)"),
+        "Unprocessable": error("the body is JSON but not the documented shape (`unprocessable`)"),
     });
     let id = json!({
         "name": "id", "in": "path", "required": true,
@@ -100,8 +103,9 @@ fn shared_answers(doc: &mut Value) {
                 all.extend(params);
                 op["parameters"] = Value::Array(all);
             }
-            let takes_input = op["parameters"].as_array().is_some_and(|p| !p.is_empty())
-                || op.get("requestBody").is_some();
+            let takes_body = op.get("requestBody").is_some();
+            let takes_input =
+                op["parameters"].as_array().is_some_and(|p| !p.is_empty()) || takes_body;
             let answers = op["responses"]
                 .as_object_mut()
                 .expect("every operation has responses");
@@ -111,6 +115,12 @@ fn shared_answers(doc: &mut Value) {
             }
             if has_id {
                 shared.push(("404", "NotFound"));
+            }
+            // A JSON body is refused by its extractor in these three ways, on every route.
+            if takes_body {
+                shared.push(("413", "PayloadTooLarge"));
+                shared.push(("415", "UnsupportedMediaType"));
+                shared.push(("422", "Unprocessable"));
             }
             for (status, name) in shared {
                 answers

@@ -238,10 +238,7 @@ pub async fn promotions(State(s): Shared, _caller: Caller) -> Json<Promotions> {
     responses((status = 201, body = Job),
         (status = 403, body = ErrorBody, description = "the token may not start jobs"),
         (status = 404, body = ErrorBody, description = "a restore's `package` names no job"),
-        (status = 409, body = ErrorBody, description = "a restore's `package` is not a succeeded export of the promotion's platform (`package_unusable`)"),
-        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
-        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
-        (status = 422, body = ErrorBody, description = "the body is not a `NewJob`")))]
+        (status = 409, body = ErrorBody, description = "a restore's `package` is not a succeeded export of the promotion's platform (`package_unusable`)")))]
 pub async fn create_job(
     State(s): Shared,
     caller: Caller,
@@ -424,10 +421,7 @@ pub struct Reject {
 #[utoipa::path(post, path = "/v1/jobs/{id}/approve", request_body = Approve,
     responses((status = 200, body = Job),
         (status = 403, body = ErrorBody, description = "the token may not approve this promotion's plans, or started the job"),
-        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`), the digest is not the plan's (`digest_mismatch`), or this token approved it already (`already_decided`)"),
-        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
-        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
-        (status = 422, body = ErrorBody, description = "the body is not an `Approve`")))]
+        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`), the digest is not the plan's (`digest_mismatch`), or this token approved it already (`already_decided`)")))]
 pub async fn approve_job(
     State(s): Shared,
     caller: Caller,
@@ -442,10 +436,7 @@ pub async fn approve_job(
 #[utoipa::path(post, path = "/v1/jobs/{id}/reject", request_body = Reject,
     responses((status = 200, body = Job),
         (status = 403, body = ErrorBody, description = "the token may not decide on this promotion's plans"),
-        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`)"),
-        (status = 413, body = ErrorBody, description = "the body is over 64 KiB"),
-        (status = 415, body = ErrorBody, description = "the body is not `application/json`"),
-        (status = 422, body = ErrorBody, description = "the body is not a `Reject`")))]
+        (status = 409, body = ErrorBody, description = "the job awaits no approval (`not_awaiting_approval`)")))]
 pub async fn reject_job(
     State(s): Shared,
     caller: Caller,

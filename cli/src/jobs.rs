@@ -279,28 +279,14 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             })
         }
         JobsCommand::Approve { server, id, digest } => {
-            let client = Client::new(&server)?;
-            let url = client.url(&["jobs", job_id(&id)?, "approve"], &[]);
             let body = serde_json::json!({ "digest": digest });
-            let job = client.call(reqwest::Method::POST, url, Some(body)).await?;
-            show(&job, server.output);
-            Ok(exit::OK)
+            act(&server, &id, "approve", Some(body)).await
         }
         JobsCommand::Reject { server, id, reason } => {
-            let client = Client::new(&server)?;
-            let url = client.url(&["jobs", job_id(&id)?, "reject"], &[]);
             let body = serde_json::json!({ "reason": reason });
-            let job = client.call(reqwest::Method::POST, url, Some(body)).await?;
-            show(&job, server.output);
-            Ok(exit::OK)
+            act(&server, &id, "reject", Some(body)).await
         }
-        JobsCommand::Cancel { server, id } => {
-            let client = Client::new(&server)?;
-            let url = client.url(&["jobs", job_id(&id)?, "cancel"], &[]);
-            let job = client.call(reqwest::Method::POST, url, None).await?;
-            show(&job, server.output);
-            Ok(exit::OK)
-        }
+        JobsCommand::Cancel { server, id } => act(&server, &id, "cancel", None).await,
         JobsCommand::Logs {
             server,
             id,
@@ -325,6 +311,15 @@ async fn call(c: JobsCommand) -> anyhow::Result<u8> {
             })
         }
     }
+}
+
+/// `POST /v1/jobs/{id}/{action}`, then show the job it answers.
+async fn act(server: &Server, id: &str, action: &str, body: Option<Value>) -> anyhow::Result<u8> {
+    let client = Client::new(server)?;
+    let url = client.url(&["jobs", job_id(id)?, action], &[]);
+    let job = client.call(reqwest::Method::POST, url, body).await?;
+    show(&job, server.output);
+    Ok(exit::OK)
 }
 
 fn text(v: &Value) -> String {

@@ -664,9 +664,6 @@ impl End {
     /// A run's end; after the first attempt, its counts are the job's across attempts and
     /// the message gives both.
     fn of(r: &Report, resumed: bool, attempts: u32) -> End {
-        let named = |c: BTreeMap<&str, usize>| -> BTreeMap<String, usize> {
-            c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
-        };
         let (counts, attempt_counts) = if resumed && !r.dry_run {
             (named(r.totals_across_attempts()), named(r.totals()))
         } else {
@@ -695,11 +692,7 @@ impl End {
 
     /// A plan made to be approved; `changed`: how it differs from the one approved before.
     fn awaiting(r: &Report, changed: Option<Vec<String>>) -> End {
-        let counts: BTreeMap<String, usize> = r
-            .totals()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let counts = named(r.totals());
         let digest = r.digest.clone().unwrap_or_default();
         let message = match changed {
             None => format!(
@@ -720,6 +713,11 @@ impl End {
             awaiting: Some(digest),
         }
     }
+}
+
+/// A report's totals as a job record keeps them.
+fn named(c: BTreeMap<&str, usize>) -> BTreeMap<String, usize> {
+    c.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
 }
 
 /// `7 adopted, 30 created`, or `nothing to do`.
@@ -781,11 +779,7 @@ impl Progress for Live {
             }
             Err(e) => tracing::warn!("job {id}: cannot write its plan: {e}"),
         }
-        let c: BTreeMap<String, usize> = plan
-            .totals()
-            .into_iter()
-            .map(|(k, v)| (k.to_string(), v))
-            .collect();
+        let c = named(plan.totals());
         self.server
             .log(&id, "INFO", &format!("planned: {}", summary(&c)));
         self.update(true, |j| j.counts = c);

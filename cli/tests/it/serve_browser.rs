@@ -100,6 +100,16 @@ async fn snapshot(c: &Client, name: &str) {
     }
 }
 
+/// The text of the element `css` matches (it must be there).
+async fn text_of(c: &Client, css: &str) -> String {
+    c.find(Locator::Css(css))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 /// Sign in on the login box with `token`, and wait until the page says `role`.
 async fn sign_in(c: &Client, token: &str, role: &str) {
     let input = wait_for(c, "#token", Duration::from_secs(10)).await;
@@ -112,13 +122,7 @@ async fn sign_in(c: &Client, token: &str, role: &str) {
         .unwrap();
     let t = Instant::now();
     loop {
-        let who = c
-            .find(Locator::Css("#whoami"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let who = text_of(c, "#whoami").await;
         if who.contains(role) {
             return;
         }
@@ -203,15 +207,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         .await
         .unwrap();
     let t = Instant::now();
-    while c
-        .find(Locator::Css("#login-error"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap()
-        .is_empty()
-    {
+    while text_of(&c, "#login-error").await.is_empty() {
         assert!(
             t.elapsed() < Duration::from_secs(10),
             "a wrong token was not refused"
@@ -234,13 +230,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         Duration::from_secs(120),
     )
     .await;
-    let pct = c
-        .find(Locator::Css("#job-percent"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let pct = text_of(&c, "#job-percent").await;
     assert!(pct.starts_with("100%"), "{pct}");
     wait_for(&c, "#report[data-loaded='true']", Duration::from_secs(20)).await;
     snapshot(&c, "job-succeeded").await;
@@ -259,13 +249,7 @@ async fn the_dashboard_starts_watches_reports_and_cancels_jobs() {
         first == "skipped" || first == "failed",
         "the first row is {first}"
     );
-    let log = c
-        .find(Locator::Css("#log"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let log = text_of(&c, "#log").await;
     assert!(log.contains("created adapter"), "{log}");
     assert_eq!(
         srv.expect("GET", &format!("/v1/jobs/{id}"), OPERATOR, None, 200)
@@ -369,13 +353,7 @@ async fn an_approver_approves_the_plan_on_the_jobs_page() {
         .await
         .unwrap();
     assert_eq!(shown, digest, "the card shows the plan awaiting approval");
-    let plan_digest = c
-        .find(Locator::Css("#plan-digest"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let plan_digest = text_of(&c, "#plan-digest").await;
     assert!(plan_digest.contains(&digest), "{plan_digest}");
     assert!(sb.writes_to("t0").is_empty());
     snapshot(&c, "job-awaiting-approval").await;
@@ -394,13 +372,7 @@ async fn an_approver_approves_the_plan_on_the_jobs_page() {
         Duration::from_secs(120),
     )
     .await;
-    let decisions = c
-        .find(Locator::Css("#approval-decisions"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let decisions = text_of(&c, "#approval-decisions").await;
     assert!(decisions.contains("approved by admin"), "{decisions}");
     assert!(!sb.writes_to("t0").is_empty());
     c.close().await.unwrap();

@@ -3,34 +3,59 @@
 //! Versori's error shape `{code, message, fields, details}` naming the field, with nothing
 //! stored.
 
-use ferry_sandbox::versori::{Config, OrgSpec, Sandbox, Seed};
+use ferry_sandbox::versori::{Config, OrgBanner, OrgSpec, Sandbox, Seed};
 use serde_json::{Value, json};
+
+/// A sandbox with the demo organisation `acme`, and a client of its API with its token.
+struct Acme {
+    sb: Sandbox,
+    org: OrgBanner,
+    base: String,
+    http: reqwest::Client,
+}
+
+impl Acme {
+    async fn start() -> Acme {
+        let sb = Sandbox::start(Config::local(vec![OrgSpec::seeded("acme", Seed::Demo)]))
+            .await
+            .unwrap();
+        let org = sb.org("acme").clone();
+        let base = format!(
+            "{}/{}/o/{}/",
+            sb.url().trim_end_matches('/'),
+            sb.banner.prefix,
+            org.org
+        );
+        Acme {
+            sb,
+            org,
+            base,
+            http: reqwest::Client::new(),
+        }
+    }
+
+    async fn call(&self, method: &str, path: &str, body: Option<&Value>) -> reqwest::Response {
+        let mut r = self
+            .http
+            .request(method.parse().unwrap(), format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {}", self.org.token));
+        if let Some(b) = body {
+            r = r.json(b);
+        }
+        r.send().await.unwrap()
+    }
+
+    /// A GET's JSON answer.
+    async fn get(&self, path: &str) -> Value {
+        self.call("GET", path, None).await.json().await.unwrap()
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bodies_the_document_forbids_are_refused_naming_the_field() {
-    let sb = Sandbox::start(Config::local(vec![OrgSpec::seeded("acme", Seed::Demo)]))
-        .await
-        .unwrap();
-    let org = sb.org("acme").clone();
-    let base = format!(
-        "{}/{}/o/{}/",
-        sb.url().trim_end_matches('/'),
-        sb.banner.prefix,
-        org.org
-    );
-    let project = &org.projects[0].id;
-    let http = reqwest::Client::new();
-    let get = |path: String| {
-        http.get(format!("{base}{path}"))
-            .header("Authorization", format!("Bearer {}", org.token))
-            .send()
-    };
-    let p: Value = get(format!("projects/{project}"))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acme = Acme::start().await;
+    let project = &acme.org.projects[0].id;
+    let p = acme.get(&format!("projects/{project}")).await;
     let env_id = p["environments"][0]["id"]
         .as_str()
         .unwrap_or_else(|| panic!("no environment in {p:#}"))
@@ -94,60 +119,34 @@ async fn bodies_the_document_forbids_are_refused_naming_the_field() {
         for (k, v) in patch.as_object().unwrap() {
             body[k] = v.clone();
         }
-        let before = sb.dump("acme");
-        let resp = http
-            .request(method.parse().unwrap(), format!("{base}{path}"))
-            .header("Authorization", format!("Bearer {}", org.token))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
+        let before = acme.sb.dump("acme");
+        let resp = acme.call(method, &path, Some(&body)).await;
         assert_eq!(resp.status(), 400, "{method} {path}");
         let e: Value = resp.json().await.unwrap();
         assert_eq!(e["code"], "400000", "{e}");
         assert_eq!(e["fields"][0]["field"], field, "{method} {path}: {e}");
         assert!(e["details"].is_string(), "{e}");
-        assert_eq!(sb.dump("acme"), before, "{method} {path} stored something");
+        assert_eq!(
+            acme.sb.dump("acme"),
+            before,
+            "{method} {path} stored something"
+        );
     }
     // A page with no page after or before it has no `next` or `prev` (absent, not null).
-    let page: Value = get("systems".into()).await.unwrap().json().await.unwrap();
+    let page = acme.get("systems").await;
     assert!(page["items"].is_array(), "{page}");
     let keys = page.as_object().unwrap();
     assert!(
         !keys.contains_key("next") && !keys.contains_key("prev"),
         "{page}"
     );
-    sb.stop().await;
+    acme.sb.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() {
-    let sb = Sandbox::start(Config::local(vec![OrgSpec::seeded("acme", Seed::Demo)]))
-        .await
-        .unwrap();
-    let org = sb.org("acme").clone();
-    let base = format!(
-        "{}/{}/o/{}/",
-        sb.url().trim_end_matches('/'),
-        sb.banner.prefix,
-        org.org
-    );
-    let http = reqwest::Client::new();
-    let call = |method: &str, path: String, body: Option<Value>| {
-        let mut r = http
-            .request(method.parse().unwrap(), format!("{base}{path}"))
-            .header("Authorization", format!("Bearer {}", org.token));
-        if let Some(b) = body {
-            r = r.json(&b);
-        }
-        r.send()
-    };
-    let connections: Value = call("GET", "connections".into(), None)
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let acme = Acme::start().await;
+    let connections = acme.get("connections").await;
     let c = connections["items"]
         .as_array()
         .unwrap()
@@ -156,17 +155,10 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
         .unwrap_or_else(|| panic!("no connection with a system: {connections:#}"))
         .clone();
     let mut templates = vec![];
-    for p in &org.projects {
-        let page: Value = call(
-            "GET",
-            format!("projects/{}/connection-templates", p.id),
-            None,
-        )
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    for p in &acme.org.projects {
+        let page = acme
+            .get(&format!("projects/{}/connection-templates", p.id))
+            .await;
         templates.extend(page["items"].as_array().cloned().unwrap_or_default());
     }
     let of_system = |same: bool| {
@@ -178,23 +170,24 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
             .clone()
     };
     let cid = c["id"].as_str().unwrap();
-    let other = call(
-        "POST",
-        format!("connections/{cid}/link"),
-        Some(json!({"connectionTemplateId": of_system(false)})),
-    )
-    .await
-    .unwrap();
+    let link = format!("connections/{cid}/link");
+    let other = acme
+        .call(
+            "POST",
+            &link,
+            Some(&json!({"connectionTemplateId": of_system(false)})),
+        )
+        .await;
     assert_eq!(other.status(), 400);
     let e: Value = other.json().await.unwrap();
     assert_eq!(e["fields"][0]["field"], "connectionTemplateId", "{e}");
-    let same = call(
-        "POST",
-        format!("connections/{cid}/link"),
-        Some(json!({"connectionTemplateId": of_system(true)})),
-    )
-    .await
-    .unwrap();
+    let same = acme
+        .call(
+            "POST",
+            &link,
+            Some(&json!({"connectionTemplateId": of_system(true)})),
+        )
+        .await;
     assert_eq!(same.status(), 201);
     assert!(
         same.bytes().await.unwrap().is_empty(),
@@ -203,7 +196,7 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
 
     // A connection made for an end user (externalId) is theirs: never the environment's
     // static one. Without externalId it is.
-    let p = org.projects[0].id.clone();
+    let p = acme.org.projects[0].id.clone();
     let template = of_system(true);
     let mut names = vec![];
     for (name, external) in [("for-ana", Some("ana")), ("static-one", None)] {
@@ -212,16 +205,9 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
         if let Some(u) = external {
             body["externalId"] = json!(u);
         }
-        let made = call("POST", "connections".into(), Some(body))
-            .await
-            .unwrap();
+        let made = acme.call("POST", "connections", Some(&body)).await;
         assert_eq!(made.status(), 201, "{name}");
-        let page: Value = call("GET", format!("projects/{p}/connections"), None)
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let page = acme.get(&format!("projects/{p}/connections")).await;
         names = page["items"]
             .as_array()
             .unwrap()
@@ -234,5 +220,5 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
         "an end user's connection is not static: {names:?}"
     );
     assert!(names.iter().any(|n| n == "static-one"), "{names:?}");
-    sb.stop().await;
+    acme.sb.stop().await;
 }

@@ -570,6 +570,50 @@ async fn faults_and_expiring_sessions_do_not_stop_a_duplication() {
     );
 }
 
+/// Sessions that end after one idle second, with no grace, under a job that lasts several:
+/// the side that waits (the target, while the source exports) is kept alive ahead of its
+/// timeout, as the server states it, so no request ever meets an ended session.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_job_outlives_many_session_timeouts_without_a_401() {
+    let mut c = Config::local(vec![
+        EnvSpec::seeded("dev", Seed::Demo),
+        EnvSpec::new("prod"),
+    ]);
+    c.step = Duration::from_millis(400);
+    c.session_timeout = 1;
+    let sb = Sandbox::start(c).await.unwrap();
+    let started = Instant::now();
+    let out = output(&mut strategy(&sb, "clone", "dev", "prod", &[]));
+    expect(&out, 0);
+    let took = started.elapsed();
+    assert!(
+        took > Duration::from_secs(3),
+        "a job of several timeouts ({took:?})"
+    );
+    let log = sb.log();
+    let refused: Vec<String> = log
+        .iter()
+        .filter(|l| l.status == 401)
+        .map(|l| format!("{} {} {}", l.org, l.method, l.path))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "requests met an ended session: {refused:?}"
+    );
+    for env in ["dev", "prod"] {
+        let logins = log
+            .iter()
+            .filter(|l| l.org == env && l.path == "auth/login")
+            .count();
+        assert_eq!(logins, 1, "{env}: signed in once, renewed after");
+        assert!(
+            log.iter()
+                .any(|l| l.org == env && l.method == "PUT" && l.path == "sessions"),
+            "{env}: kept alive"
+        );
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projects_are_not_compared_and_prune_deletes_a_lost_one() {
     let sb = sandbox(

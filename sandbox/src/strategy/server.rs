@@ -150,9 +150,10 @@ fn session(shared: &Shared, call: &Call) -> Result<String, Response> {
     };
     let mut envs = shared.envs.lock().unwrap();
     let env = envs.get_mut(&call.env).expect("a routed environment");
-    // A second's grace: clients renew on a whole-second clock.
-    let limit = Duration::from_secs(shared.session_timeout) + Duration::from_secs(1);
-    env.sessions.retain(|s| s.last.elapsed() <= limit);
+    // No grace: a session idle for its whole timeout has ended, as on a real server. A client
+    // renews ahead of that or signs in again.
+    let limit = Duration::from_secs(shared.session_timeout);
+    env.sessions.retain(|s| s.last.elapsed() < limit);
     match env
         .sessions
         .iter_mut()

@@ -36,6 +36,11 @@ pub struct Spec {
     /// a request that keeps the session alive, sent every `every-s` seconds
     #[serde(default)]
     pub keep_alive: Option<Call>,
+    /// where the server says how long an idle session lives, in seconds: keep-alive then
+    /// runs at a third of that when it is sooner than `every-s`, so that a session is
+    /// renewed before it ends rather than signed in again after
+    #[serde(default)]
+    pub session_timeout: Option<TimeoutAt>,
     /// a request that ends the session
     #[serde(default)]
     pub logout: Option<Call>,
@@ -65,6 +70,21 @@ pub struct Call {
     pub every_s: Option<u64>,
 }
 
+/// `session-timeout = { path, pointer }`: a GET whose JSON answer holds the idle timeout
+/// (seconds) at a JSON pointer.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TimeoutAt {
+    pub path: String,
+    pub pointer: String,
+}
+
+/// The most of a session-timeout answer that is read: it is a few fields.
+const TIMEOUT_ANSWER_MAX: usize = 64 << 10;
+
+/// Keep-alive never runs more often than this, whatever a server says its timeout is.
+const KEEP_ALIVE_FLOOR: Duration = Duration::from_millis(250);
+
 fn username() -> String {
     "username".into()
 }
@@ -81,12 +101,24 @@ impl Spec {
             ("path", Some(&self.path)),
             ("keep-alive", self.keep_alive.as_ref().map(|c| &c.path)),
             ("logout", self.logout.as_ref().map(|c| &c.path)),
+            (
+                "session-timeout",
+                self.session_timeout.as_ref().map(|t| &t.path),
+            ),
         ] {
             if let Some(p) = path
                 && (p.starts_with('/') || p.contains("://") || p.split('/').any(|s| s == ".."))
             {
                 anyhow::bail!("[connection.auth] {what} {p:?} must be relative to the base URL");
             }
+        }
+        if let Some(t) = &self.session_timeout
+            && !(t.pointer.is_empty() || t.pointer.starts_with('/'))
+        {
+            anyhow::bail!(
+                "[connection.auth] session-timeout pointer {:?} must be a JSON pointer (\"/timeout\")",
+                t.pointer
+            );
         }
         for c in self.keep_alive.iter().chain(&self.logout) {
             c.method
@@ -299,6 +331,10 @@ impl Login {
         let every = Duration::from_secs(call.every_s.unwrap_or(60).max(1));
         let me = std::sync::Arc::downgrade(self);
         let task = tokio::spawn(async move {
+            let every = match me.upgrade() {
+                Some(login) => login.keep_alive_every(&http, &base, every).await,
+                None => return,
+            };
             let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
             loop {
                 tick.tick().await;
@@ -319,6 +355,72 @@ impl Login {
         if let Some(old) = self.keep_alive.lock().unwrap().replace(task) {
             old.abort();
         }
+    }
+
+    /// How often to keep the session alive: `every`, or a third of the idle timeout the
+    /// server states when that is sooner (never under [`KEEP_ALIVE_FLOOR`]). A server that
+    /// does not say keeps `every`.
+    async fn keep_alive_every(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+        every: Duration,
+    ) -> Duration {
+        let Some(at) = &self.spec.session_timeout else {
+            return every;
+        };
+        match self.session_timeout(http, base, at).await {
+            Ok(timeout) => {
+                let ahead = (timeout / 3).max(KEEP_ALIVE_FLOOR);
+                tracing::debug!(
+                    "{}: sessions end after {timeout:?} idle; keeping alive every {:?}",
+                    self.side,
+                    ahead.min(every)
+                );
+                ahead.min(every)
+            }
+            Err(e) => {
+                tracing::debug!(
+                    "{}: session timeout unknown ({}); keeping alive every {every:?}",
+                    self.side,
+                    self.scrub(&format!("{e:#}"))
+                );
+                every
+            }
+        }
+    }
+
+    async fn session_timeout(
+        &self,
+        http: &reqwest::Client,
+        base: &Url,
+        at: &TimeoutAt,
+    ) -> anyhow::Result<Duration> {
+        let mut resp = self.apply(http.get(base.join(&at.path)?)).send().await?;
+        if !resp.status().is_success() {
+            anyhow::bail!("GET {} answered {}", at.path, resp.status());
+        }
+        // Bounded: a server could answer without end.
+        let mut body = Vec::new();
+        while let Some(chunk) = resp.chunk().await? {
+            if body.len() + chunk.len() > TIMEOUT_ANSWER_MAX {
+                anyhow::bail!(
+                    "GET {} answered more than {TIMEOUT_ANSWER_MAX} bytes",
+                    at.path
+                );
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let v: serde_json::Value = serde_json::from_slice(&body)?;
+        let secs = v
+            .pointer(&at.pointer)
+            .and_then(serde_json::Value::as_f64)
+            .filter(|s| s.is_finite() && *s > 0.0)
+            .ok_or_else(|| {
+                anyhow::anyhow!("no positive number at {} in GET {}", at.pointer, at.path)
+            })?;
+        // A day is more than any keep-alive interval: no need to keep more.
+        Ok(Duration::from_secs_f64(secs.min(86_400.0)))
     }
 
     async fn call(
@@ -381,6 +483,8 @@ mod tests {
         live: std::sync::Mutex<Option<(String, String)>>,
         /// what the last data request carried
         seen: std::sync::Mutex<Option<(String, String)>>,
+        /// what `GET api/sessions` answers (the session's idle timeout)
+        sessions: std::sync::Mutex<String>,
     }
 
     impl Server {
@@ -450,6 +554,11 @@ mod tests {
                     StatusCode::UNAUTHORIZED
                 }
             }
+        });
+        let s = state.clone();
+        let keep = keep.get(move || {
+            let s = s.clone();
+            async move { s.sessions.lock().unwrap().clone() }
         });
         let s = state.clone();
         let logout = post(move || {
@@ -571,5 +680,62 @@ mod tests {
             after,
             "stopped at sign-out"
         );
+    }
+
+    /// A login whose manifest says where the session's idle timeout is.
+    fn login_reading_timeout(every_s: u64) -> Login {
+        let mut spec = spec(every_s);
+        spec.session_timeout = Some(TimeoutAt {
+            path: "api/sessions".into(),
+            pointer: "/timeout".into(),
+        });
+        let input = AuthInput {
+            username: Some("admin".into()),
+            password: Some(Secret::new("s3cret!")),
+            ..Default::default()
+        };
+        Login::new(spec, Side::Source, &input).unwrap()
+    }
+
+    #[tokio::test]
+    async fn keep_alive_runs_ahead_of_the_timeout_the_server_states() {
+        let (server, url) = serve().await;
+        let (http, base) = (reqwest::Client::new(), Url::parse(&url).unwrap());
+        let login = login_reading_timeout(240);
+        let hour = Duration::from_secs(3600);
+        for (answer, every) in [
+            // a third of a 9 s timeout; an hour's keep-alive is sooner than a third of a day
+            (r#"{"timeout": 9}"#, Duration::from_secs(3)),
+            (r#"{"timeout": 86400000}"#, hour),
+            // never more often than the floor
+            (r#"{"timeout": 0.01}"#, KEEP_ALIVE_FLOOR),
+            // no number, not JSON: the manifest's interval
+            (r#"{"timeout": "soon"}"#, hour),
+            ("<html>", hour),
+        ] {
+            *server.sessions.lock().unwrap() = answer.into();
+            assert_eq!(
+                login.keep_alive_every(&http, &base, hour).await,
+                every,
+                "{answer}"
+            );
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_timeout_answer_is_read_within_its_bound() {
+        let (server, url) = serve().await;
+        let (http, base) = (reqwest::Client::new(), Url::parse(&url).unwrap());
+        let login = login_reading_timeout(240);
+        let hour = Duration::from_secs(3600);
+        let padded = |n: usize| format!(r#"{{"timeout": 9, "pad": "{}"}}"#, "x".repeat(n));
+        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX - 64);
+        assert_eq!(
+            login.keep_alive_every(&http, &base, hour).await,
+            Duration::from_secs(3)
+        );
+        // Past the bound the answer is dropped, not buffered: the manifest's interval holds.
+        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX);
+        assert_eq!(login.keep_alive_every(&http, &base, hour).await, hour);
     }
 }

@@ -192,6 +192,7 @@ impl SandboxArgs {
             faults: self.faults()?,
             step: std::time::Duration::from_millis(self.job_step_ms),
             session_timeout: self.session_timeout,
+            keep_bodies: false,
         })
     }
 }

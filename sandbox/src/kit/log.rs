@@ -17,6 +17,9 @@ pub struct LogEntry {
     /// microseconds since the emulator started
     pub start_us: u64,
     pub end_us: u64,
+    /// the request's JSON body, where the emulator keeps bodies (a test mode)
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
 }
 
 impl LogEntry {
@@ -56,7 +59,7 @@ impl RequestLog {
         self.started.elapsed()
     }
 
-    /// Log a request that began at `start` and ends now.
+    /// Log a request that began at `start` and ends now; its number in the log.
     pub fn record(
         &self,
         org: &str,
@@ -65,7 +68,7 @@ impl RequestLog {
         query: &str,
         status: u16,
         start: std::time::Duration,
-    ) {
+    ) -> u64 {
         let mut log = self.entries.lock().unwrap();
         let seq = log.len() as u64;
         log.push(LogEntry {
@@ -77,7 +80,16 @@ impl RequestLog {
             status,
             start_us: start.as_micros() as u64,
             end_us: self.now().as_micros() as u64,
+            body: None,
         });
+        seq
+    }
+
+    /// Keep the JSON body of the request numbered `seq` (an emulator's test mode).
+    pub fn keep_body(&self, seq: u64, body: serde_json::Value) {
+        if let Some(e) = self.entries().get_mut(seq as usize) {
+            e.body = Some(body);
+        }
     }
 
     /// The requests so far.

@@ -14,6 +14,11 @@ pub const VERSION: &str = "11.5.1200.0123";
 pub async fn route(shared: &Shared, call: Call) -> Response {
     let seg: Vec<String> = call.segments.clone();
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    if call.method == Method::GET
+        && let Some(r) = super::management::route(shared, &call, &seg)
+    {
+        return r;
+    }
     match (&call.method, seg.as_slice()) {
         (&Method::POST, ["auth", "login"]) => login(shared, call).await,
         (&Method::POST, ["auth", "logout"]) => {

@@ -50,6 +50,9 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                 })
         })
         .collect();
+    // (source environment, duplication, target project) of the syncs that completed: the
+    // source's record then names the project its copy became, as the docs show it.
+    let mut completed: Vec<(String, String, String)> = vec![];
     for env in envs.values_mut() {
         let mut imports = vec![];
         for (i, d) in env.duplications.iter_mut().enumerate() {
@@ -68,6 +71,10 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                                      (export_failed)."
                             .into();
                         d.set(Status::ExportFailed, d.progress, end);
+                    }
+                    // Within one environment there is nothing to sync: the import follows.
+                    Status::Exporting if done && d.side == Side::Local => {
+                        d.set(Status::Importing, 0, end)
                     }
                     Status::Exporting if done => d.set(Status::ExportSyncing, 60, end),
                     Status::Exporting => d.set(Status::Exporting, (share * 60.0) as u8, now),
@@ -124,11 +131,9 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                 .as_str()
                 .unwrap_or(&package.project.name)
                 .to_string();
-            let into = d.target["project"]["id"]
-                .as_str()
-                .filter(|id| env.project(id).is_some())
-                .map(str::to_string);
-            let settings = ImportSettings::from_json(&d.settings["import"]);
+            let into = d.target["project"]["id"].as_str().map(str::to_string);
+            // Checked when the duplication started.
+            let settings = ImportSettings::from_settings(&d.settings).unwrap_or_default();
             let id = env.import(&package, &name, into.as_deref(), &settings);
             let d = &mut env.duplications[i];
             d.project_id = Some(id.clone());
@@ -136,6 +141,71 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
                 t.insert("project".into(), json!({"id": id, "name": name}));
             }
             d.set(Status::Completed, 100, at);
+            if d.side == Side::Target {
+                completed.push((d.source_env.clone(), d.id.clone(), id));
+            }
+        }
+    }
+    for (env, id, project) in completed {
+        let source = envs
+            .get_mut(&env)
+            .and_then(|e| e.duplications.iter_mut().find(|d| d.id == id));
+        if let Some(d) = source.filter(|d| d.side == Side::Source) {
+            d.target["project"]["id"] = json!(project);
+        }
+    }
+}
+
+/// The export's selection rules (`export.configurationObjects.rules`, as the docs name
+/// them; `conflictRules` beside them are conflict rules, see [`ImportSettings`]): type 5 is
+/// the default for every configuration object, 1 (related to the project) or 3 (all); type
+/// 34 (users and groups) overrides it with 0 (none), 1, 2 (the ids in `objects`) or 3.
+#[derive(Debug, Clone, Copy)]
+struct Selection {
+    default: i64,
+    users_and_groups: Option<i64>,
+}
+
+impl Selection {
+    const DEFAULT: i64 = 5;
+
+    fn from_json(v: &Value) -> Result<Selection, String> {
+        let at = "settings.export.configurationObjects.rules";
+        let mut s = Selection {
+            default: 1,
+            users_and_groups: None,
+        };
+        for (t, r) in super::store::parse_rules(v) {
+            match (t, r) {
+                (Self::DEFAULT, 1 | 3) => s.default = r,
+                (Self::DEFAULT, _) => {
+                    return Err(format!(
+                        "{at}: the rule for type 5 (the default) is {r}; it takes 1 \
+                         (project-related) or 3 (all)"
+                    ));
+                }
+                (types::USER_OR_GROUP, 0..=3) => s.users_and_groups = Some(r),
+                (types::USER_OR_GROUP, _) => {
+                    return Err(format!(
+                        "{at}: the rule for type 34 is {r}; export rules are 0 (none), 1 \
+                         (project-related), 2 (selected), 3 (all)"
+                    ));
+                }
+                _ => {
+                    return Err(format!(
+                        "{at}: type {t} takes no export rule; only 5 (the default) and 34 \
+                         (users and groups) do"
+                    ));
+                }
+            }
+        }
+        Ok(s)
+    }
+
+    fn rule(&self, o: &Object) -> i64 {
+        match self.users_and_groups {
+            Some(r) if o.type_ == types::USER_OR_GROUP => r,
+            _ => self.default,
         }
     }
 }
@@ -144,9 +214,8 @@ pub fn advance(envs: &mut BTreeMap<String, EnvData>, pace: Pace, now: Instant) {
 /// - `projectObjectsPreference.schemaObjectsOnly`: only schema objects (attributes);
 ///   `skipAllProfileFolders`: no object of a user's profile folder; `skipEmptyProfileFolders`:
 ///   no profile folder that holds nothing;
-/// - `configurationObjects`: an export rule per type (the docs' `rules`, or `conflictRules`
-///   as the SDK names them): 0 none, 1 related to the project (the default), 2 the ids in
-///   `objects`, 3 all; `includeAllUserGroups`: every user group whatever its rule.
+/// - `configurationObjects`: the [`Selection`] rules and the ids of `objects`;
+///   `includeAllUserGroups`: every user group whatever its rule.
 pub fn export(env: &EnvData, project_id: &str, settings: &Value) -> Result<Exported, String> {
     let project = env
         .project(project_id)
@@ -176,18 +245,7 @@ pub fn export(env: &EnvData, project_id: &str, settings: &Value) -> Result<Expor
         });
     }
     let config_settings = &settings["export"]["configurationObjects"];
-    let rules = if config_settings["rules"].is_array() {
-        &config_settings["rules"]
-    } else {
-        &config_settings["conflictRules"]
-    };
-    let rules = super::store::parse_rules(rules);
-    if let Some((t, r)) = rules.iter().find(|(_, r)| !(0..=3).contains(*r)) {
-        return Err(format!(
-            "settings.export.configurationObjects: the export rule for type {t} is {r}; \
-             export rules are 0 (none), 1 (project-related), 2 (selected), 3 (all)"
-        ));
-    }
+    let selection = Selection::from_json(&config_settings["rules"])?;
     let selected: Vec<&str> = config_settings["objects"]
         .as_array()
         .map(|a| a.iter().filter_map(Value::as_str).collect())
@@ -202,7 +260,7 @@ pub fn export(env: &EnvData, project_id: &str, settings: &Value) -> Result<Expor
             if all_groups && c.subtype == types::USER_GROUP {
                 return true;
             }
-            match rules.get(&c.type_).copied().unwrap_or(1) {
+            match selection.rule(c) {
                 0 => false,
                 1 => c.projects.iter().any(|p| p == project_id),
                 2 => selected.contains(&c.id.as_str()),

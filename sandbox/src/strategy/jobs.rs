@@ -6,8 +6,8 @@
 
 use super::duplication::export;
 use super::package;
-use super::shared::{Call, Shared, error, json_reply};
-use super::store::{Duplication, Side, Status};
+use super::shared::{Call, LoggedBody, Shared, error, json_reply};
+use super::store::{Duplication, ImportSettings, Side, Status};
 use super::store::{EnvData, new_id};
 use axum::body::Body;
 use axum::http::{HeaderValue, Method, StatusCode, header};
@@ -175,13 +175,10 @@ async fn start_source(shared: &Shared, call: Call) -> Response {
             shared.env_url(&env_name)
         ));
     }
+    // The same environment on both sides is a duplication within it (`Project.duplicate`):
+    // one record that exports, then imports here.
     let target = body["target"]["environment"]["id"].as_str().unwrap_or("");
-    if shared.env_of_id(target).as_deref() == Some(env_name.as_str()) {
-        return invalid(
-            "source.environment.id and target.environment.id are the same: this sandbox \
-             duplicates across environments only.",
-        );
-    }
+    let local = shared.env_of_id(target).as_deref() == Some(env_name.as_str());
     let mut envs = shared.world();
     let env = envs.get_mut(&env_name).unwrap();
     if env.project(&project_id).is_none() {
@@ -191,14 +188,20 @@ async fn start_source(shared: &Shared, call: Call) -> Response {
             &format!("Project {project_id} does not exist on this environment."),
         );
     }
-    let exported = match export(env, &project_id, &body["settings"]) {
+    if local && !name_free(env, &name, &body) {
+        return name_exists(&name);
+    }
+    let exported = match export(env, &project_id, &body["settings"])
+        .and_then(|e| ImportSettings::from_settings(&body["settings"]).map(|_| e))
+    {
         Ok(e) => e,
         Err(m) => return invalid(&m),
     };
     let mut body = body;
     body["source"]["project"] = json!({"id": project_id, "name": exported.project.name});
     body["target"]["project"]["name"] = json!(name);
-    let mut d = Duplication::new(&new_id(), Side::Source, &body, &env_name, Status::Exporting);
+    let side = if local { Side::Local } else { Side::Source };
+    let mut d = Duplication::new(&new_id(), side, &body, &env_name, Status::Exporting);
     d.fail = env.jobs.export_failed;
     d.package = Some(Arc::new(exported));
     let record = d.record();
@@ -234,10 +237,13 @@ fn start_target(shared: &Shared, env_name: &str, id: &str, body: &Value) -> Resp
     else {
         return error(
             StatusCode::NOT_FOUND,
-            "INVALID_REQUEST",
+            "ERR004",
             &format!("Project duplication {id} does not exist on the source environment."),
         );
     };
+    if let Err(m) = ImportSettings::from_settings(&body["settings"]) {
+        return invalid(&m);
+    }
     let mut body = body.clone();
     body["source"] = source.source.clone();
     let env = envs.get_mut(env_name).unwrap();
@@ -405,6 +411,9 @@ async fn restore(shared: &Shared, call: Call) -> Response {
             "export": incoming.settings["export"],
         },
     });
+    if let Err(m) = ImportSettings::from_settings(&body["settings"]) {
+        return invalid(&m);
+    }
     let source_env = incoming.source["environment"]["id"]
         .as_str()
         .and_then(|s| shared.env_of_id(s))
@@ -424,5 +433,9 @@ async fn restore(shared: &Shared, call: Call) -> Response {
     d.package = Some(Arc::new(incoming.exported));
     let record = d.record();
     env.duplications.push(d);
-    json_reply(StatusCode::CREATED, record)
+    let mut r = json_reply(StatusCode::CREATED, record);
+    // The form's JSON part, for the request log's test mode.
+    r.extensions_mut()
+        .insert(LoggedBody(json!({"metadata": metadata})));
+    r
 }

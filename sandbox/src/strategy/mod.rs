@@ -5,7 +5,8 @@
 //! `api/projectDuplications` with its status machine, packages and restorations.
 //!
 //! - `server`: the request path (environments, faults, sessions, log); `api`: login,
-//!   sessions, status, projects, objects; `jobs`: the duplication endpoints;
+//!   sessions, status, projects, objects; `management`: a project's status, settings and
+//!   languages, the nodes, the server's settings; `jobs`: the duplication endpoints;
 //!   `duplication`: the status machine and what an export takes; `package`: the `.projdup`
 //!   archive; `store`: an environment's data and imports under conflict rules; `seed`: what
 //!   environments start with; `admin`: the admin API.
@@ -14,6 +15,7 @@ pub mod admin;
 pub mod api;
 pub mod duplication;
 pub mod jobs;
+pub mod management;
 pub mod package;
 pub mod seed;
 pub mod server;
@@ -61,6 +63,9 @@ pub struct Config {
     pub step: Duration,
     /// seconds an idle session lives
     pub session_timeout: u64,
+    /// keep the JSON body of each request in the request log (and a restoration's
+    /// metadata): the tests compare what clients send
+    pub keep_bodies: bool,
 }
 
 impl Config {
@@ -71,6 +76,7 @@ impl Config {
             faults: Faults::default(),
             step: Duration::from_millis(300),
             session_timeout: 600,
+            keep_bodies: false,
         }
     }
 }
@@ -153,6 +159,7 @@ impl Sandbox {
             log: Default::default(),
             pace: duplication::Pace { step: config.step },
             session_timeout: config.session_timeout,
+            keep_bodies: config.keep_bodies,
         });
         let app = axum::Router::new()
             .fallback(server::handle)
@@ -243,6 +250,20 @@ impl Sandbox {
         let before = e.projects.len();
         e.projects.retain(|p| p.name != name);
         assert_eq!(e.projects.len() + 1, before, "no project {name:?} in {env}");
+    }
+
+    /// Give the configuration object `name` of `env` (a user, a group, a role) these grants,
+    /// as an administrator editing it would.
+    pub fn set_grants(&self, env: &str, name: &str, grants: &[&str]) {
+        let mut envs = self.shared.world();
+        let o = envs
+            .get_mut(env)
+            .expect("an environment")
+            .config
+            .iter_mut()
+            .find(|o| o.name == name)
+            .unwrap_or_else(|| panic!("no {name:?} in {env}"));
+        o.grants = grants.iter().map(|g| g.to_string()).collect();
     }
 
     /// Expire every session of `env` now.

@@ -291,6 +291,8 @@ mod tests {
                     seed: Some(7),
                     sha256: None,
                 }),
+                alias: String::new(),
+                settings: Default::default(),
             },
             config: vec![],
         }

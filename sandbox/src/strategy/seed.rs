@@ -73,11 +73,14 @@ fn project(name: &str, objects: Vec<Object>) -> Project {
         locales: vec![1033],
         objects,
         payload: None,
+        alias: String::new(),
+        settings: super::management::project_defaults(),
     }
 }
 
 /// What every environment has.
 pub fn base(env: &mut EnvData) {
+    env.server_settings = super::management::server_defaults();
     env.config.push(Object {
         id: ADMINISTRATOR.into(),
         ..user("administrator", "Administrator", &["all"])
@@ -143,7 +146,7 @@ fn demo(env: &mut EnvData) {
         folder: Some("profile:bob".into()),
         ..obj(types::FOLDER, "profile:bob")
     };
-    let tutorial = project(
+    let mut tutorial = project(
         "Tutorial",
         vec![
             customer,
@@ -159,6 +162,11 @@ fn demo(env: &mut EnvData) {
             bob_folder,
         ],
     );
+    // Not the defaults, so that a copy that carried them shows it.
+    tutorial.alias = "tut".into();
+    tutorial
+        .settings
+        .insert("maxReportExecutionTime".into(), 900.into());
     let sales_region = Object {
         id: region.id.clone(),
         ..region

@@ -4,13 +4,14 @@
 //! environment's faults, moves the duplications on, is checked for a live session (the
 //! `X-MSTR-AuthToken` header and the `JSESSIONID` cookie, both) and is routed.
 
-use super::shared::{Call, LIBRARY, Shared, error};
+use super::shared::{Call, LIBRARY, LoggedBody, Shared, error};
 use super::{admin, api, jobs};
 use crate::kit::faults::Verdict;
+use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::response::Response;
-use serde_json::json;
+use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -36,7 +37,13 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     }
     let mut seg = path.split('/').filter(|s| !s.is_empty());
     let (env, library, api) = (seg.next(), seg.next(), seg.next());
-    let rest: Vec<String> = seg.map(str::to_string).collect();
+    let rest: Vec<String> = seg
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
     let env = match (env, library, api) {
         (Some(env), Some(LIBRARY), Some("api")) if shared.credentials.contains_key(env) => {
             env.to_string()
@@ -78,6 +85,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
             .record(&env, method.as_str(), &logged, &query, status, start);
         return r;
     }
+    let headers = req.headers().clone();
+    let (body, kept) = keep_json(&shared, &headers, req.into_body()).await;
     let mut call = Call {
         env: env.clone(),
         method: method.clone(),
@@ -85,8 +94,8 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         query: url::form_urlencoded::parse(query.as_bytes())
             .into_owned()
             .collect(),
-        headers: req.headers().clone(),
-        body: req.into_body(),
+        headers,
+        body,
         user: String::new(),
     };
     let open = matches!(
@@ -122,7 +131,7 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     {
         e.writes += 1;
     }
-    shared.log.record(
+    let seq = shared.log.record(
         &env,
         method.as_str(),
         &logged,
@@ -130,7 +139,34 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         status.as_u16(),
         start,
     );
+    if let Some(body) = response
+        .extensions()
+        .get::<LoggedBody>()
+        .map(|b| b.0.clone())
+        .or(kept)
+    {
+        shared.log.keep_body(seq, body);
+    }
     response
+}
+
+/// In the test mode that keeps bodies: a JSON body read whole (up to 1 MiB) and put back,
+/// and its value for the log. Any other body passes untouched.
+async fn keep_json(shared: &Shared, headers: &HeaderMap, body: Body) -> (Body, Option<Value>) {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/json"));
+    if !shared.keep_bodies || !json {
+        return (body, None);
+    }
+    match axum::body::to_bytes(body, 1 << 20).await {
+        Ok(bytes) => {
+            let v = serde_json::from_slice(&bytes).ok();
+            (Body::from(bytes), v)
+        }
+        Err(_) => (Body::empty(), None),
+    }
 }
 
 /// The live session the call's token and cookie name (and keep it alive), or 401 ERR009.

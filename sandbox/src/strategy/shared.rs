@@ -33,6 +33,8 @@ pub struct Shared {
     pub pace: Pace,
     /// seconds a session may idle before it expires (`GET api/sessions` says it)
     pub session_timeout: u64,
+    /// whether the request log keeps JSON bodies (see `Config::keep_bodies`)
+    pub keep_bodies: bool,
 }
 
 impl Shared {
@@ -145,3 +147,8 @@ impl Call {
             .map(|(_, v)| v.to_string())
     }
 }
+
+/// A request's JSON body as a handler read it, for the request log (a multipart restoration's
+/// metadata): put in the response's extensions.
+#[derive(Clone)]
+pub struct LoggedBody(pub Value);

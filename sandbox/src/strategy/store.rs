@@ -108,6 +108,13 @@ pub struct Project {
     pub objects: Vec<Object>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload: Option<Payload>,
+    /// the project's alias (what `api/projects/{name}` shows); a duplication carries it
+    #[serde(default)]
+    pub alias: String,
+    /// the project's settings by name (`api/v2/projects/{id}/settings`); a duplication
+    /// carries them
+    #[serde(default)]
+    pub settings: BTreeMap<String, Value>,
 }
 
 impl Project {
@@ -118,7 +125,7 @@ impl Project {
             "name": self.name,
             "description": self.description,
             "status": self.status,
-            "alias": "",
+            "alias": self.alias,
             "owner": {"id": "54F3D26011D2896560009A8E67019608", "name": "Administrator"},
         })
     }
@@ -150,6 +157,8 @@ pub struct EnvData {
     /// this environment's side of each duplication, by id, in creation order
     pub duplications: Vec<Duplication>,
     pub jobs: JobFaults,
+    /// the server's settings by name (`api/v2/iserver/settings`)
+    pub server_settings: BTreeMap<String, Value>,
     /// requests that changed something, for the stats
     pub writes: u64,
 }
@@ -168,22 +177,70 @@ pub struct ImportSettings {
     pub default_locale: Option<i64>,
     pub locales: Option<Vec<i64>>,
     pub match_users_by_login: bool,
-    /// object type → rule (1 use existing, 2 replace, 6 merge)
+    /// object type → rule (1 use existing, 2 replace, 6 merge); type 5 is the default of
+    /// configuration objects
     pub conflict_rules: BTreeMap<i64, i64>,
 }
 
 impl ImportSettings {
-    pub fn from_json(import: &Value) -> ImportSettings {
+    /// From a duplication's `settings`: the conflict rules of `import.configurationObjects`,
+    /// and for a type it does not name, those of `export.configurationObjects` (where the
+    /// SDK puts the same list). A rule that is not 1, 2 or 6 is refused, naming where.
+    pub fn from_settings(settings: &Value) -> Result<ImportSettings, String> {
+        let import = &settings["import"];
         let config = &import["configurationObjects"];
-        ImportSettings {
+        let mut conflict_rules = BTreeMap::new();
+        for at in ["export", "import"] {
+            let v = &settings[at]["configurationObjects"]["conflictRules"];
+            for (t, r) in parse_rules(v) {
+                if ![rules::USE_EXISTING, rules::REPLACE, rules::MERGE].contains(&r) {
+                    return Err(format!(
+                        "settings.{at}.configurationObjects.conflictRules: the rule for type {t} \
+                         is {r}; conflict rules are 1 (use existing), 2 (replace), 6 (merge)"
+                    ));
+                }
+                // The import's own list wins: it is read last.
+                conflict_rules.insert(t, r);
+            }
+        }
+        Ok(ImportSettings {
             description: import["description"].as_str().map(str::to_string),
             default_locale: import["defaultLocale"].as_i64(),
             locales: import["locales"]
                 .as_array()
                 .map(|a| a.iter().filter_map(Value::as_i64).collect()),
             match_users_by_login: config["matchUsersByLogin"].as_bool().unwrap_or(false),
-            conflict_rules: parse_rules(&config["conflictRules"]),
+            conflict_rules,
+        })
+    }
+
+    /// The locales an import asks for, where 0 (what Strategy's SDK sends by default) is the
+    /// source project's own.
+    fn locales_of(&self, asked: &[i64], source: &Project) -> Vec<i64> {
+        let mut out: Vec<i64> = vec![];
+        for l in asked {
+            let these = if *l == 0 {
+                &source.locales[..]
+            } else {
+                std::slice::from_ref(l)
+            };
+            for l in these {
+                if !out.contains(l) {
+                    out.push(*l);
+                }
+            }
         }
+        out
+    }
+
+    /// The conflict rule of a configuration object: its type's, else type 5's (the default
+    /// the docs give for all configuration objects), else use existing.
+    fn config_rule(&self, o: &Object) -> i64 {
+        self.conflict_rules
+            .get(&o.type_)
+            .or_else(|| self.conflict_rules.get(&5))
+            .copied()
+            .unwrap_or(rules::USE_EXISTING)
     }
 }
 
@@ -207,8 +264,9 @@ impl EnvData {
         self.projects.iter().find(|p| p.name == name)
     }
 
-    /// Import `what` as the project `name` (into the project `into` when it names an
-    /// existing one: its objects are then replaced or kept under the conflict rules).
+    /// Import `what` as the project `name`: into the project `into` when it names an existing
+    /// one (its objects are then replaced or kept under the conflict rules), else as a new
+    /// project with the id `into` asks for (`keep_id`) or a new one.
     /// Configuration objects are matched by id (users also by login with
     /// `matchUsersByLogin`) and merged under the conflict rules; absent ones are created.
     pub fn import(
@@ -218,7 +276,7 @@ impl EnvData {
         into: Option<&str>,
         s: &ImportSettings,
     ) -> String {
-        let into = into.filter(|id| self.project(id).is_some());
+        // An id that names no project here is kept for the new one (`keep_id`).
         let target_id = into.map(str::to_string).unwrap_or_else(new_id);
         // What relates to the source project relates to its copy.
         let related = |ps: &[String]| -> Vec<String> {
@@ -235,11 +293,7 @@ impl EnvData {
         // Users matched by login take the target's id: references follow them.
         let mut renamed: BTreeMap<String, String> = BTreeMap::new();
         for obj in &what.config {
-            let rule = s
-                .conflict_rules
-                .get(&obj.type_)
-                .copied()
-                .unwrap_or(rules::USE_EXISTING);
+            let rule = s.config_rule(obj);
             let existing = self.config.iter_mut().find(|c| {
                 c.id == obj.id
                     || (s.match_users_by_login
@@ -320,6 +374,7 @@ impl EnvData {
             if what.project.payload.is_some() {
                 p.payload = what.project.payload.clone();
             }
+            p.settings = what.project.settings.clone();
             return target_id;
         }
         self.projects.push(Project {
@@ -330,13 +385,19 @@ impl EnvData {
                 .clone()
                 .unwrap_or_else(|| what.project.description.clone()),
             status: 0,
-            default_locale: s.default_locale.unwrap_or(what.project.default_locale),
+            default_locale: s
+                .default_locale
+                .filter(|l| *l != 0)
+                .unwrap_or(what.project.default_locale),
             locales: s
                 .locales
-                .clone()
+                .as_ref()
+                .map(|ls| s.locales_of(ls, &what.project))
                 .unwrap_or_else(|| what.project.locales.clone()),
             objects: incoming,
             payload: what.project.payload.clone(),
+            alias: what.project.alias.clone(),
+            settings: what.project.settings.clone(),
         });
         target_id
     }
@@ -387,6 +448,9 @@ pub enum Side {
     Source,
     Target,
     Restore,
+    /// a duplication within one environment (`Project.duplicate`): it exports, then imports
+    /// into the same environment
+    Local,
 }
 
 /// One environment's side of a duplication.
@@ -573,23 +637,69 @@ mod tests {
         // 0 for users and groups; roles still by their default.
         let none = json!({"export": {"configurationObjects": {"rules": rules(&[(34, 0)])}}});
         assert_eq!(names(none), ["Analyst"]);
-        // 2: the ids in `objects`; the SDK's key `conflictRules` is read as well.
+        // 2: the ids in `objects`.
         let carol = named(&env, "Carol Outsider").id.clone();
         let selected = json!({"export": {"configurationObjects": {
-            "conflictRules": rules(&[(34, 2), (44, 0)]), "objects": [carol]}}});
-        assert_eq!(names(selected), ["Carol Outsider"]);
-        // 3: all; includeAllUserGroups adds every group whatever the rule.
-        let all =
-            json!({"export": {"configurationObjects": {"rules": rules(&[(34, 3), (44, 0)])}}});
-        assert_eq!(names(all).len(), 7);
+            "rules": rules(&[(34, 2)]), "objects": [carol]}}});
+        assert_eq!(names(selected), ["Analyst", "Carol Outsider"]);
+        // The SDK's `conflictRules` beside them are conflict rules: REPLACE and MERGE
+        // select nothing away.
+        let conflict = json!({"export": {"configurationObjects": {
+            "conflictRules": rules(&[(34, 2), (44, 6)])}}});
+        assert_eq!(
+            names(conflict),
+            ["Alice Analyst", "Analyst", "Analysts", "Bob Builder"]
+        );
+        // 3 on type 5, the default: all; 34 overrides it.
+        let all = json!({"export": {"configurationObjects": {"rules": rules(&[(5, 3)])}}});
+        assert_eq!(names(all).len(), 9);
+        let no_users =
+            json!({"export": {"configurationObjects": {"rules": rules(&[(5, 3), (34, 0)])}}});
+        assert_eq!(names(no_users), ["Analyst", "Sales Viewer"]);
+        // includeAllUserGroups adds every group whatever the rule.
         let groups = json!({"export": {"configurationObjects": {
-            "rules": rules(&[(34, 0), (44, 0)]), "includeAllUserGroups": true}}});
-        assert_eq!(names(groups), ["Analysts", "Auditors", "Everyone"]);
-        let bad = json!({"export": {"configurationObjects": {"rules": rules(&[(34, 6)])}}});
+            "rules": rules(&[(34, 0)]), "includeAllUserGroups": true}}});
+        assert_eq!(
+            names(groups),
+            ["Analyst", "Analysts", "Auditors", "Everyone"]
+        );
+        for (bad, says) in [
+            (rules(&[(34, 6)]), "type 34 is 6"),
+            (rules(&[(5, 2)]), "type 5 (the default) is 2"),
+            (rules(&[(44, 0)]), "type 44 takes no export rule"),
+        ] {
+            let bad = json!({"export": {"configurationObjects": {"rules": bad}}});
+            let e = export(&env, &tutorial, &bad).unwrap_err();
+            assert!(e.contains(says), "{e}");
+        }
+    }
+
+    #[test]
+    fn conflict_rules_come_from_the_import_then_the_export_and_type_5_is_the_default() {
+        let s = |v: Value| ImportSettings::from_settings(&v);
+        let both = s(json!({
+            "export": {"configurationObjects": {"conflictRules": rules(&[(34, 6), (44, 2)])}},
+            "import": {"configurationObjects": {"conflictRules": rules(&[(44, 1), (5, 2)])}},
+        }))
+        .unwrap();
+        assert_eq!(
+            both.conflict_rules,
+            [(5, 2), (34, 6), (44, 1)].into_iter().collect()
+        );
+        let env = demo();
+        assert_eq!(both.config_rule(named(&env, "Analyst")), 1);
+        assert_eq!(both.config_rule(named(&env, "Alice Analyst")), 6);
+        let default = s(json!({"import": {"configurationObjects": {
+            "conflictRules": rules(&[(5, 2)])}}}))
+        .unwrap();
+        assert_eq!(default.config_rule(named(&env, "Analyst")), 2);
+        assert_eq!(s(json!({})).unwrap().config_rule(named(&env, "Analyst")), 1);
+        let e = s(json!({"import": {"configurationObjects": {
+            "conflictRules": rules(&[(34, 3)])}}}))
+        .unwrap_err();
         assert!(
-            export(&env, &tutorial, &bad)
-                .unwrap_err()
-                .contains("export rule")
+            e.contains("settings.import.configurationObjects.conflictRules") && e.contains("3"),
+            "{e}"
         );
     }
 

@@ -84,7 +84,9 @@ async fn mstrio_py_drives_every_duplication_flow() {
         ]
     );
     let copy = &prod_dump["projects"]["Tutorial copy"];
-    assert_eq!(copy["locales"], serde_json::json!([0]));
+    // Locale 0, the SDK's default, is the source project's own.
+    assert_eq!(copy["locales"], serde_json::json!([1033]));
+    assert_eq!(copy["defaultLocale"], 1033);
     assert_eq!(copy["description"], "Project Duplication");
     let config: Vec<&String> = prod_dump["config"].as_object().unwrap().keys().collect();
     for wanted in [
@@ -166,4 +168,156 @@ async fn mstrio_py_drives_every_duplication_flow() {
             == 11,
         "the source project is unchanged"
     );
+}
+
+/// Run one of `tests/strategy_sdk/*.py` with mstrio-py; its stdout, or a panic with both
+/// streams.
+fn sdk(script: &str, args: &[&str]) -> String {
+    let python = reference::mstrio_python(&root()).unwrap_or_else(|e| panic!("{e}"));
+    let out = Command::new(&python)
+        .arg(root().join("tests/strategy_sdk").join(script))
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{script}:\nstdout:\n{stdout}\nstderr:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+/// What an administrator reads first with the SDK is served from the store: a project's
+/// status, alias, settings, languages and nodes (and a copy's, carried by a duplication),
+/// the server's nodes and settings; an unknown project id ends in the server's not-found
+/// error, not in a route the emulator lacks.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mstrio_py_reads_projects_nodes_and_settings() {
+    let sandbox = Sandbox::start(Config::local(vec![
+        EnvSpec::seeded("dev", Seed::Demo),
+        EnvSpec::new("prod"),
+    ]))
+    .await
+    .unwrap();
+    let dev = sandbox.env("dev").clone();
+    // A copy of Tutorial within dev, through the SDK's same-environment duplication.
+    let out = tokio::task::block_in_place(|| {
+        sdk(
+            "reads.py",
+            &[
+                "--url",
+                &dev.url,
+                "--user",
+                &dev.username,
+                "--password",
+                &dev.password,
+                "--project",
+                "Tutorial",
+                "--copy",
+                "Tutorial copy",
+            ],
+        )
+    });
+    let got: Value = serde_json::from_str(out.trim()).unwrap_or_else(|_| panic!("{out}"));
+    let dump = sandbox.dump("dev");
+    assert!(dump["projects"]["Tutorial copy"].is_object(), "{dump:#}");
+    for p in ["Tutorial", "Tutorial copy"] {
+        let r = &got[p];
+        assert_eq!(r["status"], 0, "{p}: {r}");
+        assert_eq!(r["alias"], "tut", "{p}: the alias, carried by the copy");
+        assert_eq!(
+            r["maxReportExecutionTime"], 900,
+            "{p}: the seeded setting, carried"
+        );
+        assert_eq!(r["enableReportServerCaching"], true, "{p}");
+        assert_eq!(r["default_language"], "English (United States)", "{p}");
+        assert_eq!(
+            r["languages"],
+            serde_json::json!(["English (United States)"]),
+            "{p}"
+        );
+        assert_eq!(r["is_loaded"], true, "{p}");
+        assert_eq!(r["nodes"], serde_json::json!(["sandbox"]), "{p}");
+    }
+    assert_ne!(got["Tutorial"]["id"], got["Tutorial copy"]["id"]);
+    assert_eq!(got["nodes"], serde_json::json!(["sandbox"]));
+    assert_eq!(got["maxJobsPerServer"], 10000);
+    let unknown = got["unknown"].as_str().unwrap();
+    assert!(
+        unknown.contains("ERR004") && unknown.contains("does not exist"),
+        "{unknown}"
+    );
+}
+
+/// Conflict rules for users and roles as the SDK sends them (`conflictRules` in the export
+/// and the import settings): USE_EXISTING keeps what the target holds, REPLACE takes the
+/// source's, MERGE unions the grants; none of them selects a user or a role away.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mstrio_py_conflict_rules_for_users_and_roles() {
+    let mut config = Config::local(vec![
+        EnvSpec::seeded("dev", Seed::Demo),
+        EnvSpec::new("use_existing"),
+        EnvSpec::new("replace"),
+        EnvSpec::new("merge"),
+    ]);
+    config.step = Duration::from_millis(50);
+    let sandbox = Sandbox::start(config).await.unwrap();
+    let dev = sandbox.env("dev").clone();
+    let source = [dev.url.as_str(), &dev.username, &dev.password];
+    let rules = ["use_existing", "replace", "merge"];
+    let run = |phase: &str| {
+        let mut args: Vec<String> = vec!["--source".into()];
+        args.extend(source.iter().map(|s| s.to_string()));
+        for r in rules {
+            let e = sandbox.env(r);
+            args.extend(["--target", r, &e.url, &e.username, &e.password].map(String::from));
+        }
+        args.extend(["--project", "Tutorial", "--phase", phase].map(String::from));
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        tokio::task::block_in_place(|| sdk("rules.py", &args))
+    };
+    run("base");
+    // The targets' own changes since: what each rule then keeps, takes or merges.
+    for r in rules {
+        sandbox.set_grants(r, "Alice Analyst", &["export-data"]);
+        sandbox.set_grants(r, "Analyst", &["approve"]);
+    }
+    run("rules");
+    let grants = |env: &str, kind_name: &str| -> Vec<String> {
+        let d = sandbox.dump(env);
+        let o = &d["config"][kind_name];
+        assert!(o.is_object(), "{env} has no {kind_name}: {d:#}");
+        o["grants"]
+            .as_array()
+            .map(|a| a.iter().map(|g| g.as_str().unwrap().to_string()).collect())
+            .unwrap_or_default()
+    };
+    let expected = [
+        ("use_existing", vec!["export-data"], vec!["approve"]),
+        (
+            "replace",
+            vec!["run-reports", "use-dashboards"],
+            vec!["run-reports", "use-dashboards"],
+        ),
+        (
+            "merge",
+            vec!["export-data", "run-reports", "use-dashboards"],
+            vec!["approve", "run-reports", "use-dashboards"],
+        ),
+    ];
+    for (env, alice, role) in expected {
+        assert_eq!(grants(env, "user:Alice Analyst"), alice, "{env}: alice");
+        assert_eq!(
+            grants(env, "security_role:Analyst"),
+            role,
+            "{env}: the role"
+        );
+        // Nothing was selected away: the project's users, group and role are all there.
+        let config = sandbox.dump(env)["config"].clone();
+        for c in ["user:Bob Builder", "user_group:Analysts"] {
+            assert!(config.get(c).is_some(), "{env}: {c}");
+        }
+        assert!(sandbox.dump(env)["projects"][format!("Tutorial {env}")].is_object());
+    }
 }

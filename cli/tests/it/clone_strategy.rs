@@ -579,7 +579,9 @@ async fn a_long_job_outlives_many_session_timeouts_without_a_401() {
         EnvSpec::seeded("dev", Seed::Demo),
         EnvSpec::new("prod"),
     ]);
-    c.step = Duration::from_millis(400);
+    // Five steps of a second at least (exporting and importing take two, syncing one): the
+    // target waits three of them before its import starts.
+    c.step = Duration::from_secs(1);
     c.session_timeout = 1;
     let sb = Sandbox::start(c).await.unwrap();
     let started = Instant::now();

@@ -65,7 +65,11 @@ fn source_name(res: &Resource) -> Result<String> {
 /// Duplicate `res` (a source project, renamed as the target wants it) into the target,
 /// into the project `into` when given.
 fn duplicate(ctx: &Ctx, res: &Resource, into: Option<&str>) -> Result<Resource> {
-    let settings = settings::from_ctx(ctx, into.is_some())?;
+    let mut settings = settings::from_ctx(ctx, into.is_some())?;
+    settings.describe(res.str("/description"));
+    // keep-id: a new project takes the source's id (Strategy's `keep_id`); an update fills
+    // the target's project of that name, whatever its id.
+    let into = into.or(ctx.flag("keep-id").then_some(res.id.as_str()));
     let name = res.str("/name");
     let source_name = source_name(res)?;
     let mut job = job::Job::new(&settings, (&res.id, &source_name), name, into);
@@ -100,7 +104,8 @@ impl Kind for Project {
     /// `ferry export`: the source's half of a duplication, its package saved by the host
     /// (package mode); a restore replays it and restores the package on its target.
     fn export(&self, ctx: &Ctx, res: &Resource) -> Result<Value> {
-        let settings = settings::for_export(ctx)?;
+        let mut settings = settings::for_export(ctx)?;
+        settings.describe(res.str("/description"));
         let name = source_name(res)?;
         job::Job::new(&settings, (&res.id, &name), &name, None).export()
     }

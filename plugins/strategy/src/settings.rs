@@ -26,6 +26,17 @@ impl Mode {
     }
 }
 
+impl Settings {
+    /// The import's description: the option's, else the project's own (what the target
+    /// wants it to be, rules applied), so that the copy keeps it.
+    pub(crate) fn describe(&mut self, project_description: &str) {
+        let d = &mut self.body["import"]["description"];
+        if d.as_str().is_none_or(str::is_empty) {
+            *d = json!(project_description);
+        }
+    }
+}
+
 pub(crate) struct Settings {
     pub mode: Mode,
     /// the duplication body's `settings`
@@ -134,16 +145,17 @@ fn build(ctx: &Ctx, updating: bool, mode: Mode, target_url: String) -> Result<Se
                 .map(|t| json!({"type": t, "rule": objects})),
         );
     }
+    // The keys Strategy's SDK sends, always: 0 is the source's locale, and the description
+    // is the source project's (see `Settings::describe`) unless the option gives one.
     let mut import = json!({
+        "description": option(ctx, "description"),
+        "defaultLocale": 0,
+        "locales": [0],
         "configurationObjects": {
             "matchUsersByLogin": ctx.flag("match-users-by-login"),
             "conflictRules": conflict,
         },
     });
-    let description = option(ctx, "description");
-    if !description.is_empty() {
-        import["description"] = json!(description);
-    }
     let locales = option(ctx, "locales");
     if !locales.trim().is_empty() {
         let list = locales
@@ -168,14 +180,23 @@ fn build(ctx: &Ctx, updating: bool, mode: Mode, target_url: String) -> Result<Se
             "subscriptionPreferences": {
                 "includeUserSubscriptions": true,
                 "includeContactSubscriptions": true,
+                "includeContactsAndContactGroups": false,
             },
+            // The conflict rules here too, as Strategy's SDK sends them.
             "configurationObjects": {
                 "includeAllUserGroups": ctx.flag("include-all-user-groups"),
-                "rules": [{"type": USERS_AND_GROUPS, "rule": users}],
+                "conflictRules": conflict,
             },
         },
         "import": import,
     });
+    let mut body = body;
+    // The docs' selection rule for users and groups; 1 (the project's) is the server's
+    // default, so it is sent only when another is asked for.
+    if users != 1 {
+        body["export"]["configurationObjects"]["rules"] =
+            json!([{"type": USERS_AND_GROUPS, "rule": users}]);
+    }
     let poll_max_s = integer(ctx, "poll-max-s")?;
     let timeout_s = integer(ctx, "job-timeout-s")?;
     if poll_max_s < 1 || timeout_s < 1 {

@@ -947,3 +947,57 @@ async fn the_pack_sends_what_strategy_s_sdk_sends() {
         }
     }
 }
+
+/// `--option keep-id`: the project a run creates has the source project's id, in both modes;
+/// without it, a new one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn keep_id_gives_the_copy_the_source_project_s_id() {
+    let sb = sandbox(
+        vec![
+            EnvSpec::seeded("dev", Seed::Demo),
+            EnvSpec::new("prod"),
+            EnvSpec::new("qa"),
+            EnvSpec::new("uat"),
+        ],
+        50,
+    )
+    .await;
+    let ids = |env: &str| -> Vec<(String, String)> {
+        let report = json_of(&output(&mut strategy(
+            &sb,
+            "clone",
+            "dev",
+            env,
+            &match env {
+                "uat" => vec!["--output", "json"],
+                "qa" => vec![
+                    "--output",
+                    "json",
+                    "--option",
+                    "keep-id=true",
+                    "--option",
+                    "mode=package",
+                ],
+                _ => vec!["--output", "json", "--option", "keep-id=true"],
+            },
+        )));
+        report["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                (
+                    i["source_id"].as_str().unwrap().to_string(),
+                    i["target_id"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect()
+    };
+    for env in ["prod", "qa"] {
+        let pairs = ids(env);
+        assert_eq!(pairs.len(), 2, "{env}: {pairs:?}");
+        assert!(pairs.iter().all(|(s, t)| s == t), "{env}: {pairs:?}");
+    }
+    let pairs = ids("uat");
+    assert!(pairs.iter().all(|(s, t)| s != t), "{pairs:?}");
+}

@@ -18,13 +18,9 @@ import logging
 import sys
 import traceback
 
-from mstrio import config
+import sdk
 
-config.verbose = False
-config.progress_bar = False
-config.delay_between_polling = 0.2
-config._logger_stream_handler.setStream(sys.stderr)
-config.logger.setLevel(logging.WARNING)
+sdk.quiet(logging.WARNING)
 
 from mstrio.connection import Connection  # noqa: E402
 from mstrio.server.project import (  # noqa: E402
@@ -35,16 +31,6 @@ from mstrio.server.project import (  # noqa: E402
     ProjectDuplicationRule,
 )
 from mstrio.types import ObjectTypes  # noqa: E402
-
-WAIT = 60
-
-
-def settle(dup, expected):
-    if not dup.wait_for_stable_status(timeout=WAIT):
-        raise AssertionError(f"{dup.id} did not settle")
-    got = dup.status.value if dup.status else None
-    if got != expected:
-        raise AssertionError(f"{dup.id} is {got}, expected {expected}")
 
 
 def pack_defaults():
@@ -78,8 +64,8 @@ def main():
             f"{a.project} sync", target_env=tgt,
             cross_duplication_config=pack_defaults(), sync_with_target_env=True,
         )
-        settle(dup, "EXPORTED")
-        settle(ProjectDuplication(tgt, id=dup.id), "COMPLETED")
+        sdk.settle(dup, "EXPORTED")
+        sdk.settle(ProjectDuplication(tgt, id=dup.id), "COMPLETED")
         print(json.dumps({"step": step, "ok": True, "id": dup.id}), flush=True)
 
         step = "package"
@@ -87,13 +73,13 @@ def main():
             f"{a.project} package", target_env=tgt,
             cross_duplication_config=pack_defaults(), sync_with_target_env=False,
         )
-        settle(dup, "EXPORTED")
+        sdk.settle(dup, "EXPORTED")
         path = dup.get_backup_package(save_path=a.workdir)["filepath"]
         restored = Project.restore_project_from_backup(
             tgt, path, target_name=f"{a.project} package",
             cross_duplication_config=pack_defaults(),
         )
-        settle(restored, "COMPLETED")
+        sdk.settle(restored, "COMPLETED")
         print(json.dumps({"step": step, "ok": True, "id": dup.id}), flush=True)
         src.close()
         tgt.close()

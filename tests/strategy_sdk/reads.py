@@ -13,12 +13,9 @@ import sys
 import traceback
 import warnings
 
-from mstrio import config
+import sdk
 
-config.verbose = False
-config.progress_bar = False
-config._logger_stream_handler.setStream(sys.stderr)
-config.logger.setLevel(logging.ERROR)
+sdk.quiet(logging.ERROR)
 
 from mstrio.connection import Connection  # noqa: E402
 from mstrio.server.environment import Environment  # noqa: E402

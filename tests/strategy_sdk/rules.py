@@ -17,13 +17,9 @@ import logging
 import sys
 import traceback
 
-from mstrio import config
+import sdk
 
-config.verbose = False
-config.progress_bar = False
-config.delay_between_polling = 0.2
-config._logger_stream_handler.setStream(sys.stderr)
-config.logger.setLevel(logging.WARNING)
+sdk.quiet(logging.WARNING)
 
 from mstrio.connection import Connection  # noqa: E402
 from mstrio.server.project import (  # noqa: E402
@@ -36,12 +32,6 @@ from mstrio.server.project import (  # noqa: E402
 from mstrio.types import ObjectTypes  # noqa: E402
 
 
-def settle(dup, expected):
-    if not dup.wait_for_stable_status(timeout=60):
-        raise AssertionError(f"{dup.id} did not settle")
-    got = dup.status.value if dup.status else None
-    if got != expected:
-        raise AssertionError(f"{dup.id} is {got}, expected {expected}: {dup.message}")
 
 
 def main():
@@ -70,8 +60,8 @@ def main():
             name = f"{a.project} {a.phase if a.phase == 'base' else rule_name}"
             dup = project.duplicate_to_other_environment(
                 name, target_env=tgt, cross_duplication_config=cfg, sync_with_target_env=True)
-            settle(dup, "EXPORTED")
-            settle(ProjectDuplication(tgt, id=dup.id), "COMPLETED")
+            sdk.settle(dup, "EXPORTED")
+            sdk.settle(ProjectDuplication(tgt, id=dup.id), "COMPLETED")
             tgt.close()
         src.close()
         print(json.dumps({"phase": a.phase, "ok": True}), flush=True)

@@ -253,6 +253,7 @@ impl Session {
                 Tape::Record(recorder)
             }
         };
+        options.one_place = source.identity(&platform.name) == target.identity(&platform.name);
         // An export writes nowhere: no journal, no records.
         if !matches!(settings.sides, Sides::Export) {
             // A server job's attempts share its name: a resumed one knows what it created.

@@ -254,6 +254,8 @@ impl Overrides {
             prune: self.prune.clone(),
             lock_wait: self.lock_wait,
             from_package: None,
+            // set by the session, which knows both sides' identities
+            one_place: false,
         };
         Ok(Settings {
             sides,

@@ -184,6 +184,26 @@ async fn within_a_project_the_clone_call_with_each_option_and_the_cap() {
         "a re-run writes nothing"
     );
 
+    // Without --select the project's other environments are sources too, each its own match
+    // on the target: left out of the run, never adopted onto itself.
+    let out = output(&mut versori(
+        &sb,
+        "clone",
+        p,
+        p,
+        &["--config", &file, "--output", "json"],
+    ));
+    expect(&out, 0);
+    let report = json_of(&out);
+    let items = report["items"].as_array().unwrap();
+    assert!(
+        items.iter().all(|i| i["source_id"] != i["target_id"]),
+        "{report:#}"
+    );
+    assert_eq!(items.len(), 1, "development onto qa only: {report:#}");
+    assert_eq!(report["kinds"]["environment"]["adopted"], 1, "{report:#}");
+    assert_eq!(sb.writes_to("acme").len(), writes, "nothing written");
+
     // The cap: five environments, then the plan refuses a sixth, naming the cap.
     for n in ["uat", "perf"] {
         let file = rename(&dir, "development", n);

@@ -55,6 +55,10 @@ pub struct Options {
     pub lock_wait: std::time::Duration,
     /// the package that is the run's source (`--from-package`): listing reads its resources
     pub from_package: Option<Arc<crate::package::Package>>,
+    /// source and target are one environment (one identity: a copy within one project or
+    /// org): a source resource the target matches with its own id is the target's own, not
+    /// something to copy, and is left out of the run
+    pub one_place: bool,
 }
 
 impl Default for Options {
@@ -74,6 +78,7 @@ impl Default for Options {
             prune: prune::PruneOptions::default(),
             lock_wait: std::time::Duration::from_secs(crate::defaults::LOCK_WAIT),
             from_package: None,
+            one_place: false,
         }
     }
 }
@@ -154,6 +159,9 @@ pub struct Item {
     /// for a resource the target has: how what the source would write differs from it
     /// (`None`: not compared)
     pub differences: Option<Vec<drift::FieldDiff>>,
+    /// one place only (`Options::one_place`): the resource is its own match on the target;
+    /// it is never written and the report leaves it out
+    pub itself: bool,
 }
 
 impl Item {
@@ -169,6 +177,7 @@ impl Item {
             after: vec![],
             pulled_in: None,
             differences: None,
+            itself: false,
         }
     }
 }

@@ -682,6 +682,15 @@ fn match_kind(
             continue;
         }
         match found {
+            // Within one place, the source lists what the target holds: a resource matched
+            // by its own id is the target's (a copy an earlier run made, or one no rule
+            // renames), never copied onto itself nor counted as adopted.
+            Some(t) if opts.one_place && t.id == items[i].source.id => {
+                items[i].lookup_only = Some("the target's own: source and target are one".into());
+                items[i].itself = true;
+                items[i].action = Action::Adopt;
+                items[i].target = Some(t);
+            }
             None if items[i].source.skip.is_some() => {}
             None => items[i].action = Action::Create,
             Some(t) if items[i].source.skip.is_some() => {

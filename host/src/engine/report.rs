@@ -228,6 +228,9 @@ impl Report {
         let mut files = Files::default();
         let mut credentials = Vec::new();
         for (i, it) in plan.items.iter().enumerate() {
+            if it.itself {
+                continue;
+            }
             let d = done.map(|d| &d[i]);
             let stats = kinds.entry(it.source.kind.clone()).or_default();
             // What happened, or in a plan what would happen.

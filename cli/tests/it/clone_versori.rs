@@ -543,6 +543,24 @@ async fn bad_input_is_refused_before_any_write() {
         )),
         "nope",
     );
+    // An execution pool the organisation lacks, within one project: the plan refuses it.
+    let dir = tempfile::tempdir().unwrap();
+    let file = rename(&dir, "development", "staging");
+    let out = output(&mut versori(
+        &sb,
+        "plan",
+        p,
+        p,
+        &[
+            "--config",
+            &file,
+            "--select",
+            "environment:development",
+            "--option",
+            "execution-pool=no-such-pool",
+        ],
+    ));
+    refused(&out, "execution pool \"no-such-pool\" does not exist");
     assert!(sb.writes_to("acme").is_empty());
 }
 

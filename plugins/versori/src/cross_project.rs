@@ -46,26 +46,8 @@ pub(crate) fn fill(
         steps: vec![],
         credentials: vec![],
     };
-    let pool = match ctx.option("execution-pool").unwrap_or("") {
-        "" => res.str("/executionPool").to_string(),
-        p => p.to_string(),
-    };
     // The pool must exist on the target before anything is written.
-    let pools = http::get(Side::Target, "execution-pools", &[])?
-        .ok()?
-        .json()?;
-    let known: Vec<&str> = pools["executionPools"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|p| p["name"].as_str())
-        .collect();
-    if !pool.is_empty() && !known.contains(&pool.as_str()) {
-        return Err(Error::Invalid(format!(
-            "execution pool {pool:?} does not exist in the target organisation (it has: {}); set --option execution-pool=NAME",
-            known.join(", ")
-        )));
-    }
+    let pool = env::pool(ctx, res)?;
 
     // The environment itself.
     let project = env::project(Side::Target, tp)?;

@@ -161,3 +161,32 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
     }
     Ok(out)
 }
+
+/// The execution pool an environment the run makes or fills gets: the option's, else the
+/// source's. It must exist in the target organisation; the plan checks it for an
+/// environment it will make, before any write.
+pub(crate) fn pool(ctx: &Ctx, res: &Resource) -> Result<String> {
+    let pool = match ctx.option("execution-pool").unwrap_or("") {
+        "" => res.str("/executionPool").to_string(),
+        p => p.to_string(),
+    };
+    if pool.is_empty() {
+        return Ok(pool);
+    }
+    let pools = http::get(Side::Target, "execution-pools", &[])?
+        .ok()?
+        .json()?;
+    let known: Vec<&str> = pools["executionPools"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    if !known.contains(&pool.as_str()) {
+        return Err(Error::Invalid(format!(
+            "execution pool {pool:?} does not exist in the target organisation (it has: {}); set --option execution-pool=NAME",
+            known.join(", ")
+        )));
+    }
+    Ok(pool)
+}

@@ -70,6 +70,8 @@ impl Kind for Environment {
                 envs.len()
             )));
         }
+        // So is the pool it would run on.
+        env::pool(ctx, wanted)?;
         Ok(None)
     }
 

@@ -33,10 +33,7 @@ pub(crate) fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resourc
             "environment {new:?} is cloned into its own project: give the new one a name (a rename rule, e.g. [kinds.environment] rename = {{ regex = '^{new}$', to = \"staging\" }})"
         )));
     }
-    let pool = match ctx.option("execution-pool").unwrap_or("") {
-        "" => res.str("/executionPool").to_string(),
-        p => p.to_string(),
-    };
+    let pool = env::pool(ctx, res)?;
     let body = json!({
         "oldEnvName": old,
         "newEnvName": new,

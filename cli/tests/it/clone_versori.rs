@@ -389,6 +389,13 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
     let schema = &b["projects"]["orders"]["schema"]["properties"];
     assert!(schema.get("store").is_some() && schema.get("batchSize").is_some());
 
+    // A re-run that adopts still says which connections are missing, until they exist.
+    let out = run(&[]);
+    expect(&out, 0);
+    let again = json_of(&out);
+    assert_eq!(again["kinds"]["environment"]["adopted"], 1, "{again:#}");
+    assert_eq!(again["credentials_needed"], report["credentials_needed"]);
+
     // A re-run makes no second environment, system, template or version.
     let before = sb.dump("beta");
     let writes = sb.writes_to("beta").len();

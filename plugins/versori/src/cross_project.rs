@@ -191,13 +191,8 @@ pub(crate) fn fill(
             }
             _ => {
                 missing.push(sdk.clone());
-                done.credentials.push(json!({
-                    "key": format!("{name}/{sdk}"),
-                    "reason": format!(
-                        "system {:?} needs a static connection in environment {name:?}: connections cannot be copied (their secrets are never shown); create one for template {sdk:?} (POST connections with connectionTemplateId {tid})",
-                        t["system"]["name"].as_str().unwrap_or(&sdk)
-                    ),
-                }));
+                done.credentials
+                    .push(needs_connection(&name, &t, &sdk, &tid));
             }
         }
     }
@@ -275,6 +270,61 @@ pub(crate) fn fill(
         ],
     });
     Ok(out)
+}
+
+/// What the report says of a static template left without a connection.
+fn needs_connection(env_name: &str, template: &Value, sdk: &str, tid: &str) -> Value {
+    json!({
+        "key": format!("{env_name}/{sdk}"),
+        "reason": format!(
+            "system {:?} needs a static connection in environment {env_name:?}: connections cannot be copied (their secrets are never shown); create one for template {sdk:?} (POST connections with connectionTemplateId {tid})",
+            template["system"]["name"].as_str().unwrap_or(sdk)
+        ),
+    })
+}
+
+/// Across organisations, for an environment the run adopts (it writes nothing): the source's
+/// static templates whose counterpart in the target environment still has no connection.
+/// Said on every run until someone makes them.
+pub(crate) fn still_needed(
+    sides: &Sides,
+    source: &Resource,
+    target: &Resource,
+) -> Result<Vec<Value>> {
+    let tp = &sides.target_project;
+    let env_id = target.id.as_str();
+    let name = target.str("/name");
+    let have = http::list_all(
+        Side::Target,
+        &format!("projects/{tp}/connection-templates"),
+        &[("env_id", env_id)],
+        env::cursor(),
+    )?;
+    let connections = http::list_all(
+        Side::Target,
+        &format!("projects/{tp}/connections"),
+        &[("env_id", env_id)],
+        env::cursor(),
+    )?;
+    let mut needed = vec![];
+    for t in source.body["templates"].as_array().into_iter().flatten() {
+        if t["dynamic"].as_bool().unwrap_or(false) {
+            continue;
+        }
+        let sdk = t["name"].as_str().unwrap_or("");
+        let Some(h) = have.iter().find(|h| h["name"] == sdk) else {
+            continue;
+        };
+        let tid = require_str(
+            h,
+            "/connectionTemplateId",
+            "the target's connection template",
+        )?;
+        if !connections.iter().any(|c| c["connectionTemplateId"] == tid) {
+            needed.push(needs_connection(name, t, sdk, tid));
+        }
+    }
+    Ok(needed)
 }
 
 /// The target's properties stay as they are; the source's that it lacks are added, and a

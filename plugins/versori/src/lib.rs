@@ -128,8 +128,18 @@ impl Kind for Environment {
 
     /// What the clone did, as the report's `files` entry: copied, linked, made, skipped,
     /// and the credentials the target still needs.
-    fn copy_files(&self, _ctx: &Ctx, _source: &Resource, target: &Resource) -> Result<Value> {
-        Ok(target.body.get("clone").cloned().unwrap_or(json!({})))
+    fn copy_files(&self, ctx: &Ctx, source: &Resource, target: &Resource) -> Result<Value> {
+        if let Some(done) = target.body.get("clone") {
+            return Ok(done.clone());
+        }
+        // Adopted, nothing written. Across organisations, the connections the target still
+        // lacks are reported again, on every run until they exist.
+        let sides = env::Sides::of(ctx)?;
+        if sides.same_org() {
+            return Ok(json!({}));
+        }
+        let needed = cross_project::still_needed(&sides, source, target)?;
+        Ok(json!({"mode": "cross-organisation", "adopted": true, "credentials_needed": needed}))
     }
 }
 

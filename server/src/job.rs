@@ -121,6 +121,41 @@ pub struct Job {
     pub package: Option<String>,
 }
 
+impl Job {
+    /// A new job, queued now under a new id, that has run no attempt.
+    pub fn queued(
+        promotion: String,
+        mode: Mode,
+        started_by: String,
+        source: String,
+        target: String,
+    ) -> Job {
+        Job {
+            id: ulid::Ulid::new().to_string(),
+            promotion,
+            mode,
+            status: Status::Queued,
+            phase: "queued".into(),
+            progress: Progress::default(),
+            started_by,
+            created: now(),
+            started: None,
+            finished: None,
+            source,
+            target,
+            counts: Default::default(),
+            attempt_counts: Default::default(),
+            message: None,
+            error: None,
+            resumed: false,
+            attempts: 0,
+            from_export: None,
+            approval: None,
+            package: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct ApprovalState {
     /// approvals of one plan it takes, and of whom: `1 by the approver role or above`

@@ -264,31 +264,13 @@ impl Doc {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::job::{Mode, Progress};
+    use crate::job::Mode;
 
     fn job(id: &str, status: Status) -> Job {
         Job {
             id: id.into(),
-            promotion: "p".into(),
-            mode: Mode::Clone,
             status,
-            phase: "queued".into(),
-            progress: Progress::default(),
-            started_by: "ci".into(),
-            created: crate::job::now(),
-            started: None,
-            finished: None,
-            source: "s".into(),
-            target: "t".into(),
-            counts: Default::default(),
-            attempt_counts: Default::default(),
-            message: None,
-            error: None,
-            resumed: false,
-            attempts: 0,
-            from_export: None,
-            approval: None,
-            package: None,
+            ..Job::queued("p".into(), Mode::Clone, "ci".into(), "s".into(), "t".into())
         }
     }
 

@@ -311,27 +311,9 @@ pub async fn create_job(
         _ => None,
     };
     let job = Job {
-        id: ulid::Ulid::new().to_string(),
-        promotion: p.name.clone(),
-        mode: new.mode,
-        status: Status::Queued,
-        phase: "queued".into(),
-        progress: Progress::default(),
-        started_by: caller.name,
-        created: now(),
-        started: None,
-        finished: None,
-        source,
-        target,
-        counts: Default::default(),
-        attempt_counts: Default::default(),
-        message: None,
-        error: None,
-        resumed: false,
-        attempts: 0,
         from_export,
         approval,
-        package: None,
+        ..Job::queued(p.name.clone(), new.mode, caller.name, source, target)
     };
     Ok((StatusCode::CREATED, Json(s.submit(job)?)))
 }

@@ -80,7 +80,7 @@ pub struct TimeoutAt {
 }
 
 /// The most of a session-timeout answer that is read: it is a few fields.
-const TIMEOUT_ANSWER_MAX: usize = 64 << 10;
+const TIMEOUT_ANSWER_MAX: u64 = 64 << 10;
 
 /// Keep-alive never runs more often than this, whatever a server says its timeout is.
 const KEEP_ALIVE_FLOOR: Duration = Duration::from_millis(250);
@@ -396,21 +396,13 @@ impl Login {
         base: &Url,
         at: &TimeoutAt,
     ) -> anyhow::Result<Duration> {
-        let mut resp = self.apply(http.get(base.join(&at.path)?)).send().await?;
+        let what = format!("GET {}", at.path);
+        let resp = self.apply(http.get(base.join(&at.path)?)).send().await?;
         if !resp.status().is_success() {
-            anyhow::bail!("GET {} answered {}", at.path, resp.status());
+            anyhow::bail!("{what} answered {}", resp.status());
         }
         // Bounded: a server could answer without end.
-        let mut body = Vec::new();
-        while let Some(chunk) = resp.chunk().await? {
-            if body.len() + chunk.len() > TIMEOUT_ANSWER_MAX {
-                anyhow::bail!(
-                    "GET {} answered more than {TIMEOUT_ANSWER_MAX} bytes",
-                    at.path
-                );
-            }
-            body.extend_from_slice(&chunk);
-        }
+        let body = crate::net::client::read_capped(resp, TIMEOUT_ANSWER_MAX, &what).await?;
         let v: serde_json::Value = serde_json::from_slice(&body)?;
         let secs = v
             .pointer(&at.pointer)
@@ -729,13 +721,13 @@ mod tests {
         let login = login_reading_timeout(240);
         let hour = Duration::from_secs(3600);
         let padded = |n: usize| format!(r#"{{"timeout": 9, "pad": "{}"}}"#, "x".repeat(n));
-        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX - 64);
+        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX as usize - 64);
         assert_eq!(
             login.keep_alive_every(&http, &base, hour).await,
             Duration::from_secs(3)
         );
         // Past the bound the answer is dropped, not buffered: the manifest's interval holds.
-        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX);
+        *server.sessions.lock().unwrap() = padded(TIMEOUT_ANSWER_MAX as usize);
         assert_eq!(login.keep_alive_every(&http, &base, hour).await, hour);
     }
 }

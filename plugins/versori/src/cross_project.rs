@@ -46,8 +46,12 @@ pub(crate) fn fill(
         steps: vec![],
         credentials: vec![],
     };
-    // The pool must exist on the target before anything is written.
-    let pool = env::pool(ctx, res)?;
+    // The pool must exist on the target before anything is written: for an environment
+    // the run makes, the plan checked it (find); an update checks it here.
+    let pool = match existing {
+        Some(_) => env::pool(ctx, res)?,
+        None => env::pool_name(ctx, res),
+    };
 
     // The environment itself.
     let project = env::project(Side::Target, tp)?;

@@ -163,13 +163,18 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
 }
 
 /// The execution pool an environment the run makes or fills gets: the option's, else the
-/// source's. It must exist in the target organisation; the plan checks it for an
-/// environment it will make, before any write.
-pub(crate) fn pool(ctx: &Ctx, res: &Resource) -> Result<String> {
-    let pool = match ctx.option("execution-pool").unwrap_or("") {
+/// source's.
+pub(crate) fn pool_name(ctx: &Ctx, res: &Resource) -> String {
+    match ctx.option("execution-pool").unwrap_or("") {
         "" => res.str("/executionPool").to_string(),
         p => p.to_string(),
-    };
+    }
+}
+
+/// [`pool_name`], checked: it must exist in the target organisation. The plan checks it
+/// for an environment it will make (`find`), before any write.
+pub(crate) fn pool(ctx: &Ctx, res: &Resource) -> Result<String> {
+    let pool = pool_name(ctx, res);
     if pool.is_empty() {
         return Ok(pool);
     }

@@ -33,7 +33,8 @@ pub(crate) fn create(ctx: &Ctx, sides: &Sides, res: &Resource) -> Result<Resourc
             "environment {new:?} is cloned into its own project: give the new one a name (a rename rule, e.g. [kinds.environment] rename = {{ regex = '^{new}$', to = \"staging\" }})"
         )));
     }
-    let pool = env::pool(ctx, res)?;
+    // The plan checked it exists (find).
+    let pool = env::pool_name(ctx, res);
     let body = json!({
         "oldEnvName": old,
         "newEnvName": new,

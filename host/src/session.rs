@@ -117,7 +117,7 @@ pub(crate) fn identity_of(
     given: &[(Given, String)],
 ) -> anyhow::Result<String> {
     let c = &platform.connection;
-    let params = c.resolve_params(&side.to_string(), given)?;
+    let params = c.identity_params(&c.resolve_params(&side.to_string(), given)?);
     let conn = Connection::new(
         side,
         &c.base_url(url, &params),
@@ -614,8 +614,10 @@ fn connect(platform: &Platform, side: Side, spec: &EnvSpec) -> anyhow::Result<(E
     let label = c.label(&spec.url, &params);
     let credential = c
         .auth
-        .credential(side, &spec.auth)
+        .credential(side, &spec.auth, &params)
         .kind(ErrorKind::Credentials)?;
+    // How the run signs in is not part of where it writes.
+    let params = c.identity_params(&params);
     let conn =
         Connection::new(side, &base, credential)?.with_headers(c.headers(&spec.url, &params))?;
     let describe = format!(

@@ -71,6 +71,20 @@ pub struct ParamSpec {
     /// [run]) that sets this parameter
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub aliases: Vec<String>,
+    /// false: the parameter says how a run signs in, not where it writes (Versori's `auth`:
+    /// `Bearer` or `JWT`). It is left out of the environment's identity, so choosing it per
+    /// run keeps the target's managed records, journal and lease; only
+    /// `[connection.auth] prefix` may name it.
+    #[serde(default = "yes", skip_serializing_if = "is_yes")]
+    pub identity: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn is_yes(b: &bool) -> bool {
+    *b
 }
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
@@ -128,6 +142,21 @@ impl ConnectionSpec {
                 if name != "url" && !self.params.contains_key(&name) {
                     anyhow::bail!(
                         "[connection] {template:?} names {{{name}}}, which [connection.params] does not declare"
+                    );
+                }
+                if self.params.get(&name).is_some_and(|p| !p.identity) {
+                    anyhow::bail!(
+                        "[connection] {template:?} names {{{name}}}, a parameter with identity = false: only [connection.auth] prefix may"
+                    );
+                }
+            }
+        }
+        if let crate::net::auth::AuthSpec::Bearer(b) = &self.auth {
+            for name in placeholders(&b.prefix)? {
+                if !self.params.contains_key(&name) {
+                    anyhow::bail!(
+                        "[connection.auth] prefix {:?} names {{{name}}}, which [connection.params] does not declare",
+                        b.prefix
                     );
                 }
             }
@@ -228,6 +257,20 @@ impl ConnectionSpec {
             .iter()
             .flat_map(|(n, p)| p.aliases.iter().map(move |a| format!("{a} for params.{n}")))
             .collect()
+    }
+
+    /// The parameters that make the environment's identity (all but `identity = false`).
+    pub fn identity_params(&self, params: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+        params
+            .iter()
+            .filter(|(k, _)| self.params.get(*k).is_none_or(|p| p.identity))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// The credential's prefix word, its `{param}`s filled in (`{auth}`: `Bearer` or `JWT`).
+    pub fn render_prefix(prefix: &str, params: &BTreeMap<String, String>) -> String {
+        render(prefix, "", params, false)
     }
 
     /// The environment's base URL.
@@ -469,6 +512,60 @@ mod tests {
 
     fn param(name: &str, value: &str) -> (Given, String) {
         (Given::Param(name.into()), value.into())
+    }
+
+    #[test]
+    fn a_sign_in_parameter_fills_the_prefix_and_stays_out_of_the_identity() {
+        let s = spec(
+            "base-url = '{url}/{org}/'
+[params.org]
+required = true
+[params.auth]
+default = 'Bearer'
+pattern = 'Bearer|JWT'
+identity = false
+[auth]
+scheme = 'bearer'
+prefix = '{auth}'
+",
+        );
+        let p = s
+            .resolve_params("target", &[param("org", "a"), param("auth", "JWT")])
+            .unwrap();
+        assert_eq!(ConnectionSpec::render_prefix("{auth}", &p), "JWT");
+        let kept: Vec<String> = s.identity_params(&p).into_keys().collect();
+        assert_eq!(kept, ["org"]);
+        // Only the prefix may name it: a URL that did would move the target with it.
+        let bad: ConnectionSpec = toml::from_str(
+            "base-url = '{url}/{auth}/'
+[params.auth]
+identity = false
+[auth]
+scheme = 'bearer'
+",
+        )
+        .unwrap();
+        assert!(
+            bad.check()
+                .unwrap_err()
+                .to_string()
+                .contains("identity = false")
+        );
+        let undeclared: ConnectionSpec = toml::from_str(
+            "base-url = '{url}/'
+[auth]
+scheme = 'bearer'
+prefix = '{how}'
+",
+        )
+        .unwrap();
+        assert!(
+            undeclared
+                .check()
+                .unwrap_err()
+                .to_string()
+                .contains("{how}")
+        );
     }
 
     fn alias(name: &str) -> Given {

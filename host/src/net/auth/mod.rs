@@ -98,11 +98,17 @@ impl AuthSpec {
     }
 
     /// The credential of `side`: what the user gave, else the declared variables.
-    pub fn credential(&self, side: Side, input: &AuthInput) -> anyhow::Result<Credential> {
+    /// `params` are the side's connection parameters: a bearer prefix may name one.
+    pub fn credential(
+        &self,
+        side: Side,
+        input: &AuthInput,
+        params: &std::collections::BTreeMap<String, String>,
+    ) -> anyhow::Result<Credential> {
         match self {
             AuthSpec::None => Ok(Credential::None),
             AuthSpec::Bearer(b) => Ok(Credential::Bearer {
-                prefix: b.prefix.clone(),
+                prefix: crate::plugin::platform::ConnectionSpec::render_prefix(&b.prefix, params),
                 key: key(side, input, &b.key_env)?,
             }),
             AuthSpec::Header(h) => Ok(Credential::Header {

@@ -158,6 +158,8 @@ impl SandboxArgs {
             listen: self.listen,
             orgs,
             faults: self.faults()?,
+            // the judge costs a check per answer: for the tests, not the demo's pace
+            judge: false,
         })
     }
 

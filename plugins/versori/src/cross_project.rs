@@ -247,7 +247,8 @@ pub(crate) fn fill(
                     &path,
                     &[("project_env", &name)],
                     &[],
-                    http::Body::Empty,
+                    // The document requires a body: an object with nothing in it.
+                    http::Body::Json("{}".into()),
                 )?
                 .ok()?;
             }
@@ -380,7 +381,7 @@ fn system_for(
     {
         return Ok(require_str(s, "/id", "the target's system")?.to_string());
     }
-    // SystemCreate's fields only: a System read back has no labels to send.
+    // SystemCreate's fields only; labels when a rule gave the system some.
     let mut body = json!({
         "name": system["name"],
         "domain": system["domain"],

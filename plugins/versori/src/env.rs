@@ -142,9 +142,10 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
                 ))
             })
             .collect::<Result<Vec<String>>>()?;
+        // A System has no labels in the document; a rule may still set `labels` on one,
+        // which SystemCreate takes.
         for (s, sys) in systems.iter_mut().zip(http::get_all(Side::Source, &paths)?) {
             s["system"]["name"] = sys["name"].clone();
-            s["system"]["labels"] = sys["labels"].clone();
         }
         let body = json!({
             "id": e["id"],

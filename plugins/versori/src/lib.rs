@@ -122,7 +122,16 @@ impl Kind for Environment {
             "projects/{}/environments/{}",
             sides.target_project, target.id
         );
-        http::post_json(Side::Target, &path, &json!({}))?.ok()?;
+        // The document's delete takes no body.
+        http::request(
+            Side::Target,
+            http::Method::Post,
+            &path,
+            &[],
+            &[],
+            http::Body::Empty,
+        )?
+        .ok()?;
         Ok(())
     }
 

@@ -20,9 +20,13 @@ fn bad(message: &str) -> Response {
 }
 
 fn invalid_field(field: &str, message: &str) -> Response {
+    let whole = match field {
+        "" => message.to_string(),
+        f => format!("{f}: {message}"),
+    };
     error(
         StatusCode::BAD_REQUEST,
-        &format!("{field}: {message}"),
+        &whole,
         vec![json!({"field": field, "message": message})],
     )
 }
@@ -38,8 +42,10 @@ fn text<'a>(body: &'a Value, field: &str) -> Result<&'a str, Response> {
         .ok_or_else(|| invalid_field(field, "is required"))
 }
 
-/// A cursor page of `items` (`first`, `after` = the id of the last item seen).
-fn page(items: Vec<Value>, q: &Query) -> Value {
+/// A cursor page of `items` (`first`, `after` = the `cursor` field of the last item seen:
+/// its `id`, or for connection templates, whose `id` is their system's and may repeat, their
+/// own `connectionTemplateId`).
+fn page(items: Vec<Value>, q: &Query, cursor: &str) -> Value {
     let total = items.len();
     let first: usize = q
         .get("first")
@@ -51,13 +57,13 @@ fn page(items: Vec<Value>, q: &Query) -> Value {
         .and_then(|a| {
             items
                 .iter()
-                .position(|i| i["id"].as_str() == Some(a.as_str()))
+                .position(|i| i[cursor].as_str() == Some(a.as_str()))
         })
         .map(|p| p + 1)
         .unwrap_or(0);
     let slice: Vec<Value> = items.iter().skip(start).take(first).cloned().collect();
     let next = (start + slice.len() < total)
-        .then(|| slice.last().map(|i| i["id"].clone()))
+        .then(|| slice.last().map(|i| i[cursor].clone()))
         .flatten();
     // The document's `next` and `prev` are optional strings: absent, never null, when
     // there is no such page.
@@ -67,7 +73,7 @@ fn page(items: Vec<Value>, q: &Query) -> Value {
     }
     if let Some(first) = slice.first().filter(|_| start > 0) {
         // `before` this item is the page before.
-        out["prev"] = first["id"].clone();
+        out["prev"] = first[cursor].clone();
     }
     out
 }
@@ -83,9 +89,7 @@ fn public_url(project: &str, env: &str) -> String {
 
 pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Value) -> Response {
     // What the published API refuses, refused here too, naming the field.
-    if let Some(shape) = super::contract::request(method, seg)
-        && let Err((field, why)) = super::contract::check(&body, shape, "")
-    {
+    if let Some((field, why)) = super::contract::contract().request(method, seg, &body) {
         return invalid_field(&field, &why);
     }
     match (method, seg) {
@@ -148,14 +152,19 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
             let Some((pi, ei)) = find_env(org, env) else {
                 return not_found(&format!("environment {env}"));
             };
-            let e = &org.projects[pi].environments[ei];
+            // The emulator has no end users: only the static user, listed with `static=true`.
+            if q.get("static").map(String::as_str) != Some("true") {
+                return reply(StatusCode::OK, json!([]));
+            }
+            let p = &org.projects[pi];
+            let e = &p.environments[ei];
             reply(
                 StatusCode::OK,
                 json!([{
                     "id": format!("{}", e.id),
                     "user": {"id": org.id, "externalId": "static", "displayName": "Static user",
                              "organisationId": org.id, "createdAt": e.created, "updatedAt": e.updated},
-                    "environment": {"id": e.id, "name": e.name},
+                    "environment": p.env_json(e),
                     "dynamicVariables": e.variables,
                 }]),
             )
@@ -172,7 +181,7 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
                 })
                 .map(System::json)
                 .collect();
-            reply(StatusCode::OK, page(list, q))
+            reply(StatusCode::OK, page(list, q, "id"))
         }
         (&Method::POST, ["systems"]) => {
             let (name, domain, base) = match (
@@ -226,7 +235,7 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
                 .filter(|c| q.get("system_id").is_none_or(|s| *s == c.system_id))
                 .map(Connection::json)
                 .collect();
-            reply(StatusCode::OK, page(list, q))
+            reply(StatusCode::OK, page(list, q, "id"))
         }
         (&Method::POST, ["connections"]) => {
             let tid = match text(&body, "connectionTemplateId") {
@@ -452,7 +461,7 @@ fn project_route(
                 .iter()
                 .map(Version::json)
                 .collect();
-            reply(StatusCode::OK, page(list, q))
+            reply(StatusCode::OK, page(list, q, "id"))
         }
         (&Method::POST, ["versions"]) => {
             let name = match text(&body, "name") {
@@ -543,7 +552,7 @@ fn project_route(
                 .filter(|t| q.get("env_id").is_none_or(|e| *e == t.env_id))
                 .map(|t| org.template_json(p, t))
                 .collect();
-            reply(StatusCode::OK, page(list, q))
+            reply(StatusCode::OK, page(list, q, "connectionTemplateId"))
         }
         (&Method::POST, ["connection-templates"]) => {
             let (system_id, name, env_id) = match (
@@ -633,7 +642,7 @@ fn project_route(
                     v
                 })
                 .collect();
-            reply(StatusCode::OK, page(list, q))
+            reply(StatusCode::OK, page(list, q, "id"))
         }
         _ => not_found(&format!(
             "{method} projects/{}/{}",
@@ -859,8 +868,7 @@ mod tests {
     fn a_deploy_needs_a_static_connection_for_every_static_template() {
         let mut org = demo();
         let pid = org.projects[0].id.clone();
-        let files =
-            json!({"files": [{"filename": "index.ts", "content": "v2"}], "versionName": "v2"});
+        let files = json!({"files": [{"filename": "index.ts", "content": "v2"}], "labels": {}, "versionName": "v2"});
         // development has its static connections: deployed.
         let (s, p) = call(
             &mut org,
@@ -884,8 +892,7 @@ mod tests {
             .0,
             200
         );
-        let again =
-            json!({"files": [{"filename": "index.ts", "content": "v3"}], "versionName": "v3"});
+        let again = json!({"files": [{"filename": "index.ts", "content": "v3"}], "labels": {}, "versionName": "v3"});
         let (s, e) = call(
             &mut org,
             Method::PUT,

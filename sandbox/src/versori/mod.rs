@@ -51,6 +51,11 @@ pub struct Config {
     pub listen: SocketAddr,
     pub orgs: Vec<OrgSpec>,
     pub faults: Faults,
+    /// The judge mode: every request's endpoint and query keys, and every answer, checked
+    /// against `contract.toml`; a breach answers 500 and fails the test when the sandbox is
+    /// dropped (see [`Sandbox::breaches`]). On in `Config::local` (the tests), off for
+    /// `ferry sandbox`.
+    pub judge: bool,
 }
 
 impl Config {
@@ -59,6 +64,7 @@ impl Config {
             listen: "127.0.0.1:0".parse().unwrap(),
             orgs,
             faults: Faults::default(),
+            judge: true,
         }
     }
 }
@@ -90,7 +96,8 @@ pub struct Banner {
 pub struct Sandbox {
     pub banner: Banner,
     shared: Arc<Shared>,
-    server: crate::kit::Stopper,
+    /// taken by `stop`; the sandbox is `Drop` (the judge's verdict)
+    server: Option<crate::kit::Stopper>,
 }
 
 impl Sandbox {
@@ -147,6 +154,8 @@ impl Sandbox {
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared.clone());
+            judge: config.judge,
+            breaches: Default::default(),
         let (addr, server) = crate::kit::serve(config.listen, app).await?;
         let banner = Banner {
             platform: "versori",
@@ -178,7 +187,7 @@ impl Sandbox {
         Ok(Sandbox {
             banner,
             shared,
-            server,
+            server: Some(server),
         })
     }
 
@@ -271,12 +280,51 @@ impl Sandbox {
             &axum::http::Method::POST,
             &["projects", &pid, "environments", &eid],
             &Default::default(),
-            serde_json::json!({}),
+            serde_json::Value::Null,
         );
         assert!(r.status().is_success());
     }
 
-    pub async fn stop(self) {
-        self.server.stop().await;
+    /// What the judge found so far, and forget it (a test that breaks the contract on
+    /// purpose takes its breaches).
+    pub fn take_breaches(&self) -> Vec<String> {
+        std::mem::take(&mut self.shared.breaches.lock().unwrap())
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+/// A token shaped as a JWT (three base64url parts) for organisation `name`: the emulator
+/// checks no signature, only that it was sent with the `JWT` scheme.
+fn jwt(name: &str) -> String {
+    use base64::Engine;
+    let b64 = |v: serde_json::Value| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v.to_string())
+    };
+    format!(
+        "{}.{}.{:016x}{:016x}",
+        b64(serde_json::json!({"alg": "RS256", "typ": "JWT"})),
+        b64(serde_json::json!({"sub": format!("user@{name}"), "org": name})),
+        fastrand::u64(..),
+        fastrand::u64(..)
+    )
+}
+
+impl Drop for Sandbox {
+    /// A test whose run broke the contract fails, though it never asked: the judge is on in
+    /// every test and no test should have to remember to look.
+    fn drop(&mut self) {
+        let breaches = self.take_breaches();
+        if !breaches.is_empty() && !std::thread::panicking() {
+            panic!(
+                "the Versori emulator's judge found {} breach(es) of contract.toml:\n  {}",
+                breaches.len(),
+                breaches.join("\n  ")
+            );
+        }
     }
 }

@@ -3,6 +3,7 @@
 //! another organisation's), the organisation's faults, the request log, then `api`; the admin
 //! API under `{url}/_admin/`.
 
+use super::contract::contract;
 use super::shared::{Shared, error};
 use super::{admin, api};
 use crate::kit::faults::Verdict;
@@ -142,7 +143,17 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     let response = {
         let mut orgs = shared.orgs.lock().unwrap();
         let org = orgs.get_mut(&org_id).unwrap();
-        let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
+    if shared.judge {
+        let keys: Vec<&str> = q.keys().map(String::as_str).collect();
+        if let Some(b) = contract().judge_request(&method, &seg, &keys) {
+            shared
+                .breaches
+                .lock()
+                .unwrap()
+                .push(format!("request: {b}"));
+        }
+    }
         let r = api::route(org, &method, &seg, &q, body);
         if r.status().is_success() && method != Method::GET {
             org.writes += 1;
@@ -152,10 +163,43 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
     shared.log.record(
         &org_name,
         method.as_str(),
+    let response = if shared.judge {
+        judge_answer(&shared, &method, &seg, response).await
+    } else {
+        response
+    };
         &logged,
         &query,
         response.status().as_u16(),
         start,
     );
     response
+}
+
+/// The judge mode's look at an answer: one that breaks the contract is recorded and becomes a
+/// 500 naming the breach, so the client fails loudly where it would have relied on it.
+async fn judge_answer(shared: &Shared, method: &Method, seg: &[&str], r: Response) -> Response {
+    let (parts, body) = r.into_parts();
+    // The emulator's own answers, already in memory: the limit is only a formality.
+    let bytes = axum::body::to_bytes(body, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let value = match bytes.is_empty() {
+        true => None,
+        false => match serde_json::from_slice::<Value>(&bytes) {
+            Ok(v) => Some(v),
+            Err(_) => Some(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+        },
+    };
+    match contract().judge_answer(method, seg, parts.status.as_u16(), value.as_ref()) {
+        None => Response::from_parts(parts, axum::body::Body::from(bytes)),
+        Some(b) => {
+            shared.breaches.lock().unwrap().push(format!("answer: {b}"));
+            error(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                &format!("the emulator's answer breaks contract.toml: {b}"),
+                vec![],
+            )
+        }
+    }
 }

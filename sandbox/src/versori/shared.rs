@@ -16,6 +16,9 @@ pub struct Shared {
     pub orgs: Mutex<BTreeMap<String, Org>>,
     pub faults: RwLock<BTreeMap<String, OrgFaults>>,
     pub log: RequestLog,
+    /// the judge mode (`Config::judge`) and what it found
+    pub judge: bool,
+    pub breaches: Mutex<Vec<String>>,
 }
 
 impl Shared {

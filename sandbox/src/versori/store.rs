@@ -206,9 +206,8 @@ impl Project {
             v["deployedVersion"] = ver.json();
             v["files"] = ver.files.clone();
         }
-        if let Some(t) = &e.last_deployed {
-            v["lastDeployedAt"] = json!(t);
-        }
+        // Always there (the document requires it): null until the first deploy.
+        v["lastDeployedAt"] = json!(e.last_deployed);
         v
     }
 

@@ -176,7 +176,17 @@ async fn within_a_project_the_clone_call_with_each_option_and_the_cap() {
     again.extend(["--output", "json"]);
     let out = output(&mut versori(&sb, "clone", p, p, &again));
     expect(&out, 0);
-    assert_eq!(json_of(&out)["kinds"]["environment"]["adopted"], 1);
+    let report = json_of(&out);
+    assert_eq!(report["kinds"]["environment"]["adopted"], 1);
+    // Not deployed yet (Versori's clone call does not; `update` syncs it): a difference. The
+    // option's own pool is not one.
+    let fields: Vec<&str> = report["items"][0]["differences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["pointer"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["/deployedVersion"], "{report:#}");
     assert_eq!(env_count(&sb, "acme", "orders-sync"), 3);
     assert_eq!(
         sb.writes_to("acme").len(),
@@ -394,6 +404,11 @@ async fn across_organisations_systems_are_made_and_connections_reported() {
     expect(&out, 0);
     let again = json_of(&out);
     assert_eq!(again["kinds"]["environment"]["adopted"], 1, "{again:#}");
+    assert_eq!(
+        again["items"][0]["differences"],
+        json!([]),
+        "the deploy this run withholds is not a difference: {again:#}"
+    );
     assert_eq!(again["credentials_needed"], report["credentials_needed"]);
 
     // A re-run makes no second environment, system, template or version.

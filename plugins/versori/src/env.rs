@@ -87,7 +87,7 @@ pub(crate) fn summary(e: &Value) -> Resource {
 }
 
 /// Every environment of the source project, with what a clone copies.
-pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
+pub(crate) fn listed(ctx: &Ctx, sides: &Sides) -> Result<Vec<Resource>> {
     let p = project(Side::Source, &sides.source_project)?;
     let envs = p["environments"].as_array().cloned().unwrap_or_default();
     let mut out = vec![];
@@ -147,11 +147,17 @@ pub(crate) fn listed(sides: &Sides) -> Result<Vec<Resource>> {
         for (s, sys) in systems.iter_mut().zip(http::get_all(Side::Source, &paths)?) {
             s["system"]["name"] = sys["name"].clone();
         }
+        // The pool as the run would set it (`--option execution-pool`), so that an adopt
+        // does not report the option's own effect as a difference.
+        let pool = match ctx.option("execution-pool").unwrap_or("") {
+            "" => e["executionPool"].clone(),
+            p => json!(p),
+        };
         let body = json!({
             "id": e["id"],
             "name": e["name"],
             "status": e["status"],
-            "executionPool": e["executionPool"],
+            "executionPool": pool,
             "config": e["config"],
             "labels": e["labels"],
             "variables": variables,

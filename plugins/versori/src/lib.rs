@@ -48,7 +48,7 @@ impl Kind for Environment {
 
     fn list(&self, ctx: &Ctx) -> Result<Vec<Resource>> {
         let sides = env::Sides::of(ctx)?;
-        env::listed(&sides)
+        env::listed(ctx, &sides)
     }
 
     fn find(&self, ctx: &Ctx, wanted: &Resource) -> Result<Option<Resource>> {
@@ -60,7 +60,16 @@ impl Kind for Environment {
             .cloned()
             .unwrap_or_default();
         if let Some(e) = envs.iter().find(|e| e["name"].as_str() == Some(name)) {
-            return Ok(Some(env::summary(e)));
+            let mut found = env::summary(e);
+            if withheld_deploy(ctx, &sides, wanted, &found)? {
+                // Not deployed because this run does not deploy it (the option, or
+                // connections that must be made first, which the report names): not a
+                // difference the run could close, so not one it reports.
+                if let Some(b) = found.body.as_object_mut() {
+                    b.remove("deployedVersion");
+                }
+            }
+            return Ok(Some(found));
         }
         // The cap is known before any write: the plan fails, naming it.
         if envs.len() >= env::MAX_ENVIRONMENTS {
@@ -150,6 +159,26 @@ impl Kind for Environment {
         let needed = cross_project::still_needed(&sides, source, target)?;
         Ok(json!({"mode": "cross-organisation", "adopted": true, "credentials_needed": needed}))
     }
+}
+
+/// Whether the target environment lacks the source's deployed version because a fill
+/// withholds the deploy: `--option deploy=false`, or across organisations a static
+/// connection still missing.
+fn withheld_deploy(
+    ctx: &Ctx,
+    sides: &env::Sides,
+    wanted: &Resource,
+    found: &Resource,
+) -> Result<bool> {
+    let lacking = wanted.body["deployedVersion"]["name"].is_string()
+        && found.body["deployedVersion"].is_null();
+    if !lacking || sides.same_project() {
+        return Ok(false);
+    }
+    if !ctx.flag("deploy") {
+        return Ok(true);
+    }
+    Ok(!sides.same_org() && !cross_project::still_needed(sides, wanted, found)?.is_empty())
 }
 
 ferry_sdk::export_cloner!(Environment);

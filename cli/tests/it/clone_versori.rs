@@ -687,13 +687,26 @@ async fn across_projects_diff_shows_nothing_after_a_clone_and_prune_deletes_a_lo
     let out = output(&mut versori(&sb, "clone", from, to, &["--prune"]));
     expect(&out, 1);
     assert!(String::from_utf8_lossy(&out.stderr).contains("--allow-delete 1"));
-    let out = output(&mut versori(
-        &sb,
-        "clone",
-        from,
-        to,
-        &["--prune", "--allow-delete", "1", "--output", "json"],
-    ));
+    // Signed in with the user's JWT this time (as Versori's CLI is): the scheme is chosen per
+    // run and is not part of where the run writes, so it still finds what it manages.
+    let prune = ["--prune", "--allow-delete", "1", "--output", "json"];
+    let jwt = |c: &mut Command| {
+        c.env("VERSORI_SOURCE_TOKEN", &sb.org("acme").jwt)
+            .env("VERSORI_TARGET_TOKEN", &sb.org("acme").jwt);
+    };
+    let mut as_bearer = versori(&sb, "clone", from, to, &prune);
+    jwt(&mut as_bearer);
+    let out = output(&mut as_bearer);
+    assert_ne!(
+        out.status.code(),
+        Some(0),
+        "a JWT is refused as a Bearer key"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("401"));
+    let mut c = versori(&sb, "clone", from, to, &prune);
+    c.args(["--source-param", "auth=JWT", "--target-param", "auth=JWT"]);
+    jwt(&mut c);
+    let out = output(&mut c);
     expect(&out, 0);
     assert_eq!(
         json_of(&out)["deletes"][0]["outcome"],

@@ -23,7 +23,7 @@ pub async fn handle(
             let orgs = shared.orgs.lock().unwrap();
             let list: Vec<Value> = orgs
                 .values()
-                .map(|o| json!({"org": o.id, "name": o.name, "token": o.token}))
+                .map(|o| json!({"org": o.id, "name": o.name, "token": o.token, "jwt": o.jwt}))
                 .collect();
             reply(StatusCode::OK, json!(list))
         }

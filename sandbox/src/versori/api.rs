@@ -829,6 +829,7 @@ mod tests {
             id: ulid(),
             name: "acme".into(),
             token: "t".into(),
+            jwt: "j".into(),
             pools: super::super::seed::POOLS
                 .iter()
                 .map(|p| p.to_string())

@@ -79,7 +79,10 @@ pub struct ProjectBanner {
 pub struct OrgBanner {
     pub org: String,
     pub name: String,
+    /// the API key (`Bearer`)
     pub token: String,
+    /// the signed user token (`JWT`)
+    pub jwt: String,
     pub projects: Vec<ProjectBanner>,
 }
 
@@ -128,6 +131,7 @@ impl Sandbox {
                     fastrand::u64(..),
                     fastrand::u64(..)
                 ),
+                jwt: jwt(n),
                 pools: seed::POOLS.iter().map(|p| p.to_string()).collect(),
                 systems: vec![],
                 connections: vec![],
@@ -150,12 +154,12 @@ impl Sandbox {
             orgs: Mutex::new(orgs),
             faults: RwLock::new(faults),
             log: Default::default(),
+            judge: config.judge,
+            breaches: Default::default(),
         });
         let app = axum::Router::new()
             .fallback(server::handle)
             .with_state(shared.clone());
-            judge: config.judge,
-            breaches: Default::default(),
         let (addr, server) = crate::kit::serve(config.listen, app).await?;
         let banner = Banner {
             platform: "versori",
@@ -172,6 +176,7 @@ impl Sandbox {
                         org: o.id.clone(),
                         name: o.name.clone(),
                         token: o.token.clone(),
+                        jwt: o.jwt.clone(),
                         projects: o
                             .projects
                             .iter()

@@ -1,7 +1,7 @@
 //! The request path of the emulated Versori Platform API: `{url}/api/v2/o/{org}/...` with
-//! `Authorization: Bearer <token>` or `JWT <token>` (401 without a known token, 403 with
-//! another organisation's), the organisation's faults, the request log, then `api`; the admin
-//! API under `{url}/_admin/`.
+//! `Authorization: Bearer <API key>` or `JWT <signed token>` (401 without a known token or
+//! with the other's scheme, 403 with another organisation's), the organisation's faults, the
+//! request log, then `api`; the admin API under `{url}/_admin/`.
 
 use super::contract::contract;
 use super::shared::{Shared, error};
@@ -70,24 +70,27 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         error(status, message, vec![])
     };
     // Authentication, then authorisation: the token's organisation must be the URL's.
-    let token = req
+    // An API key travels as `Bearer`, a signed user token as `JWT`: each only so.
+    let given = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("JWT ")))
-        .map(str::trim)
-        .unwrap_or("")
-        .to_string();
+        .unwrap_or("");
+    let (jwt, token) = match given.split_once(' ') {
+        Some(("Bearer", t)) => (false, t.trim()),
+        Some(("JWT", t)) => (true, t.trim()),
+        _ => (false, ""),
+    };
     let owner = {
         let orgs = shared.orgs.lock().unwrap();
         orgs.values()
-            .find(|o| !token.is_empty() && o.token == token)
+            .find(|o| !token.is_empty() && token == if jwt { &o.jwt } else { &o.token })
             .map(|o| o.id.clone())
     };
     let Some(owner) = owner else {
         return refuse(
             StatusCode::UNAUTHORIZED,
-            "missing or invalid token (Authorization: Bearer <token> or JWT <token>)",
+            "missing or invalid token (Authorization: Bearer <API key> or JWT <signed token>)",
         );
     };
     let Some(org_name) = org_name.clone() else {
@@ -140,9 +143,6 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
         },
         Err(_) => return refuse(StatusCode::BAD_REQUEST, "could not read the body"),
     };
-    let response = {
-        let mut orgs = shared.orgs.lock().unwrap();
-        let org = orgs.get_mut(&org_id).unwrap();
     let seg: Vec<&str> = seg.iter().map(String::as_str).collect();
     if shared.judge {
         let keys: Vec<&str> = q.keys().map(String::as_str).collect();
@@ -154,20 +154,23 @@ pub async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response
                 .push(format!("request: {b}"));
         }
     }
+    let response = {
+        let mut orgs = shared.orgs.lock().unwrap();
+        let org = orgs.get_mut(&org_id).unwrap();
         let r = api::route(org, &method, &seg, &q, body);
         if r.status().is_success() && method != Method::GET {
             org.writes += 1;
         }
         r
     };
-    shared.log.record(
-        &org_name,
-        method.as_str(),
     let response = if shared.judge {
         judge_answer(&shared, &method, &seg, response).await
     } else {
         response
     };
+    shared.log.record(
+        &org_name,
+        method.as_str(),
         &logged,
         &query,
         response.status().as_u16(),

@@ -241,7 +241,10 @@ impl Project {
 pub struct Org {
     pub id: String,
     pub name: String,
+    /// an API key: sent as `Authorization: Bearer <token>`
     pub token: String,
+    /// a signed user token, as Versori's CLI holds one: sent as `Authorization: JWT <jwt>`
+    pub jwt: String,
     pub pools: Vec<String>,
     pub systems: Vec<System>,
     pub connections: Vec<Connection>,

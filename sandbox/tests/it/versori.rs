@@ -222,3 +222,93 @@ async fn a_connection_links_only_to_its_systems_templates_and_answers_no_body() 
     assert!(names.iter().any(|n| n == "static-one"), "{names:?}");
     acme.sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_judge_names_what_the_document_lacks_and_each_token_takes_its_own_scheme() {
+    let acme = Acme::start().await;
+    let project = acme.org.projects[0].id.clone();
+    // A request the document has no endpoint for, and a query key it does not list: the
+    // emulator answers as Versori would (404, or the page), and the judge records both.
+    let r = acme
+        .call("GET", &format!("projects/{project}/nothing"), None)
+        .await;
+    assert_eq!(r.status(), 404);
+    assert_eq!(
+        acme.call("GET", "systems?colour=red", None).await.status(),
+        200
+    );
+    let breaches = acme.sb.take_breaches();
+    assert_eq!(breaches.len(), 2, "{breaches:#?}");
+    assert!(breaches[0].contains("not an endpoint"), "{breaches:#?}");
+    assert!(breaches[1].contains("\"colour\""), "{breaches:#?}");
+
+    // An API key is sent as Bearer, a signed user token as JWT; each refused in the other.
+    let url = format!("{}projects", acme.base);
+    for (scheme, token, status) in [
+        ("Bearer", &acme.org.token, 200),
+        ("JWT", &acme.org.jwt, 200),
+        ("JWT", &acme.org.token, 401),
+        ("Bearer", &acme.org.jwt, 401),
+    ] {
+        let r = acme
+            .http
+            .get(&url)
+            .header("Authorization", format!("{scheme} {token}"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), status, "{scheme} with the other's token");
+    }
+
+    // The static user's activation only with `static=true`, with its whole environment.
+    let p = acme.get(&format!("projects/{project}")).await;
+    let env = &p["environments"][0];
+    let path = format!("environments/{}/activations", env["id"].as_str().unwrap());
+    assert_eq!(acme.get(&path).await, json!([]));
+    let listed = acme.get(&format!("{path}?static=true")).await;
+    assert_eq!(listed[0]["user"]["externalId"], "static", "{listed:#}");
+    assert_eq!(listed[0]["environment"], *env, "{listed:#}");
+
+    // One system linked twice to an environment (two templates with the system's id): a page
+    // of one at a time reaches both, its cursor each template's own id.
+    let system = acme.get("systems").await["items"][0]["id"].clone();
+    for name in ["first-link", "second-link"] {
+        let body = json!({"systemId": system, "name": name, "environmentId": env["id"]});
+        let r = acme
+            .call(
+                "POST",
+                &format!("projects/{project}/connection-templates"),
+                Some(&body),
+            )
+            .await;
+        assert_eq!(r.status(), 200, "{name}");
+    }
+    let mut names = vec![];
+    let mut after = String::new();
+    for _ in 0..50 {
+        let page = acme
+            .get(&format!(
+                "projects/{project}/connection-templates?env_id={}&first=1{after}",
+                env["id"].as_str().unwrap()
+            ))
+            .await;
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|t| t["name"].as_str().unwrap().to_string()),
+        );
+        match page["next"].as_str() {
+            Some(n) => after = format!("&after={n}"),
+            None => break,
+        }
+    }
+    assert!(
+        names.contains(&"first-link".to_string()) && names.contains(&"second-link".to_string()),
+        "{names:?}"
+    );
+    let unique: std::collections::BTreeSet<_> = names.iter().collect();
+    assert_eq!(unique.len(), names.len(), "no template twice: {names:?}");
+    acme.sb.stop().await;
+}

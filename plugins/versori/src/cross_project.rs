@@ -382,11 +382,13 @@ fn system_for(
         return Ok(require_str(s, "/id", "the target's system")?.to_string());
     }
     // SystemCreate's fields only; labels when a rule gave the system some.
+    let (auth, secrets) = auth_for_another_org(system);
+    done.credentials.extend(secrets);
     let mut body = json!({
         "name": system["name"],
         "domain": system["domain"],
         "templateBaseUrl": system["templateBaseUrl"],
-        "authSchemeConfigs": system["authSchemeConfigs"],
+        "authSchemeConfigs": auth,
     });
     if let Some(labels) = system.get("labels").filter(|l| l.is_object()) {
         body["labels"] = labels.clone();
@@ -400,6 +402,42 @@ fn system_for(
     );
     systems.push(made.clone());
     Ok(require_str(&made, "/id", "POST systems")?.to_string())
+}
+
+/// A system's auth scheme configs for another organisation, and what must be set there by
+/// hand. An OAuth 2.0 grant's client lives in a credential of the source organisation, which
+/// the target cannot name, and its secret is never shown: the copy leaves both out (Versori
+/// then makes a credential of the target's holding the client id) and the report says the
+/// secret must be set.
+fn auth_for_another_org(system: &Value) -> (Value, Vec<Value>) {
+    let mut configs = system["authSchemeConfigs"].clone();
+    let mut needed = vec![];
+    let name = system["name"].as_str().unwrap_or("");
+    for c in configs.as_array_mut().into_iter().flatten() {
+        let about = c["oauth2"]["description"]
+            .as_str()
+            .or(c["oauth2"]["id"].as_str())
+            .unwrap_or("")
+            .to_string();
+        for variant in ["authorizationCode", "password"] {
+            let Some(g) = c
+                .pointer_mut(&format!("/oauth2/grant/{variant}"))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            g.remove("credentialId");
+            g.remove("organisationId");
+            g.remove("clientSecret");
+            needed.push(json!({
+                "key": format!("system/{name}/{about}"),
+                "reason": format!(
+                    "system {name:?} was made with OAuth 2.0 config {about:?} ({variant} grant) but not its client secret, which Versori never shows: set it in the target organisation"
+                ),
+            }));
+        }
+    }
+    (configs, needed)
 }
 
 /// A version of the target project holding `files`: one of the source version's name (or a

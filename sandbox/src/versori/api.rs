@@ -195,17 +195,45 @@ pub fn route(org: &mut Org, method: &Method, seg: &[&str], q: &Query, body: Valu
             if !body["authSchemeConfigs"].is_array() {
                 return invalid_field("authSchemeConfigs", "is required (an array)");
             }
+            let auth = match grant_credentials(&body["authSchemeConfigs"], &org.id) {
+                Ok(a) => a,
+                Err((field, why)) => return invalid_field(&field, &why),
+            };
             let s = System {
                 id: ulid(),
                 name,
                 domain,
                 template_base_url: base,
-                auth_scheme_configs: body["authSchemeConfigs"].clone(),
+                auth_scheme_configs: auth,
                 labels: body.get("labels").cloned().unwrap_or(json!({})),
             };
             let v = s.json();
             org.systems.push(s);
             reply(StatusCode::CREATED, v)
+        }
+        (&Method::DELETE, ["systems", sid]) => {
+            let Some(i) = org.systems.iter().position(|s| s.id == *sid) else {
+                return not_found(&format!("system {sid}"));
+            };
+            // Not while a project uses it (a connection template links it).
+            let users: Vec<&str> = org
+                .projects
+                .iter()
+                .filter(|p| p.templates.iter().any(|t| t.system_id == *sid))
+                .map(|p| p.name.as_str())
+                .collect();
+            if !users.is_empty() {
+                return error(
+                    StatusCode::CONFLICT,
+                    &format!(
+                        "system {sid} is in use by project(s) {} (see their connection templates)",
+                        users.join(", ")
+                    ),
+                    vec![],
+                );
+            }
+            org.systems.remove(i);
+            StatusCode::NO_CONTENT.into_response()
         }
         (_, ["systems", sid]) => {
             let Some(s) = org.systems.iter_mut().find(|s| s.id == *sid) else {

@@ -63,7 +63,7 @@ fn project(org: &mut Org, name: &str, schema: Value, vars: Value, links: &[Link]
             org.connections.push(Connection {
                 id: ulid(),
                 name: format!("{name}-{sdk_name}-{i}"),
-                credentials: json!([{"id": ulid(), "credential": {"type": "string", "name": "api-key", "data": {"value": secret}}}]),
+                credentials: json!([{"id": ulid(), "credential": {"id": ulid(), "organisationId": org.id, "type": "string", "name": "api-key", "data": {"string": {"value": secret}}}}]),
                 base_url: org.systems[*sys].template_base_url.clone(),
                 system_id: org.systems[*sys].id.clone(),
                 templates: vec![tid],
@@ -107,9 +107,22 @@ pub fn fill(org: &mut Org, seed: &Seed) {
 }
 
 fn demo(org: &mut Org) {
-    let key =
-        json!({"type": "api-key", "apiKey": {"id": "key", "name": "X-Api-Key", "in": "header"}});
-    let oauth = json!({"type": "oauth2", "oauth2": {"id": "oauth", "authorizeUrl": "https://app.hubspot.example/oauth/authorize", "tokenUrl": "https://api.hubspot.example/oauth/token", "scopes": ["crm.objects.contacts.read"]}});
+    // In the document's shapes: every config has an id (unique in its array) and a
+    // description; OAuth 2.0 its scopes as objects, the default ones, and its grant, whose
+    // client secret lives in a credential of this organisation and is never shown.
+    let key = json!({"type": "api-key", "apiKey": {"id": ulid(), "description": "API key in a header", "name": "X-Api-Key", "in": "header"}});
+    let oauth = json!({"type": "oauth2", "oauth2": {
+        "id": ulid(),
+        "description": "HubSpot app",
+        "authorizeUrl": "https://app.hubspot.example/oauth/authorize",
+        "tokenUrl": "https://api.hubspot.example/oauth/token",
+        "scopes": [{"name": "crm.objects.contacts.read", "description": "Read contacts"},
+                   {"name": "crm.objects.deals.read", "description": "Read deals"}],
+        "defaultScopes": ["crm.objects.contacts.read"],
+        "grant": {"type": "authorizationCode", "authorizationCode": {
+            "credentialId": ulid(), "organisationId": org.id,
+            "clientId": "hubspot-client-1", "clientSecret": "hs-client-secret"}},
+    }});
     org.systems
         .push(system("Shopify", "shop.example.com", key.clone()));
     org.systems

@@ -69,9 +69,72 @@ impl System {
             "name": self.name,
             "domain": self.domain,
             "templateBaseUrl": self.template_base_url,
-            "authSchemeConfigs": self.auth_scheme_configs,
+            "authSchemeConfigs": self.shown_auth(),
         })
     }
+
+    /// The auth scheme configs as Versori shows them: an OAuth client's secret (and an
+    /// OAuth 1 consumer's) held, never displayed: the field is left out.
+    pub fn shown_auth(&self) -> Value {
+        fn strip(v: &Value) -> Value {
+            match v {
+                Value::Object(m) => Value::Object(
+                    m.iter()
+                        .filter(|(k, _)| !matches!(k.as_str(), "clientSecret" | "consumerSecret"))
+                        .map(|(k, x)| (k.clone(), strip(x)))
+                        .collect(),
+                ),
+                Value::Array(a) => Value::Array(a.iter().map(strip).collect()),
+                other => other.clone(),
+            }
+        }
+        strip(&self.auth_scheme_configs)
+    }
+}
+
+/// What POST systems does with an OAuth 2.0 grant's credential (the document's rule): with
+/// neither `credentialId` nor `organisationId` a new credential is made in this
+/// organisation; with both, they must name one of this organisation's; one alone is
+/// refused. The configs as stored, or the field that breaks the rule and why.
+pub fn grant_credentials(configs: &Value, org_id: &str) -> Result<Value, (String, String)> {
+    let mut out = configs.clone();
+    for (i, c) in out.as_array_mut().into_iter().flatten().enumerate() {
+        for variant in ["authorizationCode", "password"] {
+            let at = format!("authSchemeConfigs[{i}].oauth2.grant.{variant}");
+            let Some(g) = c
+                .pointer_mut(&format!("/oauth2/grant/{variant}"))
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            match (g.get("credentialId"), g.get("organisationId")) {
+                (None, None) => {
+                    g.insert("credentialId".into(), json!(ulid()));
+                    g.insert("organisationId".into(), json!(org_id));
+                }
+                (Some(_), Some(o)) if o == org_id => {}
+                (Some(_), Some(_)) => {
+                    return Err((
+                        format!("{at}.organisationId"),
+                        "names a credential of another organisation".into(),
+                    ));
+                }
+                (Some(_), None) => {
+                    return Err((
+                        format!("{at}.organisationId"),
+                        "is required with credentialId".into(),
+                    ));
+                }
+                (None, Some(_)) => {
+                    return Err((
+                        format!("{at}.credentialId"),
+                        "is required with organisationId".into(),
+                    ));
+                }
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[derive(Debug, Clone)]
@@ -269,7 +332,7 @@ impl Org {
             "dynamic": t.dynamic,
             "domain": s.map(|s| s.domain.clone()),
             "templateBaseUrl": s.map(|s| s.template_base_url.clone()),
-            "authSchemeConfigs": s.map(|s| s.auth_scheme_configs.clone()),
+            "authSchemeConfigs": s.map(System::shown_auth),
         })
     }
 

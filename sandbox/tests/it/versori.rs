@@ -312,3 +312,90 @@ async fn the_judge_names_what_the_document_lacks_and_each_token_takes_its_own_sc
     assert_eq!(unique.len(), names.len(), "no template twice: {names:?}");
     acme.sb.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oauth_client_secret_is_never_shown_and_a_used_system_stays() {
+    let acme = Acme::start().await;
+    let systems = acme.get("systems").await;
+    let hubspot = systems["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "HubSpot")
+        .unwrap_or_else(|| panic!("no HubSpot in {systems:#}"))
+        .clone();
+    let oauth = &hubspot["authSchemeConfigs"][0]["oauth2"];
+    assert_eq!(
+        oauth["scopes"][0]["name"], "crm.objects.contacts.read",
+        "{oauth:#}"
+    );
+    assert!(oauth["defaultScopes"].is_array() && oauth["description"].is_string());
+    let client = &oauth["grant"]["authorizationCode"];
+    assert_eq!(client["clientId"], "hubspot-client-1");
+    assert!(
+        client.get("clientSecret").is_none(),
+        "never shown: {client:#}"
+    );
+    assert!(
+        !systems.to_string().contains("hs-client-secret"),
+        "nowhere in the listing"
+    );
+
+    // A grant naming another organisation's credential is refused; one alone too.
+    let mut config = hubspot["authSchemeConfigs"].clone();
+    let new = |config: &Value| {
+        json!({"name": "Copy", "domain": "copy.example", "templateBaseUrl": "https://copy.example",
+               "authSchemeConfigs": config})
+    };
+    config[0]["oauth2"]["grant"]["authorizationCode"]["organisationId"] =
+        json!("01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    let r = acme.call("POST", "systems", Some(&new(&config))).await;
+    assert_eq!(r.status(), 400);
+    let e: Value = r.json().await.unwrap();
+    assert_eq!(
+        e["fields"][0]["field"],
+        "authSchemeConfigs[0].oauth2.grant.authorizationCode.organisationId",
+        "{e}"
+    );
+    config[0]["oauth2"]["grant"]["authorizationCode"]
+        .as_object_mut()
+        .unwrap()
+        .remove("organisationId");
+    assert_eq!(
+        acme.call("POST", "systems", Some(&new(&config)))
+            .await
+            .status(),
+        400
+    );
+    // With neither, a credential of this organisation is made for it.
+    config[0]["oauth2"]["grant"]["authorizationCode"]
+        .as_object_mut()
+        .unwrap()
+        .remove("credentialId");
+    let r = acme.call("POST", "systems", Some(&new(&config))).await;
+    assert_eq!(r.status(), 201);
+    let made: Value = r.json().await.unwrap();
+    let client = &made["authSchemeConfigs"][0]["oauth2"]["grant"]["authorizationCode"];
+    assert_eq!(client["organisationId"], acme.org.org, "{made:#}");
+    assert!(client["credentialId"].is_string(), "{made:#}");
+
+    // DeleteSystem: refused while a project's template links it, done when none does.
+    let r = acme
+        .call(
+            "DELETE",
+            &format!("systems/{}", hubspot["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 409);
+    let copy = made["id"].as_str().unwrap();
+    let r = acme.call("DELETE", &format!("systems/{copy}"), None).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        acme.call("GET", &format!("systems/{copy}"), None)
+            .await
+            .status(),
+        404
+    );
+    acme.sb.stop().await;
+}

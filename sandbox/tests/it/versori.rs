@@ -310,6 +310,23 @@ async fn the_judge_names_what_the_document_lacks_and_each_token_takes_its_own_sc
     );
     let unique: std::collections::BTreeSet<_> = names.iter().collect();
     assert_eq!(unique.len(), names.len(), "no template twice: {names:?}");
+
+    // A project's last environment may be deleted (the document sets no floor): the answer
+    // is the project, with none left.
+    let last = &acme.org.projects[2];
+    let p = acme.get(&format!("projects/{}", last.id)).await;
+    assert_eq!(p["environments"].as_array().unwrap().len(), 1, "{p:#}");
+    let eid = p["environments"][0]["id"].as_str().unwrap();
+    let r = acme
+        .call(
+            "POST",
+            &format!("projects/{}/environments/{eid}", last.id),
+            None,
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    let after: Value = r.json().await.unwrap();
+    assert_eq!(after["environments"], json!([]), "{after:#}");
     acme.sb.stop().await;
 }
 

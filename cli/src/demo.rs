@@ -35,6 +35,8 @@ pub(crate) async fn run(args: DemoArgs) -> anyhow::Result<u8> {
         OrgSpec::seeded("prod", Seed::Services),
     ]);
     config.listen = args.listen;
+    // The demo shows a clone; the judge is for the tests.
+    config.judge = false;
     let sandbox = Sandbox::start(config).await?;
     let url = sandbox.url().to_string();
     println!(

@@ -132,6 +132,7 @@ impl SandboxArgs {
             prefix: self.api_prefix.clone(),
             orgs,
             faults: self.faults()?,
+            judge: false,
         })
     }
 

@@ -117,6 +117,7 @@ fn update(data: &mut OrgData, s: &Spec, id: &str, body: Value, full: bool) -> Re
     if let Err(r) = validate(data, s, body, Some(id), full) {
         return r;
     }
+    data.note_ignored(s, if full { "PUT" } else { "PATCH" }, body);
     let row = data.col(s.kind).modify(id, |row| {
         if let Some(obj) = row.as_object_mut() {
             for (k, v) in body {

@@ -90,6 +90,11 @@ pub struct Config {
     pub prefix: String,
     pub orgs: Vec<OrgSpec>,
     pub faults: Faults,
+    /// The judge mode: a write's field that the platform's serializer would drop silently
+    /// (undeclared or read-only; see `OrgData::note_ignored`) fails the test when the sandbox
+    /// is dropped, unless the test took it ([`Sandbox::take_ignored`]). On in `Config::local`
+    /// (the tests and benchmarks), off for `ferry sandbox` and `ferry demo`.
+    pub judge: bool,
 }
 
 impl Config {
@@ -99,6 +104,7 @@ impl Config {
             prefix: "api/v1".into(),
             orgs,
             faults: Faults::default(),
+            judge: true,
         }
     }
 }
@@ -123,7 +129,9 @@ pub struct OrgBanner {
 pub struct Sandbox {
     pub banner: Banner,
     shared: Arc<Shared>,
-    server: crate::kit::Stopper,
+    /// taken by `stop`; the sandbox is `Drop` (the judge's verdict)
+    server: Option<crate::kit::Stopper>,
+    judge: bool,
 }
 
 impl Sandbox {
@@ -196,7 +204,8 @@ impl Sandbox {
         Ok(Sandbox {
             banner,
             shared,
-            server,
+            server: Some(server),
+            judge: config.judge,
         })
     }
 
@@ -251,8 +260,44 @@ impl Sandbox {
         Ok(())
     }
 
+    /// The fields writes carried that Unstract would have dropped silently, in every org,
+    /// and forget them: a test that sends them on purpose, or lists known ones with the
+    /// reason, takes them.
+    pub fn take_ignored(&self) -> Vec<String> {
+        let orgs = self.shared.orgs.read().unwrap();
+        let mut out = vec![];
+        for o in orgs.values() {
+            let mut data = o.data.lock().unwrap();
+            out.extend(
+                std::mem::take(&mut data.ignored)
+                    .into_iter()
+                    .map(|f| format!("{}: {f}", o.name)),
+            );
+        }
+        out
+    }
+
     /// Stop serving and wait for the server task to end.
-    pub async fn stop(self) {
-        self.server.stop().await;
+    pub async fn stop(mut self) {
+        if let Some(server) = self.server.take() {
+            server.stop().await;
+        }
+    }
+}
+
+impl Drop for Sandbox {
+    /// A test whose writes carried a field Unstract would drop fails, though it never asked.
+    fn drop(&mut self) {
+        if !self.judge || std::thread::panicking() {
+            return;
+        }
+        let ignored = self.take_ignored();
+        if !ignored.is_empty() {
+            panic!(
+                "the Unstract emulator's judge: writes carried {} field(s) Unstract's serializers drop silently:\n  {}",
+                ignored.len(),
+                ignored.join("\n  ")
+            );
+        }
     }
 }

@@ -164,6 +164,7 @@ pub fn create(data: &mut OrgData, org: &str, s: &'static Spec, body: Value) -> R
     if let Err(r) = validate(data, s, body, None, true) {
         return r;
     }
+    data.note_ignored(s, "POST", body);
     let mut row: Map<String, Value> = body
         .iter()
         .filter(|(k, _)| s.accepts(k) && !SERVER_MANAGED.contains(&k.as_str()))

@@ -558,11 +558,36 @@ pub struct OrgData {
     pub api_keys: HashMap<String, Vec<Value>>,
     /// platform-owned adapters that the org key cannot list but profiles may name
     pub hidden_adapters: Collection,
+    /// The judge's findings (see [`OrgData::note_ignored`]): `kind METHOD field: why`.
+    pub ignored: BTreeSet<String>,
     next_int: u64,
     next_uuid: u64,
 }
 
+/// The most findings an org keeps: a client sending made-up field names cannot grow it further.
+const MAX_IGNORED: usize = 1000;
+
 impl OrgData {
+    /// A write's fields that a DRF view would drop without a word: ones its serializer does
+    /// not declare, or declares read-only. The emulator drops them too, as the platform does;
+    /// it notes them, because a field a pack sends that is dropped is a setting that silently
+    /// does not happen on the real server.
+    pub fn note_ignored(&mut self, s: &Spec, method: &str, body: &Map<String, Value>) {
+        for k in body.keys() {
+            let why = if SERVER_MANAGED.contains(&k.as_str()) {
+                "read-only in its serializer"
+            } else if !s.accepts(k) {
+                "not a field of its serializer"
+            } else {
+                continue;
+            };
+            if self.ignored.len() < MAX_IGNORED {
+                self.ignored
+                    .insert(format!("{} {method} {k}: {why}", s.kind));
+            }
+        }
+    }
+
     pub fn col(&mut self, kind: &'static str) -> &mut Collection {
         self.collections.entry(kind).or_insert_with(|| {
             // Index what clients filter on and what must be unique.

@@ -243,21 +243,27 @@ impl RunArgs {
     pub(crate) fn settings_with(&self, file: Option<Loaded>) -> anyhow::Result<Run> {
         let sides = match &self.from_package {
             None => Sides::Live,
-            Some(path) => {
-                let trust = ferry::package::Trust {
-                    verify: self
-                        .verify
-                        .as_deref()
-                        .map(ferry::package::sign::verifying_key)
-                        .transpose()?,
-                    require_signature: self.require_signature,
-                };
-                Sides::FromPackage(std::sync::Arc::new(ferry::package::Package::open(
-                    path, &trust,
-                )?))
-            }
+            Some(path) => Sides::FromPackage(self.open_package(path)?),
         };
         self.settings_for(file, sides)
+    }
+
+    /// A package to restore from, checked as `--verify` and `--require-signature` say.
+    pub(crate) fn open_package(
+        &self,
+        path: &std::path::Path,
+    ) -> anyhow::Result<std::sync::Arc<ferry::package::Package>> {
+        let trust = ferry::package::Trust {
+            verify: self
+                .verify
+                .as_deref()
+                .map(ferry::package::sign::verifying_key)
+                .transpose()?,
+            require_signature: self.require_signature,
+        };
+        Ok(std::sync::Arc::new(ferry::package::Package::open(
+            path, &trust,
+        )?))
     }
 
     fn settings_for(&self, file: Option<Loaded>, sides: Sides) -> anyhow::Result<Run> {

@@ -11,6 +11,7 @@ mod jobs;
 mod package;
 mod plugins;
 mod render;
+mod rollout;
 mod sandbox;
 mod serve;
 mod unlock;
@@ -91,6 +92,9 @@ enum Command {
     /// Inspect the plugins ferry can load.
     #[command(subcommand)]
     Plugins(plugins::PluginsCommand),
+    /// Promote one source to many targets: the promotion file's [[targets]], in the waves of
+    /// its [rollout] table, within its failure budget; the source is read once.
+    Rollout(rollout::RolloutArgs),
     /// Serve an emulated Unstract Platform API (several orgs, seeds, faults) until stopped.
     Sandbox(sandbox::SandboxArgs),
     /// List the targets' locks (--list), or break a stale one by its id.
@@ -125,6 +129,7 @@ pub fn main() -> ExitCode {
             Command::Demo(a) => demo::run(a).await,
             Command::Hook(c) => hook::run(c).await,
             Command::Plugins(c) => plugins::run(c).await,
+            Command::Rollout(a) => rollout::run(a).await,
             Command::Sandbox(a) => sandbox::run(a).await,
             Command::Unlock(a) => unlock::run(a).await,
             Command::Serve(a) => serve::run(a).await,

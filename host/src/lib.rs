@@ -36,6 +36,7 @@ pub mod package;
 pub mod plugin;
 pub mod promotion;
 pub mod redact;
+pub mod rollout;
 pub mod session;
 pub mod settings;
 pub mod state;

@@ -51,6 +51,12 @@ pub struct PromotionFile {
     pub kinds: BTreeMap<Spanned<String>, KindRules>,
     #[serde(default)]
     pub hooks: Vec<HookToml>,
+    /// a rollout's targets (`ferry rollout`), each a `[target]` table with a `name`
+    #[serde(default)]
+    pub targets: Vec<EnvToml>,
+    /// how a rollout goes through them
+    #[serde(default)]
+    pub rollout: Option<crate::rollout::RolloutToml>,
 }
 
 /// A table whose own keys are its fields and whose other keys go to `short`, the
@@ -294,7 +300,13 @@ impl Loaded {
     pub fn between(mut self, source: EnvToml, target: EnvToml) -> Loaded {
         self.file.source = source;
         self.file.target = target;
+        self.file.targets.clear();
         self
+    }
+
+    /// The file read again from its text: a rollout runs it once per target.
+    pub fn again(&self) -> anyhow::Result<Loaded> {
+        Loaded::parse(&self.name, &self.text, self.dir.clone())
     }
 
     pub fn read(path: &Path) -> anyhow::Result<Loaded> {

@@ -118,6 +118,13 @@ impl Overrides {
         sides: Sides,
         discovery: Discovery,
     ) -> anyhow::Result<Settings> {
+        if let Some(l) = file.as_ref().filter(|l| !l.file.targets.is_empty()) {
+            anyhow::bail!(
+                "{}: it has [[targets]], a rollout's: run it with `ferry rollout --config {}`",
+                l.name,
+                l.name
+            );
+        }
         let empty = crate::promotion::RunToml::default();
         let run = file.as_ref().map(|l| &l.file.run).unwrap_or(&empty);
         let platform = match &sides {

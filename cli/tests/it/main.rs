@@ -14,6 +14,7 @@ mod packages;
 mod plugins;
 mod promotion;
 mod rhai_cloner;
+mod rollout;
 mod sandbox;
 mod serve;
 mod serve_approvals;

@@ -147,6 +147,10 @@ pub(crate) struct RunArgs {
     /// Seconds to wait while another run holds the target's lock (default 600).
     #[arg(long, value_name = "SECS", default_value_t = defaults::LOCK_WAIT)]
     pub lock_wait: u64,
+    /// Where target leases live: a postgres:// URL (runs on several machines) or a SQLite
+    /// file [env: FERRY_LOCK_STORE; default: locks.sqlite in the state directory]
+    #[arg(long, value_name = "URL|FILE")]
+    pub lock_store: Option<String>,
     /// Restore this package (`ferry export`) instead of reading a source: it takes the
     /// source's place, and no source flag is needed.
     #[arg(long, value_name = "FILE")]
@@ -334,6 +338,7 @@ impl RunArgs {
                 allow_empty: self.allow_empty,
             },
             lock_wait: std::time::Duration::from_secs(self.lock_wait),
+            lock_store: self.lock_store.clone(),
             holder: None,
         }
     }

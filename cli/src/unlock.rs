@@ -13,15 +13,24 @@ pub(crate) struct UnlockArgs {
     /// List the locks instead: id, target, holder, and when each lease ends.
     #[arg(long)]
     pub list: bool,
+    /// Where the leases are: a postgres:// URL or a SQLite file [env: FERRY_LOCK_STORE;
+    /// default: locks.sqlite in the state directory]
+    #[arg(long, value_name = "URL|FILE")]
+    pub lock_store: Option<String>,
 }
 
 pub(crate) async fn run(args: UnlockArgs) -> anyhow::Result<u8> {
-    let locks = Locks::standard()
-        .ok_or_else(|| anyhow::anyhow!("no state directory (set HOME or FERRY_STATE_DIR)"))?;
+    let locks = match &args.lock_store {
+        Some(s) => Locks::from_spec(s)?,
+        None => Locks::standard()?.ok_or_else(|| {
+            anyhow::anyhow!("no state directory (set HOME or FERRY_STATE_DIR), and no --lock-store")
+        })?,
+    };
     if args.list {
         for l in locks.list()? {
+            let token = l.token.map(|t| format!("\ttoken {t}")).unwrap_or_default();
             println!(
-                "{}\t{}\t{}\texpires {}",
+                "{}\t{}\t{}\texpires {}{token}",
                 l.id, l.target, l.holder, l.expires
             );
         }

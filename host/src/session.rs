@@ -384,6 +384,11 @@ impl Session {
             progress.phase("waiting for the target");
         }
         let _lease = if dry_run { None } else { self.lock().await? };
+        // Every write to the target from here passes the lease's fence (dropped first).
+        let _fenced = _lease
+            .as_ref()
+            .zip(self.grant.http.as_ref())
+            .map(|(lease, http)| http.fence.armed(lease));
         let grant = self.grant.reporting_to(progress.clone());
         progress.phase("planning");
         let mut p = plan(&self.registry, &grant, opts).await?;
@@ -451,7 +456,12 @@ impl Session {
     /// Take the target's lease, waiting while another run holds it (up to `lock_wait`).
     /// `None` when ferry has no state directory to keep locks in.
     async fn lock(&self) -> Result<Option<crate::lock::Lease>, PlanError> {
-        let Some(locks) = crate::lock::Locks::standard() else {
+        let locks = match &self.options.lock_store {
+            Some(s) => crate::lock::Locks::from_spec(s).map(Some),
+            None => crate::lock::Locks::standard(),
+        }
+        .map_err(|e| PlanError::Locked(format!("the lock store: {e:#}")))?;
+        let Some(locks) = locks else {
             tracing::warn!(
                 "no state directory (HOME or FERRY_STATE_DIR): the target is not locked against other runs"
             );

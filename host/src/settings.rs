@@ -63,6 +63,8 @@ pub struct Overrides {
     pub options: Vec<(String, String)>,
     pub prune: PruneOptions,
     pub lock_wait: Duration,
+    /// where leases are (`--lock-store`): a postgres:// URL or a SQLite file
+    pub lock_store: Option<String>,
     /// who the target's lease names as its holder (a job server names its job); default
     /// `ferry`
     pub holder: Option<String>,
@@ -94,6 +96,7 @@ impl Default for Overrides {
             options: vec![],
             prune: PruneOptions::default(),
             lock_wait: Duration::from_secs(defaults::LOCK_WAIT),
+            lock_store: None,
             holder: None,
         }
     }
@@ -260,6 +263,7 @@ impl Overrides {
             managed: std::sync::Arc::new(crate::engine::managed::Managed::none()),
             prune: self.prune.clone(),
             lock_wait: self.lock_wait,
+            lock_store: self.lock_store.clone(),
             from_package: None,
             // set by the session, which knows both sides' identities
             one_place: false,

@@ -1,7 +1,9 @@
 //! One writer per target: a clone holds the target's lease from before its plan to its last
 //! write; a second run on the same target waits (and gives up after `--lock-wait`, naming the
 //! holder and the lock), a plan does not wait; a lock left by a killed run is taken over, and
-//! a live holder's is broken with `ferry unlock ID`.
+//! a live holder's is broken with `ferry unlock ID`, after which the run it belonged to writes
+//! no more. The same with the leases in PostgreSQL (`--lock-store postgres://...`), as runs on
+//! two machines would share them.
 
 use crate::support;
 use crate::support::expect;
@@ -11,7 +13,16 @@ use std::time::{Duration, Instant};
 
 /// The locks on this sandbox's targets: (id, holder).
 fn locks(sandbox: &Sandbox) -> Vec<(String, String)> {
-    let out = support::output(support::ferry_command().args(["unlock", "--list"]));
+    locks_in(sandbox, &[])
+}
+
+/// The same, in the lock store `store` names (`--lock-store ...`).
+fn locks_in(sandbox: &Sandbox, store: &[&str]) -> Vec<(String, String)> {
+    let out = support::output(
+        support::ferry_command()
+            .args(["unlock", "--list"])
+            .args(store),
+    );
     expect(&out, 0);
     String::from_utf8_lossy(&out.stdout)
         .lines()
@@ -24,6 +35,15 @@ fn locks(sandbox: &Sandbox) -> Vec<(String, String)> {
 }
 
 async fn slow_clone_holding_the_lock(sandbox: &Sandbox) -> std::process::Child {
+    slow_clone_in(sandbox, &[], std::process::Stdio::null()).await
+}
+
+/// A clone of dev into prod, slowed down, that has taken its lease in `store`.
+async fn slow_clone_in(
+    sandbox: &Sandbox,
+    store: &[&str],
+    stderr: std::process::Stdio,
+) -> std::process::Child {
     sandbox
         .set_faults(
             "prod",
@@ -34,12 +54,13 @@ async fn slow_clone_holding_the_lock(sandbox: &Sandbox) -> std::process::Child {
         )
         .unwrap();
     let child = support::ferry_between("clone", sandbox, "dev", "prod")
+        .args(store)
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(stderr)
         .spawn()
         .unwrap();
     let t = Instant::now();
-    while locks(sandbox).is_empty() {
+    while locks_in(sandbox, store).is_empty() {
         assert!(
             t.elapsed() < Duration::from_secs(60),
             "the clone never took the lock"
@@ -135,4 +156,74 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
         0,
     );
     assert!(locks(&sandbox).is_empty());
+}
+
+/// The PostgreSQL lock store of the tests (`FERRY_TEST_POSTGRES`, set by `.ci/run`); without
+/// one the test says so and passes, except in CI.
+fn postgres() -> Option<String> {
+    match std::env::var("FERRY_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "FERRY_TEST_POSTGRES is not set: .ci/run starts a PostgreSQL cluster and sets it"
+            )
+        }
+        _ => {
+            eprintln!("skipped: no PostgreSQL (set FERRY_TEST_POSTGRES=postgres://...)");
+            None
+        }
+    }
+}
+
+/// Break the lease of a running clone: from a moment later its run writes nothing more to
+/// the target, and says why.
+async fn a_broken_lease_stops_the_writes(store: &[&str]) {
+    let sandbox = support::dev_and_prod(Seed::Demo).await;
+    let first = slow_clone_in(&sandbox, store, std::process::Stdio::piped()).await;
+    let held = locks_in(&sandbox, store);
+    assert_eq!(held.len(), 1, "{held:?}");
+    // A second run on the target waits for it, wherever the store is.
+    let out = support::output(
+        support::ferry_between("clone", &sandbox, "dev", "prod")
+            .args(store)
+            .args(["--lock-wait", "1"]),
+    );
+    expect(&out, 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is locked by ferry (pid"));
+
+    let out = support::output(
+        support::ferry_command()
+            .args(["unlock", &held[0].0])
+            .args(store),
+    );
+    expect(&out, 0);
+    // The run's writes look at the lease at least every second.
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    let writes = sandbox.writes_to("prod").len();
+    let out = tokio::task::block_in_place(|| first.wait_with_output().unwrap());
+    assert_eq!(
+        sandbox.writes_to("prod").len(),
+        writes,
+        "no write after the lease was broken"
+    );
+    assert_eq!(out.status.code(), Some(1), "its remaining items failed");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("was broken or taken over: it writes no more"),
+        "{err}"
+    );
+    assert!(locks_in(&sandbox, store).is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_run_whose_lease_is_broken_writes_no_more() {
+    a_broken_lease_stops_the_writes(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_leases_in_postgres_a_second_run_waits_and_a_broken_lease_stops() {
+    let Some(url) = postgres() else {
+        return;
+    };
+    a_broken_lease_stops_the_writes(&["--lock-store", &url]).await;
 }

@@ -53,6 +53,9 @@ pub struct Options {
     pub prune: prune::PruneOptions,
     /// how long a run waits for another to release the target (`crate::lock`)
     pub lock_wait: std::time::Duration,
+    /// where the target's lease is taken: a postgres:// URL or a SQLite file (default:
+    /// `FERRY_LOCK_STORE`, else the state directory's `locks.sqlite`)
+    pub lock_store: Option<String>,
     /// the package that is the run's source (`--from-package`): listing reads its resources
     pub from_package: Option<Arc<crate::package::Package>>,
     /// source and target are one environment (one identity: a copy within one project or
@@ -77,6 +80,7 @@ impl Default for Options {
             managed: Arc::new(managed::Managed::none()),
             prune: prune::PruneOptions::default(),
             lock_wait: std::time::Duration::from_secs(crate::defaults::LOCK_WAIT),
+            lock_store: None,
             from_package: None,
             one_place: false,
         }

@@ -168,6 +168,8 @@ pub struct HttpClient {
     max_file_size: u64,
     /// a live source, or one recorded (export) or played back (restore): `net::tape`
     tape: Tape,
+    /// what every write to the target passes: the run's lease still holds
+    pub fence: crate::lock::Fence,
 }
 
 impl HttpClient {
@@ -214,6 +216,7 @@ impl HttpClient {
             list: config.list,
             max_file_size: config.max_file_size,
             tape: Tape::Live,
+            fence: Default::default(),
         })
     }
 
@@ -307,6 +310,9 @@ impl HttpClient {
         let conn = self.envs.get(side);
         let mut url = policy::resolve(conn, path)?;
         policy.check_method(conn, &method, &url)?;
+        if side == Side::Target && !matches!(method, Method::GET | Method::HEAD | Method::OPTIONS) {
+            self.fence.check().map_err(Refusal::LeaseLost)?;
+        }
         policy.check_headers(conn, headers.iter().map(|(k, _)| k.as_str()))?;
         if !query.is_empty() {
             url.query_pairs_mut().extend_pairs(query.iter());

@@ -45,6 +45,8 @@ pub enum Refusal {
         status: u16,
         location: String,
     },
+    #[error("{0}")]
+    LeaseLost(String),
 }
 
 /// One exception to the read-only source, from a plugin's manifest: a method and an exact

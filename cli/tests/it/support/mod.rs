@@ -30,6 +30,7 @@ pub(crate) fn ferry_command() -> std::process::Command {
     )
     .env("FERRY_STATE_DIR", state_dir())
     .env_remove("FERRY_PLUGIN_PATH")
+    .env_remove("FERRY_LOCK_STORE")
     .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
     .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
     for side in ["SOURCE", "TARGET"] {

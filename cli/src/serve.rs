@@ -68,7 +68,7 @@ pub(crate) async fn run(args: ServeArgs) -> anyhow::Result<u8> {
     if let Some(n) = args.max_jobs {
         config.max_jobs = n as usize;
     }
-    let (jobs, store) = (config.max_jobs, config.store.display().to_string());
+    let (jobs, store) = (config.max_jobs, config.store.describe());
     ferry_server::serve(
         config,
         args.listen,

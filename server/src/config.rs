@@ -4,7 +4,7 @@
 //! promotion file, and are read when a job opens its session.
 //!
 //! ```toml
-//! store = "ferry-jobs.sqlite"        # relative to this file
+//! store = "ferry-jobs.sqlite"        # relative to this file; or "postgres://..." (FERRY_STORE_URL wins)
 //! max_jobs = 2
 //!
 //! [environments.dev]                 # the [source]/[target] tables of a promotion file
@@ -41,7 +41,8 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct File {
-    store: Option<PathBuf>,
+    /// a SQLite file (relative to this file) or a `postgres://` URL
+    store: Option<String>,
     max_jobs: Option<usize>,
     /// where export jobs' packages are kept (default: `packages/` beside the store)
     packages: Option<PathBuf>,
@@ -162,7 +163,7 @@ pub struct Promotion {
 
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub store: PathBuf,
+    pub store: crate::store::StoreAt,
     pub packages: PathBuf,
     pub max_jobs: usize,
     pub plugins: Vec<PathBuf>,
@@ -341,10 +342,20 @@ impl Config {
                 "{name}: no [[tokens]]: nobody could use the server (`ferry serve token` makes one)"
             );
         }
-        let store = dir.join(f.store.unwrap_or_else(|| "ferry-jobs.sqlite".into()));
-        let packages = match f.packages {
-            Some(p) => dir.join(p),
-            None => store.parent().unwrap_or(dir).join("packages"),
+        // FERRY_STORE_URL wins: a deployment names its database outside the file.
+        let named = std::env::var("FERRY_STORE_URL")
+            .ok()
+            .filter(|u| !u.trim().is_empty())
+            .or(f.store);
+        let store = match named {
+            Some(u) if crate::store::StoreAt::is_url(&u) => crate::store::StoreAt::Postgres(u),
+            Some(p) => crate::store::StoreAt::Sqlite(dir.join(p)),
+            None => crate::store::StoreAt::Sqlite(dir.join("ferry-jobs.sqlite")),
+        };
+        let packages = match (f.packages, &store) {
+            (Some(p), _) => dir.join(p),
+            (None, crate::store::StoreAt::Sqlite(s)) => s.parent().unwrap_or(dir).join("packages"),
+            (None, crate::store::StoreAt::Postgres(_)) => dir.join("packages"),
         };
         Ok(Config {
             store,
@@ -398,7 +409,10 @@ mod tests {
             c.environments["dev"].key_file.as_deref(),
             Some(Path::new("/srv/keys/dev"))
         );
-        assert_eq!(c.store, Path::new("/srv/ferry-jobs.sqlite"));
+        assert_eq!(
+            c.store,
+            crate::store::StoreAt::Sqlite("/srv/ferry-jobs.sqlite".into())
+        );
         assert_eq!(c.tokens[0].role, Role::Operator);
         assert_eq!(c.http, HttpLimits::default());
     }

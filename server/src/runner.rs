@@ -68,7 +68,7 @@ const PROGRESS_EVERY: Duration = Duration::from_millis(200);
 
 impl Server {
     pub fn new(config: Config) -> anyhow::Result<Arc<Server>> {
-        let store = Store::open(&config.store)?;
+        let store = crate::store::open(&config.store)?;
         std::fs::create_dir_all(&config.packages)
             .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", config.packages.display()))?;
         let (events, _) = broadcast::channel(4096);

@@ -751,6 +751,20 @@ async fn fifty_jobs_onto_five_targets_never_two_writing_one_at_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
+    killed_mid_job(&[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_the_jobs_in_postgres_a_killed_server_resumes_them_too() {
+    let Some(url) = support::postgres_database() else {
+        return;
+    };
+    killed_mid_job(&[("FERRY_STORE_URL".to_string(), url)]).await;
+}
+
+/// Kill a server with jobs running; a new one (on the same store) resumes them, and each
+/// target ends as an uninterrupted clone leaves it.
+async fn killed_mid_job(store: &[(String, String)]) {
     let targets = ["t0", "t1", "t2", "reference"];
     let sb = sandbox(Seed::Demo, &targets).await;
     let dir = tempfile::tempdir().unwrap();
@@ -781,7 +795,7 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
         )
         .unwrap();
     }
-    let mut srv = Serve::start(dir.path(), &sb, &targets, state.path());
+    let mut srv = Serve::start_also(dir.path(), &sb, &targets, state.path(), store);
     let ids: Vec<String> = futures::future::join_all(["t0", "t1", "t2"].map(|t| {
         let srv = &srv;
         async move {
@@ -801,7 +815,7 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
     srv.kill();
     let running: Vec<String> = {
         // What the store said at the kill: read it through a new server.
-        let srv = Serve::start(dir.path(), &sb, &targets, state.path());
+        let srv = Serve::start_also(dir.path(), &sb, &targets, state.path(), store);
         let mut resumed = vec![];
         for id in &ids {
             let job = srv.wait(id, Duration::from_secs(300)).await;
@@ -829,6 +843,11 @@ async fn a_server_killed_mid_job_resumes_and_every_target_converges() {
         resumed
     };
     assert!(!running.is_empty(), "no job was running at the kill");
+    assert_eq!(
+        dir.path().join("jobs.sqlite").exists(),
+        store.is_empty(),
+        "the jobs were kept where the server was told"
+    );
     for t in ["t0", "t1", "t2"] {
         assert_eq!(
             sb.dump(t),

@@ -158,23 +158,6 @@ async fn a_killed_runs_lock_is_taken_over_and_a_live_holders_is_broken_by_id() {
     assert!(locks(&sandbox).is_empty());
 }
 
-/// The PostgreSQL lock store of the tests (`FERRY_TEST_POSTGRES`, set by `.ci/run`); without
-/// one the test says so and passes, except in CI.
-fn postgres() -> Option<String> {
-    match std::env::var("FERRY_TEST_POSTGRES") {
-        Ok(u) if !u.is_empty() => Some(u),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!(
-                "FERRY_TEST_POSTGRES is not set: .ci/run starts a PostgreSQL cluster and sets it"
-            )
-        }
-        _ => {
-            eprintln!("skipped: no PostgreSQL (set FERRY_TEST_POSTGRES=postgres://...)");
-            None
-        }
-    }
-}
-
 /// Break the lease of a running clone: from a moment later its run writes nothing more to
 /// the target, and says why.
 async fn a_broken_lease_stops_the_writes(store: &[&str]) {
@@ -222,7 +205,7 @@ async fn a_run_whose_lease_is_broken_writes_no_more() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_the_leases_in_postgres_a_second_run_waits_and_a_broken_lease_stops() {
-    let Some(url) = postgres() else {
+    let Some(url) = support::postgres() else {
         return;
     };
     a_broken_lease_stops_the_writes(&["--lock-store", &url]).await;

@@ -31,6 +31,7 @@ pub(crate) fn ferry_command() -> std::process::Command {
     .env("FERRY_STATE_DIR", state_dir())
     .env_remove("FERRY_PLUGIN_PATH")
     .env_remove("FERRY_LOCK_STORE")
+    .env_remove("FERRY_STORE_URL")
     .env_remove("UNSTRACT_SRC_PLATFORM_KEY")
     .env_remove("UNSTRACT_TGT_PLATFORM_KEY");
     for side in ["SOURCE", "TARGET"] {
@@ -126,4 +127,46 @@ pub(crate) async fn dev_and_prod(
     ]))
     .await
     .unwrap()
+}
+
+/// The tests' PostgreSQL server (`FERRY_TEST_POSTGRES`, set by `.ci/run` from the cluster it
+/// starts), or `None` after saying the test is skipped; in CI its absence fails the test.
+pub(crate) fn postgres() -> Option<String> {
+    match std::env::var("FERRY_TEST_POSTGRES") {
+        Ok(u) if !u.is_empty() => Some(u),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!(
+                "FERRY_TEST_POSTGRES is not set: .ci/run starts a PostgreSQL cluster and sets it"
+            )
+        }
+        _ => {
+            eprintln!("skipped: no PostgreSQL (set FERRY_TEST_POSTGRES=postgres://...)");
+            None
+        }
+    }
+}
+
+/// A new, empty database on that server: its URL.
+pub(crate) fn postgres_database() -> Option<String> {
+    let url = postgres()?;
+    let name = format!("ferry_it_{}_{:x}", std::process::id(), fastrand_u64());
+    let made = std::thread::spawn({
+        let (url, name) = (url.clone(), name.clone());
+        move || {
+            let mut c = postgres::Client::connect(&url, postgres::NoTls)?;
+            c.batch_execute(&format!("CREATE DATABASE {name}"))
+        }
+    })
+    .join()
+    .unwrap();
+    made.unwrap_or_else(|e| panic!("cannot make a database on {url}: {e}"));
+    let mut u = url::Url::parse(&url).unwrap();
+    u.set_path(&name);
+    Some(u.to_string())
+}
+
+/// A number unlikely to repeat within a test run (no RNG crate needed).
+fn fastrand_u64() -> u64 {
+    use std::hash::{BuildHasher, RandomState};
+    RandomState::new().hash_one(std::time::SystemTime::now())
 }

@@ -72,7 +72,19 @@ impl Serve {
     /// Start `ferry serve` on the file in `dir` (written by [`write_config`]), with the keys
     /// of `dev` and `targets` in its environment and `state` as its state folder (locks).
     pub(crate) fn start(dir: &Path, sb: &Sandbox, targets: &[&str], state: &Path) -> Serve {
+        Serve::start_also(dir, sb, targets, state, &[])
+    }
+
+    /// The same with more variables (`FERRY_STORE_URL`).
+    pub(crate) fn start_also(
+        dir: &Path,
+        sb: &Sandbox,
+        targets: &[&str],
+        state: &Path,
+        more: &[(String, String)],
+    ) -> Serve {
         let mut vars = vec![("TEST_KEY_DEV".to_string(), sb.keys("dev").read)];
+        vars.extend(more.iter().cloned());
         for t in targets {
             vars.push((
                 format!("TEST_KEY_{}", t.to_uppercase()),

@@ -1,7 +1,7 @@
-//! The job store: one SQLite file (embedded, nothing to install). A job's record is a JSON
-//! document beside the columns the queries need; its plan, report and log lines are kept
-//! apart, so listing jobs never reads a report. The schema changes by migrations only.
+//! The job store in one SQLite file (embedded, nothing to install): the default, for one
+//! server on one machine.
 
+use super::{Doc, JobStore};
 use crate::job::{Job, Line, Status};
 use rusqlite::{Connection, OptionalExtension, params};
 use rusqlite_migration::{M, Migrations};
@@ -31,7 +31,7 @@ fn migrations() -> Migrations<'static> {
     )])
 }
 
-pub struct Store {
+pub struct SqliteStore {
     db: Mutex<Connection>,
 }
 
@@ -39,8 +39,8 @@ fn sql(e: rusqlite::Error) -> anyhow::Error {
     anyhow::anyhow!("job store: {e}")
 }
 
-impl Store {
-    pub fn open(path: &Path) -> anyhow::Result<Store> {
+impl SqliteStore {
+    pub fn open(path: &Path) -> anyhow::Result<SqliteStore> {
         if let Some(dir) = path.parent() {
             std::fs::create_dir_all(dir)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", dir.display()))?;
@@ -56,15 +56,17 @@ impl Store {
         migrations()
             .to_latest(&mut c)
             .map_err(|e| anyhow::anyhow!("migrating the job store {}: {e}", path.display()))?;
-        Ok(Store { db: Mutex::new(c) })
+        Ok(SqliteStore { db: Mutex::new(c) })
     }
 
     fn db(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.db.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
 
+impl JobStore for SqliteStore {
     /// Insert or replace a job's record.
-    pub fn put(&self, job: &Job) -> anyhow::Result<()> {
+    fn put(&self, job: &Job) -> anyhow::Result<()> {
         let record = serde_json::to_string(job)?;
         self.db()
             .execute(
@@ -76,7 +78,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
+    fn get(&self, id: &str) -> anyhow::Result<Option<Job>> {
         let r: Option<String> = self
             .db()
             .query_row("SELECT record FROM jobs WHERE id = ?1", [id], |r| r.get(0))
@@ -88,7 +90,7 @@ impl Store {
 
     /// Jobs with one of `statuses` (any when empty) and of `mode` (any when `None`), newest
     /// first, and how many there are.
-    pub fn list(
+    fn list(
         &self,
         statuses: &[Status],
         mode: Option<&str>,
@@ -148,7 +150,7 @@ impl Store {
     }
 
     /// Jobs still to run, oldest first.
-    pub fn unfinished(&self) -> anyhow::Result<Vec<Job>> {
+    fn unfinished(&self) -> anyhow::Result<Vec<Job>> {
         let db = self.db();
         let mut st = db
             .prepare("SELECT record FROM jobs WHERE status IN ('queued','running','cancelling') ORDER BY id")
@@ -162,7 +164,7 @@ impl Store {
     }
 
     /// Keep a job's plan or report (JSON); `what` is `plan` or `report`.
-    pub fn put_doc(&self, id: &str, what: Doc, json: &str) -> anyhow::Result<()> {
+    fn put_doc(&self, id: &str, what: Doc, json: &str) -> anyhow::Result<()> {
         self.db()
             .execute(
                 &format!("UPDATE jobs SET {} = ?2 WHERE id = ?1", what.column()),
@@ -172,7 +174,7 @@ impl Store {
         Ok(())
     }
 
-    pub fn doc(&self, id: &str, what: Doc) -> anyhow::Result<Option<String>> {
+    fn doc(&self, id: &str, what: Doc) -> anyhow::Result<Option<String>> {
         Ok(self
             .db()
             .query_row(
@@ -186,7 +188,7 @@ impl Store {
     }
 
     /// Append a line to a job's log; returns it with its number.
-    pub fn log(&self, id: &str, level: &str, message: &str) -> anyhow::Result<Line> {
+    fn log(&self, id: &str, level: &str, message: &str) -> anyhow::Result<Line> {
         let db = self.db();
         let seq: i64 = db
             .query_row(
@@ -212,7 +214,7 @@ impl Store {
     }
 
     /// A job's log lines after `after`, the last `limit` of them.
-    pub fn lines(&self, id: &str, after: i64, limit: usize) -> anyhow::Result<Vec<Line>> {
+    fn lines(&self, id: &str, after: i64, limit: usize) -> anyhow::Result<Vec<Line>> {
         let db = self.db();
         let mut st = db
             .prepare(
@@ -236,7 +238,7 @@ impl Store {
         Ok(lines)
     }
 
-    pub fn delete(&self, id: &str) -> anyhow::Result<()> {
+    fn delete(&self, id: &str) -> anyhow::Result<()> {
         let db = self.db();
         db.execute("DELETE FROM job_log WHERE job = ?1", [id])
             .map_err(sql)?;
@@ -246,86 +248,12 @@ impl Store {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-pub enum Doc {
-    Plan,
-    Report,
-}
-
-impl Doc {
-    fn column(self) -> &'static str {
-        match self {
-            Doc::Plan => "plan",
-            Doc::Report => "report",
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use crate::job::Mode;
-
-    fn job(id: &str, status: Status) -> Job {
-        Job {
-            id: id.into(),
-            status,
-            ..Job::queued("p".into(), Mode::Clone, "ci".into(), "s".into(), "t".into())
-        }
-    }
-
     #[test]
     fn jobs_logs_and_documents_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("jobs.sqlite");
-        {
-            let s = Store::open(&path).unwrap();
-            s.put(&job("01A", Status::Succeeded)).unwrap();
-            s.put(&job("01B", Status::Running)).unwrap();
-            s.put(&job("01C", Status::Queued)).unwrap();
-            s.put_doc("01A", Doc::Report, "{\"ok\":1}").unwrap();
-            for i in 0..5 {
-                s.log("01B", "INFO", &format!("line {i}")).unwrap();
-            }
-            s.log("01C", "INFO", "other job").unwrap();
-            s.log("01X", "INFO", "no such job").unwrap();
-        }
-        let s = Store::open(&path).unwrap();
-        let (all, total) = s.list(&[], None, 0, 10).unwrap();
-        assert_eq!((total, all[0].id.as_str()), (3, "01C"), "newest first");
-        let (running, n) = s
-            .list(&[Status::Running, Status::Queued], None, 0, 1)
-            .unwrap();
-        assert_eq!((n, running.len()), (2, 1));
-        assert_eq!(
-            s.list(&[Status::Running], Some("clone"), 0, 9).unwrap().1,
-            1
-        );
-        assert_eq!(s.list(&[], Some("export"), 0, 9).unwrap().1, 0);
-        assert_eq!(
-            s.unfinished()
-                .unwrap()
-                .iter()
-                .map(|j| j.id.as_str())
-                .collect::<Vec<_>>(),
-            ["01B", "01C"]
-        );
-        assert_eq!(
-            s.doc("01A", Doc::Report).unwrap().as_deref(),
-            Some("{\"ok\":1}")
-        );
-        assert_eq!(s.doc("01A", Doc::Plan).unwrap(), None);
-        let tail = s.lines("01B", 0, 2).unwrap();
-        assert_eq!(
-            tail.iter().map(|l| l.message.as_str()).collect::<Vec<_>>(),
-            ["line 3", "line 4"]
-        );
-        assert_eq!(s.lines("01B", 4, 100).unwrap().len(), 1);
-        assert!(
-            s.lines("01X", 0, 10).unwrap().is_empty(),
-            "a line of no job is not kept"
-        );
-        s.delete("01B").unwrap();
-        assert!(s.get("01B").unwrap().is_none() && s.lines("01B", 0, 10).unwrap().is_empty());
+        super::super::conformance(&|| Box::new(super::SqliteStore::open(&path).unwrap()));
     }
 }

@@ -80,6 +80,30 @@ fn migrate(c: &mut Client) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One server per database, until replicas claim jobs: two servers sharing one would each
+/// resume the other's unfinished jobs at start. The connection holds a session lock for the
+/// server's life; a second server waits a few seconds for it (a restart: the old server's
+/// connection is closing), then refuses to start.
+fn only_server(c: &mut Client, url: &str) -> anyhow::Result<()> {
+    let waited = std::time::Instant::now();
+    loop {
+        let got: bool = c
+            .query_one("SELECT pg_try_advisory_lock(7262012)", &[])
+            .map_err(sql)?
+            .get(0);
+        if got {
+            return Ok(());
+        }
+        if waited.elapsed() > Duration::from_secs(5) {
+            anyhow::bail!(
+                "another ferry serve uses the job store {}: several servers on one database are not supported yet",
+                describe(url)
+            );
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 impl PostgresStore {
     pub fn open(url: &str) -> anyhow::Result<PostgresStore> {
         let (tx, rx) = channel::<Work>();
@@ -93,6 +117,7 @@ impl PostgresStore {
                     migrate(&mut c).map_err(|e| {
                         anyhow::anyhow!("migrating the job store {}: {e}", describe(&url))
                     })?;
+                    only_server(&mut c, &url)?;
                     Ok(c)
                 });
                 let mut client = match first {
@@ -335,7 +360,10 @@ mod tests {
             return;
         };
         super::super::conformance(&|| Box::new(super::PostgresStore::open(&url).unwrap()));
-        // Opening again migrates nothing twice.
-        super::PostgresStore::open(&url).unwrap();
+        // Opening again migrates nothing twice; a second server on it is refused.
+        let first = super::PostgresStore::open(&url).unwrap();
+        let second = super::PostgresStore::open(&url).err().unwrap().to_string();
+        assert!(second.contains("another ferry serve"), "{second}");
+        drop(first);
     }
 }

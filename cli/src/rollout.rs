@@ -29,13 +29,23 @@ pub(crate) struct RolloutArgs {
     pub reports_dir: Option<PathBuf>,
 }
 
-/// The package the source was exported to for this run, removed when the run ends.
+/// The folder of the package the source was exported to for this run, removed when the run
+/// ends.
 struct Snapshot(PathBuf);
 
 impl Drop for Snapshot {
     fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
+        let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// A new folder only this user may enter.
+fn private_dir(path: &Path) -> anyhow::Result<()> {
+    let mut b = std::fs::DirBuilder::new();
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(path)
+        .map_err(|e| anyhow::anyhow!("cannot make {}: {e}", path.display()))
 }
 
 pub(crate) async fn run(args: RolloutArgs) -> anyhow::Result<u8> {
@@ -43,8 +53,17 @@ pub(crate) async fn run(args: RolloutArgs) -> anyhow::Result<u8> {
         anyhow::bail!("ferry rollout needs --config FILE, a promotion file with [[targets]]");
     };
     let e = &args.run.endpoints;
-    if e.target_url.is_some() || !e.target_param.is_empty() || e.target_org.is_some() {
-        anyhow::bail!("the rollout's targets are the file's [[targets]]: leave out --target-*");
+    // Every target flag: one target's key given here would be sent to every target.
+    if e.target_url.is_some()
+        || !e.target_param.is_empty()
+        || e.target_org.is_some()
+        || e.target_key.is_some()
+        || e.target_user.is_some()
+        || e.target_password_file.is_some()
+    {
+        anyhow::bail!(
+            "the rollout's targets, and their credentials, are the file's [[targets]]: leave out --target-*"
+        );
     }
     if args.run.prune {
         anyhow::bail!("--prune is not taken by a rollout yet: prune each target with ferry clone");
@@ -72,37 +91,49 @@ pub(crate) async fn run(args: RolloutArgs) -> anyhow::Result<u8> {
         }
     };
 
-    // The source, once.
+    // Ctrl-C or SIGTERM from here on: no more targets start, the running ones are cancelled.
+    let cancel = ferry::rollout::CancellationToken::new();
+    let watcher = {
+        let cancel = cancel.clone();
+        tokio::spawn(async move {
+            super::signals::stop_requested().await;
+            eprintln!(
+                "interrupted: starting no more targets; those running stop after their current step"
+            );
+            cancel.cancel();
+        })
+    };
+
+    // The source, once, into a folder only this user reads (the package holds no secret,
+    // but it is the org's configuration).
     let (package, _snapshot) = match &args.run.from_package {
         Some(p) => (args.run.open_package(p)?, None),
         None => {
-            let file = std::env::temp_dir().join(format!(
-                "ferry-rollout-{}-{:x}.ferrypkg",
+            let folder = std::env::temp_dir().join(format!(
+                "ferry-rollout-{}-{:x}",
                 std::process::id(),
                 std::time::SystemTime::now()
                     .duration_since(std::time::UNIX_EPOCH)
                     .map(|d| d.as_nanos())
                     .unwrap_or(0)
             ));
-            let snapshot = Snapshot(file.clone());
+            private_dir(&folder)?;
+            let snapshot = Snapshot(folder.clone());
+            let file = folder.join("source.ferrypkg");
             say(format!("reading the source once, into {}", file.display()));
-            export(&args, &loaded, &file).await?;
+            tokio::select! {
+                done = export(&args, &loaded, &file) => done?,
+                _ = cancel.cancelled() => {
+                    return Ok(exit::INTERRUPTED);
+                }
+            }
             (args.run.open_package(&file)?, Some(snapshot))
         }
     };
 
-    let cancel = ferry::rollout::CancellationToken::new();
-    let watcher = {
-        let cancel = cancel.clone();
-        tokio::spawn(async move {
-            super::signals::stop_requested().await;
-            eprintln!("interrupted: starting no more targets; those running finish");
-            cancel.cancel();
-        })
-    };
     let source = loaded.file.source.clone();
     let run_one = |i: usize| {
-        let (args, loaded, package) = (&args, &loaded, package.clone());
+        let (args, loaded, package, cancel) = (&args, &loaded, package.clone(), cancel.clone());
         let (source, target, name) = (source.clone(), targets[i].clone(), names[i].clone());
         async move {
             let file = loaded
@@ -121,7 +152,14 @@ pub(crate) async fn run(args: RolloutArgs) -> anyhow::Result<u8> {
             let session = Session::open(settings)
                 .await
                 .map_err(|e| crate::errors::text(&anyhow::Error::new(e)))?;
+            // The rollout's cancel reaches the session (a wait for the lease too).
+            let stop = session.cancel_token();
+            let relay = tokio::spawn(async move {
+                cancel.cancelled().await;
+                stop.cancel();
+            });
             let result = crate::clone::promote(&session, Output::Json, false, true).await;
+            relay.abort();
             session.close().await;
             let report = result.map_err(|e| crate::errors::text(&anyhow::Error::new(e)))?;
             if let Some(dir) = &args.reports_dir {

@@ -192,6 +192,11 @@ async fn a_rollout_file_is_checked_before_anything_is_read() {
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(wanted), "{rollout}: {err}");
     }
+    // One key for every target is refused: it would reach every customer's org.
+    let f = file(&dir, &sb, "z", "");
+    let out = output(rollout_cmd(&f).args(["--target-key", "one-key"]));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("leave out --target-*"));
     // A clone refuses a rollout's file rather than run one of its targets.
     let f = file(&dir, &sb, "z", "");
     let out = output(ferry_command().args(["clone", "--config", &f]));

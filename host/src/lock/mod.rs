@@ -13,6 +13,7 @@ mod postgres;
 mod sqlite;
 
 use serde::Serialize;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,8 +23,8 @@ pub use sqlite::SqliteLeases;
 /// How long a lease lives without renewal; its holder renews it every third of that.
 pub const TTL: Duration = Duration::from_secs(60);
 
-/// How often a run's writes look again at whether its lease holds: a broken lease stops the
-/// run's writes within this long.
+/// How often a lease's thread looks at whether it still holds: a broken lease stops the run's
+/// writes within this long.
 pub const FENCE_EVERY: Duration = Duration::from_secs(1);
 
 /// A lease as the store holds it.
@@ -107,6 +108,11 @@ impl Locks {
             Ok(Locks(Arc::new(PostgresLeases::new(spec)?)))
         } else if spec.trim().is_empty() {
             anyhow::bail!("the lock store is empty: a postgres:// URL or a SQLite file's path")
+        } else if let Some((scheme, _)) = spec.split_once("://") {
+            // A mistyped URL must not become a local file: no exclusion across machines.
+            anyhow::bail!(
+                "the lock store {scheme}://...: a postgres:// URL or a SQLite file's path"
+            )
         } else {
             Ok(Locks::at(spec.into()))
         }
@@ -148,10 +154,6 @@ impl Locks {
     pub fn unlock(&self, id: &str) -> anyhow::Result<bool> {
         self.0.unlock(id)
     }
-
-    fn holds(&self, id: &str) -> anyhow::Result<bool> {
-        self.0.holds(id)
-    }
 }
 
 /// This machine's name, so that a lease's holder can be checked for life here only.
@@ -170,13 +172,17 @@ pub(crate) fn alive(pid: i64) -> bool {
     !proc.is_dir() || proc.join(pid.to_string()).exists()
 }
 
-/// A held lease: renewed in the background while it lives, released when dropped.
+/// A held lease: renewed in the background while it lives, released when dropped. Its thread
+/// also looks every [`FENCE_EVERY`] at whether the lease still holds, so the [`Fence`] of the
+/// run's writes is a flag to read, never a call to the store.
 #[derive(Debug)]
 pub struct Lease {
     locks: Locks,
     pub id: String,
     pub target: String,
     pub token: Option<i64>,
+    /// set once the lease is known lost, or cannot be confirmed for half its time
+    lost: Arc<AtomicBool>,
     /// dropped (or sent on) to stop the renewer
     stop: Option<std::sync::mpsc::Sender<()>>,
     renewer: Option<std::thread::JoinHandle<()>>,
@@ -185,21 +191,44 @@ pub struct Lease {
 impl Lease {
     fn start(locks: Locks, taken: Taken, target: String, ttl: Duration) -> Lease {
         let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let lost = Arc::new(AtomicBool::new(false));
         // A thread, not a task: the lease must be renewed even while the runtime is busy.
-        let (l, i) = (locks.clone(), taken.id.clone());
+        let (l, i, flag) = (locks.clone(), taken.id.clone(), lost.clone());
         let renewer = std::thread::Builder::new()
             .name("ferry-lease".into())
             .spawn(move || {
+                let (mut renewed, mut confirmed) = (Instant::now(), Instant::now());
                 while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(ttl / 3)
+                    stopped.recv_timeout(FENCE_EVERY.min(ttl / 3))
                 {
-                    match l.0.renew(&i, ttl) {
-                        Ok(true) => {}
+                    let renew = renewed.elapsed() >= ttl / 3;
+                    let answer = if renew {
+                        l.0.renew(&i, ttl)
+                    } else {
+                        l.0.holds(&i)
+                    };
+                    match answer {
+                        Ok(true) => {
+                            confirmed = Instant::now();
+                            if renew {
+                                renewed = confirmed;
+                            }
+                        }
                         Ok(false) => {
                             tracing::warn!("the lock {i} was broken or taken over; this run writes no more to its target");
+                            flag.store(true, Ordering::SeqCst);
                             return;
                         }
-                        Err(e) => tracing::warn!("cannot renew the lock {i}: {e:#}"),
+                        Err(e) => {
+                            tracing::warn!("cannot reach the lock store for lock {i}: {e:#}");
+                            // Unconfirmed for half its time, the lease may be another's
+                            // before this run could know: fail closed.
+                            if confirmed.elapsed() >= ttl / 2 {
+                                tracing::warn!("the lock {i} could not be confirmed for {} s; this run writes no more to its target", confirmed.elapsed().as_secs());
+                                flag.store(true, Ordering::SeqCst);
+                                return;
+                            }
+                        }
                     }
                 }
             })
@@ -209,6 +238,7 @@ impl Lease {
             id: taken.id,
             target,
             token: taken.token,
+            lost,
             stop: Some(stop),
             renewer,
         }
@@ -234,6 +264,7 @@ impl Lease {
 
 impl Drop for Lease {
     fn drop(&mut self) {
+        self.lost.store(true, Ordering::SeqCst);
         self.stop_renewing();
         if let Err(e) = self.locks.unlock(&self.id) {
             tracing::warn!("cannot release the lock {}: {e:#}", self.id);
@@ -241,35 +272,31 @@ impl Drop for Lease {
     }
 }
 
-/// What a run's writes to its target pass: while a lease is armed, each write first makes
-/// sure it still holds (asking the store at most every [`FENCE_EVERY`]); once it does not,
-/// every write is refused. Unarmed (a plan, or no store) it lets everything through.
+/// What a run's writes to its target pass: while a lease is armed, a write goes only while
+/// the lease's thread has not found it lost (its flag, read without a call). Unarmed (a plan,
+/// or no store) it lets everything through.
 #[derive(Debug, Clone, Default)]
 pub struct Fence(Arc<Mutex<Option<Armed>>>);
 
 #[derive(Debug)]
 struct Armed {
-    locks: Locks,
     id: String,
     token: Option<i64>,
-    checked: Instant,
-    lost: bool,
+    lost: Arc<AtomicBool>,
 }
 
 impl Fence {
     /// Guard the writes with `lease` from now on.
     pub fn arm(&self, lease: &Lease) {
-        *self.0.lock().unwrap() = Some(Armed {
-            locks: lease.locks.clone(),
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some(Armed {
             id: lease.id.clone(),
             token: lease.token,
-            checked: Instant::now(),
-            lost: false,
+            lost: lease.lost.clone(),
         });
     }
 
     pub fn disarm(&self) {
-        self.0.lock().unwrap().take();
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).take();
     }
 
     /// Armed with `lease` until the guard is dropped.
@@ -280,26 +307,17 @@ impl Fence {
 
     /// Ok to write, or why not.
     pub fn check(&self) -> Result<(), String> {
-        let mut armed = self.0.lock().unwrap();
-        let Some(a) = armed.as_mut() else {
-            return Ok(());
-        };
-        if !a.lost && a.checked.elapsed() >= FENCE_EVERY {
-            a.checked = Instant::now();
-            match a.locks.holds(&a.id) {
-                Ok(held) => a.lost = !held,
-                // The store cannot say: keep writing under the lease the renewer keeps.
-                Err(e) => tracing::warn!("cannot check the lock {}: {e:#}", a.id),
+        let armed = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match armed.as_ref() {
+            Some(a) if a.lost.load(Ordering::SeqCst) => {
+                let token = a.token.map(|t| format!(", token {t}")).unwrap_or_default();
+                Err(format!(
+                    "this run's lease on the target (lock {}{token}) was broken or taken over: it writes no more",
+                    a.id
+                ))
             }
+            _ => Ok(()),
         }
-        if a.lost {
-            let token = a.token.map(|t| format!(", token {t}")).unwrap_or_default();
-            return Err(format!(
-                "this run's lease on the target (lock {}{token}) was broken or taken over: it writes no more",
-                a.id
-            ));
-        }
-        Ok(())
     }
 }
 
@@ -346,11 +364,20 @@ pub(crate) fn conformance(locks: &Locks, tag: &str) {
     fence.arm(&a);
     assert!(fence.check().is_ok());
     drop(a);
-    std::thread::sleep(FENCE_EVERY);
     assert!(
         fence.check().unwrap_err().contains("writes no more"),
         "a released lease fences the writes"
     );
+    // Broken by someone else: the lease's thread finds it within a second or so.
+    let broken = locks
+        .try_acquire(&target("broken"), "f", TTL)
+        .unwrap()
+        .unwrap();
+    fence.arm(&broken);
+    assert!(locks.unlock(&broken.id).unwrap());
+    std::thread::sleep(FENCE_EVERY * 2 + Duration::from_millis(500));
+    assert!(fence.check().is_err(), "a broken lease fences the writes");
+    drop(broken);
     let b = locks
         .try_acquire(&target("prod"), "b", TTL)
         .unwrap()

@@ -1,19 +1,25 @@
 //! Leases in PostgreSQL (`--lock-store postgres://...`, `FERRY_LOCK_STORE`): for runs on
 //! several machines, two CI runners or several `ferry serve` replicas writing one target.
 //! Times are the database's (`now()`), so machines whose clocks disagree agree on expiry; a
-//! lease's fencing token comes from a sequence, so it only grows.
+//! lease's fencing token comes from a sequence, so it only grows. A holder is never taken for
+//! dead by its process id here: machines (or containers) may share a host name, so a lease
+//! ends only by its expiry or `ferry unlock`.
 //!
 //! Each call opens its own connection on a thread of its own: the synchronous client runs a
 //! small runtime of its own, which must not be started from the async runtime's threads, and
 //! leases are taken, renewed and checked rarely (once a second at most, per run).
 
-use super::{LeaseInfo, LeaseStore, Taken, alive, this_host};
+use super::{LeaseInfo, LeaseStore, Taken, this_host};
 use postgres::{Client, NoTls};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 #[derive(Debug, Clone)]
 pub struct PostgresLeases {
     url: String,
+    /// the schema is known to be there: not made again on every call
+    ready: Arc<AtomicBool>,
 }
 
 /// The schema, made if missing. One statement at a time: two first runs at once may both try,
@@ -39,7 +45,10 @@ impl PostgresLeases {
     pub fn new(url: &str) -> anyhow::Result<PostgresLeases> {
         url.parse::<postgres::Config>()
             .map_err(|e| anyhow::anyhow!("the lock store's URL is not a PostgreSQL one: {e}"))?;
-        Ok(PostgresLeases { url: url.into() })
+        Ok(PostgresLeases {
+            url: url.into(),
+            ready: Arc::new(AtomicBool::new(false)),
+        })
     }
 
     /// Run `f` with a connection, on a thread of its own.
@@ -51,21 +60,28 @@ impl PostgresLeases {
             s.spawn(|| {
                 let mut config: postgres::Config = self.url.parse()?;
                 config.connect_timeout(Duration::from_secs(10));
+                config.keepalives_idle(Duration::from_secs(30));
                 let mut c = config
                     .connect(NoTls)
                     .map_err(|e| anyhow::anyhow!("{}: {e}", self.describe()))?;
-                for statement in SCHEMA {
-                    if let Err(e) = c.batch_execute(statement) {
-                        // Made meanwhile by another first run: what we wanted.
-                        let raced = e.code().is_some_and(|c| {
-                            *c == postgres::error::SqlState::UNIQUE_VIOLATION
-                                || *c == postgres::error::SqlState::DUPLICATE_TABLE
-                                || *c == postgres::error::SqlState::DUPLICATE_OBJECT
-                        });
-                        if !raced {
-                            return Err(anyhow::anyhow!("{}: {e}", self.describe()));
+                if !self.ready.load(Ordering::SeqCst) {
+                    for statement in SCHEMA {
+                        if let Err(e) = c.batch_execute(statement) {
+                            // Made meanwhile by another first run, or made before by a role
+                            // that may create it where this one may only use it.
+                            use postgres::error::SqlState;
+                            let fine = e.code().is_some_and(|c| {
+                                *c == SqlState::UNIQUE_VIOLATION
+                                    || *c == SqlState::DUPLICATE_TABLE
+                                    || *c == SqlState::DUPLICATE_OBJECT
+                                    || *c == SqlState::INSUFFICIENT_PRIVILEGE
+                            });
+                            if !fine {
+                                return Err(anyhow::anyhow!("{}: {e}", self.describe()));
+                            }
                         }
                     }
+                    self.ready.store(true, Ordering::SeqCst);
                 }
                 f(&mut c)
             })
@@ -95,51 +111,51 @@ impl LeaseStore for PostgresLeases {
     ) -> anyhow::Result<Result<Taken, LeaseInfo>> {
         let ttl = ttl.as_secs().max(1) as i64;
         let (host, pid) = (this_host(), std::process::id() as i64);
-        self.with(|c| {
-            let mut tx = c.transaction()?;
-            // An expired lease is no one's (by the database's clock).
-            tx.execute(
-                &format!("DELETE FROM ferry_target_leases WHERE target = $1 AND expires <= {NOW}"),
-                &[&target],
-            )?;
-            // Nor is one whose holder ran on this machine and is gone.
-            let here = tx.query_opt(
-                "SELECT id, pid FROM ferry_target_leases WHERE target = $1 AND host = $2 AND pid != $3",
-                &[&target, &host, &pid],
-            )?;
-            if let Some(r) = here {
-                let (id, p): (String, i64) = (r.get(0), r.get(1));
-                if !alive(p) {
-                    tracing::info!("taking over lock {id}: its holder is no longer running");
-                    tx.execute("DELETE FROM ferry_target_leases WHERE id = $1", &[&id])?;
-                }
+        // The holder seen may release between the insert and the look at it: try again.
+        for _ in 0..3 {
+            let (target, holder, host) = (target.to_string(), holder.to_string(), host.clone());
+            let attempt = self.with(move |c| {
+                let mut tx = c.transaction()?;
+                // An expired lease is no one's (by the database's clock).
+                tx.execute(
+                    &format!(
+                        "DELETE FROM ferry_target_leases WHERE target = $1 AND expires <= {NOW}"
+                    ),
+                    &[&target],
+                )?;
+                let id = ulid::Ulid::new().to_string();
+                // The primary key decides between two runs that get here at once.
+                let made = tx.query_opt(
+                    &format!(
+                        "INSERT INTO ferry_target_leases (target, id, holder, host, pid, acquired, expires, token)
+                         VALUES ($1, $2, $3, $4, $5, {NOW}, {NOW} + $6, nextval('ferry_lease_tokens'))
+                         ON CONFLICT (target) DO NOTHING RETURNING token"
+                    ),
+                    &[&target, &id, &holder, &host, &pid, &ttl],
+                )?;
+                let out = match made {
+                    Some(r) => Some(Ok(Taken {
+                        id,
+                        token: Some(r.get(0)),
+                    })),
+                    None => tx
+                        .query_opt(
+                            "SELECT id, target, holder, acquired, expires, token FROM ferry_target_leases WHERE target = $1",
+                            &[&target],
+                        )?
+                        .map(|r| Err(info(&r))),
+                };
+                tx.commit()?;
+                Ok(out)
+            })?;
+            if let Some(out) = attempt {
+                return Ok(out);
             }
-            let id = ulid::Ulid::new().to_string();
-            // The primary key decides between two runs that get here at once.
-            let made = tx.query_opt(
-                &format!(
-                    "INSERT INTO ferry_target_leases (target, id, holder, host, pid, acquired, expires, token)
-                     VALUES ($1, $2, $3, $4, $5, {NOW}, {NOW} + $6, nextval('ferry_lease_tokens'))
-                     ON CONFLICT (target) DO NOTHING RETURNING token"
-                ),
-                &[&target, &id, &holder, &host, &pid, &ttl],
-            )?;
-            let out = match made {
-                Some(r) => Ok(Taken {
-                    id,
-                    token: Some(r.get(0)),
-                }),
-                None => {
-                    let r = tx.query_one(
-                        "SELECT id, target, holder, acquired, expires, token FROM ferry_target_leases WHERE target = $1",
-                        &[&target],
-                    )?;
-                    Err(info(&r))
-                }
-            };
-            tx.commit()?;
-            Ok(out)
-        })
+        }
+        anyhow::bail!(
+            "{}: the lease of {target} kept changing hands",
+            self.describe()
+        )
     }
 
     fn list(&self) -> anyhow::Result<Vec<LeaseInfo>> {
@@ -182,12 +198,13 @@ impl LeaseStore for PostgresLeases {
     }
 
     fn describe(&self) -> String {
-        // The URL without its password.
+        // The URL without its password, wherever it is given (`?password=` too).
         match url::Url::parse(&self.url) {
             Ok(mut u) => {
                 if u.password().is_some() {
                     let _ = u.set_password(Some("***"));
                 }
+                u.set_query(None);
                 format!("the lock store {u}")
             }
             Err(_) => "the PostgreSQL lock store".into(),
@@ -197,6 +214,7 @@ impl LeaseStore for PostgresLeases {
 
 #[cfg(test)]
 mod tests {
+    use crate::lock::LeaseStore;
     /// The store's behaviour on a real server: `FERRY_TEST_POSTGRES` (a URL), which `.ci/run`
     /// sets from the cluster it starts. Without it the test says so and passes, except in CI.
     #[test]
@@ -207,6 +225,9 @@ mod tests {
         let locks = super::super::Locks::from_spec(&url).unwrap();
         let tag = format!("pg-{}", ulid::Ulid::new());
         super::super::conformance(&locks, &tag);
-        assert!(!locks.describe().contains("secret"), "{}", locks.describe());
+        let named = super::PostgresLeases::new("postgres://u:secret1@h/db?password=secret2")
+            .unwrap()
+            .describe();
+        assert!(!named.contains("secret"), "{named}");
     }
 }

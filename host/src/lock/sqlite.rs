@@ -151,4 +151,10 @@ mod tests {
         let locks = super::super::Locks::at(dir.path().join("locks.sqlite"));
         super::super::conformance(&locks, "unstract");
     }
+
+    #[test]
+    fn a_mistyped_url_is_not_taken_for_a_file() {
+        let e = super::super::Locks::from_spec("postgress://h/db").unwrap_err();
+        assert!(e.to_string().contains("postgres:// URL"), "{e}");
+    }
 }

@@ -349,6 +349,11 @@ impl Config {
             .or(f.store);
         let store = match named {
             Some(u) if crate::store::StoreAt::is_url(&u) => crate::store::StoreAt::Postgres(u),
+            // A mistyped URL must not become a local file.
+            Some(u) if u.contains("://") => anyhow::bail!(
+                "{name}: store {}://...: a postgres:// URL or a SQLite file's path",
+                u.split("://").next().unwrap_or("")
+            ),
             Some(p) => crate::store::StoreAt::Sqlite(dir.join(p)),
             None => crate::store::StoreAt::Sqlite(dir.join("ferry-jobs.sqlite")),
         };

@@ -28,10 +28,12 @@ impl StoreAt {
         match self {
             StoreAt::Sqlite(p) => p.display().to_string(),
             StoreAt::Postgres(u) => match url::Url::parse(u) {
+                // No password, wherever it is given (`?password=` too).
                 Ok(mut u) => {
                     if u.password().is_some() {
                         let _ = u.set_password(Some("***"));
                     }
+                    u.set_query(None);
                     u.to_string()
                 }
                 Err(_) => "a PostgreSQL database".into(),

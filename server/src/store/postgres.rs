@@ -46,6 +46,10 @@ fn connect(url: &str) -> anyhow::Result<Client> {
         .parse()
         .map_err(|e| anyhow::anyhow!("the job store's URL is not a PostgreSQL one: {e}"))?;
     config.connect_timeout(Duration::from_secs(10));
+    // A dead peer is noticed (its session lock then freed) in minutes, not hours; a statement
+    // never waits forever (the server calls the store under its locks).
+    config.keepalives_idle(Duration::from_secs(30));
+    config.options("-c statement_timeout=30000");
     config
         .connect(NoTls)
         .map_err(|e| anyhow::anyhow!("cannot open the job store {}: {e}", describe(url)))
@@ -134,7 +138,12 @@ impl PostgresStore {
                     // A connection lost (the database restarted) is opened again for the
                     // next call; the call that saw it fails.
                     if client.as_ref().is_none_or(|c| c.is_closed()) {
-                        client = connect(&url).map_err(|e| tracing::warn!("{e:#}")).ok();
+                        // The session lock went with the old connection: take it again, or
+                        // serve no more (another server may have started meanwhile).
+                        client = connect(&url)
+                            .and_then(|mut c| only_server(&mut c, &url).map(|_| c))
+                            .map_err(|e| tracing::warn!("{e:#}"))
+                            .ok();
                     }
                     match client.as_mut() {
                         Some(c) => work(c),
@@ -165,8 +174,13 @@ impl PostgresStore {
                 let _ = tx.send(f(c));
             }))
             .map_err(|_| anyhow::anyhow!("job store: its thread has stopped"))?;
-        rx.recv()
-            .map_err(|_| anyhow::anyhow!("job store: the database cannot be reached"))?
+        match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(answer) => answer,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(anyhow::anyhow!(
+                "job store: the database did not answer within 60 s"
+            )),
+            Err(_) => Err(anyhow::anyhow!("job store: the database cannot be reached")),
+        }
     }
 }
 

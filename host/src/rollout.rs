@@ -323,16 +323,14 @@ where
             }
             continue;
         }
-        let ended: Vec<TargetReport> = futures::stream::iter(range.clone())
+        // Each target's report with its index: they end in any order.
+        let ended: Vec<(usize, TargetReport)> = futures::stream::iter(range.clone())
             .map(|i| {
                 let (spent, failures, run_one) = (&spent, &failures, &run_one);
-                async move {
+                let ran = async move {
                     let name = &names[i];
                     if earlier.contains(name) {
-                        return TargetReport {
-                            earlier: true,
-                            ..report(name, wave, Status::Succeeded, None, None, 0)
-                        };
+                        return left_alone(name, wave);
                     }
                     if spent.load(Ordering::SeqCst) || cancel.is_cancelled() {
                         let why = if cancel.is_cancelled() {
@@ -360,17 +358,14 @@ where
                             report(name, wave, Status::Failed, Some(reason), counts, ms)
                         }
                     }
-                }
+                };
+                async move { (i, ran.await) }
             })
             .buffer_unordered(spec.parallel)
-            .inspect(|t| on_done(t))
+            .inspect(|(_, t)| on_done(t))
             .collect()
             .await;
-        for t in ended {
-            let i = range
-                .clone()
-                .find(|i| names[*i] == t.name && targets[*i].is_none())
-                .expect("a target of this wave");
+        for (i, t) in ended {
             targets[i] = Some(t);
         }
         let failed = failures.load(Ordering::SeqCst);
@@ -421,13 +416,18 @@ fn report(
     }
 }
 
+/// A target that succeeded in an earlier run: not run again.
+fn left_alone(name: &str, wave: usize) -> TargetReport {
+    TargetReport {
+        earlier: true,
+        ..report(name, wave, Status::Succeeded, None, None, 0)
+    }
+}
+
 /// A target the rollout did not reach; one that succeeded earlier stays so.
 fn not_started(name: &str, wave: usize, earlier: &BTreeSet<String>, why: &str) -> TargetReport {
     if earlier.contains(name) {
-        return TargetReport {
-            earlier: true,
-            ..report(name, wave, Status::Succeeded, None, None, 0)
-        };
+        return left_alone(name, wave);
     }
     report(
         name,

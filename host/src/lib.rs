@@ -23,6 +23,7 @@ pub use promotion::{EnvToml, Loaded};
 pub use session::{EnvSpec, Session, Settings, Sides};
 pub use settings::{Overrides, SideOverrides};
 
+pub mod database;
 pub mod defaults;
 pub mod engine;
 mod error;

@@ -347,15 +347,12 @@ impl Config {
             .ok()
             .filter(|u| !u.trim().is_empty())
             .or(f.store);
-        let store = match named {
-            Some(u) if crate::store::StoreAt::is_url(&u) => crate::store::StoreAt::Postgres(u),
-            // A mistyped URL must not become a local file.
-            Some(u) if u.contains("://") => anyhow::bail!(
-                "{name}: store {}://...: a postgres:// URL or a SQLite file's path",
-                u.split("://").next().unwrap_or("")
-            ),
-            Some(p) => crate::store::StoreAt::Sqlite(dir.join(p)),
-            None => crate::store::StoreAt::Sqlite(dir.join("ferry-jobs.sqlite")),
+        use crate::store::StoreAt;
+        let store = match named.as_deref().map(StoreAt::parse).transpose() {
+            Err(e) => anyhow::bail!("{name}: store {e}"),
+            Ok(Some(StoreAt::Sqlite(p))) => StoreAt::Sqlite(dir.join(p)),
+            Ok(Some(pg)) => pg,
+            Ok(None) => StoreAt::Sqlite(dir.join("ferry-jobs.sqlite")),
         };
         let packages = match (f.packages, &store) {
             (Some(p), _) => dir.join(p),

@@ -101,20 +101,13 @@ impl Locks {
         Locks(Arc::new(SqliteLeases::at(path)))
     }
 
-    /// `postgres://...` (or `postgresql://...`): leases in that database; anything else is
-    /// the path of a SQLite file.
+    /// `postgres://...` (or `postgresql://...`): leases in that database; a path: a SQLite
+    /// file (see [`crate::database::Database::parse`]).
     pub fn from_spec(spec: &str) -> anyhow::Result<Locks> {
-        if spec.starts_with("postgres://") || spec.starts_with("postgresql://") {
-            Ok(Locks(Arc::new(PostgresLeases::new(spec)?)))
-        } else if spec.trim().is_empty() {
-            anyhow::bail!("the lock store is empty: a postgres:// URL or a SQLite file's path")
-        } else if let Some((scheme, _)) = spec.split_once("://") {
-            // A mistyped URL must not become a local file: no exclusion across machines.
-            anyhow::bail!(
-                "the lock store {scheme}://...: a postgres:// URL or a SQLite file's path"
-            )
-        } else {
-            Ok(Locks::at(spec.into()))
+        use crate::database::Database;
+        match Database::parse(spec).map_err(|e| anyhow::anyhow!("the lock store {e}"))? {
+            Database::Postgres(url) => Ok(Locks(Arc::new(PostgresLeases::new(&url)?))),
+            Database::Sqlite(path) => Ok(Locks::at(path)),
         }
     }
 

@@ -198,17 +198,8 @@ impl LeaseStore for PostgresLeases {
     }
 
     fn describe(&self) -> String {
-        // The URL without its password, wherever it is given (`?password=` too).
-        match url::Url::parse(&self.url) {
-            Ok(mut u) => {
-                if u.password().is_some() {
-                    let _ = u.set_password(Some("***"));
-                }
-                u.set_query(None);
-                format!("the lock store {u}")
-            }
-            Err(_) => "the PostgreSQL lock store".into(),
-        }
+        let named = crate::database::Database::Postgres(self.url.clone()).describe();
+        format!("the lock store {named}")
     }
 }
 

@@ -12,39 +12,9 @@ mod sqlite;
 use crate::job::{Job, Line, Status};
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
-use std::path::PathBuf;
 
-/// Where the jobs are kept.
-#[derive(Debug, Clone, PartialEq)]
-pub enum StoreAt {
-    Sqlite(PathBuf),
-    /// a `postgres://` URL
-    Postgres(String),
-}
-
-impl StoreAt {
-    /// How messages name it: the path, or the URL without its password.
-    pub fn describe(&self) -> String {
-        match self {
-            StoreAt::Sqlite(p) => p.display().to_string(),
-            StoreAt::Postgres(u) => match url::Url::parse(u) {
-                // No password, wherever it is given (`?password=` too).
-                Ok(mut u) => {
-                    if u.password().is_some() {
-                        let _ = u.set_password(Some("***"));
-                    }
-                    u.set_query(None);
-                    u.to_string()
-                }
-                Err(_) => "a PostgreSQL database".into(),
-            },
-        }
-    }
-
-    pub fn is_url(s: &str) -> bool {
-        s.starts_with("postgres://") || s.starts_with("postgresql://")
-    }
-}
+/// Where the jobs are kept: a SQLite file, or a PostgreSQL database.
+pub use ferry::database::Database as StoreAt;
 
 /// The store's operations. Synchronous: each is one short statement or two, as SQLite's are;
 /// the PostgreSQL leaf keeps its connection on a thread of its own.
